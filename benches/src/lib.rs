@@ -1,0 +1,1 @@
+//! Criterion benches for the ledger; see the `[[bench]]` targets.

@@ -1,0 +1,1 @@
+//! Examples that embed the ledger; see the `[[example]]` targets.

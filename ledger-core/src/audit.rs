@@ -1,0 +1,283 @@
+//! The audit log: append-only, hash-chained, committed with the change it records.
+//!
+//! Record `n` carries the hash of record `n - 1` and its own hash over its
+//! fields and that link. [`verify_chain`] recomputes every hash, so altering
+//! any field, removing or reordering a record, breaks the chain at that point.
+//! Removing records from the end is only caught against a head kept elsewhere
+//! (pass it as `expected_head`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::digest::{Digest, Hasher};
+use crate::error::LedgerError;
+
+/// The most audit records one query returns.
+pub const AUDIT_PAGE_SIZE_MAX: usize = 1000;
+
+/// Whether the audited action took effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum AuditOutcome {
+    /// The change was committed.
+    Accepted,
+    /// The command was refused; nothing else changed.
+    Rejected {
+        /// The error's stable code.
+        code: String,
+        /// The error's message.
+        reason: String,
+    },
+}
+
+impl AuditOutcome {
+    /// The outcome of a refused command.
+    pub fn rejected(error: &LedgerError) -> AuditOutcome {
+        AuditOutcome::Rejected { code: error.code().to_owned(), reason: error.to_string() }
+    }
+}
+
+/// An audit record before the store places it in the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditDraft {
+    /// Who acted (`system`, `user:<id>`).
+    pub actor: String,
+    /// What was attempted (`deposit`, `transfer`, `account.freeze`, ...).
+    pub action: String,
+    /// What it was aimed at (`account:<id>`, `hold:<id>`, ...).
+    pub target: String,
+    /// Request metadata and command details.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl AuditDraft {
+    /// A draft with no metadata.
+    pub fn new(actor: impl Into<String>, action: impl Into<String>, target: impl Into<String>) -> AuditDraft {
+        AuditDraft { actor: actor.into(), action: action.into(), target: target.into(), metadata: BTreeMap::new() }
+    }
+
+    /// Adds one metadata entry.
+    pub fn with(mut self, key: &str, value: impl ToString) -> AuditDraft {
+        self.metadata.insert(key.to_owned(), value.to_string());
+        self
+    }
+}
+
+/// The end of the chain: what the next record links to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AuditHead {
+    /// Sequence of the last record (0 when the log is empty).
+    pub sequence: u64,
+    /// Hash of the last record ([`Digest::ZERO`] when empty).
+    pub hash: Digest,
+}
+
+/// A record in the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Position in the log, from 1, without gaps.
+    pub sequence: u64,
+    /// When it was committed.
+    pub at: DateTime<Utc>,
+    /// Who acted.
+    pub actor: String,
+    /// What was attempted.
+    pub action: String,
+    /// What it was aimed at.
+    pub target: String,
+    /// Accepted, or rejected with a reason.
+    pub outcome: AuditOutcome,
+    /// Request metadata and command details.
+    pub metadata: BTreeMap<String, String>,
+    /// Hash of the previous record.
+    pub prev_hash: Digest,
+    /// Hash of this record's fields and `prev_hash`.
+    pub hash: Digest,
+}
+
+impl AuditRecord {
+    /// Places a draft after `head`, with its outcome.
+    pub fn seal(head: AuditHead, draft: AuditDraft, outcome: AuditOutcome, at: DateTime<Utc>) -> AuditRecord {
+        let mut record = AuditRecord {
+            sequence: head.sequence + 1,
+            at,
+            actor: draft.actor,
+            action: draft.action,
+            target: draft.target,
+            outcome,
+            metadata: draft.metadata,
+            prev_hash: head.hash,
+            hash: Digest::ZERO,
+        };
+        record.hash = record.compute_hash();
+        record
+    }
+
+    /// The hash this record should carry.
+    pub fn compute_hash(&self) -> Digest {
+        let mut h = Hasher::new("ledger.audit.v1");
+        h.u64(self.sequence).time(self.at).str(&self.actor).str(&self.action).str(&self.target);
+        match &self.outcome {
+            AuditOutcome::Accepted => h.str("accepted"),
+            AuditOutcome::Rejected { code, reason } => h.str("rejected").str(code).str(reason),
+        };
+        h.u64(self.metadata.len() as u64);
+        for (k, v) in &self.metadata {
+            h.str(k).str(v);
+        }
+        h.digest(&self.prev_hash);
+        h.finish()
+    }
+
+    /// The head this record makes.
+    pub fn head(&self) -> AuditHead {
+        AuditHead { sequence: self.sequence, hash: self.hash }
+    }
+}
+
+/// Where and how the chain is broken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainBreak {
+    /// A record's sequence is not one more than the previous one's.
+    #[error("record {found} follows {previous}: a record is missing or out of order")]
+    Gap {
+        /// The previous record's sequence.
+        previous: u64,
+        /// This record's sequence.
+        found: u64,
+    },
+    /// A record does not link to the previous record's hash.
+    #[error("record {sequence} does not link to its predecessor")]
+    BrokenLink {
+        /// The record.
+        sequence: u64,
+    },
+    /// A record's hash does not match its contents.
+    #[error("record {sequence} was altered")]
+    Altered {
+        /// The record.
+        sequence: u64,
+    },
+    /// The chain ends somewhere other than the expected head.
+    #[error("the log ends at {found}, expected {expected}")]
+    WrongHead {
+        /// Sequence the caller expected.
+        expected: u64,
+        /// Sequence found.
+        found: u64,
+    },
+}
+
+/// Incrementally verifies records fed in order, from the first.
+#[derive(Debug, Default)]
+pub struct ChainVerifier {
+    head: AuditHead,
+}
+
+impl ChainVerifier {
+    /// Starts at the beginning of the log.
+    pub fn new() -> ChainVerifier {
+        ChainVerifier::default()
+    }
+
+    /// Checks the next record.
+    pub fn push(&mut self, record: &AuditRecord) -> Result<(), ChainBreak> {
+        if record.sequence != self.head.sequence + 1 {
+            return Err(ChainBreak::Gap { previous: self.head.sequence, found: record.sequence });
+        }
+        if record.prev_hash != self.head.hash {
+            return Err(ChainBreak::BrokenLink { sequence: record.sequence });
+        }
+        if record.compute_hash() != record.hash {
+            return Err(ChainBreak::Altered { sequence: record.sequence });
+        }
+        self.head = record.head();
+        Ok(())
+    }
+
+    /// The head reached so far.
+    pub fn head(&self) -> AuditHead {
+        self.head
+    }
+
+    /// Checks that the log ended where the caller expected.
+    pub fn finish(self, expected_head: Option<AuditHead>) -> Result<AuditHead, ChainBreak> {
+        match expected_head {
+            Some(expected) if expected != self.head => {
+                Err(ChainBreak::WrongHead { expected: expected.sequence, found: self.head.sequence })
+            }
+            _ => Ok(self.head),
+        }
+    }
+}
+
+/// Verifies a whole log given in order.
+pub fn verify_chain<'a>(
+    records: impl IntoIterator<Item = &'a AuditRecord>,
+    expected_head: Option<AuditHead>,
+) -> Result<AuditHead, ChainBreak> {
+    let mut verifier = ChainVerifier::new();
+    for record in records {
+        verifier.push(record)?;
+    }
+    verifier.finish(expected_head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: usize) -> Vec<AuditRecord> {
+        let mut head = AuditHead::default();
+        (0..n)
+            .map(|i| {
+                let draft = AuditDraft::new("system", "deposit", format!("account:{i}")).with("amount", "1.00");
+                let record = AuditRecord::seal(head, draft, AuditOutcome::Accepted, Utc::now());
+                head = record.head();
+                record
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies() {
+        let log = chain(5);
+        let head = log.last().map(AuditRecord::head);
+        assert_eq!(verify_chain(&log, head), Ok(log[4].head()));
+    }
+
+    #[test]
+    fn an_altered_field_is_detected() {
+        let mut log = chain(5);
+        log[2].target = "account:evil".into();
+        assert_eq!(verify_chain(&log, None), Err(ChainBreak::Altered { sequence: 3 }));
+        let mut log = chain(5);
+        log[1].outcome = AuditOutcome::Rejected { code: "x".into(), reason: "y".into() };
+        assert_eq!(verify_chain(&log, None), Err(ChainBreak::Altered { sequence: 2 }));
+    }
+
+    #[test]
+    fn a_removed_record_is_detected() {
+        let mut log = chain(5);
+        log.remove(2);
+        assert_eq!(verify_chain(&log, None), Err(ChainBreak::Gap { previous: 2, found: 4 }));
+    }
+
+    #[test]
+    fn a_rehashed_forgery_breaks_the_link() {
+        let mut log = chain(5);
+        log[2].target = "account:evil".into();
+        log[2].hash = log[2].compute_hash();
+        assert_eq!(verify_chain(&log, None), Err(ChainBreak::BrokenLink { sequence: 4 }));
+    }
+
+    #[test]
+    fn a_truncated_tail_is_detected_against_the_known_head() {
+        let log = chain(5);
+        let head = log[4].head();
+        assert_eq!(verify_chain(&log[..4], Some(head)), Err(ChainBreak::WrongHead { expected: 5, found: 4 }));
+    }
+}

@@ -1,0 +1,271 @@
+//! The state guards: [`decide`] evaluates a [`WriteBatch`] against the state a
+//! store loaded inside its storage transaction, and says what to write.
+//!
+//! This is the only place mutable state is judged: statuses, balances and
+//! floors, hold life cycles, idempotency replays. Every backend calls it, so
+//! every backend enforces the same rules. It is pure: no I/O, no clock.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::account::Account;
+use crate::audit::{AuditOutcome, AuditRecord};
+use crate::error::LedgerError;
+use crate::id::{AccountId, TransactionId};
+use crate::idempotency::{IdempotencyRecord, Replay};
+use crate::posting::{self, Posting};
+use crate::transaction::{Transaction, TransactionKind, TransactionStatus};
+use crate::write_batch::{Decision, Op, SEQUENCE_STRIDE, Shape, Snapshot, WriteBatch, Writes};
+
+/// Decides a batch against the current state of its keys.
+///
+/// The store must have loaded `snapshot` for `batch.keys()` inside the same
+/// storage transaction in which it will apply the returned writes.
+pub fn decide(batch: &WriteBatch, snapshot: Snapshot) -> Decision {
+    let head = snapshot.audit_head;
+    let reject = |error: LedgerError| {
+        let audit = AuditRecord::seal(head, batch.audit.clone(), AuditOutcome::rejected(&error), batch.at);
+        Decision::Reject { error, audit: Box::new(audit) }
+    };
+    if let Some(error) = &batch.rejected {
+        return reject(error.clone());
+    }
+    if let Some(claim) = &batch.claim {
+        match claim.check(snapshot.idempotency.as_ref()) {
+            Replay::Same(record) => return Decision::Replay(record.clone()),
+            Replay::Conflict => return reject(LedgerError::IdempotencyConflict),
+            Replay::Fresh => {}
+        }
+    }
+    let mut work = Working::new(snapshot, batch.at);
+    for (index, op) in &batch.ops {
+        if let Err(error) = work.apply(op) {
+            return reject(match batch.shape {
+                Shape::Single => error,
+                Shape::Multi => LedgerError::BatchCommandFailed { index: *index, source: Box::new(error) },
+            });
+        }
+    }
+    Decision::Commit(Box::new(work.into_writes(batch)))
+}
+
+/// The snapshot being changed op by op, with a record of what changed.
+struct Working {
+    at: DateTime<Utc>,
+    accounts: HashMap<AccountId, Account>,
+    transactions: HashMap<TransactionId, Transaction>,
+    taken_numbers: BTreeSet<crate::AccountNumber>,
+    audit_head: crate::audit::AuditHead,
+    new_accounts: Vec<AccountId>,
+    changed_accounts: Vec<AccountId>,
+    new_transactions: Vec<Transaction>,
+    changed_transactions: Vec<TransactionId>,
+    /// Transactions created or changed, in op order (what a replay returns).
+    order: Vec<TransactionId>,
+    postings: Vec<Posting>,
+}
+
+impl Working {
+    fn new(snapshot: Snapshot, at: DateTime<Utc>) -> Working {
+        Working {
+            at,
+            accounts: snapshot.accounts,
+            transactions: snapshot.transactions,
+            taken_numbers: snapshot.taken_numbers,
+            audit_head: snapshot.audit_head,
+            new_accounts: Vec::new(),
+            changed_accounts: Vec::new(),
+            new_transactions: Vec::new(),
+            changed_transactions: Vec::new(),
+            order: Vec::new(),
+            postings: Vec::new(),
+        }
+    }
+
+    fn apply(&mut self, op: &Op) -> Result<(), LedgerError> {
+        match op {
+            Op::CreateAccount(account) => self.create_account(account),
+            Op::EnsureAccount(account) => {
+                if !self.accounts.contains_key(&account.id) {
+                    self.create_account(account)?;
+                }
+                Ok(())
+            }
+            Op::Post { transaction, postings } => self.post(transaction, postings),
+            Op::PlaceHold { transaction } => self.place_hold(transaction),
+            Op::CaptureHold { hold, from, to, amount } => self.capture_hold(*hold, *from, *to, *amount),
+            Op::VoidHold { hold, from } => self.void_hold(*hold, *from),
+            Op::ChangeStatus { account, change } => {
+                let at = self.at;
+                self.account_mut(*account)?.change_status(*change, at)
+            }
+        }
+    }
+
+    fn create_account(&mut self, account: &Account) -> Result<(), LedgerError> {
+        if self.taken_numbers.contains(&account.number) || self.accounts.contains_key(&account.id) {
+            return Err(LedgerError::AccountNumberTaken);
+        }
+        self.taken_numbers.insert(account.number);
+        self.accounts.insert(account.id, account.clone());
+        self.new_accounts.push(account.id);
+        Ok(())
+    }
+
+    /// The account for a change, recorded as changed.
+    fn account_mut(&mut self, id: AccountId) -> Result<&mut Account, LedgerError> {
+        if !self.changed_accounts.contains(&id) && !self.new_accounts.contains(&id) {
+            self.changed_accounts.push(id);
+        }
+        self.accounts.get_mut(&id).ok_or(LedgerError::AccountNotFound { account: id })
+    }
+
+    fn ensure_postable(&self, id: AccountId) -> Result<(), LedgerError> {
+        self.accounts.get(&id).ok_or(LedgerError::AccountNotFound { account: id })?.ensure_postable()
+    }
+
+    /// Applies postings; a debit must leave the account at or above its floor.
+    fn apply_postings(&mut self, postings: &[Posting]) -> Result<(), LedgerError> {
+        debug_assert!(posting::is_balanced(postings));
+        for p in postings {
+            self.ensure_postable(p.account_id)?;
+        }
+        let at = self.at;
+        for p in postings {
+            let account = self.account_mut(p.account_id)?;
+            if account.currency != p.currency {
+                return Err(LedgerError::CurrencyMismatch { expected: account.currency, found: p.currency });
+            }
+            account.balance.posted =
+                account.balance.posted.checked_add(p.amount).ok_or(LedgerError::BalanceOverflow)?;
+            account.updated_at = at;
+            if p.amount < Decimal::ZERO {
+                account.ensure_above_floor(-p.amount)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn post(&mut self, transaction: &Transaction, postings: &[Posting]) -> Result<(), LedgerError> {
+        self.apply_postings(postings)?;
+        self.new_transactions.push(transaction.clone());
+        self.order.push(transaction.id);
+        self.postings.extend_from_slice(postings);
+        Ok(())
+    }
+
+    fn place_hold(&mut self, hold: &Transaction) -> Result<(), LedgerError> {
+        debug_assert_eq!(hold.kind, TransactionKind::Hold);
+        let from = hold.from_account.ok_or(LedgerError::NotAHold { transaction: hold.id })?;
+        self.ensure_postable(from)?;
+        if let Some(to) = hold.to_account {
+            self.ensure_postable(to)?;
+        }
+        let at = self.at;
+        let account = self.account_mut(from)?;
+        account.balance.pending =
+            account.balance.pending.checked_add(hold.amount).ok_or(LedgerError::BalanceOverflow)?;
+        account.updated_at = at;
+        account.ensure_above_floor(hold.amount)?;
+        self.new_transactions.push(hold.clone());
+        self.order.push(hold.id);
+        Ok(())
+    }
+
+    /// The hold for a change; it must still be pending.
+    fn pending_hold(&mut self, id: TransactionId) -> Result<&mut Transaction, LedgerError> {
+        let at = self.at;
+        let hold = self.transactions.get_mut(&id).ok_or(LedgerError::TransactionNotFound { transaction: id })?;
+        if hold.kind != TransactionKind::Hold {
+            return Err(LedgerError::NotAHold { transaction: id });
+        }
+        if hold.status != TransactionStatus::Pending {
+            return Err(LedgerError::HoldNotPending { hold: id, status: hold.status });
+        }
+        hold.updated_at = at;
+        if !self.changed_transactions.contains(&id) {
+            self.changed_transactions.push(id);
+            self.order.push(id);
+        }
+        Ok(hold)
+    }
+
+    fn capture_hold(
+        &mut self,
+        id: TransactionId,
+        from: AccountId,
+        to: AccountId,
+        amount: Decimal,
+    ) -> Result<(), LedgerError> {
+        let at = self.at;
+        let hold = self.pending_hold(id)?;
+        if hold.expires_at.is_some_and(|expiry| at >= expiry) {
+            return Err(LedgerError::HoldExpired { hold: id });
+        }
+        if amount > hold.amount {
+            return Err(LedgerError::CaptureExceedsHold { hold: id, held: hold.amount, requested: amount });
+        }
+        debug_assert_eq!(hold.from_account, Some(from));
+        let (held, currency) = (hold.amount, hold.currency);
+        hold.status = TransactionStatus::Posted;
+        hold.captured_amount = Some(amount);
+        self.release(from, held)?;
+        let lines = posting::pair(id, from, to, amount, currency);
+        self.apply_postings(&lines)?;
+        self.postings.extend(lines);
+        Ok(())
+    }
+
+    fn void_hold(&mut self, id: TransactionId, from: AccountId) -> Result<(), LedgerError> {
+        let hold = self.pending_hold(id)?;
+        debug_assert_eq!(hold.from_account, Some(from));
+        hold.status = TransactionStatus::Voided;
+        let held = hold.amount;
+        self.release(from, held)
+    }
+
+    /// Returns a hold's reservation to the account's available balance.
+    fn release(&mut self, from: AccountId, held: Decimal) -> Result<(), LedgerError> {
+        let at = self.at;
+        let account = self.account_mut(from)?;
+        account.balance.pending -= held;
+        account.updated_at = at;
+        debug_assert!(account.balance.pending >= Decimal::ZERO);
+        Ok(())
+    }
+
+    fn into_writes(mut self, batch: &WriteBatch) -> Writes {
+        let audit = AuditRecord::seal(self.audit_head, batch.audit.clone(), AuditOutcome::Accepted, batch.at);
+        let base = audit.sequence * SEQUENCE_STRIDE;
+        for (i, t) in self.new_transactions.iter_mut().enumerate() {
+            t.sequence = base + i as u64;
+        }
+        for (i, p) in self.postings.iter_mut().enumerate() {
+            p.sequence = base + i as u64;
+        }
+        let take = |ids: &[AccountId], accounts: &mut HashMap<AccountId, Account>| {
+            ids.iter().filter_map(|id| accounts.remove(id)).collect::<Vec<_>>()
+        };
+        let new_accounts = take(&self.new_accounts, &mut self.accounts);
+        let updated_accounts = take(&self.changed_accounts, &mut self.accounts);
+        let updated_transactions: Vec<Transaction> =
+            self.changed_transactions.iter().filter_map(|id| self.transactions.remove(id)).collect();
+        let idempotency = batch.claim.as_ref().map(|claim| IdempotencyRecord {
+            key: claim.key.clone(),
+            fingerprint: claim.fingerprint,
+            transaction_ids: self.order,
+            created_at: batch.at,
+        });
+        Writes {
+            new_accounts,
+            updated_accounts,
+            new_transactions: self.new_transactions,
+            updated_transactions,
+            postings: self.postings,
+            idempotency,
+            audit,
+        }
+    }
+}

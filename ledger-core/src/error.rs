@@ -1,0 +1,313 @@
+//! The ledger's errors, in a documented order of precedence.
+//!
+//! When a command is wrong in several ways, the error reported is the first
+//! that applies, in this order (as TigerBeetle orders its result codes):
+//!
+//! 1. **Validation** of the command alone: amounts, account numbers, names,
+//!    descriptions, idempotency keys, limits, expiry, same-account transfers,
+//!    batch size, page size and cursors. Needs no stored state.
+//! 2. **Lookups** of immutable facts: unknown accounts or holds, internal
+//!    accounts, currency mismatch, precision finer than the currency.
+//! 3. **Idempotency**: a key already used with another payload. (A replay of
+//!    the same payload returns the original result before step 4.)
+//! 4. **State guards**, evaluated atomically inside the store, op by op:
+//!    hold state, expiry and capture size; then closed, then frozen accounts;
+//!    then floors (insufficient funds); closing rules; status transitions.
+//! 5. **Storage** failures, which are never a verdict on the command.
+//!
+//! Every variant but [`LedgerError::Storage`] leaves the ledger unchanged
+//! apart from an audit record of the rejection.
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+use crate::account::AccountStatus;
+use crate::account_number::{AccountNumber, AccountNumberError};
+use crate::id::{AccountId, TransactionId};
+use crate::money::{Currency, MoneyError};
+use crate::transaction::TransactionStatus;
+
+/// Why a ledger command or query failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    // 1. Validation.
+    /// The amount is malformed, not positive, too precise or too large.
+    #[error("invalid amount: {0}")]
+    InvalidAmount(#[from] MoneyError),
+    /// The account number is malformed or fails its check digits.
+    #[error("invalid account number: {0}")]
+    InvalidAccountNumber(#[from] AccountNumberError),
+    /// The account name is empty, too long or has control characters.
+    #[error("invalid account name")]
+    InvalidAccountName,
+    /// Customers cannot open this kind of account.
+    #[error("this kind of account cannot be opened")]
+    InvalidAccountKind,
+    /// The overdraft limit is negative, too precise or too large.
+    #[error("invalid overdraft limit")]
+    InvalidOverdraftLimit,
+    /// The description is too long or has control characters.
+    #[error("invalid description")]
+    InvalidDescription,
+    /// The idempotency key is empty, too long or not printable ASCII.
+    #[error("invalid idempotency key")]
+    InvalidIdempotencyKey,
+    /// The hold expiry is not in the future or too far ahead.
+    #[error("invalid hold expiry")]
+    InvalidExpiry,
+    /// A transfer names the same account on both sides.
+    #[error("cannot transfer to the same account")]
+    SameAccount,
+    /// A batch has no commands.
+    #[error("a batch needs at least one command")]
+    BatchEmpty,
+    /// A batch has more commands than allowed.
+    #[error("a batch has {len} commands; at most {max} are allowed")]
+    BatchTooLarge {
+        /// Commands in the batch.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The page size is zero or above the maximum.
+    #[error("page size must be between 1 and {max}")]
+    InvalidPageSize {
+        /// The limit.
+        max: usize,
+    },
+    /// The pagination cursor is not one the ledger issued.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    /// A history filter is contradictory (a range whose start is after its end).
+    #[error("invalid filter: {0}")]
+    InvalidFilter(&'static str),
+
+    // 2. Lookups.
+    /// No account with this id.
+    #[error("account {account} not found")]
+    AccountNotFound {
+        /// The id asked for.
+        account: AccountId,
+    },
+    /// No account with this number.
+    #[error("account number {number} not found")]
+    AccountNumberNotFound {
+        /// The number asked for.
+        number: AccountNumber,
+    },
+    /// No transaction (or hold) with this id.
+    #[error("transaction {transaction} not found")]
+    TransactionNotFound {
+        /// The id asked for.
+        transaction: TransactionId,
+    },
+    /// The transaction exists but is not a hold.
+    #[error("transaction {transaction} is not a hold")]
+    NotAHold {
+        /// The id asked for.
+        transaction: TransactionId,
+    },
+    /// The account is one of the ledger's internal accounts.
+    #[error("account {account} is internal")]
+    InternalAccount {
+        /// The internal account.
+        account: AccountId,
+    },
+    /// The two sides of a transfer hold different currencies.
+    #[error("currency mismatch: {expected} account cannot take {found}")]
+    CurrencyMismatch {
+        /// The currency of the source.
+        expected: Currency,
+        /// The currency of the other side.
+        found: Currency,
+    },
+
+    // 3. Idempotency.
+    /// The idempotency key was used before with a different payload.
+    #[error("idempotency key already used with a different request")]
+    IdempotencyConflict,
+
+    // 4. State guards.
+    /// The account is closed.
+    #[error("account {account} is closed")]
+    AccountClosed {
+        /// The closed account.
+        account: AccountId,
+    },
+    /// The account is frozen.
+    #[error("account {account} is frozen")]
+    AccountFrozen {
+        /// The frozen account.
+        account: AccountId,
+    },
+    /// The hold is no longer pending (captured, voided or expired).
+    #[error("hold {hold} is {status:?}, not pending")]
+    HoldNotPending {
+        /// The hold.
+        hold: TransactionId,
+        /// Its current status.
+        status: TransactionStatus,
+    },
+    /// The hold's expiry has passed.
+    #[error("hold {hold} has expired")]
+    HoldExpired {
+        /// The hold.
+        hold: TransactionId,
+    },
+    /// A capture asks for more than the hold reserved.
+    #[error("capture of {requested} exceeds the held {held}")]
+    CaptureExceedsHold {
+        /// The hold.
+        hold: TransactionId,
+        /// What the hold reserved.
+        held: Decimal,
+        /// What the capture asked for.
+        requested: Decimal,
+    },
+    /// The account's available balance would fall below its floor.
+    #[error("insufficient funds in {account}: {available} available, {requested} requested")]
+    InsufficientFunds {
+        /// The account.
+        account: AccountId,
+        /// Available before the command.
+        available: Decimal,
+        /// What the command needed.
+        requested: Decimal,
+    },
+    /// Closing needs no open holds.
+    #[error("account {account} has open holds")]
+    AccountHasOpenHolds {
+        /// The account.
+        account: AccountId,
+    },
+    /// Closing needs a zero balance.
+    #[error("account {account} has a non-zero balance")]
+    AccountNotEmpty {
+        /// The account.
+        account: AccountId,
+    },
+    /// The status change is not an edge of the state machine.
+    #[error("account {account} cannot go from {from:?} to {to:?}")]
+    InvalidStatusTransition {
+        /// The account.
+        account: AccountId,
+        /// Its status.
+        from: AccountStatus,
+        /// The status asked for.
+        to: AccountStatus,
+    },
+    /// A balance would leave the range `Decimal` can hold exactly.
+    #[error("balance overflow")]
+    BalanceOverflow,
+    /// The generated account number is already taken (the ledger draws again).
+    #[error("account number already taken")]
+    AccountNumberTaken,
+    /// A command inside an atomic batch failed; nothing in the batch applied.
+    #[error("batch command {index} failed: {source}")]
+    BatchCommandFailed {
+        /// Zero-based position of the failing command.
+        index: usize,
+        /// Why it failed.
+        source: Box<LedgerError>,
+    },
+
+    /// The audit log's hash chain does not verify.
+    #[error("audit chain broken: {0}")]
+    AuditChainBroken(#[from] crate::audit::ChainBreak),
+
+    // 5. Storage.
+    /// The store failed; the command may or may not have applied only if the
+    /// failure happened during commit, and a replay with the same idempotency
+    /// key settles which.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl LedgerError {
+    /// A stable machine-readable code (`insufficient_funds`), for APIs and audit.
+    pub fn code(&self) -> &'static str {
+        use LedgerError::*;
+        match self {
+            InvalidAmount(_) => "invalid_amount",
+            InvalidAccountNumber(_) => "invalid_account_number",
+            InvalidAccountName => "invalid_account_name",
+            InvalidAccountKind => "invalid_account_kind",
+            InvalidOverdraftLimit => "invalid_overdraft_limit",
+            InvalidDescription => "invalid_description",
+            InvalidIdempotencyKey => "invalid_idempotency_key",
+            InvalidExpiry => "invalid_expiry",
+            SameAccount => "same_account",
+            BatchEmpty => "batch_empty",
+            BatchTooLarge { .. } => "batch_too_large",
+            InvalidPageSize { .. } => "invalid_page_size",
+            InvalidCursor => "invalid_cursor",
+            InvalidFilter(_) => "invalid_filter",
+            AccountNotFound { .. } => "account_not_found",
+            AccountNumberNotFound { .. } => "account_number_not_found",
+            TransactionNotFound { .. } => "transaction_not_found",
+            NotAHold { .. } => "not_a_hold",
+            InternalAccount { .. } => "internal_account",
+            CurrencyMismatch { .. } => "currency_mismatch",
+            IdempotencyConflict => "idempotency_conflict",
+            AccountClosed { .. } => "account_closed",
+            AccountFrozen { .. } => "account_frozen",
+            HoldNotPending { .. } => "hold_not_pending",
+            HoldExpired { .. } => "hold_expired",
+            CaptureExceedsHold { .. } => "capture_exceeds_hold",
+            InsufficientFunds { .. } => "insufficient_funds",
+            AccountHasOpenHolds { .. } => "account_has_open_holds",
+            AccountNotEmpty { .. } => "account_not_empty",
+            InvalidStatusTransition { .. } => "invalid_status_transition",
+            BalanceOverflow => "balance_overflow",
+            AccountNumberTaken => "account_number_taken",
+            BatchCommandFailed { .. } => "batch_command_failed",
+            AuditChainBroken(_) => "audit_chain_broken",
+            Storage(_) => "storage_error",
+        }
+    }
+
+    /// The innermost error: the failing command's own error for a batch.
+    pub fn root(&self) -> &LedgerError {
+        match self {
+            LedgerError::BatchCommandFailed { source, .. } => source.root(),
+            other => other,
+        }
+    }
+}
+
+/// A failure of the storage backend, carrying the backend's name.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{backend} storage error: {message}")]
+pub struct StorageError {
+    /// Which backend failed (`memory`, `sled`, `postgres`, ...).
+    pub backend: &'static str,
+    /// What failed, for logs (never shown to end users).
+    pub message: String,
+    /// The backend's own error.
+    #[source]
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StorageError {
+    /// A storage error with a message and no source.
+    pub fn new(backend: &'static str, message: impl Into<String>) -> StorageError {
+        StorageError { backend, message: message.into(), source: None }
+    }
+
+    /// A storage error wrapping the backend's error.
+    pub fn with_source(
+        backend: &'static str,
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StorageError {
+        StorageError { backend, message: message.into(), source: Some(Arc::new(source)) }
+    }
+}
+
+impl PartialEq for StorageError {
+    fn eq(&self, other: &Self) -> bool {
+        self.backend == other.backend && self.message == other.message
+    }
+}

@@ -1,0 +1,68 @@
+//! # ledger-core
+//!
+//! An embeddable, storage-agnostic double-entry ledger. This crate holds every
+//! business rule, the storage trait backends implement ([`Store`]), the
+//! in-memory reference store ([`MemoryStore`]) and, behind the `conformance`
+//! feature, the test suite every backend must pass.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ledger_core::LedgerError> {
+//! use ledger_core::*;
+//! let ledger = Ledger::open(MemoryStore::new()).await?;
+//! let owner = UserId::new();
+//! let account = ledger.open_account(OpenAccount::new(owner, AccountKind::Checking, Currency::Usd)).await?;
+//! let key = IdempotencyKey::new("deposit-1")?;
+//! let amount = Amount::parse("12.50")?;
+//! ledger.deposit(key, Deposit { account: account.id, amount, description: None }).await?;
+//! assert_eq!(ledger.balance(account.id).await?.available(), amount.value());
+//! # Ok(()) }
+//! ```
+//!
+//! **Invariant:** this crate does no I/O and knows no SQL, sled, HTTP or JSON.
+
+pub mod account;
+pub mod account_number;
+pub mod audit;
+pub mod clock;
+pub mod command;
+mod decision;
+pub mod digest;
+pub mod error;
+pub mod event;
+pub mod id;
+pub mod idempotency;
+mod ledger;
+pub mod memory;
+pub mod money;
+mod plan;
+pub mod posting;
+pub mod query;
+pub mod store;
+pub mod transaction;
+pub mod write_batch;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use account::{Account, AccountKind, AccountStatus, Balance, StatusChange};
+pub use account_number::{AccountNumber, AccountNumberError};
+pub use audit::{AuditDraft, AuditHead, AuditOutcome, AuditRecord, ChainBreak, verify_chain};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use command::{
+    AccountRef, BATCH_SIZE_MAX, CaptureHold, Deposit, MoneyCommand, OpenAccount, PlaceHold, Transfer, VoidHold,
+    Withdraw,
+};
+pub use decision::decide;
+pub use digest::Digest;
+pub use error::{LedgerError, StorageError};
+pub use event::LedgerEvent;
+pub use id::{AccountId, TransactionId, UserId};
+pub use idempotency::{IdempotencyKey, IdempotencyRecord};
+pub use ledger::{BatchReceipt, Ledger, Receipt};
+pub use memory::MemoryStore;
+pub use money::{Amount, Currency, Money, MoneyError};
+pub use posting::Posting;
+pub use query::{Cursor, HistoryFilter, PAGE_SIZE_MAX, Page, PageRequest};
+pub use store::Store;
+pub use transaction::{Transaction, TransactionKind, TransactionStatus};
+pub use write_batch::{BatchOutcome, Decision, Keys, Op, SEQUENCE_STRIDE, Snapshot, WriteBatch, Writes};

@@ -1,0 +1,228 @@
+//! The in-memory store: the reference backend, for tests, examples and benches.
+//!
+//! One mutex guards all state, so `apply` is trivially atomic and isolated.
+//! Nothing survives the process.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::account::Account;
+use crate::account_number::AccountNumber;
+use crate::audit::AuditRecord;
+use crate::decision::decide;
+use crate::error::StorageError;
+use crate::id::{AccountId, TransactionId, UserId};
+use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
+use crate::posting::Posting;
+use crate::query::HistoryFilter;
+use crate::store::Store;
+use crate::transaction::{Transaction, TransactionStatus};
+use crate::write_batch::{BatchOutcome, Decision, Keys, Snapshot, WriteBatch, Writes};
+
+const BACKEND: &str = "memory";
+
+/// A store that keeps everything in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    accounts: BTreeMap<AccountId, Account>,
+    by_number: HashMap<AccountNumber, AccountId>,
+    by_owner: HashMap<UserId, Vec<AccountId>>,
+    transactions: BTreeMap<u64, Transaction>,
+    sequence_of: HashMap<TransactionId, u64>,
+    history_of: HashMap<AccountId, BTreeSet<u64>>,
+    postings_of: HashMap<AccountId, Vec<Posting>>,
+    idempotency: HashMap<IdempotencyKey, IdempotencyRecord>,
+    holds_by_expiry: BTreeSet<(DateTime<Utc>, TransactionId)>,
+    audit: Vec<AuditRecord>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave half a batch behind:
+        // writes happen only after `decide` returned, in infallible steps.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    fn snapshot(&self, keys: &Keys) -> Snapshot {
+        Snapshot {
+            accounts: keys.accounts.iter().filter_map(|id| self.accounts.get(id).map(|a| (*id, a.clone()))).collect(),
+            transactions: keys
+                .transactions
+                .iter()
+                .filter_map(|id| self.transaction(*id).map(|t| (*id, t.clone())))
+                .collect(),
+            taken_numbers: keys.account_numbers.iter().filter(|n| self.by_number.contains_key(n)).copied().collect(),
+            idempotency: keys.idempotency.as_ref().and_then(|k| self.idempotency.get(k).cloned()),
+            audit_head: self.audit.last().map(AuditRecord::head).unwrap_or_default(),
+        }
+    }
+
+    fn transaction(&self, id: TransactionId) -> Option<&Transaction> {
+        self.sequence_of.get(&id).and_then(|seq| self.transactions.get(seq))
+    }
+
+    fn write(&mut self, writes: Writes) {
+        for account in writes.new_accounts {
+            self.by_number.insert(account.number, account.id);
+            self.by_owner.entry(account.owner).or_default().push(account.id);
+            self.accounts.insert(account.id, account);
+        }
+        for account in writes.updated_accounts {
+            self.accounts.insert(account.id, account);
+        }
+        for t in writes.new_transactions {
+            for account in t.from_account.iter().chain(t.to_account.iter()) {
+                self.history_of.entry(*account).or_default().insert(t.sequence);
+            }
+            if let (TransactionStatus::Pending, Some(expiry)) = (t.status, t.expires_at) {
+                self.holds_by_expiry.insert((expiry, t.id));
+            }
+            self.sequence_of.insert(t.id, t.sequence);
+            self.transactions.insert(t.sequence, t);
+        }
+        for t in writes.updated_transactions {
+            if let Some(expiry) = t.expires_at
+                && t.status != TransactionStatus::Pending
+            {
+                self.holds_by_expiry.remove(&(expiry, t.id));
+            }
+            self.transactions.insert(t.sequence, t);
+        }
+        for p in writes.postings {
+            self.postings_of.entry(p.account_id).or_default().push(p);
+        }
+        if let Some(record) = writes.idempotency {
+            self.idempotency.insert(record.key.clone(), record);
+        }
+        self.audit.push(writes.audit);
+    }
+
+    fn history(&self, filter: &HistoryFilter, before: Option<u64>, limit: usize) -> Vec<Transaction> {
+        let below = before.unwrap_or(u64::MAX);
+        let sequences: Box<dyn Iterator<Item = u64> + '_> = if filter.accounts.is_empty() {
+            Box::new(self.transactions.range(..below).rev().map(|(seq, _)| *seq))
+        } else {
+            let mut union = BTreeSet::new();
+            for account in &filter.accounts {
+                if let Some(seqs) = self.history_of.get(account) {
+                    union.extend(seqs.range(..below).copied());
+                }
+            }
+            Box::new(union.into_iter().rev())
+        };
+        sequences
+            .filter_map(|seq| self.transactions.get(&seq))
+            .filter(|t| filter.matches(t))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn apply(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
+        let mut state = self.lock();
+        let mut outcomes = Vec::with_capacity(batches.len());
+        for batch in &batches {
+            let decision = decide(batch, state.snapshot(&batch.keys()));
+            match &decision {
+                Decision::Commit(writes) => state.write((**writes).clone()),
+                Decision::Reject { audit, .. } => state.audit.push((**audit).clone()),
+                Decision::Replay(_) => {}
+            }
+            outcomes.push(BatchOutcome::from(decision));
+        }
+        Ok(outcomes)
+    }
+
+    async fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
+        Ok(self.lock().accounts.get(&id).cloned())
+    }
+
+    async fn account_by_number(&self, number: AccountNumber) -> Result<Option<Account>, StorageError> {
+        let state = self.lock();
+        Ok(state.by_number.get(&number).and_then(|id| state.accounts.get(id)).cloned())
+    }
+
+    async fn accounts_by_owner(&self, owner: UserId) -> Result<Vec<Account>, StorageError> {
+        let state = self.lock();
+        let ids = state.by_owner.get(&owner).map(Vec::as_slice).unwrap_or_default();
+        Ok(ids.iter().filter_map(|id| state.accounts.get(id)).cloned().collect())
+    }
+
+    async fn accounts(&self, after: Option<AccountId>, limit: usize) -> Result<Vec<Account>, StorageError> {
+        let state = self.lock();
+        let range = match after {
+            Some(after) => state.accounts.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+            None => state.accounts.range(..),
+        };
+        Ok(range.take(limit).map(|(_, a)| a.clone()).collect())
+    }
+
+    async fn transaction(&self, id: TransactionId) -> Result<Option<Transaction>, StorageError> {
+        Ok(self.lock().transaction(id).cloned())
+    }
+
+    async fn transactions(
+        &self,
+        filter: &HistoryFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Transaction>, StorageError> {
+        Ok(self.lock().history(filter, before, limit))
+    }
+
+    async fn postings(
+        &self,
+        account: AccountId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Posting>, StorageError> {
+        let state = self.lock();
+        let all = state.postings_of.get(&account).map(Vec::as_slice).unwrap_or_default();
+        let start = after.map_or(0, |after| all.partition_point(|p| p.sequence <= after));
+        Ok(all[start..].iter().take(limit).cloned().collect())
+    }
+
+    async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StorageError> {
+        let state = self.lock();
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(state.audit.len());
+        Ok(state.audit[start..].iter().take(limit).cloned().collect())
+    }
+
+    async fn expired_holds(&self, at: DateTime<Utc>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
+        let state = self.lock();
+        Ok(state
+            .holds_by_expiry
+            .iter()
+            .take_while(|(expiry, _)| *expiry <= at)
+            .filter_map(|(_, id)| state.transaction(*id))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! The storage trait every backend implements.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::account::Account;
+use crate::account_number::AccountNumber;
+use crate::audit::AuditRecord;
+use crate::error::StorageError;
+use crate::id::{AccountId, TransactionId, UserId};
+use crate::posting::Posting;
+use crate::query::HistoryFilter;
+use crate::transaction::Transaction;
+use crate::write_batch::{BatchOutcome, WriteBatch};
+
+/// A ledger's storage. Backends store and apply; they never decide.
+///
+/// # Contract
+///
+/// **Atomicity.** [`Store::apply`] takes independent batches and, for each in
+/// order, inside one storage transaction:
+/// 1. loads the state named by [`WriteBatch::keys`] (locking it where the
+///    backend has row locks, in the order the keys iterate) and the audit
+///    chain's head into a [`Snapshot`](crate::Snapshot);
+/// 2. calls [`decide`](crate::decide) with it;
+/// 3. on [`Decision::Commit`](crate::Decision::Commit) writes every part of
+///    the [`Writes`](crate::Writes) (accounts, transactions, postings, the
+///    idempotency record and the audit record); on `Reject` appends only the
+///    audit record; on `Replay` writes nothing.
+///
+/// A later batch in the same call sees the writes of earlier ones. A rejected
+/// batch does not disturb the others. When `apply` returns `Ok`, every
+/// outcome is durable (to the backend's documented durability); when it
+/// returns `Err`, either no batch was applied or (for a failure during the
+/// commit itself) all were, and replays with the same idempotency keys tell.
+///
+/// **Isolation.** No two concurrent `apply` calls (from this process or from
+/// another process sharing the storage) may both decide on the same state:
+/// the snapshot must be the latest committed state of its keys when the
+/// writes commit. Audit records are appended in commit order, without gaps.
+///
+/// **Idempotency.** A stored [`IdempotencyRecord`](crate::IdempotencyRecord)
+/// is unique per key; it is written only with its command's effects.
+///
+/// **Ordering.** Transaction and posting sequences come from the audit
+/// sequence ([`SEQUENCE_STRIDE`](crate::SEQUENCE_STRIDE)), so they follow
+/// commit order. History reads return newest (highest sequence) first.
+///
+/// **Reads** see committed state only.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The backend's name, for errors and health reports.
+    fn backend(&self) -> &'static str;
+
+    /// Applies batches as the contract says, returning one outcome per batch.
+    async fn apply(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError>;
+
+    /// An account by id.
+    async fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError>;
+
+    /// An account by number.
+    async fn account_by_number(&self, number: AccountNumber) -> Result<Option<Account>, StorageError>;
+
+    /// An owner's accounts, oldest first.
+    async fn accounts_by_owner(&self, owner: UserId) -> Result<Vec<Account>, StorageError>;
+
+    /// All accounts with ids above `after`, in id order, at most `limit`.
+    async fn accounts(&self, after: Option<AccountId>, limit: usize) -> Result<Vec<Account>, StorageError>;
+
+    /// A transaction by id.
+    async fn transaction(&self, id: TransactionId) -> Result<Option<Transaction>, StorageError>;
+
+    /// Transactions passing `filter` with sequence below `before` (if given),
+    /// newest first, at most `limit`.
+    async fn transactions(
+        &self,
+        filter: &HistoryFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Transaction>, StorageError>;
+
+    /// An account's postings with sequence above `after`, oldest first, at most `limit`.
+    async fn postings(
+        &self,
+        account: AccountId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Posting>, StorageError>;
+
+    /// Audit records with sequence above `after`, in order, at most `limit`.
+    async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StorageError>;
+
+    /// Pending holds whose expiry is at or before `at`, oldest expiry first, at most `limit`.
+    async fn expired_holds(&self, at: DateTime<Utc>, limit: usize) -> Result<Vec<Transaction>, StorageError>;
+
+    /// Checks that the storage answers.
+    async fn ping(&self) -> Result<(), StorageError>;
+}

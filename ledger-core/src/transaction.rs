@@ -1,0 +1,159 @@
+//! Transaction records: the user's view of one money movement.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::error::LedgerError;
+use crate::id::{AccountId, TransactionId};
+use crate::money::Currency;
+
+/// The most characters in a transaction description.
+pub const DESCRIPTION_LEN_MAX: usize = 256;
+
+/// What kind of movement a transaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionKind {
+    /// Money entering the ledger into a customer account.
+    Deposit,
+    /// Money leaving the ledger from a customer account.
+    Withdrawal,
+    /// Money moving between two accounts of one currency.
+    Transfer,
+    /// A two-phase reservation, later captured or voided.
+    Hold,
+}
+
+impl TransactionKind {
+    /// Every kind.
+    pub const ALL: &'static [TransactionKind] =
+        &[TransactionKind::Deposit, TransactionKind::Withdrawal, TransactionKind::Transfer, TransactionKind::Hold];
+
+    /// The stable lower-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TransactionKind::Deposit => "deposit",
+            TransactionKind::Withdrawal => "withdrawal",
+            TransactionKind::Transfer => "transfer",
+            TransactionKind::Hold => "hold",
+        }
+    }
+
+    /// Parses [`TransactionKind::as_str`].
+    pub fn parse(text: &str) -> Option<TransactionKind> {
+        TransactionKind::ALL.iter().copied().find(|k| k.as_str() == text)
+    }
+}
+
+/// Where a transaction is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionStatus {
+    /// A hold that is still open.
+    Pending,
+    /// Applied to balances (a captured hold is posted).
+    Posted,
+    /// A hold released without posting (voided or expired).
+    Voided,
+}
+
+impl TransactionStatus {
+    /// Every status.
+    pub const ALL: &'static [TransactionStatus] =
+        &[TransactionStatus::Pending, TransactionStatus::Posted, TransactionStatus::Voided];
+
+    /// The stable lower-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TransactionStatus::Pending => "pending",
+            TransactionStatus::Posted => "posted",
+            TransactionStatus::Voided => "voided",
+        }
+    }
+
+    /// Parses [`TransactionStatus::as_str`].
+    pub fn parse(text: &str) -> Option<TransactionStatus> {
+        TransactionStatus::ALL.iter().copied().find(|s| s.as_str() == text)
+    }
+}
+
+/// A transaction as stored and shown in history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// Identity (a hold's id is its transaction id).
+    pub id: TransactionId,
+    /// Commit order, assigned by the store: newest has the largest. History
+    /// pages by it, so pages stay stable while new transactions arrive.
+    pub sequence: u64,
+    /// What kind of movement.
+    pub kind: TransactionKind,
+    /// Pending, posted or voided.
+    pub status: TransactionStatus,
+    /// The amount moved (for a hold, the amount reserved).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+    /// Its currency.
+    pub currency: Currency,
+    /// The customer account debited, if any (none for deposits).
+    pub from_account: Option<AccountId>,
+    /// The customer account credited, if any (none for withdrawals and for
+    /// holds captured to the settlement account).
+    pub to_account: Option<AccountId>,
+    /// Free text from the client.
+    pub description: Option<String>,
+    /// For a captured hold: the amount posted (at most `amount`).
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub captured_amount: Option<Decimal>,
+    /// For a hold: when it stops being capturable.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was committed.
+    pub created_at: DateTime<Utc>,
+    /// When its status last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Transaction {
+    /// Whether the transaction touches the account on either side.
+    pub fn involves(&self, account: AccountId) -> bool {
+        self.from_account == Some(account) || self.to_account == Some(account)
+    }
+}
+
+/// Validates an optional description: trimmed, bounded, no control characters
+/// other than none at all. An empty description becomes `None`.
+pub fn validate_description(text: Option<&str>) -> Result<Option<String>, LedgerError> {
+    let Some(text) = text.map(str::trim) else { return Ok(None) };
+    if text.chars().count() > DESCRIPTION_LEN_MAX || text.chars().any(char::is_control) {
+        return Err(LedgerError::InvalidDescription);
+    }
+    Ok((!text.is_empty()).then(|| text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_are_bounded_and_printable() {
+        assert_eq!(validate_description(None), Ok(None));
+        assert_eq!(validate_description(Some("   ")), Ok(None));
+        assert_eq!(validate_description(Some(" rent ")), Ok(Some("rent".into())));
+        assert_eq!(validate_description(Some("x\ny")), Err(LedgerError::InvalidDescription));
+        let long = "é".repeat(DESCRIPTION_LEN_MAX + 1);
+        assert_eq!(validate_description(Some(&long)), Err(LedgerError::InvalidDescription));
+        let limit = "é".repeat(DESCRIPTION_LEN_MAX);
+        assert!(validate_description(Some(&limit)).is_ok());
+    }
+
+    #[test]
+    fn kinds_and_statuses_round_trip() {
+        for k in TransactionKind::ALL {
+            assert_eq!(TransactionKind::parse(k.as_str()), Some(*k));
+        }
+        for s in TransactionStatus::ALL {
+            assert_eq!(TransactionStatus::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(TransactionKind::parse("Deposit"), None);
+    }
+}

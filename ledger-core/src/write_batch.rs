@@ -1,0 +1,260 @@
+//! The unit a store applies atomically: a [`WriteBatch`], and what it needs
+//! loaded ([`Keys`] into a [`Snapshot`]) and produces ([`Decision`], [`Writes`]).
+//!
+//! The ledger plans a command into a batch of [`Op`]s using only immutable
+//! facts (an account's currency, kind and owner never change). Everything
+//! mutable (status, balances, hold state, idempotency) is decided by
+//! [`decide`](crate::decide) against a snapshot the store loads *inside* its
+//! own storage transaction, so there is no read-decide-write race.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use crate::account::{Account, StatusChange};
+use crate::account_number::AccountNumber;
+use crate::audit::{AuditDraft, AuditHead, AuditRecord};
+use crate::error::LedgerError;
+use crate::id::{AccountId, TransactionId};
+use crate::idempotency::{IdempotencyClaim, IdempotencyKey, IdempotencyRecord};
+use crate::posting::Posting;
+use crate::transaction::Transaction;
+
+/// Sequence numbers of transactions and postings are
+/// `commit * SEQUENCE_STRIDE + position`, where `commit` is the audit sequence
+/// of the commit that wrote them: commit order, without a second counter.
+pub const SEQUENCE_STRIDE: u64 = 1024;
+
+const _: () = assert!(2 * crate::command::BATCH_SIZE_MAX < SEQUENCE_STRIDE as usize);
+
+/// One step of a batch. Ops apply in order; a batch applies all or none.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Op {
+    /// Insert a new account; its number must be free.
+    CreateAccount(Account),
+    /// Insert the account unless one with its id exists (internal accounts).
+    EnsureAccount(Account),
+    /// Insert a posted transaction and apply its postings.
+    Post {
+        /// The record (sequence assigned at commit).
+        transaction: Transaction,
+        /// Balanced lines (sequence assigned at commit).
+        postings: Vec<Posting>,
+    },
+    /// Insert a pending hold and reserve its amount on `from_account`.
+    PlaceHold {
+        /// The hold's record (sequence assigned at commit).
+        transaction: Transaction,
+    },
+    /// Post part or all of a pending hold from `from` to `to`.
+    CaptureHold {
+        /// The hold.
+        hold: TransactionId,
+        /// The account the hold reserves on.
+        from: AccountId,
+        /// The account credited (the destination or the settlement account).
+        to: AccountId,
+        /// How much to post (at most the hold's amount).
+        amount: rust_decimal::Decimal,
+    },
+    /// Release a pending hold.
+    VoidHold {
+        /// The hold.
+        hold: TransactionId,
+        /// The account the hold reserves on.
+        from: AccountId,
+    },
+    /// Freeze, unfreeze or close an account.
+    ChangeStatus {
+        /// The account.
+        account: AccountId,
+        /// The change.
+        change: StatusChange,
+    },
+}
+
+/// Whether a batch is one command or an atomic batch of several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// One command: errors are reported as they are.
+    Single,
+    /// Several commands: errors are wrapped with the failing command's index.
+    Multi,
+}
+
+/// Everything one command (or atomic batch of commands) writes, planned by
+/// the ledger and applied by a store all or nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteBatch {
+    pub(crate) claim: Option<IdempotencyClaim>,
+    pub(crate) ops: Vec<(usize, Op)>,
+    pub(crate) shape: Shape,
+    pub(crate) audit: AuditDraft,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) rejected: Option<LedgerError>,
+}
+
+impl WriteBatch {
+    /// A batch of ops for one command.
+    pub(crate) fn new(at: DateTime<Utc>, audit: AuditDraft, claim: Option<IdempotencyClaim>, ops: Vec<Op>) -> Self {
+        let ops = ops.into_iter().map(|op| (0, op)).collect();
+        WriteBatch { claim, ops, shape: Shape::Single, audit, at, rejected: None }
+    }
+
+    /// A batch of several commands' ops, each tagged with its command index.
+    pub(crate) fn multi(
+        at: DateTime<Utc>,
+        audit: AuditDraft,
+        claim: Option<IdempotencyClaim>,
+        ops: Vec<(usize, Op)>,
+    ) -> Self {
+        WriteBatch { claim, ops, shape: Shape::Multi, audit, at, rejected: None }
+    }
+
+    /// A command refused before it reached the store: only its audit record is written.
+    pub(crate) fn rejected(at: DateTime<Utc>, audit: AuditDraft, error: LedgerError) -> Self {
+        WriteBatch { claim: None, ops: Vec::new(), shape: Shape::Single, audit, at, rejected: Some(error) }
+    }
+
+    /// What the store must load, in a stable order (lock accounts in this order
+    /// to avoid deadlocks between concurrent commits).
+    pub fn keys(&self) -> Keys {
+        let mut keys = Keys { idempotency: self.claim.as_ref().map(|c| c.key.clone()), ..Keys::default() };
+        for (_, op) in &self.ops {
+            match op {
+                Op::CreateAccount(a) => {
+                    keys.accounts.insert(a.id);
+                    keys.account_numbers.insert(a.number);
+                }
+                Op::EnsureAccount(a) => {
+                    keys.accounts.insert(a.id);
+                }
+                Op::Post { postings, .. } => keys.accounts.extend(postings.iter().map(|p| p.account_id)),
+                Op::PlaceHold { transaction } => {
+                    keys.accounts.extend(transaction.from_account);
+                    keys.accounts.extend(transaction.to_account);
+                }
+                Op::CaptureHold { hold, from, to, .. } => {
+                    keys.transactions.insert(*hold);
+                    keys.accounts.extend([*from, *to]);
+                }
+                Op::VoidHold { hold, from } => {
+                    keys.transactions.insert(*hold);
+                    keys.accounts.insert(*from);
+                }
+                Op::ChangeStatus { account, .. } => {
+                    keys.accounts.insert(*account);
+                }
+            }
+        }
+        keys
+    }
+
+    /// The ops, in order.
+    pub fn ops(&self) -> impl Iterator<Item = &Op> {
+        self.ops.iter().map(|(_, op)| op)
+    }
+
+    /// The instant the batch was planned at (its commit time).
+    pub fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+}
+
+/// The stored state a batch reads. Sets are ordered for lock ordering.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Keys {
+    /// Accounts touched.
+    pub accounts: BTreeSet<AccountId>,
+    /// Holds touched.
+    pub transactions: BTreeSet<TransactionId>,
+    /// Account numbers that must be free.
+    pub account_numbers: BTreeSet<AccountNumber>,
+    /// The idempotency key claimed.
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// The current state of a batch's [`Keys`], read inside the store's
+/// storage transaction (with row locks where the store has them).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// Accounts that exist, by id.
+    pub accounts: HashMap<AccountId, Account>,
+    /// Holds that exist, by id.
+    pub transactions: HashMap<TransactionId, Transaction>,
+    /// Requested account numbers that are already taken.
+    pub taken_numbers: BTreeSet<AccountNumber>,
+    /// The stored record for the claimed idempotency key.
+    pub idempotency: Option<IdempotencyRecord>,
+    /// The end of the audit chain.
+    pub audit_head: AuditHead,
+}
+
+/// What a store writes when a batch commits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Writes {
+    /// Accounts to insert.
+    pub new_accounts: Vec<Account>,
+    /// Accounts whose status or balances changed (full new state).
+    pub updated_accounts: Vec<Account>,
+    /// Transactions to insert, with sequences assigned.
+    pub new_transactions: Vec<Transaction>,
+    /// Holds whose status changed (full new state).
+    pub updated_transactions: Vec<Transaction>,
+    /// Postings to insert, with sequences assigned.
+    pub postings: Vec<Posting>,
+    /// The idempotency record to insert, if the batch claimed a key.
+    pub idempotency: Option<IdempotencyRecord>,
+    /// The audit record to append.
+    pub audit: AuditRecord,
+}
+
+impl Writes {
+    /// Transactions created or changed, in command order.
+    pub fn transactions(&self) -> impl Iterator<Item = &Transaction> {
+        self.new_transactions.iter().chain(self.updated_transactions.iter())
+    }
+
+    /// Accounts created or changed.
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        self.new_accounts.iter().chain(self.updated_accounts.iter())
+    }
+}
+
+/// The verdict on a batch against a snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Apply these writes.
+    Commit(Box<Writes>),
+    /// The same command ran before: write nothing, return its result.
+    Replay(IdempotencyRecord),
+    /// Refused: write only the audit record.
+    Reject {
+        /// Why.
+        error: LedgerError,
+        /// The rejection's audit record, to append.
+        audit: Box<AuditRecord>,
+    },
+}
+
+/// What happened to one batch in [`Store::apply`](crate::Store::apply).
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchOutcome {
+    /// Committed with these writes.
+    Committed(Box<Writes>),
+    /// A replay of an earlier command; nothing written.
+    Replayed(IdempotencyRecord),
+    /// Refused with this error; only the audit record written.
+    Rejected(LedgerError),
+}
+
+impl From<Decision> for BatchOutcome {
+    fn from(decision: Decision) -> Self {
+        match decision {
+            Decision::Commit(writes) => BatchOutcome::Committed(writes),
+            Decision::Replay(record) => BatchOutcome::Replayed(record),
+            Decision::Reject { error, .. } => BatchOutcome::Rejected(error),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! sled backend for the ledger (filled in by the durable-backends work).
