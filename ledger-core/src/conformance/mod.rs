@@ -1,1 +1,156 @@
-//! placeholder
+//! The conformance suite: every rule of the ledger, written once, run against
+//! every backend (enable the `conformance` feature).
+//!
+//! A backend crate runs all of it with one macro and a factory that returns a
+//! fresh, empty, isolated store each time it is called, or `None` when the
+//! backend is not available here (say, no database URL in the environment):
+//! the cases then pass after printing that they were skipped.
+//!
+//! ```ignore
+//! async fn fresh_store() -> Option<std::sync::Arc<dyn ledger_core::Store>> { /* ... */ }
+//! ledger_core::conformance_suite!(fresh_store);
+//! ```
+//!
+//! Each case is a public async function taking a [`Harness`], so an
+//! out-of-tree backend can also call them one by one. After every case the
+//! harness checks the ledger's invariants ([`invariants::check`]).
+
+pub mod concurrency;
+pub mod invariants;
+pub mod model;
+pub mod rules;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+
+use crate::clock::ManualClock;
+use crate::ledger::Ledger;
+use crate::store::Store;
+
+/// What a conformance case gets: a ledger on a fresh store, with a manual clock.
+pub struct Harness {
+    /// The ledger under test.
+    pub ledger: Ledger,
+    /// Its clock; cases move it to test expiry.
+    pub clock: Arc<ManualClock>,
+    /// The store underneath.
+    pub store: Arc<dyn Store>,
+}
+
+impl Harness {
+    /// Opens a ledger on a store with a manual clock.
+    pub async fn new(store: Arc<dyn Store>) -> Harness {
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).single().unwrap_or_else(Utc::now);
+        let clock = Arc::new(ManualClock::new(start));
+        let ledger = match Ledger::open_with_clock(store.clone(), clock.clone()).await {
+            Ok(ledger) => ledger,
+            Err(error) => panic!("opening the ledger on a fresh {} store failed: {error}", store.backend()),
+        };
+        Harness { ledger, clock, store }
+    }
+}
+
+/// A multi-threaded runtime for one case.
+pub fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build() {
+        Ok(rt) => rt,
+        Err(error) => panic!("cannot start a tokio runtime: {error}"),
+    }
+}
+
+/// Runs one case on a fresh store, then checks the invariants. When the
+/// factory returns `None` the case is skipped (the factory says why).
+pub fn run<F, FFut, C, CFut>(factory: F, case: C)
+where
+    F: FnOnce() -> FFut,
+    FFut: Future<Output = Option<Arc<dyn Store>>>,
+    C: FnOnce(Harness) -> CFut,
+    CFut: Future<Output = ()>,
+{
+    runtime().block_on(async move {
+        let Some(store) = factory().await else { return };
+        let harness = Harness::new(store.clone()).await;
+        let ledger = harness.ledger.clone();
+        case(harness).await;
+        invariants::check(&ledger).await;
+    });
+}
+
+/// Expands to one `#[test]` per conformance case, each on a fresh store from
+/// `$factory` (an `async fn() -> Option<Arc<dyn Store>>`), plus the model and
+/// concurrency tests.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($factory:path) => {
+        $crate::conformance_suite!(@cases $factory;
+            open_account_assigns_a_valid_unique_number_and_zero_balances,
+            open_account_rejects_bad_input_and_audits_it,
+            deposit_credits_the_account_and_debits_settlement,
+            withdrawal_needs_available_funds,
+            overdraft_limit_is_the_floor,
+            transfer_moves_money_between_accounts,
+            transfer_by_account_number_reaches_another_owner,
+            transfer_rejects_currency_mismatch,
+            transfer_rejects_same_account,
+            unknown_and_internal_accounts_are_rejected,
+            malformed_account_number_is_rejected,
+            invalid_amounts_are_rejected_and_audited,
+            frozen_account_accepts_no_postings_until_unfrozen,
+            closed_account_is_final,
+            close_requires_zero_balance_and_no_open_holds,
+            status_changes_follow_the_state_machine,
+            idempotent_replay_returns_the_original_result,
+            idempotency_key_with_another_payload_conflicts,
+            rejected_command_can_be_retried_with_its_key,
+            hold_reserves_funds_and_capture_posts_them,
+            partial_capture_releases_the_rest,
+            void_releases_the_hold,
+            capture_above_the_hold_is_rejected,
+            hold_cannot_be_captured_twice_or_after_void,
+            hold_to_a_destination_account_credits_it_on_capture,
+            expired_hold_cannot_be_captured_and_is_swept,
+            hold_expiry_must_be_in_the_near_future,
+            hold_beyond_available_is_rejected,
+            capture_of_a_non_hold_is_rejected,
+            batch_applies_all_commands_in_order,
+            batch_is_all_or_nothing,
+            batch_size_is_limited,
+            batch_replay_returns_the_original_result,
+            history_filters_by_every_field,
+            history_is_newest_first_with_stable_cursor_pagination,
+            history_rejects_bad_pages_and_filters,
+            accounts_are_found_by_id_number_and_owner,
+            audit_log_records_accepted_and_rejected_commands,
+            audit_chain_detects_tampering_through_the_verifier,
+            events_are_published_for_committed_changes,
+            descriptions_are_validated,
+            postings_balance_and_sum_to_each_balance,
+        );
+        #[test]
+        fn model_matches_reference_under_random_commands() {
+            $crate::conformance::model::run_model_test($factory, $crate::conformance::model::ModelConfig::from_env());
+        }
+        #[test]
+        fn concurrent_transfers_keep_invariants_and_apply_once() {
+            $crate::conformance::run($factory, $crate::conformance::concurrency::concurrent_transfers_keep_invariants);
+        }
+        #[test]
+        fn concurrent_replays_of_one_key_apply_once() {
+            $crate::conformance::run($factory, $crate::conformance::concurrency::concurrent_replays_apply_once);
+        }
+        #[test]
+        fn concurrent_withdrawals_never_overdraw() {
+            $crate::conformance::run($factory, $crate::conformance::concurrency::concurrent_withdrawals_never_overdraw);
+        }
+    };
+    (@cases $factory:path; $($case:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::conformance::run($factory, $crate::conformance::rules::$case);
+            }
+        )+
+    };
+}
