@@ -194,13 +194,20 @@ impl Ledger {
         let command = command.into();
         let at = self.clock.now();
         let draft = AuditDraft::new(ACTOR_SYSTEM, command.action(), command.target()).with("idempotency_key", &key);
+        let claim = IdempotencyClaim { key, fingerprint: fingerprint(std::slice::from_ref(&command), false) };
         let ops = match self.planner(at).plan(&command).await {
             Ok(ops) => ops,
-            Err(error @ LedgerError::Storage(_)) => return Err(error),
-            Err(error) => return self.reject(at, draft, error).await,
+            Err(error) => {
+                let receipt = self.refuse(at, draft, &claim, error).await?;
+                return self.single(receipt);
+            }
         };
-        let claim = IdempotencyClaim { key, fingerprint: fingerprint(std::slice::from_ref(&command), false) };
         let receipt = self.apply_claimed(WriteBatch::new(at, draft, Some(claim), ops)).await?;
+        self.single(receipt)
+    }
+
+    /// The receipt of a single command from its batch receipt.
+    fn single(&self, receipt: BatchReceipt) -> Result<Receipt, LedgerError> {
         let replayed = receipt.replayed;
         let transaction = receipt.transactions.into_iter().next().ok_or_else(|| {
             LedgerError::Storage(crate::StorageError::new(
@@ -233,6 +240,7 @@ impl Ledger {
                 .reject(at, draft, LedgerError::BatchTooLarge { len: commands.len(), max: BATCH_SIZE_MAX })
                 .await;
         }
+        let claim = IdempotencyClaim { key, fingerprint: fingerprint(&commands, true) };
         let planner = self.planner(at);
         let mut ops = Vec::new();
         for (index, command) in commands.iter().enumerate() {
@@ -241,11 +249,10 @@ impl Ledger {
                 Err(error @ LedgerError::Storage(_)) => return Err(error),
                 Err(error) => {
                     let error = LedgerError::BatchCommandFailed { index, source: Box::new(error) };
-                    return self.reject(at, draft, error).await;
+                    return self.refuse(at, draft, &claim, error).await;
                 }
             }
         }
-        let claim = IdempotencyClaim { key, fingerprint: fingerprint(&commands, true) };
         self.apply_claimed(WriteBatch::multi(at, draft, Some(claim), ops)).await
     }
 
@@ -419,6 +426,25 @@ impl Ledger {
             self.publish(writes);
         }
         Ok(outcome)
+    }
+
+    /// A command that failed planning. Planning can depend on the clock (hold
+    /// expiry), so a command that was valid when first applied may fail it
+    /// on a replay: the stored result wins over the new verdict.
+    async fn refuse(
+        &self,
+        at: DateTime<Utc>,
+        draft: AuditDraft,
+        claim: &IdempotencyClaim,
+        error: LedgerError,
+    ) -> Result<BatchReceipt, LedgerError> {
+        if let LedgerError::Storage(_) = error {
+            return Err(error);
+        }
+        match self.store.idempotency_record(&claim.key).await? {
+            Some(record) if record.fingerprint == claim.fingerprint => self.replayed(record).await,
+            _ => self.reject(at, draft, error).await,
+        }
     }
 
     /// Records a refusal in the audit log and returns the refusal.

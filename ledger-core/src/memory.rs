@@ -204,6 +204,10 @@ impl Store for MemoryStore {
         Ok(all[start..].iter().take(limit).cloned().collect())
     }
 
+    async fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError> {
+        Ok(self.lock().idempotency.get(key).cloned())
+    }
+
     async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StorageError> {
         let state = self.lock();
         let start = usize::try_from(after).unwrap_or(usize::MAX).min(state.audit.len());

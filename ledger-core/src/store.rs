@@ -8,6 +8,7 @@ use crate::account_number::AccountNumber;
 use crate::audit::AuditRecord;
 use crate::error::StorageError;
 use crate::id::{AccountId, TransactionId, UserId};
+use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 use crate::posting::Posting;
 use crate::query::HistoryFilter;
 use crate::transaction::Transaction;
@@ -86,6 +87,9 @@ pub trait Store: Send + Sync + 'static {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<Posting>, StorageError>;
+
+    /// The stored record for an idempotency key.
+    async fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError>;
 
     /// Audit records with sequence above `after`, in order, at most `limit`.
     async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StorageError>;

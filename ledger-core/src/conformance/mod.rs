@@ -6,7 +6,7 @@
 //! backend is not available here (say, no database URL in the environment):
 //! the cases then pass after printing that they were skipped.
 //!
-//! ```ignore
+//! ```text
 //! async fn fresh_store() -> Option<std::sync::Arc<dyn ledger_core::Store>> { /* ... */ }
 //! ledger_core::conformance_suite!(fresh_store);
 //! ```
@@ -14,6 +14,8 @@
 //! Each case is a public async function taking a [`Harness`], so an
 //! out-of-tree backend can also call them one by one. After every case the
 //! harness checks the ledger's invariants ([`invariants::check`]).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a failed expectation must panic
 
 pub mod concurrency;
 pub mod invariants;
@@ -112,6 +114,7 @@ macro_rules! conformance_suite {
             hold_to_a_destination_account_credits_it_on_capture,
             expired_hold_cannot_be_captured_and_is_swept,
             hold_expiry_must_be_in_the_near_future,
+            replay_of_a_hold_after_its_expiry_returns_the_original,
             hold_beyond_available_is_rejected,
             capture_of_a_non_hold_is_rejected,
             batch_applies_all_commands_in_order,

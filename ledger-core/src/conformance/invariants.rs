@@ -1,0 +1,163 @@
+//! The ledger's invariants, checked against everything a store holds.
+//!
+//! Call only while no command is in flight: the checks read the store page by
+//! page, not in one snapshot.
+
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+
+use crate::account::{Account, AccountKind};
+use crate::id::{AccountId, TransactionId};
+use crate::ledger::Ledger;
+use crate::money::Currency;
+use crate::posting::Posting;
+use crate::query::{HistoryFilter, PAGE_SIZE_MAX, PageRequest};
+use crate::transaction::{Transaction, TransactionKind, TransactionStatus};
+
+const ACCOUNTS_PAGE_LEN: usize = 500;
+const POSTINGS_PAGE_LEN: usize = 1000;
+
+/// Every account in the store, in id order.
+pub async fn all_accounts(ledger: &Ledger) -> Vec<Account> {
+    let mut all = Vec::new();
+    loop {
+        let page = ledger
+            .store()
+            .accounts(all.last().map(|a: &Account| a.id), ACCOUNTS_PAGE_LEN)
+            .await
+            .unwrap_or_else(|e| panic!("listing accounts failed: {e}"));
+        let done = page.len() < ACCOUNTS_PAGE_LEN;
+        all.extend(page);
+        if done {
+            return all;
+        }
+    }
+}
+
+/// Every posting of an account, oldest first.
+pub async fn all_postings(ledger: &Ledger, account: AccountId) -> Vec<Posting> {
+    let mut all: Vec<Posting> = Vec::new();
+    loop {
+        let after = all.last().map(|p| p.sequence);
+        let page = ledger
+            .store()
+            .postings(account, after, POSTINGS_PAGE_LEN)
+            .await
+            .unwrap_or_else(|e| panic!("listing postings failed: {e}"));
+        let done = page.len() < POSTINGS_PAGE_LEN;
+        all.extend(page);
+        if done {
+            return all;
+        }
+    }
+}
+
+/// Every transaction passing a filter, newest first, through the public pager.
+pub async fn all_transactions(ledger: &Ledger, filter: &HistoryFilter) -> Vec<Transaction> {
+    let mut all = Vec::new();
+    let mut page = PageRequest::first(PAGE_SIZE_MAX);
+    loop {
+        let result = ledger.history(filter, page).await.unwrap_or_else(|e| panic!("reading history failed: {e}"));
+        all.extend(result.items);
+        match result.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => return all,
+        }
+    }
+}
+
+/// Checks every invariant, panicking with a description of the first broken one:
+///
+/// - per currency, the posted balances of all accounts (settlement included) sum to zero;
+/// - each account's posted balance equals the sum of its postings;
+/// - each account's pending balance equals the sum of its pending holds;
+/// - no customer account's available balance is below its floor, and no
+///   pending balance is negative;
+/// - each transaction's postings sum to zero, posted transactions have
+///   postings and pending or voided ones have none;
+/// - transaction sequences are unique; the audit chain verifies.
+pub async fn check(ledger: &Ledger) {
+    let accounts = all_accounts(ledger).await;
+    let mut totals: HashMap<Currency, Decimal> = HashMap::new();
+    let mut lines_by_transaction: HashMap<TransactionId, Vec<Posting>> = HashMap::new();
+    for account in &accounts {
+        *totals.entry(account.currency).or_default() += account.balance.posted;
+        let postings = all_postings(ledger, account.id).await;
+        let sum: Decimal = postings.iter().map(|p| p.amount).sum();
+        assert_eq!(account.balance.posted, sum, "account {} posted balance != sum of its postings", account.id);
+        for p in postings {
+            assert_eq!(p.currency, account.currency, "posting in another currency on {}", account.id);
+            lines_by_transaction.entry(p.transaction_id).or_default().push(p);
+        }
+        check_floor(account);
+    }
+    for (currency, total) in &totals {
+        assert!(total.is_zero(), "{currency} balances sum to {total}, not zero");
+    }
+    let transactions = all_transactions(ledger, &HistoryFilter::default()).await;
+    check_transactions(&transactions, &lines_by_transaction);
+    check_pending(&accounts, &transactions);
+    if let Err(e) = ledger.verify_audit_chain(None).await {
+        panic!("audit chain does not verify: {e}");
+    }
+}
+
+fn check_floor(account: &Account) {
+    assert!(account.balance.pending >= Decimal::ZERO, "account {} has negative pending", account.id);
+    if let Some(floor) = account.floor() {
+        assert!(
+            account.balance.available() >= floor,
+            "account {} is below its floor: available {} < {floor}",
+            account.id,
+            account.balance.available()
+        );
+    }
+    if account.kind == AccountKind::Settlement {
+        assert!(account.balance.pending.is_zero(), "settlement account {} has holds", account.id);
+    }
+}
+
+fn check_transactions(transactions: &[Transaction], lines: &HashMap<TransactionId, Vec<Posting>>) {
+    let mut sequences: Vec<u64> = transactions.iter().map(|t| t.sequence).collect();
+    sequences.dedup();
+    assert_eq!(sequences.len(), transactions.len(), "history repeats a sequence or is not strictly ordered");
+    assert!(sequences.windows(2).all(|w| w[0] > w[1]), "history is not newest first");
+    for t in transactions {
+        let own = lines.get(&t.id).map(Vec::as_slice).unwrap_or_default();
+        let sum: Decimal = own.iter().map(|p| p.amount).sum();
+        assert!(sum.is_zero(), "transaction {} postings sum to {sum}", t.id);
+        match t.status {
+            TransactionStatus::Posted => {
+                assert_eq!(own.len(), 2, "posted transaction {} has {} postings", t.id, own.len());
+                let moved = own.iter().map(|p| p.amount.abs()).max().unwrap_or_default();
+                let expected = t.captured_amount.unwrap_or(t.amount);
+                assert_eq!(moved, expected, "transaction {} moved {moved}, expected {expected}", t.id);
+            }
+            TransactionStatus::Pending | TransactionStatus::Voided => {
+                assert!(own.is_empty(), "{:?} transaction {} has postings", t.status, t.id);
+                assert_eq!(t.kind, TransactionKind::Hold, "only holds can be {:?}", t.status);
+            }
+        }
+        if let Some(captured) = t.captured_amount {
+            assert!(captured <= t.amount, "hold {} captured {captured} above its {}", t.id, t.amount);
+        }
+    }
+    let known: std::collections::HashSet<TransactionId> = transactions.iter().map(|t| t.id).collect();
+    for id in lines.keys() {
+        assert!(known.contains(id), "postings reference transaction {id}, which history does not show");
+    }
+}
+
+fn check_pending(accounts: &[Account], transactions: &[Transaction]) {
+    let mut held: HashMap<AccountId, Decimal> = HashMap::new();
+    for t in transactions.iter().filter(|t| t.status == TransactionStatus::Pending) {
+        if let Some(from) = t.from_account {
+            *held.entry(from).or_default() += t.amount;
+        }
+    }
+    for account in accounts {
+        let expected = held.get(&account.id).copied().unwrap_or_default();
+        assert_eq!(account.balance.pending, expected, "account {} pending != sum of its open holds", account.id);
+    }
+}
