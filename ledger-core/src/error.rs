@@ -80,6 +80,21 @@ pub enum LedgerError {
     /// The pagination cursor is not one the ledger issued.
     #[error("invalid cursor")]
     InvalidCursor,
+    /// The email address is malformed or too long.
+    #[error("invalid email address")]
+    InvalidEmail,
+    /// The password fails the policy.
+    #[error("password is {0}")]
+    WeakPassword(&'static str),
+    /// A profile field is invalid; the field is named.
+    #[error("invalid profile field: {0}")]
+    InvalidProfile(&'static str),
+    /// A KYC rejection needs a short printable reason.
+    #[error("a KYC rejection needs a reason of at most 500 characters")]
+    InvalidKycReason,
+    /// The device label is too long or has control characters.
+    #[error("invalid device label")]
+    InvalidDeviceLabel,
     /// A history filter is contradictory (a range whose start is after its end).
     #[error("invalid filter: {0}")]
     InvalidFilter(&'static str),
@@ -123,6 +138,40 @@ pub enum LedgerError {
         /// The currency of the other side.
         found: Currency,
     },
+
+    /// No user with this id (or not one the actor may see).
+    #[error("user not found")]
+    UserNotFound,
+    /// No session with this id among the actor's sessions.
+    #[error("session not found")]
+    SessionNotFound,
+
+    // Authentication and authorization.
+    /// Missing, malformed, unknown, expired or revoked credentials. One
+    /// variant for all, so a caller learns nothing about which.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Wrong email or password (never says which).
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// Too many failed logins; try again after the given seconds.
+    #[error("too many failed attempts; retry in {retry_after_secs} s")]
+    TooManyAttempts {
+        /// Seconds until an attempt is allowed.
+        retry_after_secs: i64,
+    },
+    /// The actor's role may not do this (an admin action by a customer).
+    #[error("not allowed")]
+    Forbidden,
+    /// The KYC policy requires a verified user for this command.
+    #[error("identity verification (KYC) is required")]
+    KycRequired,
+    /// The password-reset token is unknown, used or expired.
+    #[error("invalid or expired reset token")]
+    InvalidResetToken,
+    /// The email is already registered.
+    #[error("email already registered")]
+    EmailTaken,
 
     // 3. Idempotency.
     /// The idempotency key was used before with a different payload.
@@ -198,6 +247,15 @@ pub enum LedgerError {
         /// The status asked for.
         to: AccountStatus,
     },
+    /// The KYC transition is not allowed from the current status.
+    #[error("KYC cannot change from {from:?}")]
+    InvalidKycTransition {
+        /// The current status.
+        from: crate::identity::KycStatus,
+    },
+    /// Hashing a password failed (bad parameters); never the user's fault.
+    #[error("password hashing failed")]
+    PasswordHashing,
     /// A balance would leave the range `Decimal` can hold exactly.
     #[error("balance overflow")]
     BalanceOverflow,
@@ -244,6 +302,22 @@ impl LedgerError {
             InvalidPageSize { .. } => "invalid_page_size",
             InvalidCursor => "invalid_cursor",
             InvalidFilter(_) => "invalid_filter",
+            InvalidEmail => "invalid_email",
+            WeakPassword(_) => "weak_password",
+            InvalidProfile(_) => "invalid_profile",
+            InvalidKycReason => "invalid_kyc_reason",
+            InvalidDeviceLabel => "invalid_device_label",
+            UserNotFound => "user_not_found",
+            SessionNotFound => "session_not_found",
+            Unauthenticated => "unauthenticated",
+            InvalidCredentials => "invalid_credentials",
+            TooManyAttempts { .. } => "too_many_attempts",
+            Forbidden => "forbidden",
+            KycRequired => "kyc_required",
+            InvalidResetToken => "invalid_reset_token",
+            EmailTaken => "email_taken",
+            InvalidKycTransition { .. } => "invalid_kyc_transition",
+            PasswordHashing => "password_hashing",
             AccountNotFound { .. } => "account_not_found",
             AccountNumberNotFound { .. } => "account_number_not_found",
             TransactionNotFound { .. } => "transaction_not_found",

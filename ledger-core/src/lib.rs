@@ -31,6 +31,7 @@ pub mod error;
 pub mod event;
 pub mod id;
 pub mod idempotency;
+pub mod identity;
 mod ledger;
 pub mod memory;
 pub mod money;
