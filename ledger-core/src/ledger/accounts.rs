@@ -1,40 +1,29 @@
 //! Account commands: open, freeze, unfreeze, close.
 
-use crate::account::{Account, Balance, StatusChange, validate_account_name};
-use crate::account_number::AccountNumber;
-use crate::audit::AuditDraft;
-use crate::clock::Clock;
-use crate::command::OpenAccount;
-use crate::error::LedgerError;
-use crate::id::AccountId;
-use crate::plan::validate_overdraft_limit;
-use crate::store::Store;
-use crate::write_batch::{Op, WriteBatch};
-
 use super::*;
+use crate::account::{Balance, StatusChange, validate_account_name};
+use crate::account_number::AccountNumber;
+use crate::command::OpenAccount;
+use crate::plan::validate_overdraft_limit;
+
+/// The most accounts one owner may open (a soft limit: two concurrent opens
+/// may both pass the count).
+pub const ACCOUNTS_PER_OWNER_MAX: usize = 100;
 
 impl Ledger {
-    /// Opens a customer account with a fresh, unique number.
-    pub async fn open_account(&self, command: OpenAccount) -> Result<Account, LedgerError> {
+    /// Opens a customer account with a fresh, unique number. Customers open
+    /// accounts for themselves and without overdraft; admins for anyone.
+    pub async fn open_account(&self, actor: &Actor, command: OpenAccount) -> Result<Account, LedgerError> {
         let at = self.clock.now();
-        let draft = AuditDraft::new(ACTOR_SYSTEM, "account.open", format!("user:{}", command.owner))
+        let draft = AuditDraft::new(actor.audit_name(), "account.open", format!("user:{}", command.owner))
             .with("kind", command.kind.as_str())
             .with("currency", command.currency);
-        let checked = (|| {
-            if !command.kind.is_customer() {
-                return Err(LedgerError::InvalidAccountKind);
-            }
-            Ok((
-                validate_account_name(command.name.as_deref())?,
-                validate_overdraft_limit(command.overdraft_limit, command.currency)?,
-            ))
-        })();
-        let (name, overdraft_limit) = match checked {
+        let (name, overdraft_limit) = match self.check_open(actor, &command).await {
             Ok(valid) => valid,
+            Err(error @ LedgerError::Storage(_)) => return Err(error),
             Err(error) => return self.reject(at, draft, error).await,
         };
         let mut rng = rand::rng();
-        let mut last = LedgerError::AccountNumberTaken;
         for _ in 0..ACCOUNT_NUMBER_ATTEMPTS_MAX {
             let account = Account {
                 id: AccountId::new(),
@@ -52,33 +41,60 @@ impl Ledger {
             let draft = draft.clone().with("account", account.id).with("number", account.number);
             match self.apply(WriteBatch::new(at, draft, None, vec![Op::CreateAccount(account.clone())])).await {
                 Ok(_) => return Ok(account),
-                Err(LedgerError::AccountNumberTaken) => last = LedgerError::AccountNumberTaken,
+                Err(LedgerError::AccountNumberTaken) => continue,
                 Err(other) => return Err(other),
             }
         }
-        Err(last)
+        Err(LedgerError::AccountNumberTaken)
+    }
+
+    async fn check_open(
+        &self,
+        actor: &Actor,
+        command: &OpenAccount,
+    ) -> Result<(Option<String>, rust_decimal::Decimal), LedgerError> {
+        if !command.kind.is_customer() {
+            return Err(LedgerError::InvalidAccountKind);
+        }
+        let name = validate_account_name(command.name.as_deref())?;
+        let overdraft_limit = validate_overdraft_limit(command.overdraft_limit, command.currency)?;
+        if !actor.may_act_for(command.owner) || (!overdraft_limit.is_zero() && !actor.is_privileged()) {
+            return Err(LedgerError::Forbidden);
+        }
+        if self.store.accounts_by_owner(command.owner).await?.len() >= ACCOUNTS_PER_OWNER_MAX {
+            return Err(LedgerError::TooManyAccounts { max: ACCOUNTS_PER_OWNER_MAX });
+        }
+        Ok((name, overdraft_limit))
     }
 
     /// Freezes an active account: it accepts no postings until unfrozen.
-    pub async fn freeze(&self, account: AccountId) -> Result<Account, LedgerError> {
-        self.change_status(account, StatusChange::Freeze).await
+    /// Owners may freeze their own accounts.
+    pub async fn freeze(&self, actor: &Actor, account: AccountId) -> Result<Account, LedgerError> {
+        self.change_status(actor, account, StatusChange::Freeze).await
     }
 
-    /// Unfreezes a frozen account.
-    pub async fn unfreeze(&self, account: AccountId) -> Result<Account, LedgerError> {
-        self.change_status(account, StatusChange::Unfreeze).await
+    /// Unfreezes a frozen account: admins only.
+    pub async fn unfreeze(&self, actor: &Actor, account: AccountId) -> Result<Account, LedgerError> {
+        self.change_status(actor, account, StatusChange::Unfreeze).await
     }
 
     /// Closes an account with a zero balance and no open holds. Final.
-    pub async fn close(&self, account: AccountId) -> Result<Account, LedgerError> {
-        self.change_status(account, StatusChange::Close).await
+    pub async fn close(&self, actor: &Actor, account: AccountId) -> Result<Account, LedgerError> {
+        self.change_status(actor, account, StatusChange::Close).await
     }
 
-    async fn change_status(&self, id: AccountId, change: StatusChange) -> Result<Account, LedgerError> {
+    async fn change_status(&self, actor: &Actor, id: AccountId, change: StatusChange) -> Result<Account, LedgerError> {
         let at = self.clock.now();
-        let draft = AuditDraft::new(ACTOR_SYSTEM, format!("account.{}", change.as_str()), format!("account:{id}"));
-        if let Err(error) = self.planner(at).customer_account(id).await {
-            return self.reject(at, draft, error).await;
+        let draft =
+            AuditDraft::new(actor.audit_name(), format!("account.{}", change.as_str()), format!("account:{id}"));
+        let allowed = match self.planner(at, actor).customer_account(id).await {
+            Ok(_) if change == StatusChange::Unfreeze => actor.require_admin(),
+            other => other.map(|_| ()),
+        };
+        match allowed {
+            Err(error @ LedgerError::Storage(_)) => return Err(error),
+            Err(error) => return self.reject(at, draft, error).await,
+            Ok(()) => {}
         }
         let writes =
             self.apply(WriteBatch::new(at, draft, None, vec![Op::ChangeStatus { account: id, change }])).await?;

@@ -15,14 +15,21 @@ use crate::error::LedgerError;
 use crate::event::{EVENT_BUFFER_LEN, LedgerEvent};
 use crate::id::AccountId;
 use crate::idempotency::{IdempotencyClaim, IdempotencyRecord};
+use crate::identity::notifier::{LogNotifier, Notifier};
+use crate::identity::{Actor, HashParams, LoginThrottle, SessionPolicy, ThrottlePolicy};
 use crate::money::Currency;
+use crate::plan::KycPolicy;
 use crate::plan::Planner;
 use crate::store::Store;
 use crate::transaction::Transaction;
 use crate::write_batch::{BatchOutcome, Op, WriteBatch, Writes};
 
 mod accounts;
+mod auth;
+
+pub use auth::{Authenticated, Login, LoginRequest, Registration};
 mod money;
+mod profile;
 mod queries;
 
 /// How many times opening an account draws a new number after a collision.
@@ -30,9 +37,6 @@ pub const ACCOUNT_NUMBER_ATTEMPTS_MAX: usize = 8;
 
 /// The most expired holds one sweep releases.
 pub const EXPIRY_SWEEP_SIZE_MAX: usize = 500;
-
-/// Who the audit log names for commands (identity arrives with users).
-const ACTOR_SYSTEM: &str = "system";
 
 /// The result of a money command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,14 +56,31 @@ pub struct BatchReceipt {
     pub replayed: bool,
 }
 
+/// Settings of a ledger; every field has a production default.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerConfig {
+    /// argon2id cost for new password digests.
+    pub password_hash: HashParams,
+    /// Session idle and absolute lifetimes.
+    pub sessions: SessionPolicy,
+    /// Login throttling limits.
+    pub throttle: ThrottlePolicy,
+    /// Which money commands need a KYC-verified customer.
+    pub kyc: KycPolicy,
+}
+
 /// A double-entry ledger over any [`Store`].
 ///
-/// Cheap to clone; clones share the store and the event channel.
+/// Cheap to clone; clones share the store, the event channel, the login
+/// throttle and the notifier.
 #[derive(Clone)]
 pub struct Ledger {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     events: broadcast::Sender<LedgerEvent>,
+    config: Arc<LedgerConfig>,
+    throttle: Arc<LoginThrottle>,
+    notifier: Arc<dyn Notifier>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -68,19 +89,69 @@ impl std::fmt::Debug for Ledger {
     }
 }
 
+/// Builds a [`Ledger`] with a clock, configuration and notifier of choice.
+pub struct LedgerBuilder {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: LedgerConfig,
+    notifier: Arc<dyn Notifier>,
+}
+
+impl LedgerBuilder {
+    /// Uses this clock instead of the system clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Uses this configuration.
+    pub fn config(mut self, config: LedgerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Delivers password-reset tokens through this notifier.
+    pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// Opens the ledger, creating the settlement accounts if missing.
+    pub async fn open(self) -> Result<Ledger, LedgerError> {
+        let (events, _) = broadcast::channel(EVENT_BUFFER_LEN);
+        let ledger = Ledger {
+            store: self.store,
+            clock: self.clock,
+            events,
+            config: Arc::new(self.config),
+            throttle: Arc::new(LoginThrottle::new()),
+            notifier: self.notifier,
+        };
+        ledger.ensure_settlement_accounts().await?;
+        Ok(ledger)
+    }
+}
+
 impl Ledger {
-    /// Opens a ledger on a store with the system clock, creating the
-    /// settlement accounts if they are missing.
+    /// Opens a ledger on a store with the defaults: system clock, production
+    /// configuration, reset tokens delivered to the log ([`LogNotifier`]).
     pub async fn open(store: impl Store) -> Result<Ledger, LedgerError> {
-        Ledger::open_with_clock(Arc::new(store), Arc::new(SystemClock)).await
+        Ledger::builder(Arc::new(store)).open().await
     }
 
     /// Opens a ledger on a shared store with a given clock.
     pub async fn open_with_clock(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Ledger, LedgerError> {
-        let (events, _) = broadcast::channel(EVENT_BUFFER_LEN);
-        let ledger = Ledger { store, clock, events };
-        ledger.ensure_settlement_accounts().await?;
-        Ok(ledger)
+        Ledger::builder(store).clock(clock).open().await
+    }
+
+    /// A builder for a ledger on a shared store.
+    pub fn builder(store: Arc<dyn Store>) -> LedgerBuilder {
+        LedgerBuilder {
+            store,
+            clock: Arc::new(SystemClock),
+            config: LedgerConfig::default(),
+            notifier: Arc::new(LogNotifier),
+        }
     }
 
     async fn ensure_settlement_accounts(&self) -> Result<(), LedgerError> {
@@ -95,7 +166,7 @@ impl Ledger {
         }
         let at = self.clock.now();
         let ops = missing.iter().map(|c| Op::EnsureAccount(Account::settlement(*c, at))).collect();
-        let draft = AuditDraft::new(ACTOR_SYSTEM, "ledger.init", "settlement");
+        let draft = AuditDraft::new(Actor::System.audit_name(), "ledger.init", "settlement");
         self.apply(WriteBatch::new(at, draft, None, ops)).await.map(|_| ())
     }
 
@@ -116,8 +187,8 @@ impl Ledger {
 
     // Plumbing.
 
-    fn planner(&self, at: DateTime<Utc>) -> Planner<'_> {
-        Planner { store: self.store.as_ref(), at }
+    fn planner(&self, at: DateTime<Utc>, actor: &Actor) -> Planner<'_> {
+        Planner { store: self.store.as_ref(), at, actor: *actor, kyc: self.config.kyc }
     }
 
     /// Applies one unclaimed batch; a replay cannot happen without a claim.
@@ -147,7 +218,8 @@ impl Ledger {
     async fn replayed(&self, record: IdempotencyRecord) -> Result<BatchReceipt, LedgerError> {
         let mut transactions = Vec::with_capacity(record.transaction_ids.len());
         for id in record.transaction_ids {
-            transactions.push(self.transaction(id).await?);
+            let missing = LedgerError::TransactionNotFound { transaction: id };
+            transactions.push(self.store.transaction(id).await?.ok_or(missing)?);
         }
         Ok(BatchReceipt { transactions, replayed: true })
     }

@@ -1,25 +1,25 @@
 //! Money commands: single and batched, and the hold-expiry sweep.
 
-use serde::{Deserialize, Serialize};
-
-use crate::audit::AuditDraft;
-use crate::clock::Clock;
-use crate::command::{BATCH_SIZE_MAX, CaptureHold, Deposit, MoneyCommand, PlaceHold, Transfer, VoidHold, Withdraw};
-use crate::error::LedgerError;
-use crate::idempotency::{IdempotencyClaim, IdempotencyKey};
-use crate::store::Store;
-use crate::write_batch::{BatchOutcome, Op, WriteBatch};
-
 use super::*;
+use crate::command::{BATCH_SIZE_MAX, CaptureHold, Deposit, PlaceHold, Transfer, VoidHold, Withdraw};
+use crate::idempotency::IdempotencyKey;
 
 impl Ledger {
-    /// Runs one money command under an idempotency key.
-    pub async fn execute(&self, key: IdempotencyKey, command: impl Into<MoneyCommand>) -> Result<Receipt, LedgerError> {
+    /// Runs one money command under an idempotency key. Keys are scoped to
+    /// the actor: two users' equal keys never meet.
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        key: IdempotencyKey,
+        command: impl Into<MoneyCommand>,
+    ) -> Result<Receipt, LedgerError> {
         let command = command.into();
         let at = self.clock.now();
-        let draft = AuditDraft::new(ACTOR_SYSTEM, command.action(), command.target()).with("idempotency_key", &key);
-        let claim = IdempotencyClaim { key, fingerprint: fingerprint(std::slice::from_ref(&command), false) };
-        let ops = match self.planner(at).plan(&command).await {
+        let draft =
+            AuditDraft::new(actor.audit_name(), command.action(), command.target()).with("idempotency_key", &key);
+        let fingerprint = fingerprint(std::slice::from_ref(&command), false);
+        let claim = IdempotencyClaim { key: key.scoped(actor), fingerprint };
+        let ops = match self.planner(at, actor).plan(&command).await {
             Ok(ops) => ops,
             Err(error) => {
                 let receipt = self.refuse(at, draft, &claim, error).await?;
@@ -49,11 +49,12 @@ impl Ledger {
     /// [`LedgerError::BatchCommandFailed`] with the failing index.
     pub async fn execute_batch(
         &self,
+        actor: &Actor,
         key: IdempotencyKey,
         commands: Vec<MoneyCommand>,
     ) -> Result<BatchReceipt, LedgerError> {
         let at = self.clock.now();
-        let draft = AuditDraft::new(ACTOR_SYSTEM, "batch", format!("batch:{}", commands.len()))
+        let draft = AuditDraft::new(actor.audit_name(), "batch", format!("batch:{}", commands.len()))
             .with("idempotency_key", &key)
             .with("commands", commands.iter().map(MoneyCommand::action).collect::<Vec<_>>().join(","));
         if commands.is_empty() {
@@ -64,8 +65,8 @@ impl Ledger {
                 .reject(at, draft, LedgerError::BatchTooLarge { len: commands.len(), max: BATCH_SIZE_MAX })
                 .await;
         }
-        let claim = IdempotencyClaim { key, fingerprint: fingerprint(&commands, true) };
-        let planner = self.planner(at);
+        let claim = IdempotencyClaim { key: key.scoped(actor), fingerprint: fingerprint(&commands, true) };
+        let planner = self.planner(at, actor);
         let mut ops = Vec::new();
         for (index, command) in commands.iter().enumerate() {
             match planner.plan(command).await {
@@ -81,47 +82,73 @@ impl Ledger {
     }
 
     /// Deposits (see [`Deposit`]).
-    pub async fn deposit(&self, key: IdempotencyKey, command: Deposit) -> Result<Receipt, LedgerError> {
-        self.execute(key, command).await
+    pub async fn deposit(&self, actor: &Actor, key: IdempotencyKey, command: Deposit) -> Result<Receipt, LedgerError> {
+        self.execute(actor, key, command).await
     }
 
     /// Withdraws (see [`Withdraw`]).
-    pub async fn withdraw(&self, key: IdempotencyKey, command: Withdraw) -> Result<Receipt, LedgerError> {
-        self.execute(key, command).await
+    pub async fn withdraw(
+        &self,
+        actor: &Actor,
+        key: IdempotencyKey,
+        command: Withdraw,
+    ) -> Result<Receipt, LedgerError> {
+        self.execute(actor, key, command).await
     }
 
     /// Transfers (see [`Transfer`]).
-    pub async fn transfer(&self, key: IdempotencyKey, command: Transfer) -> Result<Receipt, LedgerError> {
-        self.execute(key, command).await
+    pub async fn transfer(
+        &self,
+        actor: &Actor,
+        key: IdempotencyKey,
+        command: Transfer,
+    ) -> Result<Receipt, LedgerError> {
+        self.execute(actor, key, command).await
     }
 
     /// Places a hold (see [`PlaceHold`]).
-    pub async fn place_hold(&self, key: IdempotencyKey, command: PlaceHold) -> Result<Receipt, LedgerError> {
-        self.execute(key, command).await
+    pub async fn place_hold(
+        &self,
+        actor: &Actor,
+        key: IdempotencyKey,
+        command: PlaceHold,
+    ) -> Result<Receipt, LedgerError> {
+        self.execute(actor, key, command).await
     }
 
     /// Captures a hold (see [`CaptureHold`]).
-    pub async fn capture_hold(&self, key: IdempotencyKey, command: CaptureHold) -> Result<Receipt, LedgerError> {
-        self.execute(key, command).await
+    pub async fn capture_hold(
+        &self,
+        actor: &Actor,
+        key: IdempotencyKey,
+        command: CaptureHold,
+    ) -> Result<Receipt, LedgerError> {
+        self.execute(actor, key, command).await
     }
 
     /// Voids a hold (see [`VoidHold`]).
-    pub async fn void_hold(&self, key: IdempotencyKey, command: VoidHold) -> Result<Receipt, LedgerError> {
-        self.execute(key, command).await
+    pub async fn void_hold(
+        &self,
+        actor: &Actor,
+        key: IdempotencyKey,
+        command: VoidHold,
+    ) -> Result<Receipt, LedgerError> {
+        self.execute(actor, key, command).await
     }
 
     /// Voids pending holds whose expiry has passed, up to
     /// [`EXPIRY_SWEEP_SIZE_MAX`] per call, in one store call. Returns how many
     /// it released. Run it periodically; until it runs, an expired hold
     /// still reserves its funds but can no longer be captured.
-    pub async fn expire_holds(&self) -> Result<usize, LedgerError> {
+    pub async fn expire_holds(&self, actor: &Actor) -> Result<usize, LedgerError> {
+        actor.require_admin()?;
         let at = self.clock.now();
         let expired = self.store.expired_holds(at, EXPIRY_SWEEP_SIZE_MAX).await?;
         let batches: Vec<WriteBatch> = expired
             .iter()
             .filter_map(|hold| {
                 let from = hold.from_account?;
-                let draft = AuditDraft::new(ACTOR_SYSTEM, "hold.expire", format!("hold:{}", hold.id));
+                let draft = AuditDraft::new(actor.audit_name(), "hold.expire", format!("hold:{}", hold.id));
                 Some(WriteBatch::new(at, draft, None, vec![Op::VoidHold { hold: hold.id, from }]))
             })
             .collect();
