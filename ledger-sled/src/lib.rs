@@ -1,1 +1,118 @@
-//! sled backend for the ledger (filled in by the durable-backends work).
+//! # ledger-sled
+//!
+//! A [`ledger_core::Store`] on [sled](https://docs.rs/sled/0.34), an embedded
+//! key-value store: one directory, no server. Open it with
+//! [`SledStore::open`] (or [`SledStore::open_with`] and a [`SledConfig`]) and
+//! hand it to [`ledger_core::Ledger::open`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ledger_core::LedgerError> {
+//! let store = ledger_sled::SledStore::open("./ledger-data")?;
+//! let ledger = ledger_core::Ledger::open(store).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Trees, keys and indexes
+//!
+//! Each record kind has its own sled tree. Values are JSON (serde; the core
+//! types need a self-describing format). Keys are fixed-width and big-endian,
+//! so sled's byte order is the order queries need. Ids are UUID bytes, so byte
+//! order is id order; a sequence is a `u64`; an instant is its seconds (sign
+//! bit flipped) then nanoseconds.
+//!
+//! | tree                | key                              | value                  | serves |
+//! |---------------------|----------------------------------|------------------------|--------|
+//! | `accounts`          | account id                       | `Account`              | `account`, `accounts` (paged from `after`) |
+//! | `account_numbers`   | account number                   | account id             | `account_by_number`; number uniqueness |
+//! | `accounts_by_owner` | owner ‖ order ‖ account id       | empty                  | `accounts_by_owner`, oldest first |
+//! | `transactions`      | sequence                         | `Transaction`          | unfiltered history (newest first) |
+//! | `transaction_ids`   | transaction id                   | sequence               | `transaction`; holds for `decide` |
+//! | `account_history`   | account id ‖ sequence            | empty                  | history filtered by account |
+//! | `account_postings`  | account id ‖ posting sequence    | `Posting`              | `postings` |
+//! | `idempotency`       | idempotency key                  | `IdempotencyRecord`    | replays and conflicts |
+//! | `audit`             | audit sequence                   | `AuditRecord`          | `audit_records` |
+//! | `holds_by_expiry`   | expiry ‖ hold id                 | sequence               | `expired_holds` (pending holds only) |
+//! | `meta`              | `audit_head`, `format_version`   | sequence ‖ hash, `1`   | the audit chain's end; format check |
+//!
+//! `order` in the owner index is `audit sequence × SEQUENCE_STRIDE + i` of
+//! the commit that created the account, so "oldest first" is commit order
+//! even when two accounts share a timestamp. Transaction and posting
+//! sequences come from core (`commit × SEQUENCE_STRIDE + position`), so the
+//! `transactions` tree iterates in commit order. A transaction is stored once,
+//! under its sequence; a hold's later status changes rewrite that entry, and
+//! a hold that leaves `pending` is removed from `holds_by_expiry`.
+//!
+//! Every query uses an index; only `accounts` (the admin listing) walks a
+//! whole tree, from its `after` cursor. History with an account filter merges
+//! the named accounts' `account_history` ranges backwards from the cursor
+//! (deduplicating a transfer between two named accounts), loads each
+//! transaction, applies [`ledger_core::HistoryFilter::matches`] and stops at
+//! the limit. Other filter fields are applied to what the index yields, as
+//! the in-memory reference store does.
+//!
+//! ## How a command is made atomic
+//!
+//! [`Store::apply`](ledger_core::Store::apply) runs on a blocking thread and
+//! opens **one** sled transaction over all eleven trees for all the batches
+//! of the call. For each batch in order it reads the batch's keys (accounts,
+//! holds, account numbers, idempotency key) and the audit head from the
+//! transactional trees, calls [`ledger_core::decide`], and writes what the
+//! decision says: on `Commit` every record and index entry of the `Writes`
+//! plus the audit record and the new head; on `Reject` only the audit record
+//! and head; on `Replay` nothing. Reads inside the transaction see its own
+//! earlier writes, so a later batch decides on the state the earlier ones
+//! left. The backend never judges anything itself.
+//!
+//! sled transactions offer point reads only (no range scans), which is all a
+//! snapshot needs: that is why the audit head lives in `meta` rather than
+//! being read as the last key of `audit`. sled 0.34 commits a transaction
+//! under a process-wide exclusive lock, and its log makes the whole commit
+//! recover atomically after a crash, so concurrent `apply` calls are
+//! serialized (no two decide on the same state) and a crash leaves all or
+//! none of a call. sled may re-run the closure on a conflict; `decide` is
+//! pure and outcomes are recomputed on each run. sled locks the database
+//! directory, so only one process can have the store open; scaling past one
+//! process is the SQL backends' job.
+//!
+//! sled applies a committed transaction's keys to the trees one at a time and
+//! its plain reads do not wait for that, so the store adds a read-write gate:
+//! `apply` holds it exclusively while its transaction commits, and every
+//! query holds it shared. Queries therefore see whole commits only.
+//!
+//! ## Durability
+//!
+//! [`Durability::Flush`] (the default) calls `Db::flush` after the commit and
+//! before `apply` returns, so every acknowledged outcome is on disk and
+//! survives `SIGKILL` or power loss (the `crash` test kills a writer
+//! mid-stream and checks this). The flush happens outside the gate, so
+//! queries do not wait for the fsync (a query may therefore see a commit
+//! whose `apply` has not returned yet); one flush covers every commit before
+//! it, so concurrent callers share the cost. [`Durability::Relaxed`] skips that
+//! flush and relies on sled's background flusher (every 500 ms) and the flush
+//! on a clean drop: faster, but a crash can lose the last acknowledged
+//! commands (never part of one). Call [`SledStore::flush`] to force a flush.
+//!
+//! Every store call runs sled's blocking work with
+//! `tokio::task::spawn_blocking`, so it needs a Tokio runtime.
+//!
+//! ## Opening
+//!
+//! Opening a path that is not a directory, a non-empty directory that is not
+//! a sled database, another program's sled database, or one locked by another
+//! open store returns a [`StorageError`](ledger_core::StorageError) with
+//! backend `"sled"`, never a panic. The first open writes (and flushes) a
+//! format marker to `meta`; a later open of a sled database without it is
+//! refused, because sled recovers a log it cannot read as an *empty*
+//! database, and starting a fresh ledger there would bury the old one.
+//! [`SledStore::temporary`] opens a store in a temporary directory that is
+//! deleted with the store (the conformance tests use it).
+
+mod codec;
+mod config;
+mod error;
+mod keys;
+mod store;
+mod trees;
+
+pub use config::{Durability, SledConfig};
+pub use store::SledStore;

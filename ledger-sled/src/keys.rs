@@ -1,0 +1,151 @@
+//! Key encoding: fixed-width, big-endian, so sled's byte order is the order
+//! queries need (sequence order, oldest expiry first, per-account ranges).
+
+use chrono::{DateTime, Utc};
+use ledger_core::{AccountId, AccountNumber, TransactionId, UserId};
+
+use crate::error::corrupt;
+use ledger_core::StorageError;
+
+/// Bytes in an encoded id (a UUID).
+pub(crate) const ID_LEN: usize = 16;
+/// Bytes in an encoded sequence.
+pub(crate) const SEQ_LEN: usize = 8;
+/// Bytes in an encoded instant (seconds, then nanoseconds).
+pub(crate) const TIME_LEN: usize = 12;
+
+/// The meta key holding the audit chain's head (sequence and hash).
+pub(crate) const META_AUDIT_HEAD: &[u8] = b"audit_head";
+/// The meta key holding the storage format version.
+pub(crate) const META_FORMAT: &[u8] = b"format_version";
+
+/// An account id: its UUID's bytes, so byte order is id order.
+pub(crate) fn account(id: AccountId) -> [u8; ID_LEN] {
+    *id.as_uuid().as_bytes()
+}
+
+/// A transaction id.
+pub(crate) fn transaction(id: TransactionId) -> [u8; ID_LEN] {
+    *id.as_uuid().as_bytes()
+}
+
+/// A sequence (transaction, posting or audit): big-endian, so byte order is
+/// numeric order.
+pub(crate) fn sequence(seq: u64) -> [u8; SEQ_LEN] {
+    seq.to_be_bytes()
+}
+
+/// An account number, big-endian.
+pub(crate) fn number(number: AccountNumber) -> [u8; 8] {
+    number.as_u64().to_be_bytes()
+}
+
+/// `account || sequence`: one account's range in the history and postings
+/// trees, in sequence order.
+pub(crate) fn account_sequence(id: AccountId, seq: u64) -> [u8; ID_LEN + SEQ_LEN] {
+    let mut key = [0; ID_LEN + SEQ_LEN];
+    key[..ID_LEN].copy_from_slice(&account(id));
+    key[ID_LEN..].copy_from_slice(&sequence(seq));
+    key
+}
+
+/// `owner || order || account`: an owner's accounts in the order they were
+/// created (`order` comes from the commit's audit sequence, so it is commit
+/// order even when two accounts share a timestamp).
+pub(crate) fn owner_account(owner: UserId, order: u64, id: AccountId) -> [u8; ID_LEN + SEQ_LEN + ID_LEN] {
+    let mut key = [0; ID_LEN + SEQ_LEN + ID_LEN];
+    key[..ID_LEN].copy_from_slice(owner.as_uuid().as_bytes());
+    key[ID_LEN..ID_LEN + SEQ_LEN].copy_from_slice(&sequence(order));
+    key[ID_LEN + SEQ_LEN..].copy_from_slice(&account(id));
+    key
+}
+
+/// The owner prefix of [`owner_account`] keys.
+pub(crate) fn owner(owner: UserId) -> [u8; ID_LEN] {
+    *owner.as_uuid().as_bytes()
+}
+
+/// An instant as seconds (sign bit flipped, so negative seconds sort first)
+/// then nanoseconds, both big-endian: exact, and byte order is time order.
+pub(crate) fn time(at: DateTime<Utc>) -> [u8; TIME_LEN] {
+    let mut key = [0; TIME_LEN];
+    let secs = (at.timestamp() as u64) ^ (1 << 63);
+    key[..8].copy_from_slice(&secs.to_be_bytes());
+    key[8..].copy_from_slice(&at.timestamp_subsec_nanos().to_be_bytes());
+    key
+}
+
+/// `expiry || hold`: pending holds, oldest expiry first.
+pub(crate) fn expiry(at: DateTime<Utc>, hold: TransactionId) -> [u8; TIME_LEN + ID_LEN] {
+    let mut key = [0; TIME_LEN + ID_LEN];
+    key[..TIME_LEN].copy_from_slice(&time(at));
+    key[TIME_LEN..].copy_from_slice(&transaction(hold));
+    key
+}
+
+/// The largest [`expiry`] key at `at`: a range up to it includes every hold
+/// expiring at or before `at`.
+pub(crate) fn expiry_upper(at: DateTime<Utc>) -> [u8; TIME_LEN + ID_LEN] {
+    let mut key = [0xFF; TIME_LEN + ID_LEN];
+    key[..TIME_LEN].copy_from_slice(&time(at));
+    key
+}
+
+/// Reads a big-endian sequence from the last [`SEQ_LEN`] bytes of a key or value.
+pub(crate) fn sequence_suffix(bytes: &[u8]) -> Result<u64, StorageError> {
+    let start = bytes.len().checked_sub(SEQ_LEN).ok_or_else(|| corrupt("a sequence is too short"))?;
+    let mut buf = [0; SEQ_LEN];
+    buf.copy_from_slice(&bytes[start..]);
+    Ok(u64::from_be_bytes(buf))
+}
+
+/// Reads a UUID from the last [`ID_LEN`] bytes of a key or value.
+pub(crate) fn uuid_suffix(bytes: &[u8]) -> Result<uuid::Uuid, StorageError> {
+    let start = bytes.len().checked_sub(ID_LEN).ok_or_else(|| corrupt("an id is too short"))?;
+    let mut buf = [0; ID_LEN];
+    buf.copy_from_slice(&bytes[start..]);
+    Ok(uuid::Uuid::from_bytes(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn sequences_sort_numerically() {
+        assert!(sequence(255) < sequence(256));
+        assert!(
+            account_sequence(AccountId::settlement(ledger_core::Currency::Usd), 1).as_slice()
+                < account_sequence(AccountId::settlement(ledger_core::Currency::Usd), 1 << 40).as_slice()
+        );
+        assert_eq!(sequence_suffix(&account_sequence(AccountId::new(), 42)).ok(), Some(42));
+    }
+
+    #[test]
+    fn instants_sort_in_time_order_across_the_epoch() {
+        let times = [
+            Utc.timestamp_opt(-5, 999_999_999).single(),
+            Utc.timestamp_opt(-5, 1).single(),
+            Utc.timestamp_opt(0, 0).single(),
+            Utc.timestamp_opt(0, 1).single(),
+            Utc.timestamp_opt(1_800_000_000, 0).single(),
+        ];
+        let times: Vec<_> = times.into_iter().flatten().collect();
+        let mut sorted = times.clone();
+        sorted.sort();
+        let keys: Vec<_> = sorted.iter().map(|t| time(*t)).collect();
+        let mut by_key = keys.clone();
+        by_key.sort();
+        assert_eq!(keys, by_key);
+        assert_eq!(sorted.len(), 5);
+    }
+
+    #[test]
+    fn expiry_upper_bounds_every_hold_at_that_instant() {
+        let at = Utc::now();
+        let hold = TransactionId::new();
+        assert!(expiry(at, hold) <= expiry_upper(at));
+        assert!(expiry(at + chrono::Duration::nanoseconds(1), hold) > expiry_upper(at));
+    }
+}

@@ -1,0 +1,467 @@
+//! [`SledStore`]: the [`Store`] implementation over [`Trees`].
+
+use std::collections::BinaryHeap;
+use std::ops::Bound;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ledger_core::{
+    Account, AccountId, AccountNumber, AuditRecord, BatchOutcome, Decision, HistoryFilter, IdempotencyKey,
+    IdempotencyRecord, Posting, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch, decide,
+};
+
+use crate::codec::decode;
+use crate::config::{Durability, SledConfig};
+use crate::error::{self, BACKEND, corrupt};
+use crate::keys;
+use crate::trees::Trees;
+
+/// A ledger [`Store`] in a sled database directory.
+///
+/// Cheap to clone; clones share the database. sled locks the directory, so
+/// one process at a time owns it.
+#[derive(Debug, Clone)]
+pub struct SledStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    trees: Trees,
+    durability: Durability,
+    /// Held for writing while a sled transaction commits and for reading by
+    /// every query. sled applies a committed transaction's keys one by one,
+    /// and its plain reads do not wait for that, so without the gate a
+    /// query could see half a commit (a history index entry before its
+    /// transaction, one side of a transfer before the other).
+    commit_gate: RwLock<()>,
+    /// For [`SledStore::temporary`]: the directory, deleted when dropped.
+    /// Declared last so the database closes before its files go.
+    temp_dir: Option<tempfile::TempDir>,
+}
+
+impl SledStore {
+    /// Opens (creating if missing) the database at `path` with
+    /// [`Durability::Flush`].
+    pub fn open(path: impl AsRef<Path>) -> Result<SledStore, StorageError> {
+        SledStore::open_with(SledConfig::new(path))
+    }
+
+    /// Opens (creating if missing) the database a config names.
+    ///
+    /// Fails with a [`StorageError`] (never a panic) when the path is not a
+    /// directory sled can use, holds something other than a ledger database,
+    /// or is locked by another open store.
+    pub fn open_with(config: SledConfig) -> Result<SledStore, StorageError> {
+        SledStore::open_inner(config, None)
+    }
+
+    /// A store in a fresh temporary directory, deleted when the last clone
+    /// drops: for tests and throwaway runs. Uses [`Durability::Flush`], so it
+    /// behaves (and performs) like a real one.
+    pub fn temporary() -> Result<SledStore, StorageError> {
+        let dir = tempfile::Builder::new()
+            .prefix("ledger-sled-")
+            .tempdir()
+            .map_err(|e| StorageError::with_source(BACKEND, "cannot create a temporary directory", e))?;
+        SledStore::open_inner(SledConfig::new(dir.path()), Some(dir))
+    }
+
+    fn open_inner(config: SledConfig, temp_dir: Option<tempfile::TempDir>) -> Result<SledStore, StorageError> {
+        let path = config.path.display().to_string();
+        refuse_non_sled_directory(&config.path)?;
+        let existed = config.path.join("conf").is_file();
+        // sled 0.34 checks parts of its recovery with asserts rather than
+        // errors; a damaged directory must not take the caller's process down.
+        let opened = catch_unwind(AssertUnwindSafe(|| sled::Config::new().path(&config.path).open()));
+        let db = match opened {
+            Ok(Ok(db)) => db,
+            Ok(Err(source)) => return Err(error::sled(&format!("cannot open a sled database at {path}"), source)),
+            Err(_) => {
+                return Err(StorageError::new(
+                    BACKEND,
+                    format!("cannot open a sled database at {path}: sled failed on its files (not a sled database?)"),
+                ));
+            }
+        };
+        let trees =
+            Trees::open(db, existed).map_err(|e| StorageError { message: format!("{path}: {}", e.message), ..e })?;
+        let inner =
+            Inner { path: config.path, trees, durability: config.durability, commit_gate: RwLock::new(()), temp_dir };
+        Ok(SledStore { inner: Arc::new(inner) })
+    }
+
+    /// The durability this store was opened with.
+    pub fn durability(&self) -> Durability {
+        self.inner.durability
+    }
+
+    /// Flushes everything committed so far to disk (useful with
+    /// [`Durability::Relaxed`] before a planned shutdown).
+    pub async fn flush(&self) -> Result<(), StorageError> {
+        self.blocking(|inner| inner.flush()).await
+    }
+
+    /// Runs a query off the async runtime's worker threads, behind the commit gate.
+    async fn read<T, F>(&self, query: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, StorageError> + Send + 'static,
+    {
+        self.blocking(move |inner| {
+            let _gate = inner.read_gate();
+            query(inner)
+        })
+        .await
+    }
+
+    /// Runs sync sled work off the async runtime's worker threads.
+    async fn blocking<T, F>(&self, work: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, StorageError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || work(&inner)).await.map_err(error::join)?
+    }
+}
+
+/// Refuses a path that is not a directory, or a non-empty directory without
+/// sled's `conf` file. sled itself would start a fresh database there,
+/// treating files it does not recognise as a torn log and writing over them.
+fn refuse_non_sled_directory(path: &Path) -> Result<(), StorageError> {
+    let shown = path.display();
+    match std::fs::read_dir(path).map(|mut entries| entries.next().is_some()) {
+        Ok(true) if !path.join("conf").is_file() => Err(StorageError::new(
+            BACKEND,
+            format!("{shown} is not a sled database: the directory is not empty and has no sled conf file"),
+        )),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StorageError::with_source(BACKEND, format!("cannot open a sled database at {shown}"), e)),
+    }
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the trees: sled's Debug prints every node.
+        f.debug_struct("SledStore")
+            .field("path", &self.path)
+            .field("durability", &self.durability)
+            .field("temporary", &self.temp_dir.is_some())
+            .finish()
+    }
+}
+
+impl Inner {
+    fn read_gate(&self) -> RwLockReadGuard<'_, ()> {
+        // The gate guards no data, so a panic elsewhere cannot poison anything.
+        self.commit_gate.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_gate(&self) -> RwLockWriteGuard<'_, ()> {
+        self.commit_gate.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn flush(&self) -> Result<(), StorageError> {
+        self.trees.db.flush().map(|_| ()).map_err(|e| error::sled("flushing to disk failed", e))
+    }
+
+    /// The contract's `apply`: every batch of the call in one sled
+    /// transaction, each decided against a snapshot read inside it.
+    fn apply(&self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, StorageError> {
+        let outcomes = {
+            let _gate = self.write_gate();
+            self.trees.transaction(|db_tx| {
+                // Recomputed from scratch if sled re-runs the closure: decide is
+                // pure, and reads see this run's earlier writes only.
+                let mut outcomes = Vec::with_capacity(batches.len());
+                for batch in batches {
+                    let decision = decide(batch, db_tx.snapshot(&batch.keys())?);
+                    match &decision {
+                        Decision::Commit(writes) => db_tx.write(writes)?,
+                        Decision::Reject { audit, .. } => db_tx.append_audit(audit)?,
+                        Decision::Replay(_) => {}
+                    }
+                    outcomes.push(BatchOutcome::from(decision));
+                }
+                Ok(outcomes)
+            })?
+        };
+        // Flushed outside the gate so queries are not held up by the fsync.
+        // sled's log is ordered: this flush also covers every commit before ours.
+        if self.durability == Durability::Flush {
+            self.flush()?;
+        }
+        Ok(outcomes)
+    }
+
+    fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
+        let bytes = self.trees.accounts.get(keys::account(id)).map_err(|e| error::sled("reading an account", e))?;
+        bytes.map(|b| decode("an account", &b)).transpose()
+    }
+
+    fn account_by_number(&self, number: AccountNumber) -> Result<Option<Account>, StorageError> {
+        let id = self
+            .trees
+            .account_numbers
+            .get(keys::number(number))
+            .map_err(|e| error::sled("reading the account number index", e))?;
+        match id {
+            Some(id) => self.account(AccountId::from_uuid(keys::uuid_suffix(&id)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn accounts_by_owner(&self, owner: UserId) -> Result<Vec<Account>, StorageError> {
+        let mut accounts = Vec::new();
+        for entry in self.trees.accounts_by_owner.scan_prefix(keys::owner(owner)) {
+            let (key, _) = entry.map_err(|e| error::sled("reading the owner index", e))?;
+            let id = AccountId::from_uuid(keys::uuid_suffix(&key)?);
+            accounts.push(self.account(id)?.ok_or_else(|| corrupt("the owner index names a missing account"))?);
+        }
+        Ok(accounts)
+    }
+
+    fn accounts(&self, after: Option<AccountId>, limit: usize) -> Result<Vec<Account>, StorageError> {
+        let start = match after {
+            Some(after) => Bound::Excluded(keys::account(after)),
+            None => Bound::Unbounded,
+        };
+        self.trees
+            .accounts
+            .range::<[u8; keys::ID_LEN], _>((start, Bound::Unbounded))
+            .take(limit)
+            .map(|entry| {
+                let (_, bytes) = entry.map_err(|e| error::sled("listing accounts", e))?;
+                decode("an account", &bytes)
+            })
+            .collect()
+    }
+
+    fn transaction_at(&self, seq: u64) -> Result<Option<Transaction>, StorageError> {
+        let bytes =
+            self.trees.transactions.get(keys::sequence(seq)).map_err(|e| error::sled("reading a transaction", e))?;
+        bytes.map(|b| decode("a transaction", &b)).transpose()
+    }
+
+    fn transaction(&self, id: TransactionId) -> Result<Option<Transaction>, StorageError> {
+        let seq = self
+            .trees
+            .transaction_ids
+            .get(keys::transaction(id))
+            .map_err(|e| error::sled("reading the transaction id index", e))?;
+        match seq {
+            Some(seq) => self.transaction_at(keys::sequence_suffix(&seq)?),
+            None => Ok(None),
+        }
+    }
+
+    /// History, newest first. Without an account filter it walks the
+    /// transactions tree backwards; with one it merges the accounts' history
+    /// indexes backwards, so it reads only transactions of those accounts.
+    fn transactions(
+        &self,
+        filter: &HistoryFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Transaction>, StorageError> {
+        let below = before.unwrap_or(u64::MAX);
+        let mut found = Vec::new();
+        let mut keep = |t: Transaction| {
+            if filter.matches(&t) {
+                found.push(t);
+            }
+            found.len() < limit
+        };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        if filter.accounts.is_empty() {
+            for entry in self.trees.transactions.range(..keys::sequence(below)).rev() {
+                let (_, bytes) = entry.map_err(|e| error::sled("reading history", e))?;
+                if !keep(decode("a transaction", &bytes)?) {
+                    break;
+                }
+            }
+        } else {
+            let mut merge = DescendingMerge::new(&self.trees.account_history, &filter.accounts, below)?;
+            while let Some(seq) = merge.next()? {
+                let t = self
+                    .transaction_at(seq)?
+                    .ok_or_else(|| corrupt("the history index names a missing transaction"))?;
+                if !keep(t) {
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn postings(&self, account: AccountId, after: Option<u64>, limit: usize) -> Result<Vec<Posting>, StorageError> {
+        let start = match after {
+            Some(after) => Bound::Excluded(keys::account_sequence(account, after)),
+            None => Bound::Included(keys::account_sequence(account, 0)),
+        };
+        let end = Bound::Included(keys::account_sequence(account, u64::MAX));
+        self.trees
+            .account_postings
+            .range((start, end))
+            .take(limit)
+            .map(|entry| {
+                let (_, bytes) = entry.map_err(|e| error::sled("reading postings", e))?;
+                decode("a posting", &bytes)
+            })
+            .collect()
+    }
+
+    fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError> {
+        let bytes = self
+            .trees
+            .idempotency
+            .get(key.as_str().as_bytes())
+            .map_err(|e| error::sled("reading an idempotency record", e))?;
+        bytes.map(|b| decode("an idempotency record", &b)).transpose()
+    }
+
+    fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StorageError> {
+        self.trees
+            .audit
+            .range((Bound::Excluded(keys::sequence(after)), Bound::Unbounded))
+            .take(limit)
+            .map(|entry| {
+                let (_, bytes) = entry.map_err(|e| error::sled("reading the audit log", e))?;
+                decode("an audit record", &bytes)
+            })
+            .collect()
+    }
+
+    fn expired_holds(&self, at: DateTime<Utc>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
+        self.trees
+            .holds_by_expiry
+            .range(..=keys::expiry_upper(at))
+            .take(limit)
+            .map(|entry| {
+                let (_, seq) = entry.map_err(|e| error::sled("reading the hold expiry index", e))?;
+                self.transaction_at(keys::sequence_suffix(&seq)?)?
+                    .ok_or_else(|| corrupt("the expiry index names a missing hold"))
+            })
+            .collect()
+    }
+}
+
+/// Merges several accounts' history index ranges into one stream of
+/// sequences, highest first, each once (a transfer between two filtered
+/// accounts is indexed under both).
+struct DescendingMerge {
+    ranges: Vec<std::iter::Rev<sled::Iter>>,
+    heads: BinaryHeap<(u64, usize)>,
+    last: Option<u64>,
+}
+
+impl DescendingMerge {
+    fn new(index: &sled::Tree, accounts: &[AccountId], below: u64) -> Result<DescendingMerge, StorageError> {
+        let ranges = accounts
+            .iter()
+            .map(|a| index.range(keys::account_sequence(*a, 0)..keys::account_sequence(*a, below)).rev())
+            .collect();
+        let mut merge = DescendingMerge { ranges, heads: BinaryHeap::new(), last: None };
+        for i in 0..merge.ranges.len() {
+            merge.advance(i)?;
+        }
+        Ok(merge)
+    }
+
+    /// Pulls range `i`'s next sequence into the heap.
+    fn advance(&mut self, i: usize) -> Result<(), StorageError> {
+        if let Some(entry) = self.ranges.get_mut(i).and_then(Iterator::next) {
+            let (key, _) = entry.map_err(|e| error::sled("reading the history index", e))?;
+            self.heads.push((keys::sequence_suffix(&key)?, i));
+        }
+        Ok(())
+    }
+
+    fn next(&mut self) -> Result<Option<u64>, StorageError> {
+        while let Some((seq, i)) = self.heads.pop() {
+            self.advance(i)?;
+            if self.last != Some(seq) {
+                self.last = Some(seq);
+                return Ok(Some(seq));
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[async_trait]
+impl Store for SledStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn apply(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
+        self.blocking(move |inner| inner.apply(&batches)).await
+    }
+
+    async fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
+        self.read(move |inner| inner.account(id)).await
+    }
+
+    async fn account_by_number(&self, number: AccountNumber) -> Result<Option<Account>, StorageError> {
+        self.read(move |inner| inner.account_by_number(number)).await
+    }
+
+    async fn accounts_by_owner(&self, owner: UserId) -> Result<Vec<Account>, StorageError> {
+        self.read(move |inner| inner.accounts_by_owner(owner)).await
+    }
+
+    async fn accounts(&self, after: Option<AccountId>, limit: usize) -> Result<Vec<Account>, StorageError> {
+        self.read(move |inner| inner.accounts(after, limit)).await
+    }
+
+    async fn transaction(&self, id: TransactionId) -> Result<Option<Transaction>, StorageError> {
+        self.read(move |inner| inner.transaction(id)).await
+    }
+
+    async fn transactions(
+        &self,
+        filter: &HistoryFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Transaction>, StorageError> {
+        let filter = filter.clone();
+        self.read(move |inner| inner.transactions(&filter, before, limit)).await
+    }
+
+    async fn postings(
+        &self,
+        account: AccountId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Posting>, StorageError> {
+        self.read(move |inner| inner.postings(account, after, limit)).await
+    }
+
+    async fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError> {
+        let key = key.clone();
+        self.read(move |inner| inner.idempotency_record(&key)).await
+    }
+
+    async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StorageError> {
+        self.read(move |inner| inner.audit_records(after, limit)).await
+    }
+
+    async fn expired_holds(&self, at: DateTime<Utc>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
+        self.read(move |inner| inner.expired_holds(at, limit)).await
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.read(|inner| {
+            inner.trees.meta.get(keys::META_FORMAT).map(|_| ()).map_err(|e| error::sled("ping failed", e))
+        })
+        .await
+    }
+}
