@@ -1,1 +1,136 @@
-//! sqlx backend for the ledger: PostgreSQL and SQLite (filled in by the durable-backends work).
+//! # ledger-sql
+//!
+//! The ledger's SQL storage: [`SqlStore`] implements [`ledger_core::Store`]
+//! on PostgreSQL (and the SQL that PostgreSQL-wire engines such as
+//! CockroachDB and YugabyteDB accept) and on SQLite, through sqlx.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use ledger_core::Ledger;
+//! use ledger_sql::SqlStore;
+//!
+//! let store = SqlStore::connect("sqlite:ledger.db").await?; // or postgres://user@host/db
+//! let ledger = Ledger::open(store).await?;
+//! # let _ = ledger; Ok(()) }
+//! ```
+//!
+//! Like every backend it stores and applies; it never decides. Each batch is
+//! judged by [`ledger_core::decide`] against state read inside the storage
+//! transaction that then writes the verdict.
+//!
+//! ## Tables
+//!
+//! | table          | key                 | other indexes (query path)                                   |
+//! |----------------|---------------------|--------------------------------------------------------------|
+//! | `accounts`     | `id`                | unique `number` (by number, taken numbers); `(owner, opened_seq)` (an owner's accounts, oldest first) |
+//! | `transactions` | `id`                | unique `sequence` (history without accounts); `(from_account, sequence)`, `(to_account, sequence)` (an account's history); partial `(expires_at, id) WHERE status = 'pending' AND expires_at IS NOT NULL` (expired holds) |
+//! | `postings`     | `sequence`          | `(account_id, sequence)` (an account's postings)              |
+//! | `idempotency`  | `key`               |                                                              |
+//! | `audit_log`    | `sequence`          |                                                              |
+//! | `audit_head`   | `id` (single row 1) |                                                              |
+//!
+//! Balances (`posted`, `pending`) live on the account row. Transactions and
+//! postings carry ledger-core's sequences (commit order); foreign keys tie
+//! postings and transactions to accounts. `audit_head` holds the end of the
+//! hash chain (sequence and hash); it is also the commit lock (below).
+//!
+//! Values are exact. PostgreSQL: `NUMERIC` money, `TIMESTAMPTZ` instants,
+//! `UUID` ids. SQLite (`STRICT` tables, so never a `REAL`): bounded amounts
+//! (a transaction's amount, a posting, a capture) as `INTEGER` units of
+//! 10^-4 (ledger-core allows at most 4 decimal places), balances and limits
+//! as the decimal's exact text, instants as `INTEGER` microseconds, ids as
+//! 16-byte `BLOB`s. What is read back equals what was written.
+//!
+//! The schema is applied on connect from migrations embedded in the binary
+//! (`migrations/postgres`, `migrations/sqlite`). A database migrated by a
+//! newer build is refused ("schema version N is newer than this build").
+//!
+//! ## One command, one storage transaction
+//!
+//! [`Store::apply`](ledger_core::Store::apply) runs all its batches in one
+//! database transaction:
+//!
+//! 1. read the audit head, locking it (PostgreSQL `SELECT ... FOR UPDATE`);
+//! 2. for each batch, in order: load its [`Keys`](ledger_core::Keys) (accounts
+//!    and holds with `SELECT ... ORDER BY id FOR UPDATE`, taken account
+//!    numbers, the idempotency record), call `decide`, and write the verdict:
+//!    every row of a commit, only the audit record of a rejection, nothing
+//!    for a replay; the next batch sees these writes and the moved head;
+//! 3. write the head back and `COMMIT`.
+//!
+//! Any failure before `COMMIT` rolls the whole call back, so a command is
+//! applied entirely or not at all. (A failure *during* `COMMIT`, such as a
+//! lost connection, leaves the outcome unknown to the caller; replaying the
+//! command with its idempotency key settles it.)
+//!
+//! ## Isolation: no read-decide-write race, no lost update
+//!
+//! **PostgreSQL.** Calls run at READ COMMITTED, and the first statement of
+//! every call, in every process sharing the database, locks the single
+//! `audit_head` row. Committers therefore queue on that row: a call does
+//! not read anything it decides on until every call that locked the head
+//! before it has committed or rolled back. Under READ COMMITTED each later
+//! statement takes a fresh snapshot, so it sees all of those commits; and
+//! no other committer can change the state until this one commits, because
+//! it would first need the head lock. The snapshot `decide` judges is thus
+//! the latest committed state of its keys when the writes commit, which is
+//! what the `Store` contract asks: two processes cannot both spend the
+//! same balance, and no update is lost. The account and hold rows are also
+//! locked (`FOR UPDATE`, in id order, so never in a deadlock-prone order):
+//! a write to those rows that bypasses the store (an operator's manual
+//! `UPDATE`, say) is waited for too, and its result is what `decide` sees.
+//! The head lock also makes the audit log gapless: a sequence is taken from
+//! the locked head and only becomes visible if the call commits.
+//!
+//! The price is that commits are serial across the database; a call may
+//! carry many batches (group commit) to spread that cost. SERIALIZABLE
+//! would give the same safety but turns every conflict on a hot account
+//! into an abort and a retry; queuing on one row is cheaper and fair.
+//!
+//! The SQL is plain enough for CockroachDB and YugabyteDB (no advisory
+//! locks, no `LISTEN`, no `SKIP LOCKED`). A call that fails with a
+//! serialization failure (SQLSTATE 40001, what those engines and a
+//! SERIALIZABLE server report), a deadlock (40P01) or a concurrent insert
+//! of the same idempotency key is run again from the start, up to 8 times,
+//! with jittered exponential backoff; a rerun decides afresh, so it is safe.
+//! (sqlx's migrator, run on connect, serialises concurrent migrations with
+//! an advisory lock on PostgreSQL.)
+//!
+//! **SQLite.** One writer at a time is SQLite's model. Calls start with
+//! `BEGIN IMMEDIATE`, which takes the database's write lock before the
+//! first read, so the whole read-decide-write runs under it. Other processes
+//! wait up to 5 s (`busy_timeout`) and are then retried like PostgreSQL's
+//! serialization failures; within a process, writers queue on an async
+//! mutex instead of polling. In WAL mode readers see the last committed
+//! state and never block the writer.
+//!
+//! ## Durability
+//!
+//! When `apply` returns `Ok`, its transaction has committed. PostgreSQL: the
+//! commit record is flushed to the server's WAL (with the default
+//! `synchronous_commit = on`). SQLite: WAL journal with `synchronous = FULL`,
+//! so the WAL is synced at every commit and an acknowledged command survives
+//! a killed process and a power loss. The crash tests kill a writer with
+//! SIGKILL and check that every acknowledged transaction is there, once.
+//!
+//! ## Errors
+//!
+//! Every failure is a [`StorageError`](ledger_core::StorageError) carrying
+//! the backend's name (`postgres`, `sqlite`), what the store was doing, and
+//! the sqlx error as its source. Constraint violations are named in the
+//! ledger's terms (for example "the account number is already taken").
+
+mod apply;
+mod connect;
+mod error;
+mod migrate;
+mod postgres;
+mod queries;
+mod row;
+mod session;
+mod sqlite;
+mod stmt;
+mod store;
+
+pub use connect::SqlOptions;
+pub use store::SqlStore;

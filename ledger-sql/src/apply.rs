@@ -1,0 +1,178 @@
+//! [`Store::apply`](ledger_core::Store::apply) for both databases: one storage
+//! transaction per call; per batch, load the snapshot, let
+//! [`decide`] judge it, write what it says.
+//!
+//! The backends differ only in how the storage transaction starts (its
+//! `BEGIN` statement), which failures are worth running the whole call
+//! again, and (SQLite) an in-process gate; see [`transact`].
+
+use std::time::Duration;
+
+use ledger_core::{AuditHead, BatchOutcome, Decision, Keys, Snapshot, WriteBatch, Writes, decide};
+use sqlx::{Database, Pool};
+
+use crate::queries::{self, ACCOUNTS_INSERT, AUDIT_INSERT, IDEMPOTENCY_INSERT, POSTINGS_INSERT, TRANSACTIONS_INSERT};
+use crate::row;
+use crate::session::{Cells, Session, corrupt};
+use crate::stmt::{Stmt, Value};
+
+/// How many times a call is run in all when it keeps failing retryably.
+pub(crate) const ATTEMPTS_MAX: u32 = 8;
+
+/// The scale of retry pauses: the n-th retry waits about `BASE * 2^n` ms.
+const BACKOFF_BASE_MILLIS: u64 = 2;
+
+/// Runs `batches` in one storage transaction opened with `begin`, running the
+/// whole call again (up to [`ATTEMPTS_MAX`] times in all, with jittered
+/// exponential backoff) while `retryable` says the failure left nothing
+/// behind and is worth another try.
+pub(crate) async fn transact<DB>(
+    pool: &Pool<DB>,
+    begin: &'static str,
+    batches: &[WriteBatch],
+    retryable: fn(&sqlx::Error) -> bool,
+) -> Result<Vec<BatchOutcome>, sqlx::Error>
+where
+    DB: Database,
+    DB::Connection: Session,
+{
+    let mut attempt = 1;
+    loop {
+        match transact_once(pool, begin, batches).await {
+            Err(error) if attempt < ATTEMPTS_MAX && retryable(&error) => {
+                tracing::debug!(%error, attempt, "retrying a ledger commit");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+async fn transact_once<DB>(
+    pool: &Pool<DB>,
+    begin: &'static str,
+    batches: &[WriteBatch],
+) -> Result<Vec<BatchOutcome>, sqlx::Error>
+where
+    DB: Database,
+    DB::Connection: Session,
+{
+    // Dropping `db_tx` on an early return (or if the caller drops this
+    // future) rolls back before the connection is reused.
+    let mut db_tx = pool.begin_with(begin).await?;
+    let outcomes = apply_in(&mut *db_tx, batches).await?;
+    db_tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// A pause of `BASE * 2^attempt`, scaled by a random factor in [0.5, 1.5) so
+/// that colliding committers do not collide again.
+fn backoff(attempt: u32) -> Duration {
+    let nominal = BACKOFF_BASE_MILLIS.saturating_mul(1 << attempt.min(10));
+    let jitter = rand::random_range(0.5..1.5);
+    Duration::from_secs_f64(nominal as f64 * jitter / 1000.0)
+}
+
+/// Applies the batches inside an open storage transaction.
+pub(crate) async fn apply_in<S: Session>(s: &mut S, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, sqlx::Error> {
+    // First statement of every write: the head row's lock orders committers.
+    let start = read_head(s).await?;
+    let mut head = start;
+    let mut outcomes = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let snapshot = load_snapshot(s, &batch.keys(), head).await?;
+        let decision = decide(batch, snapshot);
+        match &decision {
+            Decision::Commit(writes) => {
+                write(s, writes).await?;
+                head = writes.audit.head();
+            }
+            Decision::Reject { audit, .. } => {
+                run_all(s, insert_audit(S::DIALECT, audit)?).await?;
+                head = audit.head();
+            }
+            Decision::Replay(_) => {}
+        }
+        outcomes.push(BatchOutcome::from(decision));
+    }
+    if head != start {
+        s.execute(&queries::write_audit_head(S::DIALECT, head)).await?;
+    }
+    Ok(outcomes)
+}
+
+async fn read_head<S: Session>(s: &mut S) -> Result<AuditHead, sqlx::Error> {
+    let rows = s.fetch(&queries::lock_audit_head(S::DIALECT)).await?;
+    let row = rows.first().ok_or_else(|| corrupt("the audit_head row is missing"))?;
+    Ok(AuditHead { sequence: row::sequence(row.int("sequence")?)?, hash: row::digest(row.bytes("hash")?)? })
+}
+
+/// Reads (and on PostgreSQL locks) the state a batch's keys name.
+async fn load_snapshot<S: Session>(s: &mut S, keys: &Keys, audit_head: AuditHead) -> Result<Snapshot, sqlx::Error> {
+    let d = S::DIALECT;
+    let mut snapshot = Snapshot { audit_head, ..Snapshot::default() };
+    if !keys.accounts.is_empty() {
+        for r in s.fetch(&queries::lock_accounts(d, &keys.accounts)).await? {
+            let account = row::account(&r)?;
+            snapshot.accounts.insert(account.id, account);
+        }
+    }
+    if !keys.transactions.is_empty() {
+        for r in s.fetch(&queries::lock_transactions(d, &keys.transactions)).await? {
+            let transaction = row::transaction(&r)?;
+            snapshot.transactions.insert(transaction.id, transaction);
+        }
+    }
+    if !keys.account_numbers.is_empty() {
+        for r in s.fetch(&queries::taken_numbers(d, &keys.account_numbers)).await? {
+            snapshot.taken_numbers.insert(row::account_number(r.int("number")?)?);
+        }
+    }
+    if let Some(key) = &keys.idempotency {
+        let rows = s.fetch(&queries::idempotency(d, key.as_str())).await?;
+        snapshot.idempotency = rows.first().map(|r| row::idempotency(r)).transpose()?;
+    }
+    Ok(snapshot)
+}
+
+/// Writes everything a committed batch produced.
+async fn write<S: Session>(s: &mut S, w: &Writes) -> Result<(), sqlx::Error> {
+    let d = S::DIALECT;
+    let base = w.audit.sequence * ledger_core::SEQUENCE_STRIDE;
+    let accounts = w.new_accounts.iter().enumerate().map(|(i, a)| row::account_values(a, base + i as u64)).collect();
+    run_all(s, queries::insert(d, ACCOUNTS_INSERT.0, ACCOUNTS_INSERT.1, accounts)).await?;
+    for account in &w.updated_accounts {
+        one_row(s.execute(&queries::update_account(d, account)).await?, "account", account.id)?;
+    }
+    let transactions = w.new_transactions.iter().map(row::transaction_values).collect();
+    run_all(s, queries::insert(d, TRANSACTIONS_INSERT.0, TRANSACTIONS_INSERT.1, transactions)).await?;
+    for transaction in &w.updated_transactions {
+        one_row(s.execute(&queries::update_transaction(d, transaction)).await?, "transaction", transaction.id)?;
+    }
+    let postings = w.postings.iter().map(row::posting_values).collect();
+    run_all(s, queries::insert(d, POSTINGS_INSERT.0, POSTINGS_INSERT.1, postings)).await?;
+    if let Some(record) = &w.idempotency {
+        let values = vec![row::idempotency_values(record)?];
+        run_all(s, queries::insert(d, IDEMPOTENCY_INSERT.0, IDEMPOTENCY_INSERT.1, values)).await?;
+    }
+    run_all(s, insert_audit(d, &w.audit)?).await
+}
+
+/// An update of a row the snapshot loaded (and locked) must change exactly
+/// that row; anything else means the table changed under the lock.
+fn one_row(changed: u64, what: &str, id: impl std::fmt::Display) -> Result<(), sqlx::Error> {
+    if changed == 1 { Ok(()) } else { Err(corrupt(format!("updating {what} {id} changed {changed} rows"))) }
+}
+
+fn insert_audit(d: crate::stmt::Dialect, record: &ledger_core::AuditRecord) -> Result<Vec<Stmt>, sqlx::Error> {
+    let values: Vec<Vec<Value>> = vec![row::audit_values(record)?];
+    Ok(queries::insert(d, AUDIT_INSERT.0, AUDIT_INSERT.1, values))
+}
+
+async fn run_all<S: Session>(s: &mut S, statements: Vec<Stmt>) -> Result<(), sqlx::Error> {
+    for statement in &statements {
+        s.execute(statement).await?;
+    }
+    Ok(())
+}

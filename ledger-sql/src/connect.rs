@@ -1,0 +1,97 @@
+//! Opening a store from a URL: which database it names, and the options.
+
+use std::time::Duration;
+
+use ledger_core::StorageError;
+
+use crate::postgres::PgBackend;
+use crate::sqlite::SqliteBackend;
+use crate::store::{Inner, SqlStore};
+
+/// The backend name used for errors before the URL names a database.
+const UNKNOWN_BACKEND: &str = "sql";
+
+/// How a [`SqlStore`] connects. Build it with struct update syntax:
+///
+/// ```
+/// let options = ledger_sql::SqlOptions { max_connections: 4, ..Default::default() };
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlOptions {
+    /// The most connections the pool opens (default 10).
+    pub max_connections: u32,
+    /// How long connecting may take, and how long a call waits for a free
+    /// pooled connection (default 10 s).
+    pub connect_timeout: Duration,
+    /// PostgreSQL only: the schema holding the ledger's tables (its
+    /// `search_path`). It must exist. Default: the server's default
+    /// (usually `public`).
+    pub schema: Option<String>,
+}
+
+impl Default for SqlOptions {
+    fn default() -> Self {
+        SqlOptions { max_connections: 10, connect_timeout: Duration::from_secs(10), schema: None }
+    }
+}
+
+/// The database a storage URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Postgres,
+    Sqlite,
+}
+
+/// Reads the scheme of a URL. Never echoes the URL, which may hold a password.
+fn scheme(url: &str) -> Result<Scheme, StorageError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Scheme::Postgres)
+    } else if url.starts_with("sqlite:") {
+        Ok(Scheme::Sqlite)
+    } else {
+        let shown = url.split_once(':').map_or("no scheme", |(scheme, _)| scheme);
+        Err(StorageError::new(
+            UNKNOWN_BACKEND,
+            format!("unsupported storage URL ({shown}): expected postgres://, postgresql:// or sqlite:PATH"),
+        ))
+    }
+}
+
+impl SqlStore {
+    /// Opens the database a URL names, with default [`SqlOptions`]:
+    /// `postgres://user@host:port/db` (or `postgresql://`), or `sqlite:PATH`
+    /// (the file is created if missing). Applies the schema migrations.
+    ///
+    /// Fails with a [`StorageError`] naming the cause when the URL is
+    /// malformed, the database cannot be reached, or its schema is newer
+    /// than this build.
+    pub async fn connect(url: &str) -> Result<SqlStore, StorageError> {
+        SqlStore::connect_with(url, SqlOptions::default()).await
+    }
+
+    /// Opens the database a URL names, with options.
+    pub async fn connect_with(url: &str, options: SqlOptions) -> Result<SqlStore, StorageError> {
+        let inner = match scheme(url)? {
+            Scheme::Postgres => Inner::Postgres(PgBackend::connect(url, &options).await?),
+            Scheme::Sqlite => Inner::Sqlite(SqliteBackend::connect(url, &options).await?),
+        };
+        Ok(SqlStore::new(inner))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes_are_recognised_and_urls_never_echoed() {
+        assert_eq!(scheme("postgres://u@h/db").ok(), Some(Scheme::Postgres));
+        assert_eq!(scheme("postgresql://u@h/db").ok(), Some(Scheme::Postgres));
+        assert_eq!(scheme("sqlite:ledger.db").ok(), Some(Scheme::Sqlite));
+        let error = scheme("mysql://root:secret@h/db").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("unsupported storage URL (mysql)"), "{error}");
+        assert!(!error.contains("secret"), "{error}");
+        assert!(scheme("ledger.db").is_err());
+    }
+}

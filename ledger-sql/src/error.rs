@@ -1,0 +1,85 @@
+//! Turning sqlx errors into [`StorageError`]s that say what failed in the
+//! ledger's terms, and classifying which failures a retry may cure.
+
+use ledger_core::StorageError;
+
+/// Constraint names (PostgreSQL) and failing columns (SQLite reports
+/// `UNIQUE constraint failed: accounts.number`) with what they mean.
+const CONSTRAINTS: &[(&str, &str, &str)] = &[
+    ("accounts_pkey", "accounts.id", "an account with this id already exists"),
+    ("accounts_number_key", "accounts.number", "the account number is already taken"),
+    ("transactions_pkey", "transactions.id", "a transaction with this id already exists"),
+    ("transactions_sequence_key", "transactions.sequence", "a transaction sequence was reused"),
+    ("transactions_from_account_fkey", "", "a transaction names an unknown debited account"),
+    ("transactions_to_account_fkey", "", "a transaction names an unknown credited account"),
+    ("postings_pkey", "postings.sequence", "a posting sequence was reused"),
+    ("postings_transaction_id_fkey", "", "a posting names an unknown transaction"),
+    ("postings_account_id_fkey", "", "a posting names an unknown account"),
+    ("idempotency_pkey", "idempotency.key", "the idempotency key was stored concurrently"),
+    ("audit_log_pkey", "audit_log.sequence", "an audit sequence was reused (concurrent writer)"),
+];
+
+/// A storage error for `context` (what the store was doing), naming the
+/// violated constraint in the ledger's terms when there is one.
+pub(crate) fn storage_error(backend: &'static str, context: &str, error: sqlx::Error) -> StorageError {
+    let detail = match &error {
+        sqlx::Error::Database(db) => {
+            constraint_meaning(db.constraint(), db.message()).map_or_else(|| db.message().to_owned(), str::to_owned)
+        }
+        sqlx::Error::PoolTimedOut => "timed out waiting for a database connection".to_owned(),
+        sqlx::Error::PoolClosed => "the store was closed".to_owned(),
+        sqlx::Error::Io(io) => format!("cannot reach the database: {io}"),
+        sqlx::Error::Tls(tls) => format!("TLS failure talking to the database: {tls}"),
+        sqlx::Error::Configuration(config) => format!("invalid configuration: {config}"),
+        other => other.to_string(),
+    };
+    StorageError::with_source(backend, format!("{context}: {detail}"), error)
+}
+
+/// What a constraint violation means, from the constraint's name
+/// (PostgreSQL) or the failing column named in the message (SQLite).
+fn constraint_meaning(name: Option<&str>, message: &str) -> Option<&'static str> {
+    CONSTRAINTS.iter().find_map(|(constraint, column, meaning)| {
+        let by_name = name == Some(*constraint);
+        let by_column = !column.is_empty() && message.ends_with(&format!("constraint failed: {column}"));
+        (by_name || by_column).then_some(*meaning)
+    })
+}
+
+/// Whether a PostgreSQL failure left nothing applied and may pass on retry:
+/// a serialization failure (40001, what CockroachDB and SERIALIZABLE
+/// PostgreSQL report), a deadlock (40P01), or a concurrent insert of the same
+/// idempotency key (the retry then replays it).
+pub(crate) fn postgres_retryable(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = error else { return false };
+    match db.code().as_deref() {
+        Some("40001" | "40P01") => true,
+        Some("23505") => db.constraint() == Some("idempotency_pkey"),
+        _ => false,
+    }
+}
+
+/// Whether a SQLite failure is another connection holding the write lock
+/// past the busy timeout (SQLITE_BUSY and SQLITE_LOCKED, with their extended
+/// codes), or the concurrent idempotency insert that a retry replays.
+pub(crate) fn sqlite_retryable(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = error else { return false };
+    let primary = db.code().and_then(|code| code.parse::<i32>().ok()).map(|code| code & 0xff);
+    matches!(primary, Some(5 | 6)) || db.message().ends_with("constraint failed: idempotency.key")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constraints_are_named_in_ledger_terms() {
+        assert_eq!(constraint_meaning(Some("accounts_number_key"), ""), Some("the account number is already taken"));
+        assert_eq!(
+            constraint_meaning(None, "UNIQUE constraint failed: accounts.number"),
+            Some("the account number is already taken")
+        );
+        assert_eq!(constraint_meaning(None, "FOREIGN KEY constraint failed"), None);
+        assert_eq!(constraint_meaning(Some("something_else"), "x"), None);
+    }
+}

@@ -1,0 +1,305 @@
+//! Every statement the store runs, built once for both databases.
+//!
+//! Each read names the index it is meant to use (see the migrations); the
+//! PostgreSQL test `history_query_uses_the_account_indexes` checks the plan
+//! of the history query.
+
+use chrono::{DateTime, Utc};
+use ledger_core::{AccountId, AccountNumber, AuditHead, HistoryFilter, TransactionId, UserId};
+
+use crate::row::{
+    ACCOUNT_COLUMNS, ACCOUNT_INSERT_COLUMNS, AUDIT_COLUMNS, IDEMPOTENCY_COLUMNS, POSTING_COLUMNS, TRANSACTION_COLUMNS,
+};
+use crate::stmt::{Dialect, List, Stmt, Value, int};
+
+/// Rows per multi-row `INSERT`, well below both databases' placeholder limits.
+const INSERT_ROWS_MAX: usize = 256;
+
+fn uuids<T>(ids: impl IntoIterator<Item = T>, uuid: impl Fn(T) -> uuid::Uuid) -> List {
+    List::Uuids(ids.into_iter().map(uuid).collect())
+}
+
+// Audit head.
+
+/// Reads the chain's head, locking its row on PostgreSQL: every committer
+/// takes this lock first, which serialises commits.
+pub(crate) fn lock_audit_head(d: Dialect) -> Stmt {
+    let mut s = Stmt::new(d, "SELECT sequence, hash FROM audit_head WHERE id = 1");
+    s.for_update();
+    s
+}
+
+/// Moves the head after the batches of one call.
+pub(crate) fn write_audit_head(d: Dialect, head: AuditHead) -> Stmt {
+    let mut s = Stmt::new(d, "UPDATE audit_head SET sequence = ");
+    s.bind(Value::Int(int(head.sequence))).push(", hash = ").bind(Value::Bytes(head.hash.0.to_vec()));
+    s.push(" WHERE id = 1");
+    s
+}
+
+// Snapshot loads (inside the write transaction).
+
+/// Accounts by id, locked in id order (the order [`ledger_core::Keys`] gives).
+pub(crate) fn lock_accounts<'a>(d: Dialect, ids: impl IntoIterator<Item = &'a AccountId>) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE "));
+    s.any_of("id", uuids(ids, |id| *id.as_uuid())).push(" ORDER BY id").for_update();
+    s
+}
+
+/// Transactions (holds) by id, locked in id order.
+pub(crate) fn lock_transactions<'a>(d: Dialect, ids: impl IntoIterator<Item = &'a TransactionId>) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE "));
+    s.any_of("id", uuids(ids, |id| *id.as_uuid())).push(" ORDER BY id").for_update();
+    s
+}
+
+/// Which of these account numbers are taken (unique index `accounts_number_key`).
+pub(crate) fn taken_numbers<'a>(d: Dialect, numbers: impl IntoIterator<Item = &'a AccountNumber>) -> Stmt {
+    let mut s = Stmt::new(d, "SELECT number FROM accounts WHERE ");
+    s.any_of("number", List::Ints(numbers.into_iter().map(|n| int(n.as_u64())).collect()));
+    s
+}
+
+/// The stored record of an idempotency key (primary key).
+pub(crate) fn idempotency(d: Dialect, key: &str) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {IDEMPOTENCY_COLUMNS} FROM idempotency WHERE key = "));
+    s.bind(Value::Text(key.to_owned()));
+    s
+}
+
+// Writes.
+
+/// Multi-row inserts of `rows` into `table`, a statement per [`INSERT_ROWS_MAX`] rows.
+pub(crate) fn insert(d: Dialect, table: &str, columns: &str, rows: Vec<Vec<Value>>) -> Vec<Stmt> {
+    let mut statements = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut s = Stmt::new(d, &format!("INSERT INTO {table} ({columns}) VALUES "));
+        for (i, row) in rows.by_ref().take(INSERT_ROWS_MAX).enumerate() {
+            if i > 0 {
+                s.push(", ");
+            }
+            s.tuple(row);
+        }
+        statements.push(s);
+    }
+    statements
+}
+
+/// The columns of [`crate::row::account_values`].
+pub(crate) const ACCOUNTS_INSERT: (&str, &str) = ("accounts", ACCOUNT_INSERT_COLUMNS);
+/// The columns of [`crate::row::transaction_values`].
+pub(crate) const TRANSACTIONS_INSERT: (&str, &str) = ("transactions", TRANSACTION_COLUMNS);
+/// The columns of [`crate::row::posting_values`].
+pub(crate) const POSTINGS_INSERT: (&str, &str) = ("postings", POSTING_COLUMNS);
+/// The columns of [`crate::row::idempotency_values`].
+pub(crate) const IDEMPOTENCY_INSERT: (&str, &str) = ("idempotency", IDEMPOTENCY_COLUMNS);
+/// The columns of [`crate::row::audit_values`].
+pub(crate) const AUDIT_INSERT: (&str, &str) = ("audit_log", AUDIT_COLUMNS);
+
+/// Writes the mutable part of an account: status and balances.
+pub(crate) fn update_account(d: Dialect, a: &ledger_core::Account) -> Stmt {
+    let mut s = Stmt::new(d, "UPDATE accounts SET status = ");
+    s.bind(Value::Text(a.status.as_str().to_owned()));
+    s.push(", posted = ").bind(Value::Balance(a.balance.posted));
+    s.push(", pending = ").bind(Value::Balance(a.balance.pending));
+    s.push(", updated_at = ").bind(Value::Time(a.updated_at));
+    s.push(" WHERE id = ").bind(Value::Uuid(*a.id.as_uuid()));
+    s
+}
+
+/// Writes the mutable part of a hold: status and captured amount.
+pub(crate) fn update_transaction(d: Dialect, t: &ledger_core::Transaction) -> Stmt {
+    let mut s = Stmt::new(d, "UPDATE transactions SET status = ");
+    s.bind(Value::Text(t.status.as_str().to_owned()));
+    s.push(", captured_amount = ").bind(Value::OptAmount(t.captured_amount));
+    s.push(", updated_at = ").bind(Value::Time(t.updated_at));
+    s.push(" WHERE id = ").bind(Value::Uuid(*t.id.as_uuid()));
+    s
+}
+
+// Reads.
+
+/// An account by id (primary key).
+pub(crate) fn account(d: Dialect, id: AccountId) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = "));
+    s.bind(Value::Uuid(*id.as_uuid()));
+    s
+}
+
+/// An account by number (`accounts_number_key`).
+pub(crate) fn account_by_number(d: Dialect, number: AccountNumber) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE number = "));
+    s.bind(Value::Int(int(number.as_u64())));
+    s
+}
+
+/// An owner's accounts in the order they were opened (`accounts_owner_idx`).
+pub(crate) fn accounts_by_owner(d: Dialect, owner: UserId) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE owner = "));
+    s.bind(Value::Uuid(*owner.as_uuid())).push(" ORDER BY opened_seq");
+    s
+}
+
+/// All accounts in id order after a cursor (primary key).
+pub(crate) fn accounts(d: Dialect, after: Option<AccountId>, limit: usize) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts"));
+    if let Some(after) = after {
+        s.push(" WHERE id > ").bind(Value::Uuid(*after.as_uuid()));
+    }
+    s.push(" ORDER BY id").limit(limit);
+    s
+}
+
+/// A transaction by id (primary key).
+pub(crate) fn transaction(d: Dialect, id: TransactionId) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE id = "));
+    s.bind(Value::Uuid(*id.as_uuid()));
+    s
+}
+
+/// History, newest first: [`HistoryFilter::matches`] in SQL.
+///
+/// Without accounts it walks `transactions_sequence_key` backwards. With
+/// accounts it is the union of two disjoint branches, "debited from one of
+/// them" and "credited to one of them but not debited from one", each with
+/// its own `ORDER BY sequence DESC LIMIT n`, so each stops after `n` rows
+/// whatever the account's history length: the planner serves a branch from
+/// `transactions_from_account_idx` / `transactions_to_account_idx` (or, for
+/// an account in a large share of all rows, by walking the sequence index),
+/// and PostgreSQL merges the two ordered branches (Merge Append). Each
+/// branch is wrapped in a subquery because SQLite allows `ORDER BY` and
+/// `LIMIT` only on a whole compound select.
+pub(crate) fn history(d: Dialect, filter: &HistoryFilter, before: Option<u64>, limit: usize) -> Stmt {
+    let mut s = Stmt::new(d, "");
+    let accounts = || uuids(&filter.accounts, |id| *id.as_uuid());
+    let select = format!("SELECT {TRANSACTION_COLUMNS} FROM");
+    if filter.accounts.is_empty() {
+        s.push(&format!("{select} transactions WHERE TRUE"));
+        history_conditions(&mut s, filter, before);
+    } else {
+        s.push(&format!("{select} ({select} ({select} transactions WHERE "));
+        s.any_of("from_account", accounts());
+        history_conditions(&mut s, filter, before);
+        s.push(" ORDER BY sequence DESC").limit(limit);
+        s.push(&format!(") AS debits UNION ALL {select} ({select} transactions WHERE "));
+        s.any_of("to_account", accounts()).push(" AND (from_account IS NULL OR NOT (");
+        s.any_of("from_account", accounts()).push("))");
+        history_conditions(&mut s, filter, before);
+        s.push(" ORDER BY sequence DESC").limit(limit);
+        s.push(") AS credits) AS history");
+    }
+    s.push(" ORDER BY sequence DESC").limit(limit);
+    s
+}
+
+/// The filter's fields other than accounts, and the cursor, as `AND` terms.
+fn history_conditions(s: &mut Stmt, filter: &HistoryFilter, before: Option<u64>) {
+    if let Some(before) = before {
+        s.push(" AND sequence < ").bind(Value::Int(int(before)));
+    }
+    if let Some(kind) = filter.kind {
+        s.push(" AND kind = ").bind(Value::Text(kind.as_str().to_owned()));
+    }
+    if let Some(status) = filter.status {
+        s.push(" AND status = ").bind(Value::Text(status.as_str().to_owned()));
+    }
+    if let Some(from) = filter.created_from {
+        s.push(" AND created_at >= ").bind(Value::Time(micros_ceil(from)));
+    }
+    if let Some(until) = filter.created_until {
+        s.push(" AND created_at < ").bind(Value::Time(micros_ceil(until)));
+    }
+    if let Some(min) = filter.amount_min {
+        s.push(" AND amount >= ").bind(Value::AmountAtLeast(min));
+    }
+    if let Some(max) = filter.amount_max {
+        s.push(" AND amount <= ").bind(Value::AmountAtMost(max));
+    }
+}
+
+/// An instant rounded down to the microseconds both databases store. Stored
+/// instants are whole microseconds, so `stored <= t` iff `stored <= floor(t)`.
+fn micros_floor(t: DateTime<Utc>) -> DateTime<Utc> {
+    t - chrono::Duration::nanoseconds(i64::from(t.timestamp_subsec_nanos() % 1000))
+}
+
+/// An instant rounded up to whole microseconds: `stored >= t` iff
+/// `stored >= ceil(t)`, and `stored < t` iff `stored < ceil(t)`. Binding `t`
+/// as is would truncate it, and change both comparisons for a `t` with
+/// nanoseconds.
+fn micros_ceil(t: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = micros_floor(t);
+    if floor == t { t } else { floor + chrono::Duration::microseconds(1) }
+}
+
+/// An account's postings after a sequence, in order (`postings_account_idx`).
+pub(crate) fn postings(d: Dialect, account: AccountId, after: Option<u64>, limit: usize) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {POSTING_COLUMNS} FROM postings WHERE account_id = "));
+    s.bind(Value::Uuid(*account.as_uuid()));
+    if let Some(after) = after {
+        s.push(" AND sequence > ").bind(Value::Int(int(after)));
+    }
+    s.push(" ORDER BY sequence").limit(limit);
+    s
+}
+
+/// Audit records after a sequence, in order (primary key).
+pub(crate) fn audit_records(d: Dialect, after: u64, limit: usize) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE sequence > "));
+    s.bind(Value::Int(int(after))).push(" ORDER BY sequence").limit(limit);
+    s
+}
+
+/// Open holds expired at `at`, oldest expiry first (`transactions_pending_expiry_idx`:
+/// the literal predicate lets both databases use the partial index).
+pub(crate) fn expired_holds(d: Dialect, at: DateTime<Utc>, limit: usize) -> Stmt {
+    let mut s = Stmt::new(
+        d,
+        &format!(
+            "SELECT {TRANSACTION_COLUMNS} FROM transactions \
+             WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= "
+        ),
+    );
+    s.bind(Value::Time(micros_floor(at))).push(" ORDER BY expires_at, id").limit(limit);
+    s
+}
+
+/// The cheapest round trip.
+pub(crate) fn ping(d: Dialect) -> Stmt {
+    Stmt::new(d, "SELECT 1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_of_one_account_is_two_disjoint_ordered_branches() {
+        let account = AccountId::new();
+        let s = history(Dialect::Postgres, &HistoryFilter::account(account), Some(10), 5);
+        assert_eq!(s.args().len(), 5, "{}", s.sql());
+        assert!(s.sql().contains("WHERE from_account = $1 AND sequence < $2 ORDER BY sequence DESC LIMIT 5)"));
+        assert!(s.sql().contains("WHERE to_account = $3 AND (from_account IS NULL OR NOT (from_account = $4))"));
+        assert!(s.sql().ends_with(" ORDER BY sequence DESC LIMIT 5"), "{}", s.sql());
+    }
+
+    #[test]
+    fn filter_instants_round_to_whole_microseconds() {
+        let whole = DateTime::from_timestamp(1_700_000_000, 5_000).unwrap_or_default();
+        let finer = DateTime::from_timestamp(1_700_000_000, 5_001).unwrap_or_default();
+        assert_eq!(micros_floor(whole), whole);
+        assert_eq!(micros_ceil(whole), whole);
+        assert_eq!(micros_floor(finer), whole);
+        assert_eq!(micros_ceil(finer), whole + chrono::Duration::microseconds(1));
+    }
+
+    #[test]
+    fn inserts_are_chunked() {
+        let rows = vec![vec![Value::Int(1)]; INSERT_ROWS_MAX + 1];
+        let statements = insert(Dialect::Sqlite, "t", "a", rows);
+        assert_eq!(statements.len(), 2);
+        assert_eq!(statements[1].sql(), "INSERT INTO t (a) VALUES ($1)");
+        assert!(insert(Dialect::Sqlite, "t", "a", Vec::new()).is_empty());
+    }
+}

@@ -1,0 +1,268 @@
+//! Mapping between ledger-core's records and table rows, for both databases.
+//!
+//! Each record has its column list (in the order its values are produced),
+//! a function giving the values to insert, and one reading a row back.
+//! Reading checks everything it parses (enumerations, currencies, account
+//! numbers, hash lengths): a row that does not map back is reported as
+//! corrupt rather than guessed at.
+
+use std::collections::BTreeMap;
+
+use ledger_core::{
+    Account, AccountId, AccountKind, AccountNumber, AccountStatus, AuditOutcome, AuditRecord, Balance, Currency,
+    Digest, IdempotencyKey, IdempotencyRecord, Posting, Transaction, TransactionId, TransactionKind, TransactionStatus,
+    UserId,
+};
+
+use rust_decimal::Decimal;
+
+use crate::session::{Cells, corrupt};
+use crate::stmt::{Value, int};
+
+/// Columns of `accounts` read back into an [`Account`].
+pub(crate) const ACCOUNT_COLUMNS: &str =
+    "id, number, owner, kind, currency, name, status, overdraft_limit, posted, pending, created_at, updated_at";
+
+/// Columns of `accounts` written by [`account_values`].
+pub(crate) const ACCOUNT_INSERT_COLUMNS: &str = "id, number, owner, kind, currency, name, status, overdraft_limit, posted, pending, created_at, updated_at, \
+     opened_seq";
+
+/// Columns of `transactions`, read and written.
+pub(crate) const TRANSACTION_COLUMNS: &str = "id, sequence, kind, status, amount, currency, from_account, to_account, \
+     description, captured_amount, expires_at, created_at, updated_at";
+
+/// Columns of `postings`, read and written.
+pub(crate) const POSTING_COLUMNS: &str = "sequence, transaction_id, account_id, amount, currency";
+
+/// Columns of `idempotency`, read and written.
+pub(crate) const IDEMPOTENCY_COLUMNS: &str = "key, fingerprint, transaction_ids, created_at";
+
+/// Columns of `audit_log`, read and written.
+pub(crate) const AUDIT_COLUMNS: &str =
+    "sequence, at, actor, action, target, outcome, code, reason, metadata, prev_hash, hash";
+
+const OUTCOME_ACCEPTED: &str = "accepted";
+const OUTCOME_REJECTED: &str = "rejected";
+
+/// The values of a new account; `opened_seq` orders an owner's accounts.
+pub(crate) fn account_values(a: &Account, opened_seq: u64) -> Vec<Value> {
+    vec![
+        Value::Uuid(*a.id.as_uuid()),
+        Value::Int(int(a.number.as_u64())),
+        Value::Uuid(*a.owner.as_uuid()),
+        Value::Text(a.kind.as_str().to_owned()),
+        Value::Text(a.currency.code().to_owned()),
+        Value::OptText(a.name.clone()),
+        Value::Text(a.status.as_str().to_owned()),
+        Value::Balance(a.overdraft_limit),
+        Value::Balance(a.balance.posted),
+        Value::Balance(a.balance.pending),
+        Value::Time(a.created_at),
+        Value::Time(a.updated_at),
+        Value::Int(int(opened_seq)),
+    ]
+}
+
+/// Reads an account row ([`ACCOUNT_COLUMNS`]).
+pub(crate) fn account(row: &dyn Cells) -> Result<Account, sqlx::Error> {
+    Ok(Account {
+        id: AccountId::from_uuid(row.uuid("id")?),
+        number: account_number(row.int("number")?)?,
+        owner: UserId::from_uuid(row.uuid("owner")?),
+        kind: parse(AccountKind::parse, &row.text("kind")?, "account kind")?,
+        currency: currency(&row.text("currency")?)?,
+        name: row.opt_text("name")?,
+        status: parse(AccountStatus::parse, &row.text("status")?, "account status")?,
+        overdraft_limit: row.balance("overdraft_limit")?,
+        balance: Balance { posted: row.balance("posted")?, pending: row.balance("pending")? },
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+/// An account number as stored (an integer below 10^12).
+pub(crate) fn account_number(stored: i64) -> Result<AccountNumber, sqlx::Error> {
+    AccountNumber::parse(&format!("{stored:012}")).map_err(|e| corrupt(format!("account number {stored}: {e}")))
+}
+
+/// The values of a transaction, in [`TRANSACTION_COLUMNS`] order.
+pub(crate) fn transaction_values(t: &Transaction) -> Vec<Value> {
+    vec![
+        Value::Uuid(*t.id.as_uuid()),
+        Value::Int(int(t.sequence)),
+        Value::Text(t.kind.as_str().to_owned()),
+        Value::Text(t.status.as_str().to_owned()),
+        Value::Amount(t.amount),
+        Value::Text(t.currency.code().to_owned()),
+        Value::OptUuid(t.from_account.map(|a| *a.as_uuid())),
+        Value::OptUuid(t.to_account.map(|a| *a.as_uuid())),
+        Value::OptText(t.description.clone()),
+        Value::OptAmount(t.captured_amount),
+        Value::OptTime(t.expires_at),
+        Value::Time(t.created_at),
+        Value::Time(t.updated_at),
+    ]
+}
+
+/// Reads a transaction row ([`TRANSACTION_COLUMNS`]).
+pub(crate) fn transaction(row: &dyn Cells) -> Result<Transaction, sqlx::Error> {
+    let currency = currency(&row.text("currency")?)?;
+    Ok(Transaction {
+        id: TransactionId::from_uuid(row.uuid("id")?),
+        sequence: sequence(row.int("sequence")?)?,
+        kind: parse(TransactionKind::parse, &row.text("kind")?, "transaction kind")?,
+        status: parse(TransactionStatus::parse, &row.text("status")?, "transaction status")?,
+        amount: in_minor_units(row.amount("amount")?, currency),
+        currency,
+        from_account: row.opt_uuid("from_account")?.map(AccountId::from_uuid),
+        to_account: row.opt_uuid("to_account")?.map(AccountId::from_uuid),
+        description: row.opt_text("description")?,
+        captured_amount: row.opt_amount("captured_amount")?.map(|a| in_minor_units(a, currency)),
+        expires_at: row.opt_time("expires_at")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+/// The values of a posting, in [`POSTING_COLUMNS`] order.
+pub(crate) fn posting_values(p: &Posting) -> Vec<Value> {
+    vec![
+        Value::Int(int(p.sequence)),
+        Value::Uuid(*p.transaction_id.as_uuid()),
+        Value::Uuid(*p.account_id.as_uuid()),
+        Value::Amount(p.amount),
+        Value::Text(p.currency.code().to_owned()),
+    ]
+}
+
+/// Reads a posting row ([`POSTING_COLUMNS`]).
+pub(crate) fn posting(row: &dyn Cells) -> Result<Posting, sqlx::Error> {
+    let currency = currency(&row.text("currency")?)?;
+    Ok(Posting {
+        sequence: sequence(row.int("sequence")?)?,
+        transaction_id: TransactionId::from_uuid(row.uuid("transaction_id")?),
+        account_id: AccountId::from_uuid(row.uuid("account_id")?),
+        amount: in_minor_units(row.amount("amount")?, currency),
+        currency,
+    })
+}
+
+/// The values of an idempotency record, in [`IDEMPOTENCY_COLUMNS`] order.
+pub(crate) fn idempotency_values(r: &IdempotencyRecord) -> Result<Vec<Value>, sqlx::Error> {
+    let ids = serde_json::to_string(&r.transaction_ids).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    Ok(vec![
+        Value::Text(r.key.as_str().to_owned()),
+        Value::Bytes(r.fingerprint.0.to_vec()),
+        Value::Text(ids),
+        Value::Time(r.created_at),
+    ])
+}
+
+/// Reads an idempotency row ([`IDEMPOTENCY_COLUMNS`]).
+pub(crate) fn idempotency(row: &dyn Cells) -> Result<IdempotencyRecord, sqlx::Error> {
+    let key = row.text("key")?;
+    let ids = row.text("transaction_ids")?;
+    Ok(IdempotencyRecord {
+        key: IdempotencyKey::new(key.clone()).map_err(|_| corrupt(format!("idempotency key {key:?}")))?,
+        fingerprint: digest(row.bytes("fingerprint")?)?,
+        transaction_ids: serde_json::from_str(&ids)
+            .map_err(|e| corrupt(format!("transaction ids of idempotency key {key:?}: {e}")))?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+/// The values of an audit record, in [`AUDIT_COLUMNS`] order.
+pub(crate) fn audit_values(r: &AuditRecord) -> Result<Vec<Value>, sqlx::Error> {
+    let (outcome, code, reason) = match &r.outcome {
+        AuditOutcome::Accepted => (OUTCOME_ACCEPTED, None, None),
+        AuditOutcome::Rejected { code, reason } => (OUTCOME_REJECTED, Some(code.clone()), Some(reason.clone())),
+    };
+    let metadata = serde_json::to_string(&r.metadata).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    Ok(vec![
+        Value::Int(int(r.sequence)),
+        Value::Time(r.at),
+        Value::Text(r.actor.clone()),
+        Value::Text(r.action.clone()),
+        Value::Text(r.target.clone()),
+        Value::Text(outcome.to_owned()),
+        Value::OptText(code),
+        Value::OptText(reason),
+        Value::Text(metadata),
+        Value::Bytes(r.prev_hash.0.to_vec()),
+        Value::Bytes(r.hash.0.to_vec()),
+    ])
+}
+
+/// Reads an audit row ([`AUDIT_COLUMNS`]).
+pub(crate) fn audit(row: &dyn Cells) -> Result<AuditRecord, sqlx::Error> {
+    let sequence = sequence(row.int("sequence")?)?;
+    let outcome = match row.text("outcome")?.as_str() {
+        OUTCOME_ACCEPTED => AuditOutcome::Accepted,
+        OUTCOME_REJECTED => AuditOutcome::Rejected {
+            code: row.opt_text("code")?.unwrap_or_default(),
+            reason: row.opt_text("reason")?.unwrap_or_default(),
+        },
+        other => return Err(corrupt(format!("audit record {sequence}: outcome {other:?}"))),
+    };
+    let metadata: BTreeMap<String, String> = serde_json::from_str(&row.text("metadata")?)
+        .map_err(|e| corrupt(format!("audit record {sequence}: metadata: {e}")))?;
+    Ok(AuditRecord {
+        sequence,
+        at: row.time("at")?,
+        actor: row.text("actor")?,
+        action: row.text("action")?,
+        target: row.text("target")?,
+        outcome,
+        metadata,
+        prev_hash: digest(row.bytes("prev_hash")?)?,
+        hash: digest(row.bytes("hash")?)?,
+    })
+}
+
+/// A stored SHA-256 digest (exactly 32 bytes).
+pub(crate) fn digest(bytes: Vec<u8>) -> Result<Digest, sqlx::Error> {
+    let len = bytes.len();
+    <[u8; 32]>::try_from(bytes).map(Digest).map_err(|_| corrupt(format!("a digest of {len} bytes")))
+}
+
+/// A stored sequence (never negative).
+pub(crate) fn sequence(stored: i64) -> Result<u64, sqlx::Error> {
+    u64::try_from(stored).map_err(|_| corrupt(format!("negative sequence {stored}")))
+}
+
+/// An amount with its currency's decimal places, as ledger-core writes every
+/// amount ("12.50"). PostgreSQL's NUMERIC keeps the scale anyway; SQLite's
+/// integer units do not, and this gives it back. It only ever adds zeros: a
+/// value with more places than the currency has is returned as it is, never
+/// rounded.
+fn in_minor_units(amount: Decimal, currency: Currency) -> Decimal {
+    let mut exact = amount.normalize();
+    if exact.scale() <= currency.exponent() {
+        exact.rescale(currency.exponent());
+        exact
+    } else {
+        amount
+    }
+}
+
+fn currency(code: &str) -> Result<Currency, sqlx::Error> {
+    Currency::from_code(code).map_err(|_| corrupt(format!("currency {code:?}")))
+}
+
+fn parse<T>(parse: fn(&str) -> Option<T>, text: &str, what: &str) -> Result<T, sqlx::Error> {
+    parse(text).ok_or_else(|| corrupt(format!("{what} {text:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_get_their_currency_places_back_without_rounding() {
+        let usd = |text: &str| in_minor_units(Decimal::from_str_exact(text).unwrap_or_default(), Currency::Usd);
+        assert_eq!(usd("12.5").to_string(), "12.50");
+        assert_eq!(usd("12.5000").to_string(), "12.50");
+        assert_eq!(usd("-3").to_string(), "-3.00");
+        assert_eq!(usd("0.001").to_string(), "0.001");
+    }
+}

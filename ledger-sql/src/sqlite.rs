@@ -1,0 +1,261 @@
+//! The SQLite backend: connecting (WAL, full sync), storing money and
+//! instants exactly in SQLite's types, and the storage transaction of
+//! [`Store::apply`](ledger_core::Store::apply).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ledger_core::{BatchOutcome, StorageError, WriteBatch};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use sqlx::migrate::MigrateError;
+use sqlx::query::Query;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Connection, Row, Sqlite};
+use uuid::Uuid;
+
+use crate::SqlOptions;
+use crate::apply;
+use crate::error::{sqlite_retryable, storage_error};
+use crate::migrate;
+use crate::session::{Cells, Session, corrupt};
+use crate::stmt::{Dialect, Stmt, Value};
+
+/// The backend's name.
+pub(crate) const BACKEND: &str = Dialect::Sqlite.backend();
+
+/// Takes the database's write lock when the transaction starts, not at its
+/// first write: two deferred transactions that both read and then try to
+/// write would otherwise fail with SQLITE_BUSY half way through.
+const BEGIN: &str = "BEGIN IMMEDIATE";
+
+/// How long a connection waits for another (process's) writer.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Bounded amounts are stored as integers in units of 10^-4
+/// ([`ledger_core::money::AMOUNT_SCALE_MAX`] decimal places).
+const AMOUNT_SCALE: u32 = ledger_core::money::AMOUNT_SCALE_MAX;
+
+/// A SQLite connection pool with the ledger's schema.
+#[derive(Debug)]
+pub(crate) struct SqliteBackend {
+    pool: SqlitePool,
+    /// Lets one of this process's writers at a time wait for the write lock,
+    /// on a fair async queue instead of SQLite's sleeping busy handler.
+    write_gate: tokio::sync::Mutex<()>,
+}
+
+impl SqliteBackend {
+    /// Opens (creating it if missing) and migrates the database file.
+    pub(crate) async fn connect(url: &str, options: &SqlOptions) -> Result<SqliteBackend, StorageError> {
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            // Each pooled connection would need to keep the database alive;
+            // the `memory:` store is the in-memory ledger.
+            return Err(StorageError::new(BACKEND, "in-memory SQLite is not supported: use sqlite:PATH"));
+        }
+        let connect = SqliteConnectOptions::from_str(url)
+            .map_err(|e| storage_error(BACKEND, "invalid SQLite URL", e))?
+            .create_if_missing(true)
+            // WAL: readers never block the writer nor each other.
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: the WAL is synced at every commit, so an acknowledged
+            // commit survives a power loss, not only a process crash.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        if connect.get_filename().as_os_str().is_empty() {
+            return Err(StorageError::new(BACKEND, "the SQLite URL names no file (use sqlite:PATH)"));
+        }
+        let place = connect.get_filename().display().to_string();
+        let first = tokio::time::timeout(options.connect_timeout, SqliteConnection::connect_with(&connect)).await;
+        let mut conn = match first {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Err(storage_error(BACKEND, &format!("cannot open SQLite database {place}"), e)),
+            Err(_) => {
+                return Err(StorageError::new(BACKEND, format!("cannot open SQLite database {place}: timed out")));
+            }
+        };
+        migrate_racing_openers(&mut conn).await?;
+        let _ = conn.close().await;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.connect_timeout)
+            .connect_lazy_with(connect);
+        Ok(SqliteBackend { pool, write_gate: tokio::sync::Mutex::new(()) })
+    }
+
+    /// The pool.
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Applies batches in one `BEGIN IMMEDIATE` transaction, retried while
+    /// another process holds the write lock past the busy timeout.
+    pub(crate) async fn apply(&self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, StorageError> {
+        let _gate = self.write_gate.lock().await;
+        apply::transact(&self.pool, BEGIN, batches, sqlite_retryable)
+            .await
+            .map_err(|e| storage_error(BACKEND, "applying a batch", e))
+    }
+}
+
+/// How many times opening runs the migrations when another process applies
+/// them at the same moment.
+const MIGRATION_ATTEMPTS_MAX: u32 = 3;
+
+/// Applies the migrations. sqlx's SQLite migrator takes no lock, so two
+/// processes opening a new file at once may both try to create the schema;
+/// the loser fails (busy, or "table already exists") and runs the migrator
+/// again, which then finds the schema recorded and does nothing.
+async fn migrate_racing_openers(conn: &mut SqliteConnection) -> Result<(), StorageError> {
+    let mut attempt = 1;
+    loop {
+        match migrate::SQLITE.run(&mut *conn).await {
+            Ok(()) => return Ok(()),
+            Err(MigrateError::Execute(_) | MigrateError::ExecuteMigration(..)) if attempt < MIGRATION_ATTEMPTS_MAX => {
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(migrate::migration_error(BACKEND, &migrate::SQLITE, error)),
+        }
+    }
+}
+
+/// A bounded amount in integer units; refuses (never rounds) a value that
+/// does not fit exactly.
+fn units(value: Decimal) -> Result<i64, sqlx::Error> {
+    let scaled = value.checked_mul(Decimal::from(10i64.pow(AMOUNT_SCALE)));
+    scaled
+        .filter(|s| s.fract().is_zero())
+        .and_then(|s| s.to_i64())
+        .ok_or_else(|| sqlx::Error::Encode(format!("amount {value} does not fit {AMOUNT_SCALE} decimal places").into()))
+}
+
+/// A range bound in units, rounded towards the inside of the range so that
+/// `amount >= bound` keeps its meaning for stored (whole-unit) amounts.
+fn bound_units(value: Decimal, round: fn(&Decimal) -> Decimal) -> i64 {
+    match value.checked_mul(Decimal::from(10i64.pow(AMOUNT_SCALE))) {
+        Some(scaled) => round(&scaled).to_i64().unwrap_or(if scaled.is_sign_negative() { i64::MIN } else { i64::MAX }),
+        None if value.is_sign_negative() => i64::MIN,
+        None => i64::MAX,
+    }
+}
+
+fn bind(stmt: &Stmt) -> Result<Query<'_, Sqlite, SqliteArguments<'_>>, sqlx::Error> {
+    let mut q = sqlx::query(stmt.sql());
+    for value in stmt.args() {
+        q = match value {
+            Value::Uuid(v) => q.bind(*v),
+            Value::OptUuid(v) => q.bind(*v),
+            Value::Int(v) => q.bind(*v),
+            Value::Text(v) => q.bind(v.as_str()),
+            Value::OptText(v) => q.bind(v.as_deref()),
+            Value::Bytes(v) => q.bind(v.as_slice()),
+            Value::Amount(v) => q.bind(units(*v)?),
+            Value::OptAmount(v) => q.bind(v.map(units).transpose()?),
+            Value::Balance(v) => q.bind(v.to_string()),
+            Value::AmountAtLeast(v) => q.bind(bound_units(*v, Decimal::ceil)),
+            Value::AmountAtMost(v) => q.bind(bound_units(*v, Decimal::floor)),
+            Value::Time(v) => q.bind(v.timestamp_micros()),
+            Value::OptTime(v) => q.bind(v.map(|t| t.timestamp_micros())),
+            Value::UuidArray(_) | Value::IntArray(_) => {
+                return Err(sqlx::Error::Encode("SQLite has no array values".into()));
+            }
+        };
+    }
+    Ok(q)
+}
+
+#[async_trait]
+impl Session for SqliteConnection {
+    const DIALECT: Dialect = Dialect::Sqlite;
+    type Row = SqliteRow;
+
+    async fn fetch(&mut self, stmt: &Stmt) -> Result<Vec<SqliteRow>, sqlx::Error> {
+        bind(stmt)?.fetch_all(self).await
+    }
+
+    async fn execute(&mut self, stmt: &Stmt) -> Result<u64, sqlx::Error> {
+        Ok(bind(stmt)?.execute(self).await?.rows_affected())
+    }
+}
+
+fn amount_from_units(units: i64) -> Decimal {
+    // The value is exact; the scale (the currency's places) is restored by
+    // the row mapping, which knows the currency.
+    Decimal::new(units, AMOUNT_SCALE).normalize()
+}
+
+fn time_from_micros(micros: i64) -> Result<DateTime<Utc>, sqlx::Error> {
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| corrupt(format!("instant {micros} µs is out of range")))
+}
+
+impl Cells for SqliteRow {
+    fn uuid(&self, column: &str) -> Result<Uuid, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn amount(&self, column: &str) -> Result<Decimal, sqlx::Error> {
+        self.try_get(column).map(amount_from_units)
+    }
+    fn opt_amount(&self, column: &str) -> Result<Option<Decimal>, sqlx::Error> {
+        Ok(self.try_get::<Option<i64>, _>(column)?.map(amount_from_units))
+    }
+    fn balance(&self, column: &str) -> Result<Decimal, sqlx::Error> {
+        let text: String = self.try_get(column)?;
+        Decimal::from_str_exact(&text).map_err(|e| corrupt(format!("{column} {text:?}: {e}")))
+    }
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+        time_from_micros(self.try_get(column)?)
+    }
+    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        self.try_get::<Option<i64>, _>(column)?.map(time_from_micros).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(text: &str) -> Decimal {
+        Decimal::from_str_exact(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn amounts_are_exact_units_or_refused() {
+        assert_eq!(units(dec("12.5")).ok(), Some(125_000));
+        assert_eq!(units(dec("-0.0001")).ok(), Some(-1));
+        assert_eq!(units(dec("1000000000000")).ok(), Some(10_000_000_000_000_000));
+        assert!(units(dec("0.00001")).is_err());
+        assert_eq!(amount_from_units(125_000), dec("12.5"));
+        assert_eq!(amount_from_units(125_000).to_string(), "12.5");
+    }
+
+    #[test]
+    fn range_bounds_round_inwards_and_saturate() {
+        assert_eq!(bound_units(dec("0.00001"), Decimal::ceil), 1);
+        assert_eq!(bound_units(dec("0.00019"), Decimal::floor), 1);
+        assert_eq!(bound_units(dec("-0.00001"), Decimal::floor), -1);
+        assert_eq!(bound_units(Decimal::MAX, Decimal::floor), i64::MAX);
+        assert_eq!(bound_units(Decimal::MIN, Decimal::ceil), i64::MIN);
+    }
+}

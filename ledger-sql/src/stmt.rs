@@ -1,0 +1,228 @@
+//! Statements as data: SQL text with `$n` placeholders plus typed values.
+//!
+//! Both databases accept `$1`-style placeholders, so one SQL text serves
+//! both. What differs is how a few kinds of value are stored (money,
+//! instants, lists), so a [`Value`] says what the value *is* and each
+//! backend's binder decides how to send it. The few textual differences
+//! (`= ANY($1)` against `IN (...)`, `FOR UPDATE`) are asked of the
+//! [`Dialect`] while the statement is built.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+/// Which SQL the statement is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// PostgreSQL and engines speaking its wire protocol and SQL.
+    Postgres,
+    /// SQLite 3.
+    Sqlite,
+}
+
+impl Dialect {
+    /// The backend name reported in errors and health checks.
+    pub(crate) const fn backend(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "postgres",
+            Dialect::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// One bound value, by meaning rather than by column type.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    /// An id.
+    Uuid(Uuid),
+    /// An optional id.
+    OptUuid(Option<Uuid>),
+    /// An integer (sequences, account numbers).
+    Int(i64),
+    /// Text.
+    Text(String),
+    /// Optional text.
+    OptText(Option<String>),
+    /// Raw bytes (hashes, fingerprints).
+    Bytes(Vec<u8>),
+    /// A bounded amount: at most 4 decimal places (SQLite: integer units).
+    Amount(Decimal),
+    /// An optional bounded amount.
+    OptAmount(Option<Decimal>),
+    /// An unbounded exact decimal: balances and limits (SQLite: text).
+    Balance(Decimal),
+    /// The lower bound of an amount range filter (SQLite: rounded up to units).
+    AmountAtLeast(Decimal),
+    /// The upper bound of an amount range filter (SQLite: rounded down to units).
+    AmountAtMost(Decimal),
+    /// An instant, at microsecond precision.
+    Time(DateTime<Utc>),
+    /// An optional instant.
+    OptTime(Option<DateTime<Utc>>),
+    /// A PostgreSQL `uuid[]` (only built for [`Dialect::Postgres`]).
+    UuidArray(Vec<Uuid>),
+    /// A PostgreSQL `bigint[]` (only built for [`Dialect::Postgres`]).
+    IntArray(Vec<i64>),
+}
+
+/// A list of keys for [`Stmt::any_of`].
+#[derive(Debug, Clone)]
+pub(crate) enum List {
+    /// Ids.
+    Uuids(Vec<Uuid>),
+    /// Integers.
+    Ints(Vec<i64>),
+}
+
+impl List {
+    fn len(&self) -> usize {
+        match self {
+            List::Uuids(v) => v.len(),
+            List::Ints(v) => v.len(),
+        }
+    }
+
+    /// One value per element.
+    fn into_values(self) -> Vec<Value> {
+        match self {
+            List::Uuids(v) => v.into_iter().map(Value::Uuid).collect(),
+            List::Ints(v) => v.into_iter().map(Value::Int).collect(),
+        }
+    }
+
+    /// The whole list as one PostgreSQL array.
+    fn into_array(self) -> Value {
+        match self {
+            List::Uuids(v) => Value::UuidArray(v),
+            List::Ints(v) => Value::IntArray(v),
+        }
+    }
+}
+
+/// A statement being built: SQL text and the values of its placeholders.
+#[derive(Debug, Clone)]
+pub(crate) struct Stmt {
+    dialect: Dialect,
+    sql: String,
+    args: Vec<Value>,
+}
+
+impl Stmt {
+    /// A statement starting with `sql`.
+    pub(crate) fn new(dialect: Dialect, sql: &str) -> Stmt {
+        Stmt { dialect, sql: sql.to_owned(), args: Vec::new() }
+    }
+
+    /// The SQL text.
+    pub(crate) fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The values, in placeholder order.
+    pub(crate) fn args(&self) -> &[Value] {
+        &self.args
+    }
+
+    /// The same statement behind a prefix (`EXPLAIN `), with the same values.
+    pub(crate) fn prefixed(&self, prefix: &str) -> Stmt {
+        Stmt { dialect: self.dialect, sql: format!("{prefix}{}", self.sql), args: self.args.clone() }
+    }
+
+    /// Appends SQL text.
+    pub(crate) fn push(&mut self, sql: &str) -> &mut Stmt {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends a placeholder for `value`.
+    pub(crate) fn bind(&mut self, value: Value) -> &mut Stmt {
+        self.args.push(value);
+        self.sql.push('$');
+        self.sql.push_str(&self.args.len().to_string());
+        self
+    }
+
+    /// Appends `column` matching any element of a non-empty list. One
+    /// element is a plain `=`, so PostgreSQL can walk an index in order;
+    /// more are `= ANY($n)` (one array value, one cached statement) on
+    /// PostgreSQL and `IN ($a, $b, ...)` on SQLite.
+    pub(crate) fn any_of(&mut self, column: &str, list: List) -> &mut Stmt {
+        self.push(column);
+        if list.len() == 1 {
+            let value = list.into_values().remove(0);
+            return self.push(" = ").bind(value);
+        }
+        match self.dialect {
+            Dialect::Postgres => self.push(" = ANY(").bind(list.into_array()).push(")"),
+            Dialect::Sqlite => {
+                self.push(" IN (");
+                for (i, value) in list.into_values().into_iter().enumerate() {
+                    if i > 0 {
+                        self.push(", ");
+                    }
+                    self.bind(value);
+                }
+                self.push(")")
+            }
+        }
+    }
+
+    /// Appends a row lock (PostgreSQL `FOR UPDATE`). SQLite needs none: the
+    /// write transaction already holds the database's single write lock.
+    pub(crate) fn for_update(&mut self) -> &mut Stmt {
+        if self.dialect == Dialect::Postgres {
+            self.push(" FOR UPDATE");
+        }
+        self
+    }
+
+    /// Appends `LIMIT n` as a literal: the planner then knows the real limit
+    /// (a `$n` limit makes PostgreSQL's generic plans guess), and an integer
+    /// cannot inject anything.
+    pub(crate) fn limit(&mut self, limit: usize) -> &mut Stmt {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.push(" LIMIT ").push(&limit.to_string())
+    }
+
+    /// Appends `(v1, v2, ...)` with one placeholder per value.
+    pub(crate) fn tuple(&mut self, values: Vec<Value>) -> &mut Stmt {
+        self.push("(");
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(value);
+        }
+        self.push(")")
+    }
+}
+
+/// A sequence or position for a BIGINT column, saturating: no stored sequence
+/// comes near `i64::MAX`, so a larger bound compares the same way.
+pub(crate) fn int(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_and_lists_follow_the_dialect() {
+        let ids = vec![Uuid::nil(), Uuid::max()];
+        let mut pg = Stmt::new(Dialect::Postgres, "SELECT 1 FROM t WHERE ");
+        pg.any_of("id", List::Uuids(ids.clone())).push(" AND n = ").bind(Value::Int(3)).for_update();
+        assert_eq!(pg.sql(), "SELECT 1 FROM t WHERE id = ANY($1) AND n = $2 FOR UPDATE");
+        assert_eq!(pg.args().len(), 2);
+
+        let mut lite = Stmt::new(Dialect::Sqlite, "SELECT 1 FROM t WHERE ");
+        lite.any_of("id", List::Uuids(ids)).push(" AND n = ").bind(Value::Int(3)).for_update().limit(5);
+        assert_eq!(lite.sql(), "SELECT 1 FROM t WHERE id IN ($1, $2) AND n = $3 LIMIT 5");
+        assert_eq!(lite.args().len(), 3);
+
+        let mut one = Stmt::new(Dialect::Postgres, "");
+        one.any_of("id", List::Ints(vec![7]));
+        assert_eq!(one.sql(), "id = $1");
+        assert_eq!(one.args(), &[Value::Int(7)]);
+    }
+}

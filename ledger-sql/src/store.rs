@@ -1,0 +1,186 @@
+//! [`SqlStore`]: the [`Store`] implementation over either database.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ledger_core::{
+    Account, AccountId, AccountNumber, AuditRecord, BatchOutcome, HistoryFilter, IdempotencyKey, IdempotencyRecord,
+    Posting, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch,
+};
+use sqlx::{Database, Pool};
+
+use crate::error::storage_error;
+use crate::postgres::PgBackend;
+use crate::queries;
+use crate::row;
+use crate::session::{Cells, Session};
+use crate::sqlite::SqliteBackend;
+use crate::stmt::{Dialect, Stmt};
+
+/// A ledger store in PostgreSQL or SQLite. Open it with
+/// [`SqlStore::connect`]; see the [crate docs](crate) for the schema and
+/// the concurrency and durability guarantees.
+#[derive(Debug)]
+pub struct SqlStore {
+    inner: Inner,
+}
+
+/// The database behind a store.
+#[derive(Debug)]
+pub(crate) enum Inner {
+    Postgres(PgBackend),
+    Sqlite(SqliteBackend),
+}
+
+/// Maps one result row.
+type MapRow<T> = fn(&dyn Cells) -> Result<T, sqlx::Error>;
+
+impl SqlStore {
+    pub(crate) fn new(inner: Inner) -> SqlStore {
+        SqlStore { inner }
+    }
+
+    fn dialect(&self) -> Dialect {
+        match &self.inner {
+            Inner::Postgres(_) => Dialect::Postgres,
+            Inner::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// Runs one read on a pooled connection and maps its rows.
+    async fn read<T>(&self, context: &str, stmt: Stmt, map: MapRow<T>) -> Result<Vec<T>, StorageError> {
+        let result = match &self.inner {
+            Inner::Postgres(b) => fetch(b.pool(), &stmt, map).await,
+            Inner::Sqlite(b) => fetch(b.pool(), &stmt, map).await,
+        };
+        result.map_err(|e| storage_error(self.backend(), context, e))
+    }
+
+    async fn read_one<T>(&self, context: &str, stmt: Stmt, map: MapRow<T>) -> Result<Option<T>, StorageError> {
+        Ok(self.read(context, stmt, map).await?.into_iter().next())
+    }
+
+    /// The database's plan for the query [`Store::transactions`] runs with
+    /// these arguments (PostgreSQL `EXPLAIN`, SQLite `EXPLAIN QUERY PLAN`),
+    /// one line per plan node: for checking that history reads use their
+    /// indexes on real data.
+    pub async fn explain_transactions(
+        &self,
+        filter: &HistoryFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<String, StorageError> {
+        let query = queries::history(self.dialect(), filter, before, limit);
+        let (prefix, column): (&str, &str) = match self.dialect() {
+            Dialect::Postgres => ("EXPLAIN ", "QUERY PLAN"),
+            Dialect::Sqlite => ("EXPLAIN QUERY PLAN ", "detail"),
+        };
+        let explain = query.prefixed(prefix);
+        let lines = match &self.inner {
+            Inner::Postgres(b) => fetch_column(b.pool(), &explain, column).await,
+            Inner::Sqlite(b) => fetch_column(b.pool(), &explain, column).await,
+        };
+        Ok(lines.map_err(|e| storage_error(self.backend(), "explaining the history query", e))?.join("\n"))
+    }
+
+    /// Closes the pool: waits for connections in use to come back, then
+    /// closes them all. Later calls fail.
+    pub async fn close(&self) {
+        match &self.inner {
+            Inner::Postgres(b) => b.pool().close().await,
+            Inner::Sqlite(b) => b.pool().close().await,
+        }
+    }
+}
+
+async fn fetch<DB, T>(pool: &Pool<DB>, stmt: &Stmt, map: MapRow<T>) -> Result<Vec<T>, sqlx::Error>
+where
+    DB: Database,
+    DB::Connection: Session,
+{
+    let mut conn = pool.acquire().await?;
+    let rows = conn.fetch(stmt).await?;
+    rows.iter().map(|r| map(r)).collect()
+}
+
+async fn fetch_column<DB>(pool: &Pool<DB>, stmt: &Stmt, column: &str) -> Result<Vec<String>, sqlx::Error>
+where
+    DB: Database,
+    DB::Connection: Session,
+{
+    let mut conn = pool.acquire().await?;
+    conn.fetch(stmt).await?.iter().map(|r| r.text(column)).collect()
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        self.dialect().backend()
+    }
+
+    async fn apply(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
+        match &self.inner {
+            Inner::Postgres(b) => b.apply(&batches).await,
+            Inner::Sqlite(b) => b.apply(&batches).await,
+        }
+    }
+
+    async fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
+        self.read_one("reading an account", queries::account(self.dialect(), id), row::account).await
+    }
+
+    async fn account_by_number(&self, number: AccountNumber) -> Result<Option<Account>, StorageError> {
+        let stmt = queries::account_by_number(self.dialect(), number);
+        self.read_one("reading an account by number", stmt, row::account).await
+    }
+
+    async fn accounts_by_owner(&self, owner: UserId) -> Result<Vec<Account>, StorageError> {
+        self.read("reading an owner's accounts", queries::accounts_by_owner(self.dialect(), owner), row::account).await
+    }
+
+    async fn accounts(&self, after: Option<AccountId>, limit: usize) -> Result<Vec<Account>, StorageError> {
+        self.read("listing accounts", queries::accounts(self.dialect(), after, limit), row::account).await
+    }
+
+    async fn transaction(&self, id: TransactionId) -> Result<Option<Transaction>, StorageError> {
+        self.read_one("reading a transaction", queries::transaction(self.dialect(), id), row::transaction).await
+    }
+
+    async fn transactions(
+        &self,
+        filter: &HistoryFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Transaction>, StorageError> {
+        let stmt = queries::history(self.dialect(), filter, before, limit);
+        self.read("reading history", stmt, row::transaction).await
+    }
+
+    async fn postings(
+        &self,
+        account: AccountId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Posting>, StorageError> {
+        let stmt = queries::postings(self.dialect(), account, after, limit);
+        self.read("reading postings", stmt, row::posting).await
+    }
+
+    async fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError> {
+        let stmt = queries::idempotency(self.dialect(), key.as_str());
+        self.read_one("reading an idempotency record", stmt, row::idempotency).await
+    }
+
+    async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StorageError> {
+        let stmt = queries::audit_records(self.dialect(), after, limit);
+        self.read("reading the audit log", stmt, row::audit).await
+    }
+
+    async fn expired_holds(&self, at: DateTime<Utc>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
+        let stmt = queries::expired_holds(self.dialect(), at, limit);
+        self.read("reading expired holds", stmt, row::transaction).await
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.read("ping", queries::ping(self.dialect()), |_| Ok(())).await.map(drop)
+    }
+}
