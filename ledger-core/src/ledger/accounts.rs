@@ -23,11 +23,12 @@ impl Ledger {
             Err(error @ LedgerError::Storage(_)) => return Err(error),
             Err(error) => return self.reject(at, draft, error).await,
         };
-        let mut rng = rand::rng();
         for _ in 0..ACCOUNT_NUMBER_ATTEMPTS_MAX {
             let account = Account {
                 id: AccountId::new(),
-                number: AccountNumber::random(&mut rng),
+                // Drawn per attempt: a thread-local RNG must not live across
+                // an await, or the future stops being Send.
+                number: AccountNumber::random(&mut rand::rng()),
                 owner: command.owner,
                 kind: command.kind,
                 currency: command.currency,
