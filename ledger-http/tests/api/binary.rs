@@ -88,17 +88,43 @@ async fn the_binary_serves_health_and_stops_cleanly_on_sigterm() {
 async fn sled_storage_survives_a_restart_and_the_admin_is_bootstrapped() {
     let dir = tempfile::tempdir().unwrap();
     let storage = format!("sled:{}", dir.path().join("data").display());
+    restart_keeps_data(&storage, "sled").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_storage_survives_a_restart_and_the_admin_is_bootstrapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = format!("sqlite:{}", dir.path().join("ledger.db").display());
+    restart_keeps_data(&storage, "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_storage_survives_a_restart_and_the_admin_is_bootstrapped() {
+    let Ok(url) = std::env::var("LEDGER_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: ledger-http on PostgreSQL (set LEDGER_TEST_POSTGRES_URL to run)");
+        return;
+    };
+    restart_keeps_data(&url, "postgres").await;
+}
+
+/// Runs the binary on `storage`: bootstraps an admin, opens an account,
+/// credits it through the signed webhook, stops; restarts on the same
+/// storage and finds the session and the money.
+async fn restart_keeps_data(storage: &str, backend: &str) {
+    // Unique per run, so a shared PostgreSQL database can host many runs.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let admin = format!("root{nanos}@example.com");
     let envs = [
-        ("LEDGER_STORAGE", storage.as_str()),
-        ("LEDGER_BOOTSTRAP_ADMIN_EMAIL", "root@example.com"),
+        ("LEDGER_STORAGE", storage),
+        ("LEDGER_BOOTSTRAP_ADMIN_EMAIL", admin.as_str()),
         ("LEDGER_BOOTSTRAP_ADMIN_PASSWORD", "a long admin passphrase"),
         ("LEDGER_WEBHOOK_SECRET", "whsec_binary"),
     ];
     let http = client();
     let server = Server::start(&[], &envs);
     let r = http.get(format!("{}/health", server.url)).send().await.unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap()["storage"], "sled");
-    let login = json!({"email": "root@example.com", "password": "a long admin passphrase"});
+    assert_eq!(r.json::<Value>().await.unwrap()["storage"], backend);
+    let login = json!({"email": admin, "password": "a long admin passphrase"});
     let r = http.post(format!("{}/api/auth/login", server.url)).json(&login).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
@@ -113,7 +139,7 @@ async fn sled_storage_survives_a_restart_and_the_admin_is_bootstrapped() {
     let account = r.json::<Value>().await.unwrap();
     let number = account["number"].as_str().unwrap().to_owned();
     // Credit it through the signed webhook of the real binary.
-    let event = json!({"id": "evt-bin", "type": "deposit.settled", "account_number": number, "amount": "12.34", "currency": "GBP"}).to_string();
+    let event = json!({"id": format!("evt-{nanos}"), "type": "deposit.settled", "account_number": number, "amount": "12.34", "currency": "GBP"}).to_string();
     let signature =
         ledger_http::routes::webhook::sign(b"whsec_binary", chrono::Utc::now().timestamp(), event.as_bytes());
     let r = http
@@ -127,7 +153,7 @@ async fn sled_storage_survives_a_restart_and_the_admin_is_bootstrapped() {
     assert_eq!(r.status(), 200);
     assert!(server.terminate().success());
 
-    // Restarted on the same directory: the admin (not created twice), the session and the money are there.
+    // Restarted on the same storage: the admin (not created twice), the session and the money are there.
     let server = Server::start(&[], &envs);
     let r = http.get(format!("{}/api/accounts", server.url)).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), 200);
