@@ -10,6 +10,8 @@ use ledger_core::{
 };
 use tokio::runtime::Runtime;
 
+const SYS: ledger_core::Actor = ledger_core::Actor::System;
+
 struct Fixture {
     ledger: Ledger,
     from: ledger_core::AccountId,
@@ -19,10 +21,10 @@ struct Fixture {
 async fn fixture() -> Result<Fixture, ledger_core::LedgerError> {
     let ledger = Ledger::open(MemoryStore::new()).await?;
     let open = || OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
-    let from = ledger.open_account(open()).await?.id;
-    let to = ledger.open_account(open()).await?.id;
+    let from = ledger.open_account(&SYS, open()).await?.id;
+    let to = ledger.open_account(&SYS, open()).await?.id;
     let amount = Amount::parse("1000000000")?;
-    ledger.deposit(IdempotencyKey::new("seed")?, Deposit { account: from, amount, description: None }).await?;
+    ledger.deposit(&SYS, IdempotencyKey::new("seed")?, Deposit { account: from, amount, description: None }).await?;
     Ok(Fixture { ledger, from, to })
 }
 
@@ -40,13 +42,13 @@ fn benches(c: &mut Criterion) {
         IdempotencyKey::new(format!("k{n}")).unwrap_or_else(|_| unreachable!("keys are printable"))
     };
     c.bench_function("memory/transfer", |b| {
-        b.iter(|| rt.block_on(f.ledger.execute(key(), transfer(&f))).is_ok());
+        b.iter(|| rt.block_on(f.ledger.execute(&SYS, key(), transfer(&f))).is_ok());
     });
     let mut group = c.benchmark_group("memory/batch");
     for size in [1usize, 10, 100] {
         group.throughput(Throughput::Elements(size as u64));
         group.bench_with_input(BenchmarkId::from_parameter(size), &size, |b, &size| {
-            b.iter(|| rt.block_on(f.ledger.execute_batch(key(), vec![transfer(&f); size])).is_ok());
+            b.iter(|| rt.block_on(f.ledger.execute_batch(&SYS, key(), vec![transfer(&f); size])).is_ok());
         });
     }
     group.finish();

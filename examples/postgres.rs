@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 
 use ledger_core::{
-    AccountKind, AccountRef, Amount, Currency, Deposit, IdempotencyKey, Ledger, OpenAccount, Transfer, UserId,
+    AccountKind, AccountRef, Actor, Amount, Currency, Deposit, IdempotencyKey, Ledger, OpenAccount, Transfer, UserId,
 };
 use ledger_sql::SqlStore;
 
@@ -32,8 +32,14 @@ async fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     let store = SqlStore::connect(url).await?;
     let ledger = Ledger::open(store).await?;
 
-    let alice = ledger.open_account(OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Eur)).await?;
-    let bob = ledger.open_account(OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Eur)).await?;
+    // The embedding program acts as `Actor::System` (no ownership limits); a
+    // signed-in user would act as `Actor::customer(user_id)`.
+    let alice = ledger
+        .open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Eur))
+        .await?;
+    let bob = ledger
+        .open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Eur))
+        .await?;
     println!("alice: {}", alice.number);
     println!("bob:   {}", bob.number);
 
@@ -41,18 +47,19 @@ async fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     // (a repeated key would replay the earlier command, not apply it again).
     let run = ledger.now().timestamp_micros();
     let deposit = Deposit { account: alice.id, amount: Amount::parse("250.00")?, description: Some("salary".into()) };
-    ledger.deposit(IdempotencyKey::new(format!("example-deposit-{run}"))?, deposit).await?;
+    ledger.deposit(&Actor::System, IdempotencyKey::new(format!("example-deposit-{run}"))?, deposit).await?;
     let transfer = Transfer {
         from: alice.id,
         to: AccountRef::Number(bob.number),
         amount: Amount::parse("42.10")?,
         description: Some("rent share".into()),
     };
-    let receipt = ledger.transfer(IdempotencyKey::new(format!("example-transfer-{run}"))?, transfer).await?;
+    let receipt =
+        ledger.transfer(&Actor::System, IdempotencyKey::new(format!("example-transfer-{run}"))?, transfer).await?;
     println!("transfer {} committed at sequence {}", receipt.transaction.id, receipt.transaction.sequence);
 
     for (name, account) in [("alice", &alice), ("bob", &bob)] {
-        let balance = ledger.balance(account.id).await?;
+        let balance = ledger.balance(&Actor::System, account.id).await?;
         println!("{name}: posted {} available {} {}", balance.posted, balance.available(), account.currency);
     }
     Ok(())

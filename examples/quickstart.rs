@@ -4,21 +4,24 @@
 //! Run: `cargo run --example quickstart`
 
 use ledger_core::{
-    AccountKind, AccountRef, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, LedgerError,
+    AccountKind, AccountRef, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, LedgerError,
     MemoryStore, OpenAccount, PageRequest, Transfer, UserId,
 };
 
 #[tokio::main]
 async fn main() -> Result<(), LedgerError> {
     let ledger = Ledger::open(MemoryStore::new()).await?;
+    // This program is the bank's back office: it acts as the system, with no
+    // ownership limits. A signed-in customer would act as `Actor::customer(id)`.
+    let me = Actor::System;
 
-    let alice = ledger.open_account(OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd)).await?;
-    let bob = ledger.open_account(OpenAccount::new(UserId::new(), AccountKind::Savings, Currency::Usd)).await?;
+    let alice = ledger.open_account(&me, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd)).await?;
+    let bob = ledger.open_account(&me, OpenAccount::new(UserId::new(), AccountKind::Savings, Currency::Usd)).await?;
     println!("alice: {} ({})", alice.number, alice.id);
     println!("bob:   {} ({})", bob.number, bob.id);
 
     let deposit = Deposit { account: alice.id, amount: Amount::parse("100.00")?, description: Some("salary".into()) };
-    ledger.deposit(IdempotencyKey::new("quickstart-deposit")?, deposit).await?;
+    ledger.deposit(&me, IdempotencyKey::new("quickstart-deposit")?, deposit).await?;
 
     // Pay Bob by account number, as people do.
     let transfer = Transfer {
@@ -28,17 +31,17 @@ async fn main() -> Result<(), LedgerError> {
         description: Some("lunch".into()),
     };
     let key = IdempotencyKey::new("quickstart-transfer")?;
-    let first = ledger.transfer(key.clone(), transfer.clone()).await?;
+    let first = ledger.transfer(&me, key.clone(), transfer.clone()).await?;
     // A retry with the same key is answered from the ledger, not applied again.
-    let retry = ledger.transfer(key, transfer).await?;
+    let retry = ledger.transfer(&me, key, transfer).await?;
     assert!(retry.replayed && retry.transaction.id == first.transaction.id);
 
     for account in [&alice, &bob] {
-        let balance = ledger.balance(account.id).await?;
+        let balance = ledger.balance(&me, account.id).await?;
         println!("{}: posted {} available {}", account.number, balance.posted, balance.available());
     }
 
-    let history = ledger.history(&HistoryFilter::account(alice.id), PageRequest::default()).await?;
+    let history = ledger.history(&me, &HistoryFilter::account(alice.id), PageRequest::default()).await?;
     println!("alice's history, newest first:");
     for t in history.items {
         println!(

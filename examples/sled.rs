@@ -12,7 +12,7 @@ use std::error::Error;
 use std::path::PathBuf;
 
 use ledger_core::{
-    AccountKind, AccountRef, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, OpenAccount,
+    AccountKind, AccountRef, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, OpenAccount,
     PageRequest, Transfer, UserId,
 };
 use ledger_sled::SledStore;
@@ -31,15 +31,19 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let (alice, bob) = {
         // Durability::Flush by default: each acknowledged command is on disk.
         let ledger = Ledger::open(SledStore::open(&path)?).await?;
-        let mut accounts = ledger.accounts_of(owner).await?;
+        let mut accounts = ledger.accounts_of(&Actor::System, owner).await?;
         while accounts.len() < 2 {
-            accounts.push(ledger.open_account(OpenAccount::new(owner, AccountKind::Checking, Currency::Eur)).await?);
+            accounts.push(
+                ledger
+                    .open_account(&Actor::System, OpenAccount::new(owner, AccountKind::Checking, Currency::Eur))
+                    .await?,
+            );
         }
         let (alice, bob) = (accounts[0].clone(), accounts[1].clone());
 
         let deposit =
             Deposit { account: alice.id, amount: Amount::parse("250.00")?, description: Some("salary".into()) };
-        let receipt = ledger.deposit(IdempotencyKey::new("sled-example-deposit")?, deposit).await?;
+        let receipt = ledger.deposit(&Actor::System, IdempotencyKey::new("sled-example-deposit")?, deposit).await?;
         println!("deposit {} (replayed: {})", receipt.transaction.id, receipt.replayed);
 
         let transfer = Transfer {
@@ -48,11 +52,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
             amount: Amount::parse("40.00")?,
             description: Some("rent share".into()),
         };
-        let receipt = ledger.transfer(IdempotencyKey::new("sled-example-transfer")?, transfer).await?;
+        let receipt = ledger.transfer(&Actor::System, IdempotencyKey::new("sled-example-transfer")?, transfer).await?;
         println!("transfer {} (replayed: {})", receipt.transaction.id, receipt.replayed);
 
         for account in [&alice, &bob] {
-            let balance = ledger.balance(account.id).await?;
+            let balance = ledger.balance(&Actor::System, account.id).await?;
             println!("  {}: posted {} available {}", account.number, balance.posted, balance.available());
         }
         (alice, bob)
@@ -62,10 +66,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("reopened:");
     let ledger = Ledger::open(SledStore::open(&path)?).await?;
     for account in [&alice, &bob] {
-        let balance = ledger.balance(account.id).await?;
+        let balance = ledger.balance(&Actor::System, account.id).await?;
         println!("  {}: posted {} available {}", account.number, balance.posted, balance.available());
     }
-    let history = ledger.history(&HistoryFilter::account(alice.id), PageRequest::default()).await?;
+    let history = ledger.history(&Actor::System, &HistoryFilter::account(alice.id), PageRequest::default()).await?;
     for t in history.items {
         println!(
             "  {} {:<8} {:>7} {} {}",
@@ -76,7 +80,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             t.description.as_deref().unwrap_or("")
         );
     }
-    let head = ledger.verify_audit_chain(None).await?;
+    let head = ledger.verify_audit_chain(&Actor::System, None).await?;
     println!("audit chain verified: {} records", head.sequence);
     Ok(())
 }

@@ -12,9 +12,12 @@ use rust_decimal::Decimal;
 
 use crate::account::Account;
 use crate::audit::{AuditOutcome, AuditRecord};
+use crate::digest::Digest;
 use crate::error::LedgerError;
+use crate::id::UserId;
 use crate::id::{AccountId, TransactionId};
 use crate::idempotency::{IdempotencyRecord, Replay};
+use crate::identity::{Email, KycStatus, KycTransition, ResetToken, Session, SessionId, User};
 use crate::posting::{self, Posting};
 use crate::transaction::{Transaction, TransactionKind, TransactionStatus};
 use crate::write_batch::{Decision, Op, SEQUENCE_STRIDE, Shape, Snapshot, WriteBatch, Writes};
@@ -65,6 +68,22 @@ struct Working {
     /// Transactions created or changed, in op order (what a replay returns).
     order: Vec<TransactionId>,
     postings: Vec<Posting>,
+    identity: IdentityWork,
+}
+
+/// The identity part of the working state.
+#[derive(Default)]
+struct IdentityWork {
+    users: HashMap<UserId, User>,
+    taken_emails: BTreeSet<Email>,
+    sessions: HashMap<SessionId, Session>,
+    reset_tokens: HashMap<Digest, ResetToken>,
+    new_users: Vec<UserId>,
+    changed_users: Vec<UserId>,
+    new_sessions: Vec<SessionId>,
+    changed_sessions: Vec<SessionId>,
+    new_reset_tokens: Vec<Digest>,
+    changed_reset_tokens: Vec<Digest>,
 }
 
 impl Working {
@@ -81,6 +100,13 @@ impl Working {
             changed_transactions: Vec::new(),
             order: Vec::new(),
             postings: Vec::new(),
+            identity: IdentityWork {
+                users: snapshot.users,
+                taken_emails: snapshot.taken_emails,
+                sessions: snapshot.sessions,
+                reset_tokens: snapshot.reset_tokens,
+                ..IdentityWork::default()
+            },
         }
     }
 
@@ -101,6 +127,47 @@ impl Working {
                 let at = self.at;
                 self.account_mut(*account)?.change_status(*change, at)
             }
+            Op::CreateUser(user) => self.identity.create_user(user),
+            Op::UpdateProfile { user, patch } => {
+                let at = self.at;
+                let user = self.identity.user_mut(*user, at)?;
+                user.profile = user.profile.patched(patch, at.date_naive())?;
+                Ok(())
+            }
+            Op::SetPassword { user, password } => {
+                self.identity.user_mut(*user, self.at)?.password = password.clone();
+                Ok(())
+            }
+            Op::ChangeKyc { user, transition } => {
+                let user = self.identity.user_mut(*user, self.at)?;
+                user.kyc_status = transition.apply(user.kyc_status)?;
+                user.kyc_reason = match transition {
+                    KycTransition::Reject { reason } => Some(reason.trim().to_owned()),
+                    _ => None,
+                };
+                Ok(())
+            }
+            Op::RequireVerified { user } => match self.identity.users.get(user) {
+                Some(u) if u.kyc_status == KycStatus::Verified => Ok(()),
+                Some(_) => Err(LedgerError::KycRequired),
+                None => Err(LedgerError::UserNotFound),
+            },
+            Op::CreateSession(session) => {
+                self.identity.sessions.insert(session.id, (**session).clone());
+                self.identity.new_sessions.push(session.id);
+                Ok(())
+            }
+            Op::RevokeSession { session, user } => self.identity.revoke_session(*session, *user, self.at),
+            Op::RevokeSessions { user, except } => {
+                self.identity.revoke_sessions(*user, *except, self.at);
+                Ok(())
+            }
+            Op::IssueResetToken(token) => {
+                self.identity.reset_tokens.insert(token.token_digest, token.clone());
+                self.identity.new_reset_tokens.push(token.token_digest);
+                Ok(())
+            }
+            Op::ConsumeResetToken { token } => self.identity.consume_reset_token(*token, self.at),
         }
     }
 
@@ -258,6 +325,7 @@ impl Working {
             transaction_ids: self.order,
             created_at: batch.at,
         });
+        let mut identity = self.identity;
         Writes {
             new_accounts,
             updated_accounts,
@@ -266,6 +334,79 @@ impl Working {
             postings: self.postings,
             idempotency,
             audit,
+            new_users: take_all(&identity.new_users, &mut identity.users),
+            updated_users: take_all(&identity.changed_users, &mut identity.users),
+            new_sessions: take_all(&identity.new_sessions, &mut identity.sessions),
+            updated_sessions: take_all(&identity.changed_sessions, &mut identity.sessions),
+            new_reset_tokens: take_all(&identity.new_reset_tokens, &mut identity.reset_tokens),
+            updated_reset_tokens: take_all(&identity.changed_reset_tokens, &mut identity.reset_tokens),
         }
+    }
+}
+
+/// Removes the entries for `ids` from `map`, in `ids` order.
+fn take_all<K: std::hash::Hash + Eq, V>(ids: &[K], map: &mut HashMap<K, V>) -> Vec<V> {
+    ids.iter().filter_map(|id| map.remove(id)).collect()
+}
+
+impl IdentityWork {
+    fn create_user(&mut self, user: &User) -> Result<(), LedgerError> {
+        if self.taken_emails.contains(&user.email) || self.users.contains_key(&user.id) {
+            return Err(LedgerError::EmailTaken);
+        }
+        self.taken_emails.insert(user.email.clone());
+        self.users.insert(user.id, user.clone());
+        self.new_users.push(user.id);
+        Ok(())
+    }
+
+    /// The user for a change, recorded as changed.
+    fn user_mut(&mut self, id: UserId, at: DateTime<Utc>) -> Result<&mut User, LedgerError> {
+        let user = self.users.get_mut(&id).ok_or(LedgerError::UserNotFound)?;
+        if !self.changed_users.contains(&id) && !self.new_users.contains(&id) {
+            self.changed_users.push(id);
+        }
+        user.updated_at = at;
+        Ok(user)
+    }
+
+    fn mark_session(&mut self, id: SessionId) {
+        if !self.changed_sessions.contains(&id) && !self.new_sessions.contains(&id) {
+            self.changed_sessions.push(id);
+        }
+    }
+
+    fn revoke_session(&mut self, id: SessionId, user: UserId, at: DateTime<Utc>) -> Result<(), LedgerError> {
+        match self.sessions.get_mut(&id) {
+            Some(s) if s.user_id == user && s.revoked_at.is_none() => s.revoked_at = Some(at),
+            _ => return Err(LedgerError::SessionNotFound),
+        }
+        self.mark_session(id);
+        Ok(())
+    }
+
+    fn revoke_sessions(&mut self, user: UserId, except: Option<SessionId>, at: DateTime<Utc>) {
+        let ids: Vec<SessionId> = self
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user && s.revoked_at.is_none() && Some(s.id) != except)
+            .map(|s| s.id)
+            .collect();
+        for id in ids {
+            if let Some(s) = self.sessions.get_mut(&id) {
+                s.revoked_at = Some(at);
+            }
+            self.mark_session(id);
+        }
+    }
+
+    fn consume_reset_token(&mut self, digest: Digest, at: DateTime<Utc>) -> Result<(), LedgerError> {
+        let token = self.reset_tokens.get_mut(&digest).ok_or(LedgerError::InvalidResetToken)?;
+        token.check(at)?;
+        token.used_at = Some(at);
+        if !self.changed_reset_tokens.contains(&digest) && !self.new_reset_tokens.contains(&digest) {
+            self.changed_reset_tokens.push(digest);
+        }
+        Ok(())
     }
 }

@@ -95,6 +95,12 @@ pub enum LedgerError {
     /// The device label is too long or has control characters.
     #[error("invalid device label")]
     InvalidDeviceLabel,
+    /// The owner already has the most accounts allowed.
+    #[error("an owner may have at most {max} accounts")]
+    TooManyAccounts {
+        /// The limit.
+        max: usize,
+    },
     /// A history filter is contradictory (a range whose start is after its end).
     #[error("invalid filter: {0}")]
     InvalidFilter(&'static str),
@@ -302,6 +308,7 @@ impl LedgerError {
             InvalidPageSize { .. } => "invalid_page_size",
             InvalidCursor => "invalid_cursor",
             InvalidFilter(_) => "invalid_filter",
+            TooManyAccounts { .. } => "too_many_accounts",
             InvalidEmail => "invalid_email",
             WeakPassword(_) => "weak_password",
             InvalidProfile(_) => "invalid_profile",

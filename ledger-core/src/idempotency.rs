@@ -35,6 +35,12 @@ impl IdempotencyKey {
         Ok(IdempotencyKey(key))
     }
 
+    /// The key as stored: prefixed with the actor, so keys of different
+    /// users never collide (and a conflict never reveals another user's key).
+    pub fn scoped(&self, actor: &crate::identity::Actor) -> IdempotencyKey {
+        IdempotencyKey(format!("{}/{}", actor.audit_name(), self.0))
+    }
+
     /// The key text.
     pub fn as_str(&self) -> &str {
         &self.0

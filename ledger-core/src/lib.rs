@@ -9,12 +9,13 @@
 //! # async fn demo() -> Result<(), ledger_core::LedgerError> {
 //! use ledger_core::*;
 //! let ledger = Ledger::open(MemoryStore::new()).await?;
-//! let owner = UserId::new();
-//! let account = ledger.open_account(OpenAccount::new(owner, AccountKind::Checking, Currency::Usd)).await?;
+//! // The embedding program acts as `Actor::System`; users act as themselves.
+//! let me = Actor::System;
+//! let account = ledger.open_account(&me, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd)).await?;
 //! let key = IdempotencyKey::new("deposit-1")?;
 //! let amount = Amount::parse("12.50")?;
-//! ledger.deposit(key, Deposit { account: account.id, amount, description: None }).await?;
-//! assert_eq!(ledger.balance(account.id).await?.available(), amount.value());
+//! ledger.deposit(&me, key, Deposit { account: account.id, amount, description: None }).await?;
+//! assert_eq!(ledger.balance(&me, account.id).await?.available(), amount.value());
 //! # Ok(()) }
 //! ```
 //!
@@ -59,9 +60,13 @@ pub use error::{LedgerError, StorageError};
 pub use event::LedgerEvent;
 pub use id::{AccountId, TransactionId, UserId};
 pub use idempotency::{IdempotencyKey, IdempotencyRecord};
-pub use ledger::{BatchReceipt, Ledger, Receipt};
+pub use identity::{Actor, Role};
+pub use ledger::{
+    Authenticated, BatchReceipt, Ledger, LedgerBuilder, LedgerConfig, Login, LoginRequest, Receipt, Registration,
+};
 pub use memory::MemoryStore;
 pub use money::{Amount, Currency, Money, MoneyError};
+pub use plan::KycPolicy;
 pub use posting::Posting;
 pub use query::{Cursor, HistoryFilter, PAGE_SIZE_MAX, Page, PageRequest};
 pub use store::Store;

@@ -13,9 +13,11 @@ use crate::account::Account;
 use crate::account_number::AccountNumber;
 use crate::audit::AuditRecord;
 use crate::decision::decide;
+use crate::digest::Digest;
 use crate::error::StorageError;
 use crate::id::{AccountId, TransactionId, UserId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
+use crate::identity::{Email, ResetToken, Session, SessionId, User};
 use crate::posting::Posting;
 use crate::query::HistoryFilter;
 use crate::store::Store;
@@ -42,6 +44,12 @@ struct State {
     idempotency: HashMap<IdempotencyKey, IdempotencyRecord>,
     holds_by_expiry: BTreeSet<(DateTime<Utc>, TransactionId)>,
     audit: Vec<AuditRecord>,
+    users: BTreeMap<UserId, User>,
+    user_by_email: HashMap<Email, UserId>,
+    sessions: HashMap<SessionId, Session>,
+    session_by_token: HashMap<Digest, SessionId>,
+    sessions_of: HashMap<UserId, Vec<SessionId>>,
+    reset_tokens: HashMap<Digest, ResetToken>,
 }
 
 impl MemoryStore {
@@ -69,7 +77,26 @@ impl State {
             taken_numbers: keys.account_numbers.iter().filter(|n| self.by_number.contains_key(n)).copied().collect(),
             idempotency: keys.idempotency.as_ref().and_then(|k| self.idempotency.get(k).cloned()),
             audit_head: self.audit.last().map(AuditRecord::head).unwrap_or_default(),
+            users: keys.users.iter().filter_map(|id| self.users.get(id).map(|u| (*id, u.clone()))).collect(),
+            taken_emails: keys.emails.iter().filter(|e| self.user_by_email.contains_key(e)).cloned().collect(),
+            sessions: self.snapshot_sessions(keys),
+            reset_tokens: keys
+                .reset_tokens
+                .iter()
+                .filter_map(|d| self.reset_tokens.get(d).map(|t| (*d, t.clone())))
+                .collect(),
         }
+    }
+
+    fn snapshot_sessions(&self, keys: &Keys) -> HashMap<SessionId, Session> {
+        let named = keys.sessions.iter().copied();
+        let of_users = keys.sessions_of.iter().flat_map(|u| self.sessions_of.get(u).into_iter().flatten().copied());
+        named
+            .chain(of_users)
+            .filter_map(|id| self.sessions.get(&id))
+            .filter(|s| keys.sessions.contains(&s.id) || s.revoked_at.is_none())
+            .map(|s| (s.id, s.clone()))
+            .collect()
     }
 
     fn transaction(&self, id: TransactionId) -> Option<&Transaction> {
@@ -110,6 +137,24 @@ impl State {
             self.idempotency.insert(record.key.clone(), record);
         }
         self.audit.push(writes.audit);
+        for user in writes.new_users {
+            self.user_by_email.insert(user.email.clone(), user.id);
+            self.users.insert(user.id, user);
+        }
+        for user in writes.updated_users {
+            self.users.insert(user.id, user);
+        }
+        for session in writes.new_sessions {
+            self.session_by_token.insert(session.token_digest, session.id);
+            self.sessions_of.entry(session.user_id).or_default().push(session.id);
+            self.sessions.insert(session.id, session);
+        }
+        for session in writes.updated_sessions {
+            self.sessions.insert(session.id, session);
+        }
+        for token in writes.new_reset_tokens.into_iter().chain(writes.updated_reset_tokens) {
+            self.reset_tokens.insert(token.token_digest, token);
+        }
     }
 
     fn history(&self, filter: &HistoryFilter, before: Option<u64>, limit: usize) -> Vec<Transaction> {
@@ -224,6 +269,61 @@ impl Store for MemoryStore {
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    async fn audit_records_by_actor(
+        &self,
+        actor: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StorageError> {
+        let state = self.lock();
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(state.audit.len());
+        Ok(state.audit[start..].iter().filter(|r| r.actor == actor).take(limit).cloned().collect())
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, StorageError> {
+        Ok(self.lock().users.get(&id).cloned())
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StorageError> {
+        let state = self.lock();
+        Ok(state.user_by_email.get(email).and_then(|id| state.users.get(id)).cloned())
+    }
+
+    async fn users(&self, after: Option<UserId>, limit: usize) -> Result<Vec<User>, StorageError> {
+        let state = self.lock();
+        let range = match after {
+            Some(after) => state.users.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+            None => state.users.range(..),
+        };
+        Ok(range.take(limit).map(|(_, u)| u.clone()).collect())
+    }
+
+    async fn session_by_token(&self, token: &Digest) -> Result<Option<Session>, StorageError> {
+        let state = self.lock();
+        Ok(state.session_by_token.get(token).and_then(|id| state.sessions.get(id)).cloned())
+    }
+
+    async fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<Session>, StorageError> {
+        let state = self.lock();
+        let ids = state.sessions_of.get(&user).map(Vec::as_slice).unwrap_or_default();
+        Ok(ids.iter().rev().filter_map(|id| state.sessions.get(id)).take(limit).cloned().collect())
+    }
+
+    async fn touch_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StorageError> {
+        let mut state = self.lock();
+        if let Some(s) = state.sessions.get_mut(&id)
+            && s.revoked_at.is_none()
+            && s.last_seen_at < at
+        {
+            s.last_seen_at = at;
+        }
+        Ok(())
+    }
+
+    async fn reset_token(&self, token: &Digest) -> Result<Option<ResetToken>, StorageError> {
+        Ok(self.lock().reset_tokens.get(token).cloned())
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

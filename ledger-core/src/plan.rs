@@ -13,16 +13,47 @@ use crate::command::{
 };
 use crate::error::LedgerError;
 use crate::id::{AccountId, TransactionId};
+use crate::identity::{Actor, Role};
 use crate::money::{Amount, Currency, Money};
 use crate::posting;
 use crate::store::Store;
 use crate::transaction::{Transaction, TransactionKind, TransactionStatus, validate_description};
 use crate::write_batch::Op;
 
-/// Plans commands against a store's immutable facts.
+/// Which money commands need a KYC-verified customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KycPolicy {
+    /// Withdrawals.
+    pub withdrawals: bool,
+    /// Transfers out of the customer's account.
+    pub outgoing_transfers: bool,
+    /// Holds (a captured hold pays out like a withdrawal).
+    pub holds: bool,
+}
+
+impl Default for KycPolicy {
+    /// Withdrawals, outgoing transfers and holds need a verified customer.
+    fn default() -> Self {
+        KycPolicy { withdrawals: true, outgoing_transfers: true, holds: true }
+    }
+}
+
+impl KycPolicy {
+    /// No KYC requirement at all (for embedding without identity checks).
+    pub const NONE: KycPolicy = KycPolicy { withdrawals: false, outgoing_transfers: false, holds: false };
+}
+
+/// Plans commands against a store's immutable facts, for one actor.
+///
+/// Ownership never changes, so checking it here is race-free: a customer
+/// names only their own accounts and holds (anything else is reported as not
+/// found, never as existing), except that a transfer or hold may credit any
+/// account named by its number.
 pub(crate) struct Planner<'a> {
     pub store: &'a dyn Store,
     pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub kyc: KycPolicy,
 }
 
 impl Planner<'_> {
@@ -51,7 +82,18 @@ impl Planner<'_> {
         let account = self.customer_account(c.account).await?;
         let money = Money::new(c.amount, account.currency)?;
         let settlement = AccountId::settlement(account.currency);
-        Ok(vec![self.posted(TransactionKind::Withdrawal, money, (Some(account.id), None), description, settlement)])
+        let mut ops = self.kyc_guard(self.kyc.withdrawals);
+        ops.push(self.posted(TransactionKind::Withdrawal, money, (Some(account.id), None), description, settlement));
+        Ok(ops)
+    }
+
+    /// The KYC policy's guard for money leaving a customer's hands: checked
+    /// inside the store's transaction, so a concurrent KYC change cannot slip by.
+    fn kyc_guard(&self, required: bool) -> Vec<Op> {
+        match self.actor {
+            Actor::User { id, role: Role::Customer } if required => vec![Op::RequireVerified { user: id }],
+            _ => Vec::new(),
+        }
     }
 
     async fn transfer(&self, c: &Transfer) -> Result<Vec<Op>, LedgerError> {
@@ -63,7 +105,9 @@ impl Planner<'_> {
         let to = self.counterparty(&from, c.to).await?;
         let money = Money::new(c.amount, from.currency)?;
         let unused = AccountId::settlement(from.currency);
-        Ok(vec![self.posted(TransactionKind::Transfer, money, (Some(from.id), Some(to.id)), description, unused)])
+        let mut ops = self.kyc_guard(self.kyc.outgoing_transfers);
+        ops.push(self.posted(TransactionKind::Transfer, money, (Some(from.id), Some(to.id)), description, unused));
+        Ok(ops)
     }
 
     async fn place_hold(&self, c: &PlaceHold) -> Result<Vec<Op>, LedgerError> {
@@ -85,7 +129,9 @@ impl Planner<'_> {
         let mut transaction = self.record(TransactionKind::Hold, money, (Some(account.id), destination), description);
         transaction.status = TransactionStatus::Pending;
         transaction.expires_at = c.expires_at;
-        Ok(vec![Op::PlaceHold { transaction }])
+        let mut ops = self.kyc_guard(self.kyc.holds);
+        ops.push(Op::PlaceHold { transaction });
+        Ok(ops)
     }
 
     async fn capture_hold(&self, c: &CaptureHold) -> Result<Vec<Op>, LedgerError> {
@@ -103,20 +149,37 @@ impl Planner<'_> {
         Ok(vec![Op::VoidHold { hold: hold.id, from }])
     }
 
-    /// A hold and the account it reserves on.
+    /// A hold the actor may act on, and the account it reserves on.
     async fn hold(&self, id: TransactionId) -> Result<(Transaction, AccountId), LedgerError> {
-        let hold = self.store.transaction(id).await?.ok_or(LedgerError::TransactionNotFound { transaction: id })?;
+        let not_found = LedgerError::TransactionNotFound { transaction: id };
+        let hold = self.store.transaction(id).await?.ok_or(not_found.clone())?;
+        let mut visible = self.actor.is_privileged();
+        for side in [hold.from_account, hold.to_account].into_iter().flatten() {
+            visible = visible || self.store.account(side).await?.is_some_and(|a| self.actor.may_act_for(a.owner));
+        }
+        if !visible {
+            return Err(not_found);
+        }
         match (hold.kind, hold.from_account) {
             (TransactionKind::Hold, Some(from)) => Ok((hold, from)),
             _ => Err(LedgerError::NotAHold { transaction: id }),
         }
     }
 
-    /// A customer account by id; internal accounts are refused.
+    /// A customer account the actor may act on; internal accounts are
+    /// refused, and to customers they do not exist.
     pub async fn customer_account(&self, id: AccountId) -> Result<Account, LedgerError> {
-        let account = self.store.account(id).await?.ok_or(LedgerError::AccountNotFound { account: id })?;
+        let not_found = LedgerError::AccountNotFound { account: id };
+        let account = self.store.account(id).await?.ok_or(not_found.clone())?;
         if account.kind == AccountKind::Settlement {
-            return Err(LedgerError::InternalAccount { account: id });
+            return Err(if self.actor.is_privileged() {
+                LedgerError::InternalAccount { account: id }
+            } else {
+                not_found
+            });
+        }
+        if !self.actor.may_act_for(account.owner) {
+            return Err(not_found);
         }
         Ok(account)
     }
@@ -130,7 +193,11 @@ impl Planner<'_> {
                 let account =
                     self.store.account_by_number(number).await?.ok_or(LedgerError::AccountNumberNotFound { number })?;
                 if account.kind == AccountKind::Settlement {
-                    return Err(LedgerError::InternalAccount { account: account.id });
+                    return Err(if self.actor.is_privileged() {
+                        LedgerError::InternalAccount { account: account.id }
+                    } else {
+                        LedgerError::AccountNumberNotFound { number }
+                    });
                 }
                 account
             }

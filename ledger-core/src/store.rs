@@ -6,9 +6,11 @@ use chrono::{DateTime, Utc};
 use crate::account::Account;
 use crate::account_number::AccountNumber;
 use crate::audit::AuditRecord;
+use crate::digest::Digest;
 use crate::error::StorageError;
 use crate::id::{AccountId, TransactionId, UserId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
+use crate::identity::{Email, ResetToken, Session, SessionId, User};
 use crate::posting::Posting;
 use crate::query::HistoryFilter;
 use crate::transaction::Transaction;
@@ -46,6 +48,11 @@ use crate::write_batch::{BatchOutcome, WriteBatch};
 /// **Ordering.** Transaction and posting sequences come from the audit
 /// sequence ([`SEQUENCE_STRIDE`](crate::SEQUENCE_STRIDE)), so they follow
 /// commit order. History reads return newest (highest sequence) first.
+///
+/// **Identity.** Users, sessions and reset tokens are loaded into the
+/// snapshot like accounts (`Keys::users`, `emails`, `sessions`,
+/// `sessions_of`, `reset_tokens`); emails and session token digests are
+/// unique. `touch_session` is the one write outside `apply`.
 ///
 /// **Reads** see committed state only.
 #[async_trait]
@@ -96,6 +103,38 @@ pub trait Store: Send + Sync + 'static {
 
     /// Pending holds whose expiry is at or before `at`, oldest expiry first, at most `limit`.
     async fn expired_holds(&self, at: DateTime<Utc>, limit: usize) -> Result<Vec<Transaction>, StorageError>;
+
+    /// Audit records whose actor is `actor`, with sequence above `after`, in order, at most `limit`.
+    async fn audit_records_by_actor(
+        &self,
+        actor: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StorageError>;
+
+    /// A user by id.
+    async fn user(&self, id: UserId) -> Result<Option<User>, StorageError>;
+
+    /// A user by (normalised) email.
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StorageError>;
+
+    /// All users with ids above `after`, in id order, at most `limit`.
+    async fn users(&self, after: Option<UserId>, limit: usize) -> Result<Vec<User>, StorageError>;
+
+    /// A session by the digest of its token.
+    async fn session_by_token(&self, token: &Digest) -> Result<Option<Session>, StorageError>;
+
+    /// A user's sessions (revoked and expired included), newest first, at most `limit`.
+    async fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<Session>, StorageError>;
+
+    /// Records that a session was used at `at`: sets its `last_seen_at` to
+    /// `at` if that is later and the session is not revoked. Not audited and
+    /// not decided: last-seen is device telemetry, and idle expiry is judged
+    /// by [`Session::check`](crate::identity::Session::check) when read.
+    async fn touch_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StorageError>;
+
+    /// A password-reset token by the digest of its text.
+    async fn reset_token(&self, token: &Digest) -> Result<Option<ResetToken>, StorageError>;
 
     /// Checks that the storage answers.
     async fn ping(&self) -> Result<(), StorageError>;

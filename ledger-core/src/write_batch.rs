@@ -14,9 +14,12 @@ use chrono::{DateTime, Utc};
 use crate::account::{Account, StatusChange};
 use crate::account_number::AccountNumber;
 use crate::audit::{AuditDraft, AuditHead, AuditRecord};
+use crate::digest::Digest;
 use crate::error::LedgerError;
+use crate::id::UserId;
 use crate::id::{AccountId, TransactionId};
 use crate::idempotency::{IdempotencyClaim, IdempotencyKey, IdempotencyRecord};
+use crate::identity::{Email, KycTransition, PasswordDigest, ProfilePatch, ResetToken, Session, SessionId, User};
 use crate::posting::Posting;
 use crate::transaction::Transaction;
 
@@ -71,6 +74,57 @@ pub enum Op {
         account: AccountId,
         /// The change.
         change: StatusChange,
+    },
+    /// Insert a new user; the email must be free.
+    CreateUser(Box<User>),
+    /// Apply a validated profile patch to the user's current profile.
+    UpdateProfile {
+        /// The user.
+        user: UserId,
+        /// The fields to change.
+        patch: ProfilePatch,
+    },
+    /// Replace the user's password digest.
+    SetPassword {
+        /// The user.
+        user: UserId,
+        /// The new digest.
+        password: PasswordDigest,
+    },
+    /// Move the user's KYC status, if the transition is allowed from it.
+    ChangeKyc {
+        /// The user.
+        user: UserId,
+        /// The step.
+        transition: KycTransition,
+    },
+    /// Guard: the user's KYC status must be verified (the KYC policy).
+    RequireVerified {
+        /// The user.
+        user: UserId,
+    },
+    /// Insert a new session.
+    CreateSession(Box<Session>),
+    /// Revoke one live session of a user.
+    RevokeSession {
+        /// The session.
+        session: SessionId,
+        /// Whose it must be.
+        user: UserId,
+    },
+    /// Revoke every unrevoked session of a user, maybe but one.
+    RevokeSessions {
+        /// The user.
+        user: UserId,
+        /// A session to keep (the one changing the password).
+        except: Option<SessionId>,
+    },
+    /// Insert a password-reset token.
+    IssueResetToken(ResetToken),
+    /// Use a reset token once, if it is unused and unexpired.
+    ConsumeResetToken {
+        /// The token's digest.
+        token: Digest,
     },
 }
 
@@ -146,6 +200,31 @@ impl WriteBatch {
                 Op::ChangeStatus { account, .. } => {
                     keys.accounts.insert(*account);
                 }
+                Op::CreateUser(user) => {
+                    keys.users.insert(user.id);
+                    keys.emails.insert(user.email.clone());
+                }
+                Op::UpdateProfile { user, .. }
+                | Op::SetPassword { user, .. }
+                | Op::ChangeKyc { user, .. }
+                | Op::RequireVerified { user } => {
+                    keys.users.insert(*user);
+                }
+                Op::CreateSession(session) => {
+                    keys.sessions.insert(session.id);
+                }
+                Op::RevokeSession { session, .. } => {
+                    keys.sessions.insert(*session);
+                }
+                Op::RevokeSessions { user, .. } => {
+                    keys.sessions_of.insert(*user);
+                }
+                Op::IssueResetToken(token) => {
+                    keys.reset_tokens.insert(token.token_digest);
+                }
+                Op::ConsumeResetToken { token } => {
+                    keys.reset_tokens.insert(*token);
+                }
             }
         }
         keys
@@ -173,6 +252,16 @@ pub struct Keys {
     pub account_numbers: BTreeSet<AccountNumber>,
     /// The idempotency key claimed.
     pub idempotency: Option<IdempotencyKey>,
+    /// Users touched.
+    pub users: BTreeSet<UserId>,
+    /// Emails that must be free.
+    pub emails: BTreeSet<Email>,
+    /// Sessions touched.
+    pub sessions: BTreeSet<SessionId>,
+    /// Users all of whose unrevoked sessions must be loaded.
+    pub sessions_of: BTreeSet<UserId>,
+    /// Reset tokens touched, by digest.
+    pub reset_tokens: BTreeSet<Digest>,
 }
 
 /// The current state of a batch's [`Keys`], read inside the store's
@@ -189,6 +278,15 @@ pub struct Snapshot {
     pub idempotency: Option<IdempotencyRecord>,
     /// The end of the audit chain.
     pub audit_head: AuditHead,
+    /// Users that exist, by id.
+    pub users: HashMap<UserId, User>,
+    /// Requested emails that are already registered.
+    pub taken_emails: BTreeSet<Email>,
+    /// Sessions that exist: those named in `Keys::sessions`, and every
+    /// unrevoked session of the users in `Keys::sessions_of`.
+    pub sessions: HashMap<SessionId, Session>,
+    /// Reset tokens that exist, by digest.
+    pub reset_tokens: HashMap<Digest, ResetToken>,
 }
 
 /// What a store writes when a batch commits.
@@ -208,6 +306,18 @@ pub struct Writes {
     pub idempotency: Option<IdempotencyRecord>,
     /// The audit record to append.
     pub audit: AuditRecord,
+    /// Users to insert.
+    pub new_users: Vec<User>,
+    /// Users whose profile, password or KYC changed (full new state).
+    pub updated_users: Vec<User>,
+    /// Sessions to insert.
+    pub new_sessions: Vec<Session>,
+    /// Sessions revoked (full new state).
+    pub updated_sessions: Vec<Session>,
+    /// Reset tokens to insert.
+    pub new_reset_tokens: Vec<ResetToken>,
+    /// Reset tokens used (full new state).
+    pub updated_reset_tokens: Vec<ResetToken>,
 }
 
 impl Writes {

@@ -1,7 +1,21 @@
-//! `ledger-http`: the HTTP service. The API arrives with the ledger-http issue;
-//! until then this binary only reports that it is not built yet and exits non-zero.
+//! The `ledger-http` binary: parses flags (and their environment twins),
+//! sets up logging and runs [`ledger_http::server::run`].
 
-fn main() -> std::process::ExitCode {
-    eprintln!("ledger-http: the HTTP service is not built yet; run `cargo run --example quickstart`");
-    std::process::ExitCode::FAILURE
+use std::process::ExitCode;
+
+use clap::Parser;
+use ledger_http::Config;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    ledger_http::server::init_tracing(config.log_format == "json");
+    match ledger_http::server::run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "ledger-http failed");
+            eprintln!("ledger-http: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,8 +1,11 @@
 //! Key encoding: fixed-width, big-endian, so sled's byte order is the order
-//! queries need (sequence order, oldest expiry first, per-account ranges).
+//! queries need (sequence order, oldest expiry first, per-account and
+//! per-user ranges). The one variable-width key part, an audit actor, is
+//! length-prefixed so no actor's range contains another's.
 
 use chrono::{DateTime, Utc};
-use ledger_core::{AccountId, AccountNumber, TransactionId, UserId};
+use ledger_core::identity::{Email, SessionId};
+use ledger_core::{AccountId, AccountNumber, Digest, TransactionId, UserId};
 
 use crate::error::corrupt;
 use ledger_core::StorageError;
@@ -13,6 +16,10 @@ pub(crate) const ID_LEN: usize = 16;
 pub(crate) const SEQ_LEN: usize = 8;
 /// Bytes in an encoded instant (seconds, then nanoseconds).
 pub(crate) const TIME_LEN: usize = 12;
+/// Bytes in an encoded digest (SHA-256).
+pub(crate) const DIGEST_LEN: usize = 32;
+/// Bytes in the length prefix of an encoded actor.
+const ACTOR_LEN_LEN: usize = 8;
 
 /// The meta key holding the audit chain's head (sequence and hash).
 pub(crate) const META_AUDIT_HEAD: &[u8] = b"audit_head";
@@ -60,9 +67,68 @@ pub(crate) fn owner_account(owner: UserId, order: u64, id: AccountId) -> [u8; ID
     key
 }
 
-/// The owner prefix of [`owner_account`] keys.
-pub(crate) fn owner(owner: UserId) -> [u8; ID_LEN] {
-    *owner.as_uuid().as_bytes()
+/// A user id; also the owner prefix of [`owner_account`] keys and the user
+/// prefix of [`user_session`] keys.
+pub(crate) fn user(id: UserId) -> [u8; ID_LEN] {
+    *id.as_uuid().as_bytes()
+}
+
+/// A session id.
+pub(crate) fn session(id: SessionId) -> [u8; ID_LEN] {
+    *id.0.as_bytes()
+}
+
+/// A token digest (sessions and reset tokens are found by it).
+pub(crate) fn digest(digest: &Digest) -> [u8; DIGEST_LEN] {
+    digest.0
+}
+
+/// A normalised email: its text. Normalisation (trimmed, lower-cased) is
+/// done by [`Email`] itself, so equal addresses are equal keys.
+pub(crate) fn email(email: &Email) -> &[u8] {
+    email.as_str().as_bytes()
+}
+
+/// `user || order || session`: a user's sessions in the order they were
+/// created (`order` is the creating commit's audit sequence times
+/// [`SEQUENCE_STRIDE`](ledger_core::SEQUENCE_STRIDE) plus the session's
+/// position in it: commit order, as the reference store keeps them).
+pub(crate) fn user_session(user_id: UserId, order: u64, id: SessionId) -> [u8; ID_LEN + SEQ_LEN + ID_LEN] {
+    let mut key = [0; ID_LEN + SEQ_LEN + ID_LEN];
+    key[..ID_LEN].copy_from_slice(&user(user_id));
+    key[ID_LEN..ID_LEN + SEQ_LEN].copy_from_slice(&sequence(order));
+    key[ID_LEN + SEQ_LEN..].copy_from_slice(&session(id));
+    key
+}
+
+/// A list of session ids, concatenated (the `live_sessions` value).
+pub(crate) fn session_list(ids: &[SessionId]) -> Vec<u8> {
+    ids.iter().flat_map(|id| session(*id)).collect()
+}
+
+/// Reads [`session_list`]'s bytes.
+pub(crate) fn session_list_ids(bytes: &[u8]) -> Result<Vec<SessionId>, StorageError> {
+    if bytes.len() % ID_LEN != 0 {
+        return Err(corrupt("a session list is not a whole number of ids"));
+    }
+    Ok(bytes.chunks_exact(ID_LEN).map(|id| SessionId(uuid_suffix_of(id))).collect())
+}
+
+/// `len (8, big-endian) || actor`: the prefix of one actor's keys in the
+/// `audit_by_actor` index. The length makes it prefix-free: `user:a` and
+/// `user:ab` have disjoint ranges.
+pub(crate) fn actor(actor: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(ACTOR_LEN_LEN + actor.len() + SEQ_LEN);
+    key.extend_from_slice(&(actor.len() as u64).to_be_bytes());
+    key.extend_from_slice(actor.as_bytes());
+    key
+}
+
+/// `actor || sequence`: an actor's audit records in sequence order.
+pub(crate) fn actor_sequence(actor_name: &str, seq: u64) -> Vec<u8> {
+    let mut key = actor(actor_name);
+    key.extend_from_slice(&sequence(seq));
+    key
 }
 
 /// An instant as seconds (sign bit flipped, so negative seconds sort first)
@@ -102,9 +168,14 @@ pub(crate) fn sequence_suffix(bytes: &[u8]) -> Result<u64, StorageError> {
 /// Reads a UUID from the last [`ID_LEN`] bytes of a key or value.
 pub(crate) fn uuid_suffix(bytes: &[u8]) -> Result<uuid::Uuid, StorageError> {
     let start = bytes.len().checked_sub(ID_LEN).ok_or_else(|| corrupt("an id is too short"))?;
+    Ok(uuid_suffix_of(&bytes[start..]))
+}
+
+/// A UUID from exactly [`ID_LEN`] bytes.
+fn uuid_suffix_of(bytes: &[u8]) -> uuid::Uuid {
     let mut buf = [0; ID_LEN];
-    buf.copy_from_slice(&bytes[start..]);
-    Ok(uuid::Uuid::from_bytes(buf))
+    buf.copy_from_slice(bytes);
+    uuid::Uuid::from_bytes(buf)
 }
 
 #[cfg(test)]
@@ -139,6 +210,37 @@ mod tests {
         by_key.sort();
         assert_eq!(keys, by_key);
         assert_eq!(sorted.len(), 5);
+    }
+
+    #[test]
+    fn actor_ranges_are_disjoint_and_in_sequence_order() {
+        // Without the length prefix "user:a" || seq would sort inside "user:ab"'s range.
+        let short = actor("user:a");
+        let long = actor("user:ab");
+        assert!(!long.starts_with(&short) && !short.starts_with(&long));
+        assert!(!actor_sequence("user:ab", 1).starts_with(&short));
+        assert!(actor_sequence("user:a", 255) < actor_sequence("user:a", 256));
+        assert!(actor_sequence("system", 7).starts_with(&actor("system")));
+        assert_eq!(sequence_suffix(&actor_sequence("system", 7)).ok(), Some(7));
+    }
+
+    #[test]
+    fn session_lists_round_trip() {
+        let ids = [SessionId::new(), SessionId::new(), SessionId::new()];
+        assert_eq!(session_list_ids(&session_list(&ids)).ok(), Some(ids.to_vec()));
+        assert_eq!(session_list_ids(&[]).ok(), Some(Vec::new()));
+        assert!(session_list_ids(&[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn a_users_sessions_sort_in_commit_order() {
+        let user_id = UserId::new();
+        let minted_first = SessionId::new();
+        let minted_second = SessionId::new();
+        assert!(minted_first < minted_second);
+        // Committed in the other order: commit order wins, as in the reference store.
+        assert!(user_session(user_id, 5, minted_second) < user_session(user_id, 6, minted_first));
+        assert!(user_session(user_id, 5, minted_first).starts_with(&user(user_id)));
     }
 
     #[test]

@@ -15,10 +15,11 @@
 //! ## Trees, keys and indexes
 //!
 //! Each record kind has its own sled tree. Values are JSON (serde; the core
-//! types need a self-describing format). Keys are fixed-width and big-endian,
-//! so sled's byte order is the order queries need. Ids are UUID bytes, so byte
-//! order is id order; a sequence is a `u64`; an instant is its seconds (sign
-//! bit flipped) then nanoseconds.
+//! types need a self-describing format). Keys are fixed-width and big-endian
+//! (but for an email's text and the length-prefixed actor below), so sled's
+//! byte order is the order queries need. Ids are UUID bytes, so byte order is
+//! id order; a sequence is a `u64`; an instant is its seconds (sign bit
+//! flipped) then nanoseconds; a token digest is its 32 bytes.
 //!
 //! | tree                | key                              | value                  | serves |
 //! |---------------------|----------------------------------|------------------------|--------|
@@ -31,53 +32,98 @@
 //! | `account_postings`  | account id ‖ posting sequence    | `Posting`              | `postings` |
 //! | `idempotency`       | idempotency key                  | `IdempotencyRecord`    | replays and conflicts |
 //! | `audit`             | audit sequence                   | `AuditRecord`          | `audit_records` |
+//! | `audit_by_actor`    | actor length ‖ actor ‖ audit sequence | empty             | `audit_records_by_actor` |
 //! | `holds_by_expiry`   | expiry ‖ hold id                 | sequence               | `expired_holds` (pending holds only) |
-//! | `meta`              | `audit_head`, `format_version`   | sequence ‖ hash, `1`   | the audit chain's end; format check |
+//! | `users`             | user id                          | `User`                 | `user`, `users` (paged from `after`); users for `decide` |
+//! | `user_emails`       | normalised email                 | user id                | `user_by_email`; email uniqueness |
+//! | `sessions`          | session id                       | `Session`              | sessions for `decide`; `touch_session` |
+//! | `session_tokens`    | token digest                     | session id             | `session_by_token`; token uniqueness |
+//! | `user_sessions`     | user id ‖ order ‖ session id     | empty                  | `sessions_of`, newest first |
+//! | `live_sessions`     | user id                          | session ids            | a user's unrevoked sessions for `decide` |
+//! | `reset_tokens`      | token digest                     | `ResetToken`           | `reset_token`; tokens for `decide` |
+//! | `meta`              | `audit_head`, `format_version`   | sequence ‖ hash, `2`   | the audit chain's end; format check |
 //!
 //! `order` in the owner index is `audit sequence × SEQUENCE_STRIDE + i` of
 //! the commit that created the account, so "oldest first" is commit order
-//! even when two accounts share a timestamp. Transaction and posting
-//! sequences come from core (`commit × SEQUENCE_STRIDE + position`), so the
-//! `transactions` tree iterates in commit order. A transaction is stored once,
-//! under its sequence; a hold's later status changes rewrite that entry, and
-//! a hold that leaves `pending` is removed from `holds_by_expiry`.
+//! even when two accounts share a timestamp; `order` in `user_sessions` is
+//! made the same way from the commit that opened the session, so
+//! `sessions_of` lists in commit order as the reference store does (not in
+//! id order: ids are minted before the commit, and two logins can commit in
+//! the other order). Transaction and posting sequences come from core
+//! (`commit × SEQUENCE_STRIDE + position`), so the `transactions` tree
+//! iterates in commit order. A transaction is stored once, under its
+//! sequence; a hold's later status changes rewrite that entry, and a hold
+//! that leaves `pending` is removed from `holds_by_expiry`.
 //!
-//! Every query uses an index; only `accounts` (the admin listing) walks a
-//! whole tree, from its `after` cursor. History with an account filter merges
-//! the named accounts' `account_history` ranges backwards from the cursor
-//! (deduplicating a transfer between two named accounts), loads each
-//! transaction, applies [`ledger_core::HistoryFilter::matches`] and stops at
-//! the limit. Other filter fields are applied to what the index yields, as
-//! the in-memory reference store does.
+//! An actor in `audit_by_actor` is its name's byte length (8 bytes,
+//! big-endian) then the name, so one actor's range never holds another's
+//! (`user:a` is not a prefix of `user:ab`'s keys). Every audit record,
+//! rejections included, is indexed under its actor. Token digests are the
+//! SHA-256 the core stores, so tokens themselves never reach the disk.
+//! `live_sessions` holds, per user, the concatenated ids of the sessions not
+//! yet revoked (expired ones included, as core revokes those too): a session
+//! joins it when opened and leaves it when revoked, and the user's entry goes
+//! when the list empties. It exists because a snapshot must hold every
+//! unrevoked session of the users in `Keys::sessions_of`, and sled
+//! transactions cannot scan `user_sessions` (see below).
+//!
+//! Every query uses an index; only `accounts` and `users` (the admin
+//! listings) walk a whole tree, from their `after` cursor. History with an
+//! account filter merges the named accounts' `account_history` ranges
+//! backwards from the cursor (deduplicating a transfer between two named
+//! accounts), loads each transaction, applies
+//! [`ledger_core::HistoryFilter::matches`] and stops at the limit. Other
+//! filter fields are applied to what the index yields, as the in-memory
+//! reference store does.
 //!
 //! ## How a command is made atomic
 //!
 //! [`Store::apply`](ledger_core::Store::apply) runs on a blocking thread and
-//! opens **one** sled transaction over all eleven trees for all the batches
-//! of the call. For each batch in order it reads the batch's keys (accounts,
-//! holds, account numbers, idempotency key) and the audit head from the
-//! transactional trees, calls [`ledger_core::decide`], and writes what the
-//! decision says: on `Commit` every record and index entry of the `Writes`
-//! plus the audit record and the new head; on `Reject` only the audit record
-//! and head; on `Replay` nothing. Reads inside the transaction see its own
-//! earlier writes, so a later batch decides on the state the earlier ones
-//! left. The backend never judges anything itself.
+//! opens **one** sled transaction over all nineteen trees for all the
+//! batches of the call. For each batch in order it reads the batch's keys
+//! (accounts, holds, account numbers, the idempotency key, users, emails,
+//! named sessions, the live sessions of the users in `sessions_of`, reset
+//! tokens) and the audit head from the transactional trees, calls
+//! [`ledger_core::decide`], and writes what the decision says: on `Commit`
+//! every record and index entry of the `Writes` (accounts, transactions,
+//! postings, the idempotency record, users, sessions with their token,
+//! user and live-list entries, reset tokens) plus the audit record, its
+//! actor index entry and the new head; on `Reject` only the audit record,
+//! its actor index entry and the head; on `Replay` nothing. Reads inside the
+//! transaction see its own earlier writes, so a later batch decides on the
+//! state the earlier ones left (a session opened by one batch is in the live
+//! list the next one reads). The backend never judges anything itself; it
+//! only refuses, aborting the whole call with nothing written, a write that
+//! would give the email or session token index a second record for one key
+//! (core decides email uniqueness; a token digest clash is 256 random bits
+//! colliding, which the contract still forbids).
 //!
 //! sled transactions offer point reads only (no range scans), which is all a
 //! snapshot needs: that is why the audit head lives in `meta` rather than
-//! being read as the last key of `audit`. sled 0.34 commits a transaction
-//! under a process-wide exclusive lock, and its log makes the whole commit
-//! recover atomically after a crash, so concurrent `apply` calls are
-//! serialized (no two decide on the same state) and a crash leaves all or
-//! none of a call. sled may re-run the closure on a conflict; `decide` is
-//! pure and outcomes are recomputed on each run. sled locks the database
-//! directory, so only one process can have the store open; scaling past one
-//! process is the SQL backends' job.
+//! being read as the last key of `audit`, and why a user's unrevoked
+//! sessions are one `live_sessions` value rather than a `user_sessions`
+//! range. sled 0.34 commits a transaction under a process-wide exclusive
+//! lock, and its log makes the whole commit recover atomically after a
+//! crash, so concurrent `apply` calls are serialized (no two decide on the
+//! same state) and a crash leaves all or none of a call. sled may re-run the
+//! closure on a conflict; `decide` is pure and outcomes are recomputed on
+//! each run. sled locks the database directory, so only one process can have
+//! the store open; scaling past one process is the SQL backends' job.
 //!
 //! sled applies a committed transaction's keys to the trees one at a time and
 //! its plain reads do not wait for that, so the store adds a read-write gate:
 //! `apply` holds it exclusively while its transaction commits, and every
 //! query holds it shared. Queries therefore see whole commits only.
+//!
+//! [`Store::touch_session`](ledger_core::Store::touch_session), the one
+//! write outside `apply`, is not a transaction: it rewrites one `sessions`
+//! value (last-seen is not indexed) with a compare-and-swap loop, holding
+//! the gate shared. No `apply` commits while it runs, so it cannot undo a
+//! revocation or interleave with one; concurrent touches of one session are
+//! settled by the compare-and-swap, and last-seen only moves forward. It
+//! does nothing for a missing or revoked session, and it does not flush
+//! (last-seen is telemetry; sled's background flusher or the next flushed
+//! `apply` writes it out).
 //!
 //! ## Durability
 //!
@@ -103,7 +149,10 @@
 //! backend `"sled"`, never a panic. The first open writes (and flushes) a
 //! format marker to `meta`; a later open of a sled database without it is
 //! refused, because sled recovers a log it cannot read as an *empty*
-//! database, and starting a fresh ledger there would bury the old one.
+//! database, and starting a fresh ledger there would bury the old one. The
+//! marker is version `2` since the identity trees and the actor index came
+//! in; a version `1` database (whose audit records that index would miss) is
+//! refused too.
 //! [`SledStore::temporary`] opens a store in a temporary directory that is
 //! deleted with the store (the conformance tests use it).
 

@@ -8,12 +8,13 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ledger_core::identity::{Email, ResetToken, Session, SessionId, User};
 use ledger_core::{
-    Account, AccountId, AccountNumber, AuditRecord, BatchOutcome, Decision, HistoryFilter, IdempotencyKey,
+    Account, AccountId, AccountNumber, AuditRecord, BatchOutcome, Decision, Digest, HistoryFilter, IdempotencyKey,
     IdempotencyRecord, Posting, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch, decide,
 };
 
-use crate::codec::decode;
+use crate::codec::{decode, encode};
 use crate::config::{Durability, SledConfig};
 use crate::error::{self, BACKEND, corrupt};
 use crate::keys;
@@ -33,10 +34,11 @@ struct Inner {
     trees: Trees,
     durability: Durability,
     /// Held for writing while a sled transaction commits and for reading by
-    /// every query. sled applies a committed transaction's keys one by one,
-    /// and its plain reads do not wait for that, so without the gate a
-    /// query could see half a commit (a history index entry before its
-    /// transaction, one side of a transfer before the other).
+    /// every query and by `touch_session`. sled applies a committed
+    /// transaction's keys one by one, and its plain reads do not wait for
+    /// that, so without the gate a query could see half a commit (a history
+    /// index entry before its transaction, one side of a transfer before the
+    /// other), and a touch could rewrite a session an `apply` is revoking.
     commit_gate: RwLock<()>,
     /// For [`SledStore::temporary`]: the directory, deleted when dropped.
     /// Declared last so the database closes before its files go.
@@ -218,7 +220,7 @@ impl Inner {
 
     fn accounts_by_owner(&self, owner: UserId) -> Result<Vec<Account>, StorageError> {
         let mut accounts = Vec::new();
-        for entry in self.trees.accounts_by_owner.scan_prefix(keys::owner(owner)) {
+        for entry in self.trees.accounts_by_owner.scan_prefix(keys::user(owner)) {
             let (key, _) = entry.map_err(|e| error::sled("reading the owner index", e))?;
             let id = AccountId::from_uuid(keys::uuid_suffix(&key)?);
             accounts.push(self.account(id)?.ok_or_else(|| corrupt("the owner index names a missing account"))?);
@@ -351,6 +353,128 @@ impl Inner {
             })
             .collect()
     }
+
+    fn audit_records_by_actor(&self, actor: &str, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StorageError> {
+        let start = Bound::Excluded(keys::actor_sequence(actor, after));
+        let end = Bound::Included(keys::actor_sequence(actor, u64::MAX));
+        self.trees
+            .audit_by_actor
+            .range((start, end))
+            .take(limit)
+            .map(|entry| {
+                let (key, _) = entry.map_err(|e| error::sled("reading the audit actor index", e))?;
+                let bytes = self
+                    .trees
+                    .audit
+                    .get(keys::sequence(keys::sequence_suffix(&key)?))
+                    .map_err(|e| error::sled("reading the audit log", e))?
+                    .ok_or_else(|| corrupt("the audit actor index names a missing record"))?;
+                decode("an audit record", &bytes)
+            })
+            .collect()
+    }
+
+    fn user(&self, id: UserId) -> Result<Option<User>, StorageError> {
+        let bytes = self.trees.users.get(keys::user(id)).map_err(|e| error::sled("reading a user", e))?;
+        bytes.map(|b| decode("a user", &b)).transpose()
+    }
+
+    fn user_by_email(&self, email: &Email) -> Result<Option<User>, StorageError> {
+        let id =
+            self.trees.user_emails.get(keys::email(email)).map_err(|e| error::sled("reading the email index", e))?;
+        match id {
+            Some(id) => Ok(Some(
+                self.user(UserId::from_uuid(keys::uuid_suffix(&id)?))?
+                    .ok_or_else(|| corrupt("the email index names a missing user"))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    fn users(&self, after: Option<UserId>, limit: usize) -> Result<Vec<User>, StorageError> {
+        let start = match after {
+            Some(after) => Bound::Excluded(keys::user(after)),
+            None => Bound::Unbounded,
+        };
+        self.trees
+            .users
+            .range::<[u8; keys::ID_LEN], _>((start, Bound::Unbounded))
+            .take(limit)
+            .map(|entry| {
+                let (_, bytes) = entry.map_err(|e| error::sled("listing users", e))?;
+                decode("a user", &bytes)
+            })
+            .collect()
+    }
+
+    fn session(&self, id: SessionId) -> Result<Option<Session>, StorageError> {
+        let bytes = self.trees.sessions.get(keys::session(id)).map_err(|e| error::sled("reading a session", e))?;
+        bytes.map(|b| decode("a session", &b)).transpose()
+    }
+
+    fn session_by_token(&self, token: &Digest) -> Result<Option<Session>, StorageError> {
+        let id = self
+            .trees
+            .session_tokens
+            .get(keys::digest(token))
+            .map_err(|e| error::sled("reading the session token index", e))?;
+        match id {
+            Some(id) => Ok(Some(
+                self.session(SessionId(keys::uuid_suffix(&id)?))?
+                    .ok_or_else(|| corrupt("the session token index names a missing session"))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// A user's sessions, newest (last committed) first.
+    fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<Session>, StorageError> {
+        self.trees
+            .user_sessions
+            .scan_prefix(keys::user(user))
+            .rev()
+            .take(limit)
+            .map(|entry| {
+                let (key, _) = entry.map_err(|e| error::sled("reading the user session index", e))?;
+                self.session(SessionId(keys::uuid_suffix(&key)?))?
+                    .ok_or_else(|| corrupt("the user session index names a missing session"))
+            })
+            .collect()
+    }
+
+    /// Moves a session's last-seen time forward, unless it is revoked. The
+    /// caller holds the commit gate shared, so no `apply` commits meanwhile;
+    /// concurrent touches of one session are settled by compare-and-swap.
+    /// Not flushed: last-seen is telemetry, written out by sled's background
+    /// flusher or the next flushed `apply`.
+    fn touch_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StorageError> {
+        let key = keys::session(id);
+        loop {
+            let current = self.trees.sessions.get(key).map_err(|e| error::sled("reading a session", e))?;
+            let Some(current) = current else { return Ok(()) };
+            let mut session: Session = decode("a session", &current)?;
+            if session.revoked_at.is_some() || session.last_seen_at >= at {
+                return Ok(());
+            }
+            session.last_seen_at = at;
+            let touched = encode("a session", &session)?;
+            let swapped = self
+                .trees
+                .sessions
+                .compare_and_swap(key, Some(current), Some(touched))
+                .map_err(|e| error::sled("touching a session", e))?;
+            if swapped.is_ok() {
+                return Ok(());
+            }
+            // Another touch wrote first: read it again and decide again.
+        }
+    }
+
+    fn reset_token(&self, token: &Digest) -> Result<Option<ResetToken>, StorageError> {
+        let bytes =
+            self.trees.reset_tokens.get(keys::digest(token)).map_err(|e| error::sled("reading a reset token", e))?;
+        bytes.map(|b| decode("a reset token", &b)).transpose()
+    }
 }
 
 /// Merges several accounts' history index ranges into one stream of
@@ -456,6 +580,48 @@ impl Store for SledStore {
 
     async fn expired_holds(&self, at: DateTime<Utc>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
         self.read(move |inner| inner.expired_holds(at, limit)).await
+    }
+
+    async fn audit_records_by_actor(
+        &self,
+        actor: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StorageError> {
+        let actor = actor.to_owned();
+        self.read(move |inner| inner.audit_records_by_actor(&actor, after, limit)).await
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, StorageError> {
+        self.read(move |inner| inner.user(id)).await
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StorageError> {
+        let email = email.clone();
+        self.read(move |inner| inner.user_by_email(&email)).await
+    }
+
+    async fn users(&self, after: Option<UserId>, limit: usize) -> Result<Vec<User>, StorageError> {
+        self.read(move |inner| inner.users(after, limit)).await
+    }
+
+    async fn session_by_token(&self, token: &Digest) -> Result<Option<Session>, StorageError> {
+        let token = *token;
+        self.read(move |inner| inner.session_by_token(&token)).await
+    }
+
+    async fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<Session>, StorageError> {
+        self.read(move |inner| inner.sessions_of(user, limit)).await
+    }
+
+    async fn touch_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StorageError> {
+        // The shared gate: a touch never interleaves with an apply's commit.
+        self.read(move |inner| inner.touch_session(id, at)).await
+    }
+
+    async fn reset_token(&self, token: &Digest) -> Result<Option<ResetToken>, StorageError> {
+        let token = *token;
+        self.read(move |inner| inner.reset_token(&token)).await
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

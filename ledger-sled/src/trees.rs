@@ -1,9 +1,12 @@
 //! The trees of a ledger database, and the reads and writes `apply` makes
 //! through them inside one sled transaction.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use ledger_core::identity::{ResetToken, Session, SessionId, User};
 use ledger_core::{
     Account, AuditHead, AuditRecord, Digest, IdempotencyRecord, Keys, SEQUENCE_STRIDE, Snapshot, StorageError,
-    Transaction, TransactionStatus, Writes,
+    Transaction, TransactionStatus, UserId, Writes,
 };
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{Db, Transactional, Tree};
@@ -13,39 +16,99 @@ use crate::error::{self, corrupt};
 use crate::keys;
 
 /// The storage format this crate writes; opening another one fails.
-const FORMAT_VERSION: &[u8] = b"1";
+/// Version 2 added the identity trees and the `audit_by_actor` index (a
+/// version 1 database has audit records that index does not list).
+const FORMAT_VERSION: &[u8] = b"2";
 
 /// What a transaction closure returns: sled's conflict signal, or our error
 /// (which aborts the transaction without writing anything).
 pub(crate) type TxResult<T> = Result<T, ConflictableTransactionError<StorageError>>;
 
-/// Every tree of a ledger database. Values are JSON; keys as in [`keys`].
-#[derive(Debug, Clone)]
-pub(crate) struct Trees {
-    /// The database, for flushing.
-    pub db: Db,
+/// Declares the trees once: the [`Trees`] handles, their names, and the
+/// [`DbTx`] view of them inside a transaction, all in the same order.
+macro_rules! trees {
+    ($($(#[$doc:meta])* $name:ident,)+) => {
+        /// Every tree of a ledger database. Values are JSON; keys as in [`keys`].
+        #[derive(Debug, Clone)]
+        pub(crate) struct Trees {
+            /// The database, for flushing.
+            pub db: Db,
+            $($(#[$doc])* pub $name: Tree,)+
+        }
+
+        /// The names of the trees, as [`Trees::open`] opens them.
+        const TREE_NAMES: &[&str] = &[$(stringify!($name)),+];
+
+        impl Trees {
+            /// Opens (creating if missing) every tree.
+            fn open_all(db: Db) -> Result<Trees, StorageError> {
+                let tree =
+                    |name: &str| db.open_tree(name).map_err(|e| error::sled(&format!("cannot open tree {name}"), e));
+                Ok(Trees { $($name: tree(stringify!($name))?,)+ db })
+            }
+
+            /// Every tree, in declaration order (the order [`DbTx::from_view`] reads).
+            fn all(&self) -> Vec<&Tree> {
+                vec![$(&self.$name),+]
+            }
+        }
+
+        /// The trees as seen inside one sled transaction (a `db_tx`): reads see
+        /// the transaction's own earlier writes.
+        pub(crate) struct DbTx<'a> {
+            $($(#[$doc])* $name: &'a TransactionalTree,)+
+        }
+
+        impl<'a> DbTx<'a> {
+            /// Names the transactional trees of [`Trees::all`], in its order.
+            fn from_view(view: &'a [TransactionalTree]) -> Option<DbTx<'a>> {
+                let mut trees = view.iter();
+                Some(DbTx { $($name: trees.next()?,)+ })
+            }
+        }
+    };
+}
+
+trees! {
     /// `account id -> Account`.
-    pub accounts: Tree,
+    accounts,
     /// `account number -> account id`: numbers are unique.
-    pub account_numbers: Tree,
+    account_numbers,
     /// `owner || order || account id -> ()`: an owner's accounts, oldest first.
-    pub accounts_by_owner: Tree,
+    accounts_by_owner,
     /// `sequence -> Transaction`: all transactions in commit order.
-    pub transactions: Tree,
+    transactions,
     /// `transaction id -> sequence`.
-    pub transaction_ids: Tree,
+    transaction_ids,
     /// `account id || sequence -> ()`: transactions touching an account.
-    pub account_history: Tree,
+    account_history,
     /// `account id || posting sequence -> Posting`.
-    pub account_postings: Tree,
+    account_postings,
     /// `idempotency key -> IdempotencyRecord`.
-    pub idempotency: Tree,
+    idempotency,
     /// `audit sequence -> AuditRecord`.
-    pub audit: Tree,
+    audit,
+    /// `len || actor || audit sequence -> ()`: each actor's audit records.
+    audit_by_actor,
     /// `expiry || hold id -> sequence`: pending holds with an expiry.
-    pub holds_by_expiry: Tree,
+    holds_by_expiry,
+    /// `user id -> User`.
+    users,
+    /// `normalised email -> user id`: emails are unique.
+    user_emails,
+    /// `session id -> Session`.
+    sessions,
+    /// `token digest -> session id`: token digests are unique.
+    session_tokens,
+    /// `user id || order || session id -> ()`: a user's sessions, oldest first.
+    user_sessions,
+    /// `user id -> session id || session id || ...`: a user's unrevoked
+    /// sessions, as one value a transaction can point-read.
+    live_sessions,
+    /// `token digest -> ResetToken`.
+    reset_tokens,
     /// Small named values: the audit head and the format version.
-    pub meta: Tree,
+    meta,
 }
 
 impl Trees {
@@ -54,29 +117,16 @@ impl Trees {
     /// open (then it must carry our format marker).
     pub fn open(db: Db, existed: bool) -> Result<Trees, StorageError> {
         refuse_foreign(&db)?;
-        let tree = |name: &str| db.open_tree(name).map_err(|e| error::sled(&format!("cannot open tree {name}"), e));
-        let trees = Trees {
-            accounts: tree("accounts")?,
-            account_numbers: tree("account_numbers")?,
-            accounts_by_owner: tree("accounts_by_owner")?,
-            transactions: tree("transactions")?,
-            transaction_ids: tree("transaction_ids")?,
-            account_history: tree("account_history")?,
-            account_postings: tree("account_postings")?,
-            idempotency: tree("idempotency")?,
-            audit: tree("audit")?,
-            holds_by_expiry: tree("holds_by_expiry")?,
-            meta: tree("meta")?,
-            db,
-        };
+        let trees = Trees::open_all(db)?;
         let format = trees.meta.get(keys::META_FORMAT).map_err(|e| error::sled("cannot read the format version", e))?;
         match format {
             Some(version) if version.as_ref() == FORMAT_VERSION => {}
             Some(version) => {
                 let found = String::from_utf8_lossy(&version).into_owned();
+                let ours = String::from_utf8_lossy(FORMAT_VERSION);
                 return Err(StorageError::new(
                     error::BACKEND,
-                    format!("unsupported storage format version {found:?} (this build reads version 1)"),
+                    format!("unsupported storage format version {found:?} (this build reads version {ours})"),
                 ));
             }
             // sled recovers an unreadable log as an empty database; starting a
@@ -106,69 +156,18 @@ impl Trees {
     /// side effects outside the transaction; an `Err` from it aborts with
     /// nothing written.
     pub fn transaction<A>(&self, body: impl Fn(&DbTx<'_>) -> TxResult<A>) -> Result<A, StorageError> {
-        let trees = (
-            &self.accounts,
-            &self.account_numbers,
-            &self.accounts_by_owner,
-            &self.transactions,
-            &self.transaction_ids,
-            &self.account_history,
-            &self.account_postings,
-            &self.idempotency,
-            &self.audit,
-            &self.holds_by_expiry,
-            &self.meta,
-        );
-        let result = trees.transaction(
-            |(
-                accounts,
-                account_numbers,
-                accounts_by_owner,
-                transactions,
-                transaction_ids,
-                account_history,
-                account_postings,
-                idempotency,
-                audit,
-                holds_by_expiry,
-                meta,
-            )| {
-                body(&DbTx {
-                    accounts,
-                    account_numbers,
-                    accounts_by_owner,
-                    transactions,
-                    transaction_ids,
-                    account_history,
-                    account_postings,
-                    idempotency,
-                    audit,
-                    holds_by_expiry,
-                    meta,
-                })
-            },
-        );
+        // More trees than sled's tuple impls take (14), so a slice of them.
+        let all = self.all();
+        let result = <[&Tree] as Transactional<StorageError>>::transaction(all.as_slice(), |view| {
+            let db_tx = DbTx::from_view(view).ok_or_else(|| abort(corrupt("sled returned fewer trees than given")))?;
+            body(&db_tx)
+        });
         result.map_err(|e| match e {
             TransactionError::Abort(error) => error,
             TransactionError::Storage(source) => error::sled("the storage transaction failed", source),
         })
     }
 }
-
-/// The names of the trees, as [`Trees::open`] opens them.
-const TREE_NAMES: &[&str] = &[
-    "accounts",
-    "account_numbers",
-    "accounts_by_owner",
-    "transactions",
-    "transaction_ids",
-    "account_history",
-    "account_postings",
-    "idempotency",
-    "audit",
-    "holds_by_expiry",
-    "meta",
-];
 
 /// Refuses a sled database some other program wrote (data in sled's default
 /// tree, or trees we do not know), so we never mix our trees into it.
@@ -189,22 +188,6 @@ fn refuse_foreign(db: &Db) -> Result<(), StorageError> {
         return Err(StorageError::new(error::BACKEND, "not a ledger database: sled's default tree holds data"));
     }
     Ok(())
-}
-
-/// The trees as seen inside one sled transaction (a `db_tx`): reads see the
-/// transaction's own earlier writes.
-pub(crate) struct DbTx<'a> {
-    accounts: &'a TransactionalTree,
-    account_numbers: &'a TransactionalTree,
-    accounts_by_owner: &'a TransactionalTree,
-    transactions: &'a TransactionalTree,
-    transaction_ids: &'a TransactionalTree,
-    account_history: &'a TransactionalTree,
-    account_postings: &'a TransactionalTree,
-    idempotency: &'a TransactionalTree,
-    audit: &'a TransactionalTree,
-    holds_by_expiry: &'a TransactionalTree,
-    meta: &'a TransactionalTree,
 }
 
 /// Turns our error into one that aborts the transaction.
@@ -242,6 +225,41 @@ impl DbTx<'_> {
         {
             snapshot.idempotency = Some(decode::<IdempotencyRecord>("an idempotency record", &bytes).map_err(abort)?);
         }
+        for id in &keys.users {
+            if let Some(bytes) = self.users.get(keys::user(*id))? {
+                snapshot.users.insert(*id, decode::<User>("a user", &bytes).map_err(abort)?);
+            }
+        }
+        for email in &keys.emails {
+            if self.user_emails.get(keys::email(email))?.is_some() {
+                snapshot.taken_emails.insert(email.clone());
+            }
+        }
+        // Named sessions in any state; then every unrevoked session of the
+        // users named, found through their live list (sled transactions
+        // cannot scan `user_sessions`).
+        for id in &keys.sessions {
+            if let Some(session) = self.session(*id)? {
+                snapshot.sessions.insert(*id, session);
+            }
+        }
+        for user in &keys.sessions_of {
+            for id in self.live_sessions(*user)? {
+                if snapshot.sessions.contains_key(&id) {
+                    continue;
+                }
+                let session =
+                    self.session(id)?.ok_or_else(|| abort(corrupt("a live session list names a missing session")))?;
+                if session.revoked_at.is_none() {
+                    snapshot.sessions.insert(id, session);
+                }
+            }
+        }
+        for digest in &keys.reset_tokens {
+            if let Some(bytes) = self.reset_tokens.get(keys::digest(digest))? {
+                snapshot.reset_tokens.insert(*digest, decode::<ResetToken>("a reset token", &bytes).map_err(abort)?);
+            }
+        }
         Ok(snapshot)
     }
 
@@ -252,6 +270,17 @@ impl DbTx<'_> {
             .get(seq.as_ref())?
             .ok_or_else(|| abort(corrupt("a transaction id points at no transaction")))?;
         Ok(Some(decode("a transaction", &bytes).map_err(abort)?))
+    }
+
+    fn session(&self, id: SessionId) -> TxResult<Option<Session>> {
+        let Some(bytes) = self.sessions.get(keys::session(id))? else { return Ok(None) };
+        Ok(Some(decode("a session", &bytes).map_err(abort)?))
+    }
+
+    /// The ids in a user's live (unrevoked) session list.
+    fn live_sessions(&self, user: UserId) -> TxResult<Vec<SessionId>> {
+        let Some(bytes) = self.live_sessions.get(keys::user(user))? else { return Ok(Vec::new()) };
+        keys::session_list_ids(&bytes).map_err(abort)
     }
 
     /// The end of the audit chain, kept in the meta tree because sled
@@ -299,15 +328,74 @@ impl DbTx<'_> {
         if let Some(record) = &writes.idempotency {
             self.idempotency.insert(record.key.as_str().as_bytes(), value("an idempotency record", record)?)?;
         }
+        self.write_identity(writes, order_base)?;
         self.append_audit(&writes.audit)
     }
 
-    /// Appends an audit record and moves the head to it.
+    /// Writes the users, sessions and reset tokens of a committed batch, with
+    /// their indexes. `order_base` orders the new sessions in commit order.
+    fn write_identity(&self, writes: &Writes, order_base: u64) -> TxResult<()> {
+        for user in &writes.new_users {
+            // decide refuses a taken email; this guards the unique index itself.
+            if self.user_emails.get(keys::email(&user.email))?.is_some() {
+                return Err(abort(unique("an email is already registered")));
+            }
+            self.user_emails.insert(keys::email(&user.email), &keys::user(user.id))?;
+            self.users.insert(&keys::user(user.id), value("a user", user)?)?;
+        }
+        for user in &writes.updated_users {
+            self.users.insert(&keys::user(user.id), value("a user", user)?)?;
+        }
+        // Changes to live session lists, per user: (opened, revoked).
+        let mut live: BTreeMap<UserId, (Vec<SessionId>, BTreeSet<SessionId>)> = BTreeMap::new();
+        for (i, session) in writes.new_sessions.iter().enumerate() {
+            let token = keys::digest(&session.token_digest);
+            if self.session_tokens.get(token)?.is_some() {
+                return Err(abort(unique("a session token digest is already in use")));
+            }
+            self.session_tokens.insert(&token, &keys::session(session.id))?;
+            let order = order_base + i as u64;
+            self.user_sessions.insert(&keys::user_session(session.user_id, order, session.id)[..], &[])?;
+            if session.revoked_at.is_none() {
+                live.entry(session.user_id).or_default().0.push(session.id);
+            }
+            self.sessions.insert(&keys::session(session.id), value("a session", session)?)?;
+        }
+        for session in &writes.updated_sessions {
+            if session.revoked_at.is_some() {
+                live.entry(session.user_id).or_default().1.insert(session.id);
+            }
+            self.sessions.insert(&keys::session(session.id), value("a session", session)?)?;
+        }
+        for (user, (opened, revoked)) in live {
+            let mut ids = self.live_sessions(user)?;
+            ids.retain(|id| !revoked.contains(id));
+            ids.extend(opened);
+            if ids.is_empty() {
+                self.live_sessions.remove(&keys::user(user))?;
+            } else {
+                self.live_sessions.insert(&keys::user(user), keys::session_list(&ids))?;
+            }
+        }
+        for token in writes.new_reset_tokens.iter().chain(&writes.updated_reset_tokens) {
+            self.reset_tokens.insert(&keys::digest(&token.token_digest), value("a reset token", token)?)?;
+        }
+        Ok(())
+    }
+
+    /// Appends an audit record, indexes it under its actor, and moves the
+    /// head to it.
     pub fn append_audit(&self, record: &AuditRecord) -> TxResult<()> {
         self.audit.insert(&keys::sequence(record.sequence), value("an audit record", record)?)?;
+        self.audit_by_actor.insert(keys::actor_sequence(&record.actor, record.sequence), &[])?;
         self.meta.insert(keys::META_AUDIT_HEAD, &encode_head(record.head())[..])?;
         Ok(())
     }
+}
+
+/// A write that would give a unique index a second record for one key.
+fn unique(what: &str) -> StorageError {
+    StorageError::new(error::BACKEND, format!("unique index violated: {what}"))
 }
 
 /// The audit head as `sequence (8, big-endian) || hash (32)`.

@@ -13,8 +13,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ledger_core::{
-    Account, AccountKind, AccountRef, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, OpenAccount,
-    PageRequest, Posting, Store, Transaction, TransactionId, TransactionStatus, Transfer, UserId,
+    Account, AccountKind, AccountRef, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger,
+    OpenAccount, PageRequest, Posting, Store, Transaction, TransactionId, TransactionStatus, Transfer, UserId,
 };
 use ledger_sled::{Durability, SledConfig, SledStore};
 use rust_decimal::Decimal;
@@ -51,14 +51,14 @@ async fn crash_child_commits_until_killed() {
     let Some(dir) = std::env::var_os(CHILD_DIR_ENV) else { return };
     let store = SledStore::open_with(SledConfig::new(&dir).durability(Durability::Flush)).unwrap();
     let ledger = Ledger::open(store).await.unwrap();
-    let mut accounts = ledger.accounts_of(owner()).await.unwrap();
+    let mut accounts = ledger.accounts_of(&Actor::System, owner()).await.unwrap();
     while accounts.len() < 2 {
         let open = OpenAccount::new(owner(), AccountKind::Checking, Currency::Usd);
-        accounts.push(ledger.open_account(open).await.unwrap());
+        accounts.push(ledger.open_account(&Actor::System, open).await.unwrap());
     }
     let (a, b) = (accounts[0].id, accounts[1].id);
     let deposit = Deposit { account: a, amount: Amount::parse("1000.00").unwrap(), description: None };
-    ledger.deposit(key("crash-deposit"), deposit).await.unwrap();
+    ledger.deposit(&Actor::System, key("crash-deposit"), deposit).await.unwrap();
 
     // Keys unique across restarts of the child.
     let run = uuid::Uuid::now_v7();
@@ -72,7 +72,7 @@ async fn crash_child_commits_until_killed() {
         let (from, to) = if i % 2 == 0 { (a, b) } else { (b, a) };
         let transfer =
             Transfer { from, to: AccountRef::Id(to), amount: Amount::parse("0.01").unwrap(), description: None };
-        let receipt = ledger.transfer(key(&format!("crash-{run}-{i}")), transfer).await.unwrap();
+        let receipt = ledger.transfer(&Actor::System, key(&format!("crash-{run}-{i}")), transfer).await.unwrap();
         // Printed only after apply returned: this id is acknowledged.
         writeln!(stdout, "{ACK}{}", receipt.transaction.id).unwrap();
         stdout.flush().unwrap();
@@ -172,7 +172,7 @@ async fn all_history(ledger: &Ledger) -> Vec<Transaction> {
     let mut all = Vec::new();
     let mut page = PageRequest::first(200);
     loop {
-        let got = ledger.history(&HistoryFilter::default(), page).await.unwrap();
+        let got = ledger.history(&Actor::System, &HistoryFilter::default(), page).await.unwrap();
         all.extend(got.items);
         match got.next_cursor {
             Some(cursor) => page.cursor = Some(cursor),
@@ -227,7 +227,7 @@ async fn check_after_crash(dir: &Path, acked: &[TransactionId]) {
         }
     }
 
-    ledger.verify_audit_chain(None).await.unwrap();
+    ledger.verify_audit_chain(&Actor::System, None).await.unwrap();
     ledger_core::conformance::invariants::check(&ledger).await;
 }
 

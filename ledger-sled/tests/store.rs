@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use ledger_core::{
-    AccountKind, AccountRef, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, ManualClock,
+    AccountKind, AccountRef, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, ManualClock,
     OpenAccount, PageRequest, PlaceHold, Store, TransactionKind, TransactionStatus, Transfer, UserId, Withdraw,
 };
 use ledger_sled::{Durability, SledConfig, SledStore};
@@ -32,10 +32,20 @@ async fn data_survives_drop_and_reopen() {
     let owner = UserId::new();
     let (alice, bob, transfer_id) = {
         let ledger = Ledger::open(SledStore::open(dir.path()).unwrap()).await.unwrap();
-        let alice = ledger.open_account(OpenAccount::new(owner, AccountKind::Checking, Currency::Usd)).await.unwrap();
-        let bob = ledger.open_account(OpenAccount::new(owner, AccountKind::Savings, Currency::Usd)).await.unwrap();
+        let alice = ledger
+            .open_account(&Actor::System, OpenAccount::new(owner, AccountKind::Checking, Currency::Usd))
+            .await
+            .unwrap();
+        let bob = ledger
+            .open_account(&Actor::System, OpenAccount::new(owner, AccountKind::Savings, Currency::Usd))
+            .await
+            .unwrap();
         ledger
-            .deposit(key("d1"), Deposit { account: alice.id, amount: amount("100.00"), description: None })
+            .deposit(
+                &Actor::System,
+                key("d1"),
+                Deposit { account: alice.id, amount: amount("100.00"), description: None },
+            )
             .await
             .unwrap();
         let transfer = Transfer {
@@ -44,8 +54,8 @@ async fn data_survives_drop_and_reopen() {
             amount: amount("12.50"),
             description: Some("lunch".into()),
         };
-        let first = ledger.transfer(key("t1"), transfer.clone()).await.unwrap();
-        let replay = ledger.transfer(key("t1"), transfer).await.unwrap();
+        let first = ledger.transfer(&Actor::System, key("t1"), transfer.clone()).await.unwrap();
+        let replay = ledger.transfer(&Actor::System, key("t1"), transfer).await.unwrap();
         assert!(replay.replayed);
         assert_eq!(replay.transaction.id, first.transaction.id);
         (alice, bob, first.transaction.id)
@@ -53,20 +63,22 @@ async fn data_survives_drop_and_reopen() {
 
     let store = SledStore::open(dir.path()).unwrap();
     let ledger = Ledger::open(store.clone()).await.unwrap();
-    assert_eq!(ledger.balance(alice.id).await.unwrap().posted, dec("87.50"));
-    assert_eq!(ledger.balance(bob.id).await.unwrap().posted, dec("12.50"));
-    assert_eq!(ledger.account_by_number(bob.number).await.unwrap().id, bob.id);
-    let mine: Vec<_> = ledger.accounts_of(owner).await.unwrap().into_iter().map(|a| a.id).collect();
+    assert_eq!(ledger.balance(&Actor::System, alice.id).await.unwrap().posted, dec("87.50"));
+    assert_eq!(ledger.balance(&Actor::System, bob.id).await.unwrap().posted, dec("12.50"));
+    assert_eq!(ledger.account_by_number(&Actor::System, bob.number).await.unwrap().id, bob.id);
+    let mine: Vec<_> = ledger.accounts_of(&Actor::System, owner).await.unwrap().into_iter().map(|a| a.id).collect();
     assert_eq!(mine, vec![alice.id, bob.id]);
-    assert_eq!(ledger.transaction(transfer_id).await.unwrap().amount, dec("12.50"));
+    assert_eq!(ledger.transaction(&Actor::System, transfer_id).await.unwrap().amount, dec("12.50"));
 
-    let history = ledger.history(&HistoryFilter::account(alice.id), PageRequest::first(10)).await.unwrap();
+    let history =
+        ledger.history(&Actor::System, &HistoryFilter::account(alice.id), PageRequest::first(10)).await.unwrap();
     let kinds: Vec<_> = history.items.iter().map(|t| t.kind).collect();
     assert_eq!(kinds, vec![TransactionKind::Transfer, TransactionKind::Deposit]);
 
     // The replay is still answered from storage after the reopen.
     let again = ledger
         .transfer(
+            &Actor::System,
             key("t1"),
             Transfer {
                 from: alice.id,
@@ -78,10 +90,10 @@ async fn data_survives_drop_and_reopen() {
         .await
         .unwrap();
     assert!(again.replayed);
-    assert_eq!(ledger.balance(alice.id).await.unwrap().posted, dec("87.50"));
+    assert_eq!(ledger.balance(&Actor::System, alice.id).await.unwrap().posted, dec("87.50"));
 
     // The audit chain carries on where it stopped, without a gap.
-    let head = ledger.verify_audit_chain(None).await.unwrap();
+    let head = ledger.verify_audit_chain(&Actor::System, None).await.unwrap();
     assert!(head.sequence >= 5);
     store.ping().await.unwrap();
 }
@@ -94,14 +106,19 @@ async fn relaxed_durability_round_trips_after_a_clean_drop() {
         let store = SledStore::open_with(config.clone()).unwrap();
         assert_eq!(store.durability(), Durability::Relaxed);
         let ledger = Ledger::open(store.clone()).await.unwrap();
-        let a =
-            ledger.open_account(OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Eur)).await.unwrap();
-        ledger.deposit(key("d"), Deposit { account: a.id, amount: amount("5"), description: None }).await.unwrap();
+        let a = ledger
+            .open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Eur))
+            .await
+            .unwrap();
+        ledger
+            .deposit(&Actor::System, key("d"), Deposit { account: a.id, amount: amount("5"), description: None })
+            .await
+            .unwrap();
         store.flush().await.unwrap();
         a
     };
     let ledger = Ledger::open(SledStore::open_with(config).unwrap()).await.unwrap();
-    assert_eq!(ledger.balance(account.id).await.unwrap().posted, dec("5"));
+    assert_eq!(ledger.balance(&Actor::System, account.id).await.unwrap().posted, dec("5"));
 }
 
 #[test]
@@ -137,7 +154,10 @@ async fn opening_a_database_with_an_unreadable_log_is_an_error_not_a_fresh_ledge
     let dir = tempfile::tempdir().unwrap();
     {
         let ledger = Ledger::open(SledStore::open(dir.path()).unwrap()).await.unwrap();
-        ledger.open_account(OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd)).await.unwrap();
+        ledger
+            .open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd))
+            .await
+            .unwrap();
     }
     // sled itself recovers a log it cannot read as an empty database.
     let log = dir.path().join("db");
@@ -169,7 +189,7 @@ fn opening_another_programs_sled_database_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     {
         let db = sled::open(dir.path()).unwrap();
-        db.open_tree("users").unwrap().insert(b"1", b"x").unwrap();
+        db.open_tree("hello").unwrap().insert(b"1", b"x").unwrap();
         db.flush().unwrap();
     }
     let error = SledStore::open(dir.path()).unwrap_err();
@@ -181,23 +201,32 @@ async fn history_merges_account_indexes_newest_first_without_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(SledStore::open(dir.path()).unwrap()).await.unwrap();
     let open = || OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
-    let a = ledger.open_account(open()).await.unwrap();
-    let b = ledger.open_account(open()).await.unwrap();
-    let c = ledger.open_account(open()).await.unwrap();
-    ledger.deposit(key("da"), Deposit { account: a.id, amount: amount("100"), description: None }).await.unwrap();
-    ledger.deposit(key("dc"), Deposit { account: c.id, amount: amount("100"), description: None }).await.unwrap();
+    let a = ledger.open_account(&Actor::System, open()).await.unwrap();
+    let b = ledger.open_account(&Actor::System, open()).await.unwrap();
+    let c = ledger.open_account(&Actor::System, open()).await.unwrap();
+    ledger
+        .deposit(&Actor::System, key("da"), Deposit { account: a.id, amount: amount("100"), description: None })
+        .await
+        .unwrap();
+    ledger
+        .deposit(&Actor::System, key("dc"), Deposit { account: c.id, amount: amount("100"), description: None })
+        .await
+        .unwrap();
     for i in 0..10 {
         let (from, to) = if i % 2 == 0 { (a.id, b.id) } else { (c.id, a.id) };
         let t = Transfer { from, to: AccountRef::Id(to), amount: amount("1"), description: None };
-        ledger.transfer(key(&format!("t{i}")), t).await.unwrap();
+        ledger.transfer(&Actor::System, key(&format!("t{i}")), t).await.unwrap();
     }
-    ledger.withdraw(key("w"), Withdraw { account: b.id, amount: amount("2"), description: None }).await.unwrap();
+    ledger
+        .withdraw(&Actor::System, key("w"), Withdraw { account: b.id, amount: amount("2"), description: None })
+        .await
+        .unwrap();
 
     let filter = HistoryFilter { accounts: vec![a.id, b.id, a.id], ..HistoryFilter::default() };
     let mut seen = Vec::new();
     let mut page = PageRequest::first(3);
     loop {
-        let got = ledger.history(&filter, page).await.unwrap();
+        let got = ledger.history(&Actor::System, &filter, page).await.unwrap();
         seen.extend(got.items);
         match got.next_cursor {
             Some(cursor) => page.cursor = Some(cursor),
@@ -210,10 +239,10 @@ async fn history_merges_account_indexes_newest_first_without_duplicates() {
     let ids: HashSet<_> = seen.iter().map(|t| t.id).collect();
     assert_eq!(ids.len(), seen.len());
 
-    let everything = ledger.history(&HistoryFilter::default(), PageRequest::first(200)).await.unwrap();
+    let everything = ledger.history(&Actor::System, &HistoryFilter::default(), PageRequest::first(200)).await.unwrap();
     assert_eq!(everything.items.len(), 13);
     let big = HistoryFilter { amount_min: Some(dec("2")), ..HistoryFilter::default() };
-    let big = ledger.history(&big, PageRequest::first(200)).await.unwrap();
+    let big = ledger.history(&Actor::System, &big, PageRequest::first(200)).await.unwrap();
     assert_eq!(big.items.len(), 3);
 }
 
@@ -224,8 +253,14 @@ async fn expired_holds_are_found_by_the_expiry_index_and_swept() {
     let start = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap();
     let clock = Arc::new(ManualClock::new(start));
     let ledger = Ledger::open_with_clock(store.clone(), clock.clone()).await.unwrap();
-    let a = ledger.open_account(OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd)).await.unwrap();
-    ledger.deposit(key("d"), Deposit { account: a.id, amount: amount("100"), description: None }).await.unwrap();
+    let a = ledger
+        .open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd))
+        .await
+        .unwrap();
+    ledger
+        .deposit(&Actor::System, key("d"), Deposit { account: a.id, amount: amount("100"), description: None })
+        .await
+        .unwrap();
     let mut holds = Vec::new();
     for (i, minutes) in [30, 10, 20].into_iter().enumerate() {
         let hold = PlaceHold {
@@ -235,18 +270,18 @@ async fn expired_holds_are_found_by_the_expiry_index_and_swept() {
             expires_at: Some(start + Duration::minutes(minutes)),
             description: None,
         };
-        holds.push(ledger.place_hold(key(&format!("h{i}")), hold).await.unwrap().transaction);
+        holds.push(ledger.place_hold(&Actor::System, key(&format!("h{i}")), hold).await.unwrap().transaction);
     }
-    assert_eq!(ledger.balance(a.id).await.unwrap().pending, dec("30"));
+    assert_eq!(ledger.balance(&Actor::System, a.id).await.unwrap().pending, dec("30"));
 
     let due = store.expired_holds(start + Duration::minutes(20), 10).await.unwrap();
     let due: Vec<_> = due.iter().map(|t| t.id).collect();
     assert_eq!(due, vec![holds[1].id, holds[2].id], "oldest expiry first, inclusive");
 
     clock.advance(Duration::minutes(25));
-    assert_eq!(ledger.expire_holds().await.unwrap(), 2);
-    assert_eq!(ledger.balance(a.id).await.unwrap().pending, dec("10"));
-    assert_eq!(ledger.transaction(holds[1].id).await.unwrap().status, TransactionStatus::Voided);
+    assert_eq!(ledger.expire_holds(&Actor::System).await.unwrap(), 2);
+    assert_eq!(ledger.balance(&Actor::System, a.id).await.unwrap().pending, dec("10"));
+    assert_eq!(ledger.transaction(&Actor::System, holds[1].id).await.unwrap().status, TransactionStatus::Voided);
     // Voided holds left the index; the open one is still there.
     let left = store.expired_holds(start + Duration::hours(1), 10).await.unwrap();
     assert_eq!(left.iter().map(|t| t.id).collect::<Vec<_>>(), vec![holds[0].id]);
@@ -259,14 +294,24 @@ async fn concurrent_withdrawals_never_overdraw() {
         Ledger::open(SledStore::open_with(SledConfig::new(dir.path()).durability(Durability::Relaxed)).unwrap())
             .await
             .unwrap();
-    let a = ledger.open_account(OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd)).await.unwrap();
-    ledger.deposit(key("d"), Deposit { account: a.id, amount: amount("10"), description: None }).await.unwrap();
+    let a = ledger
+        .open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd))
+        .await
+        .unwrap();
+    ledger
+        .deposit(&Actor::System, key("d"), Deposit { account: a.id, amount: amount("10"), description: None })
+        .await
+        .unwrap();
     let mut tasks = Vec::new();
     for i in 0..40 {
         let ledger = ledger.clone();
         tasks.push(tokio::spawn(async move {
             ledger
-                .withdraw(key(&format!("w{i}")), Withdraw { account: a.id, amount: amount("1"), description: None })
+                .withdraw(
+                    &Actor::System,
+                    key(&format!("w{i}")),
+                    Withdraw { account: a.id, amount: amount("1"), description: None },
+                )
                 .await
         }));
     }
@@ -277,8 +322,8 @@ async fn concurrent_withdrawals_never_overdraw() {
         }
     }
     assert_eq!(ok, 10);
-    assert_eq!(ledger.balance(a.id).await.unwrap().posted, Decimal::ZERO);
-    ledger.verify_audit_chain(None).await.unwrap();
+    assert_eq!(ledger.balance(&Actor::System, a.id).await.unwrap().posted, Decimal::ZERO);
+    ledger.verify_audit_chain(&Actor::System, None).await.unwrap();
 }
 
 #[tokio::test]
@@ -288,7 +333,10 @@ async fn a_temporary_store_deletes_its_directory_when_dropped() {
     let path = shown.split('"').nth(1).map(std::path::PathBuf::from).unwrap();
     assert!(path.join("conf").is_file(), "{shown}");
     let ledger = Ledger::open(store.clone()).await.unwrap();
-    ledger.open_account(OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Gbp)).await.unwrap();
+    ledger
+        .open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Gbp))
+        .await
+        .unwrap();
     drop((ledger, store));
     assert!(!path.exists(), "{} should be gone", path.display());
 }
@@ -297,8 +345,14 @@ async fn a_temporary_store_deletes_its_directory_when_dropped() {
 async fn cursors_at_the_edges_return_empty_pages() {
     let store = SledStore::temporary().unwrap();
     let ledger = Ledger::open(store.clone()).await.unwrap();
-    let a = ledger.open_account(OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd)).await.unwrap();
-    ledger.deposit(key("d"), Deposit { account: a.id, amount: amount("1"), description: None }).await.unwrap();
+    let a = ledger
+        .open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd))
+        .await
+        .unwrap();
+    ledger
+        .deposit(&Actor::System, key("d"), Deposit { account: a.id, amount: amount("1"), description: None })
+        .await
+        .unwrap();
     assert!(store.postings(a.id, Some(u64::MAX), 10).await.unwrap().is_empty());
     assert_eq!(store.postings(a.id, None, 10).await.unwrap().len(), 1);
     assert!(store.transactions(&HistoryFilter::account(a.id), Some(0), 10).await.unwrap().is_empty());
@@ -309,5 +363,6 @@ async fn cursors_at_the_edges_return_empty_pages() {
     assert!(store.account(ledger_core::AccountId::new()).await.unwrap().is_none());
     assert!(store.transaction(ledger_core::TransactionId::new()).await.unwrap().is_none());
     assert!(store.idempotency_record(&key("nope")).await.unwrap().is_none());
-    assert!(store.idempotency_record(&key("d")).await.unwrap().is_some());
+    assert!(store.idempotency_record(&key("d")).await.unwrap().is_none(), "stored scoped to its actor");
+    assert!(store.idempotency_record(&key("d").scoped(&Actor::System)).await.unwrap().is_some());
 }

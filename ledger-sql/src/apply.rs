@@ -11,7 +11,10 @@ use std::time::Duration;
 use ledger_core::{AuditHead, BatchOutcome, Decision, Keys, Snapshot, WriteBatch, Writes, decide};
 use sqlx::{Database, Pool};
 
-use crate::queries::{self, ACCOUNTS_INSERT, AUDIT_INSERT, IDEMPOTENCY_INSERT, POSTINGS_INSERT, TRANSACTIONS_INSERT};
+use crate::queries::{
+    self, ACCOUNTS_INSERT, AUDIT_INSERT, IDEMPOTENCY_INSERT, POSTINGS_INSERT, RESET_TOKENS_INSERT, SESSIONS_INSERT,
+    TRANSACTIONS_INSERT, USERS_INSERT,
+};
 use crate::row;
 use crate::session::{Cells, Session, corrupt};
 use crate::stmt::{Stmt, Value};
@@ -36,11 +39,27 @@ where
     DB: Database,
     DB::Connection: Session,
 {
+    with_retries("a ledger commit", retryable, || transact_once(pool, begin, batches)).await
+}
+
+/// Runs `run` until it succeeds, fails for good, or has run [`ATTEMPTS_MAX`]
+/// times, pausing with jittered exponential backoff between runs. Each run
+/// must leave nothing behind when it fails retryably (a rolled-back
+/// transaction, or one statement that did not apply).
+pub(crate) async fn with_retries<T, F, Fut>(
+    what: &str,
+    retryable: fn(&sqlx::Error) -> bool,
+    mut run: F,
+) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
     let mut attempt = 1;
     loop {
-        match transact_once(pool, begin, batches).await {
+        match run().await {
             Err(error) if attempt < ATTEMPTS_MAX && retryable(&error) => {
-                tracing::debug!(%error, attempt, "retrying a ledger commit");
+                tracing::debug!(%error, attempt, "retrying {what}");
                 tokio::time::sleep(backoff(attempt)).await;
                 attempt += 1;
             }
@@ -133,6 +152,37 @@ async fn load_snapshot<S: Session>(s: &mut S, keys: &Keys, audit_head: AuditHead
         let rows = s.fetch(&queries::idempotency(d, key.as_str())).await?;
         snapshot.idempotency = rows.first().map(|r| row::idempotency(r)).transpose()?;
     }
+    if !keys.users.is_empty() {
+        for r in s.fetch(&queries::lock_users(d, &keys.users)).await? {
+            let user = row::user(&r)?;
+            snapshot.users.insert(user.id, user);
+        }
+    }
+    if !keys.emails.is_empty() {
+        for r in s.fetch(&queries::taken_emails(d, &keys.emails)).await? {
+            snapshot.taken_emails.insert(row::email(r.text("email")?)?);
+        }
+    }
+    // The sessions named (in any state), then every unrevoked session of the
+    // users named; a session in both is read twice and kept once.
+    if !keys.sessions.is_empty() {
+        for r in s.fetch(&queries::lock_sessions(d, &keys.sessions)).await? {
+            let session = row::session(&r)?;
+            snapshot.sessions.insert(session.id, session);
+        }
+    }
+    if !keys.sessions_of.is_empty() {
+        for r in s.fetch(&queries::lock_live_sessions_of(d, &keys.sessions_of)).await? {
+            let session = row::session(&r)?;
+            snapshot.sessions.insert(session.id, session);
+        }
+    }
+    if !keys.reset_tokens.is_empty() {
+        for r in s.fetch(&queries::lock_reset_tokens(d, &keys.reset_tokens)).await? {
+            let token = row::reset_token(&r)?;
+            snapshot.reset_tokens.insert(token.token_digest, token);
+        }
+    }
     Ok(snapshot)
 }
 
@@ -156,7 +206,30 @@ async fn write<S: Session>(s: &mut S, w: &Writes) -> Result<(), sqlx::Error> {
         let values = vec![row::idempotency_values(record)?];
         run_all(s, queries::insert(d, IDEMPOTENCY_INSERT.0, IDEMPOTENCY_INSERT.1, values)).await?;
     }
+    write_identity(s, w).await?;
     run_all(s, insert_audit(d, &w.audit)?).await
+}
+
+/// Writes the users, sessions and reset tokens of a commit: users first,
+/// which sessions and reset tokens reference.
+async fn write_identity<S: Session>(s: &mut S, w: &Writes) -> Result<(), sqlx::Error> {
+    let d = S::DIALECT;
+    let users = w.new_users.iter().map(row::user_values).collect();
+    run_all(s, queries::insert(d, USERS_INSERT.0, USERS_INSERT.1, users)).await?;
+    for user in &w.updated_users {
+        one_row(s.execute(&queries::update_user(d, user)).await?, "user", user.id)?;
+    }
+    let sessions = w.new_sessions.iter().map(row::session_values).collect();
+    run_all(s, queries::insert(d, SESSIONS_INSERT.0, SESSIONS_INSERT.1, sessions)).await?;
+    for session in &w.updated_sessions {
+        one_row(s.execute(&queries::update_session(d, session)).await?, "session", session.id)?;
+    }
+    let tokens = w.new_reset_tokens.iter().map(row::reset_token_values).collect();
+    run_all(s, queries::insert(d, RESET_TOKENS_INSERT.0, RESET_TOKENS_INSERT.1, tokens)).await?;
+    for token in &w.updated_reset_tokens {
+        one_row(s.execute(&queries::update_reset_token(d, token)).await?, "reset token", token.token_digest)?;
+    }
+    Ok(())
 }
 
 /// An update of a row the snapshot loaded (and locked) must change exactly

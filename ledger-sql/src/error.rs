@@ -3,8 +3,10 @@
 
 use ledger_core::StorageError;
 
-/// Constraint names (PostgreSQL) and failing columns (SQLite reports
-/// `UNIQUE constraint failed: accounts.number`) with what they mean.
+/// Constraint names (PostgreSQL) and what SQLite names in its message (the
+/// failing column, `UNIQUE constraint failed: accounts.number`, or the
+/// check's name, `CHECK constraint failed: users_role_check`) with what
+/// they mean. SQLite does not say which foreign key failed.
 const CONSTRAINTS: &[(&str, &str, &str)] = &[
     ("accounts_pkey", "accounts.id", "an account with this id already exists"),
     ("accounts_number_key", "accounts.number", "the account number is already taken"),
@@ -17,6 +19,21 @@ const CONSTRAINTS: &[(&str, &str, &str)] = &[
     ("postings_account_id_fkey", "", "a posting names an unknown account"),
     ("idempotency_pkey", "idempotency.key", "the idempotency key was stored concurrently"),
     ("audit_log_pkey", "audit_log.sequence", "an audit sequence was reused (concurrent writer)"),
+    ("users_pkey", "users.id", "a user with this id already exists"),
+    // `decide` refuses a taken email under the audit head lock, so this means
+    // a writer bypassed the ledger (or the lock).
+    ("users_email_key", "users.email", "the email address is already registered (written past the ledger's check)"),
+    ("users_email_check", "users_email_check", "a user's email is not in normal (lower-case) form"),
+    ("users_date_of_birth_check", "users_date_of_birth_check", "a user's date of birth is not YYYY-MM-DD"),
+    ("users_role_check", "users_role_check", "a user's role is unknown to the schema"),
+    ("users_kyc_status_check", "users_kyc_status_check", "a user's KYC status is unknown to the schema"),
+    ("sessions_pkey", "sessions.id", "a session with this id already exists"),
+    ("sessions_token_digest_key", "sessions.token_digest", "a session token digest was reused"),
+    ("sessions_token_digest_check", "sessions_token_digest_check", "a session token digest is not 32 bytes"),
+    ("sessions_user_id_fkey", "", "a session names an unknown user"),
+    ("reset_tokens_pkey", "reset_tokens.token_digest", "a password-reset token digest was reused"),
+    ("reset_tokens_token_digest_check", "reset_tokens_token_digest_check", "a reset token digest is not 32 bytes"),
+    ("reset_tokens_user_id_fkey", "", "a password-reset token names an unknown user"),
 ];
 
 /// A storage error for `context` (what the store was doing), naming the
@@ -80,6 +97,13 @@ mod tests {
             Some("the account number is already taken")
         );
         assert_eq!(constraint_meaning(None, "FOREIGN KEY constraint failed"), None);
+        let email = Some("the email address is already registered (written past the ledger's check)");
+        assert_eq!(constraint_meaning(Some("users_email_key"), ""), email);
+        assert_eq!(constraint_meaning(None, "UNIQUE constraint failed: users.email"), email);
+        assert_eq!(
+            constraint_meaning(None, "CHECK constraint failed: users_role_check"),
+            Some("a user's role is unknown to the schema")
+        );
         assert_eq!(constraint_meaning(Some("something_else"), "x"), None);
     }
 }

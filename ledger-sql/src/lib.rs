@@ -26,20 +26,39 @@
 //! | `transactions` | `id`                | unique `sequence` (history without accounts); `(from_account, sequence)`, `(to_account, sequence)` (an account's history); partial `(expires_at, id) WHERE status = 'pending' AND expires_at IS NOT NULL` (expired holds) |
 //! | `postings`     | `sequence`          | `(account_id, sequence)` (an account's postings)              |
 //! | `idempotency`  | `key`               |                                                              |
-//! | `audit_log`    | `sequence`          |                                                              |
+//! | `audit_log`    | `sequence`          | `(actor, sequence)` (an actor's records in order: a customer's own audit log) |
 //! | `audit_head`   | `id` (single row 1) |                                                              |
+//! | `users`        | `id`                | unique `email` (by email, taken emails)                       |
+//! | `sessions`     | `id`                | unique `token_digest` (by token); `(user_id, id)` (a user's sessions newest first, and their unrevoked ones) |
+//! | `reset_tokens` | `token_digest`      |                                                              |
 //!
 //! Balances (`posted`, `pending`) live on the account row. Transactions and
 //! postings carry ledger-core's sequences (commit order); foreign keys tie
 //! postings and transactions to accounts. `audit_head` holds the end of the
 //! hash chain (sequence and hash); it is also the commit lock (below).
 //!
+//! Identity (migration 0002) is stored field by field, never as a document:
+//! a user's email (already normalised to lower case by ledger-core, so the
+//! unique index is case-insensitive uniqueness), password digest (argon2id
+//! PHC string), profile (`full_name`, `phone`, `address`, `date_of_birth`),
+//! `role`, `kyc_status` and `kyc_reason`; a session's device (`user_agent`,
+//! `client_addr` as the address's canonical text, `label`), `created_at`,
+//! `last_seen_at`, `expires_at`, `idle_secs` and `revoked_at`; a reset
+//! token's `user_id`, `created_at`, `expires_at` and `used_at`. Secret
+//! tokens are never stored, only their SHA-256 digests (32-byte
+//! `BYTEA`/`BLOB`, checked). Enumerations (`role`, `kyc_status`) are
+//! checked against ledger-core's names, and sessions and reset tokens
+//! reference their user. Session ids are UUIDv7, so id order is creation
+//! order. Accounts do not reference users: an account's owner is any
+//! [`UserId`](ledger_core::UserId), registered or not.
+//!
 //! Values are exact. PostgreSQL: `NUMERIC` money, `TIMESTAMPTZ` instants,
-//! `UUID` ids. SQLite (`STRICT` tables, so never a `REAL`): bounded amounts
-//! (a transaction's amount, a posting, a capture) as `INTEGER` units of
-//! 10^-4 (ledger-core allows at most 4 decimal places), balances and limits
-//! as the decimal's exact text, instants as `INTEGER` microseconds, ids as
-//! 16-byte `BLOB`s. What is read back equals what was written.
+//! `DATE` dates, `UUID` ids. SQLite (`STRICT` tables, so never a `REAL`):
+//! bounded amounts (a transaction's amount, a posting, a capture) as
+//! `INTEGER` units of 10^-4 (ledger-core allows at most 4 decimal places),
+//! balances and limits as the decimal's exact text, instants as `INTEGER`
+//! microseconds, dates as ISO 8601 `TEXT` (`YYYY-MM-DD`), ids as 16-byte
+//! `BLOB`s. What is read back equals what was written.
 //!
 //! The schema is applied on connect from migrations embedded in the binary
 //! (`migrations/postgres`, `migrations/sqlite`). A database migrated by a
@@ -53,13 +72,20 @@
 //! 1. read the audit head, locking it (PostgreSQL `SELECT ... FOR UPDATE`);
 //! 2. for each batch, in order: load its [`Keys`](ledger_core::Keys) (accounts
 //!    and holds with `SELECT ... ORDER BY id FOR UPDATE`, taken account
-//!    numbers, the idempotency record), call `decide`, and write the verdict:
-//!    every row of a commit, only the audit record of a rejection, nothing
-//!    for a replay; the next batch sees these writes and the moved head;
+//!    numbers, the idempotency record; users `FOR UPDATE` in id order, taken
+//!    emails, the sessions named (in any state) and every unrevoked session
+//!    of the users named, both `FOR UPDATE`, and the reset tokens named `FOR
+//!    UPDATE`), call `decide`, and write the verdict: every row of a commit
+//!    (accounts, transactions, postings, the idempotency record, users,
+//!    sessions, reset tokens and the audit record), only the audit record of
+//!    a rejection, nothing for a replay; the next batch sees these writes and
+//!    the moved head;
 //! 3. write the head back and `COMMIT`.
 //!
 //! Any failure before `COMMIT` rolls the whole call back, so a command is
-//! applied entirely or not at all. (A failure *during* `COMMIT`, such as a
+//! applied entirely or not at all: a password reset, say, consumes its
+//! token, replaces the password, revokes every session and appends its
+//! audit record together, or does none of it. (A failure *during* `COMMIT`, such as a
 //! lost connection, leaves the outcome unknown to the caller; replaying the
 //! command with its idempotency key settles it.)
 //!
@@ -82,6 +108,21 @@
 //! The head lock also makes the audit log gapless: a sequence is taken from
 //! the locked head and only becomes visible if the call commits.
 //!
+//! Identity follows the same rule. Registration's "is this email free?" is
+//! read under the head lock, so two registrations of one email, from any
+//! number of processes, admit exactly one (the unique index on
+//! `users.email` is a backstop; were it ever hit, the error says "the email
+//! address is already registered"). The one write outside `apply` is
+//! [`Store::touch_session`](ledger_core::Store::touch_session), a single
+//! guarded statement (`UPDATE sessions SET last_seen_at = $1 WHERE id = $2
+//! AND revoked_at IS NULL AND last_seen_at < $1`) that takes no head lock:
+//! it never moves last-seen backwards and never touches a revoked session.
+//! On PostgreSQL it waits for an `apply` holding the session row (locked by
+//! the snapshot) and re-checks its guard against what that commit wrote, so
+//! it cannot undo a revocation nor be undone by one; on SQLite it queues
+//! for the write lock like any writer. Last-seen is device telemetry, not
+//! audited and not decided, so it is not part of the audit chain.
+//!
 //! The price is that commits are serial across the database; a call may
 //! carry many batches (group commit) to spread that cost. SERIALIZABLE
 //! would give the same safety but turns every conflict on a hot account
@@ -94,7 +135,10 @@
 //! of the same idempotency key is run again from the start, up to 8 times,
 //! with jittered exponential backoff; a rerun decides afresh, so it is safe.
 //! (sqlx's migrator, run on connect, serialises concurrent migrations with
-//! an advisory lock on PostgreSQL.)
+//! an advisory lock on PostgreSQL.) Migrations run in a transaction, so
+//! 0002's index on `audit_log (actor, sequence)` is built while writes to
+//! the log wait: a one-off pause proportional to the log's size when an
+//! existing ledger is upgraded.
 //!
 //! **SQLite.** One writer at a time is SQLite's model. Calls start with
 //! `BEGIN IMMEDIATE`, which takes the database's write lock before the

@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use ledger_core::{BatchOutcome, StorageError, WriteBatch};
 use rust_decimal::Decimal;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
@@ -81,6 +81,16 @@ impl PgBackend {
             .await
             .map_err(|e| storage_error(BACKEND, "applying a batch", e))
     }
+
+    /// Runs one write statement on its own (autocommit), retried like a
+    /// call of `apply`; returns how many rows it changed.
+    pub(crate) async fn write_one(&self, context: &str, stmt: &Stmt) -> Result<u64, StorageError> {
+        let run = || async {
+            let mut conn = self.pool.acquire().await?;
+            Session::execute(&mut *conn, stmt).await
+        };
+        apply::with_retries(context, postgres_retryable, run).await.map_err(|e| storage_error(BACKEND, context, e))
+    }
 }
 
 /// A schema name safe to put in `search_path` unquoted.
@@ -108,8 +118,11 @@ fn bind(stmt: &Stmt) -> Query<'_, Postgres, PgArguments> {
         Value::OptAmount(v) => q.bind(*v),
         Value::Time(v) => q.bind(*v),
         Value::OptTime(v) => q.bind(*v),
+        Value::OptDate(v) => q.bind(*v),
         Value::UuidArray(v) => q.bind(v.as_slice()),
         Value::IntArray(v) => q.bind(v.as_slice()),
+        Value::TextArray(v) => q.bind(v.as_slice()),
+        Value::BytesArray(v) => q.bind(v.as_slice()),
     })
 }
 
@@ -159,6 +172,9 @@ impl Cells for PgRow {
         self.try_get(column)
     }
     fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn opt_date(&self, column: &str) -> Result<Option<NaiveDate>, sqlx::Error> {
         self.try_get(column)
     }
 }

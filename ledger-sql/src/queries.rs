@@ -5,10 +5,12 @@
 //! of the history query.
 
 use chrono::{DateTime, Utc};
-use ledger_core::{AccountId, AccountNumber, AuditHead, HistoryFilter, TransactionId, UserId};
+use ledger_core::identity::{Email, ResetToken, Session, SessionId, User};
+use ledger_core::{AccountId, AccountNumber, AuditHead, Digest, HistoryFilter, TransactionId, UserId};
 
 use crate::row::{
-    ACCOUNT_COLUMNS, ACCOUNT_INSERT_COLUMNS, AUDIT_COLUMNS, IDEMPOTENCY_COLUMNS, POSTING_COLUMNS, TRANSACTION_COLUMNS,
+    ACCOUNT_COLUMNS, ACCOUNT_INSERT_COLUMNS, AUDIT_COLUMNS, IDEMPOTENCY_COLUMNS, POSTING_COLUMNS, RESET_TOKEN_COLUMNS,
+    SESSION_COLUMNS, TRANSACTION_COLUMNS, USER_COLUMNS,
 };
 use crate::stmt::{Dialect, List, Stmt, Value, int};
 
@@ -17,6 +19,10 @@ const INSERT_ROWS_MAX: usize = 256;
 
 fn uuids<T>(ids: impl IntoIterator<Item = T>, uuid: impl Fn(T) -> uuid::Uuid) -> List {
     List::Uuids(ids.into_iter().map(uuid).collect())
+}
+
+fn digests<'a>(digests: impl IntoIterator<Item = &'a Digest>) -> List {
+    List::Bytes(digests.into_iter().map(|d| d.0.to_vec()).collect())
 }
 
 // Audit head.
@@ -67,6 +73,44 @@ pub(crate) fn idempotency(d: Dialect, key: &str) -> Stmt {
     s
 }
 
+/// Users by id, locked in id order (`users_pkey`).
+pub(crate) fn lock_users<'a>(d: Dialect, ids: impl IntoIterator<Item = &'a UserId>) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {USER_COLUMNS} FROM users WHERE "));
+    s.any_of("id", uuids(ids, |id| *id.as_uuid())).push(" ORDER BY id").for_update();
+    s
+}
+
+/// Which of these (normalised) emails are registered (`users_email_key`).
+/// Not locked: a registration that would take one must first hold the audit
+/// head, as this reader does.
+pub(crate) fn taken_emails<'a>(d: Dialect, emails: impl IntoIterator<Item = &'a Email>) -> Stmt {
+    let mut s = Stmt::new(d, "SELECT email FROM users WHERE ");
+    s.any_of("email", List::Texts(emails.into_iter().map(|e| e.as_str().to_owned()).collect()));
+    s
+}
+
+/// Sessions by id, in any state, locked in id order (`sessions_pkey`).
+pub(crate) fn lock_sessions<'a>(d: Dialect, ids: impl IntoIterator<Item = &'a SessionId>) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE "));
+    s.any_of("id", uuids(ids, |id| id.0)).push(" ORDER BY id").for_update();
+    s
+}
+
+/// Every unrevoked session of these users, locked in id order (`sessions_user_idx`).
+pub(crate) fn lock_live_sessions_of<'a>(d: Dialect, users: impl IntoIterator<Item = &'a UserId>) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE "));
+    s.any_of("user_id", uuids(users, |id| *id.as_uuid()));
+    s.push(" AND revoked_at IS NULL ORDER BY id").for_update();
+    s
+}
+
+/// Reset tokens by digest, locked in digest order (`reset_tokens_pkey`).
+pub(crate) fn lock_reset_tokens<'a>(d: Dialect, tokens: impl IntoIterator<Item = &'a Digest>) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {RESET_TOKEN_COLUMNS} FROM reset_tokens WHERE "));
+    s.any_of("token_digest", digests(tokens)).push(" ORDER BY token_digest").for_update();
+    s
+}
+
 // Writes.
 
 /// Multi-row inserts of `rows` into `table`, a statement per [`INSERT_ROWS_MAX`] rows.
@@ -96,6 +140,12 @@ pub(crate) const POSTINGS_INSERT: (&str, &str) = ("postings", POSTING_COLUMNS);
 pub(crate) const IDEMPOTENCY_INSERT: (&str, &str) = ("idempotency", IDEMPOTENCY_COLUMNS);
 /// The columns of [`crate::row::audit_values`].
 pub(crate) const AUDIT_INSERT: (&str, &str) = ("audit_log", AUDIT_COLUMNS);
+/// The columns of [`crate::row::user_values`].
+pub(crate) const USERS_INSERT: (&str, &str) = ("users", USER_COLUMNS);
+/// The columns of [`crate::row::session_values`].
+pub(crate) const SESSIONS_INSERT: (&str, &str) = ("sessions", SESSION_COLUMNS);
+/// The columns of [`crate::row::reset_token_values`].
+pub(crate) const RESET_TOKENS_INSERT: (&str, &str) = ("reset_tokens", RESET_TOKEN_COLUMNS);
 
 /// Writes the mutable part of an account: status and balances.
 pub(crate) fn update_account(d: Dialect, a: &ledger_core::Account) -> Stmt {
@@ -115,6 +165,61 @@ pub(crate) fn update_transaction(d: Dialect, t: &ledger_core::Transaction) -> St
     s.push(", captured_amount = ").bind(Value::OptAmount(t.captured_amount));
     s.push(", updated_at = ").bind(Value::Time(t.updated_at));
     s.push(" WHERE id = ").bind(Value::Uuid(*t.id.as_uuid()));
+    s
+}
+
+/// Writes a user's full new state (all but its id and creation time, which
+/// never change): profile, password, role, KYC.
+pub(crate) fn update_user(d: Dialect, u: &User) -> Stmt {
+    let mut s = Stmt::new(d, "UPDATE users SET email = ");
+    s.bind(Value::Text(u.email.as_str().to_owned()));
+    s.push(", password = ").bind(Value::Text(u.password.as_str().to_owned()));
+    s.push(", full_name = ").bind(Value::Text(u.profile.full_name.clone()));
+    s.push(", phone = ").bind(Value::OptText(u.profile.phone.clone()));
+    s.push(", address = ").bind(Value::OptText(u.profile.address.clone()));
+    s.push(", date_of_birth = ").bind(Value::OptDate(u.profile.date_of_birth));
+    s.push(", role = ").bind(Value::Text(u.role.as_str().to_owned()));
+    s.push(", kyc_status = ").bind(Value::Text(u.kyc_status.as_str().to_owned()));
+    s.push(", kyc_reason = ").bind(Value::OptText(u.kyc_reason.clone()));
+    s.push(", updated_at = ").bind(Value::Time(u.updated_at));
+    s.push(" WHERE id = ").bind(Value::Uuid(*u.id.as_uuid()));
+    s
+}
+
+/// Writes a session's full new state (all but its id, user, token digest
+/// and creation time, which never change). `apply` only ever revokes, and
+/// the row is locked since the snapshot read it (SQLite: the write lock is
+/// held), so no concurrent [`touch_session`] can be overwritten.
+pub(crate) fn update_session(d: Dialect, session: &Session) -> Stmt {
+    let mut s = Stmt::new(d, "UPDATE sessions SET user_agent = ");
+    s.bind(Value::OptText(session.device.user_agent.clone()));
+    s.push(", client_addr = ").bind(Value::OptText(session.device.client_addr.map(|a| a.to_string())));
+    s.push(", label = ").bind(Value::OptText(session.device.label.clone()));
+    s.push(", last_seen_at = ").bind(Value::Time(session.last_seen_at));
+    s.push(", expires_at = ").bind(Value::Time(session.expires_at));
+    s.push(", idle_secs = ").bind(Value::Int(session.idle_secs));
+    s.push(", revoked_at = ").bind(Value::OptTime(session.revoked_at));
+    s.push(" WHERE id = ").bind(Value::Uuid(session.id.0));
+    s
+}
+
+/// Writes a reset token's new state: when it was used.
+pub(crate) fn update_reset_token(d: Dialect, t: &ResetToken) -> Stmt {
+    let mut s = Stmt::new(d, "UPDATE reset_tokens SET used_at = ");
+    s.bind(Value::OptTime(t.used_at));
+    s.push(" WHERE token_digest = ").bind(Value::Bytes(t.token_digest.0.to_vec()));
+    s
+}
+
+/// Records a session's use: one guarded statement, so it never moves
+/// last-seen backwards, never touches a revoked session, and (PostgreSQL)
+/// waits for a commit holding the row and re-checks the guard after it.
+/// The instant is rounded down to the stored microseconds.
+pub(crate) fn touch_session(d: Dialect, id: SessionId, at: DateTime<Utc>) -> Stmt {
+    let at = micros_floor(at);
+    let mut s = Stmt::new(d, "UPDATE sessions SET last_seen_at = ");
+    s.bind(Value::Time(at)).push(" WHERE id = ").bind(Value::Uuid(id.0));
+    s.push(" AND revoked_at IS NULL AND last_seen_at < ").bind(Value::Time(at));
     s
 }
 
@@ -265,6 +370,60 @@ pub(crate) fn expired_holds(d: Dialect, at: DateTime<Utc>, limit: usize) -> Stmt
     s
 }
 
+/// An actor's audit records after a sequence, in order (`audit_log_actor_idx`).
+pub(crate) fn audit_records_by_actor(d: Dialect, actor: &str, after: u64, limit: usize) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE actor = "));
+    s.bind(Value::Text(actor.to_owned())).push(" AND sequence > ").bind(Value::Int(int(after)));
+    s.push(" ORDER BY sequence").limit(limit);
+    s
+}
+
+/// A user by id (primary key).
+pub(crate) fn user(d: Dialect, id: UserId) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {USER_COLUMNS} FROM users WHERE id = "));
+    s.bind(Value::Uuid(*id.as_uuid()));
+    s
+}
+
+/// A user by normalised email (`users_email_key`).
+pub(crate) fn user_by_email(d: Dialect, email: &Email) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {USER_COLUMNS} FROM users WHERE email = "));
+    s.bind(Value::Text(email.as_str().to_owned()));
+    s
+}
+
+/// All users in id order after a cursor (primary key).
+pub(crate) fn users(d: Dialect, after: Option<UserId>, limit: usize) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {USER_COLUMNS} FROM users"));
+    if let Some(after) = after {
+        s.push(" WHERE id > ").bind(Value::Uuid(*after.as_uuid()));
+    }
+    s.push(" ORDER BY id").limit(limit);
+    s
+}
+
+/// A session by its token's digest (`sessions_token_digest_key`).
+pub(crate) fn session_by_token(d: Dialect, token: &Digest) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_digest = "));
+    s.bind(Value::Bytes(token.0.to_vec()));
+    s
+}
+
+/// A user's sessions, newest first (`sessions_user_idx` backwards: session
+/// ids are UUIDv7, so id order is creation order).
+pub(crate) fn sessions_of(d: Dialect, user: UserId, limit: usize) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = "));
+    s.bind(Value::Uuid(*user.as_uuid())).push(" ORDER BY id DESC").limit(limit);
+    s
+}
+
+/// A reset token by digest (primary key).
+pub(crate) fn reset_token(d: Dialect, token: &Digest) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {RESET_TOKEN_COLUMNS} FROM reset_tokens WHERE token_digest = "));
+    s.bind(Value::Bytes(token.0.to_vec()));
+    s
+}
+
 /// The cheapest round trip.
 pub(crate) fn ping(d: Dialect) -> Stmt {
     Stmt::new(d, "SELECT 1")
@@ -292,6 +451,31 @@ mod tests {
         assert_eq!(micros_ceil(whole), whole);
         assert_eq!(micros_floor(finer), whole);
         assert_eq!(micros_ceil(finer), whole + chrono::Duration::microseconds(1));
+    }
+
+    #[test]
+    fn touch_is_one_guarded_update_at_stored_precision() {
+        let id = SessionId::new();
+        let at = DateTime::from_timestamp(1_700_000_000, 5_001).unwrap_or_default();
+        let s = touch_session(Dialect::Postgres, id, at);
+        assert_eq!(
+            s.sql(),
+            "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND revoked_at IS NULL AND last_seen_at < $3"
+        );
+        let whole = DateTime::from_timestamp(1_700_000_000, 5_000).unwrap_or_default();
+        assert_eq!(s.args(), &[Value::Time(whole), Value::Uuid(id.0), Value::Time(whole)]);
+    }
+
+    #[test]
+    fn snapshot_loads_lock_on_postgres_only() {
+        let users = [UserId::new(), UserId::new()];
+        let pg = lock_live_sessions_of(Dialect::Postgres, &users);
+        assert!(pg.sql().ends_with("WHERE user_id = ANY($1) AND revoked_at IS NULL ORDER BY id FOR UPDATE"));
+        let lite = lock_live_sessions_of(Dialect::Sqlite, &users);
+        assert!(lite.sql().ends_with("WHERE user_id IN ($1, $2) AND revoked_at IS NULL ORDER BY id"));
+        let tokens = [Digest::ZERO];
+        let pg = lock_reset_tokens(Dialect::Postgres, &tokens);
+        assert!(pg.sql().ends_with("WHERE token_digest = $1 ORDER BY token_digest FOR UPDATE"), "{}", pg.sql());
     }
 
     #[test]

@@ -7,7 +7,11 @@
 //! corrupt rather than guessed at.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
+use ledger_core::identity::{
+    Device, Email, KycStatus, PasswordDigest, Profile, ResetToken, Role, Session, SessionId, User,
+};
 use ledger_core::{
     Account, AccountId, AccountKind, AccountNumber, AccountStatus, AuditOutcome, AuditRecord, Balance, Currency,
     Digest, IdempotencyKey, IdempotencyRecord, Posting, Transaction, TransactionId, TransactionKind, TransactionStatus,
@@ -40,6 +44,17 @@ pub(crate) const IDEMPOTENCY_COLUMNS: &str = "key, fingerprint, transaction_ids,
 /// Columns of `audit_log`, read and written.
 pub(crate) const AUDIT_COLUMNS: &str =
     "sequence, at, actor, action, target, outcome, code, reason, metadata, prev_hash, hash";
+
+/// Columns of `users`, read and written.
+pub(crate) const USER_COLUMNS: &str = "id, email, password, full_name, phone, address, date_of_birth, role, kyc_status, \
+     kyc_reason, created_at, updated_at";
+
+/// Columns of `sessions`, read and written.
+pub(crate) const SESSION_COLUMNS: &str = "id, user_id, token_digest, user_agent, client_addr, label, created_at, \
+     last_seen_at, expires_at, idle_secs, revoked_at";
+
+/// Columns of `reset_tokens`, read and written.
+pub(crate) const RESET_TOKEN_COLUMNS: &str = "token_digest, user_id, created_at, expires_at, used_at";
 
 const OUTCOME_ACCEPTED: &str = "accepted";
 const OUTCOME_REJECTED: &str = "rejected";
@@ -216,6 +231,115 @@ pub(crate) fn audit(row: &dyn Cells) -> Result<AuditRecord, sqlx::Error> {
         metadata,
         prev_hash: digest(row.bytes("prev_hash")?)?,
         hash: digest(row.bytes("hash")?)?,
+    })
+}
+
+/// The values of a user, in [`USER_COLUMNS`] order.
+pub(crate) fn user_values(u: &User) -> Vec<Value> {
+    vec![
+        Value::Uuid(*u.id.as_uuid()),
+        Value::Text(u.email.as_str().to_owned()),
+        Value::Text(u.password.as_str().to_owned()),
+        Value::Text(u.profile.full_name.clone()),
+        Value::OptText(u.profile.phone.clone()),
+        Value::OptText(u.profile.address.clone()),
+        Value::OptDate(u.profile.date_of_birth),
+        Value::Text(u.role.as_str().to_owned()),
+        Value::Text(u.kyc_status.as_str().to_owned()),
+        Value::OptText(u.kyc_reason.clone()),
+        Value::Time(u.created_at),
+        Value::Time(u.updated_at),
+    ]
+}
+
+/// Reads a user row ([`USER_COLUMNS`]).
+pub(crate) fn user(row: &dyn Cells) -> Result<User, sqlx::Error> {
+    let id = UserId::from_uuid(row.uuid("id")?);
+    Ok(User {
+        id,
+        email: email(row.text("email")?)?,
+        password: PasswordDigest::from_stored(row.text("password")?),
+        profile: Profile {
+            full_name: row.text("full_name")?,
+            phone: row.opt_text("phone")?,
+            address: row.opt_text("address")?,
+            date_of_birth: row.opt_date("date_of_birth")?,
+        },
+        role: parse(Role::parse, &row.text("role")?, "role")?,
+        kyc_status: parse(KycStatus::parse, &row.text("kyc_status")?, "KYC status")?,
+        kyc_reason: row.opt_text("kyc_reason")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+/// A stored email: it must already be in ledger-core's normal form, or
+/// parsing would silently change it.
+pub(crate) fn email(stored: String) -> Result<Email, sqlx::Error> {
+    match Email::parse(&stored) {
+        Ok(email) if email.as_str() == stored => Ok(email),
+        _ => Err(corrupt(format!("email {stored:?}"))),
+    }
+}
+
+/// The values of a session, in [`SESSION_COLUMNS`] order.
+pub(crate) fn session_values(s: &Session) -> Vec<Value> {
+    vec![
+        Value::Uuid(s.id.0),
+        Value::Uuid(*s.user_id.as_uuid()),
+        Value::Bytes(s.token_digest.0.to_vec()),
+        Value::OptText(s.device.user_agent.clone()),
+        Value::OptText(s.device.client_addr.map(|a| a.to_string())),
+        Value::OptText(s.device.label.clone()),
+        Value::Time(s.created_at),
+        Value::Time(s.last_seen_at),
+        Value::Time(s.expires_at),
+        Value::Int(s.idle_secs),
+        Value::OptTime(s.revoked_at),
+    ]
+}
+
+/// Reads a session row ([`SESSION_COLUMNS`]).
+pub(crate) fn session(row: &dyn Cells) -> Result<Session, sqlx::Error> {
+    let id = SessionId(row.uuid("id")?);
+    let client_addr = match row.opt_text("client_addr")? {
+        Some(text) => {
+            Some(text.parse::<IpAddr>().map_err(|_| corrupt(format!("session {id}: client address {text:?}")))?)
+        }
+        None => None,
+    };
+    Ok(Session {
+        id,
+        user_id: UserId::from_uuid(row.uuid("user_id")?),
+        token_digest: digest(row.bytes("token_digest")?)?,
+        device: Device { user_agent: row.opt_text("user_agent")?, client_addr, label: row.opt_text("label")? },
+        created_at: row.time("created_at")?,
+        last_seen_at: row.time("last_seen_at")?,
+        expires_at: row.time("expires_at")?,
+        idle_secs: row.int("idle_secs")?,
+        revoked_at: row.opt_time("revoked_at")?,
+    })
+}
+
+/// The values of a reset token, in [`RESET_TOKEN_COLUMNS`] order.
+pub(crate) fn reset_token_values(t: &ResetToken) -> Vec<Value> {
+    vec![
+        Value::Bytes(t.token_digest.0.to_vec()),
+        Value::Uuid(*t.user_id.as_uuid()),
+        Value::Time(t.created_at),
+        Value::Time(t.expires_at),
+        Value::OptTime(t.used_at),
+    ]
+}
+
+/// Reads a reset token row ([`RESET_TOKEN_COLUMNS`]).
+pub(crate) fn reset_token(row: &dyn Cells) -> Result<ResetToken, sqlx::Error> {
+    Ok(ResetToken {
+        token_digest: digest(row.bytes("token_digest")?)?,
+        user_id: UserId::from_uuid(row.uuid("user_id")?),
+        created_at: row.time("created_at")?,
+        expires_at: row.time("expires_at")?,
+        used_at: row.opt_time("used_at")?,
     })
 }
 

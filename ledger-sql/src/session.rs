@@ -4,7 +4,7 @@
 //! (queries, snapshots, writes, row mapping) is written once on top.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -50,6 +50,8 @@ pub(crate) trait Cells {
     fn time(&self, column: &str) -> Result<DateTime<Utc>, sqlx::Error>;
     /// A nullable instant column.
     fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error>;
+    /// A nullable date column.
+    fn opt_date(&self, column: &str) -> Result<Option<NaiveDate>, sqlx::Error>;
 }
 
 /// A decoding failure: stored data that does not map back to the domain.

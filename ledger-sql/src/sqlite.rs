@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use ledger_core::{BatchOutcome, StorageError, WriteBatch};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -102,6 +102,19 @@ impl SqliteBackend {
             .await
             .map_err(|e| storage_error(BACKEND, "applying a batch", e))
     }
+
+    /// Runs one write statement on its own (autocommit: a single statement
+    /// takes the write lock when it starts), queued behind this process's
+    /// other writers and retried like a call of `apply`; returns how many
+    /// rows it changed.
+    pub(crate) async fn write_one(&self, context: &str, stmt: &Stmt) -> Result<u64, StorageError> {
+        let _gate = self.write_gate.lock().await;
+        let run = || async {
+            let mut conn = self.pool.acquire().await?;
+            Session::execute(&mut *conn, stmt).await
+        };
+        apply::with_retries(context, sqlite_retryable, run).await.map_err(|e| storage_error(BACKEND, context, e))
+    }
 }
 
 /// How many times opening runs the migrations when another process applies
@@ -163,7 +176,8 @@ fn bind(stmt: &Stmt) -> Result<Query<'_, Sqlite, SqliteArguments<'_>>, sqlx::Err
             Value::AmountAtMost(v) => q.bind(bound_units(*v, Decimal::floor)),
             Value::Time(v) => q.bind(v.timestamp_micros()),
             Value::OptTime(v) => q.bind(v.map(|t| t.timestamp_micros())),
-            Value::UuidArray(_) | Value::IntArray(_) => {
+            Value::OptDate(v) => q.bind(v.map(|d| d.format(DATE_FORMAT).to_string())),
+            Value::UuidArray(_) | Value::IntArray(_) | Value::TextArray(_) | Value::BytesArray(_) => {
                 return Err(sqlx::Error::Encode("SQLite has no array values".into()));
             }
         };
@@ -189,6 +203,14 @@ fn amount_from_units(units: i64) -> Decimal {
     // The value is exact; the scale (the currency's places) is restored by
     // the row mapping, which knows the currency.
     Decimal::new(units, AMOUNT_SCALE).normalize()
+}
+
+/// Dates are stored as ISO 8601 calendar dates (`YYYY-MM-DD`): they sort
+/// and compare like the dates, and read as what they are.
+const DATE_FORMAT: &str = "%Y-%m-%d";
+
+fn date_from_text(text: &str) -> Result<NaiveDate, sqlx::Error> {
+    NaiveDate::parse_from_str(text, DATE_FORMAT).map_err(|e| corrupt(format!("date {text:?}: {e}")))
 }
 
 fn time_from_micros(micros: i64) -> Result<DateTime<Utc>, sqlx::Error> {
@@ -230,6 +252,9 @@ impl Cells for SqliteRow {
     fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
         self.try_get::<Option<i64>, _>(column)?.map(time_from_micros).transpose()
     }
+    fn opt_date(&self, column: &str) -> Result<Option<NaiveDate>, sqlx::Error> {
+        self.try_get::<Option<String>, _>(column)?.map(|text| date_from_text(&text)).transpose()
+    }
 }
 
 #[cfg(test)]
@@ -248,6 +273,15 @@ mod tests {
         assert!(units(dec("0.00001")).is_err());
         assert_eq!(amount_from_units(125_000), dec("12.5"));
         assert_eq!(amount_from_units(125_000).to_string(), "12.5");
+    }
+
+    #[test]
+    fn dates_are_iso_text_both_ways() {
+        let date = NaiveDate::from_ymd_opt(1990, 2, 3).unwrap_or_default();
+        assert_eq!(date.format(DATE_FORMAT).to_string(), "1990-02-03");
+        assert_eq!(date_from_text("1990-02-03").ok(), Some(date));
+        assert!(date_from_text("1990-2-30").is_err());
+        assert!(date_from_text("03/02/1990").is_err());
     }
 
     #[test]

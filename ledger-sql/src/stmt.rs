@@ -7,7 +7,7 @@
 //! (`= ANY($1)` against `IN (...)`, `FOR UPDATE`) are asked of the
 //! [`Dialect`] while the statement is built.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -59,10 +59,16 @@ pub(crate) enum Value {
     Time(DateTime<Utc>),
     /// An optional instant.
     OptTime(Option<DateTime<Utc>>),
+    /// An optional calendar date (SQLite: `YYYY-MM-DD` text).
+    OptDate(Option<NaiveDate>),
     /// A PostgreSQL `uuid[]` (only built for [`Dialect::Postgres`]).
     UuidArray(Vec<Uuid>),
     /// A PostgreSQL `bigint[]` (only built for [`Dialect::Postgres`]).
     IntArray(Vec<i64>),
+    /// A PostgreSQL `text[]` (only built for [`Dialect::Postgres`]).
+    TextArray(Vec<String>),
+    /// A PostgreSQL `bytea[]` (only built for [`Dialect::Postgres`]).
+    BytesArray(Vec<Vec<u8>>),
 }
 
 /// A list of keys for [`Stmt::any_of`].
@@ -72,6 +78,10 @@ pub(crate) enum List {
     Uuids(Vec<Uuid>),
     /// Integers.
     Ints(Vec<i64>),
+    /// Texts.
+    Texts(Vec<String>),
+    /// Byte strings (digests).
+    Bytes(Vec<Vec<u8>>),
 }
 
 impl List {
@@ -79,6 +89,8 @@ impl List {
         match self {
             List::Uuids(v) => v.len(),
             List::Ints(v) => v.len(),
+            List::Texts(v) => v.len(),
+            List::Bytes(v) => v.len(),
         }
     }
 
@@ -87,6 +99,8 @@ impl List {
         match self {
             List::Uuids(v) => v.into_iter().map(Value::Uuid).collect(),
             List::Ints(v) => v.into_iter().map(Value::Int).collect(),
+            List::Texts(v) => v.into_iter().map(Value::Text).collect(),
+            List::Bytes(v) => v.into_iter().map(Value::Bytes).collect(),
         }
     }
 
@@ -95,6 +109,8 @@ impl List {
         match self {
             List::Uuids(v) => Value::UuidArray(v),
             List::Ints(v) => Value::IntArray(v),
+            List::Texts(v) => Value::TextArray(v),
+            List::Bytes(v) => Value::BytesArray(v),
         }
     }
 }

@@ -2,9 +2,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ledger_core::identity::{Email, ResetToken, Session as UserSession, SessionId, User};
 use ledger_core::{
-    Account, AccountId, AccountNumber, AuditRecord, BatchOutcome, HistoryFilter, IdempotencyKey, IdempotencyRecord,
-    Posting, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch,
+    Account, AccountId, AccountNumber, AuditRecord, BatchOutcome, Digest, HistoryFilter, IdempotencyKey,
+    IdempotencyRecord, Posting, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch,
 };
 use sqlx::{Database, Pool};
 
@@ -178,6 +179,50 @@ impl Store for SqlStore {
     async fn expired_holds(&self, at: DateTime<Utc>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
         let stmt = queries::expired_holds(self.dialect(), at, limit);
         self.read("reading expired holds", stmt, row::transaction).await
+    }
+
+    async fn audit_records_by_actor(
+        &self,
+        actor: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StorageError> {
+        let stmt = queries::audit_records_by_actor(self.dialect(), actor, after, limit);
+        self.read("reading an actor's audit records", stmt, row::audit).await
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, StorageError> {
+        self.read_one("reading a user", queries::user(self.dialect(), id), row::user).await
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StorageError> {
+        self.read_one("reading a user by email", queries::user_by_email(self.dialect(), email), row::user).await
+    }
+
+    async fn users(&self, after: Option<UserId>, limit: usize) -> Result<Vec<User>, StorageError> {
+        self.read("listing users", queries::users(self.dialect(), after, limit), row::user).await
+    }
+
+    async fn session_by_token(&self, token: &Digest) -> Result<Option<UserSession>, StorageError> {
+        let stmt = queries::session_by_token(self.dialect(), token);
+        self.read_one("reading a session by token", stmt, row::session).await
+    }
+
+    async fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<UserSession>, StorageError> {
+        self.read("listing a user's sessions", queries::sessions_of(self.dialect(), user, limit), row::session).await
+    }
+
+    async fn touch_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StorageError> {
+        let stmt = queries::touch_session(self.dialect(), id, at);
+        let context = "recording a session's use";
+        match &self.inner {
+            Inner::Postgres(b) => b.write_one(context, &stmt).await.map(drop),
+            Inner::Sqlite(b) => b.write_one(context, &stmt).await.map(drop),
+        }
+    }
+
+    async fn reset_token(&self, token: &Digest) -> Result<Option<ResetToken>, StorageError> {
+        self.read_one("reading a reset token", queries::reset_token(self.dialect(), token), row::reset_token).await
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use ledger_core::conformance::invariants;
 use ledger_core::{
-    AccountId, AccountKind, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, OpenAccount,
+    AccountId, AccountKind, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, OpenAccount,
     TransactionId, TransactionKind, Transfer, UserId,
 };
 use ledger_sql::{SqlOptions, SqlStore};
@@ -49,13 +49,13 @@ async fn open_store(url: &str, schema: Option<String>) -> SqlStore {
 
 /// The owner's two accounts, opened on the first run and funded once.
 async fn two_accounts(ledger: &Ledger) -> (AccountId, AccountId) {
-    let mut accounts = ledger.accounts_of(owner()).await.unwrap();
+    let mut accounts = ledger.accounts_of(&Actor::System, owner()).await.unwrap();
     while accounts.len() < 2 {
         let command = OpenAccount::new(owner(), AccountKind::Checking, Currency::Usd);
-        accounts.push(ledger.open_account(command).await.unwrap());
+        accounts.push(ledger.open_account(&Actor::System, command).await.unwrap());
     }
     let deposit = Deposit { account: accounts[0].id, amount: Amount::parse("1000000").unwrap(), description: None };
-    ledger.deposit(IdempotencyKey::new("crash-funding").unwrap(), deposit).await.unwrap();
+    ledger.deposit(&Actor::System, IdempotencyKey::new("crash-funding").unwrap(), deposit).await.unwrap();
     (accounts[0].id, accounts[1].id)
 }
 
@@ -77,7 +77,7 @@ fn crash_child_commits_until_killed() {
             }
             let key = IdempotencyKey::new(format!("crash-{run}-{i}")).unwrap();
             let command = Transfer { from, to: to.into(), amount: Amount::parse("0.01").unwrap(), description: None };
-            let receipt = ledger.transfer(key, command).await.unwrap();
+            let receipt = ledger.transfer(&Actor::System, key, command).await.unwrap();
             writeln!(stdout, "{ACK}{}", receipt.transaction.id).unwrap();
             stdout.flush().unwrap();
         }
@@ -146,8 +146,8 @@ async fn check_after_crash(url: &str, schema: Option<String>, acks: &[Transactio
     assert!(history.len() <= acks.len() + 1, "{} transfers stored, {} acknowledged", history.len(), acks.len());
     // Nothing half-applied: each transfer moved one cent, both sides.
     let moved = Decimal::new(history.len() as i64, 2);
-    assert_eq!(ledger.balance(to).await.unwrap().posted, moved);
-    assert_eq!(ledger.balance(from).await.unwrap().posted, Decimal::from(1_000_000) - moved);
+    assert_eq!(ledger.balance(&Actor::System, to).await.unwrap().posted, moved);
+    assert_eq!(ledger.balance(&Actor::System, from).await.unwrap().posted, Decimal::from(1_000_000) - moved);
     let cent = Decimal::new(1, 2);
     let lines_of = |postings: Vec<ledger_core::Posting>| {
         let mut by_transaction: HashMap<TransactionId, Vec<Decimal>> = HashMap::new();

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use ledger_core::conformance::invariants;
 use ledger_core::{
-    AccountId, AccountKind, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, LedgerError, OpenAccount,
-    TransactionKind, Transfer, UserId, Withdraw,
+    AccountId, AccountKind, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, LedgerError,
+    OpenAccount, TransactionKind, Transfer, UserId, Withdraw,
 };
 use ledger_sql::{SqlOptions, SqlStore};
 use rand::{Rng, SeedableRng};
@@ -42,10 +42,12 @@ async fn two_ledgers(url: &str, options: SqlOptions) -> (Ledger, Ledger) {
 }
 
 async fn funded(ledger: &Ledger, name: &str, amount: i64) -> AccountId {
-    let account = ledger.open_account(OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd)).await;
+    let account = ledger
+        .open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd))
+        .await;
     let account = account.unwrap().id;
     let deposit = Deposit { account, amount: Amount::new(Decimal::from(amount)).unwrap(), description: None };
-    ledger.deposit(key(format!("fund-{name}")), deposit).await.unwrap();
+    ledger.deposit(&Actor::System, key(format!("fund-{name}")), deposit).await.unwrap();
     account
 }
 
@@ -63,7 +65,7 @@ async fn transfer_task(ledger: Ledger, accounts: Vec<AccountId>, seed: u64) -> V
         }
         let amount = Amount::new(Decimal::new(rng.random_range(1..=5_000), 2)).unwrap();
         let command = Transfer { from, to: to.into(), amount, description: None };
-        match ledger.transfer(key(format!("t{seed}-{i}")), command).await {
+        match ledger.transfer(&Actor::System, key(format!("t{seed}-{i}")), command).await {
             Ok(receipt) => acks.push((receipt.transaction.id, from, to, amount.value())),
             Err(LedgerError::InsufficientFunds { .. }) => {}
             Err(other) => panic!("transfer failed unexpectedly: {other}"),
@@ -102,7 +104,7 @@ async fn race(a: Ledger, b: Ledger) {
         racers.push(tokio::spawn(async move {
             let withdraw = Withdraw { account: racer_account, amount: Amount::parse("10").unwrap(), description: None };
             barrier.wait().await;
-            ledger.withdraw(key(format!("race-{i}")), withdraw).await
+            ledger.withdraw(&Actor::System, key(format!("race-{i}")), withdraw).await
         }));
     }
     let mut transfers = Vec::new();
@@ -120,7 +122,7 @@ async fn race(a: Ledger, b: Ledger) {
         }
     }
     assert_eq!(withdrawn, 10, "exactly the funded number of withdrawals succeed");
-    assert_eq!(b.balance(racer_account).await.unwrap().posted, Decimal::ZERO);
+    assert_eq!(b.balance(&Actor::System, racer_account).await.unwrap().posted, Decimal::ZERO);
 
     let mut acks = Vec::new();
     for task in transfers {
@@ -137,8 +139,16 @@ async fn race(a: Ledger, b: Ledger) {
         *expected.get_mut(to).unwrap() += amount;
     }
     for (account, balance) in &expected {
-        assert_eq!(a.balance(*account).await.unwrap().posted, *balance, "account {account} via instance a");
-        assert_eq!(b.balance(*account).await.unwrap().posted, *balance, "account {account} via instance b");
+        assert_eq!(
+            a.balance(&Actor::System, *account).await.unwrap().posted,
+            *balance,
+            "account {account} via instance a"
+        );
+        assert_eq!(
+            b.balance(&Actor::System, *account).await.unwrap().posted,
+            *balance,
+            "account {account} via instance b"
+        );
         assert!(*balance >= Decimal::ZERO, "account {account} overdrawn");
     }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use ledger_core::{
-    AccountId, AccountKind, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, MoneyCommand,
+    AccountId, AccountKind, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, MoneyCommand,
     OpenAccount, PlaceHold, TransactionKind, Transfer, UserId,
 };
 use ledger_sql::{SqlOptions, SqlStore};
@@ -116,20 +116,20 @@ async fn values_round_trip_exactly(store: SqlStore) {
     let mut command = OpenAccount::new(UserId::new(), AccountKind::Savings, Currency::Eur);
     command.name = Some("Épargne ✓".into());
     command.overdraft_limit = dec("250.75");
-    let opened = ledger.open_account(command).await.unwrap();
-    assert_eq!(ledger.account(opened.id).await.unwrap(), opened);
+    let opened = ledger.open_account(&Actor::System, command).await.unwrap();
+    assert_eq!(ledger.account(&Actor::System, opened.id).await.unwrap(), opened);
 
     let max = Amount::parse("1000000000000").unwrap();
     for i in 0..3 {
         let deposit = Deposit { account: opened.id, amount: max, description: Some(format!("max {i}")) };
-        let receipt = ledger.deposit(key(format!("max-{i}")), deposit).await.unwrap();
-        assert_eq!(ledger.transaction(receipt.transaction.id).await.unwrap(), receipt.transaction);
+        let receipt = ledger.deposit(&Actor::System, key(format!("max-{i}")), deposit).await.unwrap();
+        assert_eq!(ledger.transaction(&Actor::System, receipt.transaction.id).await.unwrap(), receipt.transaction);
     }
     let cent = Deposit { account: opened.id, amount: Amount::parse("0.01").unwrap(), description: None };
-    ledger.deposit(key("cent"), cent).await.unwrap();
-    let balance = ledger.balance(opened.id).await.unwrap();
+    ledger.deposit(&Actor::System, key("cent"), cent).await.unwrap();
+    let balance = ledger.balance(&Actor::System, opened.id).await.unwrap();
     assert_eq!(balance.posted, dec("3000000000000.01"));
-    let settlement = ledger.balance(AccountId::settlement(Currency::Eur)).await.unwrap();
+    let settlement = ledger.balance(&Actor::System, AccountId::settlement(Currency::Eur)).await.unwrap();
     assert_eq!(settlement.posted, dec("-3000000000000.01"));
 
     let expires_at = Some(ledger.now() + chrono::Duration::seconds(3600));
@@ -140,12 +140,12 @@ async fn values_round_trip_exactly(store: SqlStore) {
         expires_at,
         description: None,
     };
-    let receipt = ledger.place_hold(key("hold"), hold).await.unwrap();
-    let stored = ledger.transaction(receipt.transaction.id).await.unwrap();
+    let receipt = ledger.place_hold(&Actor::System, key("hold"), hold).await.unwrap();
+    let stored = ledger.transaction(&Actor::System, receipt.transaction.id).await.unwrap();
     assert_eq!(stored, receipt.transaction);
     assert_eq!(stored.amount.to_string(), "12.50", "amounts keep their currency's places");
     assert_eq!(stored.expires_at, expires_at);
-    assert_eq!(ledger.account(opened.id).await.unwrap().balance.pending, dec("12.5"));
+    assert_eq!(ledger.account(&Actor::System, opened.id).await.unwrap().balance.pending, dec("12.5"));
 
     // Filter bounds finer than the stored precision keep their meaning.
     let filter = HistoryFilter {
@@ -185,10 +185,11 @@ const PLAN_TRANSFERS: usize = 3_000;
 async fn fill(ledger: &Ledger) -> Vec<AccountId> {
     let mut accounts = Vec::new();
     for i in 0..PLAN_ACCOUNTS {
-        let account = ledger.open_account(OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd));
+        let account =
+            ledger.open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd));
         let account = account.await.unwrap().id;
         let deposit = Deposit { account, amount: Amount::parse("1000000").unwrap(), description: None };
-        ledger.deposit(key(format!("fill-{i}")), deposit).await.unwrap();
+        ledger.deposit(&Actor::System, key(format!("fill-{i}")), deposit).await.unwrap();
         accounts.push(account);
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
@@ -213,7 +214,7 @@ async fn fill(ledger: &Ledger) -> Vec<AccountId> {
                 })
             })
             .collect();
-        ledger.execute_batch(key(format!("batch-{batch}")), commands).await.unwrap();
+        ledger.execute_batch(&Actor::System, key(format!("batch-{batch}")), commands).await.unwrap();
     }
     accounts
 }

@@ -16,10 +16,14 @@ use crate::command::{Deposit, OpenAccount, Transfer, Withdraw};
 use crate::error::LedgerError;
 use crate::id::{AccountId, TransactionId, UserId};
 use crate::idempotency::IdempotencyKey;
+use crate::identity::Actor;
 use crate::ledger::Ledger;
 use crate::money::{Amount, Currency};
 use crate::query::HistoryFilter;
 use crate::transaction::TransactionKind;
+
+/// Conformance cases act as the embedding program itself.
+const SYS: Actor = Actor::System;
 
 const HOT_ACCOUNTS: usize = 4;
 const TASKS: usize = 16;
@@ -33,10 +37,10 @@ async fn funded_accounts(ledger: &Ledger, count: usize, each: i64) -> Vec<Accoun
     let mut ids = Vec::new();
     for i in 0..count {
         let command = OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
-        let account = ledger.open_account(command).await.expect("opening an account");
+        let account = ledger.open_account(&SYS, command).await.expect("opening an account");
         let amount = Amount::new(Decimal::from(each)).expect("a positive amount");
         let deposit = Deposit { account: account.id, amount, description: None };
-        ledger.deposit(key(format!("fund-{i}")), deposit).await.expect("funding");
+        ledger.deposit(&SYS, key(format!("fund-{i}")), deposit).await.expect("funding");
         ids.push(account.id);
     }
     ids
@@ -60,7 +64,7 @@ pub async fn concurrent_transfers_keep_invariants(h: Harness) {
                 }
                 let amount = Amount::new(Decimal::new(rng.random_range(1..=10_000), 2)).expect("positive");
                 let command = Transfer { from, to: to.into(), amount, description: None };
-                match ledger.transfer(key(format!("t{task}-{i}")), command).await {
+                match ledger.transfer(&SYS, key(format!("t{task}-{i}")), command).await {
                     Ok(receipt) => acknowledged.push((receipt.transaction.id, from, to, amount.value())),
                     Err(LedgerError::InsufficientFunds { .. }) => {}
                     Err(other) => panic!("a concurrent transfer failed unexpectedly: {other}"),
@@ -91,7 +95,7 @@ pub async fn concurrent_transfers_keep_invariants(h: Harness) {
         *expected.entry(*to).or_default() += *amount;
     }
     for account in &accounts {
-        let balance = h.ledger.balance(*account).await.expect("balance");
+        let balance = h.ledger.balance(&SYS, *account).await.expect("balance");
         assert_eq!(balance.posted, expected[account], "lost update on {account}");
     }
 }
@@ -110,7 +114,7 @@ pub async fn concurrent_replays_apply_once(h: Harness) {
             tasks.push(tokio::spawn(async move {
                 let deposit = Deposit { account, amount: Amount::parse("2.50").expect("amount"), description: None };
                 barrier.wait().await;
-                ledger.deposit(key(format!("same-{round}")), deposit).await
+                ledger.deposit(&SYS, key(format!("same-{round}")), deposit).await
             }));
         }
         let mut ids = Vec::new();
@@ -125,7 +129,7 @@ pub async fn concurrent_replays_apply_once(h: Harness) {
         assert_eq!(ids.len(), 1, "every sender sees the same transaction");
     }
     let expected = Decimal::from(1) + Decimal::new(250, 2) * Decimal::from(KEYS as u64);
-    assert_eq!(h.ledger.balance(account).await.map(|b| b.posted), Ok(expected));
+    assert_eq!(h.ledger.balance(&SYS, account).await.map(|b| b.posted), Ok(expected));
 }
 
 /// Racing withdrawals drain an account exactly to zero, never below.
@@ -140,7 +144,7 @@ pub async fn concurrent_withdrawals_never_overdraw(h: Harness) {
         tasks.push(tokio::spawn(async move {
             let withdraw = Withdraw { account, amount: Amount::parse("10").expect("amount"), description: None };
             barrier.wait().await;
-            ledger.withdraw(key(format!("race-{i}")), withdraw).await
+            ledger.withdraw(&SYS, key(format!("race-{i}")), withdraw).await
         }));
     }
     let mut succeeded = 0;
@@ -152,7 +156,7 @@ pub async fn concurrent_withdrawals_never_overdraw(h: Harness) {
         }
     }
     assert_eq!(succeeded, 10, "exactly the funded number of withdrawals succeed");
-    let account = h.ledger.account(account).await.expect("account");
+    let account = h.ledger.account(&SYS, account).await.expect("account");
     assert_eq!(account.balance.posted, Decimal::ZERO);
     assert_eq!(account.status, AccountStatus::Active);
 }

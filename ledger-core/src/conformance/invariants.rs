@@ -9,11 +9,15 @@ use rust_decimal::Decimal;
 
 use crate::account::{Account, AccountKind};
 use crate::id::{AccountId, TransactionId};
+use crate::identity::Actor;
 use crate::ledger::Ledger;
 use crate::money::Currency;
 use crate::posting::Posting;
 use crate::query::{HistoryFilter, PAGE_SIZE_MAX, PageRequest};
 use crate::transaction::{Transaction, TransactionKind, TransactionStatus};
+
+/// Conformance cases act as the embedding program itself.
+const SYS: Actor = Actor::System;
 
 const ACCOUNTS_PAGE_LEN: usize = 500;
 const POSTINGS_PAGE_LEN: usize = 1000;
@@ -58,7 +62,7 @@ pub async fn all_transactions(ledger: &Ledger, filter: &HistoryFilter) -> Vec<Tr
     let mut all = Vec::new();
     let mut page = PageRequest::first(PAGE_SIZE_MAX);
     loop {
-        let result = ledger.history(filter, page).await.unwrap_or_else(|e| panic!("reading history failed: {e}"));
+        let result = ledger.history(&SYS, filter, page).await.unwrap_or_else(|e| panic!("reading history failed: {e}"));
         all.extend(result.items);
         match result.next_cursor {
             Some(cursor) => page.cursor = Some(cursor),
@@ -98,7 +102,7 @@ pub async fn check(ledger: &Ledger) {
     let transactions = all_transactions(ledger, &HistoryFilter::default()).await;
     check_transactions(&transactions, &lines_by_transaction);
     check_pending(&accounts, &transactions);
-    if let Err(e) = ledger.verify_audit_chain(None).await {
+    if let Err(e) = ledger.verify_audit_chain(&SYS, None).await {
         panic!("audit chain does not verify: {e}");
     }
 }

@@ -18,6 +18,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a failed expectation must panic
 
 pub mod concurrency;
+pub mod identity;
 pub mod invariants;
 pub mod model;
 pub mod rules;
@@ -28,10 +29,12 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 
 use crate::clock::ManualClock;
-use crate::ledger::Ledger;
+use crate::identity::{Email, HashParams, Notifier, SecretToken};
+use crate::ledger::{Ledger, LedgerConfig};
 use crate::store::Store;
 
-/// What a conformance case gets: a ledger on a fresh store, with a manual clock.
+/// What a conformance case gets: a ledger on a fresh store, with a manual
+/// clock and a notifier that keeps what it is asked to send.
 pub struct Harness {
     /// The ledger under test.
     pub ledger: Ledger,
@@ -39,18 +42,51 @@ pub struct Harness {
     pub clock: Arc<ManualClock>,
     /// The store underneath.
     pub store: Arc<dyn Store>,
+    /// The password-reset tokens the ledger sent.
+    pub notifier: Arc<RecordingNotifier>,
 }
 
 impl Harness {
-    /// Opens a ledger on a store with a manual clock.
+    /// Opens a ledger on a store with a manual clock and cheap password
+    /// hashing (the production parameters are tested in unit tests).
     pub async fn new(store: Arc<dyn Store>) -> Harness {
         let start = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).single().unwrap_or_else(Utc::now);
         let clock = Arc::new(ManualClock::new(start));
-        let ledger = match Ledger::open_with_clock(store.clone(), clock.clone()).await {
+        let notifier = Arc::new(RecordingNotifier::default());
+        let config = LedgerConfig { password_hash: HashParams::INSECURE_FAST_FOR_TESTS, ..LedgerConfig::default() };
+        let opened =
+            Ledger::builder(store.clone()).clock(clock.clone()).config(config).notifier(notifier.clone()).open().await;
+        let ledger = match opened {
             Ok(ledger) => ledger,
             Err(error) => panic!("opening the ledger on a fresh {} store failed: {error}", store.backend()),
         };
-        Harness { ledger, clock, store }
+        Harness { ledger, clock, store, notifier }
+    }
+}
+
+/// A notifier that records password-reset tokens instead of sending them.
+#[derive(Debug, Default)]
+pub struct RecordingNotifier {
+    sent: std::sync::Mutex<Vec<(Email, SecretToken)>>,
+}
+
+impl RecordingNotifier {
+    /// The last token sent to `email`.
+    pub fn last_token_for(&self, email: &str) -> Option<SecretToken> {
+        let sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        sent.iter().rev().find(|(to, _)| to.as_str() == email).map(|(_, t)| t.clone())
+    }
+
+    /// How many messages were sent.
+    pub fn count(&self) -> usize {
+        self.sent.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+#[async_trait::async_trait]
+impl Notifier for RecordingNotifier {
+    async fn send_password_reset(&self, to: &Email, token: &SecretToken, _expires_at: chrono::DateTime<Utc>) {
+        self.sent.lock().unwrap_or_else(|p| p.into_inner()).push((to.clone(), token.clone()));
     }
 }
 
@@ -86,7 +122,31 @@ where
 #[macro_export]
 macro_rules! conformance_suite {
     ($factory:path) => {
-        $crate::conformance_suite!(@cases $factory;
+        $crate::conformance_suite!(@cases $factory; identity;
+            register_normalises_email_and_refuses_duplicates_case_insensitively,
+            registration_rejects_bad_input_and_audits_it,
+            passwords_are_stored_as_argon2id_digests,
+            bootstrap_admin_is_idempotent_and_never_self_registered,
+            login_opens_a_session_with_device_tracking,
+            login_with_wrong_password_or_unknown_email_is_the_same_error_and_audited,
+            repeated_failed_logins_are_throttled_with_retry_after,
+            throttling_applies_per_client_address,
+            forged_unknown_expired_and_revoked_tokens_are_unauthenticated,
+            using_a_session_keeps_it_alive,
+            sessions_are_listed_and_revoked_one_or_all_others,
+            change_password_needs_the_current_one_and_revokes_other_sessions,
+            password_reset_request_never_reveals_whether_the_email_exists,
+            reset_token_is_single_use_short_lived_and_revokes_every_session,
+            profile_updates_are_validated_and_audited,
+            kyc_follows_its_transitions_and_only_admins_decide,
+            kyc_policy_blocks_unverified_customers_moving_money_out,
+            customers_cannot_touch_other_users_accounts,
+            customers_may_freeze_but_only_admins_unfreeze,
+            admin_actions_are_forbidden_to_customers_and_audited,
+            idempotency_keys_are_scoped_per_user,
+            own_audit_log_shows_only_own_records,
+        );
+        $crate::conformance_suite!(@cases $factory; rules;
             open_account_assigns_a_valid_unique_number_and_zero_balances,
             open_account_rejects_bad_input_and_audits_it,
             deposit_credits_the_account_and_debits_settlement,
@@ -148,11 +208,11 @@ macro_rules! conformance_suite {
             $crate::conformance::run($factory, $crate::conformance::concurrency::concurrent_withdrawals_never_overdraw);
         }
     };
-    (@cases $factory:path; $($case:ident),+ $(,)?) => {
+    (@cases $factory:path; $module:ident; $($case:ident),+ $(,)?) => {
         $(
             #[test]
             fn $case() {
-                $crate::conformance::run($factory, $crate::conformance::rules::$case);
+                $crate::conformance::run($factory, $crate::conformance::$module::$case);
             }
         )+
     };

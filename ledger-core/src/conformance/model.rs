@@ -18,9 +18,13 @@ use crate::command::{CaptureHold, Deposit, MoneyCommand, OpenAccount, PlaceHold,
 use crate::error::LedgerError;
 use crate::id::{AccountId, TransactionId, UserId};
 use crate::idempotency::IdempotencyKey;
+use crate::identity::Actor;
 use crate::money::{Amount, Currency};
 use crate::store::Store;
 use crate::transaction::TransactionStatus;
+
+/// Conformance cases act as the embedding program itself.
+const SYS: Actor = Actor::System;
 
 /// How much random work the model test does.
 #[derive(Debug, Clone, Copy)]
@@ -323,7 +327,7 @@ async fn run_steps(h: Harness, steps: &[Step]) {
     let mut accounts = Vec::new();
     for currency in CURRENCIES {
         let command = OpenAccount::new(UserId::new(), AccountKind::Checking, currency);
-        let account = h.ledger.open_account(command).await.expect("opening a model account");
+        let account = h.ledger.open_account(&SYS, command).await.expect("opening a model account");
         accounts.push(ModelAccount {
             id: account.id,
             currency,
@@ -419,9 +423,9 @@ impl Run {
         let expected = self.model.change_status(a, to);
         let id = self.model.accounts[a].id;
         let result = match to {
-            AccountStatus::Frozen => self.h.ledger.freeze(id).await,
-            AccountStatus::Active => self.h.ledger.unfreeze(id).await,
-            AccountStatus::Closed => self.h.ledger.close(id).await,
+            AccountStatus::Frozen => self.h.ledger.freeze(&SYS, id).await,
+            AccountStatus::Active => self.h.ledger.unfreeze(&SYS, id).await,
+            AccountStatus::Closed => self.h.ledger.close(&SYS, id).await,
         };
         assert_eq!(result.map(|_| ()).map_err(|e| e.code()), expected, "status change of account {a} to {to:?}");
     }
@@ -436,7 +440,7 @@ impl Run {
                 expected += 1;
             }
         }
-        assert_eq!(self.h.ledger.expire_holds().await, Ok(expected), "expired holds swept");
+        assert_eq!(self.h.ledger.expire_holds(&SYS).await, Ok(expected), "expired holds swept");
     }
 
     /// Sends intents under a key (a batch when several), comparing with the model.
@@ -545,26 +549,26 @@ impl Run {
     ) -> Result<(Vec<TransactionId>, bool), LedgerError> {
         if commands.len() == 1 {
             let command = commands.remove(0);
-            return self.h.ledger.execute(key, command).await.map(|r| (vec![r.transaction.id], r.replayed));
+            return self.h.ledger.execute(&SYS, key, command).await.map(|r| (vec![r.transaction.id], r.replayed));
         }
-        let receipt = self.h.ledger.execute_batch(key, commands).await?;
+        let receipt = self.h.ledger.execute_batch(&SYS, key, commands).await?;
         Ok((receipt.transactions.iter().map(|t| t.id).collect(), receipt.replayed))
     }
 
     async fn compare(&self, i: usize, step: &Step) {
         for (a, expected) in self.model.accounts.iter().enumerate() {
-            let got = self.h.ledger.account(expected.id).await.expect("model account exists");
+            let got = self.h.ledger.account(&SYS, expected.id).await.expect("model account exists");
             let context = format!("after step {i} ({step:?}), account {a}");
             assert_eq!(got.status, expected.status, "{context}: status");
             assert_eq!(got.balance.posted, expected.posted, "{context}: posted");
             assert_eq!(got.balance.pending, expected.pending, "{context}: pending");
         }
         for (currency, expected) in &self.model.settlement {
-            let got = self.h.ledger.balance(AccountId::settlement(*currency)).await.expect("settlement");
+            let got = self.h.ledger.balance(&SYS, AccountId::settlement(*currency)).await.expect("settlement");
             assert_eq!(got.posted, *expected, "after step {i}: {currency} settlement");
         }
         for hold in &self.model.holds {
-            let got = self.h.ledger.transaction(hold.id).await.expect("model hold exists");
+            let got = self.h.ledger.transaction(&SYS, hold.id).await.expect("model hold exists");
             assert_eq!(got.status, hold.status, "after step {i}: hold {}", hold.id);
         }
         invariants::check(&self.h.ledger).await;

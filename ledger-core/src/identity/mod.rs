@@ -4,6 +4,7 @@
 pub mod actor;
 pub mod email;
 pub mod kyc;
+pub mod notifier;
 pub mod password;
 pub mod profile;
 pub mod session;
@@ -14,6 +15,7 @@ pub mod user;
 pub use actor::{Actor, Role};
 pub use email::Email;
 pub use kyc::{KycStatus, KycTransition};
+pub use notifier::{LogNotifier, Notifier};
 pub use password::{HashParams, Password, PasswordDigest};
 pub use profile::{Profile, ProfilePatch};
 pub use session::{Device, ResetToken, Session, SessionId, SessionPolicy};

@@ -39,10 +39,17 @@ impl HashParams {
     /// Cheap parameters for tests only: never use them for real passwords.
     pub const INSECURE_FAST_FOR_TESTS: HashParams = HashParams { memory_kib: 256, iterations: 1, lanes: 1 };
 
+    /// The argon2 instance for these parameters.
     fn argon2(self) -> Result<Argon2<'static>, LedgerError> {
         let params = Params::new(self.memory_kib, self.iterations, self.lanes, Some(32))
             .map_err(|_| LedgerError::PasswordHashing)?;
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        HashParams::RECOMMENDED
     }
 }
 

@@ -34,6 +34,13 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
 }
 
+impl UserView {
+    /// The actor this user acts as.
+    pub fn actor(&self) -> Actor {
+        Actor::User { id: self.id, role: self.role }
+    }
+}
+
 impl User {
     /// The actor this user acts as.
     pub fn actor(&self) -> Actor {

@@ -1,0 +1,285 @@
+//! The [`Ledger`] facade: the one entry point the rest of the world calls.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::account::Account;
+use crate::audit::AuditDraft;
+use crate::clock::{Clock, SystemClock};
+use crate::command::MoneyCommand;
+use crate::digest::Hasher;
+use crate::error::LedgerError;
+use crate::event::{EVENT_BUFFER_LEN, LedgerEvent};
+use crate::id::AccountId;
+use crate::idempotency::{IdempotencyClaim, IdempotencyRecord};
+use crate::identity::notifier::{LogNotifier, Notifier};
+use crate::identity::{Actor, HashParams, LoginThrottle, SessionPolicy, ThrottlePolicy};
+use crate::money::Currency;
+use crate::plan::KycPolicy;
+use crate::plan::Planner;
+use crate::store::Store;
+use crate::transaction::Transaction;
+use crate::write_batch::{BatchOutcome, Op, WriteBatch, Writes};
+
+mod accounts;
+mod auth;
+
+pub use auth::{Authenticated, Login, LoginRequest, Registration};
+mod money;
+mod profile;
+mod queries;
+
+/// How many times opening an account draws a new number after a collision.
+pub const ACCOUNT_NUMBER_ATTEMPTS_MAX: usize = 8;
+
+/// The most expired holds one sweep releases.
+pub const EXPIRY_SWEEP_SIZE_MAX: usize = 500;
+
+/// The result of a money command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The transaction created or changed (its current state on a replay).
+    pub transaction: Transaction,
+    /// Whether this was a replay of an earlier command with the same key.
+    pub replayed: bool,
+}
+
+/// The result of an atomic batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchReceipt {
+    /// The transactions created or changed, in command order.
+    pub transactions: Vec<Transaction>,
+    /// Whether this was a replay of an earlier batch with the same key.
+    pub replayed: bool,
+}
+
+/// Settings of a ledger; every field has a production default.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerConfig {
+    /// argon2id cost for new password digests.
+    pub password_hash: HashParams,
+    /// Session idle and absolute lifetimes.
+    pub sessions: SessionPolicy,
+    /// Login throttling limits.
+    pub throttle: ThrottlePolicy,
+    /// Which money commands need a KYC-verified customer.
+    pub kyc: KycPolicy,
+}
+
+/// A double-entry ledger over any [`Store`].
+///
+/// Cheap to clone; clones share the store, the event channel, the login
+/// throttle and the notifier.
+#[derive(Clone)]
+pub struct Ledger {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    events: broadcast::Sender<LedgerEvent>,
+    config: Arc<LedgerConfig>,
+    throttle: Arc<LoginThrottle>,
+    notifier: Arc<dyn Notifier>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("backend", &self.store.backend()).finish()
+    }
+}
+
+/// Builds a [`Ledger`] with a clock, configuration and notifier of choice.
+pub struct LedgerBuilder {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: LedgerConfig,
+    notifier: Arc<dyn Notifier>,
+}
+
+impl LedgerBuilder {
+    /// Uses this clock instead of the system clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Uses this configuration.
+    pub fn config(mut self, config: LedgerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Delivers password-reset tokens through this notifier.
+    pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// Opens the ledger, creating the settlement accounts if missing.
+    pub async fn open(self) -> Result<Ledger, LedgerError> {
+        let (events, _) = broadcast::channel(EVENT_BUFFER_LEN);
+        let ledger = Ledger {
+            store: self.store,
+            clock: self.clock,
+            events,
+            config: Arc::new(self.config),
+            throttle: Arc::new(LoginThrottle::new()),
+            notifier: self.notifier,
+        };
+        ledger.ensure_settlement_accounts().await?;
+        Ok(ledger)
+    }
+}
+
+impl Ledger {
+    /// Opens a ledger on a store with the defaults: system clock, production
+    /// configuration, reset tokens delivered to the log ([`LogNotifier`]).
+    pub async fn open(store: impl Store) -> Result<Ledger, LedgerError> {
+        Ledger::builder(Arc::new(store)).open().await
+    }
+
+    /// Opens a ledger on a shared store with a given clock.
+    pub async fn open_with_clock(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Ledger, LedgerError> {
+        Ledger::builder(store).clock(clock).open().await
+    }
+
+    /// A builder for a ledger on a shared store.
+    pub fn builder(store: Arc<dyn Store>) -> LedgerBuilder {
+        LedgerBuilder {
+            store,
+            clock: Arc::new(SystemClock),
+            config: LedgerConfig::default(),
+            notifier: Arc::new(LogNotifier),
+        }
+    }
+
+    async fn ensure_settlement_accounts(&self) -> Result<(), LedgerError> {
+        let mut missing = Vec::new();
+        for currency in Currency::ALL {
+            if self.store.account(AccountId::settlement(*currency)).await?.is_none() {
+                missing.push(*currency);
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let at = self.clock.now();
+        let ops = missing.iter().map(|c| Op::EnsureAccount(Account::settlement(*c, at))).collect();
+        let draft = AuditDraft::new(Actor::System.audit_name(), "ledger.init", "settlement");
+        self.apply(WriteBatch::new(at, draft, None, ops)).await.map(|_| ())
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The ledger's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Subscribes to changes committed through this ledger from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<LedgerEvent> {
+        self.events.subscribe()
+    }
+
+    // Plumbing.
+
+    fn planner(&self, at: DateTime<Utc>, actor: &Actor) -> Planner<'_> {
+        Planner { store: self.store.as_ref(), at, actor: *actor, kyc: self.config.kyc }
+    }
+
+    /// Applies one unclaimed batch; a replay cannot happen without a claim.
+    async fn apply(&self, batch: WriteBatch) -> Result<Option<Writes>, LedgerError> {
+        match self.apply_outcome(batch).await? {
+            BatchOutcome::Committed(writes) => Ok(Some(*writes)),
+            BatchOutcome::Replayed(_) => Ok(None),
+            BatchOutcome::Rejected(error) => Err(error),
+        }
+    }
+
+    /// Applies a claimed batch, resolving a replay to the stored transactions.
+    async fn apply_claimed(&self, batch: WriteBatch) -> Result<BatchReceipt, LedgerError> {
+        match self.apply_outcome(batch).await? {
+            BatchOutcome::Committed(writes) => {
+                let mut transactions: Vec<Transaction> = writes.new_transactions.clone();
+                transactions.extend(writes.updated_transactions.iter().cloned());
+                let order = writes.idempotency.as_ref().map(|r| r.transaction_ids.clone()).unwrap_or_default();
+                transactions.sort_by_key(|t| order.iter().position(|id| *id == t.id));
+                Ok(BatchReceipt { transactions, replayed: false })
+            }
+            BatchOutcome::Replayed(record) => self.replayed(record).await,
+            BatchOutcome::Rejected(error) => Err(error),
+        }
+    }
+
+    async fn replayed(&self, record: IdempotencyRecord) -> Result<BatchReceipt, LedgerError> {
+        let mut transactions = Vec::with_capacity(record.transaction_ids.len());
+        for id in record.transaction_ids {
+            let missing = LedgerError::TransactionNotFound { transaction: id };
+            transactions.push(self.store.transaction(id).await?.ok_or(missing)?);
+        }
+        Ok(BatchReceipt { transactions, replayed: true })
+    }
+
+    async fn apply_outcome(&self, batch: WriteBatch) -> Result<BatchOutcome, LedgerError> {
+        let outcome = self.store.apply(vec![batch]).await?.into_iter().next().ok_or_else(|| {
+            LedgerError::Storage(crate::StorageError::new(self.store.backend(), "apply returned no outcome"))
+        })?;
+        if let BatchOutcome::Committed(writes) = &outcome {
+            self.publish(writes);
+        }
+        Ok(outcome)
+    }
+
+    /// A command that failed planning. Planning can depend on the clock (hold
+    /// expiry), so a command that was valid when first applied may fail it
+    /// on a replay: the stored result wins over the new verdict.
+    async fn refuse(
+        &self,
+        at: DateTime<Utc>,
+        draft: AuditDraft,
+        claim: &IdempotencyClaim,
+        error: LedgerError,
+    ) -> Result<BatchReceipt, LedgerError> {
+        if let LedgerError::Storage(_) = error {
+            return Err(error);
+        }
+        match self.store.idempotency_record(&claim.key).await? {
+            Some(record) if record.fingerprint == claim.fingerprint => self.replayed(record).await,
+            _ => self.reject(at, draft, error).await,
+        }
+    }
+
+    /// Records a refusal in the audit log and returns the refusal.
+    async fn reject<T>(&self, at: DateTime<Utc>, draft: AuditDraft, error: LedgerError) -> Result<T, LedgerError> {
+        if let Err(audit_error) = self.store.apply(vec![WriteBatch::rejected(at, draft, error.clone())]).await {
+            tracing::error!(%audit_error, rejected = %error, "could not audit a rejected command");
+        }
+        Err(error)
+    }
+
+    fn publish(&self, writes: &Writes) {
+        // No subscribers is not an error: events are a convenience for live views.
+        for account in writes.accounts() {
+            let _ = self.events.send(LedgerEvent::Account(account.clone()));
+        }
+        for transaction in writes.transactions() {
+            let _ = self.events.send(LedgerEvent::Transaction(transaction.clone()));
+        }
+    }
+}
+
+/// The idempotency fingerprint of one command or of a batch.
+fn fingerprint(commands: &[MoneyCommand], batch: bool) -> crate::Digest {
+    let mut h = Hasher::new("ledger.command.v1");
+    if batch {
+        h.str("batch").u64(commands.len() as u64);
+    }
+    for command in commands {
+        command.fingerprint(&mut h);
+    }
+    h.finish()
+}

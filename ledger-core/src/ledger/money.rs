@@ -1,0 +1,168 @@
+//! Money commands: single and batched, and the hold-expiry sweep.
+
+use super::*;
+use crate::command::{BATCH_SIZE_MAX, CaptureHold, Deposit, PlaceHold, Transfer, VoidHold, Withdraw};
+use crate::idempotency::IdempotencyKey;
+
+impl Ledger {
+    /// Runs one money command under an idempotency key. Keys are scoped to
+    /// the actor: two users' equal keys never meet.
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        key: IdempotencyKey,
+        command: impl Into<MoneyCommand>,
+    ) -> Result<Receipt, LedgerError> {
+        let command = command.into();
+        let at = self.clock.now();
+        let draft =
+            AuditDraft::new(actor.audit_name(), command.action(), command.target()).with("idempotency_key", &key);
+        let fingerprint = fingerprint(std::slice::from_ref(&command), false);
+        let claim = IdempotencyClaim { key: key.scoped(actor), fingerprint };
+        let ops = match self.planner(at, actor).plan(&command).await {
+            Ok(ops) => ops,
+            Err(error) => {
+                let receipt = self.refuse(at, draft, &claim, error).await?;
+                return self.single(receipt);
+            }
+        };
+        let receipt = self.apply_claimed(WriteBatch::new(at, draft, Some(claim), ops)).await?;
+        self.single(receipt)
+    }
+
+    /// The receipt of a single command from its batch receipt.
+    fn single(&self, receipt: BatchReceipt) -> Result<Receipt, LedgerError> {
+        let replayed = receipt.replayed;
+        let transaction = receipt.transactions.into_iter().next().ok_or_else(|| {
+            LedgerError::Storage(crate::StorageError::new(
+                self.store.backend(),
+                "idempotency record has no transaction",
+            ))
+        })?;
+        Ok(Receipt { transaction, replayed })
+    }
+
+    /// Runs several money commands all or nothing, under one idempotency key.
+    ///
+    /// Commands apply in order and each sees the effects of those before it.
+    /// If any fails, none applies and the error is
+    /// [`LedgerError::BatchCommandFailed`] with the failing index.
+    pub async fn execute_batch(
+        &self,
+        actor: &Actor,
+        key: IdempotencyKey,
+        commands: Vec<MoneyCommand>,
+    ) -> Result<BatchReceipt, LedgerError> {
+        let at = self.clock.now();
+        let draft = AuditDraft::new(actor.audit_name(), "batch", format!("batch:{}", commands.len()))
+            .with("idempotency_key", &key)
+            .with("commands", commands.iter().map(MoneyCommand::action).collect::<Vec<_>>().join(","));
+        if commands.is_empty() {
+            return self.reject(at, draft, LedgerError::BatchEmpty).await;
+        }
+        if commands.len() > BATCH_SIZE_MAX {
+            return self
+                .reject(at, draft, LedgerError::BatchTooLarge { len: commands.len(), max: BATCH_SIZE_MAX })
+                .await;
+        }
+        let claim = IdempotencyClaim { key: key.scoped(actor), fingerprint: fingerprint(&commands, true) };
+        let planner = self.planner(at, actor);
+        let mut ops = Vec::new();
+        for (index, command) in commands.iter().enumerate() {
+            match planner.plan(command).await {
+                Ok(planned) => ops.extend(planned.into_iter().map(|op| (index, op))),
+                Err(error @ LedgerError::Storage(_)) => return Err(error),
+                Err(error) => {
+                    let error = LedgerError::BatchCommandFailed { index, source: Box::new(error) };
+                    return self.refuse(at, draft, &claim, error).await;
+                }
+            }
+        }
+        self.apply_claimed(WriteBatch::multi(at, draft, Some(claim), ops)).await
+    }
+
+    /// Deposits (see [`Deposit`]).
+    pub async fn deposit(&self, actor: &Actor, key: IdempotencyKey, command: Deposit) -> Result<Receipt, LedgerError> {
+        self.execute(actor, key, command).await
+    }
+
+    /// Withdraws (see [`Withdraw`]).
+    pub async fn withdraw(
+        &self,
+        actor: &Actor,
+        key: IdempotencyKey,
+        command: Withdraw,
+    ) -> Result<Receipt, LedgerError> {
+        self.execute(actor, key, command).await
+    }
+
+    /// Transfers (see [`Transfer`]).
+    pub async fn transfer(
+        &self,
+        actor: &Actor,
+        key: IdempotencyKey,
+        command: Transfer,
+    ) -> Result<Receipt, LedgerError> {
+        self.execute(actor, key, command).await
+    }
+
+    /// Places a hold (see [`PlaceHold`]).
+    pub async fn place_hold(
+        &self,
+        actor: &Actor,
+        key: IdempotencyKey,
+        command: PlaceHold,
+    ) -> Result<Receipt, LedgerError> {
+        self.execute(actor, key, command).await
+    }
+
+    /// Captures a hold (see [`CaptureHold`]).
+    pub async fn capture_hold(
+        &self,
+        actor: &Actor,
+        key: IdempotencyKey,
+        command: CaptureHold,
+    ) -> Result<Receipt, LedgerError> {
+        self.execute(actor, key, command).await
+    }
+
+    /// Voids a hold (see [`VoidHold`]).
+    pub async fn void_hold(
+        &self,
+        actor: &Actor,
+        key: IdempotencyKey,
+        command: VoidHold,
+    ) -> Result<Receipt, LedgerError> {
+        self.execute(actor, key, command).await
+    }
+
+    /// Voids pending holds whose expiry has passed, up to
+    /// [`EXPIRY_SWEEP_SIZE_MAX`] per call, in one store call. Returns how many
+    /// it released. Run it periodically; until it runs, an expired hold
+    /// still reserves its funds but can no longer be captured.
+    pub async fn expire_holds(&self, actor: &Actor) -> Result<usize, LedgerError> {
+        actor.require_admin()?;
+        let at = self.clock.now();
+        let expired = self.store.expired_holds(at, EXPIRY_SWEEP_SIZE_MAX).await?;
+        let batches: Vec<WriteBatch> = expired
+            .iter()
+            .filter_map(|hold| {
+                let from = hold.from_account?;
+                let draft = AuditDraft::new(actor.audit_name(), "hold.expire", format!("hold:{}", hold.id));
+                Some(WriteBatch::new(at, draft, None, vec![Op::VoidHold { hold: hold.id, from }]))
+            })
+            .collect();
+        if batches.is_empty() {
+            return Ok(0);
+        }
+        let outcomes = self.store.apply(batches).await?;
+        let mut released = 0;
+        for outcome in outcomes {
+            if let BatchOutcome::Committed(writes) = outcome {
+                self.publish(&writes);
+                released += 1;
+            }
+        }
+        Ok(released)
+    }
+}

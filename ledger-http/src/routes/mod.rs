@@ -1,0 +1,54 @@
+//! The routes, one module per concern. Every route is registered through
+//! `utoipa_axum::routes!`, so the OpenAPI document covers exactly the
+//! routes that exist.
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod events;
+pub mod health;
+pub mod history;
+pub mod money;
+pub mod profile;
+pub mod webhook;
+
+use axum::http::StatusCode;
+use ledger_core::{Amount, LedgerError};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Every route of the service, with its OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(health::router())
+        .merge(auth::router())
+        .merge(profile::router())
+        .merge(accounts::router())
+        .merge(money::router())
+        .merge(history::router())
+        .merge(audit::router())
+        .merge(events::router())
+        .merge(webhook::router())
+}
+
+/// The fallback for paths no route matches.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("route_not_found", "no route matches this path")
+}
+
+/// The fallback for a known path with another method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this path does not take this method")
+}
+
+/// Parses an amount string with the core's strict grammar.
+pub(crate) fn amount(text: &str) -> Result<Amount, ApiError> {
+    Amount::parse(text).map_err(|e| LedgerError::InvalidAmount(e).into())
+}
+
+/// An optional amount string.
+pub(crate) fn optional_amount(text: Option<&str>) -> Result<Option<Amount>, ApiError> {
+    text.map(amount).transpose()
+}

@@ -1,0 +1,157 @@
+//! What the binary does: open the store, build the state, bootstrap the
+//! admin, bind, print the address, serve until SIGTERM or Ctrl-C, let
+//! in-flight requests finish, stop background work, flush the store.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use ledger_core::identity::HashParams;
+use ledger_core::{Actor, LedgerConfig, LedgerError, Registration};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::rate_limit::RateLimit;
+use crate::state::{AppState, HttpSettings, StateError, WebhookSecret};
+use crate::{app, storage};
+
+/// Why the service stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store did not open or flush.
+    #[error("storage: {0}")]
+    Storage(#[from] ledger_core::StorageError),
+    /// The state could not be built.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The bootstrap admin could not be created.
+    #[error("cannot create the bootstrap admin: {0}")]
+    Bootstrap(LedgerError),
+    /// Binding or serving failed.
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Installs the tracing subscriber (`RUST_LOG` filters; default `info`).
+pub fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A second install (in tests) is refused; the first subscriber stays.
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// Runs the service until a shutdown signal.
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    tracing::info!(storage = %config.storage, "opening storage");
+    let opened = storage::open(&config.storage).await?;
+    let settings = HttpSettings {
+        cookie_secure: config.cookie_secure,
+        request_timeout: Duration::from_secs(config.request_timeout_secs),
+        webhook_secret: config.webhook_secret.and_then(WebhookSecret::new),
+        ..HttpSettings::default()
+    };
+    if settings.webhook_secret.is_none() {
+        tracing::info!("no LEDGER_WEBHOOK_SECRET: the transactions webhook answers 503");
+    }
+    let rate_limit = NonZeroU32::new(config.rate_limit_per_second).map(|per_second| RateLimit {
+        per_second,
+        burst: NonZeroU32::new(config.rate_limit_burst).unwrap_or(per_second),
+    });
+    let ledger_config = LedgerConfig { password_hash: HashParams::RECOMMENDED, ..LedgerConfig::default() };
+    let state = AppState::builder(opened.store.clone())
+        .ledger_config(ledger_config)
+        .settings(settings)
+        .rate_limit(rate_limit)
+        .build()
+        .await?;
+    if let (Some(email), Some(password)) = (config.bootstrap_admin_email, config.bootstrap_admin_password) {
+        let admin = Registration { email, password, full_name: "Administrator".into() };
+        let admin = state.ledger().bootstrap_admin(admin).await.map_err(ServeError::Bootstrap)?;
+        tracing::info!(admin = %admin.email, "bootstrap admin present");
+    }
+
+    let listener = TcpListener::bind(config.bind).await?;
+    let address = listener.local_addr()?;
+    // Tests and scripts read this line to find the port.
+    println!("listening on http://{address}");
+    std::io::stdout().flush()?;
+    tracing::info!(%address, "ready");
+
+    let shutdown = state.shutdown().clone();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let sweeper = spawn_sweeper(state.clone(), Duration::from_secs(config.hold_sweep_secs.max(1)));
+
+    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let served = tokio::select! {
+        served = server.into_future() => served,
+        () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(?grace, "requests still running after the grace period; stopping anyway");
+            Ok(())
+        }
+    };
+    if let Err(error) = sweeper.await {
+        tracing::warn!(%error, "the hold sweeper ended abnormally");
+    }
+    opened.flush().await?;
+    tracing::info!("stopped; storage flushed");
+    served.map_err(ServeError::Io)
+}
+
+/// Cancels `token` on Ctrl-C or SIGTERM.
+async fn cancel_on_signal(token: CancellationToken) {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C: shutting down"),
+        () = terminate => tracing::info!("SIGTERM: shutting down"),
+        () = token.cancelled() => {}
+    }
+    token.cancel();
+}
+
+/// Releases expired holds every `every` (and trims the rate limiter's
+/// memory) until shutdown.
+pub fn spawn_sweeper(state: AppState, every: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = state.shutdown().cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            match state.ledger().expire_holds(&Actor::System).await {
+                Ok(0) => {}
+                Ok(released) => tracing::info!(released, "released expired holds"),
+                Err(error) => tracing::warn!(%error, "hold expiry sweep failed"),
+            }
+            if let Some(limiter) = state.limiter() {
+                limiter.forget_idle_clients();
+            }
+        }
+    })
+}

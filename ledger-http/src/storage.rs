@@ -1,0 +1,142 @@
+//! Storage selection: `--storage` URLs to stores.
+//!
+//! | URL | store |
+//! |---|---|
+//! | `memory:` | [`MemoryStore`], gone when the process ends |
+//! | `sled:PATH` | [`SledStore`] in the directory `PATH` (created if missing) |
+//! | `sqlite:PATH`, `postgres://...` | `ledger_sql::SqlStore` (migrated on connect) |
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use ledger_core::{MemoryStore, StorageError, Store};
+use ledger_sled::SledStore;
+
+/// A parsed `--storage` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageUrl {
+    /// `memory:`.
+    Memory,
+    /// `sled:PATH`.
+    Sled(PathBuf),
+    /// `sqlite:PATH` (the URL as given, for sqlx).
+    Sqlite(String),
+    /// `postgres://...` or `postgresql://...` (the URL as given).
+    Postgres(String),
+}
+
+impl FromStr for StorageUrl {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<StorageUrl, String> {
+        if text == "memory:" || text == "memory" {
+            return Ok(StorageUrl::Memory);
+        }
+        if let Some(path) = text.strip_prefix("sled:") {
+            if path.is_empty() {
+                return Err("`sled:` needs a directory, as in `sled:./ledger-data`".into());
+            }
+            return Ok(StorageUrl::Sled(PathBuf::from(path)));
+        }
+        if text.starts_with("sqlite:") {
+            return Ok(StorageUrl::Sqlite(text.to_owned()));
+        }
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Ok(StorageUrl::Postgres(text.to_owned()));
+        }
+        Err(format!("unknown storage `{text}`: use `memory:`, `sled:PATH`, `sqlite:PATH` or `postgres://...`"))
+    }
+}
+
+impl std::fmt::Display for StorageUrl {
+    /// The URL without secrets (a PostgreSQL password never reaches a log).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageUrl::Memory => f.write_str("memory:"),
+            StorageUrl::Sled(path) => write!(f, "sled:{}", path.display()),
+            StorageUrl::Sqlite(url) => f.write_str(url),
+            StorageUrl::Postgres(url) => match url.split_once('@') {
+                Some((_, host)) => write!(f, "postgres://***@{host}"),
+                None => f.write_str(url),
+            },
+        }
+    }
+}
+
+type Flush = Box<dyn Fn() -> BoxFuture<'static, Result<(), StorageError>> + Send + Sync>;
+
+/// An open store, and how to flush it at shutdown.
+pub struct OpenedStore {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    flush: Option<Flush>,
+}
+
+impl std::fmt::Debug for OpenedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedStore").field("backend", &self.store.backend()).finish()
+    }
+}
+
+impl OpenedStore {
+    /// A store with nothing to flush.
+    pub fn new(store: Arc<dyn Store>) -> OpenedStore {
+        OpenedStore { store, flush: None }
+    }
+
+    /// Writes everything committed to durable storage (a no-op for stores
+    /// that need none).
+    pub async fn flush(&self) -> Result<(), StorageError> {
+        match &self.flush {
+            Some(flush) => flush().await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Opens the store a URL names.
+pub async fn open(url: &StorageUrl) -> Result<OpenedStore, StorageError> {
+    match url {
+        StorageUrl::Memory => Ok(OpenedStore::new(Arc::new(MemoryStore::new()))),
+        StorageUrl::Sled(path) => {
+            let path = path.clone();
+            // Opening reads and may recover the log: blocking file I/O.
+            let store = tokio::task::spawn_blocking(move || SledStore::open(path))
+                .await
+                .map_err(|e| StorageError::with_source("sled", "the open task failed", e))??;
+            let flushed = store.clone();
+            let flush: Flush = Box::new(move || {
+                let store = flushed.clone();
+                Box::pin(async move { store.flush().await })
+            });
+            Ok(OpenedStore { store: Arc::new(store), flush: Some(flush) })
+        }
+        // Every SQL commit is durable when it returns: nothing to flush.
+        StorageUrl::Sqlite(url) | StorageUrl::Postgres(url) => {
+            Ok(OpenedStore::new(Arc::new(ledger_sql::SqlStore::connect(url).await?)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_scheme() {
+        assert_eq!("memory:".parse(), Ok(StorageUrl::Memory));
+        assert_eq!("sled:./data".parse(), Ok(StorageUrl::Sled(PathBuf::from("./data"))));
+        assert_eq!("sqlite:ledger.db".parse(), Ok(StorageUrl::Sqlite("sqlite:ledger.db".into())));
+        assert_eq!("postgres://u:p@h/db".parse(), Ok(StorageUrl::Postgres("postgres://u:p@h/db".into())));
+        assert!("sled:".parse::<StorageUrl>().is_err());
+        assert!("mysql://x".parse::<StorageUrl>().is_err());
+    }
+
+    #[test]
+    fn display_hides_passwords() {
+        let url = StorageUrl::Postgres("postgres://user:secret@db:5432/ledger".into());
+        assert_eq!(url.to_string(), "postgres://***@db:5432/ledger");
+    }
+}

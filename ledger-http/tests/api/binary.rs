@@ -1,0 +1,163 @@
+//! The real binary: starts on port 0, prints its address, serves, and stops
+//! cleanly (exit 0) on SIGTERM; with sled, data survives a restart.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(args: &[&str], envs: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ledger-http"));
+        command.args(["--bind", "127.0.0.1:0"]).args(args).stdout(Stdio::piped()).stderr(Stdio::null());
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("the binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the binary did not print its address");
+            }
+        };
+        Server { child, url }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the binary did not stop after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Only if a test failed midway: never leave a server running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_health_and_stops_cleanly_on_sigterm() {
+    let server = Server::start(&["--storage", "memory:"], &[]);
+    let r = client().get(format!("{}/health", server.url)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["storage"], "memory");
+    let r = client().get(format!("{}/nope", server.url)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let status = server.terminate();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sled_storage_survives_a_restart_and_the_admin_is_bootstrapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = format!("sled:{}", dir.path().join("data").display());
+    restart_keeps_data(&storage, "sled").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_storage_survives_a_restart_and_the_admin_is_bootstrapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = format!("sqlite:{}", dir.path().join("ledger.db").display());
+    restart_keeps_data(&storage, "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_storage_survives_a_restart_and_the_admin_is_bootstrapped() {
+    let Ok(url) = std::env::var("LEDGER_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: ledger-http on PostgreSQL (set LEDGER_TEST_POSTGRES_URL to run)");
+        return;
+    };
+    restart_keeps_data(&url, "postgres").await;
+}
+
+/// Runs the binary on `storage`: bootstraps an admin, opens an account,
+/// credits it through the signed webhook, stops; restarts on the same
+/// storage and finds the session and the money.
+async fn restart_keeps_data(storage: &str, backend: &str) {
+    // Unique per run, so a shared PostgreSQL database can host many runs.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let admin = format!("root{nanos}@example.com");
+    let envs = [
+        ("LEDGER_STORAGE", storage),
+        ("LEDGER_BOOTSTRAP_ADMIN_EMAIL", admin.as_str()),
+        ("LEDGER_BOOTSTRAP_ADMIN_PASSWORD", "a long admin passphrase"),
+        ("LEDGER_WEBHOOK_SECRET", "whsec_binary"),
+    ];
+    let http = client();
+    let server = Server::start(&[], &envs);
+    let r = http.get(format!("{}/health", server.url)).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["storage"], backend);
+    let login = json!({"email": admin, "password": "a long admin passphrase"});
+    let r = http.post(format!("{}/api/auth/login", server.url)).json(&login).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let r = http
+        .post(format!("{}/api/accounts", server.url))
+        .bearer_auth(&token)
+        .json(&json!({"kind": "savings", "currency": "GBP"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let account = r.json::<Value>().await.unwrap();
+    let number = account["number"].as_str().unwrap().to_owned();
+    // Credit it through the signed webhook of the real binary.
+    let event = json!({"id": format!("evt-{nanos}"), "type": "deposit.settled", "account_number": number, "amount": "12.34", "currency": "GBP"}).to_string();
+    let signature =
+        ledger_http::routes::webhook::sign(b"whsec_binary", chrono::Utc::now().timestamp(), event.as_bytes());
+    let r = http
+        .post(format!("{}/api/webhooks/transactions", server.url))
+        .header("ledger-signature", signature)
+        .header("content-type", "application/json")
+        .body(event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(server.terminate().success());
+
+    // Restarted on the same storage: the admin (not created twice), the session and the money are there.
+    let server = Server::start(&[], &envs);
+    let r = http.get(format!("{}/api/accounts", server.url)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let accounts = r.json::<Value>().await.unwrap();
+    assert_eq!(accounts["items"][0]["balance"]["available"], "12.34");
+    assert!(server.terminate().success());
+}

@@ -1,0 +1,249 @@
+//! A test harness over the in-process router (`tower::ServiceExt::oneshot`).
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use chrono::{DateTime, Utc};
+use http_body_util::BodyExt;
+use ledger_core::identity::{Email, Notifier, SecretToken};
+use ledger_core::{MemoryStore, Registration, Store};
+use ledger_http::state::WebhookSecret;
+use ledger_http::{AppState, AppStateBuilder, app};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const WEBHOOK_SECRET: &str = "whsec_test_secret";
+
+/// Captures password-reset tokens instead of sending them.
+#[derive(Default)]
+pub struct CapturingNotifier {
+    pub tokens: Mutex<Vec<(String, String)>>,
+}
+
+#[async_trait]
+impl Notifier for CapturingNotifier {
+    async fn send_password_reset(&self, to: &Email, token: &SecretToken, _expires_at: DateTime<Utc>) {
+        self.tokens.lock().unwrap().push((to.as_str().to_owned(), token.expose().to_owned()));
+    }
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub notifier: Arc<CapturingNotifier>,
+}
+
+impl TestApp {
+    /// Memory store, fast hashing, a webhook secret, an admin.
+    pub async fn new() -> TestApp {
+        TestApp::with(|b| b).await
+    }
+
+    pub async fn with(configure: impl FnOnce(AppStateBuilder) -> AppStateBuilder) -> TestApp {
+        TestApp::on_store(Arc::new(MemoryStore::new()), configure).await
+    }
+
+    pub async fn on_store(
+        store: Arc<dyn Store>,
+        configure: impl FnOnce(AppStateBuilder) -> AppStateBuilder,
+    ) -> TestApp {
+        let notifier = Arc::new(CapturingNotifier::default());
+        let builder = AppState::builder(store)
+            .insecure_fast_password_hashing()
+            .notifier(notifier.clone())
+            .webhook_secret(WebhookSecret::new(WEBHOOK_SECRET));
+        let state = configure(builder).build().await.unwrap();
+        let admin = Registration { email: ADMIN_EMAIL.into(), password: PASSWORD.into(), full_name: "Admin".into() };
+        state.ledger().bootstrap_admin(admin).await.unwrap();
+        TestApp { router: app(state.clone()), state, notifier }
+    }
+
+    pub fn call(&self, method: Method, path: &str) -> Call<'_> {
+        Call { app: self, request: Request::builder().method(method).uri(path), body: Body::empty() }
+    }
+
+    pub fn get(&self, path: &str) -> Call<'_> {
+        self.call(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> Call<'_> {
+        self.call(Method::POST, path)
+    }
+
+    /// Registers and logs in; returns the session.
+    pub async fn user(&self, email: &str) -> User {
+        let r = self
+            .post("/api/auth/register")
+            .json(json!({"email": email, "password": PASSWORD, "full_name": "Test User"}))
+            .send()
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        self.login(email).await
+    }
+
+    pub async fn login(&self, email: &str) -> User {
+        let r = self.post("/api/auth/login").json(json!({"email": email, "password": PASSWORD})).send().await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let body = r.json();
+        User {
+            token: body["token"].as_str().unwrap().to_owned(),
+            csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+            id: body["user"]["id"].as_str().unwrap().to_owned(),
+            session: body["session"]["id"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn admin(&self) -> User {
+        self.login(ADMIN_EMAIL).await
+    }
+
+    /// Submits KYC as the user and approves it as the admin.
+    pub async fn verify(&self, user: &User) {
+        let r = self.post("/api/me/kyc").bearer(user).send().await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let admin = self.admin().await;
+        let r = self
+            .post(&format!("/api/admin/users/{}/kyc", user.id))
+            .bearer(&admin)
+            .json(json!({"decision": "verified"}))
+            .send()
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert_eq!(r.json()["kyc_status"], "verified");
+    }
+
+    /// Opens a USD checking account; returns (id, number).
+    pub async fn account(&self, user: &User, currency: &str) -> (String, String) {
+        let r = self
+            .post("/api/accounts")
+            .bearer(user)
+            .json(json!({"kind": "checking", "currency": currency}))
+            .send()
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let body = r.json();
+        (body["id"].as_str().unwrap().to_owned(), body["number"].as_str().unwrap().to_owned())
+    }
+
+    pub async fn deposit(&self, user: &User, account: &str, amount: &str, key: &str) -> TestResponse {
+        self.post("/api/transactions/deposits")
+            .bearer(user)
+            .key(key)
+            .json(json!({"account_id": account, "amount": amount}))
+            .send()
+            .await
+    }
+
+    pub async fn available(&self, user: &User, account: &str) -> String {
+        let r = self.get(&format!("/api/accounts/{account}/balance")).bearer(user).send().await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        r.json()["available"].as_str().unwrap().to_owned()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub token: String,
+    pub csrf: String,
+    pub id: String,
+    pub session: String,
+}
+
+pub struct Call<'a> {
+    app: &'a TestApp,
+    request: axum::http::request::Builder,
+    body: Body,
+}
+
+impl Call<'_> {
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.request = self.request.header(name, value);
+        self
+    }
+
+    pub fn bearer(self, user: &User) -> Self {
+        let value = format!("Bearer {}", user.token);
+        self.header("authorization", &value)
+    }
+
+    pub fn key(self, key: &str) -> Self {
+        self.header("idempotency-key", key)
+    }
+
+    pub fn json(mut self, value: Value) -> Self {
+        self.request = self.request.header("content-type", "application/json");
+        self.body = Body::from(value.to_string());
+        self
+    }
+
+    pub fn raw(mut self, content_type: Option<&str>, body: impl Into<Bytes>) -> Self {
+        if let Some(ct) = content_type {
+            self.request = self.request.header("content-type", ct);
+        }
+        self.body = Body::from(body.into());
+        self
+    }
+
+    pub fn request(self) -> Request<Body> {
+        self.request.body(self.body).unwrap()
+    }
+
+    pub async fn send(self) -> TestResponse {
+        let router = self.app.router.clone();
+        let response = router.oneshot(self.request()).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        TestResponse { status, headers, body }
+    }
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an RFC 9457 problem with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: StatusCode, code: &str) -> Value {
+        assert_eq!(self.status, status, "{}", self.text());
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "{}", self.text());
+        let body = self.json();
+        assert_eq!(body["code"], code, "{body}");
+        assert_eq!(body["status"], status.as_u16());
+        assert!(body["type"].as_str().is_some() && body["title"].as_str().is_some(), "{body}");
+        assert_eq!(body["request_id"].as_str(), self.header("x-request-id"), "{body}");
+        body
+    }
+}
+
+/// A valid account number that no account has (check digits computed).
+pub fn unused_account_number() -> String {
+    account_number_with_body(9_876_543_210)
+}
+
+/// The account number with this body and its ISO 7064 MOD 97-10 check digits.
+pub fn account_number_with_body(body: u64) -> String {
+    let check = 98 - (body * 100) % 97;
+    format!("{:012}", body * 100 + check)
+}

@@ -1,0 +1,15 @@
+//! Integration tests of ledger-http: in process through `app` and against
+//! the real binary. One test binary keeps linking time down.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod binary;
+mod common;
+mod csrf;
+mod errors;
+mod events;
+mod failing;
+mod isolation;
+mod journey;
+mod ops;
+mod webhook;

@@ -1,0 +1,115 @@
+//! Health, metrics and the OpenAPI document.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::common::*;
+
+/// Every route the service has (method, OpenAPI path).
+const ROUTES: &[(&str, &str)] = &[
+    ("get", "/health"),
+    ("get", "/metrics"),
+    ("get", "/api/openapi.json"),
+    ("post", "/api/auth/register"),
+    ("post", "/api/auth/login"),
+    ("post", "/api/auth/logout"),
+    ("get", "/api/auth/sessions"),
+    ("delete", "/api/auth/sessions"),
+    ("delete", "/api/auth/sessions/{id}"),
+    ("post", "/api/auth/password/change"),
+    ("post", "/api/auth/password/reset-request"),
+    ("post", "/api/auth/password/reset"),
+    ("get", "/api/me"),
+    ("patch", "/api/me"),
+    ("post", "/api/me/kyc"),
+    ("get", "/api/admin/users"),
+    ("post", "/api/admin/users/{id}/kyc"),
+    ("post", "/api/accounts"),
+    ("get", "/api/accounts"),
+    ("get", "/api/accounts/{id}"),
+    ("get", "/api/accounts/{id}/balance"),
+    ("post", "/api/accounts/{id}/freeze"),
+    ("post", "/api/accounts/{id}/unfreeze"),
+    ("post", "/api/accounts/{id}/close"),
+    ("post", "/api/transactions/deposits"),
+    ("post", "/api/transactions/withdrawals"),
+    ("post", "/api/transactions/transfers"),
+    ("post", "/api/holds"),
+    ("post", "/api/holds/{id}/capture"),
+    ("post", "/api/holds/{id}/void"),
+    ("get", "/api/transactions"),
+    ("get", "/api/transactions/{id}"),
+    ("get", "/api/audit"),
+    ("get", "/api/admin/audit/verify"),
+    ("get", "/api/events"),
+    ("post", "/api/webhooks/transactions"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_covers_every_route() {
+    let app = TestApp::new().await;
+    let r = app.get("/api/openapi.json").send().await;
+    assert_eq!(r.status, StatusCode::OK);
+    let doc = r.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let documented: usize = paths.values().map(|item| item.as_object().unwrap().len()).sum();
+    for (method, path) in ROUTES {
+        assert!(paths.get(*path).and_then(|p| p.get(*method)).is_some(), "{method} {path} is not documented");
+    }
+    assert_eq!(documented, ROUTES.len(), "documented operations: {:?}", paths.keys().collect::<Vec<_>>());
+    // And every documented operation is served (not a 404/405 fallback).
+    for (method, path) in ROUTES {
+        let concrete = path.replace("{id}", &uuid::Uuid::nil().to_string());
+        let method = method.to_uppercase().parse().unwrap();
+        let r = app.call(method, &concrete).send().await;
+        let code = if r.header("content-type") == Some("application/problem+json") {
+            r.json()["code"].clone()
+        } else {
+            json!(null)
+        };
+        assert_ne!(code, json!("route_not_found"), "{path}");
+        assert_ne!(code, json!("method_not_allowed"), "{path}");
+    }
+    for scheme in ["bearer", "cookie"] {
+        assert!(doc["components"]["securitySchemes"][scheme].is_object(), "{scheme}");
+    }
+    for schema in ["Problem", "TransactionDto", "AccountDto", "WebhookEvent", "LoginResponse"] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_metrics() {
+    let app = TestApp::new().await;
+    let r = app.get("/health").send().await;
+    assert_eq!(r.json(), json!({"status": "ok", "storage": "memory", "version": env!("CARGO_PKG_VERSION")}));
+    assert!(r.header("x-request-id").is_some());
+
+    let alice = app.user("alice@example.com").await;
+    let (acc, _) = app.account(&alice, "USD").await;
+    app.deposit(&alice, &acc, "5", "m1").await;
+    app.deposit(&alice, &acc, "5", "m1").await; // a replay: not counted again
+    app.post("/api/transactions/withdrawals")
+        .bearer(&alice)
+        .key("m2")
+        .json(json!({"account_id": acc, "amount": "1"}))
+        .send()
+        .await;
+    app.get("/no/such/route").send().await;
+
+    let r = app.get("/metrics").send().await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+    let text = r.text();
+    for line in [
+        r#"http_requests_total{method="GET",route="/health",status="200"} 1"#,
+        r#"http_requests_total{method="POST",route="/api/transactions/deposits",status="201"} 2"#,
+        r#"http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
+        r#"ledger_transactions_committed_total{kind="deposit"} 1"#,
+        r#"ledger_transactions_rejected_total{reason="kyc_required"} 1"#,
+        "http_request_duration_seconds_bucket",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
+}

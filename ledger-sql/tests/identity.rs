@@ -1,0 +1,660 @@
+//! The identity tables past what the conformance suite reaches: exact round
+//! trips of users, sessions and reset tokens; session listing order and
+//! limits; an actor's audit records, paged; touches; the schema's
+//! constraints; registrations racing across two store instances; and
+//! migration 0002 applied to a database made at schema 0001.
+//!
+//! Every case runs on SQLite and (with `LEDGER_TEST_POSTGRES_URL`) PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate};
+use ledger_core::conformance::Harness;
+use ledger_core::identity::{
+    Device, Email, HashParams, KycStatus, KycTransition, Profile, ProfilePatch, ResetToken, Session, SessionId,
+};
+use ledger_core::{
+    AccountKind, Actor, Amount, Clock, Currency, Deposit, IdempotencyKey, Ledger, LedgerConfig, LedgerError, Login,
+    LoginRequest, OpenAccount, Registration, Store, Transfer, UserId,
+};
+use ledger_sql::{SqlOptions, SqlStore};
+use sqlx::Connection;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Which database a case runs on, and how to reach it with raw SQL.
+#[derive(Debug, Clone)]
+enum Db {
+    Sqlite { url: String },
+    Postgres { url: String, schema: String },
+}
+
+impl Db {
+    fn sqlite() -> Db {
+        Db::Sqlite { url: common::fresh_sqlite_url() }
+    }
+
+    async fn postgres() -> Option<Db> {
+        let url = common::postgres_url("PostgreSQL identity tests")?;
+        let schema = common::fresh_schema(&url).await;
+        Some(Db::Postgres { url, schema })
+    }
+
+    fn is_postgres(&self) -> bool {
+        matches!(self, Db::Postgres { .. })
+    }
+
+    async fn store(&self) -> Arc<SqlStore> {
+        let store = match self {
+            Db::Sqlite { url } => {
+                SqlStore::connect_with(url, SqlOptions { max_connections: 5, ..SqlOptions::default() }).await
+            }
+            Db::Postgres { url, schema } => SqlStore::connect_with(url, common::test_options(schema)).await,
+        };
+        Arc::new(store.expect("opening the store"))
+    }
+
+    /// Runs raw SQL statements, returning the first failure's message.
+    async fn raw(&self, statements: &[String]) -> Result<(), String> {
+        match self {
+            Db::Sqlite { url } => {
+                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query("PRAGMA foreign_keys = ON").execute(&mut conn).await.unwrap();
+                for sql in statements {
+                    sqlx::query(sql).execute(&mut conn).await.map_err(|e| e.to_string())?;
+                }
+            }
+            Db::Postgres { url, schema } => {
+                let mut conn = pg_connection(url, schema).await;
+                for sql in statements {
+                    sqlx::query(sql).execute(&mut conn).await.map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A one-column text query.
+    async fn strings(&self, sql: &str) -> Vec<String> {
+        match self {
+            Db::Sqlite { url } => {
+                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
+            }
+            Db::Postgres { url, schema } => {
+                let mut conn = pg_connection(url, schema).await;
+                let query = sqlx::query_scalar(sql);
+                let query = if sql.contains("$1") { query.bind(schema) } else { query };
+                query.fetch_all(&mut conn).await.unwrap()
+            }
+        }
+    }
+
+    /// The plan of a query, one line per node.
+    async fn plan(&self, sql: &str) -> String {
+        use sqlx::Row;
+        let lines: Vec<String> = match self {
+            Db::Sqlite { url } => {
+                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+                let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}")).fetch_all(&mut conn).await.unwrap();
+                rows.iter().map(|r| r.get("detail")).collect()
+            }
+            Db::Postgres { url, schema } => {
+                let mut conn = pg_connection(url, schema).await;
+                // A handful of rows: make the planner show which index it can use.
+                sqlx::query("SET enable_seqscan = off").execute(&mut conn).await.unwrap();
+                let rows = sqlx::query(&format!("EXPLAIN {sql}")).fetch_all(&mut conn).await.unwrap();
+                rows.iter().map(|r| r.get("QUERY PLAN")).collect()
+            }
+        };
+        lines.join("\n")
+    }
+
+    /// The schema's recorded migration versions.
+    async fn versions(&self) -> Vec<String> {
+        self.strings("SELECT CAST(version AS TEXT) FROM _sqlx_migrations ORDER BY version").await
+    }
+}
+
+async fn pg_connection(url: &str, schema: &str) -> sqlx::PgConnection {
+    let options = sqlx::postgres::PgConnectOptions::from_str(url).unwrap().options([("search_path", schema)]);
+    sqlx::PgConnection::connect_with(&options).await.unwrap()
+}
+
+/// One `#[tokio::test]` per database for an `async fn(Db)` case.
+macro_rules! on_both {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$case(super::Db::sqlite()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = super::Db::postgres().await else { return };
+                super::$case(db).await;
+            }
+        }
+    )*};
+}
+
+on_both!(
+    identity_rows_round_trip_exactly,
+    sessions_of_lists_newest_first_within_the_limit_revoked_included,
+    audit_records_by_actor_page_in_sequence_order,
+    touch_session_moves_forward_only_and_never_on_a_revoked_session,
+    schema_constraints_refuse_what_no_build_could_read,
+    concurrent_registrations_of_one_email_across_two_instances_admit_one,
+    schema_0002_applies_on_a_0001_database_with_data,
+);
+
+fn registration(email: &str, full_name: &str) -> Registration {
+    Registration { email: email.into(), password: PASSWORD.into(), full_name: full_name.into() }
+}
+
+fn device(label: &str) -> Device {
+    Device::new(Some("test agent"), Some(IpAddr::from([192, 0, 2, 10])), Some(label)).unwrap()
+}
+
+async fn login_with(h: &Harness, email: &str, device: Device) -> Login {
+    let request = LoginRequest { email: email.into(), password: PASSWORD.into(), device };
+    h.ledger.login(request).await.unwrap()
+}
+
+fn labels(sessions: &[Session]) -> Vec<String> {
+    sessions.iter().map(|s| s.device.label.clone().unwrap_or_default()).collect()
+}
+
+// Round trips.
+
+async fn identity_rows_round_trip_exactly(db: Db) {
+    let store = db.store().await;
+    let h = Harness::new(store.clone()).await;
+    // Instants with a fraction of a second, to the microsecond.
+    h.clock.advance(Duration::microseconds(123_457));
+
+    let zoe = h.ledger.register(registration("  Zoe.Test+Tag@Example.COM ", "  Zoë Ünïcödé-O'Brien ")).await.unwrap();
+    let stored = store.user(zoe.id).await.unwrap().unwrap();
+    assert_eq!(stored.view(), zoe);
+    assert_eq!(stored.email.as_str(), "zoe.test+tag@example.com");
+    let name_only =
+        Profile { full_name: "Zoë Ünïcödé-O'Brien".into(), phone: None, address: None, date_of_birth: None };
+    assert_eq!(stored.profile, name_only);
+    assert_eq!((stored.created_at, stored.updated_at), (h.clock.now(), h.clock.now()));
+    assert!(stored.password.as_str().starts_with("$argon2id$v=19$"), "{}", stored.password.as_str());
+    assert!(stored.password.verify(PASSWORD));
+    let by_email = store.user_by_email(&Email::parse("ZOE.test+TAG@example.com").unwrap()).await.unwrap();
+    assert_eq!(by_email, Some(stored.clone()));
+    assert_eq!(store.user_by_email(&Email::parse("nobody@example.com").unwrap()).await.unwrap(), None);
+    assert_eq!(store.user(UserId::new()).await.unwrap(), None);
+
+    // Every profile field set, then cleared again.
+    let customer = Actor::customer(zoe.id);
+    h.clock.advance(Duration::seconds(1));
+    let patch = ProfilePatch {
+        phone: Some(Some("+44 20 7946 0958".into())),
+        address: Some(Some("1 Rue de l'Église\nParis ✓".into())),
+        date_of_birth: Some(NaiveDate::from_ymd_opt(1990, 2, 28)),
+        ..ProfilePatch::default()
+    };
+    let updated = h.ledger.update_profile(&customer, zoe.id, patch).await.unwrap();
+    let stored = store.user(zoe.id).await.unwrap().unwrap();
+    assert_eq!(stored.view(), updated);
+    let full = Profile {
+        full_name: "Zoë Ünïcödé-O'Brien".into(),
+        phone: Some("+442079460958".into()),
+        address: Some("1 Rue de l'Église\nParis ✓".into()),
+        date_of_birth: NaiveDate::from_ymd_opt(1990, 2, 28),
+    };
+    assert_eq!(stored.profile, full);
+    assert_eq!((stored.created_at, stored.updated_at), (zoe.created_at, h.clock.now()));
+
+    // KYC: submitted, rejected with a reason, resubmitted.
+    let admin = h.ledger.bootstrap_admin(registration("admin@example.com", "Admin")).await.unwrap();
+    let admin = Actor::admin(admin.id);
+    h.ledger.submit_kyc(&customer, zoe.id).await.unwrap();
+    let reason = "Document illegible — «résumé» ✓";
+    let rejected = KycTransition::Reject { reason: reason.into() };
+    let reviewed = h.ledger.review_kyc(&admin, zoe.id, rejected).await.unwrap();
+    let stored = store.user(zoe.id).await.unwrap().unwrap();
+    assert_eq!(stored.view(), reviewed);
+    assert_eq!((stored.kyc_status, stored.kyc_reason.as_deref()), (KycStatus::Rejected, Some(reason)));
+    h.ledger.submit_kyc(&customer, zoe.id).await.unwrap();
+    assert_eq!(store.user(zoe.id).await.unwrap().unwrap().kyc_status, KycStatus::Pending);
+
+    let clear =
+        ProfilePatch { phone: Some(None), address: Some(None), date_of_birth: Some(None), ..ProfilePatch::default() };
+    let cleared = h.ledger.update_profile(&customer, zoe.id, clear).await.unwrap();
+    let stored = store.user(zoe.id).await.unwrap().unwrap();
+    assert_eq!(stored.view(), cleared);
+    assert_eq!(stored.profile, name_only);
+
+    // Sessions from IPv4, IPv6, IPv4-mapped IPv6 and unknown devices.
+    let devices = [
+        Device::new(Some("Mozilla/5.0 (X11; Linux x86_64) ✓"), Some("203.0.113.7".parse().unwrap()), Some("laptop")),
+        Device::new(Some("curl/8.5"), Some("2001:db8::42".parse().unwrap()), None),
+        Device::new(None, Some("::ffff:192.0.2.1".parse().unwrap()), Some("phone ✓")),
+        Ok(Device::default()),
+    ];
+    let mut logins = Vec::new();
+    for device in devices {
+        let device = device.unwrap();
+        h.clock.advance(Duration::microseconds(1));
+        let login = login_with(&h, "zoe.test+tag@example.com", device.clone()).await;
+        let stored = store.session_by_token(&login.token.digest()).await.unwrap().unwrap();
+        assert_eq!(stored, login.session);
+        assert_eq!(stored.device, device);
+        logins.push(login);
+    }
+    assert_eq!(store.session_by_token(&ledger_core::Digest::ZERO).await.unwrap(), None);
+
+    // Revocation writes the instant and changes nothing else.
+    h.clock.advance(Duration::seconds(5));
+    let auth = h.ledger.authenticate(logins[0].token.expose()).await.unwrap();
+    h.ledger.logout(&auth).await.unwrap();
+    let revoked = store.session_by_token(&logins[0].token.digest()).await.unwrap().unwrap();
+    assert_eq!(revoked, Session { revoked_at: Some(h.clock.now()), ..logins[0].session.clone() });
+
+    // A reset token, issued and then used.
+    h.ledger.request_password_reset("zoe.test+tag@example.com").await.unwrap();
+    let token = h.notifier.last_token_for("zoe.test+tag@example.com").unwrap();
+    let issued = store.reset_token(&token.digest()).await.unwrap().unwrap();
+    assert_eq!(issued, ResetToken::issue(zoe.id, token.digest(), h.clock.now()));
+    h.clock.advance(Duration::seconds(7));
+    h.ledger.reset_password(token.expose(), "a brand new passphrase 42").await.unwrap();
+    let used = store.reset_token(&token.digest()).await.unwrap().unwrap();
+    assert_eq!(used, ResetToken { used_at: Some(h.clock.now()), ..issued });
+    let user = store.user(zoe.id).await.unwrap().unwrap();
+    assert!(user.password.verify("a brand new passphrase 42") && !user.password.verify(PASSWORD));
+    assert_eq!(user.updated_at, h.clock.now());
+    for login in &logins[1..] {
+        let session = store.session_by_token(&login.token.digest()).await.unwrap().unwrap();
+        assert_eq!(session, Session { revoked_at: Some(h.clock.now()), ..login.session.clone() });
+    }
+    assert_eq!(revoked, store.session_by_token(&logins[0].token.digest()).await.unwrap().unwrap(), "revoked once");
+
+    // Listing users: id order, a cursor and a limit.
+    let mut ids = vec![zoe.id, admin.user_id().unwrap()];
+    ids.sort();
+    let all = store.users(None, 10).await.unwrap();
+    assert_eq!(all.iter().map(|u| u.id).collect::<Vec<_>>(), ids);
+    assert_eq!(all.iter().find(|u| u.id == zoe.id), Some(&user));
+    assert_eq!(store.users(None, 1).await.unwrap(), all[..1]);
+    assert_eq!(store.users(Some(ids[0]), 10).await.unwrap(), all[1..]);
+    assert!(store.users(Some(ids[1]), 10).await.unwrap().is_empty());
+    assert!(store.users(None, 0).await.unwrap().is_empty());
+}
+
+// Listings.
+
+async fn sessions_of_lists_newest_first_within_the_limit_revoked_included(db: Db) {
+    let store = db.store().await;
+    let h = Harness::new(store.clone()).await;
+    let lee = h.ledger.register(registration("lee@example.com", "Lee")).await.unwrap();
+    let mo = h.ledger.register(registration("mo@example.com", "Mo")).await.unwrap();
+    let mut logins = Vec::new();
+    for i in 0..5 {
+        logins.push(login_with(&h, "lee@example.com", device(&format!("s{i}"))).await);
+        if i == 2 {
+            login_with(&h, "mo@example.com", device("mo")).await;
+        }
+    }
+
+    let all = store.sessions_of(lee.id, 100).await.unwrap();
+    assert_eq!(labels(&all), ["s4", "s3", "s2", "s1", "s0"]);
+    assert_eq!(all[0], logins[4].session);
+    assert_eq!(labels(&store.sessions_of(lee.id, 3).await.unwrap()), ["s4", "s3", "s2"]);
+    assert!(store.sessions_of(lee.id, 0).await.unwrap().is_empty());
+    assert_eq!(labels(&store.sessions_of(mo.id, 100).await.unwrap()), ["mo"]);
+    assert!(store.sessions_of(UserId::new(), 100).await.unwrap().is_empty());
+
+    // Revoked sessions stay listed, in place.
+    let auth = h.ledger.authenticate(logins[2].token.expose()).await.unwrap();
+    let first_revocation = h.clock.now();
+    h.ledger.revoke_session(&auth, logins[0].session.id).await.unwrap();
+    h.clock.advance(Duration::seconds(1));
+    let all = store.sessions_of(lee.id, 100).await.unwrap();
+    assert_eq!(labels(&all), ["s4", "s3", "s2", "s1", "s0"]);
+    assert!(all[4].revoked_at.is_some() && all[..4].iter().all(|s| s.revoked_at.is_none()));
+
+    // Revoking the others loads only the unrevoked ones: s1, s3 and s4.
+    assert_eq!(h.ledger.revoke_other_sessions(&auth).await, Ok(3));
+    assert_eq!(h.ledger.revoke_other_sessions(&auth).await, Ok(0));
+    let all = store.sessions_of(lee.id, 100).await.unwrap();
+    let live: Vec<SessionId> = all.iter().filter(|s| s.revoked_at.is_none()).map(|s| s.id).collect();
+    assert_eq!(live, vec![logins[2].session.id]);
+    assert_eq!(all[4].revoked_at, Some(first_revocation), "s0 kept its first revocation");
+    assert!([&all[0], &all[1], &all[3]].iter().all(|s| s.revoked_at == Some(h.clock.now())));
+    assert!(store.sessions_of(mo.id, 100).await.unwrap()[0].revoked_at.is_none(), "another user's session");
+
+    h.ledger.logout(&auth).await.unwrap();
+    let fresh = login_with(&h, "lee@example.com", device("s5")).await;
+    let auth = h.ledger.authenticate(fresh.token.expose()).await.unwrap();
+    assert_eq!(h.ledger.revoke_other_sessions(&auth).await, Ok(0));
+    assert_eq!(labels(&store.sessions_of(lee.id, 2).await.unwrap()), ["s5", "s4"]);
+    assert_eq!(h.ledger.sessions(&auth).await.unwrap(), vec![fresh.session]);
+}
+
+async fn audit_records_by_actor_page_in_sequence_order(db: Db) {
+    let store = db.store().await;
+    let h = Harness::new(store.clone()).await;
+    let ann = h.ledger.register(registration("ann@example.com", "Ann")).await.unwrap();
+    let ben = h.ledger.register(registration("ben@example.com", "Ben")).await.unwrap();
+    let account = OpenAccount::new(ann.id, AccountKind::Checking, Currency::Usd);
+    let account = h.ledger.open_account(&Actor::System, account).await.unwrap();
+    for i in 0..6 {
+        login_with(&h, "ann@example.com", device("a")).await;
+        login_with(&h, "ben@example.com", device("b")).await;
+        let deposit = Deposit { account: account.id, amount: Amount::parse("1").unwrap(), description: None };
+        let key = IdempotencyKey::new(format!("d{i}")).unwrap();
+        h.ledger.deposit(&Actor::System, key, deposit).await.unwrap();
+        let patch = ProfilePatch { full_name: Some(format!("Ann {i}")), ..ProfilePatch::default() };
+        h.ledger.update_profile(&Actor::customer(ann.id), ann.id, patch).await.unwrap();
+        if i >= 3 {
+            continue; // below the login throttle's limit
+        }
+        // A rejected command is in its actor's records too.
+        let wrong =
+            LoginRequest { email: "ben@example.com".into(), password: "not the password".into(), device: device("b") };
+        assert_eq!(h.ledger.login(wrong).await.err(), Some(LedgerError::InvalidCredentials));
+    }
+
+    let all = store.audit_records(0, 10_000).await.unwrap();
+    let middle = all[all.len() / 2].sequence;
+    for actor in [format!("user:{}", ann.id), format!("user:{}", ben.id), "system".to_owned()] {
+        let expected: Vec<_> = all.iter().filter(|r| r.actor == actor).cloned().collect();
+        assert!(expected.len() >= 6, "{actor}: {}", expected.len());
+        let mut paged = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = store.audit_records_by_actor(&actor, after, 4).await.unwrap();
+            assert!(page.len() <= 4);
+            let Some(last) = page.last() else { break };
+            after = last.sequence;
+            paged.extend(page);
+        }
+        assert_eq!(paged, expected, "{actor}, paged by 4");
+        let tail: Vec<_> = expected.iter().filter(|r| r.sequence > middle).cloned().collect();
+        assert_eq!(store.audit_records_by_actor(&actor, middle, 1_000).await.unwrap(), tail, "{actor} after {middle}");
+        assert!(store.audit_records_by_actor(&actor, 0, 0).await.unwrap().is_empty());
+        assert!(store.audit_records_by_actor(&actor, u64::MAX, 10).await.unwrap().is_empty());
+    }
+    assert!(store.audit_records_by_actor("user:nobody", 0, 10).await.unwrap().is_empty());
+    // The actor name is matched exactly, not as a prefix or case-insensitively.
+    assert!(store.audit_records_by_actor("user:", 0, 10).await.unwrap().is_empty());
+    assert!(store.audit_records_by_actor("SYSTEM", 0, 10).await.unwrap().is_empty());
+    let own = h.ledger.audit_log(&Actor::customer(ben.id), 0, 100).await.unwrap();
+    assert_eq!(own, all.iter().filter(|r| r.actor == format!("user:{}", ben.id)).cloned().collect::<Vec<_>>());
+
+    // The query can be served by the actor index, in order, without a sort.
+    let plan =
+        db.plan("SELECT * FROM audit_log WHERE actor = 'system' AND sequence > 5 ORDER BY sequence LIMIT 10").await;
+    eprintln!("audit records by actor:\n{plan}");
+    assert!(plan.contains("audit_log_actor_idx") && !plan.contains("Sort") && !plan.contains("TEMP B-TREE"), "{plan}");
+}
+
+// Touches.
+
+async fn seen(store: &SqlStore, login: &Login) -> Session {
+    store.session_by_token(&login.token.digest()).await.unwrap().unwrap()
+}
+
+async fn touch_session_moves_forward_only_and_never_on_a_revoked_session(db: Db) {
+    let store = db.store().await;
+    let h = Harness::new(store.clone()).await;
+    h.ledger.register(registration("kim@example.com", "Kim")).await.unwrap();
+    let login = login_with(&h, "kim@example.com", device("phone")).await;
+    let id = login.session.id;
+    let opened = login.session.last_seen_at;
+    let at = move |secs: i64| opened + Duration::seconds(secs);
+
+    store.touch_session(id, at(10)).await.unwrap();
+    assert_eq!(seen(&store, &login).await, Session { last_seen_at: at(10), ..login.session.clone() });
+    store.touch_session(id, at(5)).await.unwrap();
+    assert_eq!(seen(&store, &login).await.last_seen_at, at(10), "never backwards");
+    store.touch_session(id, at(10)).await.unwrap();
+    assert_eq!(seen(&store, &login).await.last_seen_at, at(10));
+    // Finer than a microsecond: stored rounded down, still later.
+    store.touch_session(id, at(10) + Duration::nanoseconds(1_500)).await.unwrap();
+    assert_eq!(seen(&store, &login).await.last_seen_at, at(10) + Duration::microseconds(1));
+    store.touch_session(SessionId::new(), at(20)).await.unwrap();
+
+    // Concurrent touches settle on the latest instant.
+    let mut tasks = Vec::new();
+    for i in 1..=24 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { store.touch_session(id, at(100 + i)).await }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(seen(&store, &login).await.last_seen_at, at(124));
+
+    // The ledger touches a session used after a minute, and that keeps it alive.
+    h.clock.advance(Duration::seconds(200));
+    let auth = h.ledger.authenticate(login.token.expose()).await.unwrap();
+    assert_eq!(seen(&store, &login).await.last_seen_at, h.clock.now());
+
+    // Revoked: a touch changes nothing, however late.
+    h.ledger.logout(&auth).await.unwrap();
+    let revoked = seen(&store, &login).await;
+    assert!(revoked.revoked_at.is_some());
+    store.touch_session(id, at(100_000)).await.unwrap();
+    assert_eq!(seen(&store, &login).await, revoked);
+}
+
+// The schema.
+
+async fn schema_constraints_refuse_what_no_build_could_read(db: Db) {
+    let store = db.store().await;
+    let h = Harness::new(store.clone()).await;
+    let user = h.ledger.register(registration("ivy@example.com", "Ivy")).await.unwrap();
+    login_with(&h, "ivy@example.com", device("desk")).await;
+    h.ledger.request_password_reset("ivy@example.com").await.unwrap();
+
+    let postgres = db.is_postgres();
+    let new_id = if postgres { "gen_random_uuid()" } else { "randomblob(16)" };
+    let digest_of = |n: usize| {
+        if postgres { format!("decode(repeat('ab', {n}), 'hex')") } else { format!("zeroblob({n})") }
+    };
+    let user_like = |email: &str, role: &str, kyc: &str| {
+        format!(
+            "INSERT INTO users (id, email, password, full_name, role, kyc_status, created_at, updated_at) \
+             SELECT {new_id}, '{email}', password, full_name, '{role}', '{kyc}', created_at, updated_at FROM users"
+        )
+    };
+    let session_like = |user_id: &str, digest: &str| {
+        format!(
+            "INSERT INTO sessions (id, user_id, token_digest, created_at, last_seen_at, expires_at, idle_secs) \
+             SELECT {new_id}, {user_id}, {digest}, created_at, last_seen_at, expires_at, idle_secs FROM sessions"
+        )
+    };
+    let (duplicate_email, unknown_user) = if db.is_postgres() {
+        ("users_email_key", "sessions_user_id_fkey")
+    } else {
+        ("UNIQUE constraint failed: users.email", "FOREIGN KEY constraint failed")
+    };
+    let cases = [
+        (user_like("ivy@example.com", "customer", "unverified"), duplicate_email),
+        (user_like("Ivy2@example.com", "customer", "unverified"), "users_email_check"),
+        (user_like("ivy3@example.com", "root", "unverified"), "users_role_check"),
+        (user_like("ivy4@example.com", "customer", "maybe"), "users_kyc_status_check"),
+        (session_like("user_id", &digest_of(31)), "sessions_token_digest_check"),
+        (session_like(new_id, &digest_of(32)), unknown_user),
+        (
+            format!(
+                "INSERT INTO reset_tokens (token_digest, user_id, created_at, expires_at) SELECT {}, user_id, created_at, expires_at FROM reset_tokens",
+                digest_of(33)
+            ),
+            "reset_tokens_token_digest_check",
+        ),
+    ];
+    for (sql, expected) in cases {
+        let error = db.raw(std::slice::from_ref(&sql)).await.expect_err(&sql);
+        assert!(error.contains(expected), "{sql}: {error}");
+    }
+    if !db.is_postgres() {
+        let error = db.raw(&["UPDATE users SET date_of_birth = '28/02/1990'".to_owned()]).await.unwrap_err();
+        assert!(error.contains("users_date_of_birth_check"), "{error}");
+    }
+    // Nothing of that was stored.
+    assert_eq!(store.users(None, 10).await.unwrap().len(), 1);
+    assert_eq!(store.sessions_of(user.id, 10).await.unwrap().len(), 1);
+}
+
+async fn concurrent_registrations_of_one_email_across_two_instances_admit_one(db: Db) {
+    const RACERS: usize = 8;
+    let (a, b) = tokio::join!(db.store(), db.store());
+    let config = LedgerConfig { password_hash: HashParams::INSECURE_FAST_FOR_TESTS, ..LedgerConfig::default() };
+    let a = Ledger::builder(a).config(config.clone()).open().await.unwrap();
+    let b = Ledger::builder(b).config(config).open().await.unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
+    let mut tasks = Vec::new();
+    for i in 0..RACERS {
+        let ledger = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            ledger.register(registration(&format!(" Race@Example.com{}", " ".repeat(i)), &format!("Racer {i}"))).await
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(view) => winners.push(view),
+            Err(LedgerError::EmailTaken) => {}
+            Err(other) => panic!("a racing registration failed unexpectedly: {other}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one registration of the email wins");
+    let stored = b.store().user_by_email(&Email::parse("race@example.com").unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.view(), winners[0]);
+    assert_eq!(a.store().users(None, 100).await.unwrap(), vec![stored]);
+}
+
+// Migrations.
+
+/// The schema's description: every table, column, index and constraint,
+/// one line each, sorted.
+async fn describe_schema(db: &Db) -> Vec<String> {
+    let mut lines = match db {
+        Db::Sqlite { .. } => {
+            db.strings("SELECT type || ' ' || name || ' ' || tbl_name || ' ' || coalesce(sql, '') FROM sqlite_master")
+                .await
+        }
+        Db::Postgres { .. } => {
+            db.strings(
+                "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' \
+                        || coalesce(column_default, '') \
+                   FROM information_schema.columns WHERE table_schema = $1 \
+                 UNION ALL \
+                 SELECT 'index ' || tablename || ' ' || replace(indexdef, $1 || '.', '') \
+                   FROM pg_indexes WHERE schemaname = $1 \
+                 UNION ALL \
+                 SELECT 'constraint ' || cl.relname || ' ' || con.conname || ' ' || pg_get_constraintdef(con.oid) \
+                   FROM pg_constraint con JOIN pg_class cl ON cl.oid = con.conrelid \
+                   JOIN pg_namespace n ON n.oid = con.connamespace WHERE n.nspname = $1",
+            )
+            .await
+        }
+    };
+    lines.sort();
+    lines
+}
+
+/// Applies only migration 0001 to an empty database, as the build before
+/// identity did (the same file, so the same checksum).
+async fn migrate_to_0001(db: &Db) {
+    let dialect = if db.is_postgres() { "postgres" } else { "sqlite" };
+    let dir = tempfile::tempdir().unwrap();
+    let file = "0001_ledger.sql";
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dialect).join(file);
+    std::fs::copy(source, dir.path().join(file)).unwrap();
+    let migrator = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
+    assert_eq!(migrator.iter().map(|m| m.version).collect::<Vec<_>>(), [1]);
+    match db {
+        Db::Sqlite { url } => {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).unwrap().create_if_missing(true);
+            let mut conn = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+            migrator.run(&mut conn).await.unwrap();
+        }
+        Db::Postgres { url, schema } => migrator.run(&mut pg_connection(url, schema).await).await.unwrap(),
+    }
+}
+
+/// Drops what migration 0002 adds and its record, leaving a 0001 database.
+async fn strip_0002(db: &Db) {
+    let statements = [
+        "DROP TABLE reset_tokens",
+        "DROP TABLE sessions",
+        "DROP TABLE users",
+        "DROP INDEX audit_log_actor_idx",
+        "DELETE FROM _sqlx_migrations WHERE version = 2",
+    ];
+    db.raw(&statements.map(str::to_owned)).await.unwrap();
+}
+
+async fn schema_0002_applies_on_a_0001_database_with_data(db: Db) {
+    // What a 0001 schema looks like, made by the 0001 migration alone.
+    let pristine = match &db {
+        Db::Sqlite { .. } => Db::sqlite(),
+        Db::Postgres { url, .. } => Db::Postgres { url: url.clone(), schema: common::fresh_schema(url).await },
+    };
+    migrate_to_0001(&pristine).await;
+    assert_eq!(pristine.versions().await, ["1"]);
+    let schema_0001 = describe_schema(&pristine).await;
+    assert!(schema_0001.iter().any(|line| line.contains("audit_head")), "{schema_0001:?}");
+    assert!(!schema_0001.iter().any(|line| line.contains("sessions")), "{schema_0001:?}");
+
+    // A ledger with money in it, taken back to schema 0001.
+    let store = db.store().await;
+    let h = Harness::new(store.clone()).await;
+    let owner = UserId::new();
+    let from = h.ledger.open_account(&Actor::System, OpenAccount::new(owner, AccountKind::Checking, Currency::Usd));
+    let from = from.await.unwrap();
+    let to = h.ledger.open_account(&Actor::System, OpenAccount::new(owner, AccountKind::Savings, Currency::Usd));
+    let to = to.await.unwrap();
+    let deposit = Deposit { account: from.id, amount: Amount::parse("100").unwrap(), description: None };
+    h.ledger.deposit(&Actor::System, IdempotencyKey::new("d").unwrap(), deposit).await.unwrap();
+    let transfer =
+        Transfer { from: from.id, to: to.id.into(), amount: Amount::parse("42.5").unwrap(), description: None };
+    h.ledger.transfer(&Actor::System, IdempotencyKey::new("t").unwrap(), transfer).await.unwrap();
+    let head = h.ledger.verify_audit_chain(&Actor::System, None).await.unwrap();
+    let records = store.audit_records(0, 1_000).await.unwrap();
+    drop(h);
+    store.close().await;
+    strip_0002(&db).await;
+    assert_eq!(db.versions().await, ["1"]);
+    assert_eq!(describe_schema(&db).await, schema_0001, "the stripped database is a 0001 database");
+
+    // Opening it applies 0002 and keeps everything.
+    let store = db.store().await;
+    assert_eq!(db.versions().await, ["1", "2"]);
+    let h = Harness::new(store.clone()).await;
+    assert_eq!(h.ledger.verify_audit_chain(&Actor::System, Some(head)).await.unwrap(), head);
+    assert_eq!(h.ledger.balance(&Actor::System, from.id).await.unwrap().posted.to_string(), "57.50");
+    assert_eq!(h.ledger.balance(&Actor::System, to.id).await.unwrap().posted.to_string(), "42.50");
+    assert!(records.iter().all(|r| r.actor == "system"));
+    assert_eq!(store.audit_records_by_actor("system", 0, 1_000).await.unwrap(), records, "indexed over old rows");
+    let user = h.ledger.register(registration("late@example.com", "Late Comer")).await.unwrap();
+    let login = login_with(&h, "late@example.com", device("new")).await;
+    assert_eq!(store.sessions_of(user.id, 10).await.unwrap(), vec![login.session]);
+    let own = store.audit_records_by_actor(&format!("user:{}", user.id), 0, 10).await.unwrap();
+    assert_eq!(own.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(), ["auth.register", "auth.login"]);
+    h.ledger.verify_audit_chain(&Actor::System, None).await.unwrap();
+    store.close().await;
+
+    // The empty 0001 database opens too, and ends up with the same schema.
+    let migrated = pristine.store().await;
+    Ledger::builder(migrated.clone()).open().await.unwrap();
+    migrated.close().await;
+    assert_eq!(pristine.versions().await, ["1", "2"]);
+    assert_eq!(describe_schema(&pristine).await, describe_schema(&db).await);
+}
