@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Schemathesis (from PyPI, pinned) against /api/openapi.json of the real
+# `ledger-http` binary on an in-memory store: a bounded number of generated
+# requests per operation, authenticated as a registered customer; fails on
+# any 5xx and on any response that violates the documented schema.
+#
+# Env: ST_MAX_EXAMPLES (default 25), ST_MAX_TIME seconds (default 120),
+# ST_SEED (default 20261124).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ST_VERSION=4.32.5
+max_examples="${ST_MAX_EXAMPLES:-25}"
+max_time="${ST_MAX_TIME:-120}"
+seed="${ST_SEED:-20261124}"
+
+target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+
+# A venv under the target directory: cached with it, rebuilt when the pin changes.
+venv="$target/schemathesis-venv"
+if [ "$("$venv/bin/st" --version 2>/dev/null || true)" != "st, version $ST_VERSION" ]; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$ST_VERSION"
+fi
+
+cargo build --quiet -p ledger-http --bin ledger-http
+bin="$target/debug/ledger-http"
+
+work="$(mktemp -d)"
+pid=""
+cleanup() {
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# No rate limit (schemathesis sends bursts); a webhook secret so the webhook
+# answers 401 to unsigned requests rather than 503.
+RUST_LOG="${RUST_LOG:-warn}" "$bin" \
+    --bind 127.0.0.1:0 \
+    --storage memory: \
+    --rate-limit-per-second 0 \
+    --webhook-secret whsec_schemathesis \
+    --hold-sweep-secs 1 \
+    >"$work/stdout" 2>"$work/stderr" &
+pid=$!
+
+url=""
+for _ in $(seq 1 300); do
+    url="$(sed -n 's/^listening on //p' "$work/stdout" | head -n1)"
+    [ -n "$url" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$url" ]; then
+    echo "ledger-http did not start:" >&2
+    cat "$work/stderr" >&2
+    exit 1
+fi
+echo "ledger-http (pid $pid) on $url"
+
+email="schemathesis@example.com"
+password="correct horse battery staple"
+curl -fsS -o /dev/null -H 'content-type: application/json' \
+    -d "{\"email\":\"$email\",\"password\":\"$password\",\"full_name\":\"Schemathesis\"}" \
+    "$url/api/auth/register"
+token="$(curl -fsS -H 'content-type: application/json' \
+    -d "{\"email\":\"$email\",\"password\":\"$password\"}" \
+    "$url/api/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+
+# Left out (covered by the integration tests): logout and revoking a session
+# by id, which end the session every other request uses (schemathesis learns
+# the current session's id from GET /api/auth/sessions), and the SSE stream,
+# which never ends.
+status=0
+"$venv/bin/st" run "$url/api/openapi.json" \
+    --url "$url" \
+    --header "Authorization: Bearer $token" \
+    --checks not_a_server_error,response_schema_conformance \
+    --max-examples "$max_examples" \
+    --max-time "$max_time" \
+    --seed "$seed" \
+    --request-timeout 30 \
+    --exclude-path-regex '^/api/(auth/logout|auth/sessions/[^/]+|events)$' \
+    --no-color \
+    --report junit --report-dir "$target/schemathesis-report" \
+    || status=$?
+
+if ! kill -0 "$pid" 2>/dev/null; then
+    echo "ledger-http died during the run:" >&2
+    tail -n 50 "$work/stderr" >&2
+    status=1
+fi
+if [ "$status" -ne 0 ]; then
+    echo "schemathesis failed (exit $status); server log tail:" >&2
+    tail -n 30 "$work/stderr" >&2
+fi
+exit "$status"
