@@ -1,6 +1,12 @@
-//! A test harness over the in-process router (`tower::ServiceExt::oneshot`).
+//! A test harness: a [`Client`] that drives either the in-process router
+//! (`tower::ServiceExt::oneshot`) or a real `ledger-http` binary over HTTP
+//! ([`Server`]), so the same scenarios run against both.
 
+use std::io::{BufRead, BufReader};
+use std::ops::Deref;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use axum::Router;
@@ -32,10 +38,21 @@ impl Notifier for CapturingNotifier {
     }
 }
 
+/// The in-process app: its router, state and captured notifications, and a
+/// [`Client`] over the router (`app.post(..)` etc. through `Deref`).
 pub struct TestApp {
     pub router: Router,
     pub state: AppState,
     pub notifier: Arc<CapturingNotifier>,
+    client: Client,
+}
+
+impl Deref for TestApp {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
 }
 
 impl TestApp {
@@ -60,11 +77,49 @@ impl TestApp {
         let state = configure(builder).build().await.unwrap();
         let admin = Registration { email: ADMIN_EMAIL.into(), password: PASSWORD.into(), full_name: "Admin".into() };
         state.ledger().bootstrap_admin(admin).await.unwrap();
-        TestApp { router: app(state.clone()), state, notifier }
+        let router = app(state.clone());
+        let client = Client {
+            transport: Transport::Router(router.clone()),
+            admin_email: ADMIN_EMAIL.to_owned(),
+            email_suffix: String::new(),
+        };
+        TestApp { router, state, notifier, client }
+    }
+}
+
+enum Transport {
+    Router(Router),
+    Http { base: String, client: reqwest::Client },
+}
+
+/// Sends requests and runs the common steps (register, log in, verify, ...).
+pub struct Client {
+    transport: Transport,
+    admin_email: String,
+    /// Appended to the local part of the emails of [`Client::email`], so many
+    /// runs can share one database.
+    email_suffix: String,
+}
+
+impl Client {
+    /// A client of the binary at `base` (`http://host:port`), whose admin
+    /// `admin_email` has the password [`PASSWORD`]. Users get unique emails.
+    pub fn http(base: &str, admin_email: &str) -> Client {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+        Client {
+            transport: Transport::Http { base: base.trim_end_matches('/').to_owned(), client },
+            admin_email: admin_email.to_owned(),
+            email_suffix: format!("-{}", unique()),
+        }
+    }
+
+    /// `name@example.com`, made unique per client against a real binary.
+    pub fn email(&self, name: &str) -> String {
+        format!("{name}{}@example.com", self.email_suffix)
     }
 
     pub fn call(&self, method: Method, path: &str) -> Call<'_> {
-        Call { app: self, request: Request::builder().method(method).uri(path), body: Body::empty() }
+        Call { client: self, request: Request::builder().method(method).uri(path), body: Bytes::new() }
     }
 
     pub fn get(&self, path: &str) -> Call<'_> {
@@ -99,7 +154,7 @@ impl TestApp {
     }
 
     pub async fn admin(&self) -> User {
-        self.login(ADMIN_EMAIL).await
+        self.login(&self.admin_email).await
     }
 
     /// Submits KYC as the user and approves it as the admin.
@@ -155,9 +210,9 @@ pub struct User {
 }
 
 pub struct Call<'a> {
-    app: &'a TestApp,
+    client: &'a Client,
     request: axum::http::request::Builder,
-    body: Body,
+    body: Bytes,
 }
 
 impl Call<'_> {
@@ -177,7 +232,7 @@ impl Call<'_> {
 
     pub fn json(mut self, value: Value) -> Self {
         self.request = self.request.header("content-type", "application/json");
-        self.body = Body::from(value.to_string());
+        self.body = Bytes::from(value.to_string());
         self
     }
 
@@ -185,21 +240,34 @@ impl Call<'_> {
         if let Some(ct) = content_type {
             self.request = self.request.header("content-type", ct);
         }
-        self.body = Body::from(body.into());
+        self.body = body.into();
         self
     }
 
     pub fn request(self) -> Request<Body> {
-        self.request.body(self.body).unwrap()
+        self.request.body(Body::from(self.body)).unwrap()
     }
 
     pub async fn send(self) -> TestResponse {
-        let router = self.app.router.clone();
-        let response = router.oneshot(self.request()).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        TestResponse { status, headers, body }
+        match &self.client.transport {
+            Transport::Router(router) => {
+                let response = router.clone().oneshot(self.request()).await.unwrap();
+                let status = response.status();
+                let headers = response.headers().clone();
+                let body = response.into_body().collect().await.unwrap().to_bytes();
+                TestResponse { status, headers, body }
+            }
+            Transport::Http { base, client } => {
+                let (parts, body) = self.request.body(self.body).unwrap().into_parts();
+                let url = format!("{base}{}", parts.uri);
+                let response =
+                    client.request(parts.method, url).headers(parts.headers).body(body).send().await.unwrap();
+                let status = response.status();
+                let headers = response.headers().clone();
+                let body = response.bytes().await.unwrap();
+                TestResponse { status, headers, body }
+            }
+        }
     }
 }
 
@@ -246,4 +314,71 @@ pub fn unused_account_number() -> String {
 pub fn account_number_with_body(body: u64) -> String {
     let check = 98 - (body * 100) % 97;
     format!("{:012}", body * 100 + check)
+}
+
+/// Unique per call within and across processes (time in nanoseconds and a counter).
+pub fn unique() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{nanos}{n}")
+}
+
+/// The real `ledger-http` binary, started on a free port; killed on drop.
+pub struct Server {
+    child: Child,
+    pub url: String,
+}
+
+impl Server {
+    pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ledger-http"));
+        command.args(["--bind", "127.0.0.1:0"]).args(args).stdout(Stdio::piped()).stderr(Stdio::null());
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("the binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the binary did not print its address");
+            }
+        };
+        Server { child, url }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the binary did not stop after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Only if a test failed midway: never leave a server running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -9,8 +9,14 @@ use crate::common::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_with_an_id_answers_404_for_another_users_things() {
     let app = TestApp::new().await;
-    let alice = app.user("alice@example.com").await;
-    let bob = app.user("bob@example.com").await;
+    cross_user_isolation(&app).await;
+}
+
+/// Alice probes every route that takes an id with Bob's ids and unknown ones.
+/// Also run against the real binary on every backend (`backends.rs`).
+pub async fn cross_user_isolation(app: &Client) {
+    let alice = app.user(&app.email("alice")).await;
+    let bob = app.user(&app.email("bob")).await;
     app.verify(&alice).await;
     app.verify(&bob).await;
     let (alice_acc, _) = app.account(&alice, "USD").await;

@@ -8,8 +8,15 @@ use crate::common::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_users_open_accounts_deposit_transfer_and_read_history() {
     let app = TestApp::new().await;
-    let alice = app.user("alice@example.com").await;
-    let bob = app.user("bob@example.com").await;
+    two_users_journey(&app).await;
+}
+
+/// Two users register, open accounts, deposit, pass KYC and transfer by
+/// number, then read balances and history. Also run against the real binary
+/// on every backend (`backends.rs`).
+pub async fn two_users_journey(app: &Client) {
+    let alice = app.user(&app.email("alice")).await;
+    let bob = app.user(&app.email("bob")).await;
 
     // Accounts start empty, amounts as strings with the currency's places.
     let r = app

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod backends;
 mod binary;
 mod common;
 mod csrf;
