@@ -62,12 +62,13 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         burst: NonZeroU32::new(config.rate_limit_burst).unwrap_or(per_second),
     });
     let ledger_config = LedgerConfig { password_hash: HashParams::RECOMMENDED, ..LedgerConfig::default() };
-    let state = AppState::builder(opened.store.clone())
-        .ledger_config(ledger_config)
-        .settings(settings)
-        .rate_limit(rate_limit)
-        .build()
-        .await?;
+    let mut builder =
+        AppState::builder(opened.store.clone()).ledger_config(ledger_config).settings(settings).rate_limit(rate_limit);
+    if let Some(events) = opened.event_source().await? {
+        tracing::info!("live events: PostgreSQL LISTEN/NOTIFY, shared by every instance on the database");
+        builder = builder.events(events);
+    }
+    let state = builder.build().await?;
     if let (Some(email), Some(password)) = (config.bootstrap_admin_email, config.bootstrap_admin_password) {
         let admin = Registration { email, password, full_name: "Administrator".into() };
         let admin = state.ledger().bootstrap_admin(admin).await.map_err(ServeError::Bootstrap)?;

@@ -5,6 +5,10 @@
 //! | `memory:` | [`MemoryStore`], gone when the process ends |
 //! | `sled:PATH` | [`SledStore`] in the directory `PATH` (created if missing) |
 //! | `sqlite:PATH`, `postgres://...` | `ledger_sql::SqlStore` (migrated on connect) |
+//!
+//! On PostgreSQL, live events come from `LISTEN`/`NOTIFY`
+//! ([`OpenedStore::event_source`]), so that several instances on one
+//! database each see every commit.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -13,6 +17,9 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use ledger_core::{MemoryStore, StorageError, Store};
 use ledger_sled::SledStore;
+use ledger_sql::SqlStore;
+
+use crate::events::{EventSource, SharedEvents};
 
 /// A parsed `--storage` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +79,8 @@ pub struct OpenedStore {
     /// The store.
     pub store: Arc<dyn Store>,
     flush: Option<Flush>,
+    /// PostgreSQL: the store again, to listen on.
+    postgres: Option<Arc<SqlStore>>,
 }
 
 impl std::fmt::Debug for OpenedStore {
@@ -83,7 +92,18 @@ impl std::fmt::Debug for OpenedStore {
 impl OpenedStore {
     /// A store with nothing to flush.
     pub fn new(store: Arc<dyn Store>) -> OpenedStore {
-        OpenedStore { store, flush: None }
+        OpenedStore { store, flush: None, postgres: None }
+    }
+
+    /// The event source for this store: PostgreSQL's `LISTEN`/`NOTIFY`
+    /// ([`SharedEvents`], so that every instance on the database sees every
+    /// commit), or `None` for the ledger's in-process channel (memory, sled,
+    /// SQLite: one process per store).
+    pub async fn event_source(&self) -> Result<Option<Arc<dyn EventSource>>, StorageError> {
+        match &self.postgres {
+            Some(store) => Ok(Some(Arc::new(SharedEvents::start(store.clone()).await?))),
+            None => Ok(None),
+        }
     }
 
     /// Writes everything committed to durable storage (a no-op for stores
@@ -111,11 +131,13 @@ pub async fn open(url: &StorageUrl) -> Result<OpenedStore, StorageError> {
                 let store = flushed.clone();
                 Box::pin(async move { store.flush().await })
             });
-            Ok(OpenedStore { store: Arc::new(store), flush: Some(flush) })
+            Ok(OpenedStore { store: Arc::new(store), flush: Some(flush), postgres: None })
         }
         // Every SQL commit is durable when it returns: nothing to flush.
-        StorageUrl::Sqlite(url) | StorageUrl::Postgres(url) => {
-            Ok(OpenedStore::new(Arc::new(ledger_sql::SqlStore::connect(url).await?)))
+        StorageUrl::Sqlite(url) => Ok(OpenedStore::new(Arc::new(SqlStore::connect(url).await?))),
+        StorageUrl::Postgres(url) => {
+            let store = Arc::new(SqlStore::connect(url).await?);
+            Ok(OpenedStore { store: store.clone(), flush: None, postgres: Some(store) })
         }
     }
 }

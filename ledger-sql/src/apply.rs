@@ -11,13 +11,14 @@ use std::time::Duration;
 use ledger_core::{AuditHead, BatchOutcome, Decision, Keys, Snapshot, WriteBatch, Writes, decide};
 use sqlx::{Database, Pool};
 
+use crate::notify::Changed;
 use crate::queries::{
     self, ACCOUNTS_INSERT, AUDIT_INSERT, IDEMPOTENCY_INSERT, POSTINGS_INSERT, RESET_TOKENS_INSERT, SESSIONS_INSERT,
     TRANSACTIONS_INSERT, USERS_INSERT,
 };
 use crate::row;
 use crate::session::{Cells, Session, corrupt};
-use crate::stmt::{Stmt, Value};
+use crate::stmt::{Dialect, Stmt, Value};
 
 /// How many times a call is run in all when it keeps failing retryably.
 pub(crate) const ATTEMPTS_MAX: u32 = 8;
@@ -34,12 +35,13 @@ pub(crate) async fn transact<DB>(
     begin: &'static str,
     batches: &[WriteBatch],
     retryable: fn(&sqlx::Error) -> bool,
+    notify: Option<&str>,
 ) -> Result<Vec<BatchOutcome>, sqlx::Error>
 where
     DB: Database,
     DB::Connection: Session,
 {
-    with_retries("a ledger commit", retryable, || transact_once(pool, begin, batches)).await
+    with_retries("a ledger commit", retryable, || transact_once(pool, begin, batches, notify)).await
 }
 
 /// Runs `run` until it succeeds, fails for good, or has run [`ATTEMPTS_MAX`]
@@ -72,6 +74,7 @@ async fn transact_once<DB>(
     pool: &Pool<DB>,
     begin: &'static str,
     batches: &[WriteBatch],
+    notify: Option<&str>,
 ) -> Result<Vec<BatchOutcome>, sqlx::Error>
 where
     DB: Database,
@@ -80,7 +83,7 @@ where
     // Dropping `db_tx` on an early return (or if the caller drops this
     // future) rolls back before the connection is reused.
     let mut db_tx = pool.begin_with(begin).await?;
-    let outcomes = apply_in(&mut *db_tx, batches).await?;
+    let outcomes = apply_in(&mut *db_tx, batches, notify).await?;
     db_tx.commit().await?;
     Ok(outcomes)
 }
@@ -93,18 +96,27 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_secs_f64(nominal as f64 * jitter / 1000.0)
 }
 
-/// Applies the batches inside an open storage transaction.
-pub(crate) async fn apply_in<S: Session>(s: &mut S, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, sqlx::Error> {
+/// Applies the batches inside an open storage transaction. With `notify`
+/// (PostgreSQL: the schema's name), the ids the committed batches changed
+/// are announced with `pg_notify`, which PostgreSQL delivers only if and
+/// when the transaction commits.
+pub(crate) async fn apply_in<S: Session>(
+    s: &mut S,
+    batches: &[WriteBatch],
+    notify: Option<&str>,
+) -> Result<Vec<BatchOutcome>, sqlx::Error> {
     // First statement of every write: the head row's lock orders committers.
     let start = read_head(s).await?;
     let mut head = start;
     let mut outcomes = Vec::with_capacity(batches.len());
+    let mut changed = Changed::default();
     for batch in batches {
         let snapshot = load_snapshot(s, &batch.keys(), head).await?;
         let decision = decide(batch, snapshot);
         match &decision {
             Decision::Commit(writes) => {
                 write(s, writes).await?;
+                changed.add(writes);
                 head = writes.audit.head();
             }
             Decision::Reject { audit, .. } => {
@@ -117,6 +129,11 @@ pub(crate) async fn apply_in<S: Session>(s: &mut S, batches: &[WriteBatch]) -> R
     }
     if head != start {
         s.execute(&queries::write_audit_head(S::DIALECT, head)).await?;
+    }
+    if let Some(schema) = notify.filter(|_| S::DIALECT == Dialect::Postgres) {
+        for statement in changed.statements(schema) {
+            s.fetch(&statement).await?;
+        }
     }
     Ok(outcomes)
 }

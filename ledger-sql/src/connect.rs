@@ -28,11 +28,16 @@ pub struct SqlOptions {
     /// `search_path`). It must exist. Default: the server's default
     /// (usually `public`).
     pub schema: Option<String>,
+    /// PostgreSQL only: announce every commit with `pg_notify` so that
+    /// [`SqlStore::listen`] hears it in every process (default `true`). Turn
+    /// it off for engines without `LISTEN`/`NOTIFY` (CockroachDB,
+    /// YugabyteDB); see the [crate docs](crate#change-notifications-postgresql).
+    pub notify: bool,
 }
 
 impl Default for SqlOptions {
     fn default() -> Self {
-        SqlOptions { max_connections: 10, connect_timeout: Duration::from_secs(10), schema: None }
+        SqlOptions { max_connections: 10, connect_timeout: Duration::from_secs(10), schema: None, notify: true }
     }
 }
 

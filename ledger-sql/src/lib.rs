@@ -129,7 +129,8 @@
 //! into an abort and a retry; queuing on one row is cheaper and fair.
 //!
 //! The SQL is plain enough for CockroachDB and YugabyteDB (no advisory
-//! locks, no `LISTEN`, no `SKIP LOCKED`). A call that fails with a
+//! locks, no `SKIP LOCKED`; the one `pg_notify` call, below, can be turned
+//! off with [`SqlOptions::notify`]). A call that fails with a
 //! serialization failure (SQLSTATE 40001, what those engines and a
 //! SERIALIZABLE server report), a deadlock (40P01) or a concurrent insert
 //! of the same idempotency key is run again from the start, up to 8 times,
@@ -147,6 +148,41 @@
 //! serialization failures; within a process, writers queue on an async
 //! mutex instead of polling. In WAL mode readers see the last committed
 //! state and never block the writer.
+//!
+//! ## Change notifications (PostgreSQL)
+//!
+//! Every storage transaction that commits at least one batch ends, just
+//! before `COMMIT`, with `SELECT pg_notify('ledger_events', payload)`
+//! announcing which rows its batches changed. `NOTIFY` is transactional:
+//! a notification is delivered only if its transaction commits, and
+//! notifications reach listeners in commit order (the head lock makes that
+//! the ledger's commit order). A call whose batches are all rejected or
+//! replayed notifies nothing. [`SqlStore::listen`] opens a
+//! [`ChangeListener`] (its own connection, `LISTEN ledger_events`) that
+//! hears the commits of every process on the database, its own included.
+//!
+//! The payload is JSON text, version 1:
+//!
+//! ```json
+//! {"v":1,"schema":"public","accounts":["<uuid>",...],"transactions":["<uuid>",...]}
+//! ```
+//!
+//! `schema` is the schema holding the tables (`current_schema()` at
+//! connect), since the channel is per database: a listener ignores other
+//! schemas' notifications. `accounts` are the accounts opened or changed,
+//! `transactions` the transactions created or changed; the rows themselves
+//! are re-read by id (`Store::account`, `Store::transaction`), so a
+//! listener always sees committed state. One notification carries at most
+//! 100 ids (about 4 KB, under PostgreSQL's 8000-byte limit); a larger
+//! commit sends several, in one transaction. A reader that finds a version
+//! other than `v` 1 (or an unreadable payload) reports
+//! [`Change::Resync`], as it does when its connection was lost and
+//! re-established: notifications sent meanwhile are gone, so re-read.
+//!
+//! Turn notifications off ([`SqlOptions::notify`]) on engines without
+//! `pg_notify` (CockroachDB, YugabyteDB); `listen` then fails. SQLite never
+//! notifies: its store belongs to one process, whose ledger publishes its
+//! own events.
 //!
 //! ## Durability
 //!
@@ -168,6 +204,7 @@ mod apply;
 mod connect;
 mod error;
 mod migrate;
+mod notify;
 mod postgres;
 mod queries;
 mod row;
@@ -177,4 +214,5 @@ mod stmt;
 mod store;
 
 pub use connect::SqlOptions;
+pub use notify::{CHANNEL, Change, ChangeListener, ChangeNotice, PAYLOAD_VERSION};
 pub use store::SqlStore;

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_core::{BatchOutcome, StorageError, WriteBatch};
 use rust_decimal::Decimal;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::query::Query;
 use sqlx::{Connection, Postgres, Row};
 use uuid::Uuid;
@@ -16,6 +16,7 @@ use crate::SqlOptions;
 use crate::apply;
 use crate::error::{postgres_retryable, storage_error};
 use crate::migrate;
+use crate::notify::{self, ChangeListener};
 use crate::session::{Cells, Session};
 use crate::stmt::{Dialect, Stmt, Value};
 
@@ -32,6 +33,11 @@ const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 #[derive(Debug, Clone)]
 pub(crate) struct PgBackend {
     pool: PgPool,
+    connect_timeout: std::time::Duration,
+    /// The schema the tables live in (`current_schema()` on connect).
+    schema: String,
+    /// Whether commits are announced with `pg_notify`.
+    notify: bool,
 }
 
 impl PgBackend {
@@ -61,12 +67,37 @@ impl PgBackend {
         // sqlx serialises concurrent migrators with an advisory lock; a
         // connection dropped on failure releases it with its session.
         migrate::POSTGRES.run(&mut conn).await.map_err(|e| migrate::migration_error(BACKEND, &migrate::POSTGRES, e))?;
+        let schema: String = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| storage_error(BACKEND, "reading the current schema", e))?;
         let _ = conn.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.connect_timeout)
             .connect_lazy_with(connect);
-        Ok(PgBackend { pool })
+        Ok(PgBackend { pool, connect_timeout: options.connect_timeout, schema, notify: options.notify })
+    }
+
+    /// Listens for the changes committed to this schema, by any process.
+    pub(crate) async fn listen(&self) -> Result<ChangeListener, StorageError> {
+        if !self.notify {
+            return Err(StorageError::new(BACKEND, "change notifications are off for this store (SqlOptions::notify)"));
+        }
+        // A pool of one, never recycled, only so that the listener can
+        // reconnect (and LISTEN again) by itself.
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .acquire_timeout(self.connect_timeout)
+            .connect_lazy_with(PgConnectOptions::clone(&self.pool.connect_options()));
+        let context = "listening for ledger changes";
+        let mut listener = PgListener::connect_with(&pool).await.map_err(|e| storage_error(BACKEND, context, e))?;
+        listener.ignore_pool_close_event(true);
+        listener.listen(notify::CHANNEL).await.map_err(|e| storage_error(BACKEND, context, e))?;
+        Ok(ChangeListener::new(listener, self.schema.clone()))
     }
 
     /// The pool.
@@ -77,7 +108,8 @@ impl PgBackend {
     /// Applies batches in one READ COMMITTED transaction, retried on
     /// serialization failures and deadlocks.
     pub(crate) async fn apply(&self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, StorageError> {
-        apply::transact(&self.pool, BEGIN, batches, postgres_retryable)
+        let notify = self.notify.then_some(self.schema.as_str());
+        apply::transact(&self.pool, BEGIN, batches, postgres_retryable, notify)
             .await
             .map_err(|e| storage_error(BACKEND, "applying a batch", e))
     }

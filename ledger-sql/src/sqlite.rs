@@ -98,7 +98,7 @@ impl SqliteBackend {
     /// another process holds the write lock past the busy timeout.
     pub(crate) async fn apply(&self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, StorageError> {
         let _gate = self.write_gate.lock().await;
-        apply::transact(&self.pool, BEGIN, batches, sqlite_retryable)
+        apply::transact(&self.pool, BEGIN, batches, sqlite_retryable, None)
             .await
             .map_err(|e| storage_error(BACKEND, "applying a batch", e))
     }

@@ -10,6 +10,7 @@ use ledger_core::{
 use sqlx::{Database, Pool};
 
 use crate::error::storage_error;
+use crate::notify::ChangeListener;
 use crate::postgres::PgBackend;
 use crate::queries;
 use crate::row;
@@ -81,6 +82,21 @@ impl SqlStore {
             Inner::Sqlite(b) => fetch_column(b.pool(), &explain, column).await,
         };
         Ok(lines.map_err(|e| storage_error(self.backend(), "explaining the history query", e))?.join("\n"))
+    }
+
+    /// Listens for the changes committed to this store by any process on
+    /// the same PostgreSQL database and schema (see the [crate
+    /// docs](crate#change-notifications-postgresql)). Fails on SQLite, whose
+    /// store belongs to one process (its commits are the ledger's own
+    /// events), and when [`SqlOptions::notify`](crate::SqlOptions::notify) is off.
+    pub async fn listen(&self) -> Result<ChangeListener, StorageError> {
+        match &self.inner {
+            Inner::Postgres(b) => b.listen().await,
+            Inner::Sqlite(_) => Err(StorageError::new(
+                self.backend(),
+                "change notifications need PostgreSQL: a SQLite store's commits are seen only in its own process",
+            )),
+        }
     }
 
     /// Closes the pool: waits for connections in use to come back, then

@@ -103,3 +103,70 @@ async fn restart_keeps_data(storage: &str, backend: &str) {
     assert_eq!(accounts["items"][0]["balance"]["available"], "12.34");
     assert!(server.terminate().success());
 }
+
+/// Two binaries on one PostgreSQL database: a stream open on A hears a
+/// deposit credited through B (LISTEN/NOTIFY wired by the real startup).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_postgres_binaries_share_live_events() {
+    let Ok(url) = std::env::var("LEDGER_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: live events across two binaries on PostgreSQL (set LEDGER_TEST_POSTGRES_URL to run)");
+        return;
+    };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let admin = format!("events{nanos}@example.com");
+    let envs = [
+        ("LEDGER_STORAGE", url.as_str()),
+        ("LEDGER_BOOTSTRAP_ADMIN_EMAIL", admin.as_str()),
+        ("LEDGER_BOOTSTRAP_ADMIN_PASSWORD", "a long admin passphrase"),
+        ("LEDGER_WEBHOOK_SECRET", "whsec_binary"),
+    ];
+    let http = client();
+    let a = Server::start(&[], &envs);
+    let b = Server::start(&[], &envs);
+    let login = json!({"email": admin, "password": "a long admin passphrase"});
+    let r = http.post(format!("{}/api/auth/login", b.url)).json(&login).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let r = http
+        .post(format!("{}/api/accounts", b.url))
+        .bearer_auth(&token)
+        .json(&json!({"kind": "savings", "currency": "GBP"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let account = r.json::<Value>().await.unwrap();
+    let (id, number) = (account["id"].as_str().unwrap().to_owned(), account["number"].as_str().unwrap().to_owned());
+
+    let mut events = http.get(format!("{}/api/events", a.url)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(events.status(), 200);
+
+    let event = json!({"id": format!("evt-live-{nanos}"), "type": "deposit.settled", "account_number": number, "amount": "5.50", "currency": "GBP"}).to_string();
+    let signature =
+        ledger_http::routes::webhook::sign(b"whsec_binary", chrono::Utc::now().timestamp(), event.as_bytes());
+    let r = http
+        .post(format!("{}/api/webhooks/transactions", b.url))
+        .header("ledger-signature", signature)
+        .header("content-type", "application/json")
+        .body(event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let mut seen = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = events.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.split("\n\n").any(|f| f.contains("event: balance") && f.contains(&id) && f.contains("\"5.50\"")) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "the balance event did not reach A: {seen}");
+    drop(events);
+    assert!(a.terminate().success());
+    assert!(b.terminate().success());
+}

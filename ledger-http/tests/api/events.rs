@@ -96,3 +96,70 @@ async fn the_stream_ends_soon_after_logout() {
     .await;
     assert!(ended.is_ok(), "a revoked session's stream must end");
 }
+
+/// Two instances on one PostgreSQL schema, each with its own pool, ledger
+/// and `LISTEN`: a deposit made through B reaches a stream open on A, and
+/// A's own commits reach it once each. Skipped without `LEDGER_TEST_POSTGRES_URL`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposit_through_one_instance_reaches_a_stream_on_another() {
+    use std::sync::Arc;
+
+    use ledger_http::events::SharedEvents;
+    use ledger_sql::{SqlOptions, SqlStore};
+    use sqlx::Connection;
+
+    let url = match std::env::var("LEDGER_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            eprintln!("skipped: events across two PostgreSQL instances (set LEDGER_TEST_POSTGRES_URL to run)");
+            return;
+        }
+    };
+    let schema = format!("ledger_t_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
+
+    let instance = || async {
+        let options = SqlOptions {
+            max_connections: 4,
+            connect_timeout: Duration::from_secs(30),
+            schema: Some(schema.clone()),
+            ..SqlOptions::default()
+        };
+        let store = Arc::new(SqlStore::connect_with(&url, options).await.unwrap());
+        let events = Arc::new(SharedEvents::start(store.clone()).await.unwrap());
+        TestApp::on_store(store, move |b| b.events(events)).await
+    };
+    let a = instance().await;
+    let b = instance().await;
+
+    let alice = b.user("alice@example.com").await;
+    let (acc, _) = b.account(&alice, "USD").await;
+
+    let response = a.router.clone().oneshot(a.get("/api/events").bearer(&alice).request()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = response.into_body().into_data_stream();
+    let mut buffer = String::new();
+
+    assert_eq!(b.deposit(&alice, &acc, "7.25", "through-b").await.status, StatusCode::CREATED);
+    let balance = read_until(&mut stream, &mut buffer, |f| f.contains("event: balance")).await;
+    assert!(balance.contains(&acc) && balance.contains("\"available\":\"7.25\""), "{balance}");
+    let transaction = read_until(&mut stream, &mut buffer, |f| f.contains("event: transaction")).await;
+    assert!(transaction.contains("\"amount\":\"7.25\""), "{transaction}");
+
+    // A's own deposit arrives once, through the same channel.
+    assert_eq!(a.deposit(&alice, &acc, "3.00", "through-a").await.status, StatusCode::CREATED);
+    let balance = read_until(&mut stream, &mut buffer, |f| f.contains("event: balance")).await;
+    assert!(balance.contains("\"available\":\"10.25\""), "{balance}");
+    let transaction = read_until(&mut stream, &mut buffer, |f| f.contains("event: transaction")).await;
+    assert!(transaction.contains("\"amount\":\"3.00\"") || transaction.contains("\"amount\":\"3\""), "{transaction}");
+    assert_eq!(b.deposit(&alice, &acc, "1.00", "through-b-2").await.status, StatusCode::CREATED);
+    let balance = read_until(&mut stream, &mut buffer, |f| f.contains("event: balance")).await;
+    assert!(balance.contains("\"available\":\"11.25\""), "no duplicate of an earlier event: {balance}");
+
+    a.state.shutdown().cancel();
+    b.state.shutdown().cancel();
+    drop(stream);
+    drop((a, b));
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&mut conn).await.unwrap();
+}
