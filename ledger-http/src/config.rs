@@ -56,6 +56,11 @@ pub struct Config {
     #[arg(long, env = "LEDGER_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
 
+    /// Do not announce PostgreSQL commits with `pg_notify` (for CockroachDB or
+    /// YugabyteDB); live events then reach only the committing instance.
+    #[arg(long, env = "LEDGER_NO_PG_NOTIFY")]
+    pub no_pg_notify: bool,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "LEDGER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,

@@ -47,7 +47,7 @@ pub fn init_tracing(json: bool) {
 /// Runs the service until a shutdown signal.
 pub async fn run(config: Config) -> Result<(), ServeError> {
     tracing::info!(storage = %config.storage, "opening storage");
-    let opened = storage::open(&config.storage).await?;
+    let opened = storage::open(&config.storage, !config.no_pg_notify).await?;
     let settings = HttpSettings {
         cookie_secure: config.cookie_secure,
         request_timeout: Duration::from_secs(config.request_timeout_secs),

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use ledger_core::{MemoryStore, StorageError, Store};
 use ledger_sled::SledStore;
-use ledger_sql::SqlStore;
+use ledger_sql::{SqlOptions, SqlStore};
 
 use crate::events::{EventSource, SharedEvents};
 
@@ -116,8 +116,11 @@ impl OpenedStore {
     }
 }
 
-/// Opens the store a URL names.
-pub async fn open(url: &StorageUrl) -> Result<OpenedStore, StorageError> {
+/// Opens the store a URL names. `pg_notify` says whether PostgreSQL commits
+/// announce themselves for live events across instances; turn it off for
+/// PostgreSQL-wire engines without `pg_notify` (CockroachDB, YugabyteDB), and
+/// live events then reach only the instance that committed them.
+pub async fn open(url: &StorageUrl, pg_notify: bool) -> Result<OpenedStore, StorageError> {
     match url {
         StorageUrl::Memory => Ok(OpenedStore::new(Arc::new(MemoryStore::new()))),
         StorageUrl::Sled(path) => {
@@ -136,8 +139,10 @@ pub async fn open(url: &StorageUrl) -> Result<OpenedStore, StorageError> {
         // Every SQL commit is durable when it returns: nothing to flush.
         StorageUrl::Sqlite(url) => Ok(OpenedStore::new(Arc::new(SqlStore::connect(url).await?))),
         StorageUrl::Postgres(url) => {
-            let store = Arc::new(SqlStore::connect(url).await?);
-            Ok(OpenedStore { store: store.clone(), flush: None, postgres: Some(store) })
+            let options = SqlOptions { notify: pg_notify, ..SqlOptions::default() };
+            let store = Arc::new(SqlStore::connect_with(url, options).await?);
+            let postgres = pg_notify.then(|| store.clone());
+            Ok(OpenedStore { store, flush: None, postgres })
         }
     }
 }

@@ -170,3 +170,21 @@ async fn two_postgres_binaries_share_live_events() {
     assert!(a.terminate().success());
     assert!(b.terminate().success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_without_pg_notify_commits_and_has_no_shared_event_source() {
+    let Ok(url) = std::env::var("LEDGER_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: ledger-http on PostgreSQL without pg_notify (set LEDGER_TEST_POSTGRES_URL to run)");
+        return;
+    };
+    let parsed: ledger_http::storage::StorageUrl = url.parse().unwrap();
+    let opened = ledger_http::storage::open(&parsed, false).await.unwrap();
+    assert!(opened.event_source().await.unwrap().is_none(), "no LISTEN without pg_notify");
+    let opened = ledger_http::storage::open(&parsed, true).await.unwrap();
+    assert!(opened.event_source().await.unwrap().is_some());
+    // The real binary accepts the switch and serves on PostgreSQL.
+    let server = Server::start(&["--storage", &url, "--no-pg-notify"], &[]);
+    let r = client().get(format!("{}/health", server.url)).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["storage"], "postgres");
+    assert!(server.terminate().success());
+}
