@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
+use axum::http::StatusCode;
+use ledger_http::routes::webhook::sign;
 use serde_json::{Value, json};
 
-use crate::common::Server;
+use crate::common::{Client, PASSWORD, Server, unique};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap()
@@ -49,58 +51,54 @@ async fn postgres_storage_survives_a_restart_and_the_admin_is_bootstrapped() {
     restart_keeps_data(&url, "postgres").await;
 }
 
+/// The environment of a binary on `storage` with a bootstrapped admin
+/// (password [`PASSWORD`]) and the webhook secret [`WEBHOOK_SECRET`].
+fn admin_envs<'a>(storage: &'a str, admin: &'a str) -> [(&'static str, &'a str); 4] {
+    [
+        ("LEDGER_STORAGE", storage),
+        ("LEDGER_BOOTSTRAP_ADMIN_EMAIL", admin),
+        ("LEDGER_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD),
+        ("LEDGER_WEBHOOK_SECRET", WEBHOOK_SECRET),
+    ]
+}
+
+const WEBHOOK_SECRET: &str = "whsec_binary";
+
+/// Credits `number` through the binary's signed webhook; asserts 200.
+async fn credit_by_webhook(client: &Client, event_id: &str, number: &str, amount: &str) {
+    let event = json!({"id": event_id, "type": "deposit.settled", "account_number": number, "amount": amount, "currency": "GBP"}).to_string();
+    let signature = sign(WEBHOOK_SECRET.as_bytes(), chrono::Utc::now().timestamp(), event.as_bytes());
+    let r = client
+        .post("/api/webhooks/transactions")
+        .header("ledger-signature", &signature)
+        .raw(Some("application/json"), event)
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
 /// Runs the binary on `storage`: bootstraps an admin, opens an account,
 /// credits it through the signed webhook, stops; restarts on the same
 /// storage and finds the session and the money.
 async fn restart_keeps_data(storage: &str, backend: &str) {
     // Unique per run, so a shared PostgreSQL database can host many runs.
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let admin = format!("root{nanos}@example.com");
-    let envs = [
-        ("LEDGER_STORAGE", storage),
-        ("LEDGER_BOOTSTRAP_ADMIN_EMAIL", admin.as_str()),
-        ("LEDGER_BOOTSTRAP_ADMIN_PASSWORD", "a long admin passphrase"),
-        ("LEDGER_WEBHOOK_SECRET", "whsec_binary"),
-    ];
-    let http = client();
+    let run = unique();
+    let admin_email = format!("root{run}@example.com");
+    let envs = admin_envs(storage, &admin_email);
     let server = Server::start(&[], &envs);
-    let r = http.get(format!("{}/health", server.url)).send().await.unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap()["storage"], backend);
-    let login = json!({"email": admin, "password": "a long admin passphrase"});
-    let r = http.post(format!("{}/api/auth/login", server.url)).json(&login).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
-    let r = http
-        .post(format!("{}/api/accounts", server.url))
-        .bearer_auth(&token)
-        .json(&json!({"kind": "savings", "currency": "GBP"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let account = r.json::<Value>().await.unwrap();
-    let number = account["number"].as_str().unwrap().to_owned();
-    // Credit it through the signed webhook of the real binary.
-    let event = json!({"id": format!("evt-{nanos}"), "type": "deposit.settled", "account_number": number, "amount": "12.34", "currency": "GBP"}).to_string();
-    let signature =
-        ledger_http::routes::webhook::sign(b"whsec_binary", chrono::Utc::now().timestamp(), event.as_bytes());
-    let r = http
-        .post(format!("{}/api/webhooks/transactions", server.url))
-        .header("ledger-signature", signature)
-        .header("content-type", "application/json")
-        .body(event)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let client = Client::http(&server.url, &admin_email);
+    assert_eq!(client.get("/health").send().await.json()["storage"], backend);
+    let admin = client.admin().await;
+    let (_, number) = client.account(&admin, "GBP").await;
+    credit_by_webhook(&client, &format!("evt-{run}"), &number, "12.34").await;
     assert!(server.terminate().success());
 
     // Restarted on the same storage: the admin (not created twice), the session and the money are there.
     let server = Server::start(&[], &envs);
-    let r = http.get(format!("{}/api/accounts", server.url)).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let accounts = r.json::<Value>().await.unwrap();
-    assert_eq!(accounts["items"][0]["balance"]["available"], "12.34");
+    let client = Client::http(&server.url, &admin_email);
+    let r = client.get("/api/accounts").bearer(&admin).send().await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["items"][0]["balance"]["available"], "12.34");
     assert!(server.terminate().success());
 }
 
@@ -112,47 +110,19 @@ async fn two_postgres_binaries_share_live_events() {
         eprintln!("skipped: live events across two binaries on PostgreSQL (set LEDGER_TEST_POSTGRES_URL to run)");
         return;
     };
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let admin = format!("events{nanos}@example.com");
-    let envs = [
-        ("LEDGER_STORAGE", url.as_str()),
-        ("LEDGER_BOOTSTRAP_ADMIN_EMAIL", admin.as_str()),
-        ("LEDGER_BOOTSTRAP_ADMIN_PASSWORD", "a long admin passphrase"),
-        ("LEDGER_WEBHOOK_SECRET", "whsec_binary"),
-    ];
-    let http = client();
+    let run = unique();
+    let admin_email = format!("events{run}@example.com");
+    let envs = admin_envs(&url, &admin_email);
     let a = Server::start(&[], &envs);
     let b = Server::start(&[], &envs);
-    let login = json!({"email": admin, "password": "a long admin passphrase"});
-    let r = http.post(format!("{}/api/auth/login", b.url)).json(&login).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
-    let r = http
-        .post(format!("{}/api/accounts", b.url))
-        .bearer_auth(&token)
-        .json(&json!({"kind": "savings", "currency": "GBP"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let account = r.json::<Value>().await.unwrap();
-    let (id, number) = (account["id"].as_str().unwrap().to_owned(), account["number"].as_str().unwrap().to_owned());
+    let through_b = Client::http(&b.url, &admin_email);
+    let admin = through_b.admin().await;
+    let (id, number) = through_b.account(&admin, "GBP").await;
 
-    let mut events = http.get(format!("{}/api/events", a.url)).bearer_auth(&token).send().await.unwrap();
+    let mut events = client().get(format!("{}/api/events", a.url)).bearer_auth(&admin.token).send().await.unwrap();
     assert_eq!(events.status(), 200);
 
-    let event = json!({"id": format!("evt-live-{nanos}"), "type": "deposit.settled", "account_number": number, "amount": "5.50", "currency": "GBP"}).to_string();
-    let signature =
-        ledger_http::routes::webhook::sign(b"whsec_binary", chrono::Utc::now().timestamp(), event.as_bytes());
-    let r = http
-        .post(format!("{}/api/webhooks/transactions", b.url))
-        .header("ledger-signature", signature)
-        .header("content-type", "application/json")
-        .body(event)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    credit_by_webhook(&through_b, &format!("evt-live-{run}"), &number, "5.50").await;
 
     let mut seen = String::new();
     let found = tokio::time::timeout(Duration::from_secs(10), async {

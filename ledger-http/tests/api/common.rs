@@ -172,7 +172,7 @@ impl Client {
         assert_eq!(r.json()["kyc_status"], "verified");
     }
 
-    /// Opens a USD checking account; returns (id, number).
+    /// Opens a checking account in `currency`; returns (id, number).
     pub async fn account(&self, user: &User, currency: &str) -> (String, String) {
         let r = self
             .post("/api/accounts")
