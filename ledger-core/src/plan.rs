@@ -171,17 +171,20 @@ impl Planner<'_> {
     pub async fn customer_account(&self, id: AccountId) -> Result<Account, LedgerError> {
         let not_found = LedgerError::AccountNotFound { account: id };
         let account = self.store.account(id).await?.ok_or(not_found.clone())?;
-        if account.kind == AccountKind::Settlement {
-            return Err(if self.actor.is_privileged() {
-                LedgerError::InternalAccount { account: id }
-            } else {
-                not_found
-            });
-        }
+        let account = self.not_internal(account, not_found.clone())?;
         if !self.actor.may_act_for(account.owner) {
             return Err(not_found);
         }
         Ok(account)
+    }
+
+    /// Refuses the ledger's internal accounts: by name to admins, and as
+    /// `not_found` to customers, for whom they do not exist.
+    fn not_internal(&self, account: Account, not_found: LedgerError) -> Result<Account, LedgerError> {
+        if account.kind != AccountKind::Settlement {
+            return Ok(account);
+        }
+        Err(if self.actor.is_privileged() { LedgerError::InternalAccount { account: account.id } } else { not_found })
     }
 
     /// The other side of a transfer or hold: a different customer account in
@@ -190,16 +193,9 @@ impl Planner<'_> {
         let to = match to {
             AccountRef::Id(id) => self.customer_account(id).await?,
             AccountRef::Number(number) => {
-                let account =
-                    self.store.account_by_number(number).await?.ok_or(LedgerError::AccountNumberNotFound { number })?;
-                if account.kind == AccountKind::Settlement {
-                    return Err(if self.actor.is_privileged() {
-                        LedgerError::InternalAccount { account: account.id }
-                    } else {
-                        LedgerError::AccountNumberNotFound { number }
-                    });
-                }
-                account
+                let not_found = LedgerError::AccountNumberNotFound { number };
+                let account = self.store.account_by_number(number).await?.ok_or(not_found.clone())?;
+                self.not_internal(account, not_found)?
             }
         };
         if to.id == from.id {
