@@ -124,9 +124,21 @@ scenario('accounts open and deposits credit them, each form with a fresh idempot
   assert.notEqual(keys[0], keys[1]);
   for (const key of keys) assert.match(key, /^[0-9a-f-]{36}$/);
 
+  // A network failure: the retry of the same form reuses the key, so the
+  // server applies it at most once; a double click submits once.
+  await alicePage.route('**/api/transactions/deposits', (route) => route.abort('internetdisconnected'), { times: 1 });
+  await form.getByLabel('Amount').fill('1.00');
+  await form.getByRole('button', { name: 'Deposit' }).click();
+  await form.getByRole('alert').filter({ hasText: 'The network failed' }).waitFor();
+  await form.getByRole('button', { name: 'Deposit' }).dblclick();
+  await form.getByText(/^Deposited \$1\.00/).waitFor();
+  assert.equal(keys.length, 4, 'the failed request, then one for the double click');
+  assert.equal(keys[3], keys[2], 'the retry reuses the key of the failed attempt');
+  assert.notEqual(keys[2], keys[1]);
+
   await alicePage.goto('/#/accounts');
-  await expectText(card(alicePage, aliceNumber).locator('.available'), '$120.50');
-  await expectText(alicePage.locator('.totals'), 'Total available: $120.50');
+  await expectText(card(alicePage, aliceNumber).locator('.available'), '$121.50');
+  await expectText(alicePage.locator('.totals'), 'Total available: $121.50');
 }, () => alicePage);
 
 scenario('an unverified transfer is refused in words; after KYC submission an admin approves it', async () => {
@@ -139,6 +151,14 @@ scenario('an unverified transfer is refused in words; after KYC submission an ad
   await form.getByRole('alert').filter({ hasText: /verif/i }).waitFor();
 
   await alicePage.goto('/#/profile');
+  const profile = alicePage.getByRole('form', { name: 'Profile' });
+  await profile.getByLabel('Phone').fill('12');
+  await profile.getByRole('button', { name: 'Save changes' }).click();
+  await profile.getByText('Use the international format, e.g. +14155550123.').waitFor();
+  await profile.getByLabel('Phone').fill('+14155550123');
+  await profile.getByLabel('Address').fill('1 Main Street, Springfield');
+  await profile.getByRole('button', { name: 'Save changes' }).click();
+  await profile.getByText('Profile saved.').waitFor();
   await alicePage.getByRole('button', { name: 'Submit for verification' }).click();
   await alicePage.locator('#kyc .badge', { hasText: 'Pending' }).waitFor();
 
@@ -190,10 +210,10 @@ scenario('a transfer by account number changes the recipient balance live in ano
 scenario('history filters by kind and amount and opens a detail view', async () => {
   await alicePage.goto('/#/history');
   const rows = alicePage.locator('tbody tr[data-transaction-id]');
-  await expectCount(rows, 3);
+  await expectCount(rows, 4);
   await alicePage.getByLabel('Kind').selectOption('deposit');
   await alicePage.getByRole('button', { name: 'Apply filters' }).click();
-  await expectCount(rows, 2);
+  await expectCount(rows, 3);
   for (const kind of await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.kind))) assert.equal(kind, 'deposit');
   await alicePage.getByLabel('Minimum amount').fill('50');
   await alicePage.getByRole('button', { name: 'Apply filters' }).click();
@@ -207,6 +227,19 @@ scenario('history filters by kind and amount and opens a detail view', async () 
   await alicePage.getByRole('heading', { name: 'Deposit $100.00' }).waitFor();
   await alicePage.getByRole('link', { name: '← Back to history' }).click();
   await expectCount(rows, 1);
+
+  // Pages of two: newest first, older, and back.
+  await alicePage.goto('/#/history?limit=2');
+  await expectCount(rows, 2);
+  const newest = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.transactionId));
+  await alicePage.getByRole('button', { name: 'Older →' }).click();
+  await expectCount(rows, 2);
+  const older = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.transactionId));
+  assert.equal(new Set([...newest, ...older]).size, 4, 'two pages, four different transactions');
+  assert.equal(await alicePage.getByRole('button', { name: 'Older →' }).count(), 0, 'no page after the last');
+  await alicePage.getByRole('button', { name: '← Newer' }).click();
+  await expectCount(rows, 2);
+  assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.transactionId)), newest);
 
   await alicePage.getByRole('link', { name: 'Clear' }).click();
   await alicePage.getByLabel('Kind').selectOption('transfer');

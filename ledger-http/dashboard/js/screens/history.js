@@ -72,7 +72,7 @@ function apiQuery(query) {
     min_amount: query.min_amount,
     max_amount: query.max_amount,
     cursor: query.cursor,
-    limit: PAGE_SIZE,
+    limit: query.limit || PAGE_SIZE,
   };
 }
 
@@ -116,7 +116,8 @@ async function list(main, query) {
   lastQuery = query;
   const byId = new Map(accounts.map((a) => [a.id, a]));
   const mine = new Set(accounts.map((a) => a.id));
-  const filters = Object.fromEntries(FILTERS.map((k) => [k, query[k] ?? '']));
+  // The page size (`limit`) rides along with the filters when paging.
+  const filters = Object.fromEntries([...FILTERS, 'limit'].map((k) => [k, query[k] ?? '']));
   const newer = query.cursor ? h('button', {
     class: 'button ghost small', type: 'button', text: '← Newer',
     onclick: () => go('history', [], { ...filters, cursor: trail.pop() ?? '' }),
