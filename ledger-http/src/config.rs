@@ -52,6 +52,11 @@ pub struct Config {
     #[arg(long, env = "LEDGER_HOLD_SWEEP_SECS", default_value_t = 5)]
     pub hold_sweep_secs: u64,
 
+    /// Seconds between checks that an open event stream's session is still
+    /// live (a stream ends this soon after logout or revocation).
+    #[arg(long, env = "LEDGER_EVENT_SESSION_CHECK_SECS", default_value_t = 30)]
+    pub event_session_check_secs: u64,
+
     /// Seconds in-flight requests get to finish after a shutdown signal.
     #[arg(long, env = "LEDGER_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,

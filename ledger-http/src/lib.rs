@@ -6,12 +6,14 @@
 //! `ledger-core`; nothing here decides whether money may move.
 //!
 //! [`app`] builds the router for an [`AppState`]; [`server::run`] is what the
-//! `ledger-http` binary does (bind, serve, shut down gracefully).
+//! `ledger-http` binary does (bind, serve, shut down gracefully). The
+//! browser dashboard ([`dashboard`]) is embedded and served at `/`.
 //!
 //! **Invariant:** only this crate knows HTTP.
 
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod dto;
 pub mod error;
 pub mod events;
@@ -73,6 +75,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(DefaultBodyLimit::max(BODY_SIZE_MAX));
     router
+        .merge(dashboard::router())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(Extension(openapi))

@@ -52,7 +52,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         cookie_secure: config.cookie_secure,
         request_timeout: Duration::from_secs(config.request_timeout_secs),
         webhook_secret: config.webhook_secret.and_then(WebhookSecret::new),
-        ..HttpSettings::default()
+        event_session_check: Duration::from_secs(config.event_session_check_secs.max(1)),
     };
     if settings.webhook_secret.is_none() {
         tracing::info!("no LEDGER_WEBHOOK_SECRET: the transactions webhook answers 503");

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use ledger_core::{AccountId, AccountKind, Currency, LedgerError, OpenAccount};
+use ledger_core::{AccountId, AccountKind, Currency, LedgerError, OpenAccount, UserId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -22,6 +22,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(freeze))
         .routes(routes!(unfreeze))
         .routes(routes!(close))
+        .routes(routes!(user_accounts))
 }
 
 /// Opens an account for the caller.
@@ -53,8 +54,6 @@ pub async fn open_account(
     Ok((StatusCode::CREATED, Json(AccountDto::from(&account))))
 }
 
-/// Runs `Ledger::open_account` on a blocking thread.
-///
 /// The caller's accounts.
 #[utoipa::path(
     get,
@@ -179,4 +178,27 @@ pub async fn close(
 ) -> Result<Json<AccountDto>, ApiError> {
     let account = state.ledger().close(&auth.actor(), AccountId::from_uuid(id)).await?;
     Ok(Json(AccountDto::from(&account)))
+}
+
+/// A user's accounts, oldest first: any user's for an admin (to freeze or
+/// unfreeze them); a customer sees only their own, and other ids are not found.
+#[utoipa::path(
+    get,
+    path = "/api/admin/users/{id}/accounts",
+    tag = "admin",
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user's accounts, oldest first", body = AccountList),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Another user's id, asked by a customer", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
+pub async fn user_accounts(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<AccountList>, ApiError> {
+    let accounts = state.ledger().accounts_of(&auth.actor(), UserId::from_uuid(id)).await?;
+    Ok(Json(AccountList { items: accounts.iter().map(AccountDto::from).collect() }))
 }

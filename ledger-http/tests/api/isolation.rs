@@ -69,6 +69,7 @@ pub async fn cross_user_isolation(app: &Client) {
             (Method::POST, format!("/api/holds/{hold}/void"), None, true),
             (Method::DELETE, format!("/api/auth/sessions/{session}"), None, false),
             (Method::POST, format!("/api/admin/users/{user}/kyc"), Some(json!({"decision": "verified"})), false),
+            (Method::GET, format!("/api/admin/users/{user}/accounts"), None, false),
         ]
     };
     let foreign = cases(&bob_acc, &bob_tx, &bob_hold, &bob.session, &bob.id);

@@ -3,10 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod admin;
 mod backends;
 mod binary;
 mod common;
 mod csrf;
+mod dashboard;
 mod errors;
 mod events;
 mod failing;

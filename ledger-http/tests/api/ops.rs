@@ -24,6 +24,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/me/kyc"),
     ("get", "/api/admin/users"),
     ("post", "/api/admin/users/{id}/kyc"),
+    ("get", "/api/admin/users/{id}/accounts"),
     ("post", "/api/accounts"),
     ("get", "/api/accounts"),
     ("get", "/api/accounts/{id}"),

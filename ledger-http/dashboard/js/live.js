@@ -1,0 +1,60 @@
+// Live updates from `GET /api/events` (Server-Sent Events, authenticated by
+// the session cookie). Screens subscribe to `balance`, `transaction` and
+// `resync` (re-read everything: events were missed or the stream was down).
+// When the stream fails, the session is checked: a revoked session signs
+// this browser out at once, without waiting for the next click.
+
+import * as api from './api.js';
+
+const bus = new EventTarget();
+let source = null;
+let probing = false;
+let retryTimer = null;
+
+/** Listens for `type` ('balance', 'transaction', 'resync'); returns the unsubscribe. */
+export function on(type, listener) {
+  const handler = (event) => listener(event.detail);
+  bus.addEventListener(type, handler);
+  return () => bus.removeEventListener(type, handler);
+}
+
+function emit(type, detail) {
+  bus.dispatchEvent(new CustomEvent(type, { detail }));
+}
+
+/** Opens the stream (once). */
+export function connect() {
+  if (source) return;
+  source = new EventSource('/api/events', { withCredentials: true });
+  source.addEventListener('balance', (event) => emit('balance', JSON.parse(event.data)));
+  source.addEventListener('transaction', (event) => emit('transaction', JSON.parse(event.data)));
+  source.addEventListener('lagged', () => emit('resync'));
+  source.addEventListener('open', () => document.body.dataset.live = 'on');
+  source.addEventListener('error', onError);
+}
+
+/** Closes the stream (sign-out). */
+export function disconnect() {
+  clearTimeout(retryTimer);
+  source?.close();
+  source = null;
+  delete document.body.dataset.live;
+}
+
+async function onError() {
+  document.body.dataset.live = 'off';
+  if (probing || !source) return;
+  probing = true;
+  try {
+    // A 401 here reaches the session-lost listeners, which sign out.
+    await api.get('/api/me');
+    if (source && source.readyState === EventSource.CLOSED) {
+      source = null;
+      retryTimer = setTimeout(() => { connect(); emit('resync'); }, 3000);
+    }
+  } catch {
+    // Signed out (handled by the listeners) or offline (EventSource retries by itself).
+  } finally {
+    probing = false;
+  }
+}

@@ -1,0 +1,107 @@
+// Accounts overview: a card per account with live balances, totals per
+// currency, and opening a new account.
+
+import * as api from '../api.js';
+import { accountLabel } from '../account.js';
+import { badge, groupedNumber, h, pageHead, replace, title } from '../dom.js';
+import { field, formMessage, handleSubmit, select } from '../forms.js';
+import * as live from '../live.js';
+import { formatMoney, sumAmounts } from '../money.js';
+import { link } from '../router.js';
+import { announce } from '../status.js';
+
+const KINDS = [['checking', 'Checking'], ['savings', 'Savings'], ['investment', 'Investment']];
+const CURRENCIES = [['USD', 'US dollar (USD)'], ['EUR', 'Euro (EUR)'], ['GBP', 'Pound sterling (GBP)']];
+
+function card(account) {
+  const active = account.status === 'active';
+  return h('article', { class: 'card', dataset: { accountId: account.id, accountNumber: account.number }, 'aria-label': accountLabel(account) },
+    h('div', { class: 'card-top' },
+      h('div', {},
+        h('div', { class: 'card-title', text: account.name || `${title(account.kind)} account` }),
+        h('div', { class: 'card-sub' }, `${title(account.kind)} · ${account.currency} · `,
+          h('span', { class: 'mono number', text: groupedNumber(account.number) }))),
+      badge(account.status)),
+    h('div', {},
+      h('div', { class: 'label-small', text: 'Available' }),
+      h('div', { class: 'available', text: formatMoney(account.balance.available, account.currency) })),
+    h('div', { class: 'figures' },
+      h('span', {}, 'Posted ', h('strong', { class: 'posted', text: formatMoney(account.balance.posted, account.currency) })),
+      h('span', {}, 'On hold ', h('strong', { class: 'pending', text: formatMoney(account.balance.pending, account.currency) }))),
+    h('div', { class: 'card-actions' },
+      active ? h('a', { class: 'button small', href: link('pay', ['deposit'], { account: account.id }), text: 'Deposit' }) : null,
+      active ? h('a', { class: 'button small ghost', href: link('pay', ['transfer'], { account: account.id }), text: 'Transfer' }) : null,
+      h('a', { class: 'button small ghost', href: link('history', [], { account_id: account.id }), text: 'History' })));
+}
+
+function totals(accounts) {
+  const byCurrency = new Map();
+  for (const a of accounts.filter((x) => x.status !== 'closed')) {
+    byCurrency.set(a.currency, [...(byCurrency.get(a.currency) ?? []), a.balance.available]);
+  }
+  if (!byCurrency.size) return null;
+  return h('p', { class: 'totals' }, 'Total available: ',
+    [...byCurrency].map(([currency, amounts], i) => [i ? ' · ' : '', h('strong', { text: formatMoney(sumAmounts(amounts), currency) })]));
+}
+
+function openForm(onOpened) {
+  const form = h('form', { 'aria-label': 'Open an account' },
+    h('div', { class: 'row' },
+      field('Kind', select('kind', KINDS, { value: 'checking' })),
+      field('Currency', select('currency', CURRENCIES, { value: 'USD' })),
+      field('Name (optional)', h('input', { name: 'name', maxlength: 64, autocomplete: 'off' }), { hint: 'Shown on the card, e.g. "Holiday fund".' })),
+    h('div', { class: 'form-actions' }, h('button', { class: 'button', type: 'submit', text: 'Open account' })));
+  handleSubmit(form, {
+    submit: async (data) => {
+      const name = data.get('name').trim();
+      const account = await api.post('/api/accounts', { kind: data.get('kind'), currency: data.get('currency'), name: name || null });
+      form.reset();
+      formMessage(form, 'ok', `Opened ${accountLabel(account)}.`);
+      announce(`Account ${groupedNumber(account.number)} opened.`);
+      await onOpened();
+    },
+    fieldOf: (error) => ({ invalid_account_name: 'name', invalid_currency: 'currency', invalid_account_kind: 'kind' })[error.code],
+  });
+  return form;
+}
+
+/** Renders the overview; returns the cleanup (live subscriptions). */
+export async function render(main, { user }) {
+  const list = h('div', { class: 'grid', id: 'account-cards' });
+  const summary = h('div', { class: 'summary' });
+  const load = async () => {
+    const { items } = await api.get('/api/accounts');
+    replace(summary, totals(items));
+    replace(list, items.length ? items.map(card) : h('p', { class: 'empty', text: 'No accounts yet. Open your first one below.' }));
+    return items;
+  };
+  const form = openForm(load);
+  await load();
+  replace(main,
+    pageHead(`Hello, ${user.full_name.split(' ')[0] || user.email}`, 'Your accounts, updated live.'),
+    summary,
+    h('section', { 'aria-label': 'Accounts', class: 'cards' }, list),
+    h('section', { class: 'panel', 'aria-labelledby': 'open-h' }, h('h2', { id: 'open-h', text: 'Open an account' }), form));
+
+  const offBalance = live.on('balance', (balance) => {
+    const el = list.querySelector(`[data-account-id="${balance.account_id}"]`);
+    if (!el) {
+      load();
+      return;
+    }
+    el.querySelector('.available').textContent = formatMoney(balance.available, balance.currency);
+    el.querySelector('.posted').textContent = formatMoney(balance.posted, balance.currency);
+    el.querySelector('.pending').textContent = formatMoney(balance.pending, balance.currency);
+    el.classList.add('flash');
+    setTimeout(() => el.classList.remove('flash'), 1500);
+    // Totals and statuses need every account: re-read them (cheap, and exact).
+    api.get('/api/accounts').then(({ items }) => {
+      replace(summary, totals(items));
+      for (const account of items) {
+        list.querySelector(`[data-account-id="${account.id}"] .badge`)?.replaceWith(badge(account.status));
+      }
+    }).catch(() => {});
+  });
+  const offResync = live.on('resync', () => { load().catch(() => {}); });
+  return () => { offBalance(); offResync(); };
+}
