@@ -296,6 +296,7 @@ fn check_audit(report: &mut Report, observed: &Observed) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a failed expectation must panic
 mod tests {
     use std::str::FromStr;
 

@@ -100,6 +100,7 @@ pub fn next_op(rng: &mut StdRng, customers: &[Customer], key: String) -> Option<
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a failed expectation must panic
 mod tests {
     use uuid::Uuid;
 
