@@ -4,7 +4,7 @@
 //! run, so a shared database can host many runs).
 
 use crate::common::{Client, PASSWORD, Server, unique};
-use crate::isolation::cross_user_isolation;
+use crate::security::isolation::cross_user_isolation;
 use crate::journey::two_users_journey;
 
 /// Starts the binary on `storage` with a bootstrapped admin and no rate

@@ -6,11 +6,9 @@
 mod backends;
 mod binary;
 mod common;
-mod csrf;
 mod errors;
 mod events;
 mod failing;
-mod isolation;
 mod journey;
 mod ops;
-mod webhook;
+mod security;

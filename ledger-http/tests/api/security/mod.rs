@@ -1,0 +1,5 @@
+//! The security suite: one module per threat.
+
+pub mod csrf;
+pub mod isolation;
+pub mod webhook;
