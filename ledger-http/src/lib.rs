@@ -11,6 +11,7 @@
 //! **Invariant:** only this crate knows HTTP.
 
 pub mod auth;
+pub mod command;
 pub mod config;
 pub mod dto;
 pub mod error;
