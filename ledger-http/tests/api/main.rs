@@ -9,6 +9,7 @@ mod common;
 mod errors;
 mod events;
 mod failing;
+mod fuzz_targets;
 mod journey;
 mod ops;
 mod security;
