@@ -12,6 +12,7 @@
 //! **Invariant:** only this crate knows HTTP.
 
 pub mod auth;
+pub mod command;
 pub mod config;
 pub mod dashboard;
 pub mod dto;

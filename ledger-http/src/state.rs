@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ledger_core::identity::{HashParams, Notifier};
-use ledger_core::{Ledger, LedgerConfig, LedgerError, Store};
+use ledger_core::{Clock, Ledger, LedgerConfig, LedgerError, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{EventSource, LocalEvents};
@@ -108,6 +108,7 @@ impl AppState {
             settings: HttpSettings::default(),
             events: None,
             rate_limit: None,
+            clock: None,
         }
     }
 
@@ -151,6 +152,7 @@ pub struct AppStateBuilder {
     settings: HttpSettings,
     events: Option<Arc<dyn EventSource>>,
     rate_limit: Option<RateLimit>,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl AppStateBuilder {
@@ -198,11 +200,21 @@ impl AppStateBuilder {
         self
     }
 
+    /// Uses this clock instead of the system clock (tests move it to expire
+    /// sessions, reset tokens and webhook signatures without sleeping).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// Opens the ledger and builds the state.
     pub async fn build(self) -> Result<AppState, StateError> {
         let mut builder = Ledger::builder(self.store).config(self.config);
         if let Some(notifier) = self.notifier {
             builder = builder.notifier(notifier);
+        }
+        if let Some(clock) = self.clock {
+            builder = builder.clock(clock);
         }
         let ledger = builder.open().await?;
         let events = self.events.unwrap_or_else(|| Arc::new(LocalEvents::new(ledger.clone())));

@@ -13,7 +13,6 @@ pub mod profile;
 pub mod webhook;
 
 use axum::http::StatusCode;
-use ledger_core::{Amount, LedgerError};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
@@ -41,14 +40,4 @@ pub async fn not_found() -> ApiError {
 /// The fallback for a known path with another method.
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this path does not take this method")
-}
-
-/// Parses an amount string with the core's strict grammar.
-pub(crate) fn amount(text: &str) -> Result<Amount, ApiError> {
-    Amount::parse(text).map_err(|e| LedgerError::InvalidAmount(e).into())
-}
-
-/// An optional amount string.
-pub(crate) fn optional_amount(text: Option<&str>) -> Result<Option<Amount>, ApiError> {
-    text.map(amount).transpose()
 }

@@ -9,15 +9,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use ledger_core::{
-    AccountId, AccountNumber, AccountRef, Actor, CaptureHold, Deposit, IdempotencyKey, LedgerError, MoneyCommand,
-    PlaceHold, TransactionId, Transfer, VoidHold, Withdraw,
-};
+use ledger_core::{Actor, IdempotencyKey, MoneyCommand, TransactionId, VoidHold};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::amount;
 use crate::auth::Auth;
 use crate::dto::{CaptureRequest, DepositRequest, HoldRequest, TransactionDto, TransferRequest, WithdrawalRequest};
 use crate::error::{ApiError, Problem};
@@ -81,10 +77,6 @@ pub(crate) fn money_response(status: StatusCode, transaction: TransactionDto, re
     (status, [(HeaderName::from_static(REPLAYED_HEADER), marker)], Json(transaction))
 }
 
-fn account_number(text: &str) -> Result<AccountNumber, ApiError> {
-    AccountNumber::parse(text).map_err(|e| LedgerError::InvalidAccountNumber(e).into())
-}
-
 /// Credits one of the caller's accounts.
 #[utoipa::path(
     post,
@@ -107,12 +99,7 @@ pub async fn deposit(
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     ApiJson(body): ApiJson<DepositRequest>,
 ) -> Result<MoneyResponse, ApiError> {
-    let command = Deposit {
-        account: AccountId::from_uuid(body.account_id),
-        amount: amount(&body.amount)?,
-        description: body.description,
-    };
-    respond(&state, &auth, key, command.into(), StatusCode::CREATED).await
+    respond(&state, &auth, key, body.into_command()?.into(), StatusCode::CREATED).await
 }
 
 /// Debits one of the caller's accounts (KYC-verified customers only, by default).
@@ -137,12 +124,7 @@ pub async fn withdraw(
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     ApiJson(body): ApiJson<WithdrawalRequest>,
 ) -> Result<MoneyResponse, ApiError> {
-    let command = Withdraw {
-        account: AccountId::from_uuid(body.account_id),
-        amount: amount(&body.amount)?,
-        description: body.description,
-    };
-    respond(&state, &auth, key, command.into(), StatusCode::CREATED).await
+    respond(&state, &auth, key, body.into_command()?.into(), StatusCode::CREATED).await
 }
 
 /// Moves money from one of the caller's accounts to another account of the
@@ -168,23 +150,7 @@ pub async fn transfer(
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     ApiJson(body): ApiJson<TransferRequest>,
 ) -> Result<MoneyResponse, ApiError> {
-    let to = match (body.to_account_id, body.to_account_number.as_deref()) {
-        (Some(id), None) => AccountRef::Id(AccountId::from_uuid(id)),
-        (None, Some(number)) => AccountRef::Number(account_number(number)?),
-        _ => {
-            return Err(ApiError::unprocessable(
-                "invalid_body",
-                "give exactly one of `to_account_id` and `to_account_number`",
-            ));
-        }
-    };
-    let command = Transfer {
-        from: AccountId::from_uuid(body.from_account_id),
-        to,
-        amount: amount(&body.amount)?,
-        description: body.description,
-    };
-    respond(&state, &auth, key, command.into(), StatusCode::CREATED).await
+    respond(&state, &auth, key, body.into_command()?.into(), StatusCode::CREATED).await
 }
 
 /// Reserves funds on one of the caller's accounts, to capture or void later.
@@ -208,15 +174,7 @@ pub async fn place_hold(
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     ApiJson(body): ApiJson<HoldRequest>,
 ) -> Result<MoneyResponse, ApiError> {
-    let destination = body.to_account_number.as_deref().map(account_number).transpose()?.map(AccountRef::Number);
-    let command = PlaceHold {
-        account: AccountId::from_uuid(body.account_id),
-        amount: amount(&body.amount)?,
-        destination,
-        expires_at: body.expires_at,
-        description: body.description,
-    };
-    respond(&state, &auth, key, command.into(), StatusCode::CREATED).await
+    respond(&state, &auth, key, body.into_command()?.into(), StatusCode::CREATED).await
 }
 
 /// Posts all (empty body) or part of a pending hold; the rest is released.
@@ -245,9 +203,7 @@ pub async fn capture_hold(
     body: Option<ApiJson<CaptureRequest>>,
 ) -> Result<MoneyResponse, ApiError> {
     let body = body.map(|ApiJson(b)| b).unwrap_or_default();
-    let command =
-        CaptureHold { hold: TransactionId::from_uuid(id), amount: super::optional_amount(body.amount.as_deref())? };
-    respond(&state, &auth, key, command.into(), StatusCode::OK).await
+    respond(&state, &auth, key, body.into_command(id)?.into(), StatusCode::OK).await
 }
 
 /// Releases a pending hold without posting.

@@ -26,8 +26,8 @@ use sha2::Sha256;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::amount;
 use super::money::{MoneyResponse, execute, money_response};
+use crate::command::amount;
 use crate::dto::{TransactionDto, WebhookEvent};
 use crate::error::{ApiError, Problem};
 use crate::state::{AppState, WebhookSecret};

@@ -4,8 +4,8 @@
 //! run, so a shared database can host many runs).
 
 use crate::common::{Client, PASSWORD, Server, unique};
-use crate::isolation::cross_user_isolation;
 use crate::journey::two_users_journey;
+use crate::security::isolation::cross_user_isolation;
 
 /// Starts the binary on `storage` with a bootstrapped admin and no rate
 /// limit, runs both scenarios (each with its own users) and stops it cleanly.

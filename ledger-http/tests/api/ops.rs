@@ -114,3 +114,30 @@ async fn health_and_metrics() {
         assert!(text.contains(line), "missing `{line}` in:\n{text}");
     }
 }
+
+/// The OpenAPI links stateful fuzzers follow: each starts at a documented
+/// response, names an existing operation, and fills parameters that operation has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_links_join_existing_operations() {
+    let app = TestApp::new().await;
+    let doc = app.get("/api/openapi.json").send().await.json();
+    let operations: Vec<&serde_json::Value> =
+        doc["paths"].as_object().unwrap().values().flat_map(|item| item.as_object().unwrap().values()).collect();
+    let by_id = |id: &str| operations.iter().copied().find(|op| op["operationId"] == id);
+    assert!(ledger_http::openapi::LINKS.len() >= 15);
+    for link in ledger_http::openapi::LINKS {
+        let source = by_id(link.source).unwrap_or_else(|| panic!("no operation {}", link.source));
+        let target = by_id(link.target).unwrap_or_else(|| panic!("no operation {}", link.target));
+        let links = source["responses"][link.status]["links"].as_object().unwrap_or_else(|| panic!("{link:?}"));
+        let served = links.values().find(|l| l["operationId"] == link.target).unwrap_or_else(|| panic!("{link:?}"));
+        if let Some((name, _)) = link.parameter {
+            let params = target["parameters"].as_array().unwrap();
+            assert!(params.iter().any(|p| p["name"] == name), "{} has no parameter {name}", link.target);
+            assert!(served["parameters"][name].as_str().unwrap().starts_with("$response.body#/"));
+        }
+        if link.body.is_some() {
+            assert!(target["requestBody"].is_object(), "{} takes no body", link.target);
+            assert!(served["requestBody"].is_object());
+        }
+    }
+}

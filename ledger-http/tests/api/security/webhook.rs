@@ -1,7 +1,7 @@
 //! The signed transactions webhook.
 
 use axum::http::StatusCode;
-use ledger_http::routes::webhook::sign;
+use ledger_http::routes::webhook::{SIGNATURE_TOLERANCE_SECS, sign};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -145,4 +145,30 @@ async fn without_a_secret_the_webhook_is_disabled() {
     post_signed(&app, &body, signed(&body, now()))
         .await
         .assert_problem(StatusCode::SERVICE_UNAVAILABLE, "webhook_disabled");
+}
+
+/// A captured delivery replayed: within the window it is a harmless
+/// idempotent replay; after it, the old timestamp is refused. The window
+/// is judged by the ledger's clock, moved here without sleeping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_delivery_credits_once_and_is_refused_once_its_timestamp_is_old() {
+    let (app, clock) = crate::security::tokens::app_with_clock().await;
+    let alice = app.user("alice@example.com").await;
+    let (acc, number) = app.account(&alice, "USD").await;
+    let body = event("evt_replay", &number, "7.00", "USD");
+    let captured = signed(&body, app.state.ledger().now().timestamp());
+
+    assert_eq!(post_signed(&app, &body, captured.clone()).await.status, StatusCode::OK);
+    clock.advance(chrono::Duration::seconds(60));
+    let r = post_signed(&app, &body, captured.clone()).await;
+    assert_eq!((r.status, r.header("idempotent-replayed")), (StatusCode::OK, Some("true")), "{}", r.text());
+    assert_eq!(app.available(&alice, &acc).await, "7.00", "credited once");
+
+    clock.advance(chrono::Duration::seconds(SIGNATURE_TOLERANCE_SECS - 60 + 1));
+    post_signed(&app, &body, captured).await.assert_problem(StatusCode::UNAUTHORIZED, "signature_expired");
+    // A new event under the old signature's timestamp is refused too.
+    let other = event("evt_late", &number, "7.00", "USD");
+    let old = signed(&other, app.state.ledger().now().timestamp() - SIGNATURE_TOLERANCE_SECS - 1);
+    post_signed(&app, &other, old).await.assert_problem(StatusCode::UNAUTHORIZED, "signature_expired");
+    assert_eq!(app.available(&alice, &acc).await, "7.00");
 }

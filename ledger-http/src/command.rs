@@ -1,0 +1,92 @@
+//! Request bodies to core commands: the one place a decoded JSON body
+//! becomes a `ledger-core` command. Handlers call these, and so does the
+//! `command_json` fuzz target, so what is fuzzed is what is served.
+
+use ledger_core::{
+    AccountId, AccountNumber, AccountRef, Amount, CaptureHold, Deposit, LedgerError, PlaceHold, TransactionId,
+    Transfer, Withdraw,
+};
+use uuid::Uuid;
+
+use crate::dto::{CaptureRequest, DepositRequest, HoldRequest, TransferRequest, WithdrawalRequest};
+use crate::error::ApiError;
+
+/// Parses an amount string with the core's strict grammar.
+pub fn amount(text: &str) -> Result<Amount, ApiError> {
+    Amount::parse(text).map_err(|e| LedgerError::InvalidAmount(e).into())
+}
+
+/// An optional amount string.
+pub fn optional_amount(text: Option<&str>) -> Result<Option<Amount>, ApiError> {
+    text.map(amount).transpose()
+}
+
+/// Parses a 12-digit account number with its check digits.
+pub fn account_number(text: &str) -> Result<AccountNumber, ApiError> {
+    AccountNumber::parse(text).map_err(|e| LedgerError::InvalidAccountNumber(e).into())
+}
+
+impl DepositRequest {
+    /// The deposit this body asks for.
+    pub fn into_command(self) -> Result<Deposit, ApiError> {
+        Ok(Deposit {
+            account: AccountId::from_uuid(self.account_id),
+            amount: amount(&self.amount)?,
+            description: self.description,
+        })
+    }
+}
+
+impl WithdrawalRequest {
+    /// The withdrawal this body asks for.
+    pub fn into_command(self) -> Result<Withdraw, ApiError> {
+        Ok(Withdraw {
+            account: AccountId::from_uuid(self.account_id),
+            amount: amount(&self.amount)?,
+            description: self.description,
+        })
+    }
+}
+
+impl TransferRequest {
+    /// The transfer this body asks for: exactly one destination, by id or number.
+    pub fn into_command(self) -> Result<Transfer, ApiError> {
+        let to = match (self.to_account_id, self.to_account_number.as_deref()) {
+            (Some(id), None) => AccountRef::Id(AccountId::from_uuid(id)),
+            (None, Some(number)) => AccountRef::Number(account_number(number)?),
+            _ => {
+                return Err(ApiError::unprocessable(
+                    "invalid_body",
+                    "give exactly one of `to_account_id` and `to_account_number`",
+                ));
+            }
+        };
+        Ok(Transfer {
+            from: AccountId::from_uuid(self.from_account_id),
+            to,
+            amount: amount(&self.amount)?,
+            description: self.description,
+        })
+    }
+}
+
+impl HoldRequest {
+    /// The hold this body asks for.
+    pub fn into_command(self) -> Result<PlaceHold, ApiError> {
+        let destination = self.to_account_number.as_deref().map(account_number).transpose()?.map(AccountRef::Number);
+        Ok(PlaceHold {
+            account: AccountId::from_uuid(self.account_id),
+            amount: amount(&self.amount)?,
+            destination,
+            expires_at: self.expires_at,
+            description: self.description,
+        })
+    }
+}
+
+impl CaptureRequest {
+    /// The capture of hold `hold` this body asks for (no amount: all of it).
+    pub fn into_command(self, hold: Uuid) -> Result<CaptureHold, ApiError> {
+        Ok(CaptureHold { hold: TransactionId::from_uuid(hold), amount: optional_amount(self.amount.as_deref())? })
+    }
+}
