@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
+use clap::builder::TypedValueParser as _;
 
 use crate::storage::StorageUrl;
 
@@ -66,7 +67,51 @@ pub struct Config {
     #[arg(long, env = "LEDGER_NO_PG_NOTIFY")]
     pub no_pg_notify: bool,
 
+    /// The most commands one storage transaction carries when concurrent
+    /// requests are committed together (group commit); 0 or 1 disables it.
+    #[arg(
+        long,
+        env = "LEDGER_GROUP_COMMIT_MAX",
+        default_value_t = ledger_core::GROUP_COMMIT_BATCHES_DEFAULT,
+        value_parser = clap::value_parser!(u16).range(0..=ledger_core::GROUP_COMMIT_BATCHES_CAP as i64).map(usize::from),
+    )]
+    pub group_commit_max: usize,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "LEDGER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("ledger-http").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn group_commit_max_defaults_accepts_zero_and_refuses_above_the_cap() {
+        assert_eq!(parse(&[]).unwrap().group_commit_max, ledger_core::GROUP_COMMIT_BATCHES_DEFAULT);
+        assert_eq!(parse(&["--group-commit-max", "0"]).unwrap().group_commit_max, 0);
+        let cap = ledger_core::GROUP_COMMIT_BATCHES_CAP.to_string();
+        assert_eq!(
+            parse(&["--group-commit-max", &cap]).unwrap().group_commit_max,
+            ledger_core::GROUP_COMMIT_BATCHES_CAP
+        );
+        let above = (ledger_core::GROUP_COMMIT_BATCHES_CAP + 1).to_string();
+        assert!(parse(&["--group-commit-max", &above]).is_err());
+        assert!(parse(&["--group-commit-max", "-1"]).is_err());
+    }
+
+    #[test]
+    fn group_commit_max_has_an_environment_twin() {
+        let command = Config::command();
+        let arg = command.get_arguments().find(|a| a.get_id() == "group_commit_max").unwrap();
+        assert_eq!(arg.get_env(), Some(std::ffi::OsStr::new("LEDGER_GROUP_COMMIT_MAX")));
+    }
 }

@@ -8,7 +8,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use ledger_core::identity::HashParams;
-use ledger_core::{Actor, LedgerConfig, LedgerError, Registration};
+use ledger_core::{Actor, GroupCommit, LedgerConfig, LedgerError, Registration};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -61,7 +61,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         per_second,
         burst: NonZeroU32::new(config.rate_limit_burst).unwrap_or(per_second),
     });
-    let ledger_config = LedgerConfig { password_hash: HashParams::RECOMMENDED, ..LedgerConfig::default() };
+    let group_commit = GroupCommit { batches_max: config.group_commit_max, ..GroupCommit::default() };
+    let ledger_config =
+        LedgerConfig { password_hash: HashParams::RECOMMENDED, group_commit, ..LedgerConfig::default() };
     let mut builder =
         AppState::builder(opened.store.clone()).ledger_config(ledger_config).settings(settings).rate_limit(rate_limit);
     if let Some(events) = opened.event_source().await? {
