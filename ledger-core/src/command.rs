@@ -14,7 +14,7 @@ use crate::id::{AccountId, TransactionId, UserId};
 use crate::money::{Amount, Currency};
 
 /// The most commands in one atomic batch.
-pub const BATCH_SIZE_MAX: usize = 100;
+pub const BATCH_SIZE_MAX: usize = 1000;
 
 /// The furthest ahead a hold may expire: 30 days.
 pub const HOLD_EXPIRY_SECS_MAX: i64 = 30 * 24 * 60 * 60;

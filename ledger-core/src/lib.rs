@@ -62,7 +62,8 @@ pub use id::{AccountId, TransactionId, UserId};
 pub use idempotency::{IdempotencyKey, IdempotencyRecord};
 pub use identity::{Actor, Role};
 pub use ledger::{
-    Authenticated, BatchReceipt, Ledger, LedgerBuilder, LedgerConfig, Login, LoginRequest, Receipt, Registration,
+    Authenticated, BatchReceipt, GROUP_COMMIT_BATCHES_CAP, GROUP_COMMIT_BATCHES_DEFAULT, GROUP_COMMIT_WAIT_MICROS_MAX,
+    GroupCommit, GroupCommitError, Ledger, LedgerBuilder, LedgerConfig, Login, LoginRequest, Receipt, Registration,
 };
 pub use memory::MemoryStore;
 pub use money::{Amount, Currency, Money, MoneyError};

@@ -177,9 +177,10 @@ async fn postgres_values_round_trip_exactly() {
 
 const PLAN_ACCOUNTS: usize = 40;
 const PLAN_TRANSFERS: usize = 3_000;
+const PLAN_BATCH_LEN: usize = 100;
 
 /// Fills a ledger with `PLAN_TRANSFERS` transfers among `PLAN_ACCOUNTS`
-/// accounts, in atomic batches of 100 to keep it quick. The first account
+/// accounts, in atomic batches of `PLAN_BATCH_LEN` to keep it quick. The first account
 /// is hot (half of all transfers touch it); every other account's history is
 /// a few percent of the table. Returns the accounts.
 async fn fill(ledger: &Ledger) -> Vec<AccountId> {
@@ -202,8 +203,8 @@ async fn fill(ledger: &Ledger) -> Vec<AccountId> {
         };
         (from, to, Amount::new(Decimal::new(rng.random_range(1..=10_000), 2)).unwrap())
     };
-    for batch in 0..PLAN_TRANSFERS / ledger_core::BATCH_SIZE_MAX {
-        let commands = (0..ledger_core::BATCH_SIZE_MAX)
+    for batch in 0..PLAN_TRANSFERS / PLAN_BATCH_LEN {
+        let commands = (0..PLAN_BATCH_LEN)
             .map(|_| {
                 let (from, to, amount) = pick();
                 MoneyCommand::from(Transfer {

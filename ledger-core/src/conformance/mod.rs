@@ -18,9 +18,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a failed expectation must panic
 
 pub mod concurrency;
+pub mod group_commit;
 pub mod identity;
 pub mod invariants;
 pub mod model;
+pub mod recording;
 pub mod rules;
 
 use std::future::Future;
@@ -190,6 +192,13 @@ macro_rules! conformance_suite {
             events_are_published_for_committed_changes,
             descriptions_are_validated,
             postings_balance_and_sum_to_each_balance,
+        );
+        $crate::conformance_suite!(@cases $factory; group_commit;
+            group_commit_coalesces_concurrent_callers,
+            group_commit_keeps_invariants_under_contention,
+            replayed_key_inside_one_group_applies_once,
+            failing_guard_inside_a_group_disturbs_no_other_batch,
+            storage_error_reaches_every_caller_in_the_group,
         );
         #[test]
         fn model_matches_reference_under_random_commands() {

@@ -26,6 +26,12 @@ use crate::write_batch::{BatchOutcome, Op, WriteBatch, Writes};
 
 mod accounts;
 mod auth;
+mod group_commit;
+
+use group_commit::Committer;
+pub use group_commit::{
+    GROUP_COMMIT_BATCHES_CAP, GROUP_COMMIT_BATCHES_DEFAULT, GROUP_COMMIT_WAIT_MICROS_MAX, GroupCommit, GroupCommitError,
+};
 
 pub use auth::{Authenticated, Login, LoginRequest, Registration};
 mod money;
@@ -67,15 +73,18 @@ pub struct LedgerConfig {
     pub throttle: ThrottlePolicy,
     /// Which money commands need a KYC-verified customer.
     pub kyc: KycPolicy,
+    /// How concurrent commands share storage transactions.
+    pub group_commit: GroupCommit,
 }
 
 /// A double-entry ledger over any [`Store`].
 ///
-/// Cheap to clone; clones share the store, the event channel, the login
-/// throttle and the notifier.
+/// Cheap to clone; clones share the store, the group commit queue, the event
+/// channel, the login throttle and the notifier.
 #[derive(Clone)]
 pub struct Ledger {
     store: Arc<dyn Store>,
+    committer: Committer,
     clock: Arc<dyn Clock>,
     events: broadcast::Sender<LedgerEvent>,
     config: Arc<LedgerConfig>,
@@ -119,8 +128,10 @@ impl LedgerBuilder {
     /// Opens the ledger, creating the settlement accounts if missing.
     pub async fn open(self) -> Result<Ledger, LedgerError> {
         let (events, _) = broadcast::channel(EVENT_BUFFER_LEN);
+        let committer = Committer::new(self.store.clone(), events.clone(), self.config.group_commit);
         let ledger = Ledger {
             store: self.store,
+            committer,
             clock: self.clock,
             events,
             config: Arc::new(self.config),
@@ -185,6 +196,13 @@ impl Ledger {
         self.events.subscribe()
     }
 
+    /// Batches queued behind the commit in flight (tests wait on it to know
+    /// that a group has formed).
+    #[cfg(any(test, feature = "conformance"))]
+    pub(crate) fn queued_batches(&self) -> usize {
+        self.committer.queued_batches()
+    }
+
     // Plumbing.
 
     fn planner(&self, at: DateTime<Utc>, actor: &Actor) -> Planner<'_> {
@@ -224,13 +242,11 @@ impl Ledger {
         Ok(BatchReceipt { transactions, replayed: true })
     }
 
+    /// Applies one batch through the group committer (which publishes its events).
     async fn apply_outcome(&self, batch: WriteBatch) -> Result<BatchOutcome, LedgerError> {
-        let outcome = self.store.apply(vec![batch]).await?.into_iter().next().ok_or_else(|| {
+        let outcome = self.committer.apply(vec![batch]).await?.into_iter().next().ok_or_else(|| {
             LedgerError::Storage(crate::StorageError::new(self.store.backend(), "apply returned no outcome"))
         })?;
-        if let BatchOutcome::Committed(writes) = &outcome {
-            self.publish(writes);
-        }
         Ok(outcome)
     }
 
@@ -255,20 +271,10 @@ impl Ledger {
 
     /// Records a refusal in the audit log and returns the refusal.
     async fn reject<T>(&self, at: DateTime<Utc>, draft: AuditDraft, error: LedgerError) -> Result<T, LedgerError> {
-        if let Err(audit_error) = self.store.apply(vec![WriteBatch::rejected(at, draft, error.clone())]).await {
+        if let Err(audit_error) = self.committer.apply(vec![WriteBatch::rejected(at, draft, error.clone())]).await {
             tracing::error!(%audit_error, rejected = %error, "could not audit a rejected command");
         }
         Err(error)
-    }
-
-    fn publish(&self, writes: &Writes) {
-        // No subscribers is not an error: events are a convenience for live views.
-        for account in writes.accounts() {
-            let _ = self.events.send(LedgerEvent::Account(account.clone()));
-        }
-        for transaction in writes.transactions() {
-            let _ = self.events.send(LedgerEvent::Transaction(transaction.clone()));
-        }
     }
 }
 

@@ -137,7 +137,8 @@ impl Ledger {
     }
 
     /// Voids pending holds whose expiry has passed, up to
-    /// [`EXPIRY_SWEEP_SIZE_MAX`] per call, in one store call. Returns how many
+    /// [`EXPIRY_SWEEP_SIZE_MAX`] per call, in as few store calls as group
+    /// commit allows (see [`GroupCommit`]). Returns how many
     /// it released. Run it periodically; until it runs, an expired hold
     /// still reserves its funds but can no longer be captured.
     pub async fn expire_holds(&self, actor: &Actor) -> Result<usize, LedgerError> {
@@ -155,14 +156,7 @@ impl Ledger {
         if batches.is_empty() {
             return Ok(0);
         }
-        let outcomes = self.store.apply(batches).await?;
-        let mut released = 0;
-        for outcome in outcomes {
-            if let BatchOutcome::Committed(writes) = outcome {
-                self.publish(&writes);
-                released += 1;
-            }
-        }
-        Ok(released)
+        let outcomes = self.committer.apply(batches).await?;
+        Ok(outcomes.iter().filter(|outcome| matches!(outcome, BatchOutcome::Committed(_))).count())
     }
 }

@@ -1,0 +1,226 @@
+//! A store wrapper that records every `apply` call and can hold one at a
+//! gate, slow every call down or fail one: what group commit tests need to
+//! make groups form and to prove that they did.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, Semaphore};
+
+use crate::account::Account;
+use crate::account_number::AccountNumber;
+use crate::audit::AuditRecord;
+use crate::digest::Digest;
+use crate::error::StorageError;
+use crate::id::{AccountId, TransactionId, UserId};
+use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
+use crate::identity::{Email, ResetToken, Session, SessionId, User};
+use crate::posting::Posting;
+use crate::query::HistoryFilter;
+use crate::store::Store;
+use crate::transaction::Transaction;
+use crate::write_batch::{BatchOutcome, WriteBatch};
+
+/// One recorded `apply` call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyCall {
+    /// The idempotency key each batch claimed, in order.
+    pub keys: Vec<Option<IdempotencyKey>>,
+    /// What happened to each batch (`committed`, `replayed`, `rejected`), or
+    /// nothing if the call failed.
+    pub outcomes: Vec<&'static str>,
+}
+
+impl ApplyCall {
+    /// How many batches the call carried.
+    pub fn batches(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+/// Wraps a store; `apply` is recorded, and can be held, delayed or failed.
+pub struct RecordingStore {
+    inner: Arc<dyn Store>,
+    calls: Mutex<Vec<ApplyCall>>,
+    delay: Duration,
+    hold_next: AtomicBool,
+    held: Notify,
+    gate: Semaphore,
+    fail_next: AtomicBool,
+}
+
+impl RecordingStore {
+    /// Wraps `inner`; every `apply` first sleeps for `delay`.
+    pub fn new(inner: Arc<dyn Store>, delay: Duration) -> RecordingStore {
+        RecordingStore {
+            inner,
+            calls: Mutex::new(Vec::new()),
+            delay,
+            hold_next: AtomicBool::new(false),
+            held: Notify::new(),
+            gate: Semaphore::new(0),
+            fail_next: AtomicBool::new(false),
+        }
+    }
+
+    /// The next `apply` call waits, before touching the inner store, until
+    /// [`RecordingStore::release`].
+    pub fn hold_next_apply(&self) {
+        self.hold_next.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until a held `apply` call has arrived at the gate.
+    pub async fn wait_until_held(&self) {
+        self.held.notified().await;
+    }
+
+    /// Lets the held call go on.
+    pub fn release(&self) {
+        self.gate.add_permits(1);
+    }
+
+    /// The next `apply` call to arrive (not one already held) fails without
+    /// touching the inner store.
+    pub fn fail_next_apply(&self) {
+        self.fail_next.store(true, Ordering::SeqCst);
+    }
+
+    /// Every `apply` call so far, in order.
+    pub fn calls(&self) -> Vec<ApplyCall> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn record(&self, call: ApplyCall) {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(call);
+    }
+}
+
+fn outcome_name(outcome: &BatchOutcome) -> &'static str {
+    match outcome {
+        BatchOutcome::Committed(_) => "committed",
+        BatchOutcome::Replayed(_) => "replayed",
+        BatchOutcome::Rejected(_) => "rejected",
+    }
+}
+
+#[async_trait]
+impl Store for RecordingStore {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    async fn apply(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
+        let keys = batches.iter().map(|b| b.claim.as_ref().map(|c| c.key.clone())).collect();
+        let fail = self.fail_next.swap(false, Ordering::SeqCst);
+        if self.hold_next.swap(false, Ordering::SeqCst) {
+            self.held.notify_one();
+            self.gate.acquire().await.map_err(|e| StorageError::with_source("recording", "gate closed", e))?.forget();
+        }
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        if fail {
+            self.record(ApplyCall { keys, outcomes: Vec::new() });
+            return Err(StorageError::new(self.inner.backend(), "injected failure"));
+        }
+        let result = self.inner.apply(batches).await;
+        let outcomes = result.as_ref().map(|o| o.iter().map(outcome_name).collect()).unwrap_or_default();
+        self.record(ApplyCall { keys, outcomes });
+        result
+    }
+
+    async fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
+        self.inner.account(id).await
+    }
+
+    async fn account_by_number(&self, number: AccountNumber) -> Result<Option<Account>, StorageError> {
+        self.inner.account_by_number(number).await
+    }
+
+    async fn accounts_by_owner(&self, owner: UserId) -> Result<Vec<Account>, StorageError> {
+        self.inner.accounts_by_owner(owner).await
+    }
+
+    async fn accounts(&self, after: Option<AccountId>, limit: usize) -> Result<Vec<Account>, StorageError> {
+        self.inner.accounts(after, limit).await
+    }
+
+    async fn transaction(&self, id: TransactionId) -> Result<Option<Transaction>, StorageError> {
+        self.inner.transaction(id).await
+    }
+
+    async fn transactions(
+        &self,
+        filter: &HistoryFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Transaction>, StorageError> {
+        self.inner.transactions(filter, before, limit).await
+    }
+
+    async fn postings(
+        &self,
+        account: AccountId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Posting>, StorageError> {
+        self.inner.postings(account, after, limit).await
+    }
+
+    async fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError> {
+        self.inner.idempotency_record(key).await
+    }
+
+    async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StorageError> {
+        self.inner.audit_records(after, limit).await
+    }
+
+    async fn expired_holds(&self, at: DateTime<Utc>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
+        self.inner.expired_holds(at, limit).await
+    }
+
+    async fn audit_records_by_actor(
+        &self,
+        actor: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StorageError> {
+        self.inner.audit_records_by_actor(actor, after, limit).await
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, StorageError> {
+        self.inner.user(id).await
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StorageError> {
+        self.inner.user_by_email(email).await
+    }
+
+    async fn users(&self, after: Option<UserId>, limit: usize) -> Result<Vec<User>, StorageError> {
+        self.inner.users(after, limit).await
+    }
+
+    async fn session_by_token(&self, token: &Digest) -> Result<Option<Session>, StorageError> {
+        self.inner.session_by_token(token).await
+    }
+
+    async fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<Session>, StorageError> {
+        self.inner.sessions_of(user, limit).await
+    }
+
+    async fn touch_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StorageError> {
+        self.inner.touch_session(id, at).await
+    }
+
+    async fn reset_token(&self, token: &Digest) -> Result<Option<ResetToken>, StorageError> {
+        self.inner.reset_token(token).await
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.inner.ping().await
+    }
+}
