@@ -1,5 +1,5 @@
 //! Atomic batches of transfers (one idempotency key, all or nothing) on
-//! memory and SQLite, sized 1, 10, 100 and up to `BATCH_SIZE_MAX`.
+//! memory and SQLite, sized 1, 10, 100 and 1000 (those within `BATCH_SIZE_MAX`).
 //!
 //! Run: `cargo bench -p ledger-bench --bench batch`
 #![allow(missing_docs)] // criterion's macros generate undocumented items

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 use ledger_core::{
-    AccountId, AccountKind, Actor, Amount, BATCH_SIZE_MAX, Currency, Deposit, IdempotencyKey, Ledger, LedgerConfig,
+    AccountId, AccountKind, Actor, Amount, BATCH_SIZE_MAX, Currency, Deposit, GroupCommit, IdempotencyKey, Ledger,
+    LedgerConfig,
     MemoryStore, MoneyCommand, OpenAccount, Store, Transfer, UserId,
 };
 use ledger_sled::{SledConfig, SledStore};
@@ -120,12 +121,11 @@ pub fn postgres_connections(clients: usize) -> u32 {
     u32::try_from((clients + 2).min(POSTGRES_CONNECTIONS_MAX)).unwrap_or(1)
 }
 
-/// The ledger's settings for a run.
-pub fn ledger_config(group_commit: bool) -> Result<LedgerConfig, BenchError> {
-    if group_commit {
-        return Err(BenchError::Unsupported("this build of ledger-core has no group commit".into()));
-    }
-    Ok(LedgerConfig::default())
+/// The ledger's settings for a run: group commit with its defaults, or
+/// every command in its own storage transaction.
+pub fn ledger_config(group_commit: bool) -> LedgerConfig {
+    let group_commit = if group_commit { GroupCommit::default() } else { GroupCommit::DISABLED };
+    LedgerConfig { group_commit, ..LedgerConfig::default() }
 }
 
 /// Opens `count` checking accounts in USD and funds each with

@@ -67,7 +67,7 @@ async fn run_backend(
     };
     for &clients in &args.clients {
         for group_commit in args.group_commit.settings() {
-            let ledger = Ledger::builder(opened.store.clone()).config(ledger_config(group_commit)?).open().await?;
+            let ledger = Ledger::builder(opened.store.clone()).config(ledger_config(group_commit)).open().await?;
             let workload: Arc<dyn Workload> = Arc::new(LedgerWorkload::new(ledger, accounts.clone())?);
             let tag = format!("c{clients}-g{}", u8::from(group_commit));
             let m = drive(workload, &plan(args, picker, clients, tag)).await?;
