@@ -6,8 +6,7 @@ use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 use ledger_core::{
     AccountId, AccountKind, Actor, Amount, BATCH_SIZE_MAX, Currency, Deposit, GroupCommit, IdempotencyKey, Ledger,
-    LedgerConfig,
-    MemoryStore, MoneyCommand, OpenAccount, Store, Transfer, UserId,
+    LedgerConfig, MemoryStore, MoneyCommand, OpenAccount, Store, Transfer, UserId,
 };
 use ledger_sled::{SledConfig, SledStore};
 use ledger_sql::{SqlOptions, SqlStore};
