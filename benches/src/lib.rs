@@ -1,1 +1,31 @@
-//! Criterion benches for the ledger; see the `[[bench]]` targets.
+//! # ledger-bench
+//!
+//! Measures the ledger: the backend comparison harness ([`compare`]), the
+//! HTTP load generator ([`http`]), and helpers the criterion benches in
+//! `benches/` share ([`fixture`]).
+//!
+//! The harness runs N client tasks that each send one transfer at a time
+//! (accounts drawn with a [`zipf`] skew) to a ledger on each backend, and in
+//! the same run to a **baseline** that writes the same rows by hand without
+//! ledger logic ([`baseline`]), then prints a markdown table of transfers per
+//! second and latency percentiles with ledger/baseline ratios
+//! ([`report`]), writes JSON, and draws an SVG chart ([`chart`]).
+//!
+//! Run it with `cargo run --release -p ledger-bench -- --help`; the numbers
+//! and the exact commands are in `docs/benchmarks.md`.
+
+pub mod backend;
+pub mod baseline;
+pub mod chart;
+pub mod compare;
+pub mod driver;
+pub mod error;
+pub mod fixture;
+pub mod http;
+pub mod invariants;
+pub mod latency;
+pub mod options;
+pub mod report;
+pub mod zipf;
+
+pub use error::BenchError;

@@ -1,0 +1,182 @@
+//! Opening each backend's store for a run, and the ledger as a [`Workload`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
+use ledger_core::{
+    AccountId, AccountKind, Actor, Amount, BATCH_SIZE_MAX, Currency, Deposit, GroupCommit, IdempotencyKey, Ledger,
+    LedgerConfig, MemoryStore, MoneyCommand, OpenAccount, Store, Transfer, UserId,
+};
+use ledger_sled::{SledConfig, SledStore};
+use ledger_sql::{SqlOptions, SqlStore};
+
+use crate::BenchError;
+use crate::driver::Workload;
+use crate::options::{Backend, Durability};
+
+/// What every seeded account starts with.
+pub const SEED_BALANCE: &str = "1000000";
+/// What every benchmark transfer moves.
+pub const TRANSFER_AMOUNT: &str = "0.01";
+/// Accounts opened concurrently while seeding.
+const SEED_CONCURRENCY: usize = 16;
+/// The most PostgreSQL connections a ledger or baseline pool opens: both
+/// pools of a run stay open together, and the server (shared with others)
+/// allows 100. Clients beyond this queue for a connection, in ledger and
+/// baseline alike.
+pub const POSTGRES_CONNECTIONS_MAX: usize = 32;
+/// The schema the ledger's PostgreSQL tables live in during a run.
+pub const LEDGER_SCHEMA: &str = "bench_ledger";
+
+/// The embedding program itself: no ownership or KYC checks apply.
+const SYS: Actor = Actor::System;
+
+/// How a backend keeps acknowledged commits, as the tables say it; `None`
+/// when the backend has no such mode.
+pub fn durability_label(backend: Backend, durability: Durability) -> Option<&'static str> {
+    match (backend, durability) {
+        (Backend::Memory, Durability::Strict) => Some("in memory"),
+        (Backend::Sled, Durability::Strict) => Some("flush on commit"),
+        (Backend::Sled, Durability::Relaxed) => Some("relaxed (background flush)"),
+        (Backend::Sqlite, Durability::Strict) => Some("WAL, synchronous=FULL"),
+        (Backend::Postgres, Durability::Strict) => Some("synchronous_commit=on"),
+        (Backend::Postgres, Durability::Relaxed) => Some("synchronous_commit=off"),
+        (Backend::Memory | Backend::Sqlite, Durability::Relaxed) => None,
+    }
+}
+
+/// A PostgreSQL URL whose sessions use the given durability.
+pub fn postgres_url(url: &str, durability: Durability) -> String {
+    let setting = match durability {
+        Durability::Strict => "on",
+        Durability::Relaxed => "off",
+    };
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20synchronous_commit%3D{setting}")
+}
+
+/// Drops and re-creates a PostgreSQL schema, so every run starts empty.
+pub async fn fresh_schema(url: &str, schema: &str) -> Result<(), BenchError> {
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url).await?;
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&pool).await?;
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&pool).await?;
+    pool.close().await;
+    Ok(())
+}
+
+/// A store opened for one run, with whatever must live as long as it.
+pub struct OpenedStore {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The temporary directory holding its files (sled, SQLite).
+    pub dir: Option<tempfile::TempDir>,
+}
+
+/// Opens an empty store of a backend with a durability mode, sized for
+/// `clients` concurrent callers.
+pub async fn open_store(
+    backend: Backend,
+    durability: Durability,
+    postgres: &str,
+    clients: usize,
+) -> Result<OpenedStore, BenchError> {
+    let dir = || tempfile::Builder::new().prefix("ledger-bench-").tempdir().map_err(|e| BenchError::io("temp dir", e));
+    let connections = u32::try_from(clients + 2).unwrap_or(u32::MAX);
+    Ok(match backend {
+        Backend::Memory => OpenedStore { store: Arc::new(MemoryStore::new()), dir: None },
+        Backend::Sled => {
+            let dir = dir()?;
+            let mode = match durability {
+                Durability::Strict => ledger_sled::Durability::Flush,
+                Durability::Relaxed => ledger_sled::Durability::Relaxed,
+            };
+            let store = SledStore::open_with(SledConfig::new(dir.path().join("sled")).durability(mode))?;
+            OpenedStore { store: Arc::new(store), dir: Some(dir) }
+        }
+        Backend::Sqlite => {
+            let dir = dir()?;
+            let url = format!("sqlite:{}", dir.path().join("ledger.db").display());
+            let options = SqlOptions { max_connections: connections, ..SqlOptions::default() };
+            OpenedStore { store: Arc::new(SqlStore::connect_with(&url, options).await?), dir: Some(dir) }
+        }
+        Backend::Postgres => {
+            fresh_schema(postgres, LEDGER_SCHEMA).await?;
+            // No listener in a benchmark: announcing commits would be wasted work.
+            let options = SqlOptions {
+                max_connections: postgres_connections(clients),
+                schema: Some(LEDGER_SCHEMA.to_owned()),
+                notify: false,
+                ..SqlOptions::default()
+            };
+            let url = postgres_url(postgres, durability);
+            OpenedStore { store: Arc::new(SqlStore::connect_with(&url, options).await?), dir: None }
+        }
+    })
+}
+
+/// The pool size for `clients` callers on PostgreSQL.
+pub fn postgres_connections(clients: usize) -> u32 {
+    u32::try_from((clients + 2).min(POSTGRES_CONNECTIONS_MAX)).unwrap_or(1)
+}
+
+/// The ledger's settings for a run: group commit with its defaults, or
+/// every command in its own storage transaction.
+pub fn ledger_config(group_commit: bool) -> LedgerConfig {
+    let group_commit = if group_commit { GroupCommit::default() } else { GroupCommit::DISABLED };
+    LedgerConfig { group_commit, ..LedgerConfig::default() }
+}
+
+/// Opens `count` checking accounts in USD and funds each with
+/// [`SEED_BALANCE`], in atomic batches. Returns their ids in opening order.
+pub async fn seed_accounts(ledger: &Ledger, count: usize) -> Result<Vec<AccountId>, BenchError> {
+    let open = move |_| async move {
+        ledger.open_account(&SYS, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd)).await
+    };
+    let accounts: Vec<AccountId> = futures::stream::iter(0..count)
+        .map(open)
+        .buffered(SEED_CONCURRENCY)
+        .map_ok(|account| account.id)
+        .try_collect()
+        .await?;
+    let amount = Amount::parse(SEED_BALANCE)?;
+    for (i, chunk) in accounts.chunks(BATCH_SIZE_MAX).enumerate() {
+        let deposits = chunk
+            .iter()
+            .map(|&account| MoneyCommand::Deposit(Deposit { account, amount, description: None }))
+            .collect();
+        ledger.execute_batch(&SYS, IdempotencyKey::new(format!("seed-{i}"))?, deposits).await?;
+    }
+    Ok(accounts)
+}
+
+/// The ledger under test: transfers through [`Ledger::execute`].
+pub struct LedgerWorkload {
+    /// The ledger.
+    pub ledger: Ledger,
+    /// The seeded accounts, by index.
+    pub accounts: Arc<Vec<AccountId>>,
+    /// [`TRANSFER_AMOUNT`].
+    pub amount: Amount,
+}
+
+impl LedgerWorkload {
+    /// A workload over seeded accounts.
+    pub fn new(ledger: Ledger, accounts: Arc<Vec<AccountId>>) -> Result<LedgerWorkload, BenchError> {
+        Ok(LedgerWorkload { ledger, accounts, amount: Amount::parse(TRANSFER_AMOUNT)? })
+    }
+}
+
+#[async_trait]
+impl Workload for LedgerWorkload {
+    async fn transfer(&self, from: usize, to: usize, key: &str) -> Result<(), BenchError> {
+        let command = Transfer {
+            from: self.accounts[from],
+            to: self.accounts[to].into(),
+            amount: self.amount,
+            description: None,
+        };
+        self.ledger.execute(&SYS, IdempotencyKey::new(key)?, command).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,148 @@
+//! The hand-written PostgreSQL transfer, on the ledger's own tables.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use ledger_sql::{SqlOptions, SqlStore};
+use rust_decimal::Decimal;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use uuid::Uuid;
+
+use super::*;
+use crate::backend::{fresh_schema, postgres_connections, postgres_url};
+
+/// Transfers by hand on PostgreSQL, in a schema of their own.
+pub struct PostgresBaseline {
+    pool: PgPool,
+    accounts: Vec<Uuid>,
+    amount: Decimal,
+}
+
+impl PostgresBaseline {
+    /// Creates the ledger's schema (through its migrations, so tables,
+    /// indexes and keys are identical) in [`BASELINE_SCHEMA`] and seeds it.
+    pub async fn open(
+        url: &str,
+        durability: Durability,
+        accounts: usize,
+        clients: usize,
+    ) -> Result<PostgresBaseline, BenchError> {
+        fresh_schema(url, BASELINE_SCHEMA).await?;
+        let migrate = SqlOptions { schema: Some(BASELINE_SCHEMA.into()), notify: false, ..SqlOptions::default() };
+        drop(SqlStore::connect_with(url, migrate).await?);
+        let connect =
+            PgConnectOptions::from_str(&postgres_url(url, durability))?.options([("search_path", BASELINE_SCHEMA)]);
+        let pool = PgPoolOptions::new().max_connections(postgres_connections(clients)).connect_with(connect).await?;
+        let accounts: Vec<Uuid> = (0..accounts).map(|_| Uuid::now_v7()).collect();
+        seed(&pool, &accounts).await?;
+        Ok(PostgresBaseline { pool, accounts, amount: Decimal::new(TRANSFER_UNITS, 4) })
+    }
+}
+
+async fn seed(pool: &PgPool, accounts: &[Uuid]) -> Result<(), BenchError> {
+    let balance = Decimal::new(SEED_UNITS, 4);
+    let now = Utc::now();
+    for (c, chunk) in accounts.chunks(SEED_ROWS_PER_INSERT).enumerate() {
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO accounts (id, number, owner, kind, currency, name, status, overdraft_limit, posted, \
+             pending, opened_seq, created_at, updated_at) ",
+        );
+        q.push_values(chunk.iter().enumerate(), |mut row, (i, id)| {
+            let n = (c * SEED_ROWS_PER_INSERT + i) as i64;
+            row.push_bind(*id).push_bind(ACCOUNT_NUMBER_BASE + n).push_bind(Uuid::now_v7()).push_bind("checking");
+            row.push_bind("USD").push_bind(None::<String>).push_bind("active").push_bind(Decimal::ZERO);
+            row.push_bind(balance).push_bind(Decimal::ZERO).push_bind(n).push_bind(now).push_bind(now);
+        });
+        q.build().execute(pool).await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Workload for PostgresBaseline {
+    async fn transfer(&self, from: usize, to: usize, key: &str) -> Result<(), BenchError> {
+        let (from, to) = (self.accounts[from], self.accounts[to]);
+        let now = Utc::now();
+        let mut db_tx = self.pool.begin().await?;
+        let (head, _hash): (i64, Vec<u8>) =
+            sqlx::query_as("SELECT sequence, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+                .fetch_one(&mut *db_tx)
+                .await?;
+        let rows: Vec<(Uuid, Decimal)> =
+            sqlx::query_as("SELECT id, posted FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+                .bind(vec![from, to])
+                .fetch_all(&mut *db_tx)
+                .await?;
+        let replay: Option<(String,)> =
+            sqlx::query_as("SELECT key FROM idempotency WHERE key = $1").bind(key).fetch_optional(&mut *db_tx).await?;
+        if replay.is_some() {
+            return Ok(());
+        }
+        let balance = |id| rows.iter().find(|(row, _)| *row == id).map(|(_, b)| *b);
+        let (Some(from_posted), Some(to_posted)) = (balance(from), balance(to)) else {
+            return Err(BenchError::Baseline("an account row is missing".into()));
+        };
+        if from_posted < self.amount {
+            return Err(BenchError::Baseline("insufficient funds".into()));
+        }
+        let update = "UPDATE accounts SET posted = $1, updated_at = $2 WHERE id = $3";
+        for (id, posted) in [(from, from_posted - self.amount), (to, to_posted + self.amount)] {
+            sqlx::query(update).bind(posted).bind(now).bind(id).execute(&mut *db_tx).await?;
+        }
+        let seq = head + 1;
+        let (transaction, base) = (Uuid::now_v7(), seq * SEQUENCE_STRIDE);
+        sqlx::query(
+            "INSERT INTO transactions (id, sequence, kind, status, amount, currency, from_account, to_account, \
+             description, captured_amount, expires_at, created_at, updated_at) \
+             VALUES ($1, $2, 'transfer', 'posted', $3, 'USD', $4, $5, NULL, NULL, NULL, $6, $6)",
+        )
+        .bind(transaction)
+        .bind(base)
+        .bind(self.amount)
+        .bind(from)
+        .bind(to)
+        .bind(now)
+        .execute(&mut *db_tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO postings (sequence, transaction_id, account_id, amount, currency) \
+             VALUES ($1, $2, $3, $4, 'USD'), ($5, $2, $6, $7, 'USD')",
+        )
+        .bind(base)
+        .bind(transaction)
+        .bind(from)
+        .bind(-self.amount)
+        .bind(base + 1)
+        .bind(to)
+        .bind(self.amount)
+        .execute(&mut *db_tx)
+        .await?;
+        sqlx::query("INSERT INTO idempotency (key, fingerprint, transaction_ids, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(key)
+            .bind(digest_bytes(seq))
+            .bind(transaction_ids(transaction))
+            .bind(now)
+            .execute(&mut *db_tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO audit_log (sequence, at, actor, action, target, outcome, code, reason, metadata, \
+             prev_hash, hash) VALUES ($1, $2, 'system', 'transfer', $3, 'accepted', NULL, NULL, $4, $5, $6)",
+        )
+        .bind(seq)
+        .bind(now)
+        .bind(format!("account:{from}"))
+        .bind(audit_metadata(key))
+        .bind(digest_bytes(head))
+        .bind(digest_bytes(seq))
+        .execute(&mut *db_tx)
+        .await?;
+        sqlx::query("UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1")
+            .bind(seq)
+            .bind(digest_bytes(seq))
+            .execute(&mut *db_tx)
+            .await?;
+        db_tx.commit().await?;
+        Ok(())
+    }
+}

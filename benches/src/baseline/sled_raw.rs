@@ -1,0 +1,143 @@
+//! The hand-written sled transfer: one sled transaction over the trees the
+//! ledger's sled store writes for a transfer, with values of about the size
+//! of the ledger's JSON records.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::*;
+
+/// Approximate sizes, in bytes, of the ledger's JSON values for an account,
+/// a transaction, a posting, an idempotency record and an audit record.
+const ACCOUNT_VALUE_LEN: usize = 330;
+const TRANSACTION_VALUE_LEN: usize = 350;
+const POSTING_VALUE_LEN: usize = 200;
+const IDEMPOTENCY_VALUE_LEN: usize = 220;
+const AUDIT_VALUE_LEN: usize = 480;
+/// The meta key of the audit head, as the ledger's store names it.
+const AUDIT_HEAD_KEY: &[u8] = b"audit_head";
+
+/// Transfers by hand on a sled database of its own.
+pub struct SledBaseline {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    /// accounts, account_history, transaction_ids, transactions,
+    /// account_postings, idempotency, audit, audit_by_actor, meta.
+    trees: Vec<sled::Tree>,
+    accounts: Vec<[u8; 16]>,
+    flush: bool,
+    _dir: tempfile::TempDir,
+}
+
+const TREES: [&str; 9] = [
+    "accounts",
+    "account_history",
+    "transaction_ids",
+    "transactions",
+    "account_postings",
+    "idempotency",
+    "audit",
+    "audit_by_actor",
+    "meta",
+];
+
+/// A value of `len` bytes whose first 8 hold `n`.
+fn value(n: i64, len: usize) -> Vec<u8> {
+    let mut v = vec![b'x'; len];
+    v[..8].copy_from_slice(&n.to_be_bytes());
+    v
+}
+
+fn read_i64(bytes: &[u8]) -> Option<i64> {
+    Some(i64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
+}
+
+impl SledBaseline {
+    /// Opens a sled database in a temporary directory and seeds it.
+    pub fn open(durability: Durability, accounts: usize) -> Result<SledBaseline, BenchError> {
+        let dir = tempfile::Builder::new()
+            .prefix("ledger-bench-sled-")
+            .tempdir()
+            .map_err(|e| BenchError::io("temp dir", e))?;
+        let db = sled::Config::new().path(dir.path()).open()?;
+        let trees = TREES.iter().map(|name| db.open_tree(name)).collect::<Result<Vec<_>, _>>()?;
+        let accounts: Vec<[u8; 16]> = (0..accounts).map(|_| *uuid::Uuid::now_v7().as_bytes()).collect();
+        for id in &accounts {
+            trees[0].insert(id, value(SEED_UNITS, ACCOUNT_VALUE_LEN))?;
+        }
+        trees[8].insert(AUDIT_HEAD_KEY, value(0, 40))?;
+        db.flush()?;
+        let flush = durability == Durability::Strict;
+        Ok(SledBaseline { inner: Arc::new(Inner { db, trees, accounts, flush, _dir: dir }) })
+    }
+}
+
+type Abort = ConflictableTransactionError<String>;
+
+impl Inner {
+    fn transfer(&self, from: usize, to: usize, key: &str) -> Result<(), BenchError> {
+        let (from, to) = (self.accounts[from], self.accounts[to]);
+        let trees: Vec<&sled::Tree> = self.trees.iter().collect();
+        let result = <[&sled::Tree] as Transactional<String>>::transaction(trees.as_slice(), |t| {
+            let [accounts, history, ids, transactions, postings, idempotency, audit, by_actor, meta] = &t[..] else {
+                return Err(Abort::Abort("sled returned fewer trees than given".into()));
+            };
+            let head = meta.get(AUDIT_HEAD_KEY)?.and_then(|v| read_i64(&v)).unwrap_or(0);
+            let balance = |id: &[u8; 16]| -> Result<i64, Abort> {
+                let bytes = accounts.get(id)?.ok_or_else(|| Abort::Abort("missing account".into()))?;
+                read_i64(&bytes).ok_or_else(|| Abort::Abort("short account value".into()))
+            };
+            let (from_units, to_units) = (balance(&from)?, balance(&to)?);
+            if idempotency.get(key.as_bytes())?.is_some() {
+                return Ok(());
+            }
+            if from_units < TRANSFER_UNITS {
+                return Err(Abort::Abort("insufficient funds".into()));
+            }
+            accounts.insert(&from, value(from_units - TRANSFER_UNITS, ACCOUNT_VALUE_LEN))?;
+            accounts.insert(&to, value(to_units + TRANSFER_UNITS, ACCOUNT_VALUE_LEN))?;
+            let seq = head + 1;
+            let base = (seq * SEQUENCE_STRIDE).to_be_bytes();
+            let transaction = *uuid::Uuid::now_v7().as_bytes();
+            for id in [&from, &to] {
+                history.insert([&id[..], &base[..]].concat(), &[])?;
+            }
+            ids.insert(&transaction, &base)?;
+            transactions.insert(&base, value(seq, TRANSACTION_VALUE_LEN))?;
+            for (i, id) in [&from, &to].into_iter().enumerate() {
+                let posting = (seq * SEQUENCE_STRIDE + i as i64).to_be_bytes();
+                postings.insert([&id[..], &posting[..]].concat(), value(seq, POSTING_VALUE_LEN))?;
+            }
+            idempotency.insert(key.as_bytes(), value(seq, IDEMPOTENCY_VALUE_LEN))?;
+            audit.insert(&seq.to_be_bytes(), value(seq, AUDIT_VALUE_LEN))?;
+            by_actor.insert([&6u64.to_be_bytes()[..], b"system", &seq.to_be_bytes()[..]].concat(), &[])?;
+            meta.insert(AUDIT_HEAD_KEY, value(seq, 40))?;
+            Ok(())
+        });
+        result.map_err(|e| match e {
+            TransactionError::Abort(reason) => BenchError::Baseline(reason),
+            TransactionError::Storage(source) => BenchError::Sled(source),
+        })?;
+        if self.flush {
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Workload for SledBaseline {
+    async fn transfer(&self, from: usize, to: usize, key: &str) -> Result<(), BenchError> {
+        let inner = self.inner.clone();
+        let key = key.to_owned();
+        tokio::task::spawn_blocking(move || inner.transfer(from, to, &key))
+            .await
+            .map_err(|e| BenchError::Baseline(format!("the sled task failed: {e}")))?
+    }
+}

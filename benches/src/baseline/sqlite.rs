@@ -1,0 +1,160 @@
+//! The hand-written SQLite transfer, on the ledger's own tables.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use ledger_sql::SqlStore;
+use rust_decimal::Decimal;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use uuid::Uuid;
+
+use super::*;
+
+/// What the ledger's SQLite store waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Transfers by hand on a SQLite file of their own.
+pub struct SqliteBaseline {
+    pool: SqlitePool,
+    /// Writers of this process queue here, as the ledger's store does.
+    write_gate: tokio::sync::Mutex<()>,
+    accounts: Vec<Uuid>,
+    _dir: tempfile::TempDir,
+}
+
+impl SqliteBaseline {
+    /// Creates the ledger's schema (through its migrations) in a new file
+    /// with the ledger's settings (WAL, `synchronous=FULL`) and seeds it.
+    pub async fn open(accounts: usize, clients: usize) -> Result<SqliteBaseline, BenchError> {
+        let dir = tempfile::Builder::new()
+            .prefix("ledger-bench-raw-")
+            .tempdir()
+            .map_err(|e| BenchError::io("temp dir", e))?;
+        let url = format!("sqlite:{}", dir.path().join("baseline.db").display());
+        drop(SqlStore::connect(&url).await?);
+        let connect = SqliteConnectOptions::from_str(&url)?
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let connections = u32::try_from(clients + 2).unwrap_or(u32::MAX);
+        let pool = SqlitePoolOptions::new().max_connections(connections).connect_with(connect).await?;
+        let accounts: Vec<Uuid> = (0..accounts).map(|_| Uuid::now_v7()).collect();
+        seed(&pool, &accounts).await?;
+        Ok(SqliteBaseline { pool, write_gate: tokio::sync::Mutex::new(()), accounts, _dir: dir })
+    }
+}
+
+fn micros(at: chrono::DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+async fn seed(pool: &SqlitePool, accounts: &[Uuid]) -> Result<(), BenchError> {
+    let balance = Decimal::new(SEED_UNITS, 4).to_string();
+    let now = micros(Utc::now());
+    for (c, chunk) in accounts.chunks(SEED_ROWS_PER_INSERT / 5).enumerate() {
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO accounts (id, number, owner, kind, currency, name, status, overdraft_limit, posted, \
+             pending, opened_seq, created_at, updated_at) ",
+        );
+        q.push_values(chunk.iter().enumerate(), |mut row, (i, id)| {
+            let n = (c * SEED_ROWS_PER_INSERT / 5 + i) as i64;
+            row.push_bind(*id).push_bind(ACCOUNT_NUMBER_BASE + n).push_bind(Uuid::now_v7()).push_bind("checking");
+            row.push_bind("USD").push_bind(None::<String>).push_bind("active").push_bind("0");
+            row.push_bind(balance.clone()).push_bind("0").push_bind(n).push_bind(now).push_bind(now);
+        });
+        q.build().execute(pool).await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Workload for SqliteBaseline {
+    async fn transfer(&self, from: usize, to: usize, key: &str) -> Result<(), BenchError> {
+        let (from, to) = (self.accounts[from], self.accounts[to]);
+        let amount = Decimal::new(TRANSFER_UNITS, 4);
+        let now = micros(Utc::now());
+        let _gate = self.write_gate.lock().await;
+        let mut db_tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (head, _hash): (i64, Vec<u8>) =
+            sqlx::query_as("SELECT sequence, hash FROM audit_head WHERE id = 1").fetch_one(&mut *db_tx).await?;
+        let rows: Vec<(Uuid, String)> =
+            sqlx::query_as("SELECT id, posted FROM accounts WHERE id IN ($1, $2) ORDER BY id")
+                .bind(from)
+                .bind(to)
+                .fetch_all(&mut *db_tx)
+                .await?;
+        let replay: Option<(String,)> =
+            sqlx::query_as("SELECT key FROM idempotency WHERE key = $1").bind(key).fetch_optional(&mut *db_tx).await?;
+        if replay.is_some() {
+            return Ok(());
+        }
+        let balance = |id| rows.iter().find(|(row, _)| *row == id).and_then(|(_, b)| Decimal::from_str(b).ok());
+        let (Some(from_posted), Some(to_posted)) = (balance(from), balance(to)) else {
+            return Err(BenchError::Baseline("an account row is missing or unreadable".into()));
+        };
+        if from_posted < amount {
+            return Err(BenchError::Baseline("insufficient funds".into()));
+        }
+        let update = "UPDATE accounts SET posted = $1, updated_at = $2 WHERE id = $3";
+        for (id, posted) in [(from, from_posted - amount), (to, to_posted + amount)] {
+            sqlx::query(update).bind(posted.to_string()).bind(now).bind(id).execute(&mut *db_tx).await?;
+        }
+        let seq = head + 1;
+        let (transaction, base) = (Uuid::now_v7(), seq * SEQUENCE_STRIDE);
+        sqlx::query(
+            "INSERT INTO transactions (id, sequence, kind, status, amount, currency, from_account, to_account, \
+             description, captured_amount, expires_at, created_at, updated_at) \
+             VALUES ($1, $2, 'transfer', 'posted', $3, 'USD', $4, $5, NULL, NULL, NULL, $6, $6)",
+        )
+        .bind(transaction)
+        .bind(base)
+        .bind(TRANSFER_UNITS)
+        .bind(from)
+        .bind(to)
+        .bind(now)
+        .execute(&mut *db_tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO postings (sequence, transaction_id, account_id, amount, currency) \
+             VALUES ($1, $2, $3, $4, 'USD'), ($5, $2, $6, $7, 'USD')",
+        )
+        .bind(base)
+        .bind(transaction)
+        .bind(from)
+        .bind(-TRANSFER_UNITS)
+        .bind(base + 1)
+        .bind(to)
+        .bind(TRANSFER_UNITS)
+        .execute(&mut *db_tx)
+        .await?;
+        sqlx::query("INSERT INTO idempotency (key, fingerprint, transaction_ids, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(key)
+            .bind(digest_bytes(seq))
+            .bind(transaction_ids(transaction))
+            .bind(now)
+            .execute(&mut *db_tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO audit_log (sequence, at, actor, action, target, outcome, code, reason, metadata, \
+             prev_hash, hash) VALUES ($1, $2, 'system', 'transfer', $3, 'accepted', NULL, NULL, $4, $5, $6)",
+        )
+        .bind(seq)
+        .bind(now)
+        .bind(format!("account:{from}"))
+        .bind(audit_metadata(key))
+        .bind(digest_bytes(head))
+        .bind(digest_bytes(seq))
+        .execute(&mut *db_tx)
+        .await?;
+        sqlx::query("UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1")
+            .bind(seq)
+            .bind(digest_bytes(seq))
+            .execute(&mut *db_tx)
+            .await?;
+        db_tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,166 @@
+//! Runs N client tasks against a [`Workload`] for a bounded time and
+//! measures what they got done.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::BenchError;
+use crate::latency::{Latency, Recorder};
+use crate::zipf::Picker;
+
+/// Something that moves money between two of its accounts, by index.
+#[async_trait]
+pub trait Workload: Send + Sync + 'static {
+    /// One transfer of a fixed small amount from account `from` to account
+    /// `to` under the unique key `key`, committed when this returns `Ok`.
+    async fn transfer(&self, from: usize, to: usize, key: &str) -> Result<(), BenchError>;
+}
+
+/// How one run is driven.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// Concurrent client tasks, each with one transfer in flight.
+    pub clients: usize,
+    /// Unmeasured time first.
+    pub warmup: Duration,
+    /// Measured time.
+    pub duration: Duration,
+    /// Draws the accounts of each transfer.
+    pub picker: Arc<Picker>,
+    /// Client `i` draws from `seed + i`.
+    pub seed: u64,
+    /// Prefix of every idempotency key of the run (unique per run).
+    pub tag: String,
+}
+
+/// What a run got done in its measured time.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    /// Transfers committed in the measured time.
+    pub transfers: u64,
+    /// Transfers that failed in the measured time.
+    pub errors: u64,
+    /// The first failure, if any.
+    pub first_error: Option<String>,
+    /// The measured time actually elapsed.
+    pub elapsed: Duration,
+    /// Latencies of the committed transfers.
+    pub latency: Latency,
+}
+
+impl Measurement {
+    /// Committed transfers per second.
+    pub fn per_second(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 { self.transfers as f64 / secs } else { 0.0 }
+    }
+}
+
+struct ClientResult {
+    recorder: Recorder,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+/// Runs the plan and returns the measurement of its measured window.
+pub async fn drive(workload: Arc<dyn Workload>, plan: &RunPlan) -> Result<Measurement, BenchError> {
+    let start = Instant::now();
+    let measure_from = start + plan.warmup;
+    let end = measure_from + plan.duration;
+    let mut tasks = Vec::with_capacity(plan.clients);
+    for client in 0..plan.clients {
+        let workload = workload.clone();
+        let picker = plan.picker.clone();
+        let seed = plan.seed.wrapping_add(client as u64);
+        let tag = format!("{}-{client}", plan.tag);
+        tasks.push(tokio::spawn(async move { client_loop(workload, picker, seed, tag, measure_from, end).await }));
+    }
+    let mut recorder = Recorder::new();
+    let (mut errors, mut first_error) = (0, None);
+    for task in tasks {
+        let result = task.await.map_err(|e| BenchError::Baseline(format!("a client task failed: {e}")))?;
+        recorder.merge(&result.recorder);
+        errors += result.errors;
+        first_error = first_error.or(result.first_error);
+    }
+    let elapsed = Instant::now().saturating_duration_since(measure_from).max(Duration::from_micros(1));
+    Ok(Measurement { transfers: recorder.len(), errors, first_error, elapsed, latency: recorder.summary() })
+}
+
+async fn client_loop(
+    workload: Arc<dyn Workload>,
+    picker: Arc<Picker>,
+    seed: u64,
+    tag: String,
+    measure_from: Instant,
+    end: Instant,
+) -> ClientResult {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut result = ClientResult { recorder: Recorder::new(), errors: 0, first_error: None };
+    let mut n: u64 = 0;
+    loop {
+        let began = Instant::now();
+        if began >= end {
+            return result;
+        }
+        let (from, to) = picker.pair(&mut rng);
+        n += 1;
+        let outcome = workload.transfer(from, to, &format!("{tag}-{n}")).await;
+        if began < measure_from {
+            continue;
+        }
+        match outcome {
+            Ok(()) => result.recorder.record(began.elapsed()),
+            Err(error) => {
+                result.errors += 1;
+                result.first_error.get_or_insert_with(|| error.to_string());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::zipf::Skew;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Counts calls; fails every third.
+    struct Counting(AtomicU64);
+
+    #[async_trait]
+    impl Workload for Counting {
+        async fn transfer(&self, from: usize, to: usize, _key: &str) -> Result<(), BenchError> {
+            assert_ne!(from, to);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            if self.0.fetch_add(1, Ordering::Relaxed) % 3 == 2 {
+                return Err(BenchError::Baseline("refused".into()));
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn drive_counts_successes_and_failures_of_every_client_and_stops_on_time() {
+        let plan = RunPlan {
+            clients: 4,
+            warmup: Duration::from_millis(20),
+            duration: Duration::from_millis(200),
+            picker: Arc::new(Picker::new(10, Skew::Zipf, 1.0)),
+            seed: 1,
+            tag: "t".into(),
+        };
+        let started = Instant::now();
+        let m = drive(Arc::new(Counting(AtomicU64::new(0))), &plan).await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(m.transfers > 20, "{m:?}");
+        assert!(m.errors > 5 && m.errors < m.transfers, "{m:?}");
+        assert_eq!(m.first_error.as_deref(), Some("baseline state: refused"));
+        assert!(m.per_second() > 0.0 && m.latency.p50_micros >= 1000, "{m:?}");
+    }
+}

@@ -1,0 +1,76 @@
+//! Spawning ledger-http on 127.0.0.1 port 0 for a load run.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use super::HttpArgs;
+use crate::BenchError;
+
+/// How long a spawned service may take to print its address.
+const START_SECS_MAX: u64 = 30;
+
+/// A ledger-http child process, killed when dropped.
+pub struct SpawnedServer {
+    child: Child,
+    /// Its base URL.
+    pub url: String,
+    /// Its process id.
+    pub pid: u32,
+}
+
+/// `ledger-http` next to the running executable (both live in the same
+/// cargo target profile directory).
+fn default_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    // Integration tests and benches run from target/<profile>/deps.
+    let dir = if dir.ends_with("deps") { dir.parent().map(Path::to_path_buf).unwrap_or(dir) } else { dir };
+    dir.join("ledger-http")
+}
+
+impl SpawnedServer {
+    /// Starts the service with load-friendly settings (no per-IP rate limit)
+    /// and waits for its address.
+    pub async fn start(args: &HttpArgs) -> Result<SpawnedServer, BenchError> {
+        let binary = args.server_bin.clone().unwrap_or_else(default_binary);
+        let mut child = Command::new(&binary)
+            .args(["--bind", "127.0.0.1:0", "--storage", &args.storage, "--rate-limit-per-second", "0"])
+            .env("LEDGER_WEBHOOK_SECRET", &args.webhook_secret)
+            .env("LEDGER_BOOTSTRAP_ADMIN_EMAIL", &args.admin_email)
+            .env("LEDGER_BOOTSTRAP_ADMIN_PASSWORD", &args.admin_password)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| BenchError::io(format!("starting {}", binary.display()), e))?;
+        let pid = child.id().ok_or_else(|| BenchError::Http("the server exited at once".into()))?;
+        let stdout = child.stdout.take().ok_or_else(|| BenchError::Http("no stdout from the server".into()))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let wait = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    return Some(url.trim().to_owned());
+                }
+            }
+            None
+        };
+        let url = tokio::time::timeout(Duration::from_secs(START_SECS_MAX), wait)
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| BenchError::Http(format!("{} did not print its address", binary.display())))?;
+        // Keep draining stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(SpawnedServer { child, url, pid })
+    }
+
+    /// Stops the service.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}

@@ -1,0 +1,90 @@
+//! `ledger-bench`: the backend comparison harness (default) and the HTTP
+//! load generator (`ledger-bench http`). See `docs/benchmarks.md`.
+
+use clap::{Parser, Subcommand};
+use ledger_bench::http::HttpArgs;
+use ledger_bench::options::CompareArgs;
+use ledger_bench::{BenchError, chart, compare, http};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ledger-bench",
+    version,
+    about = "Ledger benchmarks: backends against hand-written baselines, and HTTP load"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    compare: CompareArgs,
+    /// Tokio worker threads (default: one per CPU; 1 runs everything on one
+    /// current-thread runtime).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load a ledger-http service with balance reads and transfers.
+    Http(HttpArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // One thread means one core: a current-thread runtime, no work stealing.
+    let mut runtime = match cli.threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(threads) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(threads.max(1));
+            builder
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    runtime.enable_all();
+    let result = runtime.build().map_err(|e| BenchError::io("starting the runtime", e)).and_then(|rt| {
+        rt.block_on(async {
+            match &cli.command {
+                Some(Command::Http(args)) => run_http(args).await,
+                None => run_compare(&cli.compare).await,
+            }
+        })
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ledger-bench: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn progress(line: &str) {
+    eprintln!("[{}] {line}", chrono::Utc::now().format("%H:%M:%S"));
+}
+
+async fn run_compare(args: &CompareArgs) -> Result<(), BenchError> {
+    let report = compare::run(args, &mut progress).await?;
+    println!("{}", report.markdown());
+    if let Some(path) = &args.json {
+        report.write_json(path)?;
+    }
+    if let Some(path) = &args.svg {
+        chart::draw(&report, path)?;
+    }
+    if report.invariants.iter().any(|i| !i.check.balanced) {
+        return Err(BenchError::Invariant("a ledger's balances do not sum to zero after the run".into()));
+    }
+    Ok(())
+}
+
+async fn run_http(args: &HttpArgs) -> Result<(), BenchError> {
+    let report = http::run(args, &mut progress).await?;
+    println!("{}", report.markdown());
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text).map_err(|e| BenchError::io(format!("writing {}", path.display()), e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! The harness's command-line options.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::zipf::Skew;
+
+/// The PostgreSQL database the harness uses when none is given.
+pub const POSTGRES_URL_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/ledger_bench";
+
+/// A storage backend of the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// `MemoryStore`: one mutex, no disk.
+    Memory,
+    /// `SledStore` in a temporary directory.
+    Sled,
+    /// `SqlStore` on a SQLite file in a temporary directory.
+    Sqlite,
+    /// `SqlStore` on PostgreSQL (`--postgres-url`), in a fresh schema.
+    Postgres,
+}
+
+impl Backend {
+    /// The lower-case name used in tables and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Memory => "memory",
+            Backend::Sled => "sled",
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// How hard an acknowledged commit is pushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Each acknowledged commit is on disk: sled flush-on-commit, SQLite
+    /// WAL `synchronous=FULL`, PostgreSQL `synchronous_commit=on`.
+    Strict,
+    /// Commits may be acknowledged before they are on disk: sled relaxed
+    /// (background flush), PostgreSQL `synchronous_commit=off`. The ledger's
+    /// SQLite store has no relaxed mode.
+    Relaxed,
+}
+
+/// Whether the ledger coalesces concurrent commands into one storage commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GroupCommitMode {
+    /// Only with group commit.
+    On,
+    /// Only without it: one storage transaction per command.
+    Off,
+    /// Both, side by side.
+    Both,
+}
+
+impl GroupCommitMode {
+    /// The settings to run, off first.
+    pub fn settings(self) -> Vec<bool> {
+        match self {
+            GroupCommitMode::On => vec![true],
+            GroupCommitMode::Off => vec![false],
+            GroupCommitMode::Both => vec![false, true],
+        }
+    }
+}
+
+/// `ledger-bench [compare options]`: ledger against baseline on each backend.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompareArgs {
+    /// Backends to measure.
+    #[arg(long, value_delimiter = ',', default_value = "memory,sled,sqlite,postgres")]
+    pub backends: Vec<Backend>,
+    /// Concurrent client tasks, one run per value.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
+    pub clients: Vec<usize>,
+    /// Customer accounts to spread transfers over.
+    #[arg(long, default_value_t = 10_000)]
+    pub accounts: usize,
+    /// How accounts are drawn.
+    #[arg(long, value_enum, default_value = "zipf")]
+    pub skew: Skew,
+    /// The Zipf exponent `s` (weight of account k is 1/k^s).
+    #[arg(long, default_value_t = 1.0)]
+    pub zipf_exponent: f64,
+    /// Measured seconds per run (after the warmup).
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Unmeasured seconds before each run.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup_seconds: f64,
+    /// Durability modes to run where a backend has them.
+    #[arg(long, value_delimiter = ',', default_value = "strict")]
+    pub durability: Vec<Durability>,
+    /// Group commit in the ledger.
+    #[arg(long, value_enum, default_value = "off")]
+    pub group_commit: GroupCommitMode,
+    /// Skip the hand-written baselines.
+    #[arg(long)]
+    pub no_baselines: bool,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// PostgreSQL database (the harness creates and drops its own schemas).
+    #[arg(long, env = "LEDGER_BENCH_POSTGRES_URL", default_value = POSTGRES_URL_DEFAULT)]
+    pub postgres_url: String,
+    /// Write the report as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Draw the chart (SVG) here.
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+}
+
+impl CompareArgs {
+    /// Small settings for tests: given backends, 1 and 4 clients, 50
+    /// accounts, half a second of warmup-free load.
+    pub fn tiny(backends: Vec<Backend>) -> CompareArgs {
+        CompareArgs {
+            backends,
+            clients: vec![1, 4],
+            accounts: 50,
+            skew: Skew::Zipf,
+            zipf_exponent: 1.0,
+            seconds: 0.5,
+            warmup_seconds: 0.1,
+            durability: vec![Durability::Strict],
+            group_commit: GroupCommitMode::Off,
+            no_baselines: false,
+            seed: 42,
+            postgres_url: POSTGRES_URL_DEFAULT.to_owned(),
+            json: None,
+            svg: None,
+        }
+    }
+}
