@@ -8,6 +8,7 @@
 # Env: CHROMIUM_PATH (default /usr/bin/chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source .ci/listening.sh
 
 missing=()
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=(chromium)
@@ -54,18 +55,7 @@ NO_COLOR=1 RUST_LOG="${RUST_LOG:-warn}" "$bin" \
     >"$work/stdout" 2>"$work/stderr" &
 pid=$!
 
-url=""
-for _ in $(seq 1 300); do
-    url="$(sed -n 's/^listening on //p' "$work/stdout" | head -n1)"
-    [ -n "$url" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
-if [ -z "$url" ]; then
-    echo "ledger-http did not start:" >&2
-    cat "$work/stderr" >&2
-    exit 1
-fi
+url="$(wait_listening "$pid" "$work/stdout" "$work/stderr")"
 echo "ledger-http at $url"
 
 cd e2e

@@ -12,6 +12,7 @@
 # ST_SEED (default 20261124).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source .ci/listening.sh
 
 ST_VERSION=4.32.5
 max_examples="${ST_MAX_EXAMPLES:-25}"
@@ -58,18 +59,7 @@ RUST_LOG="${RUST_LOG:-warn}" "$bin" \
     >"$work/stdout" 2>"$work/stderr" &
 pid=$!
 
-url=""
-for _ in $(seq 1 300); do
-    url="$(sed -n 's/^listening on //p' "$work/stdout" | head -n1)"
-    [ -n "$url" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
-if [ -z "$url" ]; then
-    echo "ledger-http did not start:" >&2
-    cat "$work/stderr" >&2
-    exit 1
-fi
+url="$(wait_listening "$pid" "$work/stdout" "$work/stderr")"
 echo "ledger-http (pid $pid) on $url"
 
 email="schemathesis@example.com"
