@@ -31,10 +31,7 @@ mkdir -p "$shots"
 work="$(mktemp -d)"
 pid=""
 cleanup() {
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
+    stop_service "$pid"
     cp "$work/stderr" "$shots/server.log" 2>/dev/null || true
     rm -rf "$work"
 }

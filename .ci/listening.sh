@@ -1,4 +1,5 @@
-# Sourced by the CI scripts that start `ledger-http` in the background.
+# Sourced by the CI scripts that start `ledger-http` in the background: waiting
+# for it to listen, and stopping it.
 #
 # wait_listening PID STDOUT STDERR: waits (up to 30 s) for the service's
 # "listening on URL" line and prints the URL; if the process dies or never
@@ -17,4 +18,13 @@ wait_listening() {
         return 1
     fi
     printf '%s\n' "$url"
+}
+
+# stop_service PID: SIGTERM (a graceful shutdown) and wait, if it still runs.
+stop_service() {
+    local pid="$1"
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
 }

@@ -36,10 +36,7 @@ bin="$target/debug/ledger-http"
 work="$(mktemp -d)"
 pid=""
 cleanup() {
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
+    stop_service "$pid"
     rm -rf "$work"
 }
 trap cleanup EXIT
