@@ -481,7 +481,13 @@ impl Run {
             ),
         };
         match replay_of {
-            Some(i) => self.sent[i].committed = committed,
+            // A key first refused is fresh again: what it now commits is the
+            // command rebuilt above (a hold's expiry moves with the clock), and
+            // later replays must send exactly that.
+            Some(i) => {
+                self.sent[i].committed = committed;
+                self.sent[i].command = commands;
+            }
             None => self.sent.push(Sent { key, command: commands, intents, committed }),
         }
     }
