@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -69,14 +70,40 @@ uuid_id!(
 /// Namespace for the deterministic ids of internal accounts.
 const SETTLEMENT_NAMESPACE: Uuid = Uuid::from_u128(0x6c65_6467_6572_2d73_6574_746c_656d_656e);
 
+/// The settlement account ids, in [`Currency::ALL`] order: every deposit,
+/// withdrawal and transfer plan names one, and a UUIDv5 costs a SHA-1.
+static SETTLEMENT_IDS: LazyLock<Vec<AccountId>> = LazyLock::new(|| {
+    Currency::ALL.iter().map(|c| AccountId(Uuid::new_v5(&SETTLEMENT_NAMESPACE, c.code().as_bytes()))).collect()
+});
+
 impl AccountId {
     /// The fixed id of a currency's settlement account (a UUIDv5 of its code).
     pub fn settlement(currency: Currency) -> AccountId {
-        AccountId(Uuid::new_v5(&SETTLEMENT_NAMESPACE, currency.code().as_bytes()))
+        let position = Currency::ALL.iter().position(|c| *c == currency);
+        match position.and_then(|i| SETTLEMENT_IDS.get(i)) {
+            Some(id) => *id,
+            None => AccountId(Uuid::new_v5(&SETTLEMENT_NAMESPACE, currency.code().as_bytes())),
+        }
     }
 }
 
 impl UserId {
     /// The owner of internal accounts (the nil UUID): never a real user.
     pub const SYSTEM: UserId = UserId(Uuid::nil());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settlement_ids_are_the_uuid_v5_of_the_currency_code_and_distinct() {
+        let ids: std::collections::BTreeSet<AccountId> =
+            Currency::ALL.iter().map(|c| AccountId::settlement(*c)).collect();
+        assert_eq!(ids.len(), Currency::ALL.len());
+        for currency in Currency::ALL {
+            let expected = Uuid::new_v5(&SETTLEMENT_NAMESPACE, currency.code().as_bytes());
+            assert_eq!(AccountId::settlement(*currency), AccountId(expected));
+        }
+    }
 }

@@ -290,7 +290,11 @@ impl Shared {
     }
 
     fn publish(&self, outcomes: &[BatchOutcome]) {
-        // No subscribers is not an error: events are a convenience for live views.
+        // No subscribers is not an error: events are a convenience for live
+        // views. Without any, skip cloning what nobody would receive.
+        if self.events.receiver_count() == 0 {
+            return;
+        }
         for outcome in outcomes {
             if let BatchOutcome::Committed(writes) = outcome {
                 for account in writes.accounts() {
