@@ -5,7 +5,7 @@
 //! floors, hold life cycles, idempotency replays. Every backend calls it, so
 //! every backend enforces the same rules. It is pure: no I/O, no clock.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -63,6 +63,9 @@ struct Working {
     audit_head: crate::audit::AuditHead,
     new_accounts: Vec<AccountId>,
     changed_accounts: Vec<AccountId>,
+    /// Every id in `new_accounts` or `changed_accounts`: a batch of a
+    /// thousand transfers must not search those lists per posting.
+    listed_accounts: HashSet<AccountId>,
     new_transactions: Vec<Transaction>,
     changed_transactions: Vec<TransactionId>,
     /// Transactions created or changed, in op order (what a replay returns).
@@ -96,6 +99,7 @@ impl Working {
             audit_head: snapshot.audit_head,
             new_accounts: Vec::new(),
             changed_accounts: Vec::new(),
+            listed_accounts: HashSet::new(),
             new_transactions: Vec::new(),
             changed_transactions: Vec::new(),
             order: Vec::new(),
@@ -178,12 +182,13 @@ impl Working {
         self.taken_numbers.insert(account.number);
         self.accounts.insert(account.id, account.clone());
         self.new_accounts.push(account.id);
+        self.listed_accounts.insert(account.id);
         Ok(())
     }
 
     /// The account for a change, recorded as changed.
     fn account_mut(&mut self, id: AccountId) -> Result<&mut Account, LedgerError> {
-        if !self.changed_accounts.contains(&id) && !self.new_accounts.contains(&id) {
+        if self.listed_accounts.insert(id) {
             self.changed_accounts.push(id);
         }
         self.accounts.get_mut(&id).ok_or(LedgerError::AccountNotFound { account: id })
