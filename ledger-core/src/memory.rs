@@ -32,24 +32,34 @@ pub struct MemoryStore {
     state: Mutex<State>,
 }
 
+/// A map keyed by ids the ledger generated or digests it computed, so a
+/// fast hasher is safe; maps keyed by client-chosen text (idempotency keys,
+/// emails) keep the standard DoS-resistant one.
+type IdMap<K, V> = foldhash::HashMap<K, V>;
+
 #[derive(Debug, Default)]
 struct State {
-    accounts: BTreeMap<AccountId, Account>,
-    by_number: HashMap<AccountNumber, AccountId>,
-    by_owner: HashMap<UserId, Vec<AccountId>>,
-    transactions: BTreeMap<u64, Transaction>,
-    sequence_of: HashMap<TransactionId, u64>,
-    history_of: HashMap<AccountId, BTreeSet<u64>>,
-    postings_of: HashMap<AccountId, Vec<Posting>>,
+    /// Accounts by id: hashed, because every command plans and decides by id.
+    accounts: IdMap<AccountId, Account>,
+    /// Every account id, in order, for listing pages.
+    account_ids: BTreeSet<AccountId>,
+    by_number: IdMap<AccountNumber, AccountId>,
+    by_owner: IdMap<UserId, Vec<AccountId>>,
+    transactions: Journal,
+    sequence_of: IdMap<TransactionId, u64>,
+    /// Sequences of each account's transactions, ascending: commits are
+    /// serialized and sequences grow with them, so appending keeps the order.
+    history_of: IdMap<AccountId, Vec<u64>>,
+    postings_of: IdMap<AccountId, Vec<Posting>>,
     idempotency: HashMap<IdempotencyKey, IdempotencyRecord>,
     holds_by_expiry: BTreeSet<(DateTime<Utc>, TransactionId)>,
     audit: Vec<AuditRecord>,
     users: BTreeMap<UserId, User>,
     user_by_email: HashMap<Email, UserId>,
-    sessions: HashMap<SessionId, Session>,
-    session_by_token: HashMap<Digest, SessionId>,
-    sessions_of: HashMap<UserId, Vec<SessionId>>,
-    reset_tokens: HashMap<Digest, ResetToken>,
+    sessions: IdMap<SessionId, Session>,
+    session_by_token: IdMap<Digest, SessionId>,
+    sessions_of: IdMap<UserId, Vec<SessionId>>,
+    reset_tokens: IdMap<Digest, ResetToken>,
 }
 
 impl MemoryStore {
@@ -62,6 +72,44 @@ impl MemoryStore {
         // A panic while holding the lock cannot leave half a batch behind:
         // writes happen only after `decide` returned, in infallible steps.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Transactions in sequence order. Commits are serialized and sequences grow
+/// with them, so appending keeps the order and a lookup is a binary search.
+#[derive(Debug, Default)]
+struct Journal(Vec<Transaction>);
+
+impl Journal {
+    fn position(&self, sequence: u64) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&sequence, |t| t.sequence)
+    }
+
+    fn get(&self, sequence: u64) -> Option<&Transaction> {
+        self.position(sequence).ok().map(|i| &self.0[i])
+    }
+
+    /// Adds a transaction newer than every one so far.
+    fn append(&mut self, transaction: Transaction) {
+        debug_assert!(self.0.last().is_none_or(|last| last.sequence < transaction.sequence));
+        match self.position(transaction.sequence) {
+            Err(i) if i == self.0.len() => self.0.push(transaction),
+            Ok(i) => self.0[i] = transaction,
+            Err(i) => self.0.insert(i, transaction),
+        }
+    }
+
+    /// Stores a new state of a transaction already here.
+    fn replace(&mut self, transaction: Transaction) {
+        match self.position(transaction.sequence) {
+            Ok(i) => self.0[i] = transaction,
+            Err(i) => self.0.insert(i, transaction),
+        }
+    }
+
+    /// The transactions with sequences below `sequence`, oldest first.
+    fn below(&self, sequence: u64) -> &[Transaction] {
+        &self.0[..self.0.partition_point(|t| t.sequence < sequence)]
     }
 }
 
@@ -100,13 +148,14 @@ impl State {
     }
 
     fn transaction(&self, id: TransactionId) -> Option<&Transaction> {
-        self.sequence_of.get(&id).and_then(|seq| self.transactions.get(seq))
+        self.sequence_of.get(&id).and_then(|seq| self.transactions.get(*seq))
     }
 
     fn write(&mut self, writes: Writes) {
         for account in writes.new_accounts {
             self.by_number.insert(account.number, account.id);
             self.by_owner.entry(account.owner).or_default().push(account.id);
+            self.account_ids.insert(account.id);
             self.accounts.insert(account.id, account);
         }
         for account in writes.updated_accounts {
@@ -114,13 +163,15 @@ impl State {
         }
         for t in writes.new_transactions {
             for account in t.from_account.iter().chain(t.to_account.iter()) {
-                self.history_of.entry(*account).or_default().insert(t.sequence);
+                let history = self.history_of.entry(*account).or_default();
+                debug_assert!(history.last().is_none_or(|last| *last < t.sequence));
+                history.push(t.sequence);
             }
             if let (TransactionStatus::Pending, Some(expiry)) = (t.status, t.expires_at) {
                 self.holds_by_expiry.insert((expiry, t.id));
             }
             self.sequence_of.insert(t.id, t.sequence);
-            self.transactions.insert(t.sequence, t);
+            self.transactions.append(t);
         }
         for t in writes.updated_transactions {
             if let Some(expiry) = t.expires_at
@@ -128,7 +179,7 @@ impl State {
             {
                 self.holds_by_expiry.remove(&(expiry, t.id));
             }
-            self.transactions.insert(t.sequence, t);
+            self.transactions.replace(t);
         }
         for p in writes.postings {
             self.postings_of.entry(p.account_id).or_default().push(p);
@@ -160,18 +211,18 @@ impl State {
     fn history(&self, filter: &HistoryFilter, before: Option<u64>, limit: usize) -> Vec<Transaction> {
         let below = before.unwrap_or(u64::MAX);
         let sequences: Box<dyn Iterator<Item = u64> + '_> = if filter.accounts.is_empty() {
-            Box::new(self.transactions.range(..below).rev().map(|(seq, _)| *seq))
+            Box::new(self.transactions.below(below).iter().rev().map(|t| t.sequence))
         } else {
             let mut union = BTreeSet::new();
             for account in &filter.accounts {
                 if let Some(seqs) = self.history_of.get(account) {
-                    union.extend(seqs.range(..below).copied());
+                    union.extend(&seqs[..seqs.partition_point(|seq| *seq < below)]);
                 }
             }
             Box::new(union.into_iter().rev())
         };
         sequences
-            .filter_map(|seq| self.transactions.get(&seq))
+            .filter_map(|seq| self.transactions.get(seq))
             .filter(|t| filter.matches(t))
             .take(limit)
             .cloned()
@@ -218,10 +269,10 @@ impl Store for MemoryStore {
     async fn accounts(&self, after: Option<AccountId>, limit: usize) -> Result<Vec<Account>, StorageError> {
         let state = self.lock();
         let range = match after {
-            Some(after) => state.accounts.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
-            None => state.accounts.range(..),
+            Some(after) => state.account_ids.range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+            None => state.account_ids.range(..),
         };
-        Ok(range.take(limit).map(|(_, a)| a.clone()).collect())
+        Ok(range.filter_map(|id| state.accounts.get(id)).take(limit).cloned().collect())
     }
 
     async fn transaction(&self, id: TransactionId) -> Result<Option<Transaction>, StorageError> {
