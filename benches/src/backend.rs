@@ -12,7 +12,7 @@ use ledger_sled::{SledConfig, SledStore};
 use ledger_sql::{SqlOptions, SqlStore};
 
 use crate::BenchError;
-use crate::driver::Workload;
+use crate::driver::{Pair, Workload};
 use crate::options::{Backend, Durability};
 
 /// What every seeded account starts with.
@@ -150,7 +150,8 @@ pub async fn seed_accounts(ledger: &Ledger, count: usize) -> Result<Vec<AccountI
     Ok(accounts)
 }
 
-/// The ledger under test: transfers through [`Ledger::execute`].
+/// The ledger under test: transfers through [`Ledger::execute`], or
+/// [`Ledger::execute_batch`] for several per command.
 pub struct LedgerWorkload {
     /// The ledger.
     pub ledger: Ledger,
@@ -167,16 +168,25 @@ impl LedgerWorkload {
     }
 }
 
+impl LedgerWorkload {
+    fn command(&self, (from, to): Pair) -> Transfer {
+        Transfer { from: self.accounts[from], to: self.accounts[to].into(), amount: self.amount, description: None }
+    }
+}
+
 #[async_trait]
 impl Workload for LedgerWorkload {
-    async fn transfer(&self, from: usize, to: usize, key: &str) -> Result<(), BenchError> {
-        let command = Transfer {
-            from: self.accounts[from],
-            to: self.accounts[to].into(),
-            amount: self.amount,
-            description: None,
-        };
-        self.ledger.execute(&SYS, IdempotencyKey::new(key)?, command).await?;
+    async fn transfers(&self, pairs: &[Pair], key: &str) -> Result<(), BenchError> {
+        let key = IdempotencyKey::new(key)?;
+        match pairs {
+            [pair] => {
+                self.ledger.execute(&SYS, key, self.command(*pair)).await?;
+            }
+            _ => {
+                let commands = pairs.iter().map(|pair| MoneyCommand::Transfer(self.command(*pair))).collect();
+                self.ledger.execute_batch(&SYS, key, commands).await?;
+            }
+        }
         Ok(())
     }
 }

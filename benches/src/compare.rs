@@ -57,6 +57,7 @@ async fn run_backend(
         durability: label.to_owned(),
         group_commit,
         clients,
+        batch_size: args.batch_size,
         transfers: m.transfers,
         errors: m.errors,
         first_error: m.first_error.clone(),
@@ -89,6 +90,7 @@ async fn run_backend(
 fn plan(args: &CompareArgs, picker: &Arc<Picker>, clients: usize, tag: String) -> RunPlan {
     RunPlan {
         clients,
+        batch_size: args.batch_size,
         warmup: Duration::from_secs_f64(args.warmup_seconds.max(0.0)),
         duration: Duration::from_secs_f64(args.seconds.max(0.01)),
         picker: picker.clone(),
@@ -101,6 +103,7 @@ fn settings(args: &CompareArgs) -> serde_json::Value {
     serde_json::json!({
         "backends": args.backends,
         "clients": args.clients,
+        "batch_size": args.batch_size,
         "accounts": args.accounts,
         "skew": args.skew,
         "zipf_exponent": args.zipf_exponent,

@@ -12,19 +12,24 @@ use crate::BenchError;
 use crate::latency::{Latency, Recorder};
 use crate::zipf::Picker;
 
-/// Something that moves money between two of its accounts, by index.
+/// A transfer between two accounts, by index: `(from, to)`.
+pub type Pair = (usize, usize);
+
+/// Something that moves money between its accounts, by index.
 #[async_trait]
 pub trait Workload: Send + Sync + 'static {
-    /// One transfer of a fixed small amount from account `from` to account
-    /// `to` under the unique key `key`, committed when this returns `Ok`.
-    async fn transfer(&self, from: usize, to: usize, key: &str) -> Result<(), BenchError>;
+    /// One command: a transfer of a fixed small amount for each pair, all or
+    /// none, under the unique key `key`; committed when this returns `Ok`.
+    async fn transfers(&self, pairs: &[Pair], key: &str) -> Result<(), BenchError>;
 }
 
 /// How one run is driven.
 #[derive(Debug, Clone)]
 pub struct RunPlan {
-    /// Concurrent client tasks, each with one transfer in flight.
+    /// Concurrent client tasks, each with one command in flight.
     pub clients: usize,
+    /// Transfers per command (1 to `ledger_core::BATCH_SIZE_MAX`).
+    pub batch_size: usize,
     /// Unmeasured time first.
     pub warmup: Duration,
     /// Measured time.
@@ -42,13 +47,13 @@ pub struct RunPlan {
 pub struct Measurement {
     /// Transfers committed in the measured time.
     pub transfers: u64,
-    /// Transfers that failed in the measured time.
+    /// Commands (of `batch_size` transfers) that failed in the measured time.
     pub errors: u64,
     /// The first failure, if any.
     pub first_error: Option<String>,
     /// The measured time actually elapsed.
     pub elapsed: Duration,
-    /// Latencies of the committed transfers.
+    /// Latencies of the committed commands.
     pub latency: Latency,
 }
 
@@ -77,7 +82,10 @@ pub async fn drive(workload: Arc<dyn Workload>, plan: &RunPlan) -> Result<Measur
         let picker = plan.picker.clone();
         let seed = plan.seed.wrapping_add(client as u64);
         let tag = format!("{}-{client}", plan.tag);
-        tasks.push(tokio::spawn(async move { client_loop(workload, picker, seed, tag, measure_from, end).await }));
+        let batch_size = plan.batch_size.max(1);
+        tasks.push(tokio::spawn(async move {
+            client_loop(workload, (picker, batch_size), seed, tag, measure_from, end).await
+        }));
     }
     let mut recorder = Recorder::new();
     let (mut errors, mut first_error) = (0, None);
@@ -88,12 +96,13 @@ pub async fn drive(workload: Arc<dyn Workload>, plan: &RunPlan) -> Result<Measur
         first_error = first_error.or(result.first_error);
     }
     let elapsed = Instant::now().saturating_duration_since(measure_from).max(Duration::from_micros(1));
-    Ok(Measurement { transfers: recorder.len(), errors, first_error, elapsed, latency: recorder.summary() })
+    let transfers = recorder.len().saturating_mul(plan.batch_size.max(1) as u64);
+    Ok(Measurement { transfers, errors, first_error, elapsed, latency: recorder.summary() })
 }
 
 async fn client_loop(
     workload: Arc<dyn Workload>,
-    picker: Arc<Picker>,
+    (picker, batch_size): (Arc<Picker>, usize),
     seed: u64,
     tag: String,
     measure_from: Instant,
@@ -102,14 +111,16 @@ async fn client_loop(
     let mut rng = StdRng::seed_from_u64(seed);
     let mut result = ClientResult { recorder: Recorder::new(), errors: 0, first_error: None };
     let mut n: u64 = 0;
+    let mut pairs = Vec::with_capacity(batch_size);
     loop {
         let began = Instant::now();
         if began >= end {
             return result;
         }
-        let (from, to) = picker.pair(&mut rng);
+        pairs.clear();
+        pairs.extend((0..batch_size).map(|_| picker.pair(&mut rng)));
         n += 1;
-        let outcome = workload.transfer(from, to, &format!("{tag}-{n}")).await;
+        let outcome = workload.transfers(&pairs, &format!("{tag}-{n}")).await;
         if began < measure_from {
             continue;
         }
@@ -135,8 +146,9 @@ mod tests {
 
     #[async_trait]
     impl Workload for Counting {
-        async fn transfer(&self, from: usize, to: usize, _key: &str) -> Result<(), BenchError> {
-            assert_ne!(from, to);
+        async fn transfers(&self, pairs: &[Pair], _key: &str) -> Result<(), BenchError> {
+            assert_eq!(pairs.len(), 1);
+            assert!(pairs.iter().all(|(from, to)| from != to));
             tokio::time::sleep(Duration::from_millis(1)).await;
             if self.0.fetch_add(1, Ordering::Relaxed) % 3 == 2 {
                 return Err(BenchError::Baseline("refused".into()));
@@ -149,6 +161,7 @@ mod tests {
     async fn drive_counts_successes_and_failures_of_every_client_and_stops_on_time() {
         let plan = RunPlan {
             clients: 4,
+            batch_size: 1,
             warmup: Duration::from_millis(20),
             duration: Duration::from_millis(200),
             picker: Arc::new(Picker::new(10, Skew::Zipf, 1.0)),

@@ -82,6 +82,12 @@ pub struct CompareArgs {
     /// Customer accounts to spread transfers over.
     #[arg(long, default_value_t = 10_000)]
     pub accounts: usize,
+    /// Transfers per command: 1 runs `Ledger::execute` per transfer; more
+    /// runs `Ledger::execute_batch` (all or none, one idempotency key and one
+    /// audit record per command), and the baselines write as many transfers
+    /// in one storage transaction.
+    #[arg(long, default_value_t = 1, value_parser = batch_size)]
+    pub batch_size: usize,
     /// How accounts are drawn.
     #[arg(long, value_enum, default_value = "zipf")]
     pub skew: Skew,
@@ -117,6 +123,15 @@ pub struct CompareArgs {
     pub svg: Option<PathBuf>,
 }
 
+/// Parses `--batch-size`: 1 to [`ledger_core::BATCH_SIZE_MAX`].
+fn batch_size(text: &str) -> Result<usize, String> {
+    let max = ledger_core::BATCH_SIZE_MAX;
+    match text.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from 1 to {max}")),
+    }
+}
+
 impl CompareArgs {
     /// Small settings for tests: given backends, 1 and 4 clients, 50
     /// accounts, half a second of warmup-free load.
@@ -125,6 +140,7 @@ impl CompareArgs {
             backends,
             clients: vec![1, 4],
             accounts: 50,
+            batch_size: 1,
             skew: Skew::Zipf,
             zipf_exponent: 1.0,
             seconds: 0.5,

@@ -32,6 +32,8 @@ pub struct Row {
     pub group_commit: Option<bool>,
     /// Concurrent clients.
     pub clients: usize,
+    /// Transfers per command (one atomic batch, one storage transaction).
+    pub batch_size: usize,
     /// Transfers committed in the measured time.
     pub transfers: u64,
     /// Transfers that failed in the measured time.
@@ -108,7 +110,12 @@ impl Report {
         for row in self.rows.iter_mut().filter(|r| r.system == System::Ledger) {
             row.baseline_ratio = baselines
                 .iter()
-                .find(|b| b.backend == row.backend && b.durability == row.durability && b.clients == row.clients)
+                .find(|b| {
+                    b.backend == row.backend
+                        && b.durability == row.durability
+                        && b.clients == row.clients
+                        && b.batch_size == row.batch_size
+                })
                 .filter(|b| b.transfers_per_second > 0.0)
                 .map(|b| row.transfers_per_second / b.transfers_per_second);
         }
@@ -117,8 +124,8 @@ impl Report {
     /// The results as a markdown table.
     pub fn markdown(&self) -> String {
         let mut out = String::from(
-            "| backend | durability | system | group commit | clients | transfers/s | p50 ms | p99 ms | p99.9 ms | errors | ledger/baseline |\n\
-             |---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+            "| backend | durability | system | group commit | clients | batch | transfers/s | p50 ms | p99 ms | p99.9 ms | errors | ledger/baseline |\n\
+             |---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         let ms = |micros: u64| format!("{:.2}", micros as f64 / 1000.0);
         for r in &self.rows {
@@ -134,10 +141,11 @@ impl Report {
             let ratio = r.baseline_ratio.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}x"));
             let _ = writeln!(
                 out,
-                "| {} | {} | {system} | {gc} | {} | {:.0} | {} | {} | {} | {} | {ratio} |",
+                "| {} | {} | {system} | {gc} | {} | {} | {:.0} | {} | {} | {} | {} | {ratio} |",
                 r.backend,
                 r.durability,
                 r.clients,
+                r.batch_size,
                 r.transfers_per_second,
                 ms(r.latency.p50_micros),
                 ms(r.latency.p99_micros),
@@ -167,6 +175,7 @@ mod tests {
             durability: "WAL".into(),
             group_commit: (system == System::Ledger).then_some(false),
             clients,
+            batch_size: 1,
             transfers: 10,
             errors: 0,
             first_error: None,
@@ -195,7 +204,10 @@ mod tests {
         let ratios: Vec<Option<f64>> = report.rows.iter().map(|r| r.baseline_ratio).collect();
         assert_eq!(ratios, vec![Some(0.5), None, Some(1.5), None, None]);
         let table = report.markdown();
-        assert!(table.contains("| sqlite | WAL | ledger | off | 1 | 50 | 1.50 | 2.00 | 2.50 | 0 | 0.50x |"), "{table}");
-        assert!(table.contains("| sqlite | WAL | baseline | - | 8 | 200 |"), "{table}");
+        assert!(
+            table.contains("| sqlite | WAL | ledger | off | 1 | 1 | 50 | 1.50 | 2.00 | 2.50 | 0 | 0.50x |"),
+            "{table}"
+        );
+        assert!(table.contains("| sqlite | WAL | baseline | - | 8 | 1 | 200 |"), "{table}");
     }
 }

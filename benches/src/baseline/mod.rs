@@ -2,10 +2,11 @@
 //! ledger logic, on the same storage with the same durability and the
 //! locking the ledger needs to be correct.
 //!
-//! Per transfer, in one storage transaction: lock and read the audit head,
-//! lock and read both accounts, look the idempotency key up, then write
-//! both accounts' balances, the transaction, its two postings, the
-//! idempotency record, the audit record and the new audit head. What the
+//! Per command (one transfer, or `--batch-size` transfers), in one storage
+//! transaction: lock and read the audit head, lock and read the accounts,
+//! look the idempotency key up, then write each account's new balance, each
+//! transfer's transaction and two postings, one idempotency record, one
+//! audit record and the new audit head, as the ledger does. What the
 //! ledger adds on top (planning, `decide`, SHA-256 fingerprints and the
 //! audit hash chain, JSON encodings, events) is what the ratio prices.
 
@@ -17,6 +18,7 @@ pub use postgres::PostgresBaseline;
 pub use sled_raw::SledBaseline;
 pub use sqlite::SqliteBaseline;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::BenchError;
@@ -59,8 +61,46 @@ fn audit_metadata(key: &str) -> String {
 }
 
 /// The JSON list of transaction ids an idempotency record keeps.
-fn transaction_ids(id: uuid::Uuid) -> String {
-    serde_json::json!([id.to_string()]).to_string()
+fn transaction_ids(ids: &[uuid::Uuid]) -> String {
+    serde_json::json!(ids.iter().map(uuid::Uuid::to_string).collect::<Vec<_>>()).to_string()
+}
+
+/// The audit target the ledger records for a command of `moves`.
+fn audit_target(moves: &[(uuid::Uuid, uuid::Uuid)]) -> String {
+    match moves {
+        [(from, _)] => format!("account:{from}"),
+        _ => format!("batch:{}", moves.len()),
+    }
+}
+
+/// The accounts a command's transfers touch, distinct and in id order: the
+/// order every committer locks them in, so no two deadlock.
+fn lock_order(moves: &[(uuid::Uuid, uuid::Uuid)]) -> Vec<uuid::Uuid> {
+    let ids: std::collections::BTreeSet<uuid::Uuid> = moves.iter().flat_map(|(from, to)| [*from, *to]).collect();
+    ids.into_iter().collect()
+}
+
+/// Applies the transfers of `amount` to `balances` in order; a transfer
+/// that would overdraw its payer fails the whole command.
+fn settle<T>(
+    balances: &mut HashMap<uuid::Uuid, T>,
+    moves: &[(uuid::Uuid, uuid::Uuid)],
+    amount: T,
+) -> Result<(), BenchError>
+where
+    T: Copy + PartialOrd + std::ops::Add<Output = T> + std::ops::Sub<Output = T>,
+{
+    for (from, to) in moves {
+        let missing = || BenchError::Baseline("an account row is missing or unreadable".into());
+        let payer = *balances.get(from).ok_or_else(missing)?;
+        if payer < amount {
+            return Err(BenchError::Baseline("insufficient funds".into()));
+        }
+        balances.insert(*from, payer - amount);
+        let payee = balances.get_mut(to).ok_or_else(missing)?;
+        *payee = *payee + amount;
+    }
+    Ok(())
 }
 
 /// A 32-byte stand-in for a digest the ledger would compute (the baseline

@@ -1,5 +1,6 @@
 //! The hand-written PostgreSQL transfer, on the ledger's own tables.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use async_trait::async_trait;
@@ -11,6 +12,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::backend::{fresh_schema, postgres_connections, postgres_url};
+use crate::driver::Pair;
 
 /// Transfers by hand on PostgreSQL, in a schema of their own.
 pub struct PostgresBaseline {
@@ -61,17 +63,19 @@ async fn seed(pool: &PgPool, accounts: &[Uuid]) -> Result<(), BenchError> {
 
 #[async_trait]
 impl Workload for PostgresBaseline {
-    async fn transfer(&self, from: usize, to: usize, key: &str) -> Result<(), BenchError> {
-        let (from, to) = (self.accounts[from], self.accounts[to]);
+    async fn transfers(&self, pairs: &[Pair], key: &str) -> Result<(), BenchError> {
+        let moves: Vec<(Uuid, Uuid)> =
+            pairs.iter().map(|&(from, to)| (self.accounts[from], self.accounts[to])).collect();
         let now = Utc::now();
         let mut db_tx = self.pool.begin().await?;
         let (head, _hash): (i64, Vec<u8>) =
             sqlx::query_as("SELECT sequence, hash FROM audit_head WHERE id = 1 FOR UPDATE")
                 .fetch_one(&mut *db_tx)
                 .await?;
+        let locked = lock_order(&moves);
         let rows: Vec<(Uuid, Decimal)> =
             sqlx::query_as("SELECT id, posted FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-                .bind(vec![from, to])
+                .bind(&locked)
                 .fetch_all(&mut *db_tx)
                 .await?;
         let replay: Option<(String,)> =
@@ -79,49 +83,37 @@ impl Workload for PostgresBaseline {
         if replay.is_some() {
             return Ok(());
         }
-        let balance = |id| rows.iter().find(|(row, _)| *row == id).map(|(_, b)| *b);
-        let (Some(from_posted), Some(to_posted)) = (balance(from), balance(to)) else {
-            return Err(BenchError::Baseline("an account row is missing".into()));
-        };
-        if from_posted < self.amount {
-            return Err(BenchError::Baseline("insufficient funds".into()));
-        }
+        let mut balances: HashMap<Uuid, Decimal> = rows.into_iter().collect();
+        settle(&mut balances, &moves, self.amount)?;
         let update = "UPDATE accounts SET posted = $1, updated_at = $2 WHERE id = $3";
-        for (id, posted) in [(from, from_posted - self.amount), (to, to_posted + self.amount)] {
-            sqlx::query(update).bind(posted).bind(now).bind(id).execute(&mut *db_tx).await?;
+        for id in &locked {
+            sqlx::query(update).bind(balances.get(id)).bind(now).bind(id).execute(&mut *db_tx).await?;
         }
         let seq = head + 1;
-        let (transaction, base) = (Uuid::now_v7(), seq * SEQUENCE_STRIDE);
-        sqlx::query(
+        let base = seq * SEQUENCE_STRIDE;
+        let ids: Vec<Uuid> = moves.iter().map(|_| Uuid::now_v7()).collect();
+        let mut q = sqlx::QueryBuilder::new(
             "INSERT INTO transactions (id, sequence, kind, status, amount, currency, from_account, to_account, \
-             description, captured_amount, expires_at, created_at, updated_at) \
-             VALUES ($1, $2, 'transfer', 'posted', $3, 'USD', $4, $5, NULL, NULL, NULL, $6, $6)",
-        )
-        .bind(transaction)
-        .bind(base)
-        .bind(self.amount)
-        .bind(from)
-        .bind(to)
-        .bind(now)
-        .execute(&mut *db_tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO postings (sequence, transaction_id, account_id, amount, currency) \
-             VALUES ($1, $2, $3, $4, 'USD'), ($5, $2, $6, $7, 'USD')",
-        )
-        .bind(base)
-        .bind(transaction)
-        .bind(from)
-        .bind(-self.amount)
-        .bind(base + 1)
-        .bind(to)
-        .bind(self.amount)
-        .execute(&mut *db_tx)
-        .await?;
+             description, captured_amount, expires_at, created_at, updated_at) ",
+        );
+        q.push_values(moves.iter().zip(&ids).enumerate(), |mut row, (i, ((from, to), id))| {
+            row.push_bind(*id).push_bind(base + i as i64).push_bind("transfer").push_bind("posted");
+            row.push_bind(self.amount).push_bind("USD").push_bind(*from).push_bind(*to).push_bind(None::<String>);
+            row.push_bind(None::<Decimal>).push_bind(None::<chrono::DateTime<Utc>>).push_bind(now).push_bind(now);
+        });
+        q.build().execute(&mut *db_tx).await?;
+        let mut q =
+            sqlx::QueryBuilder::new("INSERT INTO postings (sequence, transaction_id, account_id, amount, currency) ");
+        let lines =
+            moves.iter().zip(&ids).flat_map(|((from, to), id)| [(*id, *from, -self.amount), (*id, *to, self.amount)]);
+        q.push_values(lines.enumerate(), |mut row, (i, (id, account, amount))| {
+            row.push_bind(base + i as i64).push_bind(id).push_bind(account).push_bind(amount).push_bind("USD");
+        });
+        q.build().execute(&mut *db_tx).await?;
         sqlx::query("INSERT INTO idempotency (key, fingerprint, transaction_ids, created_at) VALUES ($1, $2, $3, $4)")
             .bind(key)
             .bind(digest_bytes(seq))
-            .bind(transaction_ids(transaction))
+            .bind(transaction_ids(&ids))
             .bind(now)
             .execute(&mut *db_tx)
             .await?;
@@ -131,7 +123,7 @@ impl Workload for PostgresBaseline {
         )
         .bind(seq)
         .bind(now)
-        .bind(format!("account:{from}"))
+        .bind(audit_target(&moves))
         .bind(audit_metadata(key))
         .bind(digest_bytes(head))
         .bind(digest_bytes(seq))

@@ -2,6 +2,7 @@
 //! ledger's sled store writes for a transfer, with values of about the size
 //! of the ledger's JSON records.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -9,6 +10,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::*;
+use crate::driver::Pair;
 
 /// Approximate sizes, in bytes, of the ledger's JSON values for an account,
 /// a transaction, a posting, an idempotency record and an audit record.
@@ -81,38 +83,49 @@ impl SledBaseline {
 type Abort = ConflictableTransactionError<String>;
 
 impl Inner {
-    fn transfer(&self, from: usize, to: usize, key: &str) -> Result<(), BenchError> {
-        let (from, to) = (self.accounts[from], self.accounts[to]);
+    fn transfers(&self, pairs: &[Pair], key: &str) -> Result<(), BenchError> {
+        let moves: Vec<([u8; 16], [u8; 16])> =
+            pairs.iter().map(|&(from, to)| (self.accounts[from], self.accounts[to])).collect();
+        let ids: Vec<[u8; 16]> = moves.iter().map(|_| *uuid::Uuid::now_v7().as_bytes()).collect();
         let trees: Vec<&sled::Tree> = self.trees.iter().collect();
         let result = <[&sled::Tree] as Transactional<String>>::transaction(trees.as_slice(), |t| {
-            let [accounts, history, ids, transactions, postings, idempotency, audit, by_actor, meta] = &t[..] else {
+            let [accounts, history, ids_tree, transactions, postings, idempotency, audit, by_actor, meta] = &t[..]
+            else {
                 return Err(Abort::Abort("sled returned fewer trees than given".into()));
             };
             let head = meta.get(AUDIT_HEAD_KEY)?.and_then(|v| read_i64(&v)).unwrap_or(0);
-            let balance = |id: &[u8; 16]| -> Result<i64, Abort> {
+            let mut balances: HashMap<[u8; 16], i64> = HashMap::new();
+            for id in moves.iter().flat_map(|(from, to)| [from, to]) {
                 let bytes = accounts.get(id)?.ok_or_else(|| Abort::Abort("missing account".into()))?;
-                read_i64(&bytes).ok_or_else(|| Abort::Abort("short account value".into()))
-            };
-            let (from_units, to_units) = (balance(&from)?, balance(&to)?);
+                balances.insert(*id, read_i64(&bytes).ok_or_else(|| Abort::Abort("short account value".into()))?);
+            }
             if idempotency.get(key.as_bytes())?.is_some() {
                 return Ok(());
             }
-            if from_units < TRANSFER_UNITS {
-                return Err(Abort::Abort("insufficient funds".into()));
+            for (from, to) in &moves {
+                let payer = balances.get(from).copied().unwrap_or(0);
+                if payer < TRANSFER_UNITS {
+                    return Err(Abort::Abort("insufficient funds".into()));
+                }
+                balances.insert(*from, payer - TRANSFER_UNITS);
+                *balances.entry(*to).or_default() += TRANSFER_UNITS;
             }
-            accounts.insert(&from, value(from_units - TRANSFER_UNITS, ACCOUNT_VALUE_LEN))?;
-            accounts.insert(&to, value(to_units + TRANSFER_UNITS, ACCOUNT_VALUE_LEN))?;
+            for (id, units) in &balances {
+                accounts.insert(id, value(*units, ACCOUNT_VALUE_LEN))?;
+            }
             let seq = head + 1;
-            let base = (seq * SEQUENCE_STRIDE).to_be_bytes();
-            let transaction = *uuid::Uuid::now_v7().as_bytes();
-            for id in [&from, &to] {
-                history.insert([&id[..], &base[..]].concat(), &[])?;
-            }
-            ids.insert(&transaction, &base)?;
-            transactions.insert(&base, value(seq, TRANSACTION_VALUE_LEN))?;
-            for (i, id) in [&from, &to].into_iter().enumerate() {
-                let posting = (seq * SEQUENCE_STRIDE + i as i64).to_be_bytes();
-                postings.insert([&id[..], &posting[..]].concat(), value(seq, POSTING_VALUE_LEN))?;
+            for (i, ((from, to), transaction)) in moves.iter().zip(&ids).enumerate() {
+                let order = seq * SEQUENCE_STRIDE + i as i64;
+                let base = order.to_be_bytes();
+                for id in [from, to] {
+                    history.insert([&id[..], &base[..]].concat(), &[])?;
+                }
+                ids_tree.insert(transaction, &base)?;
+                transactions.insert(&base, value(seq, TRANSACTION_VALUE_LEN))?;
+                for (j, id) in [from, to].into_iter().enumerate() {
+                    let posting = (seq * SEQUENCE_STRIDE + 2 * i as i64 + j as i64).to_be_bytes();
+                    postings.insert([&id[..], &posting[..]].concat(), value(seq, POSTING_VALUE_LEN))?;
+                }
             }
             idempotency.insert(key.as_bytes(), value(seq, IDEMPOTENCY_VALUE_LEN))?;
             audit.insert(&seq.to_be_bytes(), value(seq, AUDIT_VALUE_LEN))?;
@@ -133,10 +146,10 @@ impl Inner {
 
 #[async_trait]
 impl Workload for SledBaseline {
-    async fn transfer(&self, from: usize, to: usize, key: &str) -> Result<(), BenchError> {
+    async fn transfers(&self, pairs: &[Pair], key: &str) -> Result<(), BenchError> {
         let inner = self.inner.clone();
-        let key = key.to_owned();
-        tokio::task::spawn_blocking(move || inner.transfer(from, to, &key))
+        let (pairs, key) = (pairs.to_vec(), key.to_owned());
+        tokio::task::spawn_blocking(move || inner.transfers(&pairs, &key))
             .await
             .map_err(|e| BenchError::Baseline(format!("the sled task failed: {e}")))?
     }

@@ -1,5 +1,6 @@
 //! The hand-written SQLite transfer, on the ledger's own tables.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use uuid::Uuid;
 
 use super::*;
+use crate::driver::Pair;
 
 /// What the ledger's SQLite store waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -72,68 +74,64 @@ async fn seed(pool: &SqlitePool, accounts: &[Uuid]) -> Result<(), BenchError> {
 
 #[async_trait]
 impl Workload for SqliteBaseline {
-    async fn transfer(&self, from: usize, to: usize, key: &str) -> Result<(), BenchError> {
-        let (from, to) = (self.accounts[from], self.accounts[to]);
+    async fn transfers(&self, pairs: &[Pair], key: &str) -> Result<(), BenchError> {
+        let moves: Vec<(Uuid, Uuid)> =
+            pairs.iter().map(|&(from, to)| (self.accounts[from], self.accounts[to])).collect();
         let amount = Decimal::new(TRANSFER_UNITS, 4);
         let now = micros(Utc::now());
         let _gate = self.write_gate.lock().await;
         let mut db_tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let (head, _hash): (i64, Vec<u8>) =
             sqlx::query_as("SELECT sequence, hash FROM audit_head WHERE id = 1").fetch_one(&mut *db_tx).await?;
-        let rows: Vec<(Uuid, String)> =
-            sqlx::query_as("SELECT id, posted FROM accounts WHERE id IN ($1, $2) ORDER BY id")
-                .bind(from)
-                .bind(to)
-                .fetch_all(&mut *db_tx)
-                .await?;
+        let locked = lock_order(&moves);
+        let mut q = sqlx::QueryBuilder::new("SELECT id, posted FROM accounts WHERE id IN (");
+        let mut list = q.separated(", ");
+        for id in &locked {
+            list.push_bind(*id);
+        }
+        q.push(") ORDER BY id");
+        let rows: Vec<(Uuid, String)> = q.build_query_as().fetch_all(&mut *db_tx).await?;
         let replay: Option<(String,)> =
             sqlx::query_as("SELECT key FROM idempotency WHERE key = $1").bind(key).fetch_optional(&mut *db_tx).await?;
         if replay.is_some() {
             return Ok(());
         }
-        let balance = |id| rows.iter().find(|(row, _)| *row == id).and_then(|(_, b)| Decimal::from_str(b).ok());
-        let (Some(from_posted), Some(to_posted)) = (balance(from), balance(to)) else {
-            return Err(BenchError::Baseline("an account row is missing or unreadable".into()));
-        };
-        if from_posted < amount {
-            return Err(BenchError::Baseline("insufficient funds".into()));
-        }
+        let mut balances: HashMap<Uuid, Decimal> =
+            rows.into_iter().filter_map(|(id, posted)| Some((id, Decimal::from_str(&posted).ok()?))).collect();
+        settle(&mut balances, &moves, amount)?;
         let update = "UPDATE accounts SET posted = $1, updated_at = $2 WHERE id = $3";
-        for (id, posted) in [(from, from_posted - amount), (to, to_posted + amount)] {
-            sqlx::query(update).bind(posted.to_string()).bind(now).bind(id).execute(&mut *db_tx).await?;
+        for id in &locked {
+            let posted = balances.get(id).map(Decimal::to_string);
+            sqlx::query(update).bind(posted).bind(now).bind(id).execute(&mut *db_tx).await?;
         }
         let seq = head + 1;
-        let (transaction, base) = (Uuid::now_v7(), seq * SEQUENCE_STRIDE);
-        sqlx::query(
+        let base = seq * SEQUENCE_STRIDE;
+        let ids: Vec<Uuid> = moves.iter().map(|_| Uuid::now_v7()).collect();
+        // SQLite binds at most 32766 values per statement: 13 per row fits 1000 rows.
+        let mut q = sqlx::QueryBuilder::new(
             "INSERT INTO transactions (id, sequence, kind, status, amount, currency, from_account, to_account, \
-             description, captured_amount, expires_at, created_at, updated_at) \
-             VALUES ($1, $2, 'transfer', 'posted', $3, 'USD', $4, $5, NULL, NULL, NULL, $6, $6)",
-        )
-        .bind(transaction)
-        .bind(base)
-        .bind(TRANSFER_UNITS)
-        .bind(from)
-        .bind(to)
-        .bind(now)
-        .execute(&mut *db_tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO postings (sequence, transaction_id, account_id, amount, currency) \
-             VALUES ($1, $2, $3, $4, 'USD'), ($5, $2, $6, $7, 'USD')",
-        )
-        .bind(base)
-        .bind(transaction)
-        .bind(from)
-        .bind(-TRANSFER_UNITS)
-        .bind(base + 1)
-        .bind(to)
-        .bind(TRANSFER_UNITS)
-        .execute(&mut *db_tx)
-        .await?;
+             description, captured_amount, expires_at, created_at, updated_at) ",
+        );
+        q.push_values(moves.iter().zip(&ids).enumerate(), |mut row, (i, ((from, to), id))| {
+            row.push_bind(*id).push_bind(base + i as i64).push_bind("transfer").push_bind("posted");
+            row.push_bind(TRANSFER_UNITS).push_bind("USD").push_bind(*from).push_bind(*to).push_bind(None::<String>);
+            row.push_bind(None::<i64>).push_bind(None::<i64>).push_bind(now).push_bind(now);
+        });
+        q.build().execute(&mut *db_tx).await?;
+        let mut q =
+            sqlx::QueryBuilder::new("INSERT INTO postings (sequence, transaction_id, account_id, amount, currency) ");
+        let lines = moves
+            .iter()
+            .zip(&ids)
+            .flat_map(|((from, to), id)| [(*id, *from, -TRANSFER_UNITS), (*id, *to, TRANSFER_UNITS)]);
+        q.push_values(lines.enumerate(), |mut row, (i, (id, account, units))| {
+            row.push_bind(base + i as i64).push_bind(id).push_bind(account).push_bind(units).push_bind("USD");
+        });
+        q.build().execute(&mut *db_tx).await?;
         sqlx::query("INSERT INTO idempotency (key, fingerprint, transaction_ids, created_at) VALUES ($1, $2, $3, $4)")
             .bind(key)
             .bind(digest_bytes(seq))
-            .bind(transaction_ids(transaction))
+            .bind(transaction_ids(&ids))
             .bind(now)
             .execute(&mut *db_tx)
             .await?;
@@ -143,7 +141,7 @@ impl Workload for SqliteBaseline {
         )
         .bind(seq)
         .bind(now)
-        .bind(format!("account:{from}"))
+        .bind(audit_target(&moves))
         .bind(audit_metadata(key))
         .bind(digest_bytes(head))
         .bind(digest_bytes(seq))
