@@ -131,7 +131,7 @@ pub(crate) async fn apply_in<S: Session>(
         s.execute(&queries::write_audit_head(S::DIALECT, head)).await?;
     }
     if let Some(schema) = notify.filter(|_| S::DIALECT == Dialect::Postgres) {
-        for statement in changed.statements(schema) {
+        if let Some(statement) = changed.statement(schema) {
             s.fetch(&statement).await?;
         }
     }

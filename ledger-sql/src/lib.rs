@@ -152,8 +152,9 @@
 //! ## Change notifications (PostgreSQL)
 //!
 //! Every storage transaction that commits at least one batch ends, just
-//! before `COMMIT`, with `SELECT pg_notify('ledger_events', payload)`
-//! announcing which rows its batches changed. `NOTIFY` is transactional:
+//! before `COMMIT`, with one statement, `SELECT pg_notify('ledger_events',
+//! p.payload) FROM UNNEST($2::text[]) AS p(payload)`, announcing which rows
+//! its batches changed. `NOTIFY` is transactional:
 //! a notification is delivered only if its transaction commits, and
 //! notifications reach listeners in commit order (the head lock makes that
 //! the ledger's commit order). A call whose batches are all rejected or
@@ -174,7 +175,7 @@
 //! are re-read by id (`Store::account`, `Store::transaction`), so a
 //! listener always sees committed state. One notification carries at most
 //! 100 ids (about 4 KB, under PostgreSQL's 8000-byte limit); a larger
-//! commit sends several, in one transaction. A reader that finds a version
+//! commit sends several, from that one statement. A reader that finds a version
 //! other than `v` 1 (or an unreadable payload) reports
 //! [`Change::Resync`], as it does when its connection was lost and
 //! re-established: notifications sent meanwhile are gone, so re-read.
