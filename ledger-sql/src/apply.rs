@@ -1,6 +1,7 @@
 //! [`Store::apply`](ledger_core::Store::apply) for both databases: one storage
 //! transaction per call; per batch, load the snapshot, let
-//! [`decide`] judge it, write what it says.
+//! [`decide`] judge it, write what it says (batch by batch here, or for the
+//! whole call at once in [`group`]).
 //!
 //! The backends differ only in how the storage transaction starts (its
 //! `BEGIN` statement), which failures are worth running the whole call
@@ -11,6 +12,7 @@ use std::time::Duration;
 use ledger_core::{AuditHead, BatchOutcome, Decision, Keys, Snapshot, WriteBatch, Writes, decide};
 use sqlx::{Database, Pool};
 
+use crate::group;
 use crate::notify::Changed;
 use crate::queries::{
     self, ACCOUNTS_INSERT, AUDIT_INSERT, IDEMPOTENCY_INSERT, POSTINGS_INSERT, RESET_TOKENS_INSERT, SESSIONS_INSERT,
@@ -96,10 +98,22 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_secs_f64(nominal as f64 * jitter / 1000.0)
 }
 
-/// Applies the batches inside an open storage transaction. With `notify`
-/// (PostgreSQL: the schema's name), the ids the committed batches changed
-/// are announced with `pg_notify`, which PostgreSQL delivers only if and
-/// when the transaction commits.
+/// What applying a call's batches produced, before the head is written back.
+#[derive(Debug)]
+pub(crate) struct Applied {
+    /// One outcome per batch, in order.
+    pub(crate) outcomes: Vec<BatchOutcome>,
+    /// The audit head after the last batch.
+    pub(crate) head: AuditHead,
+    /// The ids the committed batches changed.
+    pub(crate) changed: Changed,
+}
+
+/// Applies the batches inside an open storage transaction: grouped (rows
+/// loaded once, writes in bulk, see [`group`]) when every batch allows it,
+/// else batch by batch. With `notify` (PostgreSQL: the schema's name), the
+/// ids the committed batches changed are announced with `pg_notify`, which
+/// PostgreSQL delivers only if and when the transaction commits.
 pub(crate) async fn apply_in<S: Session>(
     s: &mut S,
     batches: &[WriteBatch],
@@ -107,6 +121,28 @@ pub(crate) async fn apply_in<S: Session>(
 ) -> Result<Vec<BatchOutcome>, sqlx::Error> {
     // First statement of every write: the head row's lock orders committers.
     let start = read_head(s).await?;
+    let applied = match group::apply(s, batches, start).await? {
+        Some(applied) => applied,
+        None => apply_each(s, batches, start).await?,
+    };
+    if applied.head != start {
+        s.execute(&queries::write_audit_head(S::DIALECT, applied.head)).await?;
+    }
+    if let Some(schema) = notify.filter(|_| S::DIALECT == Dialect::Postgres) {
+        if let Some(statement) = applied.changed.statement(schema) {
+            s.fetch(&statement).await?;
+        }
+    }
+    Ok(applied.outcomes)
+}
+
+/// The reference path: per batch, load its snapshot, decide, write. Every
+/// key kind is supported; each batch costs several round trips.
+pub(crate) async fn apply_each<S: Session>(
+    s: &mut S,
+    batches: &[WriteBatch],
+    start: AuditHead,
+) -> Result<Applied, sqlx::Error> {
     let mut head = start;
     let mut outcomes = Vec::with_capacity(batches.len());
     let mut changed = Changed::default();
@@ -127,15 +163,7 @@ pub(crate) async fn apply_in<S: Session>(
         }
         outcomes.push(BatchOutcome::from(decision));
     }
-    if head != start {
-        s.execute(&queries::write_audit_head(S::DIALECT, head)).await?;
-    }
-    if let Some(schema) = notify.filter(|_| S::DIALECT == Dialect::Postgres) {
-        for statement in changed.statements(schema) {
-            s.fetch(&statement).await?;
-        }
-    }
-    Ok(outcomes)
+    Ok(Applied { outcomes, head, changed })
 }
 
 async fn read_head<S: Session>(s: &mut S) -> Result<AuditHead, sqlx::Error> {
@@ -260,7 +288,8 @@ fn insert_audit(d: crate::stmt::Dialect, record: &ledger_core::AuditRecord) -> R
     Ok(queries::insert(d, AUDIT_INSERT.0, AUDIT_INSERT.1, values))
 }
 
-async fn run_all<S: Session>(s: &mut S, statements: Vec<Stmt>) -> Result<(), sqlx::Error> {
+/// Runs statements in order.
+pub(crate) async fn run_all<S: Session>(s: &mut S, statements: Vec<Stmt>) -> Result<(), sqlx::Error> {
     for statement in &statements {
         s.execute(statement).await?;
     }

@@ -60,17 +60,19 @@ impl Changed {
         self.transactions.extend(writes.transactions().map(|t| t.id));
     }
 
-    /// The `pg_notify` statements announcing the changes to listeners of
-    /// `schema`: none if nothing changed, else one per [`IDS_PER_NOTICE`] ids.
-    pub(crate) fn statements(&self, schema: &str) -> Vec<Stmt> {
-        payloads(schema, &self.accounts, &self.transactions)
-            .into_iter()
-            .map(|payload| {
-                let mut stmt = Stmt::new(Dialect::Postgres, "SELECT pg_notify(");
-                stmt.bind(Value::Text(CHANNEL.to_owned())).push(", ").bind(Value::Text(payload)).push(")");
-                stmt
-            })
-            .collect()
+    /// The `pg_notify` statement announcing the changes to listeners of
+    /// `schema`: none if nothing changed, else one statement sending a
+    /// notification per [`IDS_PER_NOTICE`] ids, so a large commit still
+    /// costs one round trip.
+    pub(crate) fn statement(&self, schema: &str) -> Option<Stmt> {
+        let payloads = payloads(schema, &self.accounts, &self.transactions);
+        if payloads.is_empty() {
+            return None;
+        }
+        let mut stmt = Stmt::new(Dialect::Postgres, "SELECT pg_notify(");
+        stmt.bind(Value::Text(CHANNEL.to_owned())).push(", p.payload) FROM UNNEST(");
+        stmt.bind(Value::TextArray(payloads)).push("::text[]) AS p(payload)");
+        Some(stmt)
     }
 }
 

@@ -155,6 +155,13 @@ fn bind(stmt: &Stmt) -> Query<'_, Postgres, PgArguments> {
         Value::IntArray(v) => q.bind(v.as_slice()),
         Value::TextArray(v) => q.bind(v.as_slice()),
         Value::BytesArray(v) => q.bind(v.as_slice()),
+        Value::OptUuidArray(v) => q.bind(v.as_slice()),
+        Value::OptTextArray(v) => q.bind(v.as_slice()),
+        Value::DecimalArray(v) => q.bind(v.as_slice()),
+        Value::OptDecimalArray(v) => q.bind(v.as_slice()),
+        Value::TimeArray(v) => q.bind(v.as_slice()),
+        Value::OptTimeArray(v) => q.bind(v.as_slice()),
+        Value::OptDateArray(v) => q.bind(v.as_slice()),
     })
 }
 

@@ -56,6 +56,16 @@ pub(crate) const SESSION_COLUMNS: &str = "id, user_id, token_digest, user_agent,
 /// Columns of `reset_tokens`, read and written.
 pub(crate) const RESET_TOKEN_COLUMNS: &str = "token_digest, user_id, created_at, expires_at, used_at";
 
+/// Key and mutable columns of `accounts`, written by [`account_update_values`].
+pub(crate) const ACCOUNT_UPDATE_COLUMNS: &str = "id, status, posted, pending, updated_at";
+
+/// Key and mutable columns of `transactions`, written by [`transaction_update_values`].
+pub(crate) const TRANSACTION_UPDATE_COLUMNS: &str = "id, status, captured_amount, updated_at";
+
+/// Key and mutable columns of `users`, written by [`user_update_values`].
+pub(crate) const USER_UPDATE_COLUMNS: &str =
+    "id, email, password, full_name, phone, address, date_of_birth, role, kyc_status, kyc_reason, updated_at";
+
 const OUTCOME_ACCEPTED: &str = "accepted";
 const OUTCOME_REJECTED: &str = "rejected";
 
@@ -75,6 +85,17 @@ pub(crate) fn account_values(a: &Account, opened_seq: u64) -> Vec<Value> {
         Value::Time(a.created_at),
         Value::Time(a.updated_at),
         Value::Int(int(opened_seq)),
+    ]
+}
+
+/// An account's id and new state, in [`ACCOUNT_UPDATE_COLUMNS`] order.
+pub(crate) fn account_update_values(a: &Account) -> Vec<Value> {
+    vec![
+        Value::Uuid(*a.id.as_uuid()),
+        Value::Text(a.status.as_str().to_owned()),
+        Value::Balance(a.balance.posted),
+        Value::Balance(a.balance.pending),
+        Value::Time(a.updated_at),
     ]
 }
 
@@ -115,6 +136,16 @@ pub(crate) fn transaction_values(t: &Transaction) -> Vec<Value> {
         Value::OptAmount(t.captured_amount),
         Value::OptTime(t.expires_at),
         Value::Time(t.created_at),
+        Value::Time(t.updated_at),
+    ]
+}
+
+/// A hold's id and new state, in [`TRANSACTION_UPDATE_COLUMNS`] order.
+pub(crate) fn transaction_update_values(t: &Transaction) -> Vec<Value> {
+    vec![
+        Value::Uuid(*t.id.as_uuid()),
+        Value::Text(t.status.as_str().to_owned()),
+        Value::OptAmount(t.captured_amount),
         Value::Time(t.updated_at),
     ]
 }
@@ -248,6 +279,23 @@ pub(crate) fn user_values(u: &User) -> Vec<Value> {
         Value::Text(u.kyc_status.as_str().to_owned()),
         Value::OptText(u.kyc_reason.clone()),
         Value::Time(u.created_at),
+        Value::Time(u.updated_at),
+    ]
+}
+
+/// A user's id and new state, in [`USER_UPDATE_COLUMNS`] order.
+pub(crate) fn user_update_values(u: &User) -> Vec<Value> {
+    vec![
+        Value::Uuid(*u.id.as_uuid()),
+        Value::Text(u.email.as_str().to_owned()),
+        Value::Text(u.password.as_str().to_owned()),
+        Value::Text(u.profile.full_name.clone()),
+        Value::OptText(u.profile.phone.clone()),
+        Value::OptText(u.profile.address.clone()),
+        Value::OptDate(u.profile.date_of_birth),
+        Value::Text(u.role.as_str().to_owned()),
+        Value::Text(u.kyc_status.as_str().to_owned()),
+        Value::OptText(u.kyc_reason.clone()),
         Value::Time(u.updated_at),
     ]
 }

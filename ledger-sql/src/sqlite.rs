@@ -177,7 +177,17 @@ fn bind(stmt: &Stmt) -> Result<Query<'_, Sqlite, SqliteArguments<'_>>, sqlx::Err
             Value::Time(v) => q.bind(v.timestamp_micros()),
             Value::OptTime(v) => q.bind(v.map(|t| t.timestamp_micros())),
             Value::OptDate(v) => q.bind(v.map(|d| d.format(DATE_FORMAT).to_string())),
-            Value::UuidArray(_) | Value::IntArray(_) | Value::TextArray(_) | Value::BytesArray(_) => {
+            Value::UuidArray(_)
+            | Value::IntArray(_)
+            | Value::TextArray(_)
+            | Value::BytesArray(_)
+            | Value::OptUuidArray(_)
+            | Value::OptTextArray(_)
+            | Value::DecimalArray(_)
+            | Value::OptDecimalArray(_)
+            | Value::TimeArray(_)
+            | Value::OptTimeArray(_)
+            | Value::OptDateArray(_) => {
                 return Err(sqlx::Error::Encode("SQLite has no array values".into()));
             }
         };

@@ -69,6 +69,72 @@ pub(crate) enum Value {
     TextArray(Vec<String>),
     /// A PostgreSQL `bytea[]` (only built for [`Dialect::Postgres`]).
     BytesArray(Vec<Vec<u8>>),
+    /// A PostgreSQL `uuid[]` with NULLs (only built for [`Dialect::Postgres`]).
+    OptUuidArray(Vec<Option<Uuid>>),
+    /// A PostgreSQL `text[]` with NULLs (only built for [`Dialect::Postgres`]).
+    OptTextArray(Vec<Option<String>>),
+    /// A PostgreSQL `numeric[]`: amounts or balances (only built for [`Dialect::Postgres`]).
+    DecimalArray(Vec<Decimal>),
+    /// A PostgreSQL `numeric[]` with NULLs (only built for [`Dialect::Postgres`]).
+    OptDecimalArray(Vec<Option<Decimal>>),
+    /// A PostgreSQL `timestamptz[]` (only built for [`Dialect::Postgres`]).
+    TimeArray(Vec<DateTime<Utc>>),
+    /// A PostgreSQL `timestamptz[]` with NULLs (only built for [`Dialect::Postgres`]).
+    OptTimeArray(Vec<Option<DateTime<Utc>>>),
+    /// A PostgreSQL `date[]` with NULLs (only built for [`Dialect::Postgres`]).
+    OptDateArray(Vec<Option<NaiveDate>>),
+}
+
+/// Collects one column's values, all of the variant `pick` accepts.
+fn each<T>(values: Vec<Value>, pick: fn(Value) -> Option<T>) -> Option<Vec<T>> {
+    values.into_iter().map(pick).collect()
+}
+
+/// One column of a table's rows as a single PostgreSQL array, with the SQL
+/// type to cast its placeholder to: what lets one `UNNEST` statement carry
+/// any number of rows. `None` if the values are of mixed variants or of one
+/// that has no array (a bug in the caller). The type follows the variant,
+/// never the data, so a column's SQL text is the same for every row count.
+pub(crate) fn column_array(values: Vec<Value>) -> Option<(Value, &'static str)> {
+    Some(match values.first()? {
+        Value::Uuid(_) => {
+            (Value::UuidArray(each(values, |v| if let Value::Uuid(x) = v { Some(x) } else { None })?), "uuid[]")
+        }
+        Value::OptUuid(_) => {
+            (Value::OptUuidArray(each(values, |v| if let Value::OptUuid(x) = v { Some(x) } else { None })?), "uuid[]")
+        }
+        Value::Int(_) => {
+            (Value::IntArray(each(values, |v| if let Value::Int(x) = v { Some(x) } else { None })?), "bigint[]")
+        }
+        Value::Text(_) => {
+            (Value::TextArray(each(values, |v| if let Value::Text(x) = v { Some(x) } else { None })?), "text[]")
+        }
+        Value::OptText(_) => {
+            (Value::OptTextArray(each(values, |v| if let Value::OptText(x) = v { Some(x) } else { None })?), "text[]")
+        }
+        Value::Bytes(_) => {
+            (Value::BytesArray(each(values, |v| if let Value::Bytes(x) = v { Some(x) } else { None })?), "bytea[]")
+        }
+        Value::Amount(_) | Value::Balance(_) => {
+            let decimal = |v| if let Value::Amount(x) | Value::Balance(x) = v { Some(x) } else { None };
+            (Value::DecimalArray(each(values, decimal)?), "numeric[]")
+        }
+        Value::OptAmount(_) => (
+            Value::OptDecimalArray(each(values, |v| if let Value::OptAmount(x) = v { Some(x) } else { None })?),
+            "numeric[]",
+        ),
+        Value::Time(_) => {
+            (Value::TimeArray(each(values, |v| if let Value::Time(x) = v { Some(x) } else { None })?), "timestamptz[]")
+        }
+        Value::OptTime(_) => (
+            Value::OptTimeArray(each(values, |v| if let Value::OptTime(x) = v { Some(x) } else { None })?),
+            "timestamptz[]",
+        ),
+        Value::OptDate(_) => {
+            (Value::OptDateArray(each(values, |v| if let Value::OptDate(x) = v { Some(x) } else { None })?), "date[]")
+        }
+        _ => return None,
+    })
 }
 
 /// A list of keys for [`Stmt::any_of`].

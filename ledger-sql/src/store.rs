@@ -41,6 +41,12 @@ impl SqlStore {
         SqlStore { inner }
     }
 
+    /// The database behind the store (tests drive its connections directly).
+    #[cfg(test)]
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
     fn dialect(&self) -> Dialect {
         match &self.inner {
             Inner::Postgres(_) => Dialect::Postgres,

@@ -1,0 +1,475 @@
+//! The grouped path against the reference: the same batches applied one by
+//! one and in one call give the same outcomes and leave the same rows, and
+//! a grouped call costs a number of statements that does not grow with its
+//! batches. Each path runs in a storage transaction that is rolled back, so
+//! both start from the same state. PostgreSQL cases need
+//! `LEDGER_TEST_POSTGRES_URL` and are skipped without it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ledger_core::identity::{Email, KycTransition, ResetToken, Session as UserSession, SessionId, User};
+use ledger_core::{
+    Account, AccountId, AccountKind, AccountNumber, AccountRef, Actor, Amount, AuditRecord, BatchOutcome, CaptureHold,
+    Currency, Deposit, Digest, HistoryFilter, IdempotencyKey, IdempotencyRecord, Ledger, OpenAccount, PlaceHold,
+    Posting, Registration, StorageError, Store, Transaction, TransactionId, Transfer, UserId, VoidHold, Withdraw,
+    WriteBatch,
+};
+use sqlx::{Connection, Database, Pool};
+
+use crate::apply::apply_in;
+use crate::row::{
+    self, ACCOUNT_COLUMNS, AUDIT_COLUMNS, IDEMPOTENCY_COLUMNS, POSTING_COLUMNS, TRANSACTION_COLUMNS, USER_COLUMNS,
+};
+use crate::session::{Cells, Session};
+use crate::stmt::{Dialect, Stmt, Value};
+use crate::store::Inner;
+use crate::{SqlOptions, SqlStore};
+
+const SYS: Actor = Actor::System;
+
+/// The most statements a grouped call runs (below every chunk size): lock
+/// the head; lock accounts, holds, users; read idempotency records; insert
+/// accounts, update accounts, insert transactions, update transactions,
+/// insert postings, insert idempotency records, update users, insert audit
+/// records; move the head; notify.
+const STATEMENTS_MAX: usize = 15;
+
+fn key(text: &str) -> IdempotencyKey {
+    IdempotencyKey::new(text).unwrap()
+}
+
+fn amount(text: &str) -> Amount {
+    Amount::parse(text).unwrap()
+}
+
+// Stores.
+
+async fn sqlite_store() -> SqlStore {
+    let dir = tempfile::Builder::new().prefix("ledger-sql-group").tempdir().unwrap().keep();
+    SqlStore::connect(&format!("sqlite:{}", dir.join("ledger.db").display())).await.unwrap()
+}
+
+/// A store on a new schema of the test server, or `None` without one.
+async fn postgres_store() -> Option<(SqlStore, String)> {
+    let Some(url) = std::env::var("LEDGER_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("skipped: PostgreSQL grouped apply (set LEDGER_TEST_POSTGRES_URL to run)");
+        return None;
+    };
+    let schema = format!("ledger_t_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    let options = SqlOptions { max_connections: 3, schema: Some(schema.clone()), ..SqlOptions::default() };
+    Some((SqlStore::connect_with(&url, options).await.unwrap(), schema))
+}
+
+/// Wraps a store; while capturing, `apply` keeps the batches and fails, so
+/// a ledger plans commands without applying them.
+struct Capture {
+    inner: Arc<SqlStore>,
+    on: AtomicBool,
+    batches: Mutex<Vec<WriteBatch>>,
+}
+
+impl Capture {
+    fn start(&self) {
+        self.on.store(true, Ordering::SeqCst);
+    }
+
+    fn stop(&self) -> Vec<WriteBatch> {
+        self.on.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *self.batches.lock().unwrap())
+    }
+}
+
+#[async_trait]
+impl Store for Capture {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+    async fn apply(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
+        if !self.on.load(Ordering::SeqCst) {
+            return self.inner.apply(batches).await;
+        }
+        self.batches.lock().unwrap().extend(batches);
+        Err(StorageError::new("capture", "captured, not applied"))
+    }
+    async fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
+        self.inner.account(id).await
+    }
+    async fn account_by_number(&self, number: AccountNumber) -> Result<Option<Account>, StorageError> {
+        self.inner.account_by_number(number).await
+    }
+    async fn accounts_by_owner(&self, owner: UserId) -> Result<Vec<Account>, StorageError> {
+        self.inner.accounts_by_owner(owner).await
+    }
+    async fn accounts(&self, after: Option<AccountId>, limit: usize) -> Result<Vec<Account>, StorageError> {
+        self.inner.accounts(after, limit).await
+    }
+    async fn transaction(&self, id: TransactionId) -> Result<Option<Transaction>, StorageError> {
+        self.inner.transaction(id).await
+    }
+    async fn transactions(
+        &self,
+        filter: &HistoryFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Transaction>, StorageError> {
+        self.inner.transactions(filter, before, limit).await
+    }
+    async fn postings(
+        &self,
+        account: AccountId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Posting>, StorageError> {
+        self.inner.postings(account, after, limit).await
+    }
+    async fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError> {
+        self.inner.idempotency_record(key).await
+    }
+    async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StorageError> {
+        self.inner.audit_records(after, limit).await
+    }
+    async fn expired_holds(&self, at: DateTime<Utc>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
+        self.inner.expired_holds(at, limit).await
+    }
+    async fn audit_records_by_actor(
+        &self,
+        actor: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StorageError> {
+        self.inner.audit_records_by_actor(actor, after, limit).await
+    }
+    async fn user(&self, id: UserId) -> Result<Option<User>, StorageError> {
+        self.inner.user(id).await
+    }
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StorageError> {
+        self.inner.user_by_email(email).await
+    }
+    async fn users(&self, after: Option<UserId>, limit: usize) -> Result<Vec<User>, StorageError> {
+        self.inner.users(after, limit).await
+    }
+    async fn session_by_token(&self, token: &Digest) -> Result<Option<UserSession>, StorageError> {
+        self.inner.session_by_token(token).await
+    }
+    async fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<UserSession>, StorageError> {
+        self.inner.sessions_of(user, limit).await
+    }
+    async fn touch_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StorageError> {
+        self.inner.touch_session(id, at).await
+    }
+    async fn reset_token(&self, token: &Digest) -> Result<Option<ResetToken>, StorageError> {
+        self.inner.reset_token(token).await
+    }
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.inner.ping().await
+    }
+}
+
+async fn capturing_ledger(store: &Arc<SqlStore>) -> (Ledger, Arc<Capture>) {
+    let capture =
+        Arc::new(Capture { inner: store.clone(), on: AtomicBool::new(false), batches: Mutex::new(Vec::new()) });
+    (Ledger::builder(capture.clone()).open().await.unwrap(), capture)
+}
+
+fn registration(email: &str) -> Registration {
+    Registration { email: email.into(), password: "correct horse battery staple".into(), full_name: "Test".into() }
+}
+
+// Scenarios: commands planned against committed state, captured as batches.
+
+/// Batches where later ones depend on earlier ones: a hot account debited to
+/// its floor and past it, a key replayed and reused with another payload,
+/// a settlement account created by one batch and changed by later ones, a
+/// hold captured then voided, a KYC change, a KYC refusal, a planner
+/// refusal, a freeze followed by a deposit to the frozen account.
+async fn dependent_batches(store: &Arc<SqlStore>) -> Vec<WriteBatch> {
+    let (ledger, capture) = capturing_ledger(store).await;
+    let admin = ledger.bootstrap_admin(registration("root@bank.example")).await.unwrap().actor();
+    let alice = ledger.register(registration("alice@bank.example")).await.unwrap();
+    let alice_actor = Actor::customer(alice.id);
+    ledger.submit_kyc(&alice_actor, alice.id).await.unwrap();
+    ledger.review_kyc(&admin, alice.id, KycTransition::Approve).await.unwrap();
+    let bob = ledger.register(registration("bob@bank.example")).await.unwrap();
+    let bob_actor = Actor::customer(bob.id);
+    let open = |owner, currency| OpenAccount::new(owner, AccountKind::Checking, currency);
+    let hot = ledger.open_account(&alice_actor, open(alice.id, Currency::Usd)).await.unwrap().id;
+    let other = ledger.open_account(&SYS, open(UserId::new(), Currency::Usd)).await.unwrap();
+    let (other, other_number) = (other.id, other.number);
+    let bobs = ledger.open_account(&bob_actor, open(bob.id, Currency::Usd)).await.unwrap().id;
+    let euro = ledger.open_account(&SYS, open(UserId::new(), Currency::Eur)).await.unwrap().id;
+    for (account, k) in [(hot, "fund-hot"), (other, "fund-other"), (bobs, "fund-bob")] {
+        ledger.deposit(&SYS, key(k), Deposit { account, amount: amount("100"), description: None }).await.unwrap();
+    }
+    let hold = PlaceHold { account: hot, amount: amount("10"), destination: None, expires_at: None, description: None };
+    let hold = ledger.place_hold(&SYS, key("hold"), hold).await.unwrap().transaction.id;
+
+    // Without its settlement account, a ledger opening ensures it: a batch
+    // creating an account that later batches change.
+    remove_account(store, AccountId::settlement(Currency::Eur)).await;
+    capture.start();
+    assert!(Ledger::builder(capture.clone()).open().await.is_err(), "the opening was captured");
+    let withdraw = |a: &str| Withdraw { account: hot, amount: amount(a), description: None };
+    let _ = ledger.withdraw(&SYS, key("w1"), withdraw("50")).await;
+    let _ = ledger.withdraw(&SYS, key("w2"), withdraw("50")).await; // past the floor
+    let _ = ledger.withdraw(&SYS, key("w1"), withdraw("50")).await; // replay
+    let _ = ledger.withdraw(&SYS, key("w1"), withdraw("30")).await; // conflict
+    let to_other =
+        |from, a: &str| Transfer { from, to: AccountRef::Number(other_number), amount: amount(a), description: None };
+    let _ = ledger.transfer(&alice_actor, key("t1"), to_other(hot, "40")).await; // to the floor
+    let _ = ledger.transfer(&alice_actor, key("t2"), to_other(hot, "0.01")).await; // past it
+    let euros = |a: &str| Deposit { account: euro, amount: amount(a), description: None };
+    let _ = ledger.deposit(&SYS, key("e1"), euros("5")).await; // changes the new settlement account
+    let _ = ledger.deposit(&SYS, key("e2"), euros("7")).await; // and again
+    let _ = ledger.capture_hold(&SYS, key("c1"), CaptureHold { hold, amount: None }).await;
+    let _ = ledger.void_hold(&SYS, key("v1"), VoidHold { hold }).await; // no longer pending
+    let _ = ledger.submit_kyc(&bob_actor, bob.id).await;
+    let _ = ledger.transfer(&bob_actor, key("b1"), to_other(bobs, "1")).await; // not verified
+    let self_transfer = Transfer { from: hot, to: AccountRef::Id(hot), amount: amount("1"), description: None };
+    let _ = ledger.transfer(&SYS, key("same"), self_transfer).await; // refused by the planner
+    let _ = ledger.freeze(&admin, other).await;
+    let frozen = Deposit { account: other, amount: amount("1"), description: None };
+    let _ = ledger.deposit(&SYS, key("f1"), frozen).await;
+    capture.stop()
+}
+
+/// Deletes an account that nothing references yet.
+async fn remove_account(store: &SqlStore, id: AccountId) {
+    let delete = |d| {
+        let mut stmt = Stmt::new(d, "DELETE FROM accounts WHERE id = ");
+        stmt.bind(Value::Uuid(*id.as_uuid()));
+        stmt
+    };
+    let changed = match store.inner() {
+        Inner::Postgres(b) => {
+            Session::execute(&mut *b.pool().acquire().await.unwrap(), &delete(Dialect::Postgres)).await
+        }
+        Inner::Sqlite(b) => Session::execute(&mut *b.pool().acquire().await.unwrap(), &delete(Dialect::Sqlite)).await,
+    };
+    assert_eq!(changed.unwrap(), 1);
+}
+
+/// `n` deposits to a few accounts, each with its own key.
+async fn deposits(store: &Arc<SqlStore>, n: usize) -> Vec<WriteBatch> {
+    let (ledger, capture) = capturing_ledger(store).await;
+    let mut accounts = Vec::new();
+    for _ in 0..4 {
+        let open = OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
+        accounts.push(ledger.open_account(&SYS, open).await.unwrap().id);
+    }
+    ledger
+        .deposit(
+            &SYS,
+            key(&format!("first-{n}")),
+            Deposit { account: accounts[0], amount: amount("1"), description: None },
+        )
+        .await
+        .unwrap();
+    capture.start();
+    for i in 0..n {
+        let deposit = Deposit { account: accounts[i % accounts.len()], amount: amount("1.25"), description: None };
+        let _ = ledger.deposit(&SYS, key(&format!("d-{n}-{i}")), deposit).await;
+    }
+    capture.stop()
+}
+
+// Running paths in rolled-back transactions.
+
+/// Counts the statements run through it.
+struct Counting<'a, S> {
+    inner: &'a mut S,
+    statements: usize,
+}
+
+#[async_trait]
+impl<S: Session> Session for Counting<'_, S> {
+    const DIALECT: Dialect = S::DIALECT;
+    type Row = S::Row;
+
+    async fn fetch(&mut self, stmt: &Stmt) -> Result<Vec<S::Row>, sqlx::Error> {
+        self.statements += 1;
+        self.inner.fetch(stmt).await
+    }
+
+    async fn execute(&mut self, stmt: &Stmt) -> Result<u64, sqlx::Error> {
+        self.statements += 1;
+        self.inner.execute(stmt).await
+    }
+}
+
+/// Everything `apply` writes, read back in a stable order.
+#[derive(Debug, PartialEq)]
+struct Rows {
+    accounts: Vec<(Account, i64)>,
+    transactions: Vec<Transaction>,
+    postings: Vec<Posting>,
+    idempotency: Vec<IdempotencyRecord>,
+    audit: Vec<AuditRecord>,
+    users: Vec<User>,
+    head: (i64, Vec<u8>),
+}
+
+async fn all<S: Session, T>(s: &mut S, sql: &str, map: fn(&S::Row) -> Result<T, sqlx::Error>) -> Vec<T> {
+    s.fetch(&Stmt::new(S::DIALECT, sql)).await.unwrap().iter().map(|r| map(r).unwrap()).collect()
+}
+
+async fn read_rows<S: Session>(s: &mut S) -> Rows {
+    let account = |r: &S::Row| Ok((row::account(r)?, r.int("opened_seq")?));
+    Rows {
+        accounts: all(s, &format!("SELECT {ACCOUNT_COLUMNS}, opened_seq FROM accounts ORDER BY id"), account).await,
+        transactions: all(s, &format!("SELECT {TRANSACTION_COLUMNS} FROM transactions ORDER BY sequence"), |r| {
+            row::transaction(r)
+        })
+        .await,
+        postings: all(s, &format!("SELECT {POSTING_COLUMNS} FROM postings ORDER BY sequence"), |r| row::posting(r))
+            .await,
+        idempotency: all(s, &format!("SELECT {IDEMPOTENCY_COLUMNS} FROM idempotency ORDER BY key"), |r| {
+            row::idempotency(r)
+        })
+        .await,
+        audit: all(s, &format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY sequence"), |r| row::audit(r)).await,
+        users: all(s, &format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"), |r| row::user(r)).await,
+        head: all(s, "SELECT sequence, hash FROM audit_head", |r| Ok((r.int("sequence")?, r.bytes("hash")?)))
+            .await
+            .remove(0),
+    }
+}
+
+/// What one way of applying produced: outcomes, rows, statements run.
+#[derive(Debug)]
+struct Run {
+    outcomes: Vec<BatchOutcome>,
+    rows: Rows,
+    statements: usize,
+}
+
+/// Applies `batches` in one `apply_in` call (`grouped`) or one call per
+/// batch, in a storage transaction that is then rolled back.
+async fn run<DB>(pool: &Pool<DB>, batches: &[WriteBatch], grouped: bool, notify: Option<&str>) -> Run
+where
+    DB: Database,
+    DB::Connection: Session,
+{
+    let mut db_tx = pool.begin().await.unwrap();
+    let mut counting = Counting { inner: &mut *db_tx, statements: 0 };
+    let mut outcomes = Vec::new();
+    if grouped {
+        outcomes = apply_in(&mut counting, batches, notify).await.unwrap();
+    } else {
+        for batch in batches {
+            outcomes.extend(apply_in(&mut counting, std::slice::from_ref(batch), notify).await.unwrap());
+        }
+    }
+    let statements = counting.statements;
+    let rows = read_rows(&mut *db_tx).await;
+    db_tx.rollback().await.unwrap();
+    Run { outcomes, rows, statements }
+}
+
+async fn run_on(store: &SqlStore, batches: &[WriteBatch], grouped: bool, notify: Option<&str>) -> Run {
+    match store.inner() {
+        Inner::Postgres(b) => run(b.pool(), batches, grouped, notify).await,
+        Inner::Sqlite(b) => run(b.pool(), batches, grouped, None).await,
+    }
+}
+
+fn names(outcomes: &[BatchOutcome]) -> Vec<String> {
+    outcomes
+        .iter()
+        .map(|o| match o {
+            BatchOutcome::Committed(_) => "committed".to_owned(),
+            BatchOutcome::Replayed(_) => "replayed".to_owned(),
+            BatchOutcome::Rejected(e) => format!("rejected: {}", e.root().code()),
+        })
+        .collect()
+}
+
+// Cases.
+
+async fn grouped_equals_one_by_one(store: SqlStore, notify: Option<&str>) {
+    let store = Arc::new(store);
+    let batches = dependent_batches(&store).await;
+    let expected = [
+        "committed",
+        "committed",
+        "rejected: insufficient_funds",
+        "replayed",
+        "rejected: idempotency_conflict",
+        "committed",
+        "rejected: insufficient_funds",
+        "committed",
+        "committed",
+        "committed",
+        "rejected: hold_not_pending",
+        "committed",
+        "rejected: kyc_required",
+        "rejected: same_account",
+        "committed",
+        "rejected: account_frozen",
+    ];
+    let one_by_one = run_on(&store, &batches, false, notify).await;
+    let grouped = run_on(&store, &batches, true, notify).await;
+    assert_eq!(names(&one_by_one.outcomes), expected);
+    assert_eq!(grouped.outcomes, one_by_one.outcomes);
+    assert_eq!(grouped.rows, one_by_one.rows);
+    assert!(grouped.statements <= STATEMENTS_MAX, "{} statements", grouped.statements);
+    assert!(one_by_one.statements > 4 * STATEMENTS_MAX, "{} statements", one_by_one.statements);
+    // And through the store itself, committed.
+    assert_eq!(store.apply(batches.clone()).await.unwrap(), one_by_one.outcomes);
+    // A batch naming an account number sends the whole call down the
+    // per-batch path, with the same results (here replays and rejections
+    // of the batches just committed, and the opening).
+    let (ledger, capture) = capturing_ledger(&store).await;
+    capture.start();
+    let _ = ledger.open_account(&SYS, OpenAccount::new(UserId::new(), AccountKind::Savings, Currency::Gbp)).await;
+    let mixed: Vec<WriteBatch> = batches.iter().cloned().chain(capture.stop()).collect();
+    assert_eq!(mixed.len(), batches.len() + 1);
+    let mixed_one_by_one = run_on(&store, &mixed, false, notify).await;
+    let fallen_back = run_on(&store, &mixed, true, notify).await;
+    assert_eq!(fallen_back.outcomes, mixed_one_by_one.outcomes);
+    assert_eq!(fallen_back.rows, mixed_one_by_one.rows);
+    assert!(fallen_back.statements > 2 * STATEMENTS_MAX, "{} statements", fallen_back.statements);
+}
+
+async fn grouped_statements_do_not_grow(store: SqlStore) {
+    let store = Arc::new(store);
+    let few = deposits(&store, 4).await;
+    let many = deposits(&store, 100).await;
+    let few = run_on(&store, &few, true, Some("public")).await;
+    let many = run_on(&store, &many, true, Some("public")).await;
+    assert!(many.outcomes.iter().all(|o| matches!(o, BatchOutcome::Committed(_))));
+    assert_eq!(many.statements, few.statements, "statements for 100 batches against 4");
+    assert!(many.statements <= STATEMENTS_MAX, "{} statements", many.statements);
+}
+
+#[tokio::test]
+async fn sqlite_grouped_apply_equals_one_by_one() {
+    grouped_equals_one_by_one(sqlite_store().await, None).await;
+}
+
+#[tokio::test]
+async fn postgres_grouped_apply_equals_one_by_one() {
+    if let Some((store, schema)) = postgres_store().await {
+        grouped_equals_one_by_one(store, Some(&schema)).await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_grouped_statements_do_not_grow_with_batches() {
+    grouped_statements_do_not_grow(sqlite_store().await).await;
+}
+
+#[tokio::test]
+async fn postgres_grouped_statements_do_not_grow_with_batches() {
+    if let Some((store, _)) = postgres_store().await {
+        grouped_statements_do_not_grow(store).await;
+    }
+}
