@@ -107,12 +107,18 @@ impl SledStore {
         self.blocking(|inner| inner.flush()).await
     }
 
-    /// Runs a query off the async runtime's worker threads, behind the commit gate.
+    /// Runs a query behind the commit gate: right here when no commit holds
+    /// or awaits the gate (a read from sled's cache takes microseconds, far
+    /// less than handing it to another thread), else off the async runtime's
+    /// worker threads, which must not wait out a commit.
     async fn read<T, F>(&self, query: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&Inner) -> Result<T, StorageError> + Send + 'static,
     {
+        if let Some(_gate) = self.inner.try_read_gate() {
+            return query(&self.inner);
+        }
         self.blocking(move |inner| {
             let _gate = inner.read_gate();
             query(inner)
@@ -162,6 +168,15 @@ impl Inner {
     fn read_gate(&self) -> RwLockReadGuard<'_, ()> {
         // The gate guards no data, so a panic elsewhere cannot poison anything.
         self.commit_gate.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The gate shared, if that needs no waiting.
+    fn try_read_gate(&self) -> Option<RwLockReadGuard<'_, ()>> {
+        match self.commit_gate.try_read() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     fn write_gate(&self) -> RwLockWriteGuard<'_, ()> {
