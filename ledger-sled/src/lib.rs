@@ -138,8 +138,11 @@
 //! on a clean drop: faster, but a crash can lose the last acknowledged
 //! commands (never part of one). Call [`SledStore::flush`] to force a flush.
 //!
-//! Every store call runs sled's blocking work with
-//! `tokio::task::spawn_blocking`, so it needs a Tokio runtime.
+//! `apply` and `flush` run sled's blocking work with
+//! `tokio::task::spawn_blocking`, so the store needs a Tokio runtime. A query
+//! runs on the calling task when the commit gate is free (no commit holds or
+//! awaits it) and on a blocking thread otherwise, so an async worker never
+//! waits out a commit.
 //!
 //! ## Opening
 //!
