@@ -3,7 +3,7 @@
 //! One mutex guards all state, so `apply` is trivially atomic and isolated.
 //! Nothing survives the process.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -213,13 +213,13 @@ impl State {
         let sequences: Box<dyn Iterator<Item = u64> + '_> = if filter.accounts.is_empty() {
             Box::new(self.transactions.below(below).iter().rev().map(|t| t.sequence))
         } else {
-            let mut union = BTreeSet::new();
-            for account in &filter.accounts {
-                if let Some(seqs) = self.history_of.get(account) {
-                    union.extend(&seqs[..seqs.partition_point(|seq| *seq < below)]);
-                }
-            }
-            Box::new(union.into_iter().rev())
+            let lists = filter
+                .accounts
+                .iter()
+                .filter_map(|account| self.history_of.get(account))
+                .map(|seqs| &seqs[..seqs.partition_point(|seq| *seq < below)])
+                .collect();
+            Box::new(NewestFirst::new(lists))
         };
         sequences
             .filter_map(|seq| self.transactions.get(seq))
@@ -227,6 +227,45 @@ impl State {
             .take(limit)
             .cloned()
             .collect()
+    }
+}
+
+/// The union of ascending sequence lists, newest first, each sequence once
+/// (a transfer between two of the accounts is in both lists). Lazy: a page
+/// reads only as far back as it needs, not an account's whole history.
+struct NewestFirst<'a> {
+    lists: Vec<&'a [u64]>,
+    /// The last unread sequence of each non-empty list, with its list.
+    heads: BinaryHeap<(u64, usize)>,
+    last: Option<u64>,
+}
+
+impl<'a> NewestFirst<'a> {
+    fn new(lists: Vec<&'a [u64]>) -> Self {
+        let heads = lists.iter().enumerate().filter_map(|(i, list)| Some((*list.last()?, i))).collect();
+        NewestFirst { lists, heads, last: None }
+    }
+}
+
+impl Iterator for NewestFirst<'_> {
+    type Item = u64;
+
+    fn next(&mut self) -> Option<u64> {
+        loop {
+            let (seq, i) = self.heads.pop()?;
+            if let Some(list) = self.lists.get_mut(i)
+                && let Some((_, rest)) = list.split_last()
+            {
+                *list = rest;
+                if let Some(next) = rest.last() {
+                    self.heads.push((*next, i));
+                }
+            }
+            if self.last != Some(seq) {
+                self.last = Some(seq);
+                return Some(seq);
+            }
+        }
     }
 }
 
@@ -379,5 +418,18 @@ impl Store for MemoryStore {
 
     async fn ping(&self) -> Result<(), StorageError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NewestFirst;
+
+    #[test]
+    fn newest_first_merges_lists_descending_and_yields_a_shared_sequence_once() {
+        let (a, b, empty) = (vec![1, 4, 9, 12], vec![2, 4, 10], vec![]);
+        let merged: Vec<u64> = NewestFirst::new(vec![&a, &b, &empty]).collect();
+        assert_eq!(merged, vec![12, 10, 9, 4, 2, 1]);
+        assert_eq!(NewestFirst::new(vec![]).next(), None);
     }
 }
