@@ -89,14 +89,16 @@ impl Journal {
         self.position(sequence).ok().map(|i| &self.0[i])
     }
 
-    /// Adds a transaction newer than every one so far.
+    /// Adds a transaction newer than every one so far (checked against the
+    /// last one only: a search per append would cost more than the rest of
+    /// the write).
     fn append(&mut self, transaction: Transaction) {
-        debug_assert!(self.0.last().is_none_or(|last| last.sequence < transaction.sequence));
-        match self.position(transaction.sequence) {
-            Err(i) if i == self.0.len() => self.0.push(transaction),
-            Ok(i) => self.0[i] = transaction,
-            Err(i) => self.0.insert(i, transaction),
+        if self.0.last().is_none_or(|last| last.sequence < transaction.sequence) {
+            self.0.push(transaction);
+            return;
         }
+        debug_assert!(false, "transaction sequences must grow");
+        self.replace(transaction);
     }
 
     /// Stores a new state of a transaction already here.
