@@ -267,24 +267,21 @@ pub(crate) fn audit(row: &dyn Cells) -> Result<AuditRecord, sqlx::Error> {
 
 /// The values of a user, in [`USER_COLUMNS`] order.
 pub(crate) fn user_values(u: &User) -> Vec<Value> {
-    vec![
-        Value::Uuid(*u.id.as_uuid()),
-        Value::Text(u.email.as_str().to_owned()),
-        Value::Text(u.password.as_str().to_owned()),
-        Value::Text(u.profile.full_name.clone()),
-        Value::OptText(u.profile.phone.clone()),
-        Value::OptText(u.profile.address.clone()),
-        Value::OptDate(u.profile.date_of_birth),
-        Value::Text(u.role.as_str().to_owned()),
-        Value::Text(u.kyc_status.as_str().to_owned()),
-        Value::OptText(u.kyc_reason.clone()),
-        Value::Time(u.created_at),
-        Value::Time(u.updated_at),
-    ]
+    let mut values = user_state_values(u);
+    values.extend([Value::Time(u.created_at), Value::Time(u.updated_at)]);
+    values
 }
 
 /// A user's id and new state, in [`USER_UPDATE_COLUMNS`] order.
 pub(crate) fn user_update_values(u: &User) -> Vec<Value> {
+    let mut values = user_state_values(u);
+    values.push(Value::Time(u.updated_at));
+    values
+}
+
+/// A user's id and every column an update may change except `updated_at`:
+/// the head both column lists share.
+fn user_state_values(u: &User) -> Vec<Value> {
     vec![
         Value::Uuid(*u.id.as_uuid()),
         Value::Text(u.email.as_str().to_owned()),
@@ -296,7 +293,6 @@ pub(crate) fn user_update_values(u: &User) -> Vec<Value> {
         Value::Text(u.role.as_str().to_owned()),
         Value::Text(u.kyc_status.as_str().to_owned()),
         Value::OptText(u.kyc_reason.clone()),
-        Value::Time(u.updated_at),
     ]
 }
 
