@@ -1,6 +1,8 @@
 //! A store wrapper that records every `apply` call and can hold one at a
-//! gate, slow every call down or fail one: what group commit tests need to
-//! make groups form and to prove that they did.
+//! gate, slow every call down, fail one, or capture the batches instead of
+//! applying them: what group commit tests need to make groups form and to
+//! prove that they did, and what backend tests need to get the batches a
+//! ledger plans.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -51,6 +53,8 @@ pub struct RecordingStore {
     held: Notify,
     gate: Semaphore,
     fail_next: AtomicBool,
+    capturing: AtomicBool,
+    captured: Mutex<Vec<WriteBatch>>,
 }
 
 impl RecordingStore {
@@ -64,7 +68,21 @@ impl RecordingStore {
             held: Notify::new(),
             gate: Semaphore::new(0),
             fail_next: AtomicBool::new(false),
+            capturing: AtomicBool::new(false),
+            captured: Mutex::new(Vec::new()),
         }
+    }
+
+    /// From now on `apply` keeps its batches and fails without touching the
+    /// inner store, so a ledger plans commands that are never applied.
+    pub fn start_capture(&self) {
+        self.capturing.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops capturing; the batches kept since [`RecordingStore::start_capture`].
+    pub fn stop_capture(&self) -> Vec<WriteBatch> {
+        self.capturing.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *self.captured.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The next `apply` call waits, before touching the inner store, until
@@ -114,6 +132,10 @@ impl Store for RecordingStore {
     }
 
     async fn apply(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
+        if self.capturing.load(Ordering::SeqCst) {
+            self.captured.lock().unwrap_or_else(|p| p.into_inner()).extend(batches);
+            return Err(StorageError::new(self.inner.backend(), "captured, not applied"));
+        }
         let keys = batches.iter().map(|b| b.claim.as_ref().map(|c| c.key.clone())).collect();
         let fail = self.fail_next.swap(false, Ordering::SeqCst);
         if self.hold_next.swap(false, Ordering::SeqCst) {

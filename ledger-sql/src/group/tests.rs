@@ -8,17 +8,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use ledger_core::identity::{Email, KycTransition, ResetToken, Session as UserSession, SessionId, User};
+use ledger_core::conformance::recording::RecordingStore;
+use ledger_core::identity::{KycTransition, User};
 use ledger_core::{
-    Account, AccountId, AccountKind, AccountNumber, AccountRef, Actor, Amount, AuditRecord, BatchOutcome, CaptureHold,
-    Currency, Deposit, Digest, HistoryFilter, IdempotencyKey, IdempotencyRecord, Ledger, OpenAccount, PlaceHold,
-    Posting, Registration, StorageError, Store, Transaction, TransactionId, Transfer, UserId, VoidHold, Withdraw,
-    WriteBatch,
+    Account, AccountId, AccountKind, AccountRef, Actor, Amount, AuditRecord, BatchOutcome, CaptureHold, Currency,
+    Deposit, IdempotencyKey, IdempotencyRecord, Ledger, OpenAccount, PlaceHold, Posting, Registration, Store,
+    Transaction, Transfer, UserId, VoidHold, Withdraw, WriteBatch,
 };
 use sqlx::{Connection, Database, Pool};
 
@@ -69,114 +67,8 @@ async fn postgres_store() -> Option<(SqlStore, String)> {
     Some((SqlStore::connect_with(&url, options).await.unwrap(), schema))
 }
 
-/// Wraps a store; while capturing, `apply` keeps the batches and fails, so
-/// a ledger plans commands without applying them.
-struct Capture {
-    inner: Arc<SqlStore>,
-    on: AtomicBool,
-    batches: Mutex<Vec<WriteBatch>>,
-}
-
-impl Capture {
-    fn start(&self) {
-        self.on.store(true, Ordering::SeqCst);
-    }
-
-    fn stop(&self) -> Vec<WriteBatch> {
-        self.on.store(false, Ordering::SeqCst);
-        std::mem::take(&mut *self.batches.lock().unwrap())
-    }
-}
-
-#[async_trait]
-impl Store for Capture {
-    fn backend(&self) -> &'static str {
-        self.inner.backend()
-    }
-    async fn apply(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
-        if !self.on.load(Ordering::SeqCst) {
-            return self.inner.apply(batches).await;
-        }
-        self.batches.lock().unwrap().extend(batches);
-        Err(StorageError::new("capture", "captured, not applied"))
-    }
-    async fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
-        self.inner.account(id).await
-    }
-    async fn account_by_number(&self, number: AccountNumber) -> Result<Option<Account>, StorageError> {
-        self.inner.account_by_number(number).await
-    }
-    async fn accounts_by_owner(&self, owner: UserId) -> Result<Vec<Account>, StorageError> {
-        self.inner.accounts_by_owner(owner).await
-    }
-    async fn accounts(&self, after: Option<AccountId>, limit: usize) -> Result<Vec<Account>, StorageError> {
-        self.inner.accounts(after, limit).await
-    }
-    async fn transaction(&self, id: TransactionId) -> Result<Option<Transaction>, StorageError> {
-        self.inner.transaction(id).await
-    }
-    async fn transactions(
-        &self,
-        filter: &HistoryFilter,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<Transaction>, StorageError> {
-        self.inner.transactions(filter, before, limit).await
-    }
-    async fn postings(
-        &self,
-        account: AccountId,
-        after: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<Posting>, StorageError> {
-        self.inner.postings(account, after, limit).await
-    }
-    async fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError> {
-        self.inner.idempotency_record(key).await
-    }
-    async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StorageError> {
-        self.inner.audit_records(after, limit).await
-    }
-    async fn expired_holds(&self, at: DateTime<Utc>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
-        self.inner.expired_holds(at, limit).await
-    }
-    async fn audit_records_by_actor(
-        &self,
-        actor: &str,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<AuditRecord>, StorageError> {
-        self.inner.audit_records_by_actor(actor, after, limit).await
-    }
-    async fn user(&self, id: UserId) -> Result<Option<User>, StorageError> {
-        self.inner.user(id).await
-    }
-    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StorageError> {
-        self.inner.user_by_email(email).await
-    }
-    async fn users(&self, after: Option<UserId>, limit: usize) -> Result<Vec<User>, StorageError> {
-        self.inner.users(after, limit).await
-    }
-    async fn session_by_token(&self, token: &Digest) -> Result<Option<UserSession>, StorageError> {
-        self.inner.session_by_token(token).await
-    }
-    async fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<UserSession>, StorageError> {
-        self.inner.sessions_of(user, limit).await
-    }
-    async fn touch_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StorageError> {
-        self.inner.touch_session(id, at).await
-    }
-    async fn reset_token(&self, token: &Digest) -> Result<Option<ResetToken>, StorageError> {
-        self.inner.reset_token(token).await
-    }
-    async fn ping(&self) -> Result<(), StorageError> {
-        self.inner.ping().await
-    }
-}
-
-async fn capturing_ledger(store: &Arc<SqlStore>) -> (Ledger, Arc<Capture>) {
-    let capture =
-        Arc::new(Capture { inner: store.clone(), on: AtomicBool::new(false), batches: Mutex::new(Vec::new()) });
+async fn capturing_ledger(store: &Arc<SqlStore>) -> (Ledger, Arc<RecordingStore>) {
+    let capture = Arc::new(RecordingStore::new(store.clone(), Duration::ZERO));
     (Ledger::builder(capture.clone()).open().await.unwrap(), capture)
 }
 
@@ -215,7 +107,7 @@ async fn dependent_batches(store: &Arc<SqlStore>) -> Vec<WriteBatch> {
     // Without its settlement account, a ledger opening ensures it: a batch
     // creating an account that later batches change.
     remove_account(store, AccountId::settlement(Currency::Eur)).await;
-    capture.start();
+    capture.start_capture();
     assert!(Ledger::builder(capture.clone()).open().await.is_err(), "the opening was captured");
     let withdraw = |a: &str| Withdraw { account: hot, amount: amount(a), description: None };
     let _ = ledger.withdraw(&SYS, key("w1"), withdraw("50")).await;
@@ -238,7 +130,7 @@ async fn dependent_batches(store: &Arc<SqlStore>) -> Vec<WriteBatch> {
     let _ = ledger.freeze(&admin, other).await;
     let frozen = Deposit { account: other, amount: amount("1"), description: None };
     let _ = ledger.deposit(&SYS, key("f1"), frozen).await;
-    capture.stop()
+    capture.stop_capture()
 }
 
 /// Deletes an account that nothing references yet.
@@ -273,12 +165,12 @@ async fn deposits(store: &Arc<SqlStore>, n: usize) -> Vec<WriteBatch> {
         )
         .await
         .unwrap();
-    capture.start();
+    capture.start_capture();
     for i in 0..n {
         let deposit = Deposit { account: accounts[i % accounts.len()], amount: amount("1.25"), description: None };
         let _ = ledger.deposit(&SYS, key(&format!("d-{n}-{i}")), deposit).await;
     }
-    capture.stop()
+    capture.stop_capture()
 }
 
 // Running paths in rolled-back transactions.
@@ -428,9 +320,9 @@ async fn grouped_equals_one_by_one(store: SqlStore, notify: Option<&str>) {
     // per-batch path, with the same results (here replays and rejections
     // of the batches just committed, and the opening).
     let (ledger, capture) = capturing_ledger(&store).await;
-    capture.start();
+    capture.start_capture();
     let _ = ledger.open_account(&SYS, OpenAccount::new(UserId::new(), AccountKind::Savings, Currency::Gbp)).await;
-    let mixed: Vec<WriteBatch> = batches.iter().cloned().chain(capture.stop()).collect();
+    let mixed: Vec<WriteBatch> = batches.iter().cloned().chain(capture.stop_capture()).collect();
     assert_eq!(mixed.len(), batches.len() + 1);
     let mixed_one_by_one = run_on(&store, &mixed, false, notify).await;
     let fallen_back = run_on(&store, &mixed, true, notify).await;
