@@ -38,6 +38,28 @@ const SEED_ROWS_PER_INSERT: usize = 500;
 /// Sequences per audit record, as the ledger's `SEQUENCE_STRIDE`.
 const SEQUENCE_STRIDE: i64 = ledger_core::SEQUENCE_STRIDE as i64;
 
+// The SQL both database baselines send, with `$n` placeholders (both accept
+// them); the binds differ (PostgreSQL numerics and timestamps, SQLite
+// integer units, text balances and microseconds).
+
+/// Looks a command's idempotency key up.
+const IDEMPOTENCY_SELECT: &str = "SELECT key FROM idempotency WHERE key = $1";
+/// Writes one account's new posted balance.
+const BALANCE_UPDATE: &str = "UPDATE accounts SET posted = $1, updated_at = $2 WHERE id = $3";
+/// The head of a multi-row insert of transfers' transactions.
+const TRANSACTIONS_INSERT: &str = "INSERT INTO transactions (id, sequence, kind, status, amount, currency, from_account, to_account, \
+     description, captured_amount, expires_at, created_at, updated_at) ";
+/// The head of a multi-row insert of transfers' postings.
+const POSTINGS_INSERT: &str = "INSERT INTO postings (sequence, transaction_id, account_id, amount, currency) ";
+/// Inserts a command's idempotency record.
+const IDEMPOTENCY_INSERT: &str =
+    "INSERT INTO idempotency (key, fingerprint, transaction_ids, created_at) VALUES ($1, $2, $3, $4)";
+/// Inserts a command's audit record.
+const AUDIT_INSERT: &str = "INSERT INTO audit_log (sequence, at, actor, action, target, outcome, code, reason, metadata, \
+     prev_hash, hash) VALUES ($1, $2, 'system', 'transfer', $3, 'accepted', NULL, NULL, $4, $5, $6)";
+/// Moves the audit head.
+const AUDIT_HEAD_UPDATE: &str = "UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1";
+
 /// A baseline opened and seeded with `accounts` accounts, if the backend has
 /// one (the in-memory store has none).
 pub async fn open(

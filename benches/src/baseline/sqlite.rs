@@ -92,34 +92,29 @@ impl Workload for SqliteBaseline {
         q.push(") ORDER BY id");
         let rows: Vec<(Uuid, String)> = q.build_query_as().fetch_all(&mut *db_tx).await?;
         let replay: Option<(String,)> =
-            sqlx::query_as("SELECT key FROM idempotency WHERE key = $1").bind(key).fetch_optional(&mut *db_tx).await?;
+            sqlx::query_as(IDEMPOTENCY_SELECT).bind(key).fetch_optional(&mut *db_tx).await?;
         if replay.is_some() {
             return Ok(());
         }
         let mut balances: HashMap<Uuid, Decimal> =
             rows.into_iter().filter_map(|(id, posted)| Some((id, Decimal::from_str(&posted).ok()?))).collect();
         settle(&mut balances, &moves, amount)?;
-        let update = "UPDATE accounts SET posted = $1, updated_at = $2 WHERE id = $3";
         for id in &locked {
             let posted = balances.get(id).map(Decimal::to_string);
-            sqlx::query(update).bind(posted).bind(now).bind(id).execute(&mut *db_tx).await?;
+            sqlx::query(BALANCE_UPDATE).bind(posted).bind(now).bind(id).execute(&mut *db_tx).await?;
         }
         let seq = head + 1;
         let base = seq * SEQUENCE_STRIDE;
         let ids: Vec<Uuid> = moves.iter().map(|_| Uuid::now_v7()).collect();
         // SQLite binds at most 32766 values per statement: 13 per row fits 1000 rows.
-        let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO transactions (id, sequence, kind, status, amount, currency, from_account, to_account, \
-             description, captured_amount, expires_at, created_at, updated_at) ",
-        );
+        let mut q = sqlx::QueryBuilder::new(TRANSACTIONS_INSERT);
         q.push_values(moves.iter().zip(&ids).enumerate(), |mut row, (i, ((from, to), id))| {
             row.push_bind(*id).push_bind(base + i as i64).push_bind("transfer").push_bind("posted");
             row.push_bind(TRANSFER_UNITS).push_bind("USD").push_bind(*from).push_bind(*to).push_bind(None::<String>);
             row.push_bind(None::<i64>).push_bind(None::<i64>).push_bind(now).push_bind(now);
         });
         q.build().execute(&mut *db_tx).await?;
-        let mut q =
-            sqlx::QueryBuilder::new("INSERT INTO postings (sequence, transaction_id, account_id, amount, currency) ");
+        let mut q = sqlx::QueryBuilder::new(POSTINGS_INSERT);
         let lines = moves
             .iter()
             .zip(&ids)
@@ -128,30 +123,23 @@ impl Workload for SqliteBaseline {
             row.push_bind(base + i as i64).push_bind(id).push_bind(account).push_bind(units).push_bind("USD");
         });
         q.build().execute(&mut *db_tx).await?;
-        sqlx::query("INSERT INTO idempotency (key, fingerprint, transaction_ids, created_at) VALUES ($1, $2, $3, $4)")
+        sqlx::query(IDEMPOTENCY_INSERT)
             .bind(key)
             .bind(digest_bytes(seq))
             .bind(transaction_ids(&ids))
             .bind(now)
             .execute(&mut *db_tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO audit_log (sequence, at, actor, action, target, outcome, code, reason, metadata, \
-             prev_hash, hash) VALUES ($1, $2, 'system', 'transfer', $3, 'accepted', NULL, NULL, $4, $5, $6)",
-        )
-        .bind(seq)
-        .bind(now)
-        .bind(audit_target(&moves))
-        .bind(audit_metadata(key))
-        .bind(digest_bytes(head))
-        .bind(digest_bytes(seq))
-        .execute(&mut *db_tx)
-        .await?;
-        sqlx::query("UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1")
+        sqlx::query(AUDIT_INSERT)
             .bind(seq)
+            .bind(now)
+            .bind(audit_target(&moves))
+            .bind(audit_metadata(key))
+            .bind(digest_bytes(head))
             .bind(digest_bytes(seq))
             .execute(&mut *db_tx)
             .await?;
+        sqlx::query(AUDIT_HEAD_UPDATE).bind(seq).bind(digest_bytes(seq)).execute(&mut *db_tx).await?;
         db_tx.commit().await?;
         Ok(())
     }
