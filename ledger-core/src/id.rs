@@ -72,18 +72,19 @@ const SETTLEMENT_NAMESPACE: Uuid = Uuid::from_u128(0x6c65_6467_6572_2d73_6574_74
 
 /// The settlement account ids, in [`Currency::ALL`] order: every deposit,
 /// withdrawal and transfer plan names one, and a UUIDv5 costs a SHA-1.
-static SETTLEMENT_IDS: LazyLock<Vec<AccountId>> = LazyLock::new(|| {
-    Currency::ALL.iter().map(|c| AccountId(Uuid::new_v5(&SETTLEMENT_NAMESPACE, c.code().as_bytes()))).collect()
-});
+static SETTLEMENT_IDS: LazyLock<Vec<AccountId>> =
+    LazyLock::new(|| Currency::ALL.iter().map(|c| derive_settlement(*c)).collect());
+
+/// The UUIDv5 of a currency's code in the settlement namespace.
+fn derive_settlement(currency: Currency) -> AccountId {
+    AccountId(Uuid::new_v5(&SETTLEMENT_NAMESPACE, currency.code().as_bytes()))
+}
 
 impl AccountId {
     /// The fixed id of a currency's settlement account (a UUIDv5 of its code).
     pub fn settlement(currency: Currency) -> AccountId {
         let position = Currency::ALL.iter().position(|c| *c == currency);
-        match position.and_then(|i| SETTLEMENT_IDS.get(i)) {
-            Some(id) => *id,
-            None => AccountId(Uuid::new_v5(&SETTLEMENT_NAMESPACE, currency.code().as_bytes())),
-        }
+        position.and_then(|i| SETTLEMENT_IDS.get(i).copied()).unwrap_or_else(|| derive_settlement(currency))
     }
 }
 
