@@ -51,12 +51,13 @@ async fn run_backend(
     } else {
         baseline::open(backend, durability, &args.postgres_url, args.accounts, clients_max).await?
     };
-    let row = |system, group_commit, clients, m: Measurement| Row {
+    let row = |system, group_commit, clients, round, m: Measurement| Row {
         backend: backend.name().to_owned(),
         system,
         durability: label.to_owned(),
         group_commit,
         clients,
+        round,
         batch_size: args.batch_size,
         transfers: m.transfers,
         errors: m.errors,
@@ -66,25 +67,34 @@ async fn run_backend(
         latency: m.latency,
         baseline_ratio: None,
     };
-    for &clients in &args.clients {
+    for (round, &clients) in args.clients.iter().enumerate() {
         for group_commit in args.group_commit.settings() {
             let ledger = Ledger::builder(opened.store.clone()).config(ledger_config(group_commit)).open().await?;
             let workload: Arc<dyn Workload> = Arc::new(LedgerWorkload::new(ledger, accounts.clone())?);
-            let tag = format!("c{clients}-g{}", u8::from(group_commit));
-            let m = drive(workload, &plan(args, picker, clients, tag)).await?;
+            let m = drive(workload, &plan(args, picker, clients, run_tag(round, clients, Some(group_commit)))).await?;
             log(&format!("{} ledger gc={group_commit} clients={clients}: {:.0}/s", backend.name(), m.per_second()));
-            report.rows.push(row(System::Ledger, Some(group_commit), clients, m));
+            report.rows.push(row(System::Ledger, Some(group_commit), clients, round, m));
         }
         if let Some(baseline) = &baseline {
-            let m = drive(baseline.clone(), &plan(args, picker, clients, format!("c{clients}"))).await?;
+            let m = drive(baseline.clone(), &plan(args, picker, clients, run_tag(round, clients, None))).await?;
             log(&format!("{} baseline clients={clients}: {:.0}/s", backend.name(), m.per_second()));
-            report.rows.push(row(System::Baseline, None, clients, m));
+            report.rows.push(row(System::Baseline, None, clients, round, m));
         }
     }
     let check = check_balances(opened.store.as_ref()).await?;
     log(&format!("{} ({label}): balances sum to zero: {}", backend.name(), check.balanced));
     report.invariants.push(InvariantRow { backend: backend.name().to_owned(), durability: label.to_owned(), check });
     Ok(())
+}
+
+/// The prefix of one run's idempotency keys: unique per round, client count
+/// and system, so no run replays another's commands (a replay costs a read,
+/// not a write, and would flatter the run).
+fn run_tag(round: usize, clients: usize, group_commit: Option<bool>) -> String {
+    match group_commit {
+        Some(on) => format!("r{round}-c{clients}-g{}", u8::from(on)),
+        None => format!("r{round}-c{clients}-baseline"),
+    }
 }
 
 fn plan(args: &CompareArgs, picker: &Arc<Picker>, clients: usize, tag: String) -> RunPlan {
@@ -114,4 +124,21 @@ fn settings(args: &CompareArgs) -> serde_json::Value {
         "baselines": !args.no_baselines,
         "seed": args.seed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn every_run_of_a_comparison_gets_its_own_idempotency_keys() {
+        // `--clients 64,64 --group-commit both`: six runs, one key space each.
+        let runs = [0, 1]
+            .into_iter()
+            .flat_map(|round| [Some(false), Some(true), None].into_iter().map(move |gc| run_tag(round, 64, gc)));
+        let tags: HashSet<String> = runs.collect();
+        assert_eq!(tags.len(), 6, "{tags:?}");
+    }
 }

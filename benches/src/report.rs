@@ -32,6 +32,9 @@ pub struct Row {
     pub group_commit: Option<bool>,
     /// Concurrent clients.
     pub clients: usize,
+    /// Which entry of `--clients` this run measured (from 0), so a client
+    /// count given twice pairs each ledger run with the baseline run beside it.
+    pub round: usize,
     /// Transfers per command (one atomic batch, one storage transaction).
     pub batch_size: usize,
     /// Transfers committed in the measured time.
@@ -47,7 +50,7 @@ pub struct Row {
     /// Latency percentiles of committed transfers.
     pub latency: Latency,
     /// Ledger rows: transfers per second over the baseline's with the same
-    /// backend, durability and clients.
+    /// backend, durability, clients, batch size and round.
     pub baseline_ratio: Option<f64>,
 }
 
@@ -114,6 +117,7 @@ impl Report {
                     b.backend == row.backend
                         && b.durability == row.durability
                         && b.clients == row.clients
+                        && b.round == row.round
                         && b.batch_size == row.batch_size
                 })
                 .filter(|b| b.transfers_per_second > 0.0)
@@ -170,6 +174,7 @@ mod tests {
 
     fn row(system: System, clients: usize, tps: f64) -> Row {
         Row {
+            round: 0,
             backend: "sqlite".into(),
             system,
             durability: "WAL".into(),
@@ -209,5 +214,24 @@ mod tests {
             "{table}"
         );
         assert!(table.contains("| sqlite | WAL | baseline | - | 8 | 1 | 200 |"), "{table}");
+    }
+
+    #[test]
+    fn a_repeated_client_count_pairs_each_ledger_run_with_its_own_round_baseline() {
+        let in_round = |round, system, tps| Row { round, ..row(system, 64, tps) };
+        let mut report = Report {
+            machine: Machine::default(),
+            settings: serde_json::Value::Null,
+            rows: vec![
+                in_round(0, System::Ledger, 300.0),
+                in_round(0, System::Baseline, 100.0),
+                in_round(1, System::Ledger, 300.0),
+                in_round(1, System::Baseline, 200.0),
+            ],
+            invariants: vec![],
+        };
+        report.compute_ratios();
+        let ratios: Vec<Option<f64>> = report.rows.iter().map(|r| r.baseline_ratio).collect();
+        assert_eq!(ratios, vec![Some(3.0), None, Some(1.5), None]);
     }
 }
