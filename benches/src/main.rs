@@ -6,6 +6,12 @@ use ledger_bench::http::HttpArgs;
 use ledger_bench::options::CompareArgs;
 use ledger_bench::{BenchError, chart, compare, http};
 
+/// mimalloc rather than the system allocator: sled allocates and frees on
+/// every insert, and glibc's allocator is about half its cost. The ledger
+/// and the baselines share the process, so both run on it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ledger-bench",
