@@ -78,49 +78,51 @@
 //!
 //! ## How a command is made atomic
 //!
-//! [`Store::apply`](ledger_core::Store::apply) runs on a blocking thread and
-//! opens **one** sled transaction over all nineteen trees for all the
-//! batches of the call. For each batch in order it reads the batch's keys
-//! (accounts, holds, account numbers, the idempotency key, users, emails,
-//! named sessions, the live sessions of the users in `sessions_of`, reset
-//! tokens) and the audit head from the transactional trees, calls
-//! [`ledger_core::decide`], and writes what the decision says: on `Commit`
-//! every record and index entry of the `Writes` (accounts, transactions,
-//! postings, the idempotency record, users, sessions with their token,
-//! user and live-list entries, reset tokens) plus the audit record, its
-//! actor index entry and the new head; on `Reject` only the audit record,
-//! its actor index entry and the head; on `Replay` nothing. Reads inside the
-//! transaction see its own earlier writes, so a later batch decides on the
-//! state the earlier ones left (a session opened by one batch is in the live
-//! list the next one reads). The backend never judges anything itself; it
-//! only refuses, aborting the whole call with nothing written, a write that
-//! would give the email or session token index a second record for one key
-//! (core decides email uniqueness; a token digest clash is 256 random bits
-//! colliding, which the contract still forbids).
+//! [`Store::apply`](ledger_core::Store::apply) runs on a blocking thread,
+//! as the store's one writer (a mutex that `touch_session` also takes). For
+//! each batch of the call in order it reads the batch's keys (accounts,
+//! holds, account numbers, the idempotency key, users, emails, named
+//! sessions, the live sessions of the users in `sessions_of`, reset tokens)
+//! and the audit head, calls [`ledger_core::decide`], and stages what the
+//! decision says: on `Commit` every record and index entry of the `Writes`
+//! (accounts, transactions, postings, the idempotency record, users,
+//! sessions with their token, user and live-list entries, reset tokens) plus
+//! the audit record, its actor index entry and the new head; on `Reject`
+//! only the audit record, its actor index entry and the head; on `Replay`
+//! nothing. Reads look at the call's staged writes first, then the trees, so
+//! a later batch decides on the state the earlier ones left (a session
+//! opened by one batch is in the live list the next one reads). Then **one**
+//! sled transaction over the trees touched writes everything staged. The
+//! backend never judges anything itself; it only refuses, aborting the whole
+//! call with nothing written, a write that would give the email or session
+//! token index a second record for one key (core decides email uniqueness;
+//! a token digest clash is 256 random bits colliding, which the contract
+//! still forbids).
 //!
-//! sled transactions offer point reads only (no range scans), which is all a
-//! snapshot needs: that is why the audit head lives in `meta` rather than
-//! being read as the last key of `audit`, and why a user's unrevoked
-//! sessions are one `live_sessions` value rather than a `user_sessions`
-//! range. sled 0.34 commits a transaction under a process-wide exclusive
-//! lock, and its log makes the whole commit recover atomically after a
-//! crash, so concurrent `apply` calls are serialized (no two decide on the
-//! same state) and a crash leaves all or none of a call. sled may re-run the
-//! closure on a conflict; `decide` is pure and outcomes are recomputed on
-//! each run. sled locks the database directory, so only one process can have
-//! the store open; scaling past one process is the SQL backends' job.
+//! Only the apply path writes (the writer mutex), so nothing changes the
+//! trees between a batch's reads and the commit: no two applies decide on
+//! the same state. Reading and deciding outside the sled transaction matters
+//! because sled 0.34 holds a process-wide lock for a transaction's whole
+//! life that stops every read, including queries; the lock now covers only
+//! the writes. The point reads a snapshot needs are why the audit head lives
+//! in `meta` rather than being read as the last key of `audit`, and why a
+//! user's unrevoked sessions are one `live_sessions` value rather than a
+//! `user_sessions` range. sled's log makes the whole transaction recover
+//! atomically after a crash, so a crash leaves all or none of a call. sled
+//! locks the database directory, so only one process can have the store
+//! open; scaling past one process is the SQL backends' job.
 //!
-//! sled applies a committed transaction's keys to the trees one at a time and
-//! its plain reads do not wait for that, so the store adds a read-write gate:
-//! `apply` holds it exclusively while its transaction commits, and every
-//! query holds it shared. Queries therefore see whole commits only.
+//! sled's scans do not wait for a commit between two steps, and a query reads
+//! several keys (an index entry, then the record it names), so the store adds
+//! a read-write gate: `apply` holds it exclusively while its transaction
+//! commits, and every query holds it shared. Queries therefore see whole
+//! commits only.
 //!
 //! [`Store::touch_session`](ledger_core::Store::touch_session), the one
 //! write outside `apply`, is not a transaction: it rewrites one `sessions`
-//! value (last-seen is not indexed) with a compare-and-swap loop, holding
-//! the gate shared. No `apply` commits while it runs, so it cannot undo a
-//! revocation or interleave with one; concurrent touches of one session are
-//! settled by the compare-and-swap, and last-seen only moves forward. It
+//! value (last-seen is not indexed) with a compare-and-swap, as the one
+//! writer. No `apply` reads or commits while it runs, so it cannot undo a
+//! revocation or be undone by one, and last-seen only moves forward. It
 //! does nothing for a missing or revoked session, and it does not flush
 //! (last-seen is telemetry; sled's background flusher or the next flushed
 //! `apply` writes it out).

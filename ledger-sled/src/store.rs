@@ -4,7 +4,7 @@ use std::collections::BinaryHeap;
 use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -18,7 +18,7 @@ use crate::codec::{decode, encode};
 use crate::config::{Durability, SledConfig};
 use crate::error::{self, BACKEND, corrupt};
 use crate::keys;
-use crate::trees::Trees;
+use crate::trees::{Staged, Trees};
 
 /// A ledger [`Store`] in a sled database directory.
 ///
@@ -33,12 +33,17 @@ struct Inner {
     path: PathBuf,
     trees: Trees,
     durability: Durability,
+    /// Held by one writer at a time: an `apply` while it reads, decides and
+    /// commits, or a `touch_session`. So no two applies decide on the same
+    /// state, and a touch never lands between an apply's read of a session
+    /// and its commit.
+    writer: Mutex<()>,
     /// Held for writing while a sled transaction commits and for reading by
-    /// every query and by `touch_session`. sled applies a committed
-    /// transaction's keys one by one, and its plain reads do not wait for
-    /// that, so without the gate a query could see half a commit (a history
-    /// index entry before its transaction, one side of a transfer before the
-    /// other), and a touch could rewrite a session an `apply` is revoking.
+    /// every query. A query makes several reads (an index entry, then the
+    /// record it names), and sled's scans do not wait for a commit between
+    /// two steps, so without the gate a query could see half a commit (a
+    /// history index entry before its transaction, one side of a transfer
+    /// before the other).
     commit_gate: RwLock<()>,
     /// For [`SledStore::temporary`]: the directory, deleted when dropped.
     /// Declared last so the database closes before its files go.
@@ -91,8 +96,14 @@ impl SledStore {
         };
         let trees =
             Trees::open(db, existed).map_err(|e| StorageError { message: format!("{path}: {}", e.message), ..e })?;
-        let inner =
-            Inner { path: config.path, trees, durability: config.durability, commit_gate: RwLock::new(()), temp_dir };
+        let inner = Inner {
+            path: config.path,
+            trees,
+            durability: config.durability,
+            writer: Mutex::new(()),
+            commit_gate: RwLock::new(()),
+            temp_dir,
+        };
         Ok(SledStore { inner: Arc::new(inner) })
     }
 
@@ -122,6 +133,23 @@ impl SledStore {
         self.blocking(move |inner| {
             let _gate = inner.read_gate();
             query(inner)
+        })
+        .await
+    }
+
+    /// Runs a write outside `apply` as the one writer: right here when no
+    /// other writer holds the lock, else on a blocking thread.
+    async fn write<T, F>(&self, work: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, StorageError> + Send + 'static,
+    {
+        if let Some(_writer) = self.inner.try_writer() {
+            return work(&self.inner);
+        }
+        self.blocking(move |inner| {
+            let _writer = inner.writer();
+            work(inner)
         })
         .await
     }
@@ -179,6 +207,20 @@ impl Inner {
         }
     }
 
+    fn writer(&self) -> MutexGuard<'_, ()> {
+        // The lock guards no data, so a panic elsewhere cannot poison anything.
+        self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The writer lock, if that needs no waiting.
+    fn try_writer(&self) -> Option<MutexGuard<'_, ()>> {
+        match self.writer.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     fn write_gate(&self) -> RwLockWriteGuard<'_, ()> {
         self.commit_gate.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -187,26 +229,30 @@ impl Inner {
         self.trees.db.flush().map(|_| ()).map_err(|e| error::sled("flushing to disk failed", e))
     }
 
-    /// The contract's `apply`: every batch of the call in one sled
-    /// transaction, each decided against a snapshot read inside it.
+    /// The contract's `apply`: each batch decided in turn against the
+    /// committed trees plus what earlier batches of the call staged, then
+    /// all of it committed in one sled transaction.
+    ///
+    /// Only the commit holds the gate and sled's own transaction lock, which
+    /// stop every read in the process; reading and deciding happen outside
+    /// them, so queries run alongside.
     fn apply(&self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, StorageError> {
         let outcomes = {
-            let _gate = self.write_gate();
-            self.trees.transaction(|db_tx| {
-                // Recomputed from scratch if sled re-runs the closure: decide is
-                // pure, and reads see this run's earlier writes only.
-                let mut outcomes = Vec::with_capacity(batches.len());
-                for batch in batches {
-                    let decision = decide(batch, db_tx.snapshot(&batch.keys())?);
-                    match &decision {
-                        Decision::Commit(writes) => db_tx.write(writes)?,
-                        Decision::Reject { audit, .. } => db_tx.append_audit(audit)?,
-                        Decision::Replay(_) => {}
-                    }
-                    outcomes.push(BatchOutcome::from(decision));
+            let _writer = self.writer();
+            let mut staged = Staged::new(&self.trees);
+            let mut outcomes = Vec::with_capacity(batches.len());
+            for batch in batches {
+                let decision = decide(batch, staged.snapshot(&batch.keys())?);
+                match &decision {
+                    Decision::Commit(writes) => staged.write(writes)?,
+                    Decision::Reject { audit, .. } => staged.append_audit(audit)?,
+                    Decision::Replay(_) => {}
                 }
-                Ok(outcomes)
-            })?
+                outcomes.push(BatchOutcome::from(decision));
+            }
+            let _gate = self.write_gate();
+            self.trees.commit(staged)?;
+            outcomes
         };
         // Flushed outside the gate so queries are not held up by the fsync.
         // sled's log is ordered: this flush also covers every commit before ours.
@@ -458,8 +504,9 @@ impl Inner {
     }
 
     /// Moves a session's last-seen time forward, unless it is revoked. The
-    /// caller holds the commit gate shared, so no `apply` commits meanwhile;
-    /// concurrent touches of one session are settled by compare-and-swap.
+    /// caller holds the writer lock, so no `apply` reads or commits
+    /// meanwhile; a concurrent touch of one session is settled by
+    /// compare-and-swap.
     /// Not flushed: last-seen is telemetry, written out by sled's background
     /// flusher or the next flushed `apply`.
     fn touch_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StorageError> {
@@ -630,8 +677,9 @@ impl Store for SledStore {
     }
 
     async fn touch_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StorageError> {
-        // The shared gate: a touch never interleaves with an apply's commit.
-        self.read(move |inner| inner.touch_session(id, at)).await
+        // As the writer: a touch never lands between an apply's read of the
+        // session and its commit (which would move last-seen backwards).
+        self.write(move |inner| inner.touch_session(id, at)).await
     }
 
     async fn reset_token(&self, token: &Digest) -> Result<Option<ResetToken>, StorageError> {

@@ -1,5 +1,5 @@
-//! The trees of a ledger database, and the reads and writes `apply` makes
-//! through them inside one sled transaction.
+//! The trees of a ledger database, and the reads and writes `apply` stages
+//! over them before committing all of a call in one sled transaction.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,8 +8,8 @@ use ledger_core::{
     Account, AuditHead, AuditRecord, Digest, IdempotencyRecord, Keys, SEQUENCE_STRIDE, Snapshot, StorageError,
     Transaction, TransactionStatus, UserId, Writes,
 };
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
-use sled::{Db, Transactional, Tree};
+use sled::transaction::TransactionError;
+use sled::{Db, IVec, Transactional, Tree};
 
 use crate::codec::{decode, encode};
 use crate::error::{self, corrupt};
@@ -20,12 +20,8 @@ use crate::keys;
 /// version 1 database has audit records that index does not list).
 const FORMAT_VERSION: &[u8] = b"2";
 
-/// What a transaction closure returns: sled's conflict signal, or our error
-/// (which aborts the transaction without writing anything).
-pub(crate) type TxResult<T> = Result<T, ConflictableTransactionError<StorageError>>;
-
 /// Declares the trees once: the [`Trees`] handles, their names, and the
-/// [`DbTx`] view of them inside a transaction, all in the same order.
+/// [`Staged`] view of them an `apply` call works on, all in the same order.
 macro_rules! trees {
     ($($(#[$doc:meta])* $name:ident,)+) => {
         /// Every tree of a ledger database. Values are JSON; keys as in [`keys`].
@@ -46,24 +42,24 @@ macro_rules! trees {
                     |name: &str| db.open_tree(name).map_err(|e| error::sled(&format!("cannot open tree {name}"), e));
                 Ok(Trees { $($name: tree(stringify!($name))?,)+ db })
             }
+        }
 
-            /// Every tree, in declaration order (the order [`DbTx::from_view`] reads).
-            fn all(&self) -> Vec<&Tree> {
-                vec![$(&self.$name),+]
+        /// The trees as one `apply` call sees them: the writes it has staged
+        /// so far over each tree's committed state. Nothing reaches the trees
+        /// until [`Trees::commit`].
+        pub(crate) struct Staged<'a> {
+            $($(#[$doc])* $name: View<'a>,)+
+        }
+
+        impl<'a> Staged<'a> {
+            /// Nothing staged yet: every read sees the committed trees.
+            pub fn new(trees: &'a Trees) -> Staged<'a> {
+                Staged { $($name: View::new(&trees.$name),)+ }
             }
-        }
 
-        /// The trees as seen inside one sled transaction (a `db_tx`): reads see
-        /// the transaction's own earlier writes.
-        pub(crate) struct DbTx<'a> {
-            $($(#[$doc])* $name: &'a TransactionalTree,)+
-        }
-
-        impl<'a> DbTx<'a> {
-            /// Names the transactional trees of [`Trees::all`], in its order.
-            fn from_view(view: &'a [TransactionalTree]) -> Option<DbTx<'a>> {
-                let mut trees = view.iter();
-                Some(DbTx { $($name: trees.next()?,)+ })
+            /// Every tree's view, in declaration order.
+            fn views(&self) -> [&View<'a>; TREE_NAMES.len()] {
+                [$(&self.$name),+]
             }
         }
     };
@@ -150,17 +146,26 @@ impl Trees {
         Ok(trees)
     }
 
-    /// Runs `body` in one serializable sled transaction over every tree.
-    ///
-    /// sled may run `body` more than once (on a conflict), so it must not have
-    /// side effects outside the transaction; an `Err` from it aborts with
-    /// nothing written.
-    pub fn transaction<A>(&self, body: impl Fn(&DbTx<'_>) -> TxResult<A>) -> Result<A, StorageError> {
-        // More trees than sled's tuple impls take (14), so a slice of them.
-        let all = self.all();
-        let result = <[&Tree] as Transactional<StorageError>>::transaction(all.as_slice(), |view| {
-            let db_tx = DbTx::from_view(view).ok_or_else(|| abort(corrupt("sled returned fewer trees than given")))?;
-            body(&db_tx)
+    /// Writes everything `staged` holds in one sled transaction over the
+    /// trees it touches: all of it lands, or (on an error) none of it, and
+    /// sled's log recovers it all or none after a crash.
+    pub fn commit(&self, staged: Staged<'_>) -> Result<(), StorageError> {
+        let views: Vec<&View<'_>> = staged.views().into_iter().filter(|view| !view.staged.is_empty()).collect();
+        if views.is_empty() {
+            return Ok(());
+        }
+        let trees: Vec<&Tree> = views.iter().map(|view| view.tree).collect();
+        // sled may run the closure again; it only replays the staged writes.
+        let result = <[&Tree] as Transactional<StorageError>>::transaction(trees.as_slice(), |tx| {
+            for (tree, view) in tx.iter().zip(&views) {
+                for (key, value) in &view.staged {
+                    match value {
+                        Some(value) => tree.insert(key.as_slice(), value.clone())?,
+                        None => tree.remove(key.as_slice())?,
+                    };
+                }
+            }
+            Ok(())
         });
         result.map_err(|e| match e {
             TransactionError::Abort(error) => error,
@@ -190,24 +195,45 @@ fn refuse_foreign(db: &Db) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// Turns our error into one that aborts the transaction.
-fn abort(error: StorageError) -> ConflictableTransactionError<StorageError> {
-    ConflictableTransactionError::Abort(error)
+/// One tree as an `apply` call sees it: the writes staged so far, over the
+/// tree's committed state.
+pub(crate) struct View<'a> {
+    tree: &'a Tree,
+    /// Key to new value, `None` for a removal; sorted, so the commit writes
+    /// each tree in key order.
+    staged: BTreeMap<Vec<u8>, Option<IVec>>,
 }
 
-/// Encodes a value, aborting the transaction on failure.
-fn value<T: serde::Serialize>(what: &str, v: &T) -> TxResult<Vec<u8>> {
-    encode(what, v).map_err(abort)
+impl<'a> View<'a> {
+    fn new(tree: &'a Tree) -> View<'a> {
+        View { tree, staged: BTreeMap::new() }
+    }
+
+    /// The value at `key`: staged if this call wrote it, else committed.
+    fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, StorageError> {
+        if let Some(value) = self.staged.get(key.as_ref()) {
+            return Ok(value.clone());
+        }
+        self.tree.get(key).map_err(|e| error::sled("reading for a commit", e))
+    }
+
+    fn insert(&mut self, key: impl AsRef<[u8]>, value: impl Into<IVec>) {
+        self.staged.insert(key.as_ref().to_vec(), Some(value.into()));
+    }
+
+    fn remove(&mut self, key: impl AsRef<[u8]>) {
+        self.staged.insert(key.as_ref().to_vec(), None);
+    }
 }
 
-impl DbTx<'_> {
+impl Staged<'_> {
     /// Loads the state of `keys` and the audit head: point reads only, which
     /// is all sled transactions offer and all [`ledger_core::decide`] needs.
-    pub fn snapshot(&self, keys: &Keys) -> TxResult<Snapshot> {
+    pub fn snapshot(&self, keys: &Keys) -> Result<Snapshot, StorageError> {
         let mut snapshot = Snapshot { audit_head: self.audit_head()?, ..Snapshot::default() };
         for id in &keys.accounts {
             if let Some(bytes) = self.accounts.get(keys::account(*id))? {
-                snapshot.accounts.insert(*id, decode::<Account>("an account", &bytes).map_err(abort)?);
+                snapshot.accounts.insert(*id, decode::<Account>("an account", &bytes)?);
             }
         }
         for id in &keys.transactions {
@@ -223,11 +249,11 @@ impl DbTx<'_> {
         if let Some(key) = &keys.idempotency
             && let Some(bytes) = self.idempotency.get(key.as_str().as_bytes())?
         {
-            snapshot.idempotency = Some(decode::<IdempotencyRecord>("an idempotency record", &bytes).map_err(abort)?);
+            snapshot.idempotency = Some(decode::<IdempotencyRecord>("an idempotency record", &bytes)?);
         }
         for id in &keys.users {
             if let Some(bytes) = self.users.get(keys::user(*id))? {
-                snapshot.users.insert(*id, decode::<User>("a user", &bytes).map_err(abort)?);
+                snapshot.users.insert(*id, decode::<User>("a user", &bytes)?);
             }
         }
         for email in &keys.emails {
@@ -249,7 +275,7 @@ impl DbTx<'_> {
                     continue;
                 }
                 let session =
-                    self.session(id)?.ok_or_else(|| abort(corrupt("a live session list names a missing session")))?;
+                    self.session(id)?.ok_or_else(|| corrupt("a live session list names a missing session"))?;
                 if session.revoked_at.is_none() {
                     snapshot.sessions.insert(id, session);
                 }
@@ -257,76 +283,74 @@ impl DbTx<'_> {
         }
         for digest in &keys.reset_tokens {
             if let Some(bytes) = self.reset_tokens.get(keys::digest(digest))? {
-                snapshot.reset_tokens.insert(*digest, decode::<ResetToken>("a reset token", &bytes).map_err(abort)?);
+                snapshot.reset_tokens.insert(*digest, decode::<ResetToken>("a reset token", &bytes)?);
             }
         }
         Ok(snapshot)
     }
 
-    fn transaction(&self, id: ledger_core::TransactionId) -> TxResult<Option<Transaction>> {
+    fn transaction(&self, id: ledger_core::TransactionId) -> Result<Option<Transaction>, StorageError> {
         let Some(seq) = self.transaction_ids.get(keys::transaction(id))? else { return Ok(None) };
-        let bytes = self
-            .transactions
-            .get(seq.as_ref())?
-            .ok_or_else(|| abort(corrupt("a transaction id points at no transaction")))?;
-        Ok(Some(decode("a transaction", &bytes).map_err(abort)?))
+        let bytes =
+            self.transactions.get(seq.as_ref())?.ok_or_else(|| corrupt("a transaction id points at no transaction"))?;
+        Ok(Some(decode("a transaction", &bytes)?))
     }
 
-    fn session(&self, id: SessionId) -> TxResult<Option<Session>> {
+    fn session(&self, id: SessionId) -> Result<Option<Session>, StorageError> {
         let Some(bytes) = self.sessions.get(keys::session(id))? else { return Ok(None) };
-        Ok(Some(decode("a session", &bytes).map_err(abort)?))
+        Ok(Some(decode("a session", &bytes)?))
     }
 
     /// The ids in a user's live (unrevoked) session list.
-    fn live_sessions(&self, user: UserId) -> TxResult<Vec<SessionId>> {
+    fn live_sessions(&self, user: UserId) -> Result<Vec<SessionId>, StorageError> {
         let Some(bytes) = self.live_sessions.get(keys::user(user))? else { return Ok(Vec::new()) };
-        keys::session_list_ids(&bytes).map_err(abort)
+        keys::session_list_ids(&bytes)
     }
 
     /// The end of the audit chain, kept in the meta tree because sled
     /// transactions cannot read the audit tree's last key.
-    fn audit_head(&self) -> TxResult<AuditHead> {
+    fn audit_head(&self) -> Result<AuditHead, StorageError> {
         let Some(bytes) = self.meta.get(keys::META_AUDIT_HEAD)? else { return Ok(AuditHead::default()) };
-        decode_head(&bytes).map_err(abort)
+        decode_head(&bytes)
     }
 
     /// Writes everything a committed batch produced.
-    pub fn write(&self, writes: &Writes) -> TxResult<()> {
+    pub fn write(&mut self, writes: &Writes) -> Result<(), StorageError> {
         let order_base = writes.audit.sequence.saturating_mul(SEQUENCE_STRIDE);
         for (i, account) in writes.new_accounts.iter().enumerate() {
-            self.account_numbers.insert(&keys::number(account.number), &keys::account(account.id))?;
+            self.account_numbers.insert(keys::number(account.number), &keys::account(account.id));
             let order = order_base + i as u64;
-            self.accounts_by_owner.insert(&keys::owner_account(account.owner, order, account.id)[..], &[])?;
-            self.accounts.insert(&keys::account(account.id), value("an account", account)?)?;
+            self.accounts_by_owner.insert(&keys::owner_account(account.owner, order, account.id)[..], &[]);
+            self.accounts.insert(keys::account(account.id), encode("an account", account)?);
         }
         for account in &writes.updated_accounts {
-            self.accounts.insert(&keys::account(account.id), value("an account", account)?)?;
+            self.accounts.insert(keys::account(account.id), encode("an account", account)?);
         }
         for t in &writes.new_transactions {
             let seq = keys::sequence(t.sequence);
             for account in t.from_account.iter().chain(t.to_account.iter()) {
-                self.account_history.insert(&keys::account_sequence(*account, t.sequence), &[])?;
+                self.account_history.insert(keys::account_sequence(*account, t.sequence), &[]);
             }
             if let (TransactionStatus::Pending, Some(expiry)) = (t.status, t.expires_at) {
-                self.holds_by_expiry.insert(&keys::expiry(expiry, t.id), &seq)?;
+                self.holds_by_expiry.insert(keys::expiry(expiry, t.id), &seq);
             }
-            self.transaction_ids.insert(&keys::transaction(t.id), &seq)?;
-            self.transactions.insert(&seq, value("a transaction", t)?)?;
+            self.transaction_ids.insert(keys::transaction(t.id), &seq);
+            self.transactions.insert(seq, encode("a transaction", t)?);
         }
         for t in &writes.updated_transactions {
             // A hold that left Pending can no longer expire.
             if let Some(expiry) = t.expires_at
                 && t.status != TransactionStatus::Pending
             {
-                self.holds_by_expiry.remove(&keys::expiry(expiry, t.id))?;
+                self.holds_by_expiry.remove(keys::expiry(expiry, t.id));
             }
-            self.transactions.insert(&keys::sequence(t.sequence), value("a transaction", t)?)?;
+            self.transactions.insert(keys::sequence(t.sequence), encode("a transaction", t)?);
         }
         for p in &writes.postings {
-            self.account_postings.insert(&keys::account_sequence(p.account_id, p.sequence), value("a posting", p)?)?;
+            self.account_postings.insert(keys::account_sequence(p.account_id, p.sequence), encode("a posting", p)?);
         }
         if let Some(record) = &writes.idempotency {
-            self.idempotency.insert(record.key.as_str().as_bytes(), value("an idempotency record", record)?)?;
+            self.idempotency.insert(record.key.as_str().as_bytes(), encode("an idempotency record", record)?);
         }
         self.write_identity(writes, order_base)?;
         self.append_audit(&writes.audit)
@@ -334,61 +358,61 @@ impl DbTx<'_> {
 
     /// Writes the users, sessions and reset tokens of a committed batch, with
     /// their indexes. `order_base` orders the new sessions in commit order.
-    fn write_identity(&self, writes: &Writes, order_base: u64) -> TxResult<()> {
+    fn write_identity(&mut self, writes: &Writes, order_base: u64) -> Result<(), StorageError> {
         for user in &writes.new_users {
             // decide refuses a taken email; this guards the unique index itself.
             if self.user_emails.get(keys::email(&user.email))?.is_some() {
-                return Err(abort(unique("an email is already registered")));
+                return Err(unique("an email is already registered"));
             }
-            self.user_emails.insert(keys::email(&user.email), &keys::user(user.id))?;
-            self.users.insert(&keys::user(user.id), value("a user", user)?)?;
+            self.user_emails.insert(keys::email(&user.email), &keys::user(user.id));
+            self.users.insert(keys::user(user.id), encode("a user", user)?);
         }
         for user in &writes.updated_users {
-            self.users.insert(&keys::user(user.id), value("a user", user)?)?;
+            self.users.insert(keys::user(user.id), encode("a user", user)?);
         }
         // Changes to live session lists, per user: (opened, revoked).
         let mut live: BTreeMap<UserId, (Vec<SessionId>, BTreeSet<SessionId>)> = BTreeMap::new();
         for (i, session) in writes.new_sessions.iter().enumerate() {
             let token = keys::digest(&session.token_digest);
             if self.session_tokens.get(token)?.is_some() {
-                return Err(abort(unique("a session token digest is already in use")));
+                return Err(unique("a session token digest is already in use"));
             }
-            self.session_tokens.insert(&token, &keys::session(session.id))?;
+            self.session_tokens.insert(token, &keys::session(session.id));
             let order = order_base + i as u64;
-            self.user_sessions.insert(&keys::user_session(session.user_id, order, session.id)[..], &[])?;
+            self.user_sessions.insert(&keys::user_session(session.user_id, order, session.id)[..], &[]);
             if session.revoked_at.is_none() {
                 live.entry(session.user_id).or_default().0.push(session.id);
             }
-            self.sessions.insert(&keys::session(session.id), value("a session", session)?)?;
+            self.sessions.insert(keys::session(session.id), encode("a session", session)?);
         }
         for session in &writes.updated_sessions {
             if session.revoked_at.is_some() {
                 live.entry(session.user_id).or_default().1.insert(session.id);
             }
-            self.sessions.insert(&keys::session(session.id), value("a session", session)?)?;
+            self.sessions.insert(keys::session(session.id), encode("a session", session)?);
         }
         for (user, (opened, revoked)) in live {
             let mut ids = self.live_sessions(user)?;
             ids.retain(|id| !revoked.contains(id));
             ids.extend(opened);
             if ids.is_empty() {
-                self.live_sessions.remove(&keys::user(user))?;
+                self.live_sessions.remove(keys::user(user));
             } else {
-                self.live_sessions.insert(&keys::user(user), keys::session_list(&ids))?;
+                self.live_sessions.insert(keys::user(user), keys::session_list(&ids));
             }
         }
         for token in writes.new_reset_tokens.iter().chain(&writes.updated_reset_tokens) {
-            self.reset_tokens.insert(&keys::digest(&token.token_digest), value("a reset token", token)?)?;
+            self.reset_tokens.insert(keys::digest(&token.token_digest), encode("a reset token", token)?);
         }
         Ok(())
     }
 
     /// Appends an audit record, indexes it under its actor, and moves the
     /// head to it.
-    pub fn append_audit(&self, record: &AuditRecord) -> TxResult<()> {
-        self.audit.insert(&keys::sequence(record.sequence), value("an audit record", record)?)?;
-        self.audit_by_actor.insert(keys::actor_sequence(&record.actor, record.sequence), &[])?;
-        self.meta.insert(keys::META_AUDIT_HEAD, &encode_head(record.head())[..])?;
+    pub fn append_audit(&mut self, record: &AuditRecord) -> Result<(), StorageError> {
+        self.audit.insert(keys::sequence(record.sequence), encode("an audit record", record)?);
+        self.audit_by_actor.insert(keys::actor_sequence(&record.actor, record.sequence), &[]);
+        self.meta.insert(keys::META_AUDIT_HEAD, &encode_head(record.head())[..]);
         Ok(())
     }
 }
@@ -422,8 +446,43 @@ fn decode_head(bytes: &[u8]) -> Result<AuditHead, StorageError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+
+    fn temporary_trees() -> Trees {
+        let db = sled::Config::new().temporary(true).open();
+        Trees::open(db.expect("a temporary sled database"), false).expect("fresh trees")
+    }
+
+    fn committed(trees: &Trees, key: &[u8]) -> Option<Vec<u8>> {
+        trees.meta.get(key).expect("a read").map(|v| v.to_vec())
+    }
+
+    #[test]
+    fn staged_reads_see_the_calls_own_writes_and_only_commit_reaches_the_trees() {
+        let trees = temporary_trees();
+        let mut first = Staged::new(&trees);
+        first.meta.insert(b"k", b"v1".to_vec());
+        trees.commit(first).expect("commit");
+
+        let mut second = Staged::new(&trees);
+        assert_eq!(second.meta.get(b"k").expect("read").as_deref(), Some(&b"v1"[..]));
+        second.meta.insert(b"k", b"v2".to_vec());
+        assert_eq!(second.meta.get(b"k").expect("read").as_deref(), Some(&b"v2"[..]));
+        assert_eq!(committed(&trees, b"k"), Some(b"v1".to_vec()), "staged, not yet committed");
+        second.meta.remove(b"k");
+        assert_eq!(second.meta.get(b"k").expect("read"), None);
+        drop(second);
+        assert_eq!(committed(&trees, b"k"), Some(b"v1".to_vec()), "a dropped stage writes nothing");
+
+        let mut third = Staged::new(&trees);
+        third.meta.remove(b"k");
+        third.accounts.insert(b"a", b"x".to_vec());
+        trees.commit(third).expect("commit");
+        assert_eq!(committed(&trees, b"k"), None);
+        assert_eq!(trees.accounts.get(b"a").expect("read").as_deref(), Some(&b"x"[..]));
+    }
 
     #[test]
     fn audit_heads_round_trip() {
