@@ -24,6 +24,7 @@
 pub mod account;
 pub mod account_number;
 pub mod audit;
+mod chunked_vec;
 pub mod clock;
 pub mod command;
 mod decision;

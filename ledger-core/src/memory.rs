@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::account::Account;
 use crate::account_number::AccountNumber;
 use crate::audit::AuditRecord;
+use crate::chunked_vec::ChunkedVec;
 use crate::decision::decide;
 use crate::digest::Digest;
 use crate::error::StorageError;
@@ -50,10 +51,10 @@ struct State {
     /// Sequences of each account's transactions, ascending: commits are
     /// serialized and sequences grow with them, so appending keeps the order.
     history_of: IdMap<AccountId, Vec<u64>>,
-    postings_of: IdMap<AccountId, Vec<Posting>>,
+    postings_of: IdMap<AccountId, ChunkedVec<Posting>>,
     idempotency: HashMap<IdempotencyKey, IdempotencyRecord>,
     holds_by_expiry: BTreeSet<(DateTime<Utc>, TransactionId)>,
-    audit: Vec<AuditRecord>,
+    audit: ChunkedVec<AuditRecord>,
     users: BTreeMap<UserId, User>,
     user_by_email: HashMap<Email, UserId>,
     sessions: IdMap<SessionId, Session>,
@@ -78,15 +79,19 @@ impl MemoryStore {
 /// Transactions in sequence order. Commits are serialized and sequences grow
 /// with them, so appending keeps the order and a lookup is a binary search.
 #[derive(Debug, Default)]
-struct Journal(Vec<Transaction>);
+struct Journal(ChunkedVec<Transaction>);
 
 impl Journal {
     fn position(&self, sequence: u64) -> Result<usize, usize> {
-        self.0.binary_search_by_key(&sequence, |t| t.sequence)
+        let i = self.0.partition_point(|t| t.sequence < sequence);
+        match self.0.get(i) {
+            Some(t) if t.sequence == sequence => Ok(i),
+            _ => Err(i),
+        }
     }
 
     fn get(&self, sequence: u64) -> Option<&Transaction> {
-        self.position(sequence).ok().map(|i| &self.0[i])
+        self.position(sequence).ok().and_then(|i| self.0.get(i))
     }
 
     /// Adds a transaction newer than every one so far (checked against the
@@ -104,14 +109,19 @@ impl Journal {
     /// Stores a new state of a transaction already here.
     fn replace(&mut self, transaction: Transaction) {
         match self.position(transaction.sequence) {
-            Ok(i) => self.0[i] = transaction,
+            Ok(i) => {
+                if let Some(slot) = self.0.get_mut(i) {
+                    *slot = transaction;
+                }
+            }
             Err(i) => self.0.insert(i, transaction),
         }
     }
 
-    /// The transactions with sequences below `sequence`, oldest first.
-    fn below(&self, sequence: u64) -> &[Transaction] {
-        &self.0[..self.0.partition_point(|t| t.sequence < sequence)]
+    /// The transactions with sequences below `sequence`, oldest first (and
+    /// newest first when reversed).
+    fn below(&self, sequence: u64) -> impl DoubleEndedIterator<Item = &Transaction> {
+        self.0.range(0, self.0.partition_point(|t| t.sequence < sequence))
     }
 }
 
@@ -213,7 +223,7 @@ impl State {
     fn history(&self, filter: &HistoryFilter, before: Option<u64>, limit: usize) -> Vec<Transaction> {
         let below = before.unwrap_or(u64::MAX);
         let sequences: Box<dyn Iterator<Item = u64> + '_> = if filter.accounts.is_empty() {
-            Box::new(self.transactions.below(below).iter().rev().map(|t| t.sequence))
+            Box::new(self.transactions.below(below).rev().map(|t| t.sequence))
         } else {
             let lists = filter
                 .accounts
@@ -336,9 +346,9 @@ impl Store for MemoryStore {
         limit: usize,
     ) -> Result<Vec<Posting>, StorageError> {
         let state = self.lock();
-        let all = state.postings_of.get(&account).map(Vec::as_slice).unwrap_or_default();
+        let Some(all) = state.postings_of.get(&account) else { return Ok(Vec::new()) };
         let start = after.map_or(0, |after| all.partition_point(|p| p.sequence <= after));
-        Ok(all[start..].iter().take(limit).cloned().collect())
+        Ok(all.range(start, usize::MAX).take(limit).cloned().collect())
     }
 
     async fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError> {
@@ -348,7 +358,7 @@ impl Store for MemoryStore {
     async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StorageError> {
         let state = self.lock();
         let start = usize::try_from(after).unwrap_or(usize::MAX).min(state.audit.len());
-        Ok(state.audit[start..].iter().take(limit).cloned().collect())
+        Ok(state.audit.range(start, usize::MAX).take(limit).cloned().collect())
     }
 
     async fn expired_holds(&self, at: DateTime<Utc>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
@@ -371,7 +381,7 @@ impl Store for MemoryStore {
     ) -> Result<Vec<AuditRecord>, StorageError> {
         let state = self.lock();
         let start = usize::try_from(after).unwrap_or(usize::MAX).min(state.audit.len());
-        Ok(state.audit[start..].iter().filter(|r| r.actor == actor).take(limit).cloned().collect())
+        Ok(state.audit.range(start, usize::MAX).filter(|r| r.actor == actor).take(limit).cloned().collect())
     }
 
     async fn user(&self, id: UserId) -> Result<Option<User>, StorageError> {
