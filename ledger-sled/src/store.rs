@@ -4,7 +4,7 @@ use std::collections::BinaryHeap;
 use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -118,37 +118,38 @@ impl SledStore {
         self.blocking(|inner| inner.flush()).await
     }
 
-    /// Runs a query behind the commit gate: right here when no commit holds
-    /// or awaits the gate (a read from sled's cache takes microseconds, far
-    /// less than handing it to another thread), else off the async runtime's
-    /// worker threads, which must not wait out a commit.
+    /// Runs a query behind the commit gate (shared).
     async fn read<T, F>(&self, query: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&Inner) -> Result<T, StorageError> + Send + 'static,
     {
-        if let Some(_gate) = self.inner.try_read_gate() {
-            return query(&self.inner);
-        }
-        self.blocking(move |inner| {
-            let _gate = inner.read_gate();
-            query(inner)
-        })
-        .await
+        self.holding(Lock::Gate, query).await
     }
 
-    /// Runs a write outside `apply` as the one writer: right here when no
-    /// other writer holds the lock, else on a blocking thread.
+    /// Runs a write outside `apply` as the one writer.
     async fn write<T, F>(&self, work: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&Inner) -> Result<T, StorageError> + Send + 'static,
     {
-        if let Some(_writer) = self.inner.try_writer() {
+        self.holding(Lock::Writer, work).await
+    }
+
+    /// Runs `work` holding `lock`: right here when that needs no waiting (a
+    /// read from sled's cache takes microseconds, far less than handing it to
+    /// another thread), else off the async runtime's worker threads, which
+    /// must not wait out a commit.
+    async fn holding<T, F>(&self, lock: Lock, work: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, StorageError> + Send + 'static,
+    {
+        if let Some(_held) = self.inner.try_hold(lock) {
             return work(&self.inner);
         }
         self.blocking(move |inner| {
-            let _writer = inner.writer();
+            let _held = inner.hold(lock);
             work(inner)
         })
         .await
@@ -181,6 +182,30 @@ fn refuse_non_sled_directory(path: &Path) -> Result<(), StorageError> {
     }
 }
 
+/// The locks a query or a write outside `apply` runs under.
+#[derive(Debug, Clone, Copy)]
+enum Lock {
+    /// The commit gate, shared: every query.
+    Gate,
+    /// The writer mutex: `touch_session`.
+    Writer,
+}
+
+/// A lock that would block is not taken; a poisoned one is (it guards no data).
+fn untried<G>(error: TryLockError<G>) -> Option<G> {
+    match error {
+        TryLockError::Poisoned(poisoned) => Some(poisoned.into_inner()),
+        TryLockError::WouldBlock => None,
+    }
+}
+
+/// A taken [`Lock`], released when dropped (held only for that, never read).
+#[allow(dead_code)]
+enum Held<'a> {
+    Gate(RwLockReadGuard<'a, ()>),
+    Writer(MutexGuard<'a, ()>),
+}
+
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Not the trees: sled's Debug prints every node.
@@ -193,32 +218,26 @@ impl std::fmt::Debug for Inner {
 }
 
 impl Inner {
-    fn read_gate(&self) -> RwLockReadGuard<'_, ()> {
-        // The gate guards no data, so a panic elsewhere cannot poison anything.
-        self.commit_gate.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Takes `lock`, waiting if need be.
+    fn hold(&self, lock: Lock) -> Held<'_> {
+        // The locks guard no data, so a panic elsewhere cannot poison anything.
+        match lock {
+            Lock::Gate => Held::Gate(self.commit_gate.read().unwrap_or_else(|poisoned| poisoned.into_inner())),
+            Lock::Writer => Held::Writer(self.writer()),
+        }
     }
 
-    /// The gate shared, if that needs no waiting.
-    fn try_read_gate(&self) -> Option<RwLockReadGuard<'_, ()>> {
-        match self.commit_gate.try_read() {
-            Ok(guard) => Some(guard),
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) => None,
+    /// Takes `lock` if that needs no waiting.
+    fn try_hold(&self, lock: Lock) -> Option<Held<'_>> {
+        match lock {
+            Lock::Gate => self.commit_gate.try_read().map_or_else(untried, Some).map(Held::Gate),
+            Lock::Writer => self.writer.try_lock().map_or_else(untried, Some).map(Held::Writer),
         }
     }
 
     fn writer(&self) -> MutexGuard<'_, ()> {
-        // The lock guards no data, so a panic elsewhere cannot poison anything.
+        // As in `hold`: the mutex guards no data.
         self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// The writer lock, if that needs no waiting.
-    fn try_writer(&self) -> Option<MutexGuard<'_, ()>> {
-        match self.writer.try_lock() {
-            Ok(guard) => Some(guard),
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) => None,
-        }
     }
 
     fn write_gate(&self) -> RwLockWriteGuard<'_, ()> {
