@@ -151,7 +151,9 @@
 //! Opening a path that is not a directory, a non-empty directory that is not
 //! a sled database, another program's sled database, or one locked by another
 //! open store returns a [`StorageError`](ledger_core::StorageError) with
-//! backend `"sled"`, never a panic. The first open writes (and flushes) a
+//! backend `"sled"`, never a panic. A locked database is retried for up to
+//! one second first: a store dropped a moment ago in the same process can
+//! hold the lock until sled's I/O threads finish. The first open writes (and flushes) a
 //! format marker to `meta`; a later open of a sled database without it is
 //! refused, because sled recovers a log it cannot read as an *empty*
 //! database, and starting a fresh ledger there would bury the old one. The

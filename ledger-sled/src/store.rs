@@ -5,6 +5,7 @@ use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -81,10 +82,7 @@ impl SledStore {
         let path = config.path.display().to_string();
         refuse_non_sled_directory(&config.path)?;
         let existed = config.path.join("conf").is_file();
-        // sled 0.34 checks parts of its recovery with asserts rather than
-        // errors; a damaged directory must not take the caller's process down.
-        let opened = catch_unwind(AssertUnwindSafe(|| sled::Config::new().path(&config.path).open()));
-        let db = match opened {
+        let db = match open_waiting_for_lock(&config.path) {
             Ok(Ok(db)) => db,
             Ok(Err(source)) => return Err(error::sled(&format!("cannot open a sled database at {path}"), source)),
             Err(_) => {
@@ -163,6 +161,31 @@ impl SledStore {
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || work(&inner)).await.map_err(error::join)?
+    }
+}
+
+/// How long an open waits for sled's directory lock before reporting the
+/// database locked.
+const LOCK_WAIT: Duration = Duration::from_millis(1000);
+/// The pause between two tries at the lock.
+const LOCK_RETRY: Duration = Duration::from_millis(10);
+
+/// Opens the sled database at `path`, waiting up to [`LOCK_WAIT`] for its
+/// lock: a store dropped a moment ago in this process can still hold it while
+/// sled's I/O threads finish (sled's own tests wait on the lock for the same
+/// reason). `Err(_)` outside is a panic inside sled: sled 0.34 checks parts of
+/// its recovery with asserts rather than errors, and a damaged directory must
+/// not take the caller's process down.
+fn open_waiting_for_lock(path: &Path) -> std::thread::Result<sled::Result<sled::Db>> {
+    let started = Instant::now();
+    loop {
+        let opened = catch_unwind(AssertUnwindSafe(|| sled::Config::new().path(path).open()));
+        // sled 0.34 reports a held lock only in the text of an `Io` error.
+        let locked = matches!(&opened, Ok(Err(sled::Error::Io(e))) if e.to_string().contains("could not acquire lock"));
+        if !locked || started.elapsed() >= LOCK_WAIT {
+            return opened;
+        }
+        std::thread::sleep(LOCK_RETRY);
     }
 }
 

@@ -131,6 +131,25 @@ fn opening_a_locked_database_is_an_error() {
 }
 
 #[test]
+fn an_open_waits_for_a_lock_released_moments_later() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SledStore::open(dir.path()).unwrap());
+    let (held, lock_taken) = std::sync::mpsc::channel();
+    let path = dir.path().to_owned();
+    let holder = std::thread::spawn(move || {
+        let store = SledStore::open(&path).unwrap();
+        held.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(store);
+    });
+    lock_taken.recv().unwrap();
+    let started = std::time::Instant::now();
+    SledStore::open(dir.path()).unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(100), "it waited for the holder");
+    holder.join().unwrap();
+}
+
+#[test]
 fn opening_a_regular_file_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("plain.txt");
