@@ -64,8 +64,8 @@
 //! yet revoked (expired ones included, as core revokes those too): a session
 //! joins it when opened and leaves it when revoked, and the user's entry goes
 //! when the list empties. It exists because a snapshot must hold every
-//! unrevoked session of the users in `Keys::sessions_of`, and sled
-//! transactions cannot scan `user_sessions` (see below).
+//! unrevoked session of the users in `Keys::sessions_of`, and the staged
+//! view `apply` reads through answers point reads only (see below).
 //!
 //! Every query uses an index; only `accounts` and `users` (the admin
 //! listings) walk a whole tree, from their `after` cursor. History with an
@@ -120,8 +120,8 @@
 //!
 //! [`Store::touch_session`](ledger_core::Store::touch_session), the one
 //! write outside `apply`, is not a transaction: it rewrites one `sessions`
-//! value (last-seen is not indexed) with a compare-and-swap, as the one
-//! writer. No `apply` reads or commits while it runs, so it cannot undo a
+//! value (last-seen is not indexed), read and written as the one writer.
+//! No `apply` and no other touch runs meanwhile, so it cannot undo a
 //! revocation or be undone by one, and last-seen only moves forward. It
 //! does nothing for a missing or revoked session, and it does not flush
 //! (last-seen is telemetry; sled's background flusher or the next flushed

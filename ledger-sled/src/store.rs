@@ -546,32 +546,20 @@ impl Inner {
     }
 
     /// Moves a session's last-seen time forward, unless it is revoked. The
-    /// caller holds the writer lock, so no `apply` reads or commits
-    /// meanwhile; a concurrent touch of one session is settled by
-    /// compare-and-swap.
+    /// caller holds the writer lock, so no `apply` and no other touch reads
+    /// or writes the session meanwhile.
     /// Not flushed: last-seen is telemetry, written out by sled's background
     /// flusher or the next flushed `apply`.
     fn touch_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StorageError> {
         let key = keys::session(id);
-        loop {
-            let current = self.trees.sessions.get(key).map_err(|e| error::sled("reading a session", e))?;
-            let Some(current) = current else { return Ok(()) };
-            let mut session: Session = decode("a session", &current)?;
-            if session.revoked_at.is_some() || session.last_seen_at >= at {
-                return Ok(());
-            }
-            session.last_seen_at = at;
-            let touched = encode("a session", &session)?;
-            let swapped = self
-                .trees
-                .sessions
-                .compare_and_swap(key, Some(current), Some(touched))
-                .map_err(|e| error::sled("touching a session", e))?;
-            if swapped.is_ok() {
-                return Ok(());
-            }
-            // Another touch wrote first: read it again and decide again.
+        let Some(mut session) = self.session(id)? else { return Ok(()) };
+        if session.revoked_at.is_some() || session.last_seen_at >= at {
+            return Ok(());
         }
+        session.last_seen_at = at;
+        let touched = encode("a session", &session)?;
+        self.trees.sessions.insert(key, touched).map_err(|e| error::sled("touching a session", e))?;
+        Ok(())
     }
 
     fn reset_token(&self, token: &Digest) -> Result<Option<ResetToken>, StorageError> {

@@ -228,7 +228,7 @@ impl<'a> View<'a> {
 
 impl Staged<'_> {
     /// Loads the state of `keys` and the audit head: point reads only, which
-    /// is all sled transactions offer and all [`ledger_core::decide`] needs.
+    /// is all a [`View`] answers and all [`ledger_core::decide`] needs.
     pub fn snapshot(&self, keys: &Keys) -> Result<Snapshot, StorageError> {
         let mut snapshot = Snapshot { audit_head: self.audit_head()?, ..Snapshot::default() };
         for id in &keys.accounts {
@@ -262,8 +262,8 @@ impl Staged<'_> {
             }
         }
         // Named sessions in any state; then every unrevoked session of the
-        // users named, found through their live list (sled transactions
-        // cannot scan `user_sessions`).
+        // users named, found through their live list (a view cannot scan
+        // `user_sessions`).
         for id in &keys.sessions {
             if let Some(session) = self.session(*id)? {
                 snapshot.sessions.insert(*id, session);
@@ -307,8 +307,8 @@ impl Staged<'_> {
         keys::session_list_ids(&bytes)
     }
 
-    /// The end of the audit chain, kept in the meta tree because sled
-    /// transactions cannot read the audit tree's last key.
+    /// The end of the audit chain, kept in the meta tree because a view
+    /// cannot read the audit tree's last key.
     fn audit_head(&self) -> Result<AuditHead, StorageError> {
         let Some(bytes) = self.meta.get(keys::META_AUDIT_HEAD)? else { return Ok(AuditHead::default()) };
         decode_head(&bytes)
