@@ -16,19 +16,18 @@ const CHUNK_LEN: usize = 4096;
 #[derive(Debug, Clone)]
 pub(crate) struct ChunkedVec<T> {
     chunks: Vec<Vec<T>>,
-    len: usize,
 }
 
 impl<T> Default for ChunkedVec<T> {
     fn default() -> Self {
-        ChunkedVec { chunks: Vec::new(), len: 0 }
+        ChunkedVec { chunks: Vec::new() }
     }
 }
 
 impl<T> ChunkedVec<T> {
     /// The number of elements.
     pub fn len(&self) -> usize {
-        self.len
+        self.chunks.last().map_or(0, |last| (self.chunks.len() - 1) * CHUNK_LEN + last.len())
     }
 
     /// Appends `value` at the end.
@@ -44,7 +43,6 @@ impl<T> ChunkedVec<T> {
                 self.chunks.push(chunk);
             }
         }
-        self.len += 1;
     }
 
     /// The element at `index`.
@@ -68,14 +66,15 @@ impl<T> ChunkedVec<T> {
         let full = self.chunks.partition_point(|chunk| chunk.last().is_some_and(&pred));
         match self.chunks.get(full) {
             Some(chunk) => full * CHUNK_LEN + chunk.partition_point(&pred),
-            None => self.len,
+            None => self.len(),
         }
     }
 
     /// The elements at `start..end` (clamped to the length), in order; it
     /// runs backwards too.
     pub fn range(&self, start: usize, end: usize) -> impl DoubleEndedIterator<Item = &T> {
-        (start.min(self.len)..end.min(self.len)).filter_map(|i| self.get(i))
+        let len = self.len();
+        (start.min(len)..end.min(len)).filter_map(|i| self.get(i))
     }
 
     /// Inserts `value` at `index`, shifting the rest up. Linear in the
@@ -84,7 +83,6 @@ impl<T> ChunkedVec<T> {
     pub fn insert(&mut self, index: usize, value: T) {
         let mut all: Vec<T> = std::mem::take(&mut self.chunks).into_iter().flatten().collect();
         all.insert(index.min(all.len()), value);
-        self.len = 0;
         for item in all {
             self.push(item);
         }

@@ -357,7 +357,7 @@ impl Store for MemoryStore {
 
     async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StorageError> {
         let state = self.lock();
-        let start = usize::try_from(after).unwrap_or(usize::MAX).min(state.audit.len());
+        let start = usize::try_from(after).unwrap_or(usize::MAX);
         Ok(state.audit.range(start, usize::MAX).take(limit).cloned().collect())
     }
 
@@ -380,7 +380,7 @@ impl Store for MemoryStore {
         limit: usize,
     ) -> Result<Vec<AuditRecord>, StorageError> {
         let state = self.lock();
-        let start = usize::try_from(after).unwrap_or(usize::MAX).min(state.audit.len());
+        let start = usize::try_from(after).unwrap_or(usize::MAX);
         Ok(state.audit.range(start, usize::MAX).filter(|r| r.actor == actor).take(limit).cloned().collect())
     }
 
