@@ -166,9 +166,8 @@ impl LedgerWorkload {
     pub fn new(ledger: Ledger, accounts: Arc<Vec<AccountId>>) -> Result<LedgerWorkload, BenchError> {
         Ok(LedgerWorkload { ledger, accounts, amount: Amount::parse(TRANSFER_AMOUNT)? })
     }
-}
 
-impl LedgerWorkload {
+    /// The transfer for one pair of account indexes.
     fn command(&self, (from, to): Pair) -> Transfer {
         Transfer { from: self.accounts[from], to: self.accounts[to].into(), amount: self.amount, description: None }
     }

@@ -76,13 +76,13 @@ pub async fn drive(workload: Arc<dyn Workload>, plan: &RunPlan) -> Result<Measur
     let start = Instant::now();
     let measure_from = start + plan.warmup;
     let end = measure_from + plan.duration;
+    let batch_size = plan.batch_size.max(1);
     let mut tasks = Vec::with_capacity(plan.clients);
     for client in 0..plan.clients {
         let workload = workload.clone();
         let picker = plan.picker.clone();
         let seed = plan.seed.wrapping_add(client as u64);
         let tag = format!("{}-{client}", plan.tag);
-        let batch_size = plan.batch_size.max(1);
         tasks.push(tokio::spawn(async move {
             client_loop(workload, (picker, batch_size), seed, tag, measure_from, end).await
         }));
@@ -96,7 +96,7 @@ pub async fn drive(workload: Arc<dyn Workload>, plan: &RunPlan) -> Result<Measur
         first_error = first_error.or(result.first_error);
     }
     let elapsed = Instant::now().saturating_duration_since(measure_from).max(Duration::from_micros(1));
-    let transfers = recorder.len().saturating_mul(plan.batch_size.max(1) as u64);
+    let transfers = recorder.len().saturating_mul(batch_size as u64);
     Ok(Measurement { transfers, errors, first_error, elapsed, latency: recorder.summary() })
 }
 
