@@ -104,12 +104,9 @@ fn lock_order(moves: &[(uuid::Uuid, uuid::Uuid)]) -> Vec<uuid::Uuid> {
 
 /// Applies the transfers of `amount` to `balances` in order; a transfer
 /// that would overdraw its payer fails the whole command.
-fn settle<T>(
-    balances: &mut HashMap<uuid::Uuid, T>,
-    moves: &[(uuid::Uuid, uuid::Uuid)],
-    amount: T,
-) -> Result<(), BenchError>
+fn settle<K, T>(balances: &mut HashMap<K, T>, moves: &[(K, K)], amount: T) -> Result<(), BenchError>
 where
+    K: Copy + Eq + std::hash::Hash,
     T: Copy + PartialOrd + std::ops::Add<Output = T> + std::ops::Sub<Output = T>,
 {
     for (from, to) in moves {

@@ -80,7 +80,12 @@ impl SledBaseline {
     }
 }
 
-type Abort = ConflictableTransactionError<String>;
+type Abort = ConflictableTransactionError<BenchError>;
+
+/// Aborts the transaction with `reason`.
+fn abort(reason: &str) -> Abort {
+    Abort::Abort(BenchError::Baseline(reason.to_owned()))
+}
 
 impl Inner {
     fn transfers(&self, pairs: &[Pair], key: &str) -> Result<(), BenchError> {
@@ -88,28 +93,21 @@ impl Inner {
             pairs.iter().map(|&(from, to)| (self.accounts[from], self.accounts[to])).collect();
         let ids: Vec<[u8; 16]> = moves.iter().map(|_| *uuid::Uuid::now_v7().as_bytes()).collect();
         let trees: Vec<&sled::Tree> = self.trees.iter().collect();
-        let result = <[&sled::Tree] as Transactional<String>>::transaction(trees.as_slice(), |t| {
+        let result = <[&sled::Tree] as Transactional<BenchError>>::transaction(trees.as_slice(), |t| {
             let [accounts, history, ids_tree, transactions, postings, idempotency, audit, by_actor, meta] = &t[..]
             else {
-                return Err(Abort::Abort("sled returned fewer trees than given".into()));
+                return Err(abort("sled returned fewer trees than given"));
             };
             let head = meta.get(AUDIT_HEAD_KEY)?.and_then(|v| read_i64(&v)).unwrap_or(0);
             let mut balances: HashMap<[u8; 16], i64> = HashMap::new();
             for id in moves.iter().flat_map(|(from, to)| [from, to]) {
-                let bytes = accounts.get(id)?.ok_or_else(|| Abort::Abort("missing account".into()))?;
-                balances.insert(*id, read_i64(&bytes).ok_or_else(|| Abort::Abort("short account value".into()))?);
+                let bytes = accounts.get(id)?.ok_or_else(|| abort("missing account"))?;
+                balances.insert(*id, read_i64(&bytes).ok_or_else(|| abort("short account value"))?);
             }
             if idempotency.get(key.as_bytes())?.is_some() {
                 return Ok(());
             }
-            for (from, to) in &moves {
-                let payer = balances.get(from).copied().unwrap_or(0);
-                if payer < TRANSFER_UNITS {
-                    return Err(Abort::Abort("insufficient funds".into()));
-                }
-                balances.insert(*from, payer - TRANSFER_UNITS);
-                *balances.entry(*to).or_default() += TRANSFER_UNITS;
-            }
+            settle(&mut balances, &moves, TRANSFER_UNITS).map_err(Abort::Abort)?;
             for (id, units) in &balances {
                 accounts.insert(id, value(*units, ACCOUNT_VALUE_LEN))?;
             }
@@ -134,7 +132,7 @@ impl Inner {
             Ok(())
         });
         result.map_err(|e| match e {
-            TransactionError::Abort(reason) => BenchError::Baseline(reason),
+            TransactionError::Abort(error) => error,
             TransactionError::Storage(source) => BenchError::Sled(source),
         })?;
         if self.flush {
