@@ -15,6 +15,7 @@ use ledger_core::{
     IdempotencyRecord, Posting, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch, decide,
 };
 
+use crate::account_cache::AccountCache;
 use crate::codec::{decode, encode};
 use crate::config::{Durability, SledConfig};
 use crate::error::{self, BACKEND, corrupt};
@@ -46,6 +47,8 @@ struct Inner {
     /// history index entry before its transaction, one side of a transfer
     /// before the other).
     commit_gate: RwLock<()>,
+    /// Committed accounts, filled by the writer.
+    accounts: AccountCache,
     /// For [`SledStore::temporary`]: the directory, deleted when dropped.
     /// Declared last so the database closes before its files go.
     temp_dir: Option<tempfile::TempDir>,
@@ -100,6 +103,7 @@ impl SledStore {
             durability: config.durability,
             writer: Mutex::new(()),
             commit_gate: RwLock::new(()),
+            accounts: AccountCache::default(),
             temp_dir,
         };
         Ok(SledStore { inner: Arc::new(inner) })
@@ -284,7 +288,7 @@ impl Inner {
             let mut staged = Staged::new(&self.trees);
             let mut outcomes = Vec::with_capacity(batches.len());
             for batch in batches {
-                let decision = decide(batch, staged.snapshot(&batch.keys())?);
+                let decision = decide(batch, staged.snapshot(&batch.keys(), &self.accounts)?);
                 match &decision {
                     Decision::Commit(writes) => staged.write(writes)?,
                     Decision::Reject { audit, .. } => staged.append_audit(audit)?,
@@ -294,6 +298,7 @@ impl Inner {
             }
             let _gate = self.write_gate();
             self.trees.commit(staged)?;
+            self.cache_committed(&outcomes);
             outcomes
         };
         // Flushed outside the gate so queries are not held up by the fsync.
@@ -304,7 +309,19 @@ impl Inner {
         Ok(outcomes)
     }
 
+    /// Caches the accounts of committed outcomes, in commit order.
+    fn cache_committed(&self, outcomes: &[BatchOutcome]) {
+        for outcome in outcomes {
+            if let BatchOutcome::Committed(writes) = outcome {
+                writes.accounts().for_each(|account| self.accounts.insert_committed(account));
+            }
+        }
+    }
+
     fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
+        if let Some(account) = self.accounts.get(id) {
+            return Ok(Some(account));
+        }
         let bytes = self.trees.accounts.get(keys::account(id)).map_err(|e| error::sled("reading an account", e))?;
         bytes.map(|b| decode("an account", &b)).transpose()
     }
@@ -623,6 +640,11 @@ impl Store for SledStore {
     }
 
     async fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
+        // A cached account needs no blocking task and no gate: it is one
+        // committed record.
+        if let Some(account) = self.inner.accounts.get(id) {
+            return Ok(Some(account));
+        }
         self.read(move |inner| inner.account(id)).await
     }
 

@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ledger_core::identity::{ResetToken, Session, SessionId, User};
 use ledger_core::{
-    Account, AuditHead, AuditRecord, Digest, IdempotencyRecord, Keys, SEQUENCE_STRIDE, Snapshot, StorageError,
-    Transaction, TransactionStatus, UserId, Writes,
+    Account, AccountId, AuditHead, AuditRecord, Digest, IdempotencyRecord, Keys, SEQUENCE_STRIDE, Snapshot,
+    StorageError, Transaction, TransactionStatus, UserId, Writes,
 };
 use sled::transaction::TransactionError;
 use sled::{Db, IVec, Transactional, Tree};
 
+use crate::account_cache::AccountCache;
 use crate::codec::{decode, encode};
 use crate::error::{self, corrupt};
 use crate::keys;
@@ -211,9 +212,20 @@ impl<'a> View<'a> {
 
     /// The value at `key`: staged if this call wrote it, else committed.
     fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, StorageError> {
-        if let Some(value) = self.staged.get(key.as_ref()) {
-            return Ok(value.clone());
+        match self.staged(key.as_ref()) {
+            Some(value) => Ok(value.cloned()),
+            None => self.committed(key),
         }
+    }
+
+    /// What this call staged at `key`: `None` if nothing, `Some(None)` for a
+    /// removal.
+    fn staged(&self, key: &[u8]) -> Option<Option<&IVec>> {
+        self.staged.get(key).map(Option::as_ref)
+    }
+
+    /// The committed value at `key`, ignoring what this call staged.
+    fn committed(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, StorageError> {
         self.tree.get(key).map_err(|e| error::sled("reading for a commit", e))
     }
 
@@ -229,11 +241,11 @@ impl<'a> View<'a> {
 impl Staged<'_> {
     /// Loads the state of `keys` and the audit head: point reads only, which
     /// is all a [`View`] answers and all [`ledger_core::decide`] needs.
-    pub fn snapshot(&self, keys: &Keys) -> Result<Snapshot, StorageError> {
+    pub fn snapshot(&self, keys: &Keys, cache: &AccountCache) -> Result<Snapshot, StorageError> {
         let mut snapshot = Snapshot { audit_head: self.audit_head()?, ..Snapshot::default() };
         for id in &keys.accounts {
-            if let Some(bytes) = self.accounts.get(keys::account(*id))? {
-                snapshot.accounts.insert(*id, decode::<Account>("an account", &bytes)?);
+            if let Some(account) = self.account(*id, cache)? {
+                snapshot.accounts.insert(*id, account);
             }
         }
         for id in &keys.transactions {
@@ -287,6 +299,23 @@ impl Staged<'_> {
             }
         }
         Ok(snapshot)
+    }
+
+    /// An account as staged, else as committed: from the cache, or from the
+    /// tree, caching what it read (the caller is the writer, so the tree's
+    /// value is the committed one).
+    fn account(&self, id: AccountId, cache: &AccountCache) -> Result<Option<Account>, StorageError> {
+        let key = keys::account(id);
+        if let Some(staged) = self.accounts.staged(&key) {
+            return staged.map(|bytes| decode("an account", bytes)).transpose();
+        }
+        if let Some(account) = cache.get(id) {
+            return Ok(Some(account));
+        }
+        let Some(bytes) = self.accounts.committed(key)? else { return Ok(None) };
+        let account: Account = decode("an account", &bytes)?;
+        cache.insert_committed(&account);
+        Ok(Some(account))
     }
 
     fn transaction(&self, id: ledger_core::TransactionId) -> Result<Option<Transaction>, StorageError> {

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use ledger_core::{
-    AccountKind, AccountRef, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, ManualClock,
-    OpenAccount, PageRequest, PlaceHold, Store, TransactionKind, TransactionStatus, Transfer, UserId, Withdraw,
+    Account, AccountId, AccountKind, AccountRef, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey,
+    Ledger, ManualClock, OpenAccount, PageRequest, PlaceHold, Store, TransactionKind, TransactionStatus, Transfer,
+    UserId, Withdraw,
 };
 use ledger_sled::{Durability, SledConfig, SledStore};
 use rust_decimal::Decimal;
@@ -343,6 +344,66 @@ async fn concurrent_withdrawals_never_overdraw() {
     assert_eq!(ok, 10);
     assert_eq!(ledger.balance(&Actor::System, a.id).await.unwrap().posted, Decimal::ZERO);
     ledger.verify_audit_chain(&Actor::System, None).await.unwrap();
+}
+
+/// The store keeps committed accounts in memory; what it serves from there
+/// must be what the trees hold. Readers race the writer throughout, and the
+/// balances served at the end must equal those a fresh open reads from disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn accounts_served_from_memory_match_the_trees_after_racing_transfers_and_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledStore::open(dir.path()).unwrap());
+    let ledger = Ledger::builder(store.clone()).open().await.unwrap();
+    let mut accounts = Vec::new();
+    for i in 0..3 {
+        let account = ledger
+            .open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd))
+            .await
+            .unwrap();
+        let deposit = Deposit { account: account.id, amount: amount("100"), description: None };
+        ledger.deposit(&Actor::System, key(&format!("seed{i}")), deposit).await.unwrap();
+        accounts.push(account.id);
+    }
+    let mut tasks = Vec::new();
+    for writer in 0..6 {
+        let (ledger, accounts) = (ledger.clone(), accounts.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..30 {
+                let (from, to) = (accounts[(writer + i) % 3], accounts[(writer + i + 1) % 3]);
+                let transfer = Transfer { from, to: AccountRef::Id(to), amount: amount("0.37"), description: None };
+                // Some fail for funds; either way the books stay whole.
+                let _ = ledger.transfer(&Actor::System, key(&format!("t{writer}-{i}")), transfer).await;
+            }
+        }));
+    }
+    for _ in 0..3 {
+        let (store, accounts) = (store.clone(), accounts.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..200 {
+                for account in accounts_of(&store, &accounts).await {
+                    assert!(account.balance.posted >= Decimal::ZERO, "a reader saw an overdraft: {account:?}");
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let served: Vec<Account> = accounts_of(&store, &accounts).await;
+    assert_eq!(served.iter().map(|a| a.balance.posted).sum::<Decimal>(), dec("300"));
+    drop(ledger);
+    drop(store);
+    let reopened = SledStore::open(dir.path()).unwrap();
+    let on_disk = accounts_of(&reopened, &accounts).await;
+    assert_eq!(served, on_disk, "the accounts served from memory are the ones on disk");
+}
+
+async fn accounts_of(store: &SledStore, ids: &[AccountId]) -> Vec<Account> {
+    let mut accounts = Vec::new();
+    for id in ids {
+        accounts.push(store.account(*id).await.unwrap().unwrap());
+    }
+    accounts
 }
 
 #[tokio::test]
