@@ -1,6 +1,7 @@
 //! The comparison harness: for each backend and durability mode, the ledger
 //! and its baseline at each client count, interleaved so that each ratio
-//! compares runs made moments apart on the same (shared) machine.
+//! compares runs made moments apart on the same (shared) machine, each run
+//! on a freshly seeded store of its own.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,41 @@ pub async fn run(args: &CompareArgs, log: &mut dyn FnMut(&str)) -> Result<Report
     Ok(report)
 }
 
+/// Where one run belongs: a backend in a durability mode, at a client
+/// count, in a round.
+struct RunSite<'a> {
+    backend: Backend,
+    durability: Durability,
+    label: &'a str,
+    clients: usize,
+    round: usize,
+}
+
+impl RunSite<'_> {
+    fn row(&self, args: &CompareArgs, system: System, group_commit: Option<bool>, m: Measurement) -> Row {
+        Row {
+            backend: self.backend.name().to_owned(),
+            system,
+            durability: self.label.to_owned(),
+            group_commit,
+            clients: self.clients,
+            round: self.round,
+            batch_size: args.batch_size,
+            transfers: m.transfers,
+            errors: m.errors,
+            first_error: m.first_error.clone(),
+            seconds: m.elapsed.as_secs_f64(),
+            transfers_per_second: m.per_second(),
+            latency: m.latency,
+            baseline_ratio: None,
+        }
+    }
+}
+
+/// Every run of one backend and durability mode. Each run, ledger or
+/// baseline, gets a freshly opened and seeded store of its own: a store that
+/// earlier runs have grown is slower to write (sled's most of all), and
+/// sharing one would make a row depend on the runs before it.
 async fn run_backend(
     args: &CompareArgs,
     backend: Backend,
@@ -42,49 +78,53 @@ async fn run_backend(
     report: &mut Report,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), BenchError> {
-    let clients_max = args.clients.iter().copied().max().unwrap_or(1);
+    for (round, &clients) in args.clients.iter().enumerate() {
+        let site = RunSite { backend, durability, label, clients, round };
+        for group_commit in args.group_commit.settings() {
+            let m = run_ledger(args, &site, group_commit, picker, report, log).await?;
+            report.rows.push(site.row(args, System::Ledger, Some(group_commit), m));
+        }
+        if args.no_baselines {
+            continue;
+        }
+        if let Some(baseline) = baseline::open(backend, durability, &args.postgres_url, args.accounts, clients).await? {
+            let m = drive(baseline, &plan(args, picker, clients, run_tag(round, clients, None))).await?;
+            log(&format!("{} baseline clients={clients}: {:.0}/s", backend.name(), m.per_second()));
+            report.rows.push(site.row(args, System::Baseline, None, m));
+        }
+    }
+    Ok(())
+}
+
+/// One ledger run on a fresh store; afterwards checks that the store's
+/// balances sum to zero.
+async fn run_ledger(
+    args: &CompareArgs,
+    site: &RunSite<'_>,
+    group_commit: bool,
+    picker: &Arc<Picker>,
+    report: &mut Report,
+    log: &mut dyn FnMut(&str),
+) -> Result<Measurement, BenchError> {
+    let RunSite { backend, durability, label, clients, round } = *site;
     log(&format!("{} ({label}): seeding {} accounts", backend.name(), args.accounts));
-    let opened = open_store(backend, durability, &args.postgres_url, clients_max).await?;
+    let opened = open_store(backend, durability, &args.postgres_url, clients).await?;
     let accounts = Arc::new(seed_accounts(&Ledger::builder(opened.store.clone()).open().await?, args.accounts).await?);
-    let baseline = if args.no_baselines {
-        None
-    } else {
-        baseline::open(backend, durability, &args.postgres_url, args.accounts, clients_max).await?
-    };
-    let row = |system, group_commit, clients, round, m: Measurement| Row {
+    let ledger = Ledger::builder(opened.store.clone()).config(ledger_config(group_commit)).open().await?;
+    let workload: Arc<dyn Workload> = Arc::new(LedgerWorkload::new(ledger, accounts)?);
+    let m = drive(workload, &plan(args, picker, clients, run_tag(round, clients, Some(group_commit)))).await?;
+    log(&format!("{} ledger gc={group_commit} clients={clients}: {:.0}/s", backend.name(), m.per_second()));
+    let check = check_balances(opened.store.as_ref()).await?;
+    log(&format!("{} ({label}): balances sum to zero: {}", backend.name(), check.balanced));
+    report.invariants.push(InvariantRow {
         backend: backend.name().to_owned(),
-        system,
         durability: label.to_owned(),
         group_commit,
         clients,
         round,
-        batch_size: args.batch_size,
-        transfers: m.transfers,
-        errors: m.errors,
-        first_error: m.first_error.clone(),
-        seconds: m.elapsed.as_secs_f64(),
-        transfers_per_second: m.per_second(),
-        latency: m.latency,
-        baseline_ratio: None,
-    };
-    for (round, &clients) in args.clients.iter().enumerate() {
-        for group_commit in args.group_commit.settings() {
-            let ledger = Ledger::builder(opened.store.clone()).config(ledger_config(group_commit)).open().await?;
-            let workload: Arc<dyn Workload> = Arc::new(LedgerWorkload::new(ledger, accounts.clone())?);
-            let m = drive(workload, &plan(args, picker, clients, run_tag(round, clients, Some(group_commit)))).await?;
-            log(&format!("{} ledger gc={group_commit} clients={clients}: {:.0}/s", backend.name(), m.per_second()));
-            report.rows.push(row(System::Ledger, Some(group_commit), clients, round, m));
-        }
-        if let Some(baseline) = &baseline {
-            let m = drive(baseline.clone(), &plan(args, picker, clients, run_tag(round, clients, None))).await?;
-            log(&format!("{} baseline clients={clients}: {:.0}/s", backend.name(), m.per_second()));
-            report.rows.push(row(System::Baseline, None, clients, round, m));
-        }
-    }
-    let check = check_balances(opened.store.as_ref()).await?;
-    log(&format!("{} ({label}): balances sum to zero: {}", backend.name(), check.balanced));
-    report.invariants.push(InvariantRow { backend: backend.name().to_owned(), durability: label.to_owned(), check });
-    Ok(())
+        check,
+    });
+    Ok(m)
 }
 
 /// The prefix of one run's idempotency keys: unique per round, client count

@@ -54,13 +54,19 @@ pub struct Row {
     pub baseline_ratio: Option<f64>,
 }
 
-/// The ledger invariant after a backend's runs.
+/// The ledger invariant after one ledger run (each run has its own store).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InvariantRow {
     /// The backend.
     pub backend: String,
     /// Its durability mode.
     pub durability: String,
+    /// Whether the run used group commit.
+    pub group_commit: bool,
+    /// Its concurrent clients.
+    pub clients: usize,
+    /// Its position in the `--clients` list.
+    pub round: usize,
     /// What the check found.
     pub check: BalanceCheck,
 }
@@ -102,7 +108,7 @@ pub struct Report {
     pub settings: serde_json::Value,
     /// Every run, in the order measured.
     pub rows: Vec<Row>,
-    /// The invariant after each backend's ledger runs.
+    /// The invariant after each ledger run.
     pub invariants: Vec<InvariantRow>,
 }
 

@@ -28,7 +28,7 @@ async fn harness_measures_memory_and_sqlite_against_the_baseline_and_keeps_the_b
     for row in &ledger_rows {
         assert_eq!(row.baseline_ratio.is_some(), row.backend == "sqlite", "{row:?}");
     }
-    assert_eq!(report.invariants.len(), 2);
+    assert_eq!(report.invariants.len(), 8, "one check per ledger run, each on its own store");
     for invariant in &report.invariants {
         assert!(invariant.check.balanced, "{invariant:?}");
         // 50 customer accounts plus the settlement accounts.
