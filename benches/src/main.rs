@@ -8,7 +8,10 @@ use ledger_bench::{BenchError, chart, compare, http};
 
 /// mimalloc rather than the system allocator: sled allocates and frees on
 /// every insert, and glibc's allocator is about half its cost. The ledger
-/// and the baselines share the process, so both run on it.
+/// and the baselines share the process, so both run on it. Built without
+/// transparent huge pages (the `no_thp` feature): the first touch of a huge
+/// page zeroes 2 MiB at once, which stalled the growing memory store for
+/// about 5 ms at its p99 and cost it a quarter of its throughput.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
