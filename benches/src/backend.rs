@@ -21,10 +21,10 @@ pub const SEED_BALANCE: &str = "1000000";
 pub const TRANSFER_AMOUNT: &str = "0.01";
 /// Accounts opened concurrently while seeding.
 const SEED_CONCURRENCY: usize = 16;
-/// The most PostgreSQL connections a ledger or baseline pool opens: both
-/// pools of a run stay open together, and the server (shared with others)
-/// allows 100. Clients beyond this queue for a connection, in ledger and
-/// baseline alike.
+/// The most PostgreSQL connections a ledger or baseline pool opens: the
+/// server (shared with others) allows 100, and the previous run's pool may
+/// still be closing its connections when the next run's opens. Clients
+/// beyond this queue for a connection, in ledger and baseline alike.
 pub const POSTGRES_CONNECTIONS_MAX: usize = 32;
 /// The schema the ledger's PostgreSQL tables live in during a run.
 pub const LEDGER_SCHEMA: &str = "bench_ledger";

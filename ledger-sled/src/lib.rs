@@ -121,7 +121,7 @@
 //! its sled transaction commits. A query that misses reads the trees and
 //! leaves the cache alone, so it can never put back a value the writer has
 //! replaced. On the harness's 64-client group commit run this raised sled's
-//! throughput by about 7% (`docs/benchmarks.md`).
+//! throughput by about 8% (`docs/benchmarks.md`).
 //!
 //! sled's scans do not wait for a commit between two steps, and a query reads
 //! several keys (an index entry, then the record it names), so the store adds
