@@ -318,10 +318,16 @@ impl Inner {
         }
     }
 
+    /// An account: cached, else as stored.
     fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
-        if let Some(account) = self.accounts.get(id) {
-            return Ok(Some(account));
+        match self.accounts.get(id) {
+            Some(account) => Ok(Some(account)),
+            None => self.stored_account(id),
         }
+    }
+
+    /// An account as the `accounts` tree holds it.
+    fn stored_account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
         let bytes = self.trees.accounts.get(keys::account(id)).map_err(|e| error::sled("reading an account", e))?;
         bytes.map(|b| decode("an account", &b)).transpose()
     }
@@ -645,7 +651,7 @@ impl Store for SledStore {
         if let Some(account) = self.inner.accounts.get(id) {
             return Ok(Some(account));
         }
-        self.read(move |inner| inner.account(id)).await
+        self.read(move |inner| inner.stored_account(id)).await
     }
 
     async fn account_by_number(&self, number: AccountNumber) -> Result<Option<Account>, StorageError> {
