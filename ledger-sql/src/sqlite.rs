@@ -72,14 +72,7 @@ impl SqliteBackend {
             return Err(StorageError::new(BACKEND, "the SQLite URL names no file (use sqlite:PATH)"));
         }
         let place = connect.get_filename().display().to_string();
-        let first = tokio::time::timeout(options.connect_timeout, SqliteConnection::connect_with(&connect)).await;
-        let mut conn = match first {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(storage_error(BACKEND, &format!("cannot open SQLite database {place}"), e)),
-            Err(_) => {
-                return Err(StorageError::new(BACKEND, format!("cannot open SQLite database {place}: timed out")));
-            }
-        };
+        let mut conn = open_racing_openers(&connect, &place, options.connect_timeout).await?;
         migrate_racing_openers(&mut conn).await?;
         let _ = conn.close().await;
         let pool = SqlitePoolOptions::new()
@@ -114,6 +107,34 @@ impl SqliteBackend {
             Session::execute(&mut *conn, stmt).await
         };
         apply::with_retries(context, sqlite_retryable, run).await.map_err(|e| storage_error(BACKEND, context, e))
+    }
+}
+
+/// The pause between attempts to open a file another opener holds locked.
+const OPEN_RETRY_PAUSE: Duration = Duration::from_millis(10);
+
+/// Opens the first connection, retrying while another opener holds the file
+/// locked, until `timeout`. A connection's opening pragmas (the switch to
+/// WAL on a new file) can meet another opener's lock and get "database is
+/// locked" at once, without SQLite's busy handler waiting, so two processes
+/// started together would otherwise see one of them fail to start.
+async fn open_racing_openers(
+    connect: &SqliteConnectOptions,
+    place: &str,
+    timeout: Duration,
+) -> Result<SqliteConnection, StorageError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, SqliteConnection::connect_with(connect)).await {
+            Ok(Ok(conn)) => return Ok(conn),
+            Ok(Err(e)) if sqlite_retryable(&e) && tokio::time::Instant::now() + OPEN_RETRY_PAUSE < deadline => {
+                tokio::time::sleep(OPEN_RETRY_PAUSE).await;
+            }
+            Ok(Err(e)) => return Err(storage_error(BACKEND, &format!("cannot open SQLite database {place}"), e)),
+            Err(_) => {
+                return Err(StorageError::new(BACKEND, format!("cannot open SQLite database {place}: timed out")));
+            }
+        }
     }
 }
 

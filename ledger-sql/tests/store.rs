@@ -95,6 +95,23 @@ async fn sqlite_refuses_a_schema_newer_than_the_build() {
     assert!(error.contains("schema version 9999 is newer than this build"), "{error}");
 }
 
+/// Service processes started together open (and create) one file at the same
+/// moment; SQLite may refuse a connection's opening pragmas with "database is
+/// locked" without waiting, and every opener must still get its store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_openers_racing_on_a_new_file_all_open_it() {
+    const OPENERS: usize = 8;
+    const FILES: usize = 6;
+    for _ in 0..FILES {
+        let url = common::fresh_sqlite_url();
+        let opens = (0..OPENERS).map(|_| SqlStore::connect_with(&url, SqlOptions::default()));
+        for open in futures::future::join_all(opens).await {
+            let store = open.unwrap_or_else(|e| panic!("a racing opener failed: {e}"));
+            store.close().await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn postgres_refuses_a_schema_newer_than_the_build() {
     let Some(url) = common::postgres_url("PostgreSQL schema version guard") else { return };
