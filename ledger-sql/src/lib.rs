@@ -170,7 +170,11 @@
 //! wait up to 5 s (`busy_timeout`) and are then retried like PostgreSQL's
 //! serialization failures; within a process, writers queue on an async
 //! mutex instead of polling. In WAL mode readers see the last committed
-//! state and never block the writer.
+//! state and never block the writer. Processes that open one new file at
+//! the same moment all open it: the first connection is retried while
+//! another opener holds the file locked (its switch to WAL can be refused
+//! at once, without the busy timeout), for up to the connect timeout, and
+//! the migrations run again when another opener applied them first.
 //!
 //! ## Change notifications (PostgreSQL)
 //!
