@@ -232,16 +232,23 @@ scenario('history filters by kind and amount and opens a detail view', async () 
   await alicePage.goto('/#/history?limit=2');
   await expectCount(rows, 2);
   const newest = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.transactionId));
+  // The old page's rows stay until the new page replaces them, so wait for
+  // the pager to say which page is shown, not only for two rows.
+  const where = alicePage.locator('.pager .where');
+  await expectText(where, '2 shown');
   await alicePage.getByRole('button', { name: 'Older →' }).click();
+  await expectText(where, '2 shown (older page)');
   await expectCount(rows, 2);
   const older = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.transactionId));
   assert.equal(new Set([...newest, ...older]).size, 4, 'two pages, four different transactions');
   assert.equal(await alicePage.getByRole('button', { name: 'Older →' }).count(), 0, 'no page after the last');
   await alicePage.getByRole('button', { name: '← Newer' }).click();
+  await expectText(where, '2 shown');
   await expectCount(rows, 2);
   assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.transactionId)), newest);
 
   await alicePage.getByRole('link', { name: 'Clear' }).click();
+  await expectText(where, '4 shown');
   await alicePage.getByLabel('Kind').selectOption('transfer');
   await alicePage.getByRole('button', { name: 'Apply filters' }).click();
   await expectCount(rows, 1);
