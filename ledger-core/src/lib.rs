@@ -22,6 +22,7 @@
 //! **Invariant:** this crate does no I/O and knows no SQL, sled, HTTP or JSON.
 
 pub mod account;
+mod account_facts;
 pub mod account_number;
 pub mod audit;
 mod chunked_vec;

@@ -1,13 +1,17 @@
 //! Planning: turns a validated command into the [`Op`]s of a write batch.
 //!
 //! Planning reads only facts that never change once written (an account's
-//! existence, kind, currency and number; a hold's accounts, amount and
-//! currency), so reading them outside the store's transaction is safe.
-//! Everything that can change is left to [`decide`](crate::decide).
+//! existence, owner, kind, currency and number; a hold's accounts, amount
+//! and currency), so reading them outside the store's transaction is safe,
+//! and the account facts are served from memory once read
+//! ([`AccountFactsCache`]). Everything that can change is left to
+//! [`decide`](crate::decide).
 
 use chrono::{DateTime, Duration, Utc};
 
 use crate::account::{Account, AccountKind};
+use crate::account_facts::{AccountFacts, AccountFactsCache};
+use crate::account_number::AccountNumber;
 use crate::command::{
     AccountRef, CaptureHold, Deposit, HOLD_EXPIRY_SECS_MAX, MoneyCommand, PlaceHold, Transfer, VoidHold, Withdraw,
 };
@@ -51,6 +55,7 @@ impl KycPolicy {
 /// account named by its number.
 pub(crate) struct Planner<'a> {
     pub store: &'a dyn Store,
+    pub facts: &'a AccountFactsCache,
     pub at: DateTime<Utc>,
     pub actor: Actor,
     pub kyc: KycPolicy,
@@ -155,7 +160,7 @@ impl Planner<'_> {
         let hold = self.store.transaction(id).await?.ok_or(not_found.clone())?;
         let mut visible = self.actor.is_privileged();
         for side in [hold.from_account, hold.to_account].into_iter().flatten() {
-            visible = visible || self.store.account(side).await?.is_some_and(|a| self.actor.may_act_for(a.owner));
+            visible = visible || self.account(side).await?.is_some_and(|a| self.actor.may_act_for(a.owner));
         }
         if !visible {
             return Err(not_found);
@@ -168,9 +173,9 @@ impl Planner<'_> {
 
     /// A customer account the actor may act on; internal accounts are
     /// refused, and to customers they do not exist.
-    pub async fn customer_account(&self, id: AccountId) -> Result<Account, LedgerError> {
+    pub async fn customer_account(&self, id: AccountId) -> Result<AccountFacts, LedgerError> {
         let not_found = LedgerError::AccountNotFound { account: id };
-        let account = self.store.account(id).await?.ok_or(not_found.clone())?;
+        let account = self.account(id).await?.ok_or(not_found.clone())?;
         let account = self.not_internal(account, not_found.clone())?;
         if !self.actor.may_act_for(account.owner) {
             return Err(not_found);
@@ -180,7 +185,7 @@ impl Planner<'_> {
 
     /// Refuses the ledger's internal accounts: by name to admins, and as
     /// `not_found` to customers, for whom they do not exist.
-    fn not_internal(&self, account: Account, not_found: LedgerError) -> Result<Account, LedgerError> {
+    fn not_internal(&self, account: AccountFacts, not_found: LedgerError) -> Result<AccountFacts, LedgerError> {
         if account.kind != AccountKind::Settlement {
             return Ok(account);
         }
@@ -189,12 +194,12 @@ impl Planner<'_> {
 
     /// The other side of a transfer or hold: a different customer account in
     /// the same currency, found by id or by number.
-    async fn counterparty(&self, from: &Account, to: AccountRef) -> Result<Account, LedgerError> {
+    async fn counterparty(&self, from: &AccountFacts, to: AccountRef) -> Result<AccountFacts, LedgerError> {
         let to = match to {
             AccountRef::Id(id) => self.customer_account(id).await?,
             AccountRef::Number(number) => {
                 let not_found = LedgerError::AccountNumberNotFound { number };
-                let account = self.store.account_by_number(number).await?.ok_or(not_found.clone())?;
+                let account = self.account_by_number(number).await?.ok_or(not_found.clone())?;
                 self.not_internal(account, not_found)?
             }
         };
@@ -205,6 +210,28 @@ impl Planner<'_> {
             return Err(LedgerError::CurrencyMismatch { expected: from.currency, found: to.currency });
         }
         Ok(to)
+    }
+
+    /// The facts of an account, from memory once read.
+    async fn account(&self, id: AccountId) -> Result<Option<AccountFacts>, LedgerError> {
+        if let Some(facts) = self.facts.get(id) {
+            return Ok(Some(facts));
+        }
+        Ok(self.store.account(id).await?.map(|account| self.remember(&account)))
+    }
+
+    /// The facts of the account with this number, from memory once read.
+    async fn account_by_number(&self, number: AccountNumber) -> Result<Option<AccountFacts>, LedgerError> {
+        if let Some(facts) = self.facts.by_number(number) {
+            return Ok(Some(facts));
+        }
+        Ok(self.store.account_by_number(number).await?.map(|account| self.remember(&account)))
+    }
+
+    fn remember(&self, account: &Account) -> AccountFacts {
+        let facts = AccountFacts::from(account);
+        self.facts.insert(facts);
+        facts
     }
 
     /// A posted transaction with its two lines. The debit side is `from` or,
@@ -259,4 +286,93 @@ pub(crate) fn validate_overdraft_limit(
     }
     let amount = Amount::new(limit).map_err(|_| LedgerError::InvalidOverdraftLimit)?;
     Money::new(amount, currency).map(Money::value).map_err(|_| LedgerError::InvalidOverdraftLimit)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::command::OpenAccount;
+    use crate::conformance::recording::RecordingStore;
+    use crate::idempotency::IdempotencyKey;
+    use crate::memory::MemoryStore;
+    use crate::money::Currency;
+    use crate::{Ledger, UserId};
+
+    struct Fixture {
+        ledger: Ledger,
+        store: Arc<RecordingStore>,
+        from: Account,
+        to: Account,
+        keys: std::cell::Cell<u32>,
+    }
+
+    impl Fixture {
+        async fn new() -> Fixture {
+            let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), Duration::ZERO));
+            let ledger = Ledger::builder(store.clone()).open().await.unwrap();
+            let open = || OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
+            let from = ledger.open_account(&Actor::System, open()).await.unwrap();
+            let to = ledger.open_account(&Actor::System, open()).await.unwrap();
+            let fixture = Fixture { ledger, store, from, to, keys: std::cell::Cell::new(0) };
+            let deposit = Deposit { account: fixture.from.id, amount: amount(100), description: None };
+            fixture.ledger.deposit(&Actor::System, fixture.key(), deposit).await.unwrap();
+            fixture
+        }
+
+        fn key(&self) -> IdempotencyKey {
+            self.keys.set(self.keys.get() + 1);
+            IdempotencyKey::new(format!("k{}", self.keys.get())).unwrap()
+        }
+
+        async fn transfer(&self, to: impl Into<AccountRef>, units: i64) -> Result<(), LedgerError> {
+            let command = Transfer { from: self.from.id, to: to.into(), amount: amount(units), description: None };
+            self.ledger.transfer(&Actor::System, self.key(), command).await.map(|_| ())
+        }
+    }
+
+    fn amount(units: i64) -> Amount {
+        Amount::new(Decimal::from(units)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn planning_reads_each_account_from_the_store_only_once() {
+        let f = Fixture::new().await;
+        f.transfer(f.to.id, 1).await.unwrap();
+        let warm = f.store.account_reads();
+        f.transfer(f.to.id, 1).await.unwrap();
+        f.transfer(f.to.number, 1).await.unwrap();
+        f.ledger.freeze(&Actor::System, f.to.id).await.unwrap();
+        assert_eq!(f.store.account_reads(), warm, "planning read an account it had read before");
+    }
+
+    #[tokio::test]
+    async fn remembered_accounts_still_meet_the_rules_on_what_changes() {
+        let f = Fixture::new().await;
+        f.transfer(f.to.id, 1).await.unwrap();
+        let too_much = f.transfer(f.to.id, 1_000).await;
+        assert!(matches!(too_much, Err(LedgerError::InsufficientFunds { .. })), "{too_much:?}");
+        f.ledger.freeze(&Actor::System, f.to.id).await.unwrap();
+        let frozen = f.transfer(f.to.number, 1).await;
+        assert!(matches!(frozen, Err(LedgerError::AccountFrozen { .. })), "{frozen:?}");
+        assert_eq!(f.ledger.account(&Actor::System, f.from.id).await.unwrap().balance.posted, Decimal::from(99));
+    }
+
+    #[tokio::test]
+    async fn an_account_not_found_is_looked_up_again_every_time() {
+        let f = Fixture::new().await;
+        let unknown = AccountId::new();
+        for _ in 0..2 {
+            let reads = f.store.account_reads();
+            let missing = f.transfer(unknown, 1).await;
+            assert!(matches!(missing, Err(LedgerError::AccountNotFound { account }) if account == unknown));
+            assert_eq!(f.store.account_reads(), reads + 1, "a missing account is never remembered");
+        }
+    }
 }

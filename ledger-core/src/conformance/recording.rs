@@ -2,11 +2,12 @@
 //! gate, slow every call down, fail one, or capture the batches instead of
 //! applying them: what group commit tests need to make groups form and to
 //! prove that they did, and what backend tests need to get the batches a
-//! ledger plans.
+//! ledger plans. It also counts account reads, for tests of what planning
+//! reads.
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -55,6 +56,7 @@ pub struct RecordingStore {
     fail_next: AtomicBool,
     capturing: AtomicBool,
     captured: Mutex<Vec<WriteBatch>>,
+    account_reads: AtomicUsize,
 }
 
 impl RecordingStore {
@@ -70,6 +72,7 @@ impl RecordingStore {
             fail_next: AtomicBool::new(false),
             capturing: AtomicBool::new(false),
             captured: Mutex::new(Vec::new()),
+            account_reads: AtomicUsize::new(0),
         }
     }
 
@@ -105,6 +108,11 @@ impl RecordingStore {
     /// touching the inner store.
     pub fn fail_next_apply(&self) {
         self.fail_next.store(true, Ordering::SeqCst);
+    }
+
+    /// How many accounts were read so far, by id or by number.
+    pub fn account_reads(&self) -> usize {
+        self.account_reads.load(Ordering::SeqCst)
     }
 
     /// Every `apply` call so far, in order.
@@ -156,10 +164,12 @@ impl Store for RecordingStore {
     }
 
     async fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
+        self.account_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.account(id).await
     }
 
     async fn account_by_number(&self, number: AccountNumber) -> Result<Option<Account>, StorageError> {
+        self.account_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.account_by_number(number).await
     }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::account::Account;
+use crate::account_facts::AccountFactsCache;
 use crate::audit::AuditDraft;
 use crate::clock::{Clock, SystemClock};
 use crate::command::MoneyCommand;
@@ -91,6 +92,8 @@ pub struct Ledger {
     config: Arc<LedgerConfig>,
     throttle: Arc<LoginThrottle>,
     notifier: Arc<dyn Notifier>,
+    /// Immutable account facts for planning.
+    facts: Arc<AccountFactsCache>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -138,6 +141,7 @@ impl LedgerBuilder {
             config: Arc::new(self.config),
             throttle: Arc::new(LoginThrottle::new()),
             notifier: self.notifier,
+            facts: Arc::new(AccountFactsCache::default()),
         };
         ledger.ensure_settlement_accounts().await?;
         Ok(ledger)
@@ -207,7 +211,7 @@ impl Ledger {
     // Plumbing.
 
     fn planner(&self, at: DateTime<Utc>, actor: &Actor) -> Planner<'_> {
-        Planner { store: self.store.as_ref(), at, actor: *actor, kyc: self.config.kyc }
+        Planner { store: self.store.as_ref(), facts: &self.facts, at, actor: *actor, kyc: self.config.kyc }
     }
 
     /// Applies one unclaimed batch; a replay cannot happen without a claim.

@@ -1,0 +1,152 @@
+//! What never changes about an account once it exists (its id, number,
+//! owner, kind and currency), kept in memory for planning.
+//!
+//! Planning a transfer reads both accounts only for these facts; on a SQL
+//! store each read is a round trip outside the storage transaction, which a
+//! one-client caller waits through. Accounts are never deleted and these
+//! fields are never rewritten, so a cached fact can never go stale: not
+//! after a status change, not when another process shares the database.
+//! Only facts of accounts that exist are kept; a miss reads the store.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::account::{Account, AccountKind};
+use crate::account_number::AccountNumber;
+use crate::id::{AccountId, UserId};
+use crate::money::Currency;
+
+/// The most accounts the cache holds. At about 100 bytes for an entry in
+/// each map, 20 MiB at most.
+pub(crate) const ACCOUNT_FACTS_ENTRIES_MAX: usize = 100_000;
+
+/// An account's immutable fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AccountFacts {
+    /// Identity.
+    pub id: AccountId,
+    /// The unique human-readable number.
+    pub number: AccountNumber,
+    /// The owner.
+    pub owner: UserId,
+    /// What the account is for.
+    pub kind: AccountKind,
+    /// The one currency it holds.
+    pub currency: Currency,
+}
+
+impl From<&Account> for AccountFacts {
+    fn from(account: &Account) -> Self {
+        AccountFacts {
+            id: account.id,
+            number: account.number,
+            owner: account.owner,
+            kind: account.kind,
+            currency: account.currency,
+        }
+    }
+}
+
+type Hasher = foldhash::fast::RandomState;
+
+#[derive(Debug, Default)]
+struct Maps {
+    by_id: HashMap<AccountId, AccountFacts, Hasher>,
+    by_number: HashMap<AccountNumber, AccountId, Hasher>,
+}
+
+/// Facts of existing accounts by id and by number, at most `entries_max`.
+#[derive(Debug)]
+pub(crate) struct AccountFactsCache {
+    maps: Mutex<Maps>,
+    entries_max: usize,
+}
+
+impl Default for AccountFactsCache {
+    /// A cache of at most [`ACCOUNT_FACTS_ENTRIES_MAX`] accounts.
+    fn default() -> Self {
+        AccountFactsCache::with_entries_max(ACCOUNT_FACTS_ENTRIES_MAX)
+    }
+}
+
+impl AccountFactsCache {
+    /// An empty cache that holds at most `entries_max` accounts (at least one).
+    pub fn with_entries_max(entries_max: usize) -> AccountFactsCache {
+        AccountFactsCache { maps: Mutex::new(Maps::default()), entries_max: entries_max.max(1) }
+    }
+
+    /// The facts of the account with this id, if cached.
+    pub fn get(&self, id: AccountId) -> Option<AccountFacts> {
+        self.lock().by_id.get(&id).copied()
+    }
+
+    /// The facts of the account with this number, if cached.
+    pub fn by_number(&self, number: AccountNumber) -> Option<AccountFacts> {
+        let maps = self.lock();
+        maps.by_number.get(&number).and_then(|id| maps.by_id.get(id)).copied()
+    }
+
+    /// Records the facts of an account read from the store.
+    pub fn insert(&self, facts: AccountFacts) {
+        let mut maps = self.lock();
+        // Starting over when full keeps the bound without bookkeeping per
+        // read; the accounts in use come back on their next read.
+        if maps.by_id.len() >= self.entries_max && !maps.by_id.contains_key(&facts.id) {
+            maps.by_id.clear();
+            maps.by_number.clear();
+        }
+        maps.by_id.insert(facts.id, facts);
+        maps.by_number.insert(facts.number, facts.id);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Maps> {
+        // Nothing that can panic runs under the lock, so a poisoned map is
+        // still consistent.
+        self.maps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::Utc;
+
+    use super::*;
+
+    fn facts() -> AccountFacts {
+        let mut account = Account::settlement(Currency::Usd, Utc::now());
+        account.id = AccountId::new();
+        account.number = AccountNumber::random(&mut rand::rng());
+        account.owner = UserId::new();
+        account.kind = AccountKind::Checking;
+        AccountFacts::from(&account)
+    }
+
+    #[test]
+    fn facts_are_found_by_id_and_by_number() {
+        let cache = AccountFactsCache::with_entries_max(4);
+        let a = facts();
+        assert_eq!(cache.get(a.id), None);
+        cache.insert(a);
+        assert_eq!(cache.get(a.id), Some(a));
+        assert_eq!(cache.by_number(a.number), Some(a));
+        assert_eq!(cache.by_number(facts().number), None);
+    }
+
+    #[test]
+    fn a_full_cache_starts_over_and_never_exceeds_its_bound() {
+        let cache = AccountFactsCache::with_entries_max(2);
+        let all = [facts(), facts(), facts()];
+        cache.insert(all[0]);
+        cache.insert(all[1]);
+        cache.insert(all[1]);
+        assert!(cache.get(all[0].id).is_some(), "inserting a present entry again does not count as a new one");
+        cache.insert(all[2]);
+        assert_eq!(cache.get(all[2].id), Some(all[2]));
+        assert_eq!(cache.get(all[0].id), None);
+        assert_eq!(cache.by_number(all[1].number), None, "numbers go with their ids");
+        let maps = cache.lock();
+        assert_eq!((maps.by_id.len(), maps.by_number.len()), (1, 1));
+    }
+}
