@@ -82,7 +82,7 @@ pub struct LedgerConfig {
 /// A double-entry ledger over any [`Store`].
 ///
 /// Cheap to clone; clones share the store, the group commit queue, the event
-/// channel, the login throttle and the notifier.
+/// channel, the login throttle, the notifier and the cache of account facts.
 #[derive(Clone)]
 pub struct Ledger {
     store: Arc<dyn Store>,
