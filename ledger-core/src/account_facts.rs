@@ -8,11 +8,9 @@
 //! after a status change, not when another process shares the database.
 //! Only facts of accounts that exist are kept; a miss reads the store.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
 use crate::account::{Account, AccountKind};
 use crate::account_number::AccountNumber;
+use crate::bounded_map::BoundedMap;
 use crate::id::{AccountId, UserId};
 use crate::money::Currency;
 
@@ -47,19 +45,12 @@ impl From<&Account> for AccountFacts {
     }
 }
 
-type Hasher = foldhash::fast::RandomState;
-
-#[derive(Debug, Default)]
-struct Maps {
-    by_id: HashMap<AccountId, AccountFacts, Hasher>,
-    by_number: HashMap<AccountNumber, AccountId, Hasher>,
-}
-
-/// Facts of existing accounts by id and by number, at most `entries_max`.
+/// Facts of existing accounts by id and by number, at most `entries_max` of
+/// each (each map starts over on its own when full).
 #[derive(Debug)]
 pub(crate) struct AccountFactsCache {
-    maps: Mutex<Maps>,
-    entries_max: usize,
+    by_id: BoundedMap<AccountId, AccountFacts>,
+    by_number: BoundedMap<AccountNumber, AccountFacts>,
 }
 
 impl Default for AccountFactsCache {
@@ -72,37 +63,23 @@ impl Default for AccountFactsCache {
 impl AccountFactsCache {
     /// An empty cache that holds at most `entries_max` accounts (at least one).
     pub fn with_entries_max(entries_max: usize) -> AccountFactsCache {
-        AccountFactsCache { maps: Mutex::new(Maps::default()), entries_max: entries_max.max(1) }
+        AccountFactsCache { by_id: BoundedMap::new(entries_max), by_number: BoundedMap::new(entries_max) }
     }
 
     /// The facts of the account with this id, if cached.
     pub fn get(&self, id: AccountId) -> Option<AccountFacts> {
-        self.lock().by_id.get(&id).copied()
+        self.by_id.get(&id)
     }
 
     /// The facts of the account with this number, if cached.
     pub fn by_number(&self, number: AccountNumber) -> Option<AccountFacts> {
-        let maps = self.lock();
-        maps.by_number.get(&number).and_then(|id| maps.by_id.get(id)).copied()
+        self.by_number.get(&number)
     }
 
     /// Records the facts of an account read from the store.
     pub fn insert(&self, facts: AccountFacts) {
-        let mut maps = self.lock();
-        // Starting over when full keeps the bound without bookkeeping per
-        // read; the accounts in use come back on their next read.
-        if maps.by_id.len() >= self.entries_max && !maps.by_id.contains_key(&facts.id) {
-            maps.by_id.clear();
-            maps.by_number.clear();
-        }
-        maps.by_id.insert(facts.id, facts);
-        maps.by_number.insert(facts.number, facts.id);
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Maps> {
-        // Nothing that can panic runs under the lock, so a poisoned map is
-        // still consistent.
-        self.maps.lock().unwrap_or_else(PoisonError::into_inner)
+        self.by_id.insert(facts.id, facts);
+        self.by_number.insert(facts.number, facts);
     }
 }
 
@@ -145,8 +122,7 @@ mod tests {
         cache.insert(all[2]);
         assert_eq!(cache.get(all[2].id), Some(all[2]));
         assert_eq!(cache.get(all[0].id), None);
-        assert_eq!(cache.by_number(all[1].number), None, "numbers go with their ids");
-        let maps = cache.lock();
-        assert_eq!((maps.by_id.len(), maps.by_number.len()), (1, 1));
+        assert_eq!(cache.by_number(all[1].number), None, "the numbers start over too");
+        assert_eq!((cache.by_id.len(), cache.by_number.len()), (1, 1));
     }
 }

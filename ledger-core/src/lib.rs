@@ -25,6 +25,7 @@ pub mod account;
 mod account_facts;
 pub mod account_number;
 pub mod audit;
+pub mod bounded_map;
 mod chunked_vec;
 pub mod clock;
 pub mod command;

@@ -10,21 +10,17 @@
 //! trees and leaves the cache alone, so a reader can never put back a value
 //! the writer has since replaced.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
+use ledger_core::bounded_map::BoundedMap;
 use ledger_core::{Account, AccountId};
 
 /// The most accounts the cache holds. At about 300 bytes each, 64 MiB at most.
 pub(crate) const ACCOUNT_CACHE_ENTRIES_MAX: usize = 200_000;
 
-type Map = HashMap<AccountId, Account, foldhash::fast::RandomState>;
-
-/// Committed accounts by id, at most `entries_max` of them.
+/// Committed accounts by id, at most `entries_max` of them; a full cache
+/// starts over, and the hot accounts come back on their next read.
 #[derive(Debug)]
 pub(crate) struct AccountCache {
-    accounts: Mutex<Map>,
-    entries_max: usize,
+    accounts: BoundedMap<AccountId, Account>,
 }
 
 impl Default for AccountCache {
@@ -37,30 +33,18 @@ impl Default for AccountCache {
 impl AccountCache {
     /// An empty cache that holds at most `entries_max` accounts (at least one).
     pub fn with_entries_max(entries_max: usize) -> AccountCache {
-        AccountCache { accounts: Mutex::new(Map::default()), entries_max: entries_max.max(1) }
+        AccountCache { accounts: BoundedMap::new(entries_max) }
     }
 
     /// The cached committed state of an account, if the cache holds it.
     pub fn get(&self, id: AccountId) -> Option<Account> {
-        self.lock().get(&id).cloned()
+        self.accounts.get(&id)
     }
 
     /// Records an account's committed state. For the writer only (see the
     /// module's coherence rule).
     pub fn insert_committed(&self, account: &Account) {
-        let mut accounts = self.lock();
-        // Starting over when full keeps the bound without bookkeeping per
-        // read; the hot accounts come back on their next read.
-        if accounts.len() >= self.entries_max && !accounts.contains_key(&account.id) {
-            accounts.clear();
-        }
-        accounts.insert(account.id, account.clone());
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Map> {
-        // Nothing that can panic runs under the lock, so a poisoned map is
-        // still consistent.
-        self.accounts.lock().unwrap_or_else(PoisonError::into_inner)
+        self.accounts.insert(account.id, account.clone());
     }
 }
 
@@ -92,7 +76,7 @@ mod tests {
         cache.insert_committed(&accounts[3]);
         assert_eq!(cache.get(accounts[3].id), Some(accounts[3].clone()));
         assert!(accounts[..3].iter().all(|a| cache.get(a.id).is_none()), "the full cache started over");
-        assert_eq!(cache.lock().len(), 1);
+        assert_eq!(cache.accounts.len(), 1);
     }
 
     #[test]
