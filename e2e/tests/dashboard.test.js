@@ -325,9 +325,12 @@ scenario('a password is reset with the emailed token and the new one signs in', 
 scenario('the accounts and payment screens fit a 360 px wide screen', async () => {
   const page = await person('narrow', { width: 360, height: 740 });
   await signIn(page, bob.email);
-  for (const route of ['/#/accounts', '/#/pay/transfer', '/#/history', '/#/security']) {
+  // A hash change keeps the previous screen until the new one renders, so
+  // wait for each screen's own heading before measuring it.
+  const screens = [['/#/accounts', /^Hello/], ['/#/pay/transfer', 'Move money'], ['/#/history', 'History'], ['/#/security', 'Security']];
+  for (const [route, heading] of screens) {
     await page.goto(route);
-    await page.locator('#main h1').waitFor();
+    await page.locator('#main h1').filter({ hasText: heading }).waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `${route} overflows by ${overflow}px`);
   }
