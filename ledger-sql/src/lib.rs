@@ -171,10 +171,11 @@
 //! serialization failures; within a process, writers queue on an async
 //! mutex instead of polling. In WAL mode readers see the last committed
 //! state and never block the writer. Processes that open one new file at
-//! the same moment all open it: the first connection is retried while
-//! another opener holds the file locked (its switch to WAL can be refused
-//! at once, without the busy timeout), for up to the connect timeout, and
-//! the migrations run again when another opener applied them first.
+//! the same moment all open it: the first connection is retried like a busy
+//! commit while another opener holds the file locked (its switch to WAL can
+//! be refused at once, without the busy timeout), within the connect
+//! timeout, and the migrations run again when another opener applied them
+//! first.
 //!
 //! ## Change notifications (PostgreSQL)
 //!

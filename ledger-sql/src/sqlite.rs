@@ -110,31 +110,23 @@ impl SqliteBackend {
     }
 }
 
-/// The pause between attempts to open a file another opener holds locked.
-const OPEN_RETRY_PAUSE: Duration = Duration::from_millis(10);
-
-/// Opens the first connection, retrying while another opener holds the file
-/// locked, until `timeout`. A connection's opening pragmas (the switch to
-/// WAL on a new file) can meet another opener's lock and get "database is
-/// locked" at once, without SQLite's busy handler waiting, so two processes
-/// started together would otherwise see one of them fail to start.
+/// Opens the first connection within `timeout`, retried like a busy commit
+/// ([`apply::with_retries`]) while another opener holds the file locked. A
+/// connection's opening pragmas (the switch to WAL on a new file) can meet
+/// another opener's lock and get "database is locked" at once, without
+/// SQLite's busy handler waiting, so two processes started together would
+/// otherwise see one of them fail to start.
 async fn open_racing_openers(
     connect: &SqliteConnectOptions,
     place: &str,
     timeout: Duration,
 ) -> Result<SqliteConnection, StorageError> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        match tokio::time::timeout_at(deadline, SqliteConnection::connect_with(connect)).await {
-            Ok(Ok(conn)) => return Ok(conn),
-            Ok(Err(e)) if sqlite_retryable(&e) && tokio::time::Instant::now() + OPEN_RETRY_PAUSE < deadline => {
-                tokio::time::sleep(OPEN_RETRY_PAUSE).await;
-            }
-            Ok(Err(e)) => return Err(storage_error(BACKEND, &format!("cannot open SQLite database {place}"), e)),
-            Err(_) => {
-                return Err(StorageError::new(BACKEND, format!("cannot open SQLite database {place}: timed out")));
-            }
-        }
+    let opening =
+        apply::with_retries("opening a SQLite database", sqlite_retryable, || SqliteConnection::connect_with(connect));
+    match tokio::time::timeout(timeout, opening).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(storage_error(BACKEND, &format!("cannot open SQLite database {place}"), e)),
+        Err(_) => Err(StorageError::new(BACKEND, format!("cannot open SQLite database {place}: timed out"))),
     }
 }
 
