@@ -1,7 +1,9 @@
 //! The committed accounts the writer has read or written, kept decoded in
-//! memory. A transfer reads two accounts to plan and two again to decide;
-//! from sled each read is a tree descent under sled's process-wide lock and a
-//! JSON decode, and the writer holds every other writer off while it reads.
+//! memory. Deciding a transfer reads its two accounts, and account queries
+//! read them too; from sled each read is a tree descent under sled's
+//! process-wide lock and a JSON decode, and the writer holds every other
+//! writer off while it reads. (Planning needs only an account's immutable
+//! facts, which the `Ledger` keeps itself once read.)
 //!
 //! **Coherence.** Only the writer fills the cache, and only with committed
 //! values: accounts it reads from the trees while it holds the writer lock

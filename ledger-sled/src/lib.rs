@@ -112,8 +112,9 @@
 //! locks the database directory, so only one process can have the store
 //! open; scaling past one process is the SQL backends' job.
 //!
-//! **Accounts in memory.** A transfer reads its two accounts to plan and
-//! again to decide. The store keeps the committed accounts it has read or
+//! **Accounts in memory.** Deciding a transfer reads its two accounts
+//! (planning reads them once; the `Ledger` then keeps their immutable
+//! facts). The store keeps the committed accounts it has read or
 //! written decoded in memory (at most 200,000 of them; a full cache starts
 //! over), so those reads skip sled's lock, its tree and the JSON decode. Only
 //! the writer fills it, and only with committed values: what it reads from
@@ -121,7 +122,8 @@
 //! its sled transaction commits. A query that misses reads the trees and
 //! leaves the cache alone, so it can never put back a value the writer has
 //! replaced. On the harness's 64-client group commit run this raised sled's
-//! throughput by about 8% (`docs/benchmarks.md`).
+//! throughput by about 8% (`docs/benchmarks.md`; measured when planning
+//! still read accounts from the store).
 //!
 //! sled's scans do not wait for a commit between two steps, and a query reads
 //! several keys (an index entry, then the record it names), so the store adds
