@@ -36,9 +36,27 @@ impl Digest {
     }
 }
 
+/// Lower-case hex digits, by value.
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+impl Digest {
+    /// The 64 hex digits. A table lookup per nibble: every audit record and
+    /// idempotency record carries digests, so this runs on the commit path,
+    /// where formatting each byte through `write!` cost about 2% of a sled
+    /// group commit.
+    fn hex(&self) -> String {
+        let mut out = String::with_capacity(64);
+        for byte in self.0 {
+            out.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
+            out.push(char::from(HEX_DIGITS[usize::from(byte & 0x0f)]));
+        }
+        out
+    }
+}
+
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        f.write_str(&self.hex())
     }
 }
 
@@ -57,7 +75,7 @@ impl TryFrom<String> for Digest {
 
 impl From<Digest> for String {
     fn from(value: Digest) -> Self {
-        value.to_string()
+        value.hex()
     }
 }
 
@@ -144,6 +162,13 @@ mod tests {
         h.str("a");
         let d = h.finish();
         assert_eq!(Digest::from_hex(&d.to_string()), Some(d));
+        let mut bytes = [0u8; 32];
+        bytes[0] = 0x0f;
+        bytes[1] = 0xa0;
+        bytes[31] = 0xff;
+        let text = String::from(Digest(bytes));
+        assert_eq!(text, format!("0fa0{}ff", "00".repeat(29)));
+        assert_eq!(Digest(bytes).to_string(), text);
         assert_eq!(Digest::from_hex("zz"), None);
         assert_eq!(Digest::from_hex(&"g".repeat(64)), None);
     }
