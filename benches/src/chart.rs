@@ -20,6 +20,7 @@ pub fn draw(report: &Report, path: &Path) -> Result<(), BenchError> {
     for r in &report.rows {
         let name = match (r.system, r.group_commit) {
             (System::Baseline, _) => format!("{} baseline ({})", r.backend, r.durability),
+            (System::GroupedBaseline, _) => format!("{} grouped baseline ({})", r.backend, r.durability),
             (System::Ledger, Some(true)) => format!("{} ledger, group commit ({})", r.backend, r.durability),
             (System::Ledger, _) => format!("{} ledger ({})", r.backend, r.durability),
         };

@@ -1,7 +1,8 @@
 //! The comparison harness: for each backend and durability mode, the ledger
 //! and its baseline at each client count, interleaved so that each ratio
 //! compares runs made moments apart on the same (shared) machine, each run
-//! on a freshly seeded store of its own.
+//! on a freshly seeded store of its own. Where group commit runs, a grouped
+//! baseline beside them measures group commit written by hand.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +62,7 @@ impl RunSite<'_> {
             transfers_per_second: m.per_second(),
             latency: m.latency,
             baseline_ratio: None,
+            grouped_ratio: None,
         }
     }
 }
@@ -87,13 +89,43 @@ async fn run_backend(
         if args.no_baselines {
             continue;
         }
-        if let Some(baseline) = baseline::open(backend, durability, &args.postgres_url, args.accounts, clients).await? {
-            let m = drive(baseline, &plan(args, picker, clients, run_tag(round, clients, None))).await?;
-            log(&format!("{} baseline clients={clients}: {:.0}/s", backend.name(), m.per_second()));
-            report.rows.push(site.row(args, System::Baseline, None, m));
+        let sizes = (clients, args.batch_size);
+        let Some(baseline) = baseline::open(backend, durability, &args.postgres_url, args.accounts, sizes).await?
+        else {
+            continue;
+        };
+        let m = drive(baseline, &plan(args, picker, clients, run_tag(round, clients, None))).await?;
+        log(&format!("{} baseline clients={clients}: {:.0}/s", backend.name(), m.per_second()));
+        report.rows.push(site.row(args, System::Baseline, None, m));
+        if clients > 1 && args.group_commit.settings().contains(&true) {
+            let m = run_grouped_baseline(args, &site, picker).await?;
+            log(&format!(
+                "{} grouped baseline, {clients} commands a transaction: {:.0}/s",
+                backend.name(),
+                m.per_second()
+            ));
+            report.rows.push(site.row(args, System::GroupedBaseline, None, m));
         }
     }
     Ok(())
+}
+
+/// Group commit by hand at `clients`: one client committing `clients`
+/// commands (each of `--batch-size` transfers, with its own key and audit
+/// record) per storage transaction, by hand.
+async fn run_grouped_baseline(
+    args: &CompareArgs,
+    site: &RunSite<'_>,
+    picker: &Arc<Picker>,
+) -> Result<Measurement, BenchError> {
+    let RunSite { backend, durability, clients, round, .. } = *site;
+    let sizes = (1, args.batch_size);
+    let Some(baseline) = baseline::open(backend, durability, &args.postgres_url, args.accounts, sizes).await? else {
+        return Err(BenchError::Baseline(format!("{} has no baseline to group", backend.name())));
+    };
+    let mut plan = plan(args, picker, 1, format!("r{round}-c{clients}-grouped"));
+    plan.batch_size = clients.saturating_mul(args.batch_size);
+    drive(baseline, &plan).await
 }
 
 /// One ledger run on a fresh store; afterwards checks that the store's

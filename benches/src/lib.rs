@@ -7,9 +7,12 @@
 //! The harness runs N client tasks that each send one transfer at a time
 //! (accounts drawn with a [`zipf`] skew) to a ledger on each backend, and in
 //! the same run to a **baseline** that writes the same rows by hand without
-//! ledger logic ([`baseline`]), then prints a markdown table of transfers per
-//! second and latency percentiles with ledger/baseline ratios
-//! ([`report`]), writes JSON, and draws an SVG chart ([`chart`]).
+//! ledger logic ([`baseline`]), and, beside group commit, to a grouped
+//! baseline that commits one command per client in a single storage
+//! transaction (group commit by hand). It prints a markdown table of
+//! transfers per second and latency percentiles with ledger/baseline and
+//! ledger/grouped ratios ([`report`]), writes JSON, and draws an SVG chart
+//! ([`chart`]).
 //!
 //! Run it with `cargo run --release -p ledger-bench -- --help`; the numbers
 //! and the exact commands are in `docs/benchmarks.md`.

@@ -9,14 +9,29 @@ use crate::BenchError;
 use crate::invariants::BalanceCheck;
 use crate::latency::Latency;
 
-/// What a row measured: the ledger, or the hand-written baseline.
+/// What a row measured: the ledger, or a hand-written baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum System {
     /// `Ledger::execute` over a store.
     Ledger,
-    /// The same writes by hand, no ledger logic.
+    /// The same writes by hand, no ledger logic, one command per storage
+    /// transaction from each client.
     Baseline,
+    /// The same writes by hand, `clients` commands per storage transaction
+    /// from one client: group commit written by hand, at that many clients.
+    GroupedBaseline,
+}
+
+impl System {
+    /// The name the table prints.
+    fn label(self) -> &'static str {
+        match self {
+            System::Ledger => "ledger",
+            System::Baseline => "baseline",
+            System::GroupedBaseline => "grouped baseline",
+        }
+    }
 }
 
 /// One measured run.
@@ -49,9 +64,27 @@ pub struct Row {
     pub transfers_per_second: f64,
     /// Latency percentiles of committed transfers.
     pub latency: Latency,
-    /// Ledger rows: transfers per second over the baseline's with the same
-    /// backend, durability, clients, batch size and round.
+    /// Ledger and grouped baseline rows: transfers per second over the
+    /// baseline's with the same backend, durability, clients, batch size and
+    /// round.
     pub baseline_ratio: Option<f64>,
+    /// Ledger rows with group commit: transfers per second over the grouped
+    /// baseline's with the same backend, durability, clients,
+    /// batch size and round.
+    #[serde(default)]
+    pub grouped_ratio: Option<f64>,
+}
+
+impl Row {
+    /// Whether `other` measured the same backend, durability, clients, batch
+    /// size and round.
+    fn pairs_with(&self, other: &Row) -> bool {
+        self.backend == other.backend
+            && self.durability == other.durability
+            && self.clients == other.clients
+            && self.round == other.round
+            && self.batch_size == other.batch_size
+    }
 }
 
 /// The ledger invariant after one ledger run (each run has its own store).
@@ -113,45 +146,48 @@ pub struct Report {
 }
 
 impl Report {
-    /// Fills each ledger row's ratio against its baseline row.
+    /// Fills each ledger and grouped baseline row's ratio against its
+    /// baseline row, and each group-commit ledger row's against its grouped
+    /// baseline row.
     pub fn compute_ratios(&mut self) {
-        let baselines: Vec<Row> = self.rows.iter().filter(|r| r.system == System::Baseline).cloned().collect();
-        for row in self.rows.iter_mut().filter(|r| r.system == System::Ledger) {
-            row.baseline_ratio = baselines
-                .iter()
-                .find(|b| {
-                    b.backend == row.backend
-                        && b.durability == row.durability
-                        && b.clients == row.clients
-                        && b.round == row.round
-                        && b.batch_size == row.batch_size
-                })
+        let of = |system: System, rows: &[Row]| rows.iter().filter(|r| r.system == system).cloned().collect();
+        let baselines: Vec<Row> = of(System::Baseline, &self.rows);
+        let grouped: Vec<Row> = of(System::GroupedBaseline, &self.rows);
+        let ratio = |row: &Row, to: &[Row]| {
+            to.iter()
+                .find(|b| b.pairs_with(row))
                 .filter(|b| b.transfers_per_second > 0.0)
-                .map(|b| row.transfers_per_second / b.transfers_per_second);
+                .map(|b| row.transfers_per_second / b.transfers_per_second)
+        };
+        for row in self.rows.iter_mut() {
+            if row.system != System::Baseline {
+                row.baseline_ratio = ratio(row, &baselines);
+            }
+            if row.system == System::Ledger && row.group_commit == Some(true) {
+                row.grouped_ratio = ratio(row, &grouped);
+            }
         }
     }
 
     /// The results as a markdown table.
     pub fn markdown(&self) -> String {
         let mut out = String::from(
-            "| backend | durability | system | group commit | clients | batch | transfers/s | p50 ms | p99 ms | p99.9 ms | errors | ledger/baseline |\n\
-             |---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            "| backend | durability | system | group commit | clients | batch | transfers/s | p50 ms | p99 ms | p99.9 ms | errors | x baseline | x grouped |\n\
+             |---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         let ms = |micros: u64| format!("{:.2}", micros as f64 / 1000.0);
         for r in &self.rows {
-            let system = match r.system {
-                System::Ledger => "ledger",
-                System::Baseline => "baseline",
-            };
+            let system = r.system.label();
             let gc = match r.group_commit {
                 Some(true) => "on",
                 Some(false) => "off",
                 None => "-",
             };
-            let ratio = r.baseline_ratio.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}x"));
+            let times = |ratio: Option<f64>| ratio.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}x"));
+            let (ratio, grouped) = (times(r.baseline_ratio), times(r.grouped_ratio));
             let _ = writeln!(
                 out,
-                "| {} | {} | {system} | {gc} | {} | {} | {:.0} | {} | {} | {} | {} | {ratio} |",
+                "| {} | {} | {system} | {gc} | {} | {} | {:.0} | {} | {} | {} | {} | {ratio} | {grouped} |",
                 r.backend,
                 r.durability,
                 r.clients,
@@ -194,6 +230,7 @@ mod tests {
             transfers_per_second: tps,
             latency: Latency { p50_micros: 1500, p99_micros: 2000, p999_micros: 2500, max_micros: 3000 },
             baseline_ratio: None,
+            grouped_ratio: None,
         }
     }
 
@@ -216,7 +253,7 @@ mod tests {
         assert_eq!(ratios, vec![Some(0.5), None, Some(1.5), None, None]);
         let table = report.markdown();
         assert!(
-            table.contains("| sqlite | WAL | ledger | off | 1 | 1 | 50 | 1.50 | 2.00 | 2.50 | 0 | 0.50x |"),
+            table.contains("| sqlite | WAL | ledger | off | 1 | 1 | 50 | 1.50 | 2.00 | 2.50 | 0 | 0.50x | - |"),
             "{table}"
         );
         assert!(table.contains("| sqlite | WAL | baseline | - | 8 | 1 | 200 |"), "{table}");
@@ -239,5 +276,31 @@ mod tests {
         report.compute_ratios();
         let ratios: Vec<Option<f64>> = report.rows.iter().map(|r| r.baseline_ratio).collect();
         assert_eq!(ratios, vec![Some(3.0), None, Some(1.5), None]);
+    }
+
+    #[test]
+    fn group_commit_rows_are_priced_against_the_grouped_baseline_too() {
+        let gc = |on, tps| Row { group_commit: Some(on), ..row(System::Ledger, 64, tps) };
+        let mut report = Report {
+            machine: Machine::default(),
+            settings: serde_json::Value::Null,
+            rows: vec![
+                gc(false, 150.0),
+                gc(true, 600.0),
+                row(System::Baseline, 64, 200.0),
+                row(System::GroupedBaseline, 64, 800.0),
+            ],
+            invariants: vec![],
+        };
+        report.compute_ratios();
+        let ratios: Vec<(Option<f64>, Option<f64>)> =
+            report.rows.iter().map(|r| (r.baseline_ratio, r.grouped_ratio)).collect();
+        assert_eq!(ratios, vec![(Some(0.75), None), (Some(3.0), Some(0.75)), (None, None), (Some(4.0), None)]);
+        let table = report.markdown();
+        assert!(table.contains("| ledger | on | 64 | 1 | 600 | 1.50 | 2.00 | 2.50 | 0 | 3.00x | 0.75x |"), "{table}");
+        assert!(
+            table.contains("| grouped baseline | - | 64 | 1 | 800 | 1.50 | 2.00 | 2.50 | 0 | 4.00x | - |"),
+            "{table}"
+        );
     }
 }

@@ -20,6 +20,9 @@ async fn harness_measures_memory_and_sqlite_against_the_baseline_and_keeps_the_b
     assert_eq!(ledger_rows.len(), 8, "memory and sqlite, 1 and 4 clients, group commit off and on: {:?}", report.rows);
     assert_eq!(ledger_rows.iter().filter(|r| r.group_commit == Some(true)).count(), 4);
     assert_eq!(baseline_rows.len(), 2, "only sqlite has a baseline: {:?}", report.rows);
+    let grouped: Vec<_> = report.rows.iter().filter(|r| r.system == System::GroupedBaseline).collect();
+    assert_eq!(grouped.len(), 1, "sqlite at 4 clients, beside group commit: {:?}", report.rows);
+    assert!(grouped[0].backend == "sqlite" && grouped[0].clients == 4 && grouped[0].baseline_ratio.is_some());
     for row in &report.rows {
         assert!(row.transfers > 0 && row.transfers_per_second > 0.0, "{row:?}");
         assert_eq!(row.errors, 0, "{row:?}");
@@ -27,6 +30,8 @@ async fn harness_measures_memory_and_sqlite_against_the_baseline_and_keeps_the_b
     }
     for row in &ledger_rows {
         assert_eq!(row.baseline_ratio.is_some(), row.backend == "sqlite", "{row:?}");
+        let grouped_row = row.backend == "sqlite" && row.clients == 4 && row.group_commit == Some(true);
+        assert_eq!(row.grouped_ratio.is_some(), grouped_row, "{row:?}");
     }
     assert_eq!(report.invariants.len(), 8, "one check per ledger run, each on its own store");
     for invariant in &report.invariants {
@@ -38,7 +43,7 @@ async fn harness_measures_memory_and_sqlite_against_the_baseline_and_keeps_the_b
     report.write_json(args.json.as_ref().unwrap()).unwrap();
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(args.json.as_ref().unwrap()).unwrap()).unwrap();
-    assert_eq!(json["rows"].as_array().map(Vec::len), Some(10));
+    assert_eq!(json["rows"].as_array().map(Vec::len), Some(11));
     assert_eq!(json["rows"][0]["backend"], "memory");
     assert!(json["rows"][0]["transfers_per_second"].as_f64().unwrap() > 0.0);
 

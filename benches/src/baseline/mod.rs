@@ -4,11 +4,18 @@
 //!
 //! Per command (one transfer, or `--batch-size` transfers), in one storage
 //! transaction: lock and read the audit head, lock and read the accounts,
-//! look the idempotency key up, then write each account's new balance, each
-//! transfer's transaction and two postings, one idempotency record, one
-//! audit record and the new audit head, as the ledger does. What the
+//! look the idempotency key up, then write each account's new balance (one
+//! statement for all of them), each transfer's transaction and two
+//! postings, one idempotency record, one audit record and the new audit
+//! head, as the ledger does. What the
 //! ledger adds on top (planning, `decide`, SHA-256 fingerprints and the
 //! audit hash chain, JSON encodings, events) is what the ratio prices.
+//!
+//! A *grouped* baseline commits several commands, each with its own key and
+//! audit record, in one storage transaction with one flush: group commit
+//! done by hand, from one client, with nothing to coordinate: about the
+//! most group commit can reach with those writes and that SQL (the ledger's
+//! own bulk statements on PostgreSQL do better).
 
 mod postgres;
 mod sled_raw;
@@ -42,39 +49,67 @@ const SEQUENCE_STRIDE: i64 = ledger_core::SEQUENCE_STRIDE as i64;
 // them); the binds differ (PostgreSQL numerics and timestamps, SQLite
 // integer units, text balances and microseconds).
 
-/// Looks a command's idempotency key up.
-const IDEMPOTENCY_SELECT: &str = "SELECT key FROM idempotency WHERE key = $1";
-/// Writes one account's new posted balance.
-const BALANCE_UPDATE: &str = "UPDATE accounts SET posted = $1, updated_at = $2 WHERE id = $3";
+/// The most rows one multi-row `INSERT` carries (SQLite binds at most
+/// 32766 values per statement: 13 per transaction row fits 1000 rows).
+const ROWS_PER_INSERT: usize = 1000;
 /// The head of a multi-row insert of transfers' transactions.
 const TRANSACTIONS_INSERT: &str = "INSERT INTO transactions (id, sequence, kind, status, amount, currency, from_account, to_account, \
      description, captured_amount, expires_at, created_at, updated_at) ";
 /// The head of a multi-row insert of transfers' postings.
 const POSTINGS_INSERT: &str = "INSERT INTO postings (sequence, transaction_id, account_id, amount, currency) ";
-/// Inserts a command's idempotency record.
-const IDEMPOTENCY_INSERT: &str =
-    "INSERT INTO idempotency (key, fingerprint, transaction_ids, created_at) VALUES ($1, $2, $3, $4)";
-/// Inserts a command's audit record.
-const AUDIT_INSERT: &str = "INSERT INTO audit_log (sequence, at, actor, action, target, outcome, code, reason, metadata, \
-     prev_hash, hash) VALUES ($1, $2, 'system', 'transfer', $3, 'accepted', NULL, NULL, $4, $5, $6)";
+/// The head of a multi-row insert of commands' idempotency records.
+const IDEMPOTENCY_INSERT: &str = "INSERT INTO idempotency (key, fingerprint, transaction_ids, created_at) ";
+/// The head of a multi-row insert of commands' audit records.
+const AUDIT_INSERT: &str =
+    "INSERT INTO audit_log (sequence, at, actor, action, target, outcome, code, reason, metadata, prev_hash, hash) ";
 /// Moves the audit head.
 const AUDIT_HEAD_UPDATE: &str = "UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1";
 
 /// A baseline opened and seeded with `accounts` accounts, if the backend has
-/// one (the in-memory store has none).
+/// one (the in-memory store has none). It splits each call's transfers into
+/// commands of `command_size` (see [`commands`]).
 pub async fn open(
     backend: Backend,
     durability: Durability,
     postgres: &str,
     accounts: usize,
-    clients: usize,
+    (clients, command_size): (usize, usize),
 ) -> Result<Option<Arc<dyn Workload>>, BenchError> {
     Ok(match backend {
         Backend::Memory => None,
-        Backend::Sled => Some(Arc::new(SledBaseline::open(durability, accounts)?)),
-        Backend::Sqlite => Some(Arc::new(SqliteBaseline::open(accounts, clients).await?)),
-        Backend::Postgres => Some(Arc::new(PostgresBaseline::open(postgres, durability, accounts, clients).await?)),
+        Backend::Sled => Some(Arc::new(SledBaseline::open(durability, accounts, command_size)?)),
+        Backend::Sqlite => Some(Arc::new(SqliteBaseline::open(accounts, clients, command_size).await?)),
+        Backend::Postgres => {
+            Some(Arc::new(PostgresBaseline::open(postgres, durability, accounts, (clients, command_size)).await?))
+        }
     })
+}
+
+/// One command of a baseline call: its transfers and its idempotency key.
+struct Command<'a, K> {
+    moves: Vec<(K, K)>,
+    key: std::borrow::Cow<'a, str>,
+}
+
+/// The commands one driver call stands for: `pairs` in chunks of
+/// `command_size` transfers, mapped to account ids by `id`. A call of one
+/// command keeps the driver's key; more get `{key}-{i}` each.
+fn commands<'a, K>(
+    pairs: &[crate::driver::Pair],
+    key: &'a str,
+    command_size: usize,
+    id: impl Fn(usize) -> K,
+) -> Vec<Command<'a, K>> {
+    let chunks: Vec<&[crate::driver::Pair]> = pairs.chunks(command_size.max(1)).collect();
+    let single = chunks.len() == 1;
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| Command {
+            moves: chunk.iter().map(|&(from, to)| (id(from), id(to))).collect(),
+            key: if single { key.into() } else { format!("{key}-{i}").into() },
+        })
+        .collect()
 }
 
 /// The audit metadata a ledger transfer records.
@@ -95,10 +130,11 @@ fn audit_target(moves: &[(uuid::Uuid, uuid::Uuid)]) -> String {
     }
 }
 
-/// The accounts a command's transfers touch, distinct and in id order: the
+/// The accounts the commands' transfers touch, distinct and in id order: the
 /// order every committer locks them in, so no two deadlock.
-fn lock_order(moves: &[(uuid::Uuid, uuid::Uuid)]) -> Vec<uuid::Uuid> {
-    let ids: std::collections::BTreeSet<uuid::Uuid> = moves.iter().flat_map(|(from, to)| [*from, *to]).collect();
+fn lock_order(commands: &[Command<'_, uuid::Uuid>]) -> Vec<uuid::Uuid> {
+    let ids: std::collections::BTreeSet<uuid::Uuid> =
+        commands.iter().flat_map(|c| &c.moves).flat_map(|(from, to)| [*from, *to]).collect();
     ids.into_iter().collect()
 }
 
@@ -122,10 +158,44 @@ where
     Ok(())
 }
 
+/// The commands of a call that are not replays, each with the audit
+/// sequence it takes (from `head + 1`, in order) and a new id per transfer.
+fn sequenced<'c, 'a>(
+    commands: &'c [Command<'a, uuid::Uuid>],
+    replayed: &std::collections::HashSet<String>,
+    head: i64,
+) -> Vec<(&'c Command<'a, uuid::Uuid>, i64, Vec<uuid::Uuid>)> {
+    let fresh = commands.iter().filter(|c| !replayed.contains(c.key.as_ref()));
+    fresh
+        .enumerate()
+        .map(|(n, c)| (c, head + 1 + n as i64, c.moves.iter().map(|_| uuid::Uuid::now_v7()).collect()))
+        .collect()
+}
+
 /// A 32-byte stand-in for a digest the ledger would compute (the baseline
 /// hashes nothing).
 fn digest_bytes(seq: i64) -> Vec<u8> {
     let mut bytes = vec![0u8; 32];
     bytes[..8].copy_from_slice(&seq.to_be_bytes());
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_splits_into_commands_of_the_command_size_each_with_its_own_key() {
+        let pairs = [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)];
+        let grouped = commands(&pairs, "k", 2, |i| i * 10);
+        let shape: Vec<(Vec<(usize, usize)>, &str)> =
+            grouped.iter().map(|c| (c.moves.clone(), c.key.as_ref())).collect();
+        assert_eq!(
+            shape,
+            vec![(vec![(0, 10), (20, 30)], "k-0"), (vec![(40, 50), (60, 70)], "k-1"), (vec![(80, 90)], "k-2")]
+        );
+        let single = commands(&pairs, "k", 5, |i| i);
+        assert_eq!(single.len(), 1);
+        assert_eq!((single[0].moves.len(), single[0].key.as_ref()), (5, "k"), "one command keeps the driver's key");
+    }
 }

@@ -19,16 +19,19 @@ pub struct PostgresBaseline {
     pool: PgPool,
     accounts: Vec<Uuid>,
     amount: Decimal,
+    /// Transfers per command: a call of more is several commands.
+    command_size: usize,
 }
 
 impl PostgresBaseline {
     /// Creates the ledger's schema (through its migrations, so tables,
-    /// indexes and keys are identical) in [`BASELINE_SCHEMA`] and seeds it.
+    /// indexes and keys are identical) in [`BASELINE_SCHEMA`] and seeds it;
+    /// each call's transfers are commands of `command_size`.
     pub async fn open(
         url: &str,
         durability: Durability,
         accounts: usize,
-        clients: usize,
+        (clients, command_size): (usize, usize),
     ) -> Result<PostgresBaseline, BenchError> {
         fresh_schema(url, BASELINE_SCHEMA).await?;
         let migrate = SqlOptions { schema: Some(BASELINE_SCHEMA.into()), notify: false, ..SqlOptions::default() };
@@ -38,7 +41,7 @@ impl PostgresBaseline {
         let pool = PgPoolOptions::new().max_connections(postgres_connections(clients)).connect_with(connect).await?;
         let accounts: Vec<Uuid> = (0..accounts).map(|_| Uuid::now_v7()).collect();
         seed(&pool, &accounts).await?;
-        Ok(PostgresBaseline { pool, accounts, amount: Decimal::new(TRANSFER_UNITS, 4) })
+        Ok(PostgresBaseline { pool, accounts, amount: Decimal::new(TRANSFER_UNITS, 4), command_size })
     }
 }
 
@@ -61,68 +64,111 @@ async fn seed(pool: &PgPool, accounts: &[Uuid]) -> Result<(), BenchError> {
     Ok(())
 }
 
+/// A command to write, with its audit sequence and transaction ids.
+type Sequenced<'c, 'a> = (&'c Command<'a, Uuid>, i64, Vec<Uuid>);
+
 #[async_trait]
 impl Workload for PostgresBaseline {
     async fn transfers(&self, pairs: &[Pair], key: &str) -> Result<(), BenchError> {
-        let moves: Vec<(Uuid, Uuid)> =
-            pairs.iter().map(|&(from, to)| (self.accounts[from], self.accounts[to])).collect();
+        let commands = commands(pairs, key, self.command_size, |i| self.accounts[i]);
         let now = Utc::now();
         let mut db_tx = self.pool.begin().await?;
         let (head, _hash): (i64, Vec<u8>) =
             sqlx::query_as("SELECT sequence, hash FROM audit_head WHERE id = 1 FOR UPDATE")
                 .fetch_one(&mut *db_tx)
                 .await?;
-        let locked = lock_order(&moves);
+        let locked = lock_order(&commands);
         let rows: Vec<(Uuid, Decimal)> =
             sqlx::query_as("SELECT id, posted FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
                 .bind(&locked)
                 .fetch_all(&mut *db_tx)
                 .await?;
-        let replay: Option<(String,)> =
-            sqlx::query_as(IDEMPOTENCY_SELECT).bind(key).fetch_optional(&mut *db_tx).await?;
-        if replay.is_some() {
-            return Ok(());
-        }
+        let keys: Vec<&str> = commands.iter().map(|c| c.key.as_ref()).collect();
+        let replayed: Vec<(String,)> = sqlx::query_as("SELECT key FROM idempotency WHERE key = ANY($1)")
+            .bind(&keys)
+            .fetch_all(&mut *db_tx)
+            .await?;
+        let written = sequenced(&commands, &replayed.into_iter().map(|(key,)| key).collect(), head);
+        let Some(&(_, last, _)) = written.last() else { return Ok(()) };
         let mut balances: HashMap<Uuid, Decimal> = rows.into_iter().collect();
-        settle(&mut balances, &moves, self.amount)?;
-        for id in &locked {
-            sqlx::query(BALANCE_UPDATE).bind(balances.get(id)).bind(now).bind(id).execute(&mut *db_tx).await?;
+        for (command, _, _) in &written {
+            settle(&mut balances, &command.moves, self.amount)?;
         }
-        let seq = head + 1;
-        let base = seq * SEQUENCE_STRIDE;
-        let ids: Vec<Uuid> = moves.iter().map(|_| Uuid::now_v7()).collect();
-        let mut q = sqlx::QueryBuilder::new(TRANSACTIONS_INSERT);
-        q.push_values(moves.iter().zip(&ids).enumerate(), |mut row, (i, ((from, to), id))| {
-            row.push_bind(*id).push_bind(base + i as i64).push_bind("transfer").push_bind("posted");
-            row.push_bind(self.amount).push_bind("USD").push_bind(*from).push_bind(*to).push_bind(None::<String>);
-            row.push_bind(None::<Decimal>).push_bind(None::<chrono::DateTime<Utc>>).push_bind(now).push_bind(now);
-        });
-        q.build().execute(&mut *db_tx).await?;
-        let mut q = sqlx::QueryBuilder::new(POSTINGS_INSERT);
-        let lines =
-            moves.iter().zip(&ids).flat_map(|((from, to), id)| [(*id, *from, -self.amount), (*id, *to, self.amount)]);
-        q.push_values(lines.enumerate(), |mut row, (i, (id, account, amount))| {
-            row.push_bind(base + i as i64).push_bind(id).push_bind(account).push_bind(amount).push_bind("USD");
-        });
-        q.build().execute(&mut *db_tx).await?;
-        sqlx::query(IDEMPOTENCY_INSERT)
-            .bind(key)
-            .bind(digest_bytes(seq))
-            .bind(transaction_ids(&ids))
-            .bind(now)
-            .execute(&mut *db_tx)
-            .await?;
-        sqlx::query(AUDIT_INSERT)
-            .bind(seq)
-            .bind(now)
-            .bind(audit_target(&moves))
-            .bind(audit_metadata(key))
-            .bind(digest_bytes(head))
-            .bind(digest_bytes(seq))
-            .execute(&mut *db_tx)
-            .await?;
-        sqlx::query(AUDIT_HEAD_UPDATE).bind(seq).bind(digest_bytes(seq)).execute(&mut *db_tx).await?;
+        let posted: Vec<Option<Decimal>> = locked.iter().map(|id| balances.get(id).copied()).collect();
+        sqlx::query(
+            "UPDATE accounts SET posted = v.posted, updated_at = $1 \
+             FROM UNNEST($2::uuid[], $3::numeric[]) AS v(id, posted) WHERE accounts.id = v.id",
+        )
+        .bind(now)
+        .bind(&locked)
+        .bind(&posted)
+        .execute(&mut *db_tx)
+        .await?;
+        insert_rows(&mut db_tx, &written, (self.amount, now)).await?;
+        sqlx::query(AUDIT_HEAD_UPDATE).bind(last).bind(digest_bytes(last)).execute(&mut *db_tx).await?;
         db_tx.commit().await?;
         Ok(())
     }
+}
+
+/// Inserts the transactions, postings, idempotency records and audit
+/// records of the `written` commands, in multi-row inserts.
+async fn insert_rows(
+    db_tx: &mut sqlx::PgConnection,
+    written: &[Sequenced<'_, '_>],
+    (amount, now): (Decimal, chrono::DateTime<Utc>),
+) -> Result<(), BenchError> {
+    let transfers: Vec<(i64, Uuid, (Uuid, Uuid))> = written
+        .iter()
+        .flat_map(|(command, seq, ids)| {
+            command
+                .moves
+                .iter()
+                .zip(ids)
+                .enumerate()
+                .map(move |(i, (m, id))| (seq * SEQUENCE_STRIDE + i as i64, *id, *m))
+        })
+        .collect();
+    for chunk in transfers.chunks(ROWS_PER_INSERT) {
+        let mut q = sqlx::QueryBuilder::new(TRANSACTIONS_INSERT);
+        q.push_values(chunk, |mut row, (sequence, id, (from, to))| {
+            row.push_bind(*id).push_bind(*sequence).push_bind("transfer").push_bind("posted");
+            row.push_bind(amount).push_bind("USD").push_bind(*from).push_bind(*to).push_bind(None::<String>);
+            row.push_bind(None::<Decimal>).push_bind(None::<chrono::DateTime<Utc>>).push_bind(now).push_bind(now);
+        });
+        q.build().execute(&mut *db_tx).await?;
+    }
+    let lines: Vec<(i64, Uuid, Uuid, Decimal)> = written
+        .iter()
+        .flat_map(|(command, seq, ids)| {
+            let lines =
+                command.moves.iter().zip(ids).flat_map(|((from, to), id)| [(*id, *from, -amount), (*id, *to, amount)]);
+            lines
+                .enumerate()
+                .map(move |(i, (id, account, amount))| (seq * SEQUENCE_STRIDE + i as i64, id, account, amount))
+        })
+        .collect();
+    for chunk in lines.chunks(ROWS_PER_INSERT) {
+        let mut q = sqlx::QueryBuilder::new(POSTINGS_INSERT);
+        q.push_values(chunk, |mut row, (sequence, id, account, amount)| {
+            row.push_bind(*sequence).push_bind(*id).push_bind(*account).push_bind(*amount).push_bind("USD");
+        });
+        q.build().execute(&mut *db_tx).await?;
+    }
+    for chunk in written.chunks(ROWS_PER_INSERT) {
+        let mut q = sqlx::QueryBuilder::new(IDEMPOTENCY_INSERT);
+        q.push_values(chunk, |mut row, (command, seq, ids)| {
+            row.push_bind(command.key.as_ref()).push_bind(digest_bytes(*seq)).push_bind(transaction_ids(ids));
+            row.push_bind(now);
+        });
+        q.build().execute(&mut *db_tx).await?;
+        let mut q = sqlx::QueryBuilder::new(AUDIT_INSERT);
+        q.push_values(chunk, |mut row, (command, seq, _)| {
+            row.push_bind(*seq).push_bind(now).push("'system'").push("'transfer'");
+            row.push_bind(audit_target(&command.moves)).push("'accepted'").push("NULL").push("NULL");
+            row.push_bind(audit_metadata(&command.key)).push_bind(digest_bytes(seq - 1)).push_bind(digest_bytes(*seq));
+        });
+        q.build().execute(&mut *db_tx).await?;
+    }
+    Ok(())
 }

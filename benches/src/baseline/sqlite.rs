@@ -23,13 +23,16 @@ pub struct SqliteBaseline {
     /// Writers of this process queue here, as the ledger's store does.
     write_gate: tokio::sync::Mutex<()>,
     accounts: Vec<Uuid>,
+    /// Transfers per command: a call of more is several commands.
+    command_size: usize,
     _dir: tempfile::TempDir,
 }
 
 impl SqliteBaseline {
     /// Creates the ledger's schema (through its migrations) in a new file
-    /// with the ledger's settings (WAL, `synchronous=FULL`) and seeds it.
-    pub async fn open(accounts: usize, clients: usize) -> Result<SqliteBaseline, BenchError> {
+    /// with the ledger's settings (WAL, `synchronous=FULL`) and seeds it;
+    /// each call's transfers are commands of `command_size`.
+    pub async fn open(accounts: usize, clients: usize, command_size: usize) -> Result<SqliteBaseline, BenchError> {
         let dir = tempfile::Builder::new()
             .prefix("ledger-bench-raw-")
             .tempdir()
@@ -45,7 +48,7 @@ impl SqliteBaseline {
         let pool = SqlitePoolOptions::new().max_connections(connections).connect_with(connect).await?;
         let accounts: Vec<Uuid> = (0..accounts).map(|_| Uuid::now_v7()).collect();
         seed(&pool, &accounts).await?;
-        Ok(SqliteBaseline { pool, write_gate: tokio::sync::Mutex::new(()), accounts, _dir: dir })
+        Ok(SqliteBaseline { pool, write_gate: tokio::sync::Mutex::new(()), accounts, command_size, _dir: dir })
     }
 }
 
@@ -72,18 +75,20 @@ async fn seed(pool: &SqlitePool, accounts: &[Uuid]) -> Result<(), BenchError> {
     Ok(())
 }
 
+/// A command to write, with its audit sequence and transaction ids.
+type Sequenced<'c, 'a> = (&'c Command<'a, Uuid>, i64, Vec<Uuid>);
+
 #[async_trait]
 impl Workload for SqliteBaseline {
     async fn transfers(&self, pairs: &[Pair], key: &str) -> Result<(), BenchError> {
-        let moves: Vec<(Uuid, Uuid)> =
-            pairs.iter().map(|&(from, to)| (self.accounts[from], self.accounts[to])).collect();
+        let commands = commands(pairs, key, self.command_size, |i| self.accounts[i]);
         let amount = Decimal::new(TRANSFER_UNITS, 4);
         let now = micros(Utc::now());
         let _gate = self.write_gate.lock().await;
         let mut db_tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let (head, _hash): (i64, Vec<u8>) =
             sqlx::query_as("SELECT sequence, hash FROM audit_head WHERE id = 1").fetch_one(&mut *db_tx).await?;
-        let locked = lock_order(&moves);
+        let locked = lock_order(&commands);
         let mut q = sqlx::QueryBuilder::new("SELECT id, posted FROM accounts WHERE id IN (");
         let mut list = q.separated(", ");
         for id in &locked {
@@ -91,56 +96,145 @@ impl Workload for SqliteBaseline {
         }
         q.push(") ORDER BY id");
         let rows: Vec<(Uuid, String)> = q.build_query_as().fetch_all(&mut *db_tx).await?;
-        let replay: Option<(String,)> =
-            sqlx::query_as(IDEMPOTENCY_SELECT).bind(key).fetch_optional(&mut *db_tx).await?;
-        if replay.is_some() {
-            return Ok(());
-        }
+        let replayed = replayed(&mut db_tx, &commands).await?;
+        let written = sequenced(&commands, &replayed, head);
+        let Some(&(_, last, _)) = written.last() else { return Ok(()) };
         let mut balances: HashMap<Uuid, Decimal> =
             rows.into_iter().filter_map(|(id, posted)| Some((id, Decimal::from_str(&posted).ok()?))).collect();
-        settle(&mut balances, &moves, amount)?;
-        for id in &locked {
-            let posted = balances.get(id).map(Decimal::to_string);
-            sqlx::query(BALANCE_UPDATE).bind(posted).bind(now).bind(id).execute(&mut *db_tx).await?;
+        for (command, _, _) in &written {
+            settle(&mut balances, &command.moves, amount)?;
         }
-        let seq = head + 1;
-        let base = seq * SEQUENCE_STRIDE;
-        let ids: Vec<Uuid> = moves.iter().map(|_| Uuid::now_v7()).collect();
-        // SQLite binds at most 32766 values per statement: 13 per row fits 1000 rows.
+        let mut q = sqlx::QueryBuilder::new("UPDATE accounts SET posted = v.column2, updated_at = ");
+        q.push_bind(now).push(" FROM (");
+        q.push_values(&locked, |mut row, id| {
+            row.push_bind(*id).push_bind(balances.get(id).map(Decimal::to_string));
+        });
+        q.push(") AS v WHERE accounts.id = v.column1");
+        q.build().execute(&mut *db_tx).await?;
+        insert_rows(&mut db_tx, &written, now).await?;
+        sqlx::query(AUDIT_HEAD_UPDATE).bind(last).bind(digest_bytes(last)).execute(&mut *db_tx).await?;
+        db_tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The keys of `commands` already recorded.
+async fn replayed(
+    db_tx: &mut sqlx::SqliteConnection,
+    commands: &[Command<'_, Uuid>],
+) -> Result<std::collections::HashSet<String>, BenchError> {
+    let mut q = sqlx::QueryBuilder::new("SELECT key FROM idempotency WHERE key IN (");
+    let mut list = q.separated(", ");
+    for command in commands {
+        list.push_bind(command.key.as_ref());
+    }
+    q.push(")");
+    let rows: Vec<(String,)> = q.build_query_as().fetch_all(db_tx).await?;
+    Ok(rows.into_iter().map(|(key,)| key).collect())
+}
+
+/// Inserts the transactions, postings, idempotency records and audit
+/// records of the `written` commands, in multi-row inserts.
+async fn insert_rows(
+    db_tx: &mut sqlx::SqliteConnection,
+    written: &[Sequenced<'_, '_>],
+    now: i64,
+) -> Result<(), BenchError> {
+    let transfers: Vec<(i64, Uuid, (Uuid, Uuid))> = written
+        .iter()
+        .flat_map(|(command, seq, ids)| {
+            command
+                .moves
+                .iter()
+                .zip(ids)
+                .enumerate()
+                .map(move |(i, (m, id))| (seq * SEQUENCE_STRIDE + i as i64, *id, *m))
+        })
+        .collect();
+    for chunk in transfers.chunks(ROWS_PER_INSERT) {
         let mut q = sqlx::QueryBuilder::new(TRANSACTIONS_INSERT);
-        q.push_values(moves.iter().zip(&ids).enumerate(), |mut row, (i, ((from, to), id))| {
-            row.push_bind(*id).push_bind(base + i as i64).push_bind("transfer").push_bind("posted");
+        q.push_values(chunk, |mut row, (sequence, id, (from, to))| {
+            row.push_bind(*id).push_bind(*sequence).push_bind("transfer").push_bind("posted");
             row.push_bind(TRANSFER_UNITS).push_bind("USD").push_bind(*from).push_bind(*to).push_bind(None::<String>);
             row.push_bind(None::<i64>).push_bind(None::<i64>).push_bind(now).push_bind(now);
         });
         q.build().execute(&mut *db_tx).await?;
+    }
+    let lines: Vec<(i64, Uuid, Uuid, i64)> = written
+        .iter()
+        .flat_map(|(command, seq, ids)| {
+            let lines = command
+                .moves
+                .iter()
+                .zip(ids)
+                .flat_map(|((from, to), id)| [(*id, *from, -TRANSFER_UNITS), (*id, *to, TRANSFER_UNITS)]);
+            lines
+                .enumerate()
+                .map(move |(i, (id, account, units))| (seq * SEQUENCE_STRIDE + i as i64, id, account, units))
+        })
+        .collect();
+    for chunk in lines.chunks(ROWS_PER_INSERT) {
         let mut q = sqlx::QueryBuilder::new(POSTINGS_INSERT);
-        let lines = moves
-            .iter()
-            .zip(&ids)
-            .flat_map(|((from, to), id)| [(*id, *from, -TRANSFER_UNITS), (*id, *to, TRANSFER_UNITS)]);
-        q.push_values(lines.enumerate(), |mut row, (i, (id, account, units))| {
-            row.push_bind(base + i as i64).push_bind(id).push_bind(account).push_bind(units).push_bind("USD");
+        q.push_values(chunk, |mut row, (sequence, id, account, units)| {
+            row.push_bind(*sequence).push_bind(*id).push_bind(*account).push_bind(*units).push_bind("USD");
         });
         q.build().execute(&mut *db_tx).await?;
-        sqlx::query(IDEMPOTENCY_INSERT)
-            .bind(key)
-            .bind(digest_bytes(seq))
-            .bind(transaction_ids(&ids))
-            .bind(now)
-            .execute(&mut *db_tx)
-            .await?;
-        sqlx::query(AUDIT_INSERT)
-            .bind(seq)
-            .bind(now)
-            .bind(audit_target(&moves))
-            .bind(audit_metadata(key))
-            .bind(digest_bytes(head))
-            .bind(digest_bytes(seq))
-            .execute(&mut *db_tx)
-            .await?;
-        sqlx::query(AUDIT_HEAD_UPDATE).bind(seq).bind(digest_bytes(seq)).execute(&mut *db_tx).await?;
-        db_tx.commit().await?;
-        Ok(())
+    }
+    for chunk in written.chunks(ROWS_PER_INSERT) {
+        let mut q = sqlx::QueryBuilder::new(IDEMPOTENCY_INSERT);
+        q.push_values(chunk, |mut row, (command, seq, ids)| {
+            row.push_bind(command.key.as_ref()).push_bind(digest_bytes(*seq)).push_bind(transaction_ids(ids));
+            row.push_bind(now);
+        });
+        q.build().execute(&mut *db_tx).await?;
+        let mut q = sqlx::QueryBuilder::new(AUDIT_INSERT);
+        q.push_values(chunk, |mut row, (command, seq, _)| {
+            row.push_bind(*seq).push_bind(now).push("'system'").push("'transfer'");
+            row.push_bind(audit_target(&command.moves)).push("'accepted'").push("NULL").push("NULL");
+            row.push_bind(audit_metadata(&command.key)).push_bind(digest_bytes(seq - 1)).push_bind(digest_bytes(*seq));
+        });
+        q.build().execute(&mut *db_tx).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    async fn count(pool: &SqlitePool, table: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(pool).await.unwrap();
+        n
+    }
+
+    #[tokio::test]
+    async fn a_grouped_call_writes_each_command_with_its_own_key_and_audit_record_once() {
+        let baseline = SqliteBaseline::open(10, 1, 1).await.unwrap();
+        let pairs = [(0, 1), (2, 3), (4, 5), (0, 9)];
+        baseline.transfers(&pairs, "g").await.unwrap();
+        baseline.transfers(&pairs, "g").await.unwrap();
+
+        let pool = &baseline.pool;
+        let keys: Vec<(String,)> =
+            sqlx::query_as("SELECT key FROM idempotency ORDER BY key").fetch_all(pool).await.unwrap();
+        let keys: Vec<String> = keys.into_iter().map(|(k,)| k).collect();
+        assert_eq!(keys, ["g-0", "g-1", "g-2", "g-3"], "one record per command; the second call replayed them all");
+        let audit: Vec<(i64,)> =
+            sqlx::query_as("SELECT sequence FROM audit_log ORDER BY sequence").fetch_all(pool).await.unwrap();
+        assert_eq!(audit, [(1,), (2,), (3,), (4,)]);
+        assert_eq!((count(pool, "transactions").await, count(pool, "postings").await), (4, 8));
+        let (head,): (i64,) =
+            sqlx::query_as("SELECT sequence FROM audit_head WHERE id = 1").fetch_one(pool).await.unwrap();
+        assert_eq!(head, 4);
+        let posted: Vec<(Uuid, String)> =
+            sqlx::query_as("SELECT id, posted FROM accounts").fetch_all(pool).await.unwrap();
+        let balance = |i: usize| {
+            let (_, p) = posted.iter().find(|(id, _)| *id == baseline.accounts[i]).unwrap();
+            Decimal::from_str(p).unwrap()
+        };
+        let seed = Decimal::new(SEED_UNITS, 4);
+        let unit = Decimal::new(TRANSFER_UNITS, 4);
+        assert_eq!((balance(0), balance(1), balance(9)), (seed - unit - unit, seed + unit, seed + unit));
     }
 }
