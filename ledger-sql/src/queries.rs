@@ -604,7 +604,7 @@ mod tests {
         let pg = lock_live_sessions_of(Dialect::Postgres, &users);
         assert!(pg.sql().ends_with("WHERE user_id = ANY($1) AND revoked_at IS NULL ORDER BY id FOR UPDATE"));
         let lite = lock_live_sessions_of(Dialect::Sqlite, &users);
-        assert!(lite.sql().ends_with("WHERE user_id IN ($1, $2) AND revoked_at IS NULL ORDER BY id"));
+        assert!(lite.sql().ends_with("WHERE user_id IN (?, ?) AND revoked_at IS NULL ORDER BY id"));
         let tokens = [Digest::ZERO];
         let pg = lock_reset_tokens(Dialect::Postgres, &tokens);
         assert!(pg.sql().ends_with("WHERE token_digest = $1 ORDER BY token_digest FOR UPDATE"), "{}", pg.sql());
@@ -615,7 +615,7 @@ mod tests {
         let rows = vec![vec![Value::Int(1)]; INSERT_ROWS_MAX + 1];
         let statements = insert(Dialect::Sqlite, "t", "a", rows);
         assert_eq!(statements.len(), 2);
-        assert_eq!(statements[1].sql(), "INSERT INTO t (a) VALUES ($1)");
+        assert_eq!(statements[1].sql(), "INSERT INTO t (a) VALUES (?)");
         assert!(insert(Dialect::Sqlite, "t", "a", Vec::new()).is_empty());
     }
 
@@ -652,7 +652,7 @@ mod tests {
         assert_eq!(update.len(), 2);
         assert_eq!(
             update[1].sql(),
-            "UPDATE t SET n = v.column2, x = v.column3 FROM (VALUES ($1, $2, $3)) AS v WHERE t.id = v.column1"
+            "UPDATE t SET n = v.column2, x = v.column3 FROM (VALUES (?, ?, ?)) AS v WHERE t.id = v.column1"
         );
     }
 }
