@@ -15,8 +15,18 @@
 //! list longer than that is applied in consecutive commits of at most
 //! `batches_max`. The queue needs no bound of its own: every queued caller is
 //! a suspended task that holds its batches anyway, and the queue drains
-//! `batches_max` at a time. `wait_micros` (at most
-//! [`GROUP_COMMIT_WAIT_MICROS_MAX`]) lets a leader wait for company first.
+//! `batches_max` at a time.
+//!
+//! **Gathering.** Between two commits, the callers the first one answered
+//! are planning their next commands while the next leader commits without
+//! them, so under a closed loop of N callers groups settle at about N/2.
+//! With `wait_micros` set (at most [`GROUP_COMMIT_WAIT_MICROS_MAX`]) a
+//! leader waits, for at most that long, while money commands announced to
+//! the committer ([`Committer::announced`]: `Ledger::execute` and
+//! `execute_batch`) are in flight but not yet queued: they are on their way.
+//! A lone caller, or a leader with everyone in flight already queued, waits
+//! for nothing, as PostgreSQL's `commit_delay` waits only with
+//! `commit_siblings` active.
 //!
 //! **Events** are published by the leader for every committed batch of its
 //! group, in commit order, before leadership passes on.
@@ -51,7 +61,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{Notify, broadcast, oneshot};
 
 use crate::error::StorageError;
 use crate::event::LedgerEvent;
@@ -76,10 +86,11 @@ pub struct GroupCommit {
     /// The most batches one `Store::apply` call carries (capped at
     /// [`GROUP_COMMIT_BATCHES_CAP`]); 0 or 1 disables group commit.
     pub batches_max: usize,
-    /// How long a leader waits for more callers before it commits, in
-    /// microseconds (capped at [`GROUP_COMMIT_WAIT_MICROS_MAX`]). 0, the
-    /// default, never waits: groups form only from callers who arrive while
-    /// a commit is in flight. A wait needs Tokio's time driver.
+    /// How long a leader may wait for announced money commands still on
+    /// their way to the queue, in microseconds (capped at
+    /// [`GROUP_COMMIT_WAIT_MICROS_MAX`]); 0 never waits, and groups form only
+    /// from callers who arrive while a commit is in flight. A leader with no
+    /// command on its way commits at once. A wait needs Tokio's time driver.
     pub wait_micros: u64,
 }
 
@@ -141,6 +152,9 @@ struct Shared {
     events: broadcast::Sender<LedgerEvent>,
     settings: GroupCommit,
     queue: Mutex<Queue>,
+    /// Woken when a caller queues or an announced command ends, for a
+    /// gathering leader to look again.
+    arrivals: Notify,
 }
 
 #[derive(Default)]
@@ -150,12 +164,39 @@ struct Queue {
     waiting: VecDeque<Request>,
     /// Batches in `waiting`.
     waiting_batches: usize,
+    /// Callers in `waiting` that run an announced command.
+    waiting_announced: usize,
+    /// Announced commands between their start and their end, wherever they
+    /// are: planning, queued, committing or reading their outcome.
+    announced: usize,
+}
+
+impl Queue {
+    /// Takes the first queued request out, keeping the counts.
+    fn pop(&mut self) -> Option<Request> {
+        let request = self.waiting.pop_front()?;
+        self.waiting_batches -= request.batches.len();
+        self.waiting_announced -= usize::from(request.announced);
+        Some(request)
+    }
+}
+
+tokio::task_local! {
+    /// Set while the task runs an announced command ([`Committer::announced`]).
+    static ANNOUNCED: ();
+}
+
+/// Whether the current task runs an announced command.
+fn is_announced() -> bool {
+    ANNOUNCED.try_with(|_| ()).is_ok()
 }
 
 /// A queued caller: its batches and where to tell it what happened.
 struct Request {
     batches: Vec<WriteBatch>,
     reply: oneshot::Sender<Turn>,
+    /// The caller runs an announced command.
+    announced: bool,
 }
 
 /// What a queued caller is told.
@@ -176,7 +217,20 @@ impl Committer {
     /// A committer for a store, publishing committed changes to `events`.
     pub(crate) fn new(store: Arc<dyn Store>, events: broadcast::Sender<LedgerEvent>, settings: GroupCommit) -> Self {
         let queue = Mutex::new(Queue::default());
-        Committer(Arc::new(Shared { store, events, settings: settings.capped(), queue }))
+        Committer(Arc::new(Shared { store, events, settings: settings.capped(), queue, arrivals: Notify::new() }))
+    }
+
+    /// Runs `command` announced: from its start to its end it counts as on
+    /// its way to the queue whenever it is not queued, so a gathering leader
+    /// may wait for it (see the module docs).
+    pub(crate) async fn announced<F: Future>(&self, command: F) -> F::Output {
+        let settings = self.0.settings;
+        if !settings.is_enabled() || settings.wait_micros == 0 {
+            // No leader ever gathers: skip the bookkeeping.
+            return command.await;
+        }
+        let _in_flight = Announcement::new(self.0.clone());
+        ANNOUNCED.scope((), command).await
     }
 
     /// Applies independent batches, each decided on its own, returning one
@@ -232,8 +286,12 @@ impl Shared {
             return Ok(Role::Lead(Leadership(self.clone()), batches));
         }
         let (reply, receiver) = oneshot::channel();
+        let announced = is_announced();
         queue.waiting_batches += batches.len();
-        queue.waiting.push_back(Request { batches, reply });
+        queue.waiting_announced += usize::from(announced);
+        queue.waiting.push_back(Request { batches, reply, announced });
+        drop(queue);
+        self.arrivals.notify_waiters();
         Ok(Role::Follow(receiver))
     }
 
@@ -248,8 +306,7 @@ impl Shared {
             if !front.reply.is_closed() && len > room {
                 break;
             }
-            queue.waiting_batches -= len;
-            let Some(request) = queue.waiting.pop_front() else { break };
+            let Some(request) = queue.pop() else { break };
             if !request.reply.is_closed() {
                 room -= len;
                 group.push(request);
@@ -258,10 +315,35 @@ impl Shared {
         Ok(group)
     }
 
-    /// Whether a leader with `own` batches should wait for company.
-    fn room_to_wait(&self, own: usize) -> bool {
-        let queued = self.queue.lock().map(|q| q.waiting_batches).unwrap_or(usize::MAX);
-        self.settings.wait_micros > 0 && own.saturating_add(queued) < self.settings.batches_max
+    /// Waits, at most `wait_micros`, while announced commands are on their
+    /// way to the queue and the leader's group (its `own` batches and the
+    /// queue's) has room for more.
+    async fn gather(&self, own: usize, leader_announced: bool) {
+        if self.settings.wait_micros == 0 {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_micros(self.settings.wait_micros);
+        loop {
+            // Registered before looking, so an arrival between the look and
+            // the wait still wakes this leader.
+            let arrival = self.arrivals.notified();
+            let mut arrival = std::pin::pin!(arrival);
+            arrival.as_mut().enable();
+            if !self.on_their_way(own, leader_announced) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, arrival).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Whether announced commands are in flight outside the queue (and not
+    /// the leader itself) while the group has room.
+    fn on_their_way(&self, own: usize, leader_announced: bool) -> bool {
+        let Ok(queue) = self.queue.lock() else { return false };
+        let here = queue.waiting_announced + usize::from(leader_announced);
+        queue.announced > here && own.saturating_add(queue.waiting_batches) < self.settings.batches_max
     }
 
     /// Passes leadership to the first caller still waiting, or frees it.
@@ -270,8 +352,7 @@ impl Shared {
         // still consistent (nothing that can panic runs under its lock), and
         // leadership must pass on or every later caller would wait forever.
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        while let Some(request) = queue.waiting.pop_front() {
-            queue.waiting_batches -= request.batches.len();
+        while let Some(request) = queue.pop() {
             // A closed channel is a caller that is gone: try the next one.
             if request.reply.send(Turn::Lead(request.batches)).is_ok() {
                 return;
@@ -308,6 +389,28 @@ impl Shared {
     }
 }
 
+/// An announced command in flight; dropping it (at the command's end, or
+/// when its future is dropped) takes it out of the count and wakes a
+/// gathering leader.
+struct Announcement(Arc<Shared>);
+
+impl Announcement {
+    fn new(shared: Arc<Shared>) -> Announcement {
+        shared.queue.lock().unwrap_or_else(PoisonError::into_inner).announced += 1;
+        Announcement(shared)
+    }
+}
+
+impl Drop for Announcement {
+    fn drop(&mut self) {
+        // Nothing that can panic runs under the queue's lock (see `hand_over`).
+        let mut queue = self.0.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.announced = queue.announced.saturating_sub(1);
+        drop(queue);
+        self.0.arrivals.notify_waiters();
+    }
+}
+
 /// The leader role; dropping it (on any path: done, failed, cancelled,
 /// panicked) passes the role on.
 struct Leadership(Arc<Shared>);
@@ -321,9 +424,7 @@ impl Drop for Leadership {
 /// Leads one commit: the leader's own batches first, then the followers'.
 async fn lead(leadership: Leadership, own: Vec<WriteBatch>) -> Outcomes {
     let shared = leadership.0.clone();
-    if shared.room_to_wait(own.len()) {
-        tokio::time::sleep(Duration::from_micros(shared.settings.wait_micros)).await;
-    }
+    shared.gather(own.len(), is_announced()).await;
     let followers = shared.take_followers(own.len())?;
     let flight: Flight = Box::pin(commit(leadership, own, followers));
     InFlight(Some(flight)).await
@@ -337,7 +438,7 @@ async fn commit(leadership: Leadership, own: Vec<WriteBatch>, followers: Vec<Req
     let own_len = own.len();
     let mut batches = own;
     let mut replies = Vec::with_capacity(followers.len());
-    for Request { batches: theirs, reply } in followers {
+    for Request { batches: theirs, reply, .. } in followers {
         replies.push((theirs.len(), reply));
         batches.extend(theirs);
     }
@@ -467,9 +568,12 @@ mod tests {
     }
 
     fn fixture(batches_max: usize) -> Fixture {
+        gathering_fixture(GroupCommit { batches_max, wait_micros: 0 })
+    }
+
+    fn gathering_fixture(settings: GroupCommit) -> Fixture {
         let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), Duration::ZERO));
         let (sender, events) = broadcast::channel(64);
-        let settings = GroupCommit { batches_max, wait_micros: 0 };
         Fixture { committer: Committer::new(store.clone(), sender, settings), store, events }
     }
 
@@ -674,5 +778,92 @@ mod tests {
         assert!(!GroupCommit::DISABLED.is_enabled());
         assert!(!GroupCommit { batches_max: 0, wait_micros: 0 }.is_enabled());
         assert!(GroupCommit::default().is_enabled());
+    }
+
+    /// Gathering waits at most this long.
+    const GATHER: GroupCommit = GroupCommit { batches_max: 8, wait_micros: 10_000 };
+
+    /// Starts a command that plans for `planning` before applying one batch,
+    /// announced or not; returns once it is in flight.
+    async fn planning(committer: &Committer, name: &str, planning: Duration, announced: bool) -> JoinHandle<Outcomes> {
+        let (started, in_flight) = oneshot::channel();
+        let (applier, batch) = (committer.clone(), batch(name));
+        let command = async move {
+            let _ = started.send(());
+            tokio::time::sleep(planning).await;
+            applier.apply(vec![batch]).await
+        };
+        let announcer = committer.clone();
+        let task = match announced {
+            true => tokio::spawn(async move { announcer.announced(command).await }),
+            false => tokio::spawn(command),
+        };
+        in_flight.await.unwrap();
+        task
+    }
+
+    /// Runs one announced command that applies one batch at once.
+    async fn announced_now(committer: &Committer, name: &str) -> Vec<BatchOutcome> {
+        committer.announced(committer.apply(vec![batch(name)])).await.unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lone_announced_caller_never_waits_for_company() {
+        let f = gathering_fixture(GATHER);
+        let started = tokio::time::Instant::now();
+        announced_now(&f.committer, "alone").await;
+        announced_now(&f.committer, "again").await;
+        assert_eq!(started.elapsed(), Duration::ZERO, "no command was on its way, so no leader waited");
+        assert_eq!(sizes(&f.store), [1, 1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_leader_waits_for_an_announced_command_still_planning_and_commits_it_in_its_group() {
+        let f = gathering_fixture(GATHER);
+        let started = tokio::time::Instant::now();
+        let planner = planning(&f.committer, "planner", Duration::from_millis(2), true).await;
+        announced_now(&f.committer, "leader").await;
+        finish(planner).await;
+        assert_eq!(sizes(&f.store), [2], "one commit carried both");
+        assert_eq!(applied(&f.store).await, ["leader", "planner"]);
+        assert_eq!(started.elapsed(), Duration::from_millis(2), "the leader waited only until the planner queued");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gathering_leader_waits_at_most_wait_micros() {
+        let f = gathering_fixture(GATHER);
+        let started = tokio::time::Instant::now();
+        let slow = planning(&f.committer, "slow", Duration::from_millis(50), true).await;
+        announced_now(&f.committer, "leader").await;
+        assert_eq!(started.elapsed(), Duration::from_micros(GATHER.wait_micros));
+        assert_eq!(sizes(&f.store), [1], "the leader committed alone when the wait ran out");
+        finish(slow).await;
+        assert_eq!(sizes(&f.store), [1, 1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn commands_not_announced_are_not_waited_for() {
+        let f = gathering_fixture(GATHER);
+        let started = tokio::time::Instant::now();
+        let quiet = planning(&f.committer, "quiet", Duration::from_millis(2), false).await;
+        announced_now(&f.committer, "leader").await;
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        finish(quiet).await;
+        assert_eq!(sizes(&f.store), [1, 1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_announced_command_stops_counting_as_on_its_way() {
+        let f = gathering_fixture(GATHER);
+        let started = tokio::time::Instant::now();
+        let abandoned = planning(&f.committer, "abandoned", Duration::from_secs(60), true).await;
+        let dropper = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            abandoned.abort();
+        });
+        announced_now(&f.committer, "leader").await;
+        assert_eq!(started.elapsed(), Duration::from_millis(3), "the leader stopped waiting when it was dropped");
+        dropper.await.unwrap();
+        assert_eq!(sizes(&f.store), [1]);
     }
 }

@@ -13,7 +13,16 @@ impl Ledger {
         key: IdempotencyKey,
         command: impl Into<MoneyCommand>,
     ) -> Result<Receipt, LedgerError> {
-        let command = command.into();
+        // Announced: a group commit leader may wait for it while it plans.
+        self.committer.announced(self.execute_announced(actor, key, command.into())).await
+    }
+
+    async fn execute_announced(
+        &self,
+        actor: &Actor,
+        key: IdempotencyKey,
+        command: MoneyCommand,
+    ) -> Result<Receipt, LedgerError> {
         let at = self.clock.now();
         let draft =
             AuditDraft::new(actor.audit_name(), command.action(), command.target()).with("idempotency_key", &key);
@@ -48,6 +57,15 @@ impl Ledger {
     /// If any fails, none applies and the error is
     /// [`LedgerError::BatchCommandFailed`] with the failing index.
     pub async fn execute_batch(
+        &self,
+        actor: &Actor,
+        key: IdempotencyKey,
+        commands: Vec<MoneyCommand>,
+    ) -> Result<BatchReceipt, LedgerError> {
+        self.committer.announced(self.execute_batch_announced(actor, key, commands)).await
+    }
+
+    async fn execute_batch_announced(
         &self,
         actor: &Actor,
         key: IdempotencyKey,
