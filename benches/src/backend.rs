@@ -120,10 +120,17 @@ pub fn postgres_connections(clients: usize) -> u32 {
     u32::try_from((clients + 2).min(POSTGRES_CONNECTIONS_MAX)).unwrap_or(1)
 }
 
-/// The ledger's settings for a run: group commit with its defaults, or
-/// every command in its own storage transaction.
-pub fn ledger_config(group_commit: bool) -> LedgerConfig {
-    let group_commit = if group_commit { GroupCommit::default() } else { GroupCommit::DISABLED };
+/// The ledger's settings for a run: group commit with its defaults (and
+/// `wait_micros`, if given), or every command in its own storage
+/// transaction.
+pub fn ledger_config(group_commit: bool, wait_micros: Option<u64>) -> LedgerConfig {
+    let group_commit = match group_commit {
+        true => GroupCommit {
+            wait_micros: wait_micros.unwrap_or(GroupCommit::default().wait_micros),
+            ..GroupCommit::default()
+        },
+        false => GroupCommit::DISABLED,
+    };
     LedgerConfig { group_commit, ..LedgerConfig::default() }
 }
 

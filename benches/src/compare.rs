@@ -142,7 +142,10 @@ async fn run_ledger(
     log(&format!("{} ({label}): seeding {} accounts", backend.name(), args.accounts));
     let opened = open_store(backend, durability, &args.postgres_url, clients).await?;
     let accounts = Arc::new(seed_accounts(&Ledger::builder(opened.store.clone()).open().await?, args.accounts).await?);
-    let ledger = Ledger::builder(opened.store.clone()).config(ledger_config(group_commit)).open().await?;
+    let ledger = Ledger::builder(opened.store.clone())
+        .config(ledger_config(group_commit, args.group_commit_wait_micros))
+        .open()
+        .await?;
     let workload: Arc<dyn Workload> = Arc::new(LedgerWorkload::new(ledger, accounts)?);
     let m = drive(workload, &plan(args, picker, clients, run_tag(round, clients, Some(group_commit)))).await?;
     log(&format!("{} ledger gc={group_commit} clients={clients}: {:.0}/s", backend.name(), m.per_second()));
@@ -193,6 +196,7 @@ fn settings(args: &CompareArgs) -> serde_json::Value {
         "warmup_seconds": args.warmup_seconds,
         "durability": args.durability,
         "group_commit": format!("{:?}", args.group_commit).to_lowercase(),
+        "group_commit_wait_micros": args.group_commit_wait_micros,
         "baselines": !args.no_baselines,
         "seed": args.seed,
     })

@@ -106,6 +106,11 @@ pub struct CompareArgs {
     /// Group commit in the ledger.
     #[arg(long, value_enum, default_value = "off")]
     pub group_commit: GroupCommitMode,
+    /// With group commit: how long a leader may wait for announced commands
+    /// on their way (`GroupCommit::wait_micros`); the ledger's default if
+    /// not given.
+    #[arg(long)]
+    pub group_commit_wait_micros: Option<u64>,
     /// Skip the hand-written baselines.
     #[arg(long)]
     pub no_baselines: bool,
@@ -147,6 +152,7 @@ impl CompareArgs {
             warmup_seconds: 0.1,
             durability: vec![Durability::Strict],
             group_commit: GroupCommitMode::Off,
+            group_commit_wait_micros: None,
             no_baselines: false,
             seed: 42,
             postgres_url: POSTGRES_URL_DEFAULT.to_owned(),
