@@ -164,12 +164,47 @@ fn sequenced<'c, 'a>(
     commands: &'c [Command<'a, uuid::Uuid>],
     replayed: &std::collections::HashSet<String>,
     head: i64,
-) -> Vec<(&'c Command<'a, uuid::Uuid>, i64, Vec<uuid::Uuid>)> {
+) -> Vec<Sequenced<'c, 'a>> {
     let fresh = commands.iter().filter(|c| !replayed.contains(c.key.as_ref()));
     fresh
         .enumerate()
         .map(|(n, c)| (c, head + 1 + n as i64, c.moves.iter().map(|_| uuid::Uuid::now_v7()).collect()))
         .collect()
+}
+
+/// A command to write, with its audit sequence and transaction ids.
+type Sequenced<'c, 'a> = (&'c Command<'a, uuid::Uuid>, i64, Vec<uuid::Uuid>);
+
+/// The multi-row inserts of the `written` commands' idempotency records and
+/// audit records (two per [`ROWS_PER_INSERT`] commands), with `now` in the
+/// backend's timestamp type.
+fn record_inserts<'q, DB, T>(written: &'q [Sequenced<'_, '_>], now: T) -> Vec<sqlx::QueryBuilder<'q, DB>>
+where
+    DB: sqlx::Database,
+    DB::Arguments<'q>: Default,
+    T: Copy + 'q + sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut inserts = Vec::new();
+    for chunk in written.chunks(ROWS_PER_INSERT) {
+        let mut q = sqlx::QueryBuilder::new(IDEMPOTENCY_INSERT);
+        q.push_values(chunk, |mut row, (command, seq, ids)| {
+            row.push_bind(command.key.as_ref()).push_bind(digest_bytes(*seq)).push_bind(transaction_ids(ids));
+            row.push_bind(now);
+        });
+        inserts.push(q);
+        let mut q = sqlx::QueryBuilder::new(AUDIT_INSERT);
+        q.push_values(chunk, |mut row, (command, seq, _)| {
+            row.push_bind(*seq).push_bind(now).push("'system'").push("'transfer'");
+            row.push_bind(audit_target(&command.moves)).push("'accepted'").push("NULL").push("NULL");
+            row.push_bind(audit_metadata(&command.key)).push_bind(digest_bytes(seq - 1)).push_bind(digest_bytes(*seq));
+        });
+        inserts.push(q);
+    }
+    inserts
 }
 
 /// A 32-byte stand-in for a digest the ledger would compute (the baseline

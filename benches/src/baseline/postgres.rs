@@ -64,9 +64,6 @@ async fn seed(pool: &PgPool, accounts: &[Uuid]) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// A command to write, with its audit sequence and transaction ids.
-type Sequenced<'c, 'a> = (&'c Command<'a, Uuid>, i64, Vec<Uuid>);
-
 #[async_trait]
 impl Workload for PostgresBaseline {
     async fn transfers(&self, pairs: &[Pair], key: &str) -> Result<(), BenchError> {
@@ -155,19 +152,7 @@ async fn insert_rows(
         });
         q.build().execute(&mut *db_tx).await?;
     }
-    for chunk in written.chunks(ROWS_PER_INSERT) {
-        let mut q = sqlx::QueryBuilder::new(IDEMPOTENCY_INSERT);
-        q.push_values(chunk, |mut row, (command, seq, ids)| {
-            row.push_bind(command.key.as_ref()).push_bind(digest_bytes(*seq)).push_bind(transaction_ids(ids));
-            row.push_bind(now);
-        });
-        q.build().execute(&mut *db_tx).await?;
-        let mut q = sqlx::QueryBuilder::new(AUDIT_INSERT);
-        q.push_values(chunk, |mut row, (command, seq, _)| {
-            row.push_bind(*seq).push_bind(now).push("'system'").push("'transfer'");
-            row.push_bind(audit_target(&command.moves)).push("'accepted'").push("NULL").push("NULL");
-            row.push_bind(audit_metadata(&command.key)).push_bind(digest_bytes(seq - 1)).push_bind(digest_bytes(*seq));
-        });
+    for mut q in record_inserts::<sqlx::Postgres, _>(written, now) {
         q.build().execute(&mut *db_tx).await?;
     }
     Ok(())
