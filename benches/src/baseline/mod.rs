@@ -175,6 +175,18 @@ fn sequenced<'c, 'a>(
 /// A command to write, with its audit sequence and transaction ids.
 type Sequenced<'c, 'a> = (&'c Command<'a, uuid::Uuid>, i64, Vec<uuid::Uuid>);
 
+/// Every transfer of the `written` commands: its transaction's sequence,
+/// its transaction id and its accounts.
+fn sequenced_transfers(written: &[Sequenced<'_, '_>]) -> Vec<(i64, uuid::Uuid, (uuid::Uuid, uuid::Uuid))> {
+    let mut transfers = Vec::new();
+    for (command, seq, ids) in written {
+        for (i, (moved, id)) in command.moves.iter().zip(ids).enumerate() {
+            transfers.push((seq * SEQUENCE_STRIDE + i as i64, *id, *moved));
+        }
+    }
+    transfers
+}
+
 /// The multi-row inserts of the `written` commands' idempotency records and
 /// audit records (two per [`ROWS_PER_INSERT`] commands), with `now` in the
 /// backend's timestamp type.

@@ -137,18 +137,7 @@ async fn insert_rows(
     written: &[Sequenced<'_, '_>],
     now: i64,
 ) -> Result<(), BenchError> {
-    let transfers: Vec<(i64, Uuid, (Uuid, Uuid))> = written
-        .iter()
-        .flat_map(|(command, seq, ids)| {
-            command
-                .moves
-                .iter()
-                .zip(ids)
-                .enumerate()
-                .map(move |(i, (m, id))| (seq * SEQUENCE_STRIDE + i as i64, *id, *m))
-        })
-        .collect();
-    for chunk in transfers.chunks(ROWS_PER_INSERT) {
+    for chunk in sequenced_transfers(written).chunks(ROWS_PER_INSERT) {
         let mut q = sqlx::QueryBuilder::new(TRANSACTIONS_INSERT);
         q.push_values(chunk, |mut row, (sequence, id, (from, to))| {
             row.push_bind(*id).push_bind(*sequence).push_bind("transfer").push_bind("posted");
