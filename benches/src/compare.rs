@@ -111,8 +111,8 @@ async fn run_backend(
 }
 
 /// Group commit by hand at `clients`: one client committing `clients`
-/// commands (each of `--batch-size` transfers, with its own key and audit
-/// record) per storage transaction, by hand.
+/// hand-written commands (each of `--batch-size` transfers, with its own key
+/// and audit record) per storage transaction.
 async fn run_grouped_baseline(
     args: &CompareArgs,
     site: &RunSite<'_>,
