@@ -187,6 +187,24 @@ fn sequenced_transfers(written: &[Sequenced<'_, '_>]) -> Vec<(i64, uuid::Uuid, (
     transfers
 }
 
+/// Every posting of the `written` commands: its sequence, its transaction
+/// id, its account and its amount (`-amount` for the payer, `amount` for
+/// the payee), two per transfer, numbered from the command's first sequence.
+fn sequenced_postings<T>(written: &[Sequenced<'_, '_>], amount: T) -> Vec<(i64, uuid::Uuid, uuid::Uuid, T)>
+where
+    T: Copy + std::ops::Neg<Output = T>,
+{
+    let mut postings = Vec::new();
+    for (command, seq, ids) in written {
+        let lines =
+            command.moves.iter().zip(ids).flat_map(|((from, to), id)| [(*id, *from, -amount), (*id, *to, amount)]);
+        for (i, (id, account, amount)) in lines.enumerate() {
+            postings.push((seq * SEQUENCE_STRIDE + i as i64, id, account, amount));
+        }
+    }
+    postings
+}
+
 /// The multi-row inserts of the `written` commands' idempotency records and
 /// audit records (two per [`ROWS_PER_INSERT`] commands), with `now` in the
 /// backend's timestamp type.
@@ -244,5 +262,20 @@ mod tests {
         let single = commands(&pairs, "k", 5, |i| i);
         assert_eq!(single.len(), 1);
         assert_eq!((single[0].moves.len(), single[0].key.as_ref()), (5, "k"), "one command keeps the driver's key");
+    }
+
+    #[test]
+    fn a_groups_transfers_and_postings_are_numbered_from_each_commands_first_sequence() {
+        let a = uuid::Uuid::from_u128(1);
+        let b = uuid::Uuid::from_u128(2);
+        let (t1, t2) = (uuid::Uuid::from_u128(10), uuid::Uuid::from_u128(20));
+        let grouped = commands(&[(0, 1), (1, 0)], "k", 1, |i| [a, b][i]);
+        let written: Vec<Sequenced<'_, '_>> = vec![(&grouped[0], 3, vec![t1]), (&grouped[1], 4, vec![t2])];
+        let first = |seq: i64| seq * SEQUENCE_STRIDE;
+        assert_eq!(sequenced_transfers(&written), [(first(3), t1, (a, b)), (first(4), t2, (b, a))]);
+        assert_eq!(
+            sequenced_postings(&written, 5),
+            [(first(3), t1, a, -5), (first(3) + 1, t1, b, 5), (first(4), t2, b, -5), (first(4) + 1, t2, a, 5)]
+        );
     }
 }

@@ -124,17 +124,7 @@ async fn insert_rows(
         });
         q.build().execute(&mut *db_tx).await?;
     }
-    let lines: Vec<(i64, Uuid, Uuid, Decimal)> = written
-        .iter()
-        .flat_map(|(command, seq, ids)| {
-            let lines =
-                command.moves.iter().zip(ids).flat_map(|((from, to), id)| [(*id, *from, -amount), (*id, *to, amount)]);
-            lines
-                .enumerate()
-                .map(move |(i, (id, account, amount))| (seq * SEQUENCE_STRIDE + i as i64, id, account, amount))
-        })
-        .collect();
-    for chunk in lines.chunks(ROWS_PER_INSERT) {
+    for chunk in sequenced_postings(written, amount).chunks(ROWS_PER_INSERT) {
         let mut q = sqlx::QueryBuilder::new(POSTINGS_INSERT);
         q.push_values(chunk, |mut row, (sequence, id, account, amount)| {
             row.push_bind(*sequence).push_bind(*id).push_bind(*account).push_bind(*amount).push_bind("USD");

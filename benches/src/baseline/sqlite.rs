@@ -146,20 +146,7 @@ async fn insert_rows(
         });
         q.build().execute(&mut *db_tx).await?;
     }
-    let lines: Vec<(i64, Uuid, Uuid, i64)> = written
-        .iter()
-        .flat_map(|(command, seq, ids)| {
-            let lines = command
-                .moves
-                .iter()
-                .zip(ids)
-                .flat_map(|((from, to), id)| [(*id, *from, -TRANSFER_UNITS), (*id, *to, TRANSFER_UNITS)]);
-            lines
-                .enumerate()
-                .map(move |(i, (id, account, units))| (seq * SEQUENCE_STRIDE + i as i64, id, account, units))
-        })
-        .collect();
-    for chunk in lines.chunks(ROWS_PER_INSERT) {
+    for chunk in sequenced_postings(written, TRANSFER_UNITS).chunks(ROWS_PER_INSERT) {
         let mut q = sqlx::QueryBuilder::new(POSTINGS_INSERT);
         q.push_values(chunk, |mut row, (sequence, id, account, units)| {
             row.push_bind(*sequence).push_bind(*id).push_bind(*account).push_bind(*units).push_bind("USD");
