@@ -6,11 +6,10 @@
 //! Removing records from the end is only caught against a head kept elsewhere
 //! (pass it as `expected_head`).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::audit_metadata::AuditMetadata;
 use crate::digest::{Digest, Hasher};
 use crate::error::LedgerError;
 
@@ -49,18 +48,18 @@ pub struct AuditDraft {
     /// What it was aimed at (`account:<id>`, `hold:<id>`, ...).
     pub target: String,
     /// Request metadata and command details.
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: AuditMetadata,
 }
 
 impl AuditDraft {
     /// A draft with no metadata.
     pub fn new(actor: impl Into<String>, action: impl Into<String>, target: impl Into<String>) -> AuditDraft {
-        AuditDraft { actor: actor.into(), action: action.into(), target: target.into(), metadata: BTreeMap::new() }
+        AuditDraft { actor: actor.into(), action: action.into(), target: target.into(), metadata: AuditMetadata::new() }
     }
 
     /// Adds one metadata entry.
     pub fn with(mut self, key: &str, value: impl ToString) -> AuditDraft {
-        self.metadata.insert(key.to_owned(), value.to_string());
+        self.metadata.insert(key, value.to_string());
         self
     }
 }
@@ -90,7 +89,7 @@ pub struct AuditRecord {
     /// Accepted, or rejected with a reason.
     pub outcome: AuditOutcome,
     /// Request metadata and command details.
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: AuditMetadata,
     /// Hash of the previous record.
     pub prev_hash: Digest,
     /// Hash of this record's fields and `prev_hash`.
@@ -124,7 +123,7 @@ impl AuditRecord {
             AuditOutcome::Rejected { code, reason } => h.str("rejected").str(code).str(reason),
         };
         h.u64(self.metadata.len() as u64);
-        for (k, v) in &self.metadata {
+        for (k, v) in self.metadata.iter() {
             h.str(k).str(v);
         }
         h.digest(&self.prev_hash);
@@ -272,6 +271,21 @@ mod tests {
         log[2].target = "account:evil".into();
         log[2].hash = log[2].compute_hash();
         assert_eq!(verify_chain(&log, None), Err(ChainBreak::BrokenLink { sequence: 4 }));
+    }
+
+    #[test]
+    fn a_records_hash_is_the_one_stored_logs_were_sealed_with() {
+        // Computed when metadata was a BTreeMap: records sealed then must
+        // still verify, so the hash may never change for the same fields.
+        let at = DateTime::parse_from_rfc3339("2026-11-30T12:00:00.123456789Z").map(|t| t.with_timezone(&Utc));
+        let draft =
+            AuditDraft::new("user:x", "transfer", "account:y").with("request_id", "r-1").with("idempotency_key", "k-1");
+        let head = AuditHead { sequence: 41, hash: Digest([7; 32]) };
+        let record = at.map(|at| AuditRecord::seal(head, draft, AuditOutcome::Accepted, at));
+        assert_eq!(
+            record.map(|r| r.hash.to_string()),
+            Ok("58412c07efcf639cc3f963ab6714ae3f2eb19f79363bca26ff9fe2c226fea24c".to_owned())
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod account;
 mod account_facts;
 pub mod account_number;
 pub mod audit;
+pub mod audit_metadata;
 pub mod bounded_map;
 mod chunked_vec;
 pub mod clock;
@@ -52,6 +53,7 @@ pub mod conformance;
 pub use account::{Account, AccountKind, AccountStatus, Balance, StatusChange};
 pub use account_number::{AccountNumber, AccountNumberError};
 pub use audit::{AuditDraft, AuditHead, AuditOutcome, AuditRecord, ChainBreak, verify_chain};
+pub use audit_metadata::AuditMetadata;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use command::{
     AccountRef, BATCH_SIZE_MAX, CaptureHold, Deposit, MoneyCommand, OpenAccount, PlaceHold, Transfer, VoidHold,

@@ -578,7 +578,7 @@ impl From<&AuditRecord> for AuditRecordDto {
             outcome: outcome.to_owned(),
             code,
             reason,
-            metadata: r.metadata.clone(),
+            metadata: r.metadata.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
             prev_hash: r.prev_hash.to_string(),
             hash: r.hash.to_string(),
         }

@@ -6,16 +6,15 @@
 //! numbers, hash lengths): a row that does not map back is reported as
 //! corrupt rather than guessed at.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ledger_core::identity::{
     Device, Email, KycStatus, PasswordDigest, Profile, ResetToken, Role, Session, SessionId, User,
 };
 use ledger_core::{
-    Account, AccountId, AccountKind, AccountNumber, AccountStatus, AuditOutcome, AuditRecord, Balance, Currency,
-    Digest, IdempotencyKey, IdempotencyRecord, Posting, Transaction, TransactionId, TransactionKind, TransactionStatus,
-    UserId,
+    Account, AccountId, AccountKind, AccountNumber, AccountStatus, AuditMetadata, AuditOutcome, AuditRecord, Balance,
+    Currency, Digest, IdempotencyKey, IdempotencyRecord, Posting, Transaction, TransactionId, TransactionKind,
+    TransactionStatus, UserId,
 };
 
 use rust_decimal::Decimal;
@@ -250,7 +249,7 @@ pub(crate) fn audit(row: &dyn Cells) -> Result<AuditRecord, sqlx::Error> {
         },
         other => return Err(corrupt(format!("audit record {sequence}: outcome {other:?}"))),
     };
-    let metadata: BTreeMap<String, String> = serde_json::from_str(&row.text("metadata")?)
+    let metadata: AuditMetadata = serde_json::from_str(&row.text("metadata")?)
         .map_err(|e| corrupt(format!("audit record {sequence}: metadata: {e}")))?;
     Ok(AuditRecord {
         sequence,
