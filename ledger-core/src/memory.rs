@@ -3,7 +3,9 @@
 //! One mutex guards all state, so `apply` is trivially atomic and isolated.
 //! Nothing survives the process.
 
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -52,7 +54,7 @@ struct State {
     /// serialized and sequences grow with them, so appending keeps the order.
     history_of: IdMap<AccountId, Vec<u64>>,
     postings_of: IdMap<AccountId, ChunkedVec<Posting>>,
-    idempotency: HashMap<IdempotencyKey, IdempotencyRecord>,
+    idempotency: HashSet<ByKey>,
     holds_by_expiry: BTreeSet<(DateTime<Utc>, TransactionId)>,
     audit: ChunkedVec<AuditRecord>,
     users: BTreeMap<UserId, User>,
@@ -75,6 +77,32 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+/// An idempotency record found by its key, which it holds: a map from key
+/// to record would keep every key twice.
+#[derive(Debug)]
+struct ByKey(IdempotencyRecord);
+
+impl Borrow<IdempotencyKey> for ByKey {
+    fn borrow(&self) -> &IdempotencyKey {
+        &self.0.key
+    }
+}
+
+/// Hashes and compares as its key alone, as `Borrow` requires.
+impl Hash for ByKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.key.hash(state);
+    }
+}
+
+impl PartialEq for ByKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.key == other.0.key
+    }
+}
+
+impl Eq for ByKey {}
 
 /// Transactions in sequence order. Commits are serialized and sequences grow
 /// with them, so appending keeps the order and a lookup is a binary search.
@@ -135,7 +163,7 @@ impl State {
                 .filter_map(|id| self.transaction(*id).map(|t| (*id, t.clone())))
                 .collect(),
             taken_numbers: keys.account_numbers.iter().filter(|n| self.by_number.contains_key(n)).copied().collect(),
-            idempotency: keys.idempotency.as_ref().and_then(|k| self.idempotency.get(k).cloned()),
+            idempotency: keys.idempotency.as_ref().and_then(|k| self.idempotency.get(k).map(|r| r.0.clone())),
             audit_head: self.audit.last().map(AuditRecord::head).unwrap_or_default(),
             users: keys.users.iter().filter_map(|id| self.users.get(id).map(|u| (*id, u.clone()))).collect(),
             taken_emails: keys.emails.iter().filter(|e| self.user_by_email.contains_key(e)).cloned().collect(),
@@ -197,7 +225,7 @@ impl State {
             self.postings_of.entry(p.account_id).or_default().push(p);
         }
         if let Some(record) = writes.idempotency {
-            self.idempotency.insert(record.key.clone(), record);
+            self.idempotency.replace(ByKey(record));
         }
         self.audit.push(writes.audit);
         for user in writes.new_users {
@@ -352,7 +380,7 @@ impl Store for MemoryStore {
     }
 
     async fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError> {
-        Ok(self.lock().idempotency.get(key).cloned())
+        Ok(self.lock().idempotency.get(key).map(|r| r.0.clone()))
     }
 
     async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StorageError> {
