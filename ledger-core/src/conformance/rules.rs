@@ -896,9 +896,14 @@ pub async fn audit_log_records_accepted_and_rejected_commands(h: Harness) {
     let a = open(&h, Currency::Usd).await;
     let start = state(&h).await.audit_sequence;
     deposit(&h, a.id, "5").await;
-    let _ = h.ledger.withdraw(&SYS, key(), Withdraw { account: a.id, amount: amount("6"), description: None }).await;
+    let withdrawal_key = key();
+    let withdrawal = Withdraw { account: a.id, amount: amount("6"), description: None };
+    let _ = h.ledger.withdraw(&SYS, withdrawal_key.clone(), withdrawal).await;
     let records = h.ledger.audit_log(&SYS, start, 10).await.expect("audit log");
     assert_eq!(records.len(), 2);
+    // The metadata reads back as stored (the hash covers it too).
+    assert_eq!(records[1].metadata.get("idempotency_key"), Some(withdrawal_key.as_str()));
+    assert_eq!(records[1].metadata.len(), 1);
     assert_eq!(records[0].sequence, start + 1);
     assert_eq!((records[0].action.as_str(), &records[0].outcome), ("deposit", &AuditOutcome::Accepted));
     assert_eq!(records[0].target, format!("account:{}", a.id));
