@@ -3,9 +3,9 @@
 //!
 //! A record carries one to a handful of entries (the idempotency key, the
 //! request id). A `BTreeMap` with one entry allocates a whole node, about
-//! 540 bytes, which was a third of everything the memory store kept per
-//! transfer and most of the cost of cloning a record. Sorted order is part
-//! of the record's hash, so iteration stays in key order, as a `BTreeMap`'s did.
+//! 540 bytes, kept for every record in the memory store and allocated again
+//! by every clone of a record. Sorted order is part of the record's hash, so
+//! iteration stays in key order, as a `BTreeMap`'s did.
 
 use std::fmt;
 
