@@ -205,20 +205,42 @@ where
     postings
 }
 
-/// The multi-row inserts of the `written` commands' idempotency records and
-/// audit records (two per [`ROWS_PER_INSERT`] commands), with `now` in the
-/// backend's timestamp type.
-fn record_inserts<'q, DB, T>(written: &'q [Sequenced<'_, '_>], now: T) -> Vec<sqlx::QueryBuilder<'q, DB>>
+/// The multi-row inserts of everything the `written` commands write but the
+/// balances: transactions, postings, idempotency records and audit records,
+/// at most [`ROWS_PER_INSERT`] rows each, with `amount` and `now` in the
+/// backend's money and timestamp types (both baselines send the same SQL).
+fn row_inserts<'q, DB, A, T>(written: &'q [Sequenced<'_, '_>], amount: A, now: T) -> Vec<sqlx::QueryBuilder<'q, DB>>
 where
     DB: sqlx::Database,
     DB::Arguments<'q>: Default,
+    A: Copy + 'q + std::ops::Neg<Output = A> + sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     T: Copy + 'q + sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<A>: sqlx::Encode<'q, DB>,
+    Option<T>: sqlx::Encode<'q, DB>,
+    Option<String>: sqlx::Encode<'q, DB>,
+    uuid::Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     let mut inserts = Vec::new();
+    for chunk in sequenced_transfers(written).chunks(ROWS_PER_INSERT) {
+        let mut q = sqlx::QueryBuilder::new(TRANSACTIONS_INSERT);
+        q.push_values(chunk, |mut row, (sequence, id, (from, to))| {
+            row.push_bind(*id).push_bind(*sequence).push_bind("transfer").push_bind("posted");
+            row.push_bind(amount).push_bind("USD").push_bind(*from).push_bind(*to).push_bind(None::<String>);
+            row.push_bind(None::<A>).push_bind(None::<T>).push_bind(now).push_bind(now);
+        });
+        inserts.push(q);
+    }
+    for chunk in sequenced_postings(written, amount).chunks(ROWS_PER_INSERT) {
+        let mut q = sqlx::QueryBuilder::new(POSTINGS_INSERT);
+        q.push_values(chunk, |mut row, (sequence, id, account, amount)| {
+            row.push_bind(*sequence).push_bind(*id).push_bind(*account).push_bind(*amount).push_bind("USD");
+        });
+        inserts.push(q);
+    }
     for chunk in written.chunks(ROWS_PER_INSERT) {
         let mut q = sqlx::QueryBuilder::new(IDEMPOTENCY_INSERT);
         q.push_values(chunk, |mut row, (command, seq, ids)| {

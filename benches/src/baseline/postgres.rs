@@ -101,38 +101,11 @@ impl Workload for PostgresBaseline {
         .bind(&posted)
         .execute(&mut *db_tx)
         .await?;
-        insert_rows(&mut db_tx, &written, (self.amount, now)).await?;
+        for mut q in row_inserts::<sqlx::Postgres, _, _>(&written, self.amount, now) {
+            q.build().execute(&mut *db_tx).await?;
+        }
         sqlx::query(AUDIT_HEAD_UPDATE).bind(last).bind(digest_bytes(last)).execute(&mut *db_tx).await?;
         db_tx.commit().await?;
         Ok(())
     }
-}
-
-/// Inserts the transactions, postings, idempotency records and audit
-/// records of the `written` commands, in multi-row inserts.
-async fn insert_rows(
-    db_tx: &mut sqlx::PgConnection,
-    written: &[Sequenced<'_, '_>],
-    (amount, now): (Decimal, chrono::DateTime<Utc>),
-) -> Result<(), BenchError> {
-    for chunk in sequenced_transfers(written).chunks(ROWS_PER_INSERT) {
-        let mut q = sqlx::QueryBuilder::new(TRANSACTIONS_INSERT);
-        q.push_values(chunk, |mut row, (sequence, id, (from, to))| {
-            row.push_bind(*id).push_bind(*sequence).push_bind("transfer").push_bind("posted");
-            row.push_bind(amount).push_bind("USD").push_bind(*from).push_bind(*to).push_bind(None::<String>);
-            row.push_bind(None::<Decimal>).push_bind(None::<chrono::DateTime<Utc>>).push_bind(now).push_bind(now);
-        });
-        q.build().execute(&mut *db_tx).await?;
-    }
-    for chunk in sequenced_postings(written, amount).chunks(ROWS_PER_INSERT) {
-        let mut q = sqlx::QueryBuilder::new(POSTINGS_INSERT);
-        q.push_values(chunk, |mut row, (sequence, id, account, amount)| {
-            row.push_bind(*sequence).push_bind(*id).push_bind(*account).push_bind(*amount).push_bind("USD");
-        });
-        q.build().execute(&mut *db_tx).await?;
-    }
-    for mut q in record_inserts::<sqlx::Postgres, _>(written, now) {
-        q.build().execute(&mut *db_tx).await?;
-    }
-    Ok(())
 }

@@ -108,7 +108,9 @@ impl Workload for SqliteBaseline {
         });
         q.push(") AS v WHERE accounts.id = v.column1");
         q.build().execute(&mut *db_tx).await?;
-        insert_rows(&mut db_tx, &written, now).await?;
+        for mut q in row_inserts::<sqlx::Sqlite, _, _>(&written, TRANSFER_UNITS, now) {
+            q.build().execute(&mut *db_tx).await?;
+        }
         sqlx::query(AUDIT_HEAD_UPDATE).bind(last).bind(digest_bytes(last)).execute(&mut *db_tx).await?;
         db_tx.commit().await?;
         Ok(())
@@ -128,35 +130,6 @@ async fn replayed(
     q.push(")");
     let rows: Vec<(String,)> = q.build_query_as().fetch_all(db_tx).await?;
     Ok(rows.into_iter().map(|(key,)| key).collect())
-}
-
-/// Inserts the transactions, postings, idempotency records and audit
-/// records of the `written` commands, in multi-row inserts.
-async fn insert_rows(
-    db_tx: &mut sqlx::SqliteConnection,
-    written: &[Sequenced<'_, '_>],
-    now: i64,
-) -> Result<(), BenchError> {
-    for chunk in sequenced_transfers(written).chunks(ROWS_PER_INSERT) {
-        let mut q = sqlx::QueryBuilder::new(TRANSACTIONS_INSERT);
-        q.push_values(chunk, |mut row, (sequence, id, (from, to))| {
-            row.push_bind(*id).push_bind(*sequence).push_bind("transfer").push_bind("posted");
-            row.push_bind(TRANSFER_UNITS).push_bind("USD").push_bind(*from).push_bind(*to).push_bind(None::<String>);
-            row.push_bind(None::<i64>).push_bind(None::<i64>).push_bind(now).push_bind(now);
-        });
-        q.build().execute(&mut *db_tx).await?;
-    }
-    for chunk in sequenced_postings(written, TRANSFER_UNITS).chunks(ROWS_PER_INSERT) {
-        let mut q = sqlx::QueryBuilder::new(POSTINGS_INSERT);
-        q.push_values(chunk, |mut row, (sequence, id, account, units)| {
-            row.push_bind(*sequence).push_bind(*id).push_bind(*account).push_bind(*units).push_bind("USD");
-        });
-        q.build().execute(&mut *db_tx).await?;
-    }
-    for mut q in record_inserts::<sqlx::Sqlite, _>(written, now) {
-        q.build().execute(&mut *db_tx).await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
