@@ -55,6 +55,16 @@ use crate::write_batch::{BatchOutcome, WriteBatch};
 /// unique. `touch_session` is the one write outside `apply`.
 ///
 /// **Reads** see committed state only.
+///
+/// **Syncing apart.** [`Store::apply_unsynced`] applies as `apply` does but
+/// may return before the outcomes are durable; [`Store::sync`] then makes
+/// them so. Group commit uses the pair to let the next group commit while
+/// this one's fsync runs, and acknowledges nothing before its sync returns
+/// `Ok`. An unsynced outcome is visible to reads and to later applies at
+/// once, so a later commit may rest on it: once a `sync` has failed, every
+/// later `apply_unsynced` and `sync` must fail too, until the store is
+/// opened again. The defaults (`apply`, and a `sync` with nothing to do)
+/// suit a backend whose `apply` is durable when it returns.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// The backend's name, for errors and health reports.
@@ -62,6 +72,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Applies batches as the contract says, returning one outcome per batch.
     async fn apply(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError>;
+
+    /// Applies batches as [`Store::apply`] does, but the outcomes may not be
+    /// durable until a later [`Store::sync`] returns `Ok`.
+    async fn apply_unsynced(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
+        self.apply(batches).await
+    }
+
+    /// Makes durable every outcome of the `apply_unsynced` calls that
+    /// returned before this call.
+    async fn sync(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
 
     /// An account by id.
     async fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError>;

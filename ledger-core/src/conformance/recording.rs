@@ -1,9 +1,9 @@
-//! A store wrapper that records every `apply` call and can hold one at a
-//! gate, slow every call down, fail one, or capture the batches instead of
-//! applying them: what group commit tests need to make groups form and to
-//! prove that they did, and what backend tests need to get the batches a
-//! ledger plans. It also counts account reads, for tests of what planning
-//! reads.
+//! A store wrapper that records every `apply` (and `apply_unsynced`) call
+//! and can hold one at a gate, slow every call down, fail one, or capture
+//! the batches instead of applying them; it can also hold or fail a `sync`.
+//! That is what group commit tests need to make groups form and to prove
+//! that they did, and what backend tests need to get the batches a ledger
+//! plans. It also counts account reads, for tests of what planning reads.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -57,6 +57,10 @@ pub struct RecordingStore {
     capturing: AtomicBool,
     captured: Mutex<Vec<WriteBatch>>,
     account_reads: AtomicUsize,
+    hold_next_sync: AtomicBool,
+    sync_held: Notify,
+    sync_gate: Semaphore,
+    fail_next_sync: AtomicBool,
 }
 
 impl RecordingStore {
@@ -73,6 +77,10 @@ impl RecordingStore {
             capturing: AtomicBool::new(false),
             captured: Mutex::new(Vec::new()),
             account_reads: AtomicUsize::new(0),
+            hold_next_sync: AtomicBool::new(false),
+            sync_held: Notify::new(),
+            sync_gate: Semaphore::new(0),
+            fail_next_sync: AtomicBool::new(false),
         }
     }
 
@@ -110,6 +118,27 @@ impl RecordingStore {
         self.fail_next.store(true, Ordering::SeqCst);
     }
 
+    /// The next `sync` call waits, before syncing the inner store, until
+    /// [`RecordingStore::release_sync`].
+    pub fn hold_next_sync(&self) {
+        self.hold_next_sync.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until a held `sync` call has arrived at its gate.
+    pub async fn wait_until_sync_held(&self) {
+        self.sync_held.notified().await;
+    }
+
+    /// Lets the held `sync` go on.
+    pub fn release_sync(&self) {
+        self.sync_gate.add_permits(1);
+    }
+
+    /// The next `sync` call to arrive fails without syncing the inner store.
+    pub fn fail_next_sync(&self) {
+        self.fail_next_sync.store(true, Ordering::SeqCst);
+    }
+
     /// How many accounts were read so far, by id or by number.
     pub fn account_reads(&self) -> usize {
         self.account_reads.load(Ordering::SeqCst)
@@ -133,13 +162,18 @@ fn outcome_name(outcome: &BatchOutcome) -> &'static str {
     }
 }
 
-#[async_trait]
-impl Store for RecordingStore {
-    fn backend(&self) -> &'static str {
-        self.inner.backend()
-    }
+/// Which of the inner store's apply calls a recorded call makes.
+#[derive(Debug, Clone, Copy)]
+enum Durable {
+    /// `apply`.
+    OnReturn,
+    /// `apply_unsynced`.
+    AfterSync,
+}
 
-    async fn apply(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
+impl RecordingStore {
+    /// Records an apply call, holding, delaying, failing or capturing it as set.
+    async fn recorded(&self, batches: Vec<WriteBatch>, durable: Durable) -> Result<Vec<BatchOutcome>, StorageError> {
         if self.capturing.load(Ordering::SeqCst) {
             self.captured.lock().unwrap_or_else(|p| p.into_inner()).extend(batches);
             return Err(StorageError::new(self.inner.backend(), "captured, not applied"));
@@ -157,10 +191,41 @@ impl Store for RecordingStore {
             self.record(ApplyCall { keys, outcomes: Vec::new() });
             return Err(StorageError::new(self.inner.backend(), "injected failure"));
         }
-        let result = self.inner.apply(batches).await;
+        let result = match durable {
+            Durable::OnReturn => self.inner.apply(batches).await,
+            Durable::AfterSync => self.inner.apply_unsynced(batches).await,
+        };
         let outcomes = result.as_ref().map(|o| o.iter().map(outcome_name).collect()).unwrap_or_default();
         self.record(ApplyCall { keys, outcomes });
         result
+    }
+}
+
+#[async_trait]
+impl Store for RecordingStore {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    async fn apply(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
+        self.recorded(batches, Durable::OnReturn).await
+    }
+
+    async fn apply_unsynced(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
+        self.recorded(batches, Durable::AfterSync).await
+    }
+
+    async fn sync(&self) -> Result<(), StorageError> {
+        let fail = self.fail_next_sync.swap(false, Ordering::SeqCst);
+        if self.hold_next_sync.swap(false, Ordering::SeqCst) {
+            self.sync_held.notify_one();
+            let permit = self.sync_gate.acquire().await;
+            permit.map_err(|e| StorageError::with_source("recording", "sync gate closed", e))?.forget();
+        }
+        if fail {
+            return Err(StorageError::new(self.inner.backend(), "injected sync failure"));
+        }
+        self.inner.sync().await
     }
 
     async fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
