@@ -153,7 +153,17 @@
 //! on a clean drop: faster, but a crash can lose the last acknowledged
 //! commands (never part of one). Call [`SledStore::flush`] to force a flush.
 //!
-//! `apply` and `flush` run sled's blocking work with
+//! The flush and the commit are also offered apart, as
+//! [`Store::apply_unsynced`](ledger_core::Store::apply_unsynced) (decide and
+//! commit, no flush) and [`Store::sync`](ledger_core::Store::sync) (the
+//! flush, under `Durability::Flush`): the ledger's group commit uses them so
+//! that the next group commits, as the writer, while this group's flush
+//! runs, and answers no caller before its group's sync. A failed flush is
+//! remembered: commits made after it may rest on writes it lost, so from
+//! then on every apply, sync and flush of the store fails, and the database
+//! must be opened again (sled then recovers what its log holds).
+//!
+//! `apply`, `sync` and `flush` run sled's blocking work with
 //! `tokio::task::spawn_blocking`, so the store needs a Tokio runtime. A query
 //! runs on the calling task when the commit gate is free (no commit holds or
 //! awaits it) and on a blocking thread otherwise, so an async worker never

@@ -4,6 +4,7 @@ use std::collections::BinaryHeap;
 use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,12 @@ struct Inner {
     commit_gate: RwLock<()>,
     /// Committed accounts, filled by the writer.
     accounts: AccountCache,
+    /// Set when a flush fails. Commits made since may rest on writes that
+    /// flush lost, so from then on every apply and sync fails.
+    flush_failed: AtomicBool,
+    /// Tests set it to make the next flush fail.
+    #[cfg(test)]
+    fail_next_flush: AtomicBool,
     /// For [`SledStore::temporary`]: the directory, deleted when dropped.
     /// Declared last so the database closes before its files go.
     temp_dir: Option<tempfile::TempDir>,
@@ -104,6 +111,9 @@ impl SledStore {
             writer: Mutex::new(()),
             commit_gate: RwLock::new(()),
             accounts: AccountCache::default(),
+            flush_failed: AtomicBool::new(false),
+            #[cfg(test)]
+            fail_next_flush: AtomicBool::new(false),
             temp_dir,
         };
         Ok(SledStore { inner: Arc::new(inner) })
@@ -271,41 +281,74 @@ impl Inner {
         self.commit_gate.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Flushes to disk. A failure is remembered: see `flush_failed`.
     fn flush(&self) -> Result<(), StorageError> {
-        self.trees.db.flush().map(|_| ()).map_err(|e| error::sled("flushing to disk failed", e))
+        self.check_flushed()?;
+        let flushed = self.trees.db.flush().map(|_| ()).map_err(|e| error::sled("flushing to disk failed", e));
+        #[cfg(test)]
+        let flushed = match self.fail_next_flush.swap(false, Ordering::SeqCst) {
+            true => Err(StorageError::new(BACKEND, "flushing to disk failed (injected)")),
+            false => flushed,
+        };
+        if flushed.is_err() {
+            self.flush_failed.store(true, Ordering::SeqCst);
+        }
+        flushed
     }
 
-    /// The contract's `apply`: each batch decided in turn against the
-    /// committed trees plus what earlier batches of the call staged, then
-    /// all of it committed in one sled transaction.
+    /// Fails once a flush has failed.
+    fn check_flushed(&self) -> Result<(), StorageError> {
+        match self.flush_failed.load(Ordering::SeqCst) {
+            true => Err(StorageError::new(
+                BACKEND,
+                "an earlier flush to disk failed; what was committed since may be lost: reopen the store",
+            )),
+            false => Ok(()),
+        }
+    }
+
+    /// `sync`: a flush, unless the store is opened [`Durability::Relaxed`].
+    fn sync(&self) -> Result<(), StorageError> {
+        match self.durability {
+            Durability::Flush => self.flush(),
+            Durability::Relaxed => self.check_flushed(),
+        }
+    }
+
+    /// The contract's `apply_unsynced`: each batch decided in turn against
+    /// the committed trees plus what earlier batches of the call staged, then
+    /// all of it committed in one sled transaction; not flushed.
     ///
     /// Only the commit holds the gate and sled's own transaction lock, which
     /// stop every read in the process; reading and deciding happen outside
     /// them, so queries run alongside.
-    fn apply(&self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, StorageError> {
-        let outcomes = {
-            let _writer = self.writer();
-            let mut staged = Staged::new(&self.trees);
-            let mut outcomes = Vec::with_capacity(batches.len());
-            for batch in batches {
-                let decision = decide(batch, staged.snapshot(&batch.keys(), &self.accounts)?);
-                match &decision {
-                    Decision::Commit(writes) => staged.write(writes)?,
-                    Decision::Reject { audit, .. } => staged.append_audit(audit)?,
-                    Decision::Replay(_) => {}
-                }
-                outcomes.push(BatchOutcome::from(decision));
+    fn apply_unsynced(&self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, StorageError> {
+        self.check_flushed()?;
+        let _writer = self.writer();
+        let mut staged = Staged::new(&self.trees);
+        let mut outcomes = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let decision = decide(batch, staged.snapshot(&batch.keys(), &self.accounts)?);
+            match &decision {
+                Decision::Commit(writes) => staged.write(writes)?,
+                Decision::Reject { audit, .. } => staged.append_audit(audit)?,
+                Decision::Replay(_) => {}
             }
-            let _gate = self.write_gate();
-            self.trees.commit(staged)?;
-            self.cache_committed(&outcomes);
-            outcomes
-        };
-        // Flushed outside the gate so queries are not held up by the fsync.
-        // sled's log is ordered: this flush also covers every commit before ours.
-        if self.durability == Durability::Flush {
-            self.flush()?;
+            outcomes.push(BatchOutcome::from(decision));
         }
+        let _gate = self.write_gate();
+        self.trees.commit(staged)?;
+        self.cache_committed(&outcomes);
+        Ok(outcomes)
+    }
+
+    /// The contract's `apply`: `apply_unsynced`, then `sync`. The flush runs
+    /// outside the writer lock and the gate, so neither the next apply nor a
+    /// query waits for the fsync; sled's log is ordered, so this flush also
+    /// covers every commit before ours.
+    fn apply(&self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, StorageError> {
+        let outcomes = self.apply_unsynced(batches)?;
+        self.sync()?;
         Ok(outcomes)
     }
 
@@ -645,6 +688,14 @@ impl Store for SledStore {
         self.blocking(move |inner| inner.apply(&batches)).await
     }
 
+    async fn apply_unsynced(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
+        self.blocking(move |inner| inner.apply_unsynced(&batches)).await
+    }
+
+    async fn sync(&self) -> Result<(), StorageError> {
+        self.blocking(|inner| inner.sync()).await
+    }
+
     async fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
         // A cached account needs no blocking task and no gate: it is one
         // committed record.
@@ -750,5 +801,50 @@ impl Store for SledStore {
             inner.trees.meta.get(keys::META_FORMAT).map(|_| ()).map_err(|e| error::sled("ping failed", e))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use ledger_core::{AccountKind, Actor, Currency, Ledger, OpenAccount};
+
+    use super::*;
+
+    fn opening() -> OpenAccount {
+        OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd)
+    }
+
+    async fn audit_len(store: &SledStore) -> usize {
+        store.audit_records(0, 100).await.unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn after_a_failed_flush_every_apply_and_sync_fails_and_writes_nothing() {
+        let store = SledStore::temporary().unwrap();
+        let ledger = Ledger::open(store.clone()).await.unwrap();
+        ledger.open_account(&Actor::System, opening()).await.unwrap();
+        let before = audit_len(&store).await;
+
+        store.inner.fail_next_flush.store(true, Ordering::SeqCst);
+        let failed = ledger.open_account(&Actor::System, opening()).await.unwrap_err();
+        assert!(failed.to_string().contains("storage"), "{failed}");
+        let committed = audit_len(&store).await;
+        assert_eq!(committed, before + 1, "committed, then its flush failed");
+
+        let refused = ledger.open_account(&Actor::System, opening()).await.unwrap_err();
+        assert!(format!("{refused:?}").contains("an earlier flush to disk failed"), "{refused:?}");
+        assert!(store.sync().await.is_err());
+        assert!(store.flush().await.is_err());
+        assert_eq!(audit_len(&store).await, committed, "nothing was applied after the failed flush");
+    }
+
+    #[tokio::test]
+    async fn unsynced_outcomes_are_readable_before_the_sync() {
+        let store = SledStore::temporary().unwrap();
+        let ledger = Ledger::open(store.clone()).await.unwrap();
+        let account = ledger.open_account(&Actor::System, opening()).await.unwrap();
+        assert_eq!(store.account(account.id).await.unwrap(), Some(account));
+        store.sync().await.unwrap();
     }
 }

@@ -1,7 +1,9 @@
 //! Crash safety: a child process commits transfers with `Durability::Flush`
-//! and prints each acknowledged id; the parent kills it with SIGKILL
-//! mid-stream, reopens the database and checks that every acknowledged
-//! transfer is there exactly once and nothing is half-applied.
+//! from several concurrent tasks (so group commit forms groups, and one
+//! group commits while the one before it syncs) and prints each
+//! acknowledged id; the parent kills it with SIGKILL mid-stream, reopens the
+//! database and checks that every acknowledged transfer is there exactly
+//! once and nothing is half-applied.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -33,6 +35,8 @@ const ACKS_BEFORE_KILL: usize = 200;
 const ACK_WAIT_SECS_MAX: u64 = 40;
 /// Kill, reopen and check this many times on the same database.
 const ROUNDS: usize = 3;
+/// Concurrent tasks in the child, each committing its own transfers.
+const CHILD_TASKS: usize = 8;
 
 /// The fixed owner of the two accounts, so a restarted child finds them.
 fn owner() -> UserId {
@@ -46,7 +50,7 @@ fn key(text: &str) -> IdempotencyKey {
 /// Not a test on its own: the child process of
 /// `acknowledged_transfers_survive_sigkill` (returns at once unless the
 /// parent set `LEDGER_SLED_CRASH_CHILD_DIR`).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_child_commits_until_killed() {
     let Some(dir) = std::env::var_os(CHILD_DIR_ENV) else { return };
     let store = SledStore::open_with(SledConfig::new(&dir).durability(Durability::Flush)).unwrap();
@@ -57,25 +61,39 @@ async fn crash_child_commits_until_killed() {
         accounts.push(ledger.open_account(&Actor::System, open).await.unwrap());
     }
     let (a, b) = (accounts[0].id, accounts[1].id);
-    let deposit = Deposit { account: a, amount: Amount::parse("1000.00").unwrap(), description: None };
-    ledger.deposit(&Actor::System, key("crash-deposit"), deposit).await.unwrap();
+    // Both funded: concurrent tasks move money both ways from the start.
+    for (account, name) in [(a, "crash-deposit"), (b, "crash-deposit-b")] {
+        let deposit = Deposit { account, amount: Amount::parse("1000.00").unwrap(), description: None };
+        ledger.deposit(&Actor::System, key(name), deposit).await.unwrap();
+    }
 
     // Keys unique across restarts of the child.
     let run = uuid::Uuid::now_v7();
     let deadline = Instant::now() + Duration::from_secs(CHILD_RUN_SECS_MAX);
-    let mut stdout = std::io::stdout();
-    for i in 0..CHILD_TRANSFERS_MAX {
-        if Instant::now() > deadline {
-            break;
-        }
-        // Back and forth, so neither account runs dry.
-        let (from, to) = if i % 2 == 0 { (a, b) } else { (b, a) };
-        let transfer =
-            Transfer { from, to: AccountRef::Id(to), amount: Amount::parse("0.01").unwrap(), description: None };
-        let receipt = ledger.transfer(&Actor::System, key(&format!("crash-{run}-{i}")), transfer).await.unwrap();
-        // Printed only after apply returned: this id is acknowledged.
-        writeln!(stdout, "{ACK}{}", receipt.transaction.id).unwrap();
-        stdout.flush().unwrap();
+    let tasks: Vec<_> = (0..CHILD_TASKS)
+        .map(|task| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move {
+                for i in (task..CHILD_TRANSFERS_MAX).step_by(CHILD_TASKS) {
+                    if Instant::now() > deadline {
+                        break;
+                    }
+                    // Back and forth, so neither account runs dry.
+                    let (from, to) = if i % 2 == 0 { (a, b) } else { (b, a) };
+                    let amount = Amount::parse("0.01").unwrap();
+                    let transfer = Transfer { from, to: AccountRef::Id(to), amount, description: None };
+                    let key = key(&format!("crash-{run}-{i}"));
+                    let receipt = ledger.transfer(&Actor::System, key, transfer).await.unwrap();
+                    // Printed only after the ledger answered: this id is acknowledged.
+                    let mut stdout = std::io::stdout().lock();
+                    writeln!(stdout, "{ACK}{}", receipt.transaction.id).unwrap();
+                    stdout.flush().unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
     }
 }
 
