@@ -50,17 +50,13 @@ pub struct RecordingStore {
     inner: Arc<dyn Store>,
     calls: Mutex<Vec<ApplyCall>>,
     delay: Duration,
-    hold_next: AtomicBool,
-    held: Notify,
-    gate: Semaphore,
-    fail_next: AtomicBool,
+    /// Where `apply` calls can be held or failed.
+    applies: Checkpoint,
     capturing: AtomicBool,
     captured: Mutex<Vec<WriteBatch>>,
     account_reads: AtomicUsize,
-    hold_next_sync: AtomicBool,
-    sync_held: Notify,
-    sync_gate: Semaphore,
-    fail_next_sync: AtomicBool,
+    /// Where `sync` calls can be held or failed.
+    syncs: Checkpoint,
 }
 
 impl RecordingStore {
@@ -70,17 +66,11 @@ impl RecordingStore {
             inner,
             calls: Mutex::new(Vec::new()),
             delay,
-            hold_next: AtomicBool::new(false),
-            held: Notify::new(),
-            gate: Semaphore::new(0),
-            fail_next: AtomicBool::new(false),
+            applies: Checkpoint::default(),
             capturing: AtomicBool::new(false),
             captured: Mutex::new(Vec::new()),
             account_reads: AtomicUsize::new(0),
-            hold_next_sync: AtomicBool::new(false),
-            sync_held: Notify::new(),
-            sync_gate: Semaphore::new(0),
-            fail_next_sync: AtomicBool::new(false),
+            syncs: Checkpoint::default(),
         }
     }
 
@@ -99,44 +89,44 @@ impl RecordingStore {
     /// The next `apply` call waits, before touching the inner store, until
     /// [`RecordingStore::release`].
     pub fn hold_next_apply(&self) {
-        self.hold_next.store(true, Ordering::SeqCst);
+        self.applies.hold_next();
     }
 
     /// Waits until a held `apply` call has arrived at the gate.
     pub async fn wait_until_held(&self) {
-        self.held.notified().await;
+        self.applies.held.notified().await;
     }
 
     /// Lets the held call go on.
     pub fn release(&self) {
-        self.gate.add_permits(1);
+        self.applies.gate.add_permits(1);
     }
 
     /// The next `apply` call to arrive (not one already held) fails without
     /// touching the inner store.
     pub fn fail_next_apply(&self) {
-        self.fail_next.store(true, Ordering::SeqCst);
+        self.applies.fail_next();
     }
 
     /// The next `sync` call waits, before syncing the inner store, until
     /// [`RecordingStore::release_sync`].
     pub fn hold_next_sync(&self) {
-        self.hold_next_sync.store(true, Ordering::SeqCst);
+        self.syncs.hold_next();
     }
 
     /// Waits until a held `sync` call has arrived at its gate.
     pub async fn wait_until_sync_held(&self) {
-        self.sync_held.notified().await;
+        self.syncs.held.notified().await;
     }
 
     /// Lets the held `sync` go on.
     pub fn release_sync(&self) {
-        self.sync_gate.add_permits(1);
+        self.syncs.gate.add_permits(1);
     }
 
     /// The next `sync` call to arrive fails without syncing the inner store.
     pub fn fail_next_sync(&self) {
-        self.fail_next_sync.store(true, Ordering::SeqCst);
+        self.syncs.fail_next();
     }
 
     /// How many accounts were read so far, by id or by number.
@@ -162,6 +152,48 @@ fn outcome_name(outcome: &BatchOutcome) -> &'static str {
     }
 }
 
+/// A point a call passes, where the next call can be held until released,
+/// or told to fail.
+struct Checkpoint {
+    hold_next: AtomicBool,
+    held: Notify,
+    gate: Semaphore,
+    fail_next: AtomicBool,
+}
+
+impl Default for Checkpoint {
+    fn default() -> Self {
+        Checkpoint {
+            hold_next: AtomicBool::new(false),
+            held: Notify::new(),
+            gate: Semaphore::new(0),
+            fail_next: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Checkpoint {
+    fn hold_next(&self) {
+        self.hold_next.store(true, Ordering::SeqCst);
+    }
+
+    fn fail_next(&self) {
+        self.fail_next.store(true, Ordering::SeqCst);
+    }
+
+    /// Passes the checkpoint, waiting at the gate if held; whether this
+    /// call must fail (decided on arrival, so a failure set while a call is
+    /// held falls to the next one).
+    async fn pass(&self) -> Result<bool, StorageError> {
+        let fail = self.fail_next.swap(false, Ordering::SeqCst);
+        if self.hold_next.swap(false, Ordering::SeqCst) {
+            self.held.notify_one();
+            self.gate.acquire().await.map_err(|e| StorageError::with_source("recording", "gate closed", e))?.forget();
+        }
+        Ok(fail)
+    }
+}
+
 /// Which of the inner store's apply calls a recorded call makes.
 #[derive(Debug, Clone, Copy)]
 enum Durable {
@@ -179,11 +211,7 @@ impl RecordingStore {
             return Err(StorageError::new(self.inner.backend(), "captured, not applied"));
         }
         let keys = batches.iter().map(|b| b.claim.as_ref().map(|c| c.key.clone())).collect();
-        let fail = self.fail_next.swap(false, Ordering::SeqCst);
-        if self.hold_next.swap(false, Ordering::SeqCst) {
-            self.held.notify_one();
-            self.gate.acquire().await.map_err(|e| StorageError::with_source("recording", "gate closed", e))?.forget();
-        }
+        let fail = self.applies.pass().await?;
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
@@ -216,13 +244,7 @@ impl Store for RecordingStore {
     }
 
     async fn sync(&self) -> Result<(), StorageError> {
-        let fail = self.fail_next_sync.swap(false, Ordering::SeqCst);
-        if self.hold_next_sync.swap(false, Ordering::SeqCst) {
-            self.sync_held.notify_one();
-            let permit = self.sync_gate.acquire().await;
-            permit.map_err(|e| StorageError::with_source("recording", "sync gate closed", e))?.forget();
-        }
-        if fail {
+        if self.syncs.pass().await? {
             return Err(StorageError::new(self.inner.backend(), "injected sync failure"));
         }
         self.inner.sync().await

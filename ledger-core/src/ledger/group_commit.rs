@@ -832,14 +832,21 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_next_group_commits_while_the_previous_one_syncs() {
-        let mut f = fixture(8);
+    /// Opens USD in a first group whose sync is held, then EUR in a second
+    /// group, and waits until the second has been applied (unsynced).
+    async fn second_group_applied_while_first_syncs(f: &Fixture) -> (JoinHandle<Outcomes>, JoinHandle<Outcomes>) {
         f.store.hold_next_sync();
         let first = spawn_apply(&f.committer, vec![opening(Currency::Usd)]);
         tokio::time::timeout(WAIT_MAX, f.store.wait_until_sync_held()).await.unwrap();
         let second = spawn_apply(&f.committer, vec![opening(Currency::Eur)]);
         wait_applied(&f.store, 2).await;
+        (first, second)
+    }
+
+    #[tokio::test]
+    async fn the_next_group_commits_while_the_previous_one_syncs() {
+        let mut f = fixture(8);
+        let (first, second) = second_group_applied_while_first_syncs(&f).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!first.is_finished(), "a caller is answered only once its group has synced");
         assert!(!second.is_finished(), "a later group syncs only after the earlier one");
@@ -854,12 +861,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_sync_fails_every_caller_of_its_group_and_publishes_nothing_of_it() {
         let mut f = fixture(8);
-        f.store.hold_next_sync();
-        let first = spawn_apply(&f.committer, vec![opening(Currency::Usd)]);
-        tokio::time::timeout(WAIT_MAX, f.store.wait_until_sync_held()).await.unwrap();
-        // These two form the next group, which commits while the first syncs.
-        let eur = spawn_apply(&f.committer, vec![opening(Currency::Eur)]);
-        wait_applied(&f.store, 2).await;
+        let (first, eur) = second_group_applied_while_first_syncs(&f).await;
         f.store.fail_next_sync();
         f.store.release_sync();
         finish(first).await;
