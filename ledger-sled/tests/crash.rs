@@ -78,8 +78,8 @@ async fn crash_child_commits_until_killed() {
                     if Instant::now() > deadline {
                         break;
                     }
-                    // Back and forth, so neither account runs dry.
-                    let (from, to) = if i % 2 == 0 { (a, b) } else { (b, a) };
+                    // Each task goes back and forth, so neither account runs dry.
+                    let (from, to) = if (i / CHILD_TASKS) % 2 == 0 { (a, b) } else { (b, a) };
                     let amount = Amount::parse("0.01").unwrap();
                     let transfer = Transfer { from, to: AccountRef::Id(to), amount, description: None };
                     let key = key(&format!("crash-{run}-{i}"));
