@@ -298,13 +298,13 @@ impl Inner {
 
     /// Fails once a flush has failed.
     fn check_flushed(&self) -> Result<(), StorageError> {
-        match self.flush_failed.load(Ordering::SeqCst) {
-            true => Err(StorageError::new(
+        if self.flush_failed.load(Ordering::SeqCst) {
+            return Err(StorageError::new(
                 BACKEND,
                 "an earlier flush to disk failed; what was committed since may be lost: reopen the store",
-            )),
-            false => Ok(()),
+            ));
         }
+        Ok(())
     }
 
     /// `sync`: a flush, unless the store is opened [`Durability::Relaxed`].

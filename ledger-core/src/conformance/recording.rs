@@ -94,12 +94,12 @@ impl RecordingStore {
 
     /// Waits until a held `apply` call has arrived at the gate.
     pub async fn wait_until_held(&self) {
-        self.applies.held.notified().await;
+        self.applies.wait_until_held().await;
     }
 
     /// Lets the held call go on.
     pub fn release(&self) {
-        self.applies.gate.add_permits(1);
+        self.applies.release();
     }
 
     /// The next `apply` call to arrive (not one already held) fails without
@@ -116,12 +116,12 @@ impl RecordingStore {
 
     /// Waits until a held `sync` call has arrived at its gate.
     pub async fn wait_until_sync_held(&self) {
-        self.syncs.held.notified().await;
+        self.syncs.wait_until_held().await;
     }
 
     /// Lets the held `sync` go on.
     pub fn release_sync(&self) {
-        self.syncs.gate.add_permits(1);
+        self.syncs.release();
     }
 
     /// The next `sync` call to arrive fails without syncing the inner store.
@@ -179,6 +179,14 @@ impl Checkpoint {
 
     fn fail_next(&self) {
         self.fail_next.store(true, Ordering::SeqCst);
+    }
+
+    async fn wait_until_held(&self) {
+        self.held.notified().await;
+    }
+
+    fn release(&self) {
+        self.gate.add_permits(1);
     }
 
     /// Passes the checkpoint, waiting at the gate if held; whether this
