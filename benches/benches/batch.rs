@@ -1,5 +1,6 @@
 //! Atomic batches of transfers (one idempotency key, all or nothing) on
-//! memory and SQLite, sized 1, 10, 100 and 1000 (those within `BATCH_SIZE_MAX`).
+//! every backend (PostgreSQL when `LEDGER_BENCH_POSTGRES_URL` is set), sized
+//! 1, 10, 100 and 1000 (those within `BATCH_SIZE_MAX`).
 //!
 //! Run: `cargo bench -p ledger-bench --bench batch`
 #![allow(missing_docs)] // criterion's macros generate undocumented items
@@ -15,10 +16,13 @@ use tokio::runtime::Runtime;
 fn batches(c: &mut Criterion) {
     let Ok(rt) = Runtime::new() else { return };
     let sizes: Vec<usize> = [1, 10, 100, 1000].into_iter().filter(|&n| n <= BATCH_SIZE_MAX).collect();
-    for backend in [Backend::Memory, Backend::Sqlite] {
+    for backend in [Backend::Memory, Backend::Sled, Backend::Sqlite, Backend::Postgres] {
         let fixture = match rt.block_on(seeded(backend, 100, 1)) {
             Ok(Some(fixture)) => fixture,
-            Ok(None) => continue,
+            Ok(None) => {
+                eprintln!("batch/{}: skipped (set LEDGER_BENCH_POSTGRES_URL)", backend.name());
+                continue;
+            }
             Err(error) => panic!("seeding {} failed: {error}", backend.name()),
         };
         let mut group = c.benchmark_group(format!("batch/{}", backend.name()));

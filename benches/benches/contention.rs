@@ -1,5 +1,6 @@
 //! Hot-account contention: 64 concurrent transfers that all debit one
-//! account, against 64 that touch disjoint accounts, on memory and SQLite.
+//! account, against 64 that touch disjoint accounts, on every backend
+//! (PostgreSQL when `LEDGER_BENCH_POSTGRES_URL` is set).
 //!
 //! Run: `cargo bench -p ledger-bench --bench contention`
 #![allow(missing_docs)] // criterion's macros generate undocumented items
@@ -31,10 +32,13 @@ async fn round(ledger: &Ledger, pairs: &[(AccountId, AccountId)]) {
 
 fn contention(c: &mut Criterion) {
     let Ok(rt) = Runtime::new() else { return };
-    for backend in [Backend::Memory, Backend::Sqlite] {
+    for backend in [Backend::Memory, Backend::Sled, Backend::Sqlite, Backend::Postgres] {
         let fixture = match rt.block_on(seeded(backend, 2 * CONCURRENT + 1, CONCURRENT)) {
             Ok(Some(fixture)) => fixture,
-            Ok(None) => continue,
+            Ok(None) => {
+                eprintln!("contention/{}: skipped (set LEDGER_BENCH_POSTGRES_URL)", backend.name());
+                continue;
+            }
             Err(error) => panic!("seeding {} failed: {error}", backend.name()),
         };
         let a = &fixture.accounts;

@@ -1,7 +1,8 @@
 //! A history page over 1,000,000 postings: the newest page of one
 //! account's history and of the whole ledger, and a page deep behind a
-//! cursor, on memory (built in process) and SQLite (built once and cached
-//! under `target/bench-data`).
+//! cursor, on every backend: memory built in process, SQLite and sled built
+//! once and cached under `target/bench-data`, PostgreSQL (when
+//! `LEDGER_BENCH_POSTGRES_URL` is set) built once into a schema of its own.
 //!
 //! Run: `cargo bench -p ledger-bench --bench history`
 #![allow(missing_docs)] // criterion's macros generate undocumented items
@@ -9,7 +10,7 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ledger_bench::fixture::{BenchLedger, HISTORY_ACCOUNTS, add_history, seeded, sqlite_history};
+use ledger_bench::fixture::{HISTORY_ACCOUNTS, HistoryCache, history};
 use ledger_bench::options::Backend;
 use ledger_core::{Actor, Cursor, HistoryFilter, PageRequest};
 use tokio::runtime::Runtime;
@@ -19,17 +20,18 @@ const POSTINGS: usize = 1_000_000;
 /// Items per page.
 const PAGE_LEN: usize = 50;
 
-fn memory_history(rt: &Runtime) -> Option<BenchLedger> {
-    let fixture = rt.block_on(seeded(Backend::Memory, HISTORY_ACCOUNTS, 1)).ok()??;
-    rt.block_on(add_history(&fixture.ledger, &fixture.accounts, POSTINGS)).ok()?;
-    Some(fixture)
-}
-
-fn history(c: &mut Criterion) {
+fn history_pages(c: &mut Criterion) {
     let Ok(rt) = Runtime::new() else { return };
-    let fixtures = [("memory", memory_history(&rt)), ("sqlite", rt.block_on(sqlite_history(POSTINGS)).ok())];
-    for (name, fixture) in fixtures {
-        let Some(fixture) = fixture else { panic!("building the {name} history failed") };
+    let cache = HistoryCache::from_env();
+    for backend in [Backend::Memory, Backend::Sled, Backend::Sqlite, Backend::Postgres] {
+        let fixture = match rt.block_on(history(backend, POSTINGS, &cache)) {
+            Ok(Some(fixture)) => fixture,
+            Ok(None) => {
+                eprintln!("history/{}: skipped (set LEDGER_BENCH_POSTGRES_URL)", backend.name());
+                continue;
+            }
+            Err(error) => panic!("building the {} history failed: {error}", backend.name()),
+        };
         let ledger = &fixture.ledger;
         let account = HistoryFilter::account(fixture.accounts[0]);
         let everything = HistoryFilter::default();
@@ -42,7 +44,7 @@ fn history(c: &mut Criterion) {
             }
             page.cursor
         });
-        let mut group = c.benchmark_group(format!("history/{name}"));
+        let mut group = c.benchmark_group(format!("history/{}", backend.name()));
         group.sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
         group.bench_function("account_newest_page", |b| {
             b.to_async(&rt).iter(|| ledger.history(&Actor::System, &account, page));
@@ -58,5 +60,5 @@ fn history(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, history);
+criterion_group!(benches, history_pages);
 criterion_main!(benches);

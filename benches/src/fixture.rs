@@ -1,16 +1,20 @@
 //! Set-ups the criterion benches share: a seeded ledger per backend, unique
-//! idempotency keys, and a history of many postings cached on disk.
+//! idempotency keys, and a history of many postings cached between runs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ledger_core::{
     AccountId, AccountKind, Actor, Amount, BATCH_SIZE_MAX, IdempotencyKey, Ledger, MoneyCommand, Store, Transfer,
 };
+use ledger_sled::SledStore;
 use ledger_sql::{SqlOptions, SqlStore};
 
 use crate::BenchError;
-use crate::backend::{OpenedStore, TRANSFER_AMOUNT, open_store, seed_accounts};
+use crate::backend::{
+    OpenedStore, TRANSFER_AMOUNT, fresh_schema, open_store, postgres_url as postgres_url_with, seed_accounts,
+};
 use crate::options::{Backend, Durability};
 
 /// Accounts a history fixture spreads its transfers over.
@@ -86,25 +90,129 @@ pub async fn add_history(ledger: &Ledger, accounts: &[AccountId], postings: usiz
     Ok(())
 }
 
-/// A SQLite ledger holding at least `postings` postings over
-/// [`HISTORY_ACCOUNTS`] accounts, built once and cached under
-/// [`cache_dir`] (delete the file to rebuild it).
-pub async fn sqlite_history(postings: usize) -> Result<BenchLedger, BenchError> {
-    let dir = cache_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| BenchError::io(format!("creating {}", dir.display()), e))?;
-    let path = dir.join(format!("history-{postings}.db"));
-    let done = dir.join(format!("history-{postings}.done"));
-    if !done.exists() {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+/// Where history fixtures are kept between runs.
+#[derive(Debug, Clone)]
+pub struct HistoryCache {
+    /// The directory of the SQLite and sled fixtures.
+    pub dir: PathBuf,
+    /// The PostgreSQL server of the PostgreSQL fixture, if any.
+    pub postgres: Option<String>,
+}
+
+impl HistoryCache {
+    /// [`cache_dir`] and `LEDGER_BENCH_POSTGRES_URL`.
+    pub fn from_env() -> HistoryCache {
+        HistoryCache { dir: cache_dir(), postgres: postgres_url() }
+    }
+}
+
+/// A ledger on `backend` holding `postings` postings (and one funding
+/// deposit per account) over [`HISTORY_ACCOUNTS`] accounts.
+///
+/// Memory is built in process. The others are built once and kept in
+/// `cache`: a SQLite file or a sled directory under `cache.dir` (delete it to
+/// rebuild), a schema `bench_history_<postings>` on PostgreSQL. A build
+/// that did not finish leaves no completion marker and is discarded and
+/// redone. `None` for PostgreSQL without a server in `cache`.
+pub async fn history(
+    backend: Backend,
+    postings: usize,
+    cache: &HistoryCache,
+) -> Result<Option<BenchLedger>, BenchError> {
+    match backend {
+        Backend::Memory => {
+            let Some(fixture) = seeded(Backend::Memory, HISTORY_ACCOUNTS, 1).await? else { return Ok(None) };
+            add_history(&fixture.ledger, &fixture.accounts, postings).await?;
+            Ok(Some(fixture))
+        }
+        Backend::Sled => file_history(OnDisk::Sled, postings, &cache.dir).await.map(Some),
+        Backend::Sqlite => file_history(OnDisk::Sqlite, postings, &cache.dir).await.map(Some),
+        Backend::Postgres => match &cache.postgres {
+            Some(url) => postgres_history(url, postings).await.map(Some),
+            None => Ok(None),
+        },
+    }
+}
+
+/// A store kept in the file system.
+#[derive(Debug, Clone, Copy)]
+enum OnDisk {
+    Sled,
+    Sqlite,
+}
+
+/// The sled or SQLite history fixture under `dir`, with a `.done` file
+/// beside it once built.
+async fn file_history(kind: OnDisk, postings: usize, dir: &Path) -> Result<BenchLedger, BenchError> {
+    std::fs::create_dir_all(dir).map_err(|e| BenchError::io(format!("creating {}", dir.display()), e))?;
+    let (path, done) = match kind {
+        OnDisk::Sled => {
+            (dir.join(format!("history-{postings}.sled")), dir.join(format!("history-{postings}.sled.done")))
+        }
+        OnDisk::Sqlite => (dir.join(format!("history-{postings}.db")), dir.join(format!("history-{postings}.done"))),
+    };
+    let built = done.exists();
+    if !built {
+        remove_unfinished(&path)?;
+    }
+    let store: Arc<dyn Store> = match kind {
+        OnDisk::Sled => Arc::new(SledStore::open(&path)?),
+        OnDisk::Sqlite => {
+            Arc::new(SqlStore::connect_with(&format!("sqlite:{}", path.display()), SqlOptions::default()).await?)
+        }
+    };
+    let fixture = build_once(store, built, postings).await?;
+    if !built {
+        std::fs::write(&done, b"").map_err(|e| BenchError::io(format!("writing {}", done.display()), e))?;
+    }
+    Ok(fixture)
+}
+
+/// Removes what an unfinished build left at `path`: a sled directory, or a
+/// SQLite file with its WAL and shared-memory files.
+fn remove_unfinished(path: &Path) -> Result<(), BenchError> {
+    let removing = |e| BenchError::io(format!("removing {}", path.display()), e);
+    if path.is_dir() {
+        return std::fs::remove_dir_all(path).map_err(removing);
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        if file.exists() {
+            std::fs::remove_file(&file).map_err(removing)?;
         }
     }
-    let store = SqlStore::connect_with(&format!("sqlite:{}", path.display()), SqlOptions::default()).await?;
-    let ledger = Ledger::open(store).await?;
-    if !done.exists() {
+    Ok(())
+}
+
+/// The PostgreSQL history fixture, in schema `bench_history_<postings>`;
+/// a table `bench_history_built` in it marks a finished build.
+async fn postgres_history(url: &str, postings: usize) -> Result<BenchLedger, BenchError> {
+    let schema = format!("bench_history_{postings}");
+    let marker = format!("{schema}.bench_history_built");
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url).await?;
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass($1)::text").bind(&marker).fetch_one(&pool).await?;
+    let built = found.is_some();
+    if !built {
+        fresh_schema(url, &schema).await?;
+    }
+    let options = SqlOptions { schema: Some(schema), notify: false, ..SqlOptions::default() };
+    let store = SqlStore::connect_with(&postgres_url_with(url, Durability::Strict), options).await?;
+    let fixture = build_once(Arc::new(store), built, postings).await?;
+    if !built {
+        sqlx::query(&format!("CREATE TABLE {marker} (postings bigint NOT NULL)")).execute(&pool).await?;
+    }
+    pool.close().await;
+    Ok(fixture)
+}
+
+/// A ledger over `store`, given [`HISTORY_ACCOUNTS`] funded accounts and
+/// `postings` postings between them unless `built` already.
+async fn build_once(store: Arc<dyn Store>, built: bool, postings: usize) -> Result<BenchLedger, BenchError> {
+    let ledger = Ledger::builder(store).open().await?;
+    if !built {
         let accounts = seed_accounts(&ledger, HISTORY_ACCOUNTS).await?;
         add_history(&ledger, &accounts, postings).await?;
-        std::fs::write(&done, b"").map_err(|e| BenchError::io(format!("writing {}", done.display()), e))?;
     }
     let accounts = customer_accounts(ledger.store().as_ref()).await?;
     Ok(BenchLedger { ledger, accounts, opened: None })
