@@ -8,6 +8,14 @@ use clap::builder::TypedValueParser as _;
 
 use crate::storage::StorageUrl;
 
+/// The default of `--sled-cache-mib`: sled's own default, 1 GiB.
+const SLED_CACHE_MIB_DEFAULT: u64 = ledger_sled::CACHE_CAPACITY_DEFAULT_BYTES / MIB;
+/// The smallest `--sled-cache-mib`: the store's minimum, 16 MiB.
+const SLED_CACHE_MIB_MIN: u64 = ledger_sled::CACHE_CAPACITY_MIN_BYTES / MIB;
+/// The largest `--sled-cache-mib`: 64 GiB.
+const SLED_CACHE_MIB_MAX: u64 = 64 * 1024;
+const MIB: u64 = 1024 * 1024;
+
 /// `ledger-http`: the ledger's HTTP service.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "ledger-http", version, about)]
@@ -77,6 +85,17 @@ pub struct Config {
     )]
     pub group_commit_max: usize,
 
+    /// sled storage: the MiB of tree pages its cache keeps in memory (16 to
+    /// 65536). The process holds more: sled also keeps a small entry per page
+    /// of the whole database in memory.
+    #[arg(
+        long,
+        env = "LEDGER_SLED_CACHE_MIB",
+        default_value_t = SLED_CACHE_MIB_DEFAULT,
+        value_parser = clap::value_parser!(u64).range(SLED_CACHE_MIB_MIN..=SLED_CACHE_MIB_MAX),
+    )]
+    pub sled_cache_mib: u64,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "LEDGER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -106,6 +125,19 @@ mod tests {
         let above = (ledger_core::GROUP_COMMIT_BATCHES_CAP + 1).to_string();
         assert!(parse(&["--group-commit-max", &above]).is_err());
         assert!(parse(&["--group-commit-max", "-1"]).is_err());
+    }
+
+    #[test]
+    fn sled_cache_defaults_to_sleds_own_and_refuses_sizes_out_of_range() {
+        assert_eq!(parse(&[]).unwrap().sled_cache_mib, 1024);
+        assert_eq!(parse(&["--sled-cache-mib", "16"]).unwrap().sled_cache_mib, 16);
+        assert_eq!(parse(&["--sled-cache-mib", "65536"]).unwrap().sled_cache_mib, 65536);
+        for refused in ["15", "65537", "0", "-1", "1GiB"] {
+            assert!(parse(&["--sled-cache-mib", refused]).is_err(), "{refused}");
+        }
+        let command = Config::command();
+        let arg = command.get_arguments().find(|a| a.get_id() == "sled_cache_mib").unwrap();
+        assert_eq!(arg.get_env(), Some(std::ffi::OsStr::new("LEDGER_SLED_CACHE_MIB")));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use ledger_core::{MemoryStore, StorageError, Store};
-use ledger_sled::SledStore;
+use ledger_sled::{SledConfig, SledStore};
 use ledger_sql::{SqlOptions, SqlStore};
 
 use crate::events::{EventSource, SharedEvents};
@@ -116,17 +116,34 @@ impl OpenedStore {
     }
 }
 
-/// Opens the store a URL names. `pg_notify` says whether PostgreSQL commits
-/// announce themselves for live events across instances; turn it off for
-/// PostgreSQL-wire engines without `pg_notify` (CockroachDB, YugabyteDB), and
-/// live events then reach only the instance that committed them.
-pub async fn open(url: &StorageUrl, pg_notify: bool) -> Result<OpenedStore, StorageError> {
+/// How to open the stores that take settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageOptions {
+    /// Whether PostgreSQL commits announce themselves for live events across
+    /// instances; turn it off for PostgreSQL-wire engines without
+    /// `pg_notify` (CockroachDB, YugabyteDB), and live events then reach
+    /// only the instance that committed them.
+    pub pg_notify: bool,
+    /// sled: the bytes of tree pages its cache keeps in memory.
+    pub sled_cache_bytes: u64,
+}
+
+impl Default for StorageOptions {
+    /// `pg_notify` on, sled's default cache.
+    fn default() -> Self {
+        StorageOptions { pg_notify: true, sled_cache_bytes: ledger_sled::CACHE_CAPACITY_DEFAULT_BYTES }
+    }
+}
+
+/// Opens the store a URL names, with `options`.
+pub async fn open(url: &StorageUrl, options: StorageOptions) -> Result<OpenedStore, StorageError> {
+    let pg_notify = options.pg_notify;
     match url {
         StorageUrl::Memory => Ok(OpenedStore::new(Arc::new(MemoryStore::new()))),
         StorageUrl::Sled(path) => {
-            let path = path.clone();
+            let config = SledConfig::new(path).cache_capacity_bytes(options.sled_cache_bytes);
             // Opening reads and may recover the log: blocking file I/O.
-            let store = tokio::task::spawn_blocking(move || SledStore::open(path))
+            let store = tokio::task::spawn_blocking(move || SledStore::open_with(config))
                 .await
                 .map_err(|e| StorageError::with_source("sled", "the open task failed", e))??;
             let flushed = store.clone();

@@ -1,4 +1,5 @@
-//! How to open a store: where, and how hard to push acknowledged writes to disk.
+//! How to open a store: where, how hard to push acknowledged writes to disk,
+//! and how much memory sled's page cache may hold.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,12 @@ pub enum Durability {
     Relaxed,
 }
 
+/// sled's own default page cache size: 1 GiB.
+pub const CACHE_CAPACITY_DEFAULT_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// The smallest page cache a config accepts (smaller is raised to it): 16 MiB.
+pub const CACHE_CAPACITY_MIN_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Where and how to open a [`SledStore`](crate::SledStore).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SledConfig {
@@ -25,17 +32,54 @@ pub struct SledConfig {
     pub path: PathBuf,
     /// When acknowledged writes reach the disk.
     pub durability: Durability,
+    /// The most bytes of tree pages sled keeps cached in memory (sled's
+    /// `cache_capacity`). The process holds more than this: sled also keeps
+    /// a small entry per page of the whole database in memory, so that part
+    /// grows with the data.
+    pub cache_capacity_bytes: u64,
 }
 
 impl SledConfig {
-    /// A config for `path` with the default, [`Durability::Flush`].
+    /// A config for `path` with the defaults: [`Durability::Flush`] and a
+    /// page cache of [`CACHE_CAPACITY_DEFAULT_BYTES`].
     pub fn new(path: impl AsRef<Path>) -> SledConfig {
-        SledConfig { path: path.as_ref().to_path_buf(), durability: Durability::default() }
+        SledConfig {
+            path: path.as_ref().to_path_buf(),
+            durability: Durability::default(),
+            cache_capacity_bytes: CACHE_CAPACITY_DEFAULT_BYTES,
+        }
+    }
+
+    /// The same config with a page cache of `bytes` (at least
+    /// [`CACHE_CAPACITY_MIN_BYTES`]).
+    pub fn cache_capacity_bytes(mut self, bytes: u64) -> SledConfig {
+        self.cache_capacity_bytes = bytes.max(CACHE_CAPACITY_MIN_BYTES);
+        self
+    }
+
+    /// The sled configuration this opens the database with.
+    pub(crate) fn sled(&self) -> sled::Config {
+        sled::Config::new().path(&self.path).cache_capacity(self.cache_capacity_bytes)
     }
 
     /// The same config with another durability.
     pub fn durability(mut self, durability: Durability) -> SledConfig {
         self.durability = durability;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_cache_size_reaches_sled_and_is_never_below_the_minimum() {
+        let default = SledConfig::new("/tmp/ledger-sled-config");
+        assert_eq!(default.sled().cache_capacity, CACHE_CAPACITY_DEFAULT_BYTES);
+        assert_eq!(default.sled().path, PathBuf::from("/tmp/ledger-sled-config"));
+        let small = default.clone().cache_capacity_bytes(64 * 1024 * 1024);
+        assert_eq!(small.sled().cache_capacity, 64 * 1024 * 1024);
+        assert_eq!(default.cache_capacity_bytes(1).sled().cache_capacity, CACHE_CAPACITY_MIN_BYTES);
     }
 }

@@ -169,6 +169,15 @@
 //! awaits it) and on a blocking thread otherwise, so an async worker never
 //! waits out a commit.
 //!
+//! ## Memory
+//!
+//! sled caches tree pages in memory up to [`SledConfig::cache_capacity_bytes`]
+//! (1 GiB by default, sled's own default; at least 16 MiB). The process holds
+//! more than that: sled 0.34 also keeps an entry for every page of the
+//! database in memory, cached or not, so that part grows with the data
+//! (`docs/benchmarks.md` measures both under a 10-minute HTTP load).
+//! `ledger-http` sets the cache with `--sled-cache-mib`.
+//!
 //! ## Opening
 //!
 //! Opening a path that is not a directory, a non-empty directory that is not
@@ -194,5 +203,5 @@ mod keys;
 mod store;
 mod trees;
 
-pub use config::{Durability, SledConfig};
+pub use config::{CACHE_CAPACITY_DEFAULT_BYTES, CACHE_CAPACITY_MIN_BYTES, Durability, SledConfig};
 pub use store::SledStore;

@@ -92,7 +92,7 @@ impl SledStore {
         let path = config.path.display().to_string();
         refuse_non_sled_directory(&config.path)?;
         let existed = config.path.join("conf").is_file();
-        let db = match open_waiting_for_lock(&config.path) {
+        let db = match open_waiting_for_lock(&config) {
             Ok(Ok(db)) => db,
             Ok(Err(source)) => return Err(error::sled(&format!("cannot open a sled database at {path}"), source)),
             Err(_) => {
@@ -190,10 +190,10 @@ const LOCK_RETRY: Duration = Duration::from_millis(10);
 /// reason). `Err(_)` outside is a panic inside sled: sled 0.34 checks parts of
 /// its recovery with asserts rather than errors, and a damaged directory must
 /// not take the caller's process down.
-fn open_waiting_for_lock(path: &Path) -> std::thread::Result<sled::Result<sled::Db>> {
+fn open_waiting_for_lock(config: &SledConfig) -> std::thread::Result<sled::Result<sled::Db>> {
     let started = Instant::now();
     loop {
-        let opened = catch_unwind(AssertUnwindSafe(|| sled::Config::new().path(path).open()));
+        let opened = catch_unwind(AssertUnwindSafe(|| config.sled().open()));
         // sled 0.34 reports a held lock only in the text of an `Io` error.
         let locked = matches!(&opened, Ok(Err(sled::Error::Io(e))) if e.to_string().contains("could not acquire lock"));
         if !locked || started.elapsed() >= LOCK_WAIT {

@@ -148,9 +148,10 @@ async fn postgres_without_pg_notify_commits_and_has_no_shared_event_source() {
         return;
     };
     let parsed: ledger_http::storage::StorageUrl = url.parse().unwrap();
-    let opened = ledger_http::storage::open(&parsed, false).await.unwrap();
+    let options = ledger_http::storage::StorageOptions { pg_notify: false, ..Default::default() };
+    let opened = ledger_http::storage::open(&parsed, options).await.unwrap();
     assert!(opened.event_source().await.unwrap().is_none(), "no LISTEN without pg_notify");
-    let opened = ledger_http::storage::open(&parsed, true).await.unwrap();
+    let opened = ledger_http::storage::open(&parsed, Default::default()).await.unwrap();
     assert!(opened.event_source().await.unwrap().is_some());
     // The real binary accepts the switch and serves on PostgreSQL.
     let server = Server::start(&["--storage", &url, "--no-pg-notify"], &[]);
