@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use clap::Parser;
 use clap::builder::TypedValueParser as _;
 
-use crate::storage::StorageUrl;
+use crate::storage::{StorageOptions, StorageUrl};
 
 /// The default of `--sled-cache-mib`: sled's own default, 1 GiB.
 const SLED_CACHE_MIB_DEFAULT: u64 = ledger_sled::CACHE_CAPACITY_DEFAULT_BYTES / MIB;
@@ -101,6 +101,13 @@ pub struct Config {
     pub log_format: String,
 }
 
+impl Config {
+    /// The settings `storage::open` takes from these flags.
+    pub fn storage_options(&self) -> StorageOptions {
+        StorageOptions { pg_notify: !self.no_pg_notify, sled_cache_bytes: self.sled_cache_mib.saturating_mul(MIB) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -138,6 +145,14 @@ mod tests {
         let command = Config::command();
         let arg = command.get_arguments().find(|a| a.get_id() == "sled_cache_mib").unwrap();
         assert_eq!(arg.get_env(), Some(std::ffi::OsStr::new("LEDGER_SLED_CACHE_MIB")));
+    }
+
+    #[test]
+    fn storage_options_carry_the_sled_cache_in_bytes_and_the_pg_notify_switch() {
+        let defaults = parse(&[]).unwrap().storage_options();
+        assert_eq!(defaults, StorageOptions::default());
+        let set = parse(&["--sled-cache-mib", "128", "--no-pg-notify"]).unwrap().storage_options();
+        assert_eq!(set, StorageOptions { pg_notify: false, sled_cache_bytes: 128 * 1024 * 1024 });
     }
 
     #[test]

@@ -16,7 +16,6 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::rate_limit::RateLimit;
 use crate::state::{AppState, HttpSettings, StateError, WebhookSecret};
-use crate::storage::StorageOptions;
 use crate::{app, storage};
 
 /// Why the service stopped with an error.
@@ -48,11 +47,7 @@ pub fn init_tracing(json: bool) {
 /// Runs the service until a shutdown signal.
 pub async fn run(config: Config) -> Result<(), ServeError> {
     tracing::info!(storage = %config.storage, "opening storage");
-    let options = StorageOptions {
-        pg_notify: !config.no_pg_notify,
-        sled_cache_bytes: config.sled_cache_mib.saturating_mul(1024 * 1024),
-    };
-    let opened = storage::open(&config.storage, options).await?;
+    let opened = storage::open(&config.storage, config.storage_options()).await?;
     let settings = HttpSettings {
         cookie_secure: config.cookie_secure,
         request_timeout: Duration::from_secs(config.request_timeout_secs),

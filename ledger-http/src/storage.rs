@@ -141,7 +141,7 @@ pub async fn open(url: &StorageUrl, options: StorageOptions) -> Result<OpenedSto
     match url {
         StorageUrl::Memory => Ok(OpenedStore::new(Arc::new(MemoryStore::new()))),
         StorageUrl::Sled(path) => {
-            let config = SledConfig::new(path).cache_capacity_bytes(options.sled_cache_bytes);
+            let config = sled_config(path, options);
             // Opening reads and may recover the log: blocking file I/O.
             let store = tokio::task::spawn_blocking(move || SledStore::open_with(config))
                 .await
@@ -164,6 +164,11 @@ pub async fn open(url: &StorageUrl, options: StorageOptions) -> Result<OpenedSto
     }
 }
 
+/// How a `sled:PATH` store is opened with `options`.
+fn sled_config(path: &std::path::Path, options: StorageOptions) -> SledConfig {
+    SledConfig::new(path).cache_capacity_bytes(options.sled_cache_bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +181,16 @@ mod tests {
         assert_eq!("postgres://u:p@h/db".parse(), Ok(StorageUrl::Postgres("postgres://u:p@h/db".into())));
         assert!("sled:".parse::<StorageUrl>().is_err());
         assert!("mysql://x".parse::<StorageUrl>().is_err());
+    }
+
+    #[test]
+    fn a_sled_store_opens_with_the_cache_the_options_give() {
+        let options = StorageOptions { sled_cache_bytes: 32 * 1024 * 1024, ..StorageOptions::default() };
+        let config = sled_config(std::path::Path::new("./data"), options);
+        assert_eq!(config.path, PathBuf::from("./data"));
+        assert_eq!(config.cache_capacity_bytes, 32 * 1024 * 1024);
+        let default = sled_config(std::path::Path::new("./data"), StorageOptions::default());
+        assert_eq!(default.cache_capacity_bytes, ledger_sled::CACHE_CAPACITY_DEFAULT_BYTES);
     }
 
     #[test]
