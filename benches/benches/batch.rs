@@ -8,23 +8,18 @@
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use ledger_bench::fixture::{key, seeded, transfer};
-use ledger_bench::options::Backend;
+use ledger_bench::fixture::{BACKENDS, key, seeded, transfer, unless_skipped};
 use ledger_core::{Actor, BATCH_SIZE_MAX, MoneyCommand};
 use tokio::runtime::Runtime;
 
 fn batches(c: &mut Criterion) {
     let Ok(rt) = Runtime::new() else { return };
     let sizes: Vec<usize> = [1, 10, 100, 1000].into_iter().filter(|&n| n <= BATCH_SIZE_MAX).collect();
-    for backend in [Backend::Memory, Backend::Sled, Backend::Sqlite, Backend::Postgres] {
-        let fixture = match rt.block_on(seeded(backend, 100, 1)) {
-            Ok(Some(fixture)) => fixture,
-            Ok(None) => {
-                eprintln!("batch/{}: skipped (set LEDGER_BENCH_POSTGRES_URL)", backend.name());
-                continue;
-            }
-            Err(error) => panic!("seeding {} failed: {error}", backend.name()),
-        };
+    for backend in BACKENDS {
+        let built = rt
+            .block_on(seeded(backend, 100, 1))
+            .unwrap_or_else(|error| panic!("seeding {} failed: {error}", backend.name()));
+        let Some(fixture) = unless_skipped("batch", backend, built) else { continue };
         let mut group = c.benchmark_group(format!("batch/{}", backend.name()));
         group.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
         for &size in &sizes {

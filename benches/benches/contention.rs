@@ -8,8 +8,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ledger_bench::fixture::{key, seeded, transfer};
-use ledger_bench::options::Backend;
+use ledger_bench::fixture::{BACKENDS, key, seeded, transfer, unless_skipped};
 use ledger_core::{AccountId, Actor, Ledger};
 use tokio::runtime::Runtime;
 
@@ -32,15 +31,11 @@ async fn round(ledger: &Ledger, pairs: &[(AccountId, AccountId)]) {
 
 fn contention(c: &mut Criterion) {
     let Ok(rt) = Runtime::new() else { return };
-    for backend in [Backend::Memory, Backend::Sled, Backend::Sqlite, Backend::Postgres] {
-        let fixture = match rt.block_on(seeded(backend, 2 * CONCURRENT + 1, CONCURRENT)) {
-            Ok(Some(fixture)) => fixture,
-            Ok(None) => {
-                eprintln!("contention/{}: skipped (set LEDGER_BENCH_POSTGRES_URL)", backend.name());
-                continue;
-            }
-            Err(error) => panic!("seeding {} failed: {error}", backend.name()),
-        };
+    for backend in BACKENDS {
+        let built = rt
+            .block_on(seeded(backend, 2 * CONCURRENT + 1, CONCURRENT))
+            .unwrap_or_else(|error| panic!("seeding {} failed: {error}", backend.name()));
+        let Some(fixture) = unless_skipped("contention", backend, built) else { continue };
         let a = &fixture.accounts;
         let hot: Vec<_> = (1..=CONCURRENT).map(|i| (a[0], a[i])).collect();
         let disjoint: Vec<_> = (0..CONCURRENT).map(|i| (a[2 * i + 1], a[2 * i + 2])).collect();

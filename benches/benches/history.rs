@@ -10,8 +10,7 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ledger_bench::fixture::{HISTORY_ACCOUNTS, HistoryCache, history};
-use ledger_bench::options::Backend;
+use ledger_bench::fixture::{BACKENDS, HISTORY_ACCOUNTS, HistoryCache, history, unless_skipped};
 use ledger_core::{Actor, Cursor, HistoryFilter, PageRequest};
 use tokio::runtime::Runtime;
 
@@ -23,15 +22,11 @@ const PAGE_LEN: usize = 50;
 fn history_pages(c: &mut Criterion) {
     let Ok(rt) = Runtime::new() else { return };
     let cache = HistoryCache::from_env();
-    for backend in [Backend::Memory, Backend::Sled, Backend::Sqlite, Backend::Postgres] {
-        let fixture = match rt.block_on(history(backend, POSTINGS, &cache)) {
-            Ok(Some(fixture)) => fixture,
-            Ok(None) => {
-                eprintln!("history/{}: skipped (set LEDGER_BENCH_POSTGRES_URL)", backend.name());
-                continue;
-            }
-            Err(error) => panic!("building the {} history failed: {error}", backend.name()),
-        };
+    for backend in BACKENDS {
+        let built = rt
+            .block_on(history(backend, POSTINGS, &cache))
+            .unwrap_or_else(|error| panic!("building the {} history failed: {error}", backend.name()));
+        let Some(fixture) = unless_skipped("history", backend, built) else { continue };
         let ledger = &fixture.ledger;
         let account = HistoryFilter::account(fixture.accounts[0]);
         let everything = HistoryFilter::default();

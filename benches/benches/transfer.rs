@@ -7,8 +7,7 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ledger_bench::fixture::{key, seeded, transfer};
-use ledger_bench::options::Backend;
+use ledger_bench::fixture::{BACKENDS, key, seeded, transfer, unless_skipped};
 use ledger_core::Actor;
 use tokio::runtime::Runtime;
 
@@ -16,15 +15,11 @@ fn one_transfer(c: &mut Criterion) {
     let Ok(rt) = Runtime::new() else { return };
     let mut group = c.benchmark_group("transfer");
     group.sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
-    for backend in [Backend::Memory, Backend::Sled, Backend::Sqlite, Backend::Postgres] {
-        let fixture = match rt.block_on(seeded(backend, 100, 1)) {
-            Ok(Some(fixture)) => fixture,
-            Ok(None) => {
-                eprintln!("transfer/{}: skipped (set LEDGER_BENCH_POSTGRES_URL)", backend.name());
-                continue;
-            }
-            Err(error) => panic!("seeding {} failed: {error}", backend.name()),
-        };
+    for backend in BACKENDS {
+        let built = rt
+            .block_on(seeded(backend, 100, 1))
+            .unwrap_or_else(|error| panic!("seeding {} failed: {error}", backend.name()));
+        let Some(fixture) = unless_skipped("transfer", backend, built) else { continue };
         let (from, to) = (fixture.accounts[0], fixture.accounts[1]);
         group.bench_function(backend.name(), |b| {
             b.to_async(&rt)

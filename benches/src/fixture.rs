@@ -20,6 +20,18 @@ use crate::options::{Backend, Durability};
 /// Accounts a history fixture spreads its transfers over.
 pub const HISTORY_ACCOUNTS: usize = 100;
 
+/// Every backend, in the order the benches run and report them.
+pub const BACKENDS: [Backend; 4] = [Backend::Memory, Backend::Sled, Backend::Sqlite, Backend::Postgres];
+
+/// The fixture `bench` runs on `backend`, or `None` after saying on stderr
+/// that it skipped the backend (PostgreSQL without `LEDGER_BENCH_POSTGRES_URL`).
+pub fn unless_skipped(bench: &str, backend: Backend, fixture: Option<BenchLedger>) -> Option<BenchLedger> {
+    if fixture.is_none() {
+        eprintln!("{bench}/{}: skipped (set LEDGER_BENCH_POSTGRES_URL)", backend.name());
+    }
+    fixture
+}
+
 /// A ledger over a freshly seeded store, with what keeps the store alive.
 pub struct BenchLedger {
     /// The ledger.
