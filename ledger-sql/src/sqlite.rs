@@ -50,6 +50,16 @@ pub(crate) struct SqliteBackend {
     write_gate: tokio::sync::Mutex<()>,
 }
 
+/// Creates the directory the database file goes in, if missing: SQLite
+/// creates a file but not its directory. (Blocking, once per connect.)
+fn create_parent_dir(file: &std::path::Path) -> Result<(), StorageError> {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
+            .map_err(|e| StorageError::with_source(BACKEND, "creating the database's directory", e)),
+        _ => Ok(()),
+    }
+}
+
 impl SqliteBackend {
     /// Opens (creating it if missing) and migrates the database file.
     pub(crate) async fn connect(url: &str, options: &SqlOptions) -> Result<SqliteBackend, StorageError> {
@@ -71,6 +81,7 @@ impl SqliteBackend {
         if connect.get_filename().as_os_str().is_empty() {
             return Err(StorageError::new(BACKEND, "the SQLite URL names no file (use sqlite:PATH)"));
         }
+        create_parent_dir(connect.get_filename())?;
         let place = connect.get_filename().display().to_string();
         let mut conn = open_racing_openers(&connect, &place, options.connect_timeout).await?;
         migrate_racing_openers(&mut conn).await?;

@@ -44,7 +44,8 @@ async fn malformed_urls_get_clear_errors() {
         ("postgresql://user@localhost/db?sslmode=sometimes", "invalid PostgreSQL URL"),
         ("sqlite:", "names no file"),
         ("sqlite::memory:", "in-memory SQLite is not supported"),
-        ("sqlite:/nonexistent-ledger-dir/sub/ledger.db", "cannot open SQLite database /nonexistent-ledger-dir"),
+        // A directory that cannot be made: /dev/null is a file.
+        ("sqlite:/dev/null/ledger-dir/ledger.db", "creating the database's directory"),
     ];
     for (url, expected) in cases {
         let error = connect_error(url, SqlOptions::default()).await;
@@ -54,6 +55,18 @@ async fn malformed_urls_get_clear_errors() {
     let options = SqlOptions { schema: Some("bad-name".into()), ..SqlOptions::default() };
     let error = connect_error("postgres://postgres@127.0.0.1:1/test", options).await;
     assert!(error.contains("invalid schema name"), "{error}");
+}
+
+#[tokio::test]
+async fn a_sqlite_file_in_a_missing_directory_is_created_with_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ledger-data").join("nested").join("ledger.sqlite3");
+    let store = SqlStore::connect(&format!("sqlite:{}", file.display())).await.unwrap();
+    let ledger = Ledger::open(store).await.unwrap();
+    let command = OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Gbp);
+    let opened = ledger.open_account(&Actor::System, command).await.unwrap();
+    assert_eq!(ledger.account(&Actor::System, opened.id).await.unwrap(), opened);
+    assert!(file.is_file(), "{} was not created", file.display());
 }
 
 #[tokio::test]
