@@ -1,12 +1,13 @@
 //! Command-line flags, each with an environment twin. With none given the
-//! service serves on 127.0.0.1:8080 over a sled store in `./ledger-data`.
+//! service serves on 127.0.0.1:8080 over the embedded store in
+//! `./ledger-data` (SQLite; see [`StorageUrl::embedded`]).
 
 use std::net::SocketAddr;
 
 use clap::Parser;
 use clap::builder::TypedValueParser as _;
 
-use crate::storage::{StorageOptions, StorageUrl};
+use crate::storage::{EMBEDDED_DIR, StorageOptions, StorageUrl};
 
 /// The default of `--sled-cache-mib`: sled's own default, 1 GiB.
 const SLED_CACHE_MIB_DEFAULT: u64 = ledger_sled::CACHE_CAPACITY_DEFAULT_BYTES / MIB;
@@ -24,9 +25,11 @@ pub struct Config {
     #[arg(long, env = "LEDGER_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// Storage: `memory:`, `sled:PATH`, `sqlite:PATH` or `postgres://...`.
-    #[arg(long, env = "LEDGER_STORAGE", default_value = "sled:./ledger-data")]
-    pub storage: StorageUrl,
+    /// Storage: `memory:`, `sled:PATH`, `sqlite:PATH` or `postgres://...`
+    /// [default: the embedded store in ./ledger-data: SQLite in
+    /// ledger.sqlite3, or the sled database the directory already holds]
+    #[arg(long, env = "LEDGER_STORAGE")]
+    pub storage: Option<StorageUrl>,
 
     /// Shared secret of the transactions webhook (HMAC-SHA256); without it
     /// the webhook answers 503.
@@ -102,6 +105,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// The store to open: `--storage`, or else the embedded store in
+    /// [`EMBEDDED_DIR`].
+    pub fn storage_url(&self) -> StorageUrl {
+        match &self.storage {
+            Some(url) => url.clone(),
+            None => StorageUrl::embedded(std::path::Path::new(EMBEDDED_DIR)),
+        }
+    }
+
     /// The settings `storage::open` takes from these flags.
     pub fn storage_options(&self) -> StorageOptions {
         StorageOptions { pg_notify: !self.no_pg_notify, sled_cache_bytes: self.sled_cache_mib.saturating_mul(MIB) }
@@ -153,6 +165,15 @@ mod tests {
         assert_eq!(defaults, StorageOptions::default());
         let set = parse(&["--sled-cache-mib", "128", "--no-pg-notify"]).unwrap().storage_options();
         assert_eq!(set, StorageOptions { pg_notify: false, sled_cache_bytes: 128 * 1024 * 1024 });
+    }
+
+    #[test]
+    fn storage_is_the_flag_when_given_and_else_the_embedded_store() {
+        let given = parse(&["--storage", "sled:./elsewhere"]).unwrap();
+        assert_eq!(given.storage_url(), StorageUrl::Sled("./elsewhere".into()));
+        let default = parse(&[]).unwrap();
+        assert_eq!(default.storage, None);
+        assert_eq!(default.storage_url(), StorageUrl::embedded(std::path::Path::new("./ledger-data")));
     }
 
     #[test]

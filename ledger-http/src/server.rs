@@ -46,8 +46,17 @@ pub fn init_tracing(json: bool) {
 
 /// Runs the service until a shutdown signal.
 pub async fn run(config: Config) -> Result<(), ServeError> {
-    tracing::info!(storage = %config.storage, "opening storage");
-    let opened = storage::open(&config.storage, config.storage_options()).await?;
+    let url = config.storage_url();
+    if config.storage.is_none() && matches!(url, storage::StorageUrl::Sled(_)) {
+        tracing::warn!(
+            "no --storage, and {} holds a sled database from an earlier version: serving it with sled \
+             (pass --storage sled:{} to say so and silence this)",
+            storage::EMBEDDED_DIR,
+            storage::EMBEDDED_DIR
+        );
+    }
+    tracing::info!(storage = %url, "opening storage");
+    let opened = storage::open(&url, config.storage_options()).await?;
     let settings = HttpSettings {
         cookie_secure: config.cookie_secure,
         request_timeout: Duration::from_secs(config.request_timeout_secs),

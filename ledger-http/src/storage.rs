@@ -4,13 +4,19 @@
 //! |---|---|
 //! | `memory:` | [`MemoryStore`], gone when the process ends |
 //! | `sled:PATH` | [`SledStore`] in the directory `PATH` (created if missing) |
-//! | `sqlite:PATH`, `postgres://...` | `ledger_sql::SqlStore` (migrated on connect) |
+//! | `sqlite:PATH`, `postgres://...` | `ledger_sql::SqlStore` (migrated on connect; a SQLite file and its directory are created if missing) |
+//!
+//! With no `--storage` the service opens the embedded store in
+//! [`EMBEDDED_DIR`] ([`StorageUrl::embedded`]): SQLite, whose memory stays
+//! bounded however much the ledger holds, unless that directory already
+//! holds a sled database from before SQLite was the default, which is then
+//! served as it is rather than starting an empty ledger beside it.
 //!
 //! On PostgreSQL, live events come from `LISTEN`/`NOTIFY`
 //! ([`OpenedStore::event_source`]), so that several instances on one
 //! database each see every commit.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -32,6 +38,29 @@ pub enum StorageUrl {
     Sqlite(String),
     /// `postgres://...` or `postgresql://...` (the URL as given).
     Postgres(String),
+}
+
+/// The directory of the embedded store opened when no `--storage` is given.
+pub const EMBEDDED_DIR: &str = "./ledger-data";
+/// The SQLite file of the embedded store, inside its directory.
+pub const EMBEDDED_SQLITE_FILE: &str = "ledger.sqlite3";
+
+impl StorageUrl {
+    /// The embedded store in `dir`: a sled database already there (the
+    /// default store before SQLite) or else SQLite in
+    /// `dir/`[`EMBEDDED_SQLITE_FILE`].
+    pub fn embedded(dir: &Path) -> StorageUrl {
+        if holds_sled_database(dir) {
+            StorageUrl::Sled(dir.to_path_buf())
+        } else {
+            StorageUrl::Sqlite(format!("sqlite:{}", dir.join(EMBEDDED_SQLITE_FILE).display()))
+        }
+    }
+}
+
+/// Whether `dir` holds a sled 0.34 database (its `conf` and `db` files).
+fn holds_sled_database(dir: &Path) -> bool {
+    dir.join("conf").is_file() && dir.join("db").is_file()
 }
 
 impl FromStr for StorageUrl {
@@ -171,6 +200,8 @@ fn sled_config(path: &std::path::Path, options: StorageOptions) -> SledConfig {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
@@ -191,6 +222,33 @@ mod tests {
         assert_eq!(config.cache_capacity_bytes, 32 * 1024 * 1024);
         let default = sled_config(std::path::Path::new("./data"), StorageOptions::default());
         assert_eq!(default.cache_capacity_bytes, ledger_sled::CACHE_CAPACITY_DEFAULT_BYTES);
+    }
+
+    #[test]
+    fn the_embedded_store_is_sqlite_in_its_directory_when_it_holds_no_sled_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let expected = format!("sqlite:{}", dir.path().join("ledger.sqlite3").display());
+        assert_eq!(StorageUrl::embedded(dir.path()), StorageUrl::Sqlite(expected.clone()));
+        // A missing directory too: opening creates it.
+        let missing = dir.path().join("not-yet");
+        let url = StorageUrl::embedded(&missing);
+        assert_eq!(url, StorageUrl::Sqlite(format!("sqlite:{}", missing.join("ledger.sqlite3").display())));
+        // A SQLite store already there stays SQLite.
+        std::fs::write(dir.path().join("ledger.sqlite3"), b"").unwrap();
+        assert_eq!(StorageUrl::embedded(dir.path()), StorageUrl::Sqlite(expected));
+    }
+
+    #[test]
+    fn the_embedded_store_is_the_sled_database_its_directory_already_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let sled_dir = dir.path().join("ledger-data");
+        drop(SledStore::open(&sled_dir).unwrap());
+        assert_eq!(StorageUrl::embedded(&sled_dir), StorageUrl::Sled(sled_dir.clone()));
+        // Only a directory with both of sled's files counts.
+        let half = dir.path().join("half");
+        std::fs::create_dir(&half).unwrap();
+        std::fs::write(half.join("conf"), b"").unwrap();
+        assert!(matches!(StorageUrl::embedded(&half), StorageUrl::Sqlite(_)));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The real binary: starts on port 0, prints its address, serves, and stops
-//! cleanly (exit 0) on SIGTERM; with sled, data survives a restart.
+//! cleanly (exit 0) on SIGTERM; on every store, and on the default store
+//! in `./ledger-data` when no `--storage` is given, data survives a restart.
 
 use std::time::Duration;
 
@@ -51,11 +52,33 @@ async fn postgres_storage_survives_a_restart_and_the_admin_is_bootstrapped() {
     restart_keeps_data(&url, "postgres").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_storage_flag_the_store_is_sqlite_in_ledger_data_and_survives_a_restart() {
+    let cwd = tempfile::tempdir().unwrap();
+    restart_keeps_data_in(Some(cwd.path()), None, "sqlite").await;
+    assert!(cwd.path().join("ledger-data").join("ledger.sqlite3").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_storage_flag_a_sled_store_already_in_ledger_data_is_served() {
+    let cwd = tempfile::tempdir().unwrap();
+    // The default before SQLite: data written there is still found.
+    drop(ledger_sled::SledStore::open(cwd.path().join("ledger-data")).unwrap());
+    restart_keeps_data_in(Some(cwd.path()), None, "sled").await;
+    assert!(!cwd.path().join("ledger-data").join("ledger.sqlite3").exists());
+}
+
 /// The environment of a binary on `storage` with a bootstrapped admin
 /// (password [`PASSWORD`]) and the webhook secret [`WEBHOOK_SECRET`].
-fn admin_envs<'a>(storage: &'a str, admin: &'a str) -> [(&'static str, &'a str); 4] {
-    [
-        ("LEDGER_STORAGE", storage),
+fn admin_envs<'a>(storage: &'a str, admin: &'a str) -> Vec<(&'static str, &'a str)> {
+    let mut envs = default_storage_admin_envs(admin);
+    envs.push(("LEDGER_STORAGE", storage));
+    envs
+}
+
+/// [`admin_envs`] with no storage: the binary's default store.
+fn default_storage_admin_envs(admin: &str) -> Vec<(&'static str, &str)> {
+    vec![
         ("LEDGER_BOOTSTRAP_ADMIN_EMAIL", admin),
         ("LEDGER_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD),
         ("LEDGER_WEBHOOK_SECRET", WEBHOOK_SECRET),
@@ -81,11 +104,20 @@ async fn credit_by_webhook(client: &Client, event_id: &str, number: &str, amount
 /// credits it through the signed webhook, stops; restarts on the same
 /// storage and finds the session and the money.
 async fn restart_keeps_data(storage: &str, backend: &str) {
+    restart_keeps_data_in(None, Some(storage), backend).await;
+}
+
+/// [`restart_keeps_data`] in the working directory `cwd`, on `storage` or
+/// (with `None`) the binary's default store.
+async fn restart_keeps_data_in(cwd: Option<&std::path::Path>, storage: Option<&str>, backend: &str) {
     // Unique per run, so a shared PostgreSQL database can host many runs.
     let run = unique();
     let admin_email = format!("root{run}@example.com");
-    let envs = admin_envs(storage, &admin_email);
-    let server = Server::start(&[], &envs);
+    let envs = match storage {
+        Some(storage) => admin_envs(storage, &admin_email),
+        None => default_storage_admin_envs(&admin_email),
+    };
+    let server = Server::start_in(cwd, &[], &envs);
     let client = Client::http(&server.url, &admin_email);
     assert_eq!(client.get("/health").send().await.json()["storage"], backend);
     let admin = client.admin().await;
@@ -94,7 +126,7 @@ async fn restart_keeps_data(storage: &str, backend: &str) {
     assert!(server.terminate().success());
 
     // Restarted on the same storage: the admin (not created twice), the session and the money are there.
-    let server = Server::start(&[], &envs);
+    let server = Server::start_in(cwd, &[], &envs);
     let client = Client::http(&server.url, &admin_email);
     let r = client.get("/api/accounts").bearer(&admin).send().await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());

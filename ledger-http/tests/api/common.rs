@@ -331,9 +331,20 @@ pub struct Server {
 }
 
 impl Server {
+    /// Starts the binary with `args` and `envs` (and no `LEDGER_STORAGE`
+    /// but the one `envs` may give).
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Server {
+        Server::start_in(None, args, envs)
+    }
+
+    /// [`Server::start`] in the working directory `cwd`.
+    pub fn start_in(cwd: Option<&std::path::Path>, args: &[&str], envs: &[(&str, &str)]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ledger-http"));
         command.args(["--bind", "127.0.0.1:0"]).args(args).stdout(Stdio::piped()).stderr(Stdio::null());
+        command.env_remove("LEDGER_STORAGE");
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
         for (key, value) in envs {
             command.env(key, value);
         }
