@@ -36,6 +36,7 @@ pub mod error;
 pub mod event;
 pub mod id;
 pub mod idempotency;
+mod idempotency_index;
 pub mod identity;
 mod ledger;
 pub mod memory;

@@ -3,9 +3,7 @@
 //! One mutex guards all state, so `apply` is trivially atomic and isolated.
 //! Nothing survives the process.
 
-use std::borrow::Borrow;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -20,6 +18,7 @@ use crate::digest::Digest;
 use crate::error::StorageError;
 use crate::id::{AccountId, TransactionId, UserId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
+use crate::idempotency_index::IdempotencyIndex;
 use crate::identity::{Email, ResetToken, Session, SessionId, User};
 use crate::posting::Posting;
 use crate::query::HistoryFilter;
@@ -54,7 +53,7 @@ struct State {
     /// serialized and sequences grow with them, so appending keeps the order.
     history_of: IdMap<AccountId, Vec<u64>>,
     postings_of: IdMap<AccountId, ChunkedVec<Posting>>,
-    idempotency: HashSet<ByKey>,
+    idempotency: IdempotencyIndex,
     holds_by_expiry: BTreeSet<(DateTime<Utc>, TransactionId)>,
     audit: ChunkedVec<AuditRecord>,
     users: BTreeMap<UserId, User>,
@@ -77,32 +76,6 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
-
-/// An idempotency record found by its key, which it holds: a map from key
-/// to record would keep every key twice.
-#[derive(Debug)]
-struct ByKey(IdempotencyRecord);
-
-impl Borrow<IdempotencyKey> for ByKey {
-    fn borrow(&self) -> &IdempotencyKey {
-        &self.0.key
-    }
-}
-
-/// Hashes and compares as its key alone, as `Borrow` requires.
-impl Hash for ByKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.key.hash(state);
-    }
-}
-
-impl PartialEq for ByKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.key == other.0.key
-    }
-}
-
-impl Eq for ByKey {}
 
 /// Transactions in sequence order. Commits are serialized and sequences grow
 /// with them, so appending keeps the order and a lookup is a binary search.
@@ -163,7 +136,7 @@ impl State {
                 .filter_map(|id| self.transaction(*id).map(|t| (*id, t.clone())))
                 .collect(),
             taken_numbers: keys.account_numbers.iter().filter(|n| self.by_number.contains_key(n)).copied().collect(),
-            idempotency: keys.idempotency.as_ref().and_then(|k| self.idempotency.get(k).map(|r| r.0.clone())),
+            idempotency: keys.idempotency.as_ref().and_then(|k| self.idempotency.get(k).cloned()),
             audit_head: self.audit.last().map(AuditRecord::head).unwrap_or_default(),
             users: keys.users.iter().filter_map(|id| self.users.get(id).map(|u| (*id, u.clone()))).collect(),
             taken_emails: keys.emails.iter().filter(|e| self.user_by_email.contains_key(e)).cloned().collect(),
@@ -225,7 +198,7 @@ impl State {
             self.postings_of.entry(p.account_id).or_default().push(p);
         }
         if let Some(record) = writes.idempotency {
-            self.idempotency.replace(ByKey(record));
+            self.idempotency.insert(record);
         }
         self.audit.push(writes.audit);
         for user in writes.new_users {
@@ -380,7 +353,7 @@ impl Store for MemoryStore {
     }
 
     async fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError> {
-        Ok(self.lock().idempotency.get(key).map(|r| r.0.clone()))
+        Ok(self.lock().idempotency.get(key).cloned())
     }
 
     async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StorageError> {
