@@ -5,7 +5,7 @@
 //! floors, hold life cycles, idempotency replays. Every backend calls it, so
 //! every backend enforces the same rules. It is pure: no I/O, no clock.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -15,7 +15,7 @@ use crate::audit::{AuditOutcome, AuditRecord};
 use crate::digest::Digest;
 use crate::error::LedgerError;
 use crate::id::UserId;
-use crate::id::{AccountId, TransactionId};
+use crate::id::{AccountId, IdMap, IdSet, TransactionId};
 use crate::idempotency::{IdempotencyRecord, Replay};
 use crate::identity::{Email, KycStatus, KycTransition, ResetToken, Session, SessionId, User};
 use crate::posting::{self, Posting};
@@ -57,15 +57,15 @@ pub fn decide(batch: &WriteBatch, snapshot: Snapshot) -> Decision {
 /// The snapshot being changed op by op, with a record of what changed.
 struct Working {
     at: DateTime<Utc>,
-    accounts: HashMap<AccountId, Account>,
-    transactions: HashMap<TransactionId, Transaction>,
+    accounts: IdMap<AccountId, Account>,
+    transactions: IdMap<TransactionId, Transaction>,
     taken_numbers: BTreeSet<crate::AccountNumber>,
     audit_head: crate::audit::AuditHead,
     new_accounts: Vec<AccountId>,
     changed_accounts: Vec<AccountId>,
     /// Every id in `new_accounts` or `changed_accounts`: a batch of a
     /// thousand transfers must not search those lists per posting.
-    listed_accounts: HashSet<AccountId>,
+    listed_accounts: IdSet<AccountId>,
     new_transactions: Vec<Transaction>,
     changed_transactions: Vec<TransactionId>,
     /// Transactions created or changed, in op order (what a replay returns).
@@ -77,10 +77,10 @@ struct Working {
 /// The identity part of the working state.
 #[derive(Default)]
 struct IdentityWork {
-    users: HashMap<UserId, User>,
+    users: IdMap<UserId, User>,
     taken_emails: BTreeSet<Email>,
-    sessions: HashMap<SessionId, Session>,
-    reset_tokens: HashMap<Digest, ResetToken>,
+    sessions: IdMap<SessionId, Session>,
+    reset_tokens: IdMap<Digest, ResetToken>,
     new_users: Vec<UserId>,
     changed_users: Vec<UserId>,
     new_sessions: Vec<SessionId>,
@@ -99,7 +99,7 @@ impl Working {
             audit_head: snapshot.audit_head,
             new_accounts: Vec::new(),
             changed_accounts: Vec::new(),
-            listed_accounts: HashSet::new(),
+            listed_accounts: IdSet::default(),
             new_transactions: Vec::new(),
             changed_transactions: Vec::new(),
             order: Vec::new(),
@@ -317,7 +317,7 @@ impl Working {
         for (i, p) in self.postings.iter_mut().enumerate() {
             p.sequence = base + i as u64;
         }
-        let take = |ids: &[AccountId], accounts: &mut HashMap<AccountId, Account>| {
+        let take = |ids: &[AccountId], accounts: &mut IdMap<AccountId, Account>| {
             ids.iter().filter_map(|id| accounts.remove(id)).collect::<Vec<_>>()
         };
         let new_accounts = take(&self.new_accounts, &mut self.accounts);
@@ -350,7 +350,7 @@ impl Working {
 }
 
 /// Removes the entries for `ids` from `map`, in `ids` order.
-fn take_all<K: std::hash::Hash + Eq, V>(ids: &[K], map: &mut HashMap<K, V>) -> Vec<V> {
+fn take_all<K: std::hash::Hash + Eq, V>(ids: &[K], map: &mut IdMap<K, V>) -> Vec<V> {
     ids.iter().filter_map(|id| map.remove(id)).collect()
 }
 

@@ -9,6 +9,15 @@ use uuid::Uuid;
 
 use crate::money::Currency;
 
+/// A hash map keyed by ids the ledger generated or digests it computed:
+/// their keys cannot be chosen to collide, so a fast hasher is safe. Maps
+/// keyed by client-chosen text (idempotency keys, emails) keep the standard
+/// DoS-resistant one.
+pub type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// The set form of [`IdMap`].
+pub type IdSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
+
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

@@ -16,7 +16,7 @@ use crate::chunked_vec::ChunkedVec;
 use crate::decision::decide;
 use crate::digest::Digest;
 use crate::error::StorageError;
-use crate::id::{AccountId, TransactionId, UserId};
+use crate::id::{AccountId, IdMap, TransactionId, UserId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 use crate::idempotency_index::IdempotencyIndex;
 use crate::identity::{Email, ResetToken, Session, SessionId, User};
@@ -33,11 +33,6 @@ const BACKEND: &str = "memory";
 pub struct MemoryStore {
     state: Mutex<State>,
 }
-
-/// A map keyed by ids the ledger generated or digests it computed, so a
-/// fast hasher is safe; maps keyed by client-chosen text (idempotency keys,
-/// emails) keep the standard DoS-resistant one.
-type IdMap<K, V> = foldhash::HashMap<K, V>;
 
 #[derive(Debug, Default)]
 struct State {
@@ -149,7 +144,7 @@ impl State {
         }
     }
 
-    fn snapshot_sessions(&self, keys: &Keys) -> HashMap<SessionId, Session> {
+    fn snapshot_sessions(&self, keys: &Keys) -> IdMap<SessionId, Session> {
         let named = keys.sessions.iter().copied();
         let of_users = keys.sessions_of.iter().flat_map(|u| self.sessions_of.get(u).into_iter().flatten().copied());
         named

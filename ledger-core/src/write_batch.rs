@@ -7,7 +7,7 @@
 //! [`decide`](crate::decide) against a snapshot the store loads *inside* its
 //! own storage transaction, so there is no read-decide-write race.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
@@ -17,7 +17,7 @@ use crate::audit::{AuditDraft, AuditHead, AuditRecord};
 use crate::digest::Digest;
 use crate::error::LedgerError;
 use crate::id::UserId;
-use crate::id::{AccountId, TransactionId};
+use crate::id::{AccountId, IdMap, TransactionId};
 use crate::idempotency::{IdempotencyClaim, IdempotencyKey, IdempotencyRecord};
 use crate::identity::{Email, KycTransition, PasswordDigest, ProfilePatch, ResetToken, Session, SessionId, User};
 use crate::posting::Posting;
@@ -274,9 +274,9 @@ pub struct Keys {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     /// Accounts that exist, by id.
-    pub accounts: HashMap<AccountId, Account>,
+    pub accounts: IdMap<AccountId, Account>,
     /// Holds that exist, by id.
-    pub transactions: HashMap<TransactionId, Transaction>,
+    pub transactions: IdMap<TransactionId, Transaction>,
     /// Requested account numbers that are already taken.
     pub taken_numbers: BTreeSet<AccountNumber>,
     /// The stored record for the claimed idempotency key.
@@ -284,14 +284,14 @@ pub struct Snapshot {
     /// The end of the audit chain.
     pub audit_head: AuditHead,
     /// Users that exist, by id.
-    pub users: HashMap<UserId, User>,
+    pub users: IdMap<UserId, User>,
     /// Requested emails that are already registered.
     pub taken_emails: BTreeSet<Email>,
     /// Sessions that exist: those named in `Keys::sessions`, and every
     /// unrevoked session of the users in `Keys::sessions_of`.
-    pub sessions: HashMap<SessionId, Session>,
+    pub sessions: IdMap<SessionId, Session>,
     /// Reset tokens that exist, by digest.
-    pub reset_tokens: HashMap<Digest, ResetToken>,
+    pub reset_tokens: IdMap<Digest, ResetToken>,
 }
 
 /// What a store writes when a batch commits.

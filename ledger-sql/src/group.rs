@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use ledger_core::id::IdMap;
 use ledger_core::identity::User;
 use ledger_core::{
     Account, AccountId, AuditHead, BatchOutcome, Decision, IdempotencyKey, IdempotencyRecord, Keys, Snapshot,
@@ -91,9 +92,9 @@ fn groupable(keys: &Keys) -> bool {
 /// left them: the rows that exist (absent keys are absent rows).
 #[derive(Debug, Default)]
 struct Cache {
-    accounts: HashMap<AccountId, Account>,
-    transactions: HashMap<TransactionId, Transaction>,
-    users: HashMap<UserId, User>,
+    accounts: IdMap<AccountId, Account>,
+    transactions: IdMap<TransactionId, Transaction>,
+    users: IdMap<UserId, User>,
     idempotency: HashMap<IdempotencyKey, IdempotencyRecord>,
     head: AuditHead,
 }
@@ -173,7 +174,7 @@ async fn fetch_chunked<S: Session, K: Sync, T>(
 }
 
 /// The entries of `rows` named in `ids` (those that exist).
-fn pick<K: Copy + Eq + std::hash::Hash, V: Clone>(rows: &HashMap<K, V>, ids: &BTreeSet<K>) -> HashMap<K, V> {
+fn pick<K: Copy + Eq + std::hash::Hash, V: Clone>(rows: &IdMap<K, V>, ids: &BTreeSet<K>) -> IdMap<K, V> {
     ids.iter().filter_map(|id| rows.get(id).map(|row| (*id, row.clone()))).collect()
 }
 
