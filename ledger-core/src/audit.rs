@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit_metadata::AuditMetadata;
 use crate::digest::{Digest, Hasher};
 use crate::error::LedgerError;
+use crate::stored_text::audit_text;
 
 /// The most audit records one query returns.
 pub const AUDIT_PAGE_SIZE_MAX: usize = 1000;
@@ -97,16 +98,29 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
-    /// Places a draft after `head`, with its outcome.
+    /// Places a draft after `head`, with its outcome. Every text field is
+    /// stored in its bounded, escaped form ([`audit_text`]), so a record is
+    /// storable on every backend whatever raw input it quotes.
     pub fn seal(head: AuditHead, draft: AuditDraft, outcome: AuditOutcome, at: DateTime<Utc>) -> AuditRecord {
+        let outcome = match outcome {
+            AuditOutcome::Rejected { code, reason } => {
+                AuditOutcome::Rejected { code: storable(code), reason: storable(reason) }
+            }
+            accepted => accepted,
+        };
+        let metadata = if draft.metadata.iter().any(|(k, v)| needs_cleaning(k) || needs_cleaning(v)) {
+            draft.metadata.iter().map(|(k, v)| (audit_text(k).into_owned(), audit_text(v).into_owned())).collect()
+        } else {
+            draft.metadata
+        };
         let mut record = AuditRecord {
             sequence: head.sequence + 1,
             at,
-            actor: draft.actor,
-            action: draft.action,
-            target: draft.target,
+            actor: storable(draft.actor),
+            action: storable(draft.action),
+            target: storable(draft.target),
             outcome,
-            metadata: draft.metadata,
+            metadata,
             prev_hash: head.hash,
             hash: Digest::ZERO,
         };
@@ -134,6 +148,18 @@ impl AuditRecord {
     pub fn head(&self) -> AuditHead {
         AuditHead { sequence: self.sequence, hash: self.hash }
     }
+}
+
+/// `text` in the form the audit log stores, reusing it when it is already so.
+fn storable(text: String) -> String {
+    match audit_text(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(cleaned) => cleaned,
+    }
+}
+
+fn needs_cleaning(text: &str) -> bool {
+    matches!(audit_text(text), std::borrow::Cow::Owned(_))
 }
 
 /// Where and how the chain is broken.
@@ -286,6 +312,19 @@ mod tests {
             record.map(|r| r.hash.to_string()),
             Ok("58412c07efcf639cc3f963ab6714ae3f2eb19f79363bca26ff9fe2c226fea24c".to_owned())
         );
+    }
+
+    #[test]
+    fn raw_input_is_sealed_escaped_and_bounded_and_still_verifies() {
+        let hostile = format!("email:evil\0@example.com{}", "x".repeat(64 * 1024));
+        let draft = AuditDraft::new("system", "auth.login", hostile.clone()).with("user_agent", "a\0b");
+        let error = LedgerError::InvalidCredentials;
+        let record = AuditRecord::seal(AuditHead::default(), draft, AuditOutcome::rejected(&error), Utc::now());
+        assert!(record.target.starts_with("email:evil\\u{0}@example.com"), "{}", &record.target[..40]);
+        assert_eq!(record.target.chars().count(), crate::stored_text::AUDIT_TEXT_LEN_MAX);
+        assert_eq!(record.metadata.get("user_agent"), Some("a\\u{0}b"));
+        assert!(crate::stored_text::is_storable(&record.target));
+        assert_eq!(verify_chain([&record], Some(record.head())), Ok(record.head()));
     }
 
     #[test]

@@ -45,6 +45,7 @@ mod plan;
 pub mod posting;
 pub mod query;
 pub mod store;
+pub mod stored_text;
 pub mod transaction;
 pub mod write_batch;
 

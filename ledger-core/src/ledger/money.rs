@@ -74,7 +74,7 @@ impl Ledger {
         let at = self.clock.now();
         let draft = AuditDraft::new(actor.audit_name(), "batch", format!("batch:{}", commands.len()))
             .with("idempotency_key", &key)
-            .with("commands", commands.iter().map(MoneyCommand::action).collect::<Vec<_>>().join(","));
+            .with("commands", command_summary(&commands));
         if commands.is_empty() {
             return self.reject(at, draft, LedgerError::BatchEmpty).await;
         }
@@ -177,4 +177,18 @@ impl Ledger {
         let outcomes = self.committer.apply(batches).await?;
         Ok(outcomes.iter().filter(|outcome| matches!(outcome, BatchOutcome::Committed(_))).count())
     }
+}
+
+/// How many commands of each action a batch holds, in order of first
+/// appearance (`transfer:998,deposit:2`): bounded by the number of actions,
+/// so the audit record stays small for a batch of a thousand.
+fn command_summary(commands: &[MoneyCommand]) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for command in commands {
+        match counts.iter_mut().find(|(action, _)| *action == command.action()) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((command.action(), 1)),
+        }
+    }
+    counts.iter().map(|(action, n)| format!("{action}:{n}")).collect::<Vec<_>>().join(",")
 }
