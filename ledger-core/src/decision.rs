@@ -29,23 +29,23 @@ use crate::write_batch::{Decision, Op, SEQUENCE_STRIDE, Shape, Snapshot, WriteBa
 pub fn decide(batch: &WriteBatch, snapshot: Snapshot) -> Decision {
     let head = snapshot.audit_head;
     let reject = |error: LedgerError| {
-        let audit = AuditRecord::seal(head, batch.audit.clone(), AuditOutcome::rejected(&error), batch.at);
+        let audit = AuditRecord::seal(head, batch.0.audit.clone(), AuditOutcome::rejected(&error), batch.0.at);
         Decision::Reject { error, audit: Box::new(audit) }
     };
-    if let Some(error) = &batch.rejected {
+    if let Some(error) = &batch.0.rejected {
         return reject(error.clone());
     }
-    if let Some(claim) = &batch.claim {
+    if let Some(claim) = &batch.0.claim {
         match claim.check(snapshot.idempotency.as_ref()) {
             Replay::Same(record) => return Decision::Replay(record.clone()),
             Replay::Conflict => return reject(LedgerError::IdempotencyConflict),
             Replay::Fresh => {}
         }
     }
-    let mut work = Working::new(snapshot, batch.at);
-    for (index, op) in &batch.ops {
+    let mut work = Working::new(snapshot, batch.0.at);
+    for (index, op) in &batch.0.ops {
         if let Err(error) = work.apply(op) {
-            return reject(match batch.shape {
+            return reject(match batch.0.shape {
                 Shape::Single => error,
                 Shape::Multi => LedgerError::BatchCommandFailed { index: *index, source: Box::new(error) },
             });
@@ -309,7 +309,7 @@ impl Working {
     }
 
     fn into_writes(mut self, batch: &WriteBatch) -> Writes {
-        let audit = AuditRecord::seal(self.audit_head, batch.audit.clone(), AuditOutcome::Accepted, batch.at);
+        let audit = AuditRecord::seal(self.audit_head, batch.0.audit.clone(), AuditOutcome::Accepted, batch.0.at);
         let base = audit.sequence * SEQUENCE_STRIDE;
         for (i, t) in self.new_transactions.iter_mut().enumerate() {
             t.sequence = base + i as u64;
@@ -324,11 +324,11 @@ impl Working {
         let updated_accounts = take(&self.changed_accounts, &mut self.accounts);
         let updated_transactions: Vec<Transaction> =
             self.changed_transactions.iter().filter_map(|id| self.transactions.remove(id)).collect();
-        let idempotency = batch.claim.as_ref().map(|claim| IdempotencyRecord {
+        let idempotency = batch.0.claim.as_ref().map(|claim| IdempotencyRecord {
             key: claim.key.clone(),
             fingerprint: claim.fingerprint,
             transaction_ids: self.order,
-            created_at: batch.at,
+            created_at: batch.0.at,
         });
         let mut identity = self.identity;
         Writes {

@@ -63,7 +63,7 @@ pub use command::{
 };
 pub use decision::decide;
 pub use digest::Digest;
-pub use error::{LedgerError, StorageError};
+pub use error::{LedgerError, StorageError, StorageErrorKind};
 pub use event::LedgerEvent;
 pub use id::{AccountId, TransactionId, UserId};
 pub use idempotency::{IdempotencyKey, IdempotencyRecord};

@@ -8,6 +8,7 @@
 //! own storage transaction, so there is no read-decide-write race.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -144,8 +145,16 @@ pub enum Shape {
 
 /// Everything one command (or atomic batch of commands) writes, planned by
 /// the ledger and applied by a store all or nothing.
+///
+/// Immutable once planned, and cheap to clone (its parts are shared): group
+/// commit keeps a copy of a group's batches so that, when the storage
+/// refuses one batch's data, it can apply the others again without it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WriteBatch {
+pub struct WriteBatch(pub(crate) Arc<BatchParts>);
+
+/// The parts of a [`WriteBatch`].
+#[derive(Debug, PartialEq)]
+pub(crate) struct BatchParts {
     pub(crate) claim: Option<IdempotencyClaim>,
     pub(crate) ops: Vec<(usize, Op)>,
     pub(crate) shape: Shape,
@@ -158,7 +167,7 @@ impl WriteBatch {
     /// A batch of ops for one command.
     pub(crate) fn new(at: DateTime<Utc>, audit: AuditDraft, claim: Option<IdempotencyClaim>, ops: Vec<Op>) -> Self {
         let ops = ops.into_iter().map(|op| (0, op)).collect();
-        WriteBatch { claim, ops, shape: Shape::Single, audit, at, rejected: None }
+        WriteBatch(Arc::new(BatchParts { claim, ops, shape: Shape::Single, audit, at, rejected: None }))
     }
 
     /// A batch of several commands' ops, each tagged with its command index.
@@ -168,19 +177,20 @@ impl WriteBatch {
         claim: Option<IdempotencyClaim>,
         ops: Vec<(usize, Op)>,
     ) -> Self {
-        WriteBatch { claim, ops, shape: Shape::Multi, audit, at, rejected: None }
+        WriteBatch(Arc::new(BatchParts { claim, ops, shape: Shape::Multi, audit, at, rejected: None }))
     }
 
     /// A command refused before it reached the store: only its audit record is written.
     pub(crate) fn rejected(at: DateTime<Utc>, audit: AuditDraft, error: LedgerError) -> Self {
-        WriteBatch { claim: None, ops: Vec::new(), shape: Shape::Single, audit, at, rejected: Some(error) }
+        let parts = BatchParts { claim: None, ops: Vec::new(), shape: Shape::Single, audit, at, rejected: Some(error) };
+        WriteBatch(Arc::new(parts))
     }
 
     /// What the store must load, in a stable order (lock accounts in this order
     /// to avoid deadlocks between concurrent commits).
     pub fn keys(&self) -> Keys {
-        let mut keys = Keys { idempotency: self.claim.as_ref().map(|c| c.key.clone()), ..Keys::default() };
-        for (_, op) in &self.ops {
+        let mut keys = Keys { idempotency: self.0.claim.as_ref().map(|c| c.key.clone()), ..Keys::default() };
+        for (_, op) in &self.0.ops {
             match op {
                 Op::CreateAccount(a) => {
                     keys.accounts.insert(a.id);
@@ -237,12 +247,12 @@ impl WriteBatch {
 
     /// The ops, in order.
     pub fn ops(&self) -> impl Iterator<Item = &Op> {
-        self.ops.iter().map(|(_, op)| op)
+        self.0.ops.iter().map(|(_, op)| op)
     }
 
     /// The instant the batch was planned at (its commit time).
     pub fn at(&self) -> DateTime<Utc> {
-        self.at
+        self.0.at
     }
 }
 

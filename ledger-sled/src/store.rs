@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use ledger_core::identity::{Email, ResetToken, Session, SessionId, User};
 use ledger_core::{
     Account, AccountId, AccountNumber, AuditRecord, BatchOutcome, Decision, Digest, HistoryFilter, IdempotencyKey,
-    IdempotencyRecord, Posting, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch, decide,
+    IdempotencyRecord, Posting, StorageError, StorageErrorKind, Store, Transaction, TransactionId, UserId, WriteBatch,
+    decide,
 };
 
 use crate::account_cache::AccountCache;
@@ -228,6 +229,15 @@ enum Lock {
     Writer,
 }
 
+/// A failure while staging a call: nothing reached the trees, so nothing
+/// was applied (a refusal of the data stays a refusal).
+fn not_applied(error: StorageError) -> StorageError {
+    match error.kind {
+        StorageErrorKind::Unknown => error.of_kind(StorageErrorKind::Unavailable),
+        _ => error,
+    }
+}
+
 /// A lock that would block is not taken; a poisoned one is (it guards no data).
 fn untried<G>(error: TryLockError<G>) -> Option<G> {
     match error {
@@ -328,10 +338,10 @@ impl Inner {
         let mut staged = Staged::new(&self.trees);
         let mut outcomes = Vec::with_capacity(batches.len());
         for batch in batches {
-            let decision = decide(batch, staged.snapshot(&batch.keys(), &self.accounts)?);
+            let decision = decide(batch, staged.snapshot(&batch.keys(), &self.accounts).map_err(not_applied)?);
             match &decision {
-                Decision::Commit(writes) => staged.write(writes)?,
-                Decision::Reject { audit, .. } => staged.append_audit(audit)?,
+                Decision::Commit(writes) => staged.write(writes).map_err(not_applied)?,
+                Decision::Reject { audit, .. } => staged.append_audit(audit).map_err(not_applied)?,
                 Decision::Replay(_) => {}
             }
             outcomes.push(BatchOutcome::from(decision));

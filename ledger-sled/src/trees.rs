@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use ledger_core::identity::{ResetToken, Session, SessionId, User};
 use ledger_core::{
     Account, AccountId, AuditHead, AuditRecord, Digest, IdempotencyRecord, Keys, SEQUENCE_STRIDE, Snapshot,
-    StorageError, Transaction, TransactionStatus, UserId, Writes,
+    StorageError, StorageErrorKind, Transaction, TransactionStatus, UserId, Writes,
 };
 use sled::transaction::TransactionError;
 use sled::{Db, IVec, Transactional, Tree};
@@ -448,7 +448,7 @@ impl Staged<'_> {
 
 /// A write that would give a unique index a second record for one key.
 fn unique(what: &str) -> StorageError {
-    StorageError::new(error::BACKEND, format!("unique index violated: {what}"))
+    StorageError::new(error::BACKEND, format!("unique index violated: {what}")).of_kind(StorageErrorKind::Refused)
 }
 
 /// The audit head as `sequence (8, big-endian) || hash (32)`.

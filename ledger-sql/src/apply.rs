@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use ledger_core::{AuditHead, BatchOutcome, Decision, Keys, Snapshot, WriteBatch, Writes, decide};
+use ledger_core::{AuditHead, BatchOutcome, Decision, Keys, Snapshot, StorageErrorKind, WriteBatch, Writes, decide};
 use sqlx::{Database, Pool};
 
 use crate::group;
@@ -38,32 +38,60 @@ pub(crate) async fn transact<DB>(
     batches: &[WriteBatch],
     retryable: fn(&sqlx::Error) -> bool,
     notify: Option<&str>,
-) -> Result<Vec<BatchOutcome>, sqlx::Error>
+) -> Result<Vec<BatchOutcome>, CallFailed>
 where
     DB: Database,
     DB::Connection: Session,
 {
+    let retryable = move |failed: &CallFailed| retryable(&failed.error);
     with_retries("a ledger commit", retryable, || transact_once(pool, begin, batches, notify)).await
+}
+
+/// A failed call and whether it failed at `COMMIT`, the one point where a
+/// failure leaves its outcome unknown (before it, the database rolls the
+/// transaction back; see [`CallFailed::kind`]).
+#[derive(Debug)]
+pub(crate) struct CallFailed {
+    pub(crate) error: sqlx::Error,
+    pub(crate) at_commit: bool,
+}
+
+impl CallFailed {
+    fn before_commit(error: sqlx::Error) -> CallFailed {
+        CallFailed { error, at_commit: false }
+    }
+
+    /// What the failure says about the call's writes: unknown at `COMMIT`
+    /// (unless the database said it rolled back: a serialization failure);
+    /// before it, refused when the database refused the data (SQLSTATE
+    /// classes 22 and 23 on PostgreSQL; constraint, size and type errors on
+    /// SQLite), else unavailable.
+    pub(crate) fn kind(&self, refused: fn(&sqlx::Error) -> bool) -> StorageErrorKind {
+        if self.at_commit && !crate::error::rolled_back(&self.error) {
+            StorageErrorKind::Unknown
+        } else if refused(&self.error) {
+            StorageErrorKind::Refused
+        } else {
+            StorageErrorKind::Unavailable
+        }
+    }
 }
 
 /// Runs `run` until it succeeds, fails for good, or has run [`ATTEMPTS_MAX`]
 /// times, pausing with jittered exponential backoff between runs. Each run
 /// must leave nothing behind when it fails retryably (a rolled-back
 /// transaction, or one statement that did not apply).
-pub(crate) async fn with_retries<T, F, Fut>(
-    what: &str,
-    retryable: fn(&sqlx::Error) -> bool,
-    mut run: F,
-) -> Result<T, sqlx::Error>
+pub(crate) async fn with_retries<T, E, F, Fut>(what: &str, retryable: impl Fn(&E) -> bool, mut run: F) -> Result<T, E>
 where
+    E: std::fmt::Debug,
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+    Fut: std::future::Future<Output = Result<T, E>>,
 {
     let mut attempt = 1;
     loop {
         match run().await {
             Err(error) if attempt < ATTEMPTS_MAX && retryable(&error) => {
-                tracing::debug!(%error, attempt, "retrying {what}");
+                tracing::debug!(?error, attempt, "retrying {what}");
                 tokio::time::sleep(backoff(attempt)).await;
                 attempt += 1;
             }
@@ -77,16 +105,16 @@ async fn transact_once<DB>(
     begin: &'static str,
     batches: &[WriteBatch],
     notify: Option<&str>,
-) -> Result<Vec<BatchOutcome>, sqlx::Error>
+) -> Result<Vec<BatchOutcome>, CallFailed>
 where
     DB: Database,
     DB::Connection: Session,
 {
     // Dropping `db_tx` on an early return (or if the caller drops this
     // future) rolls back before the connection is reused.
-    let mut db_tx = pool.begin_with(begin).await?;
-    let outcomes = apply_in(&mut *db_tx, batches, notify).await?;
-    db_tx.commit().await?;
+    let mut db_tx = pool.begin_with(begin).await.map_err(CallFailed::before_commit)?;
+    let outcomes = apply_in(&mut *db_tx, batches, notify).await.map_err(CallFailed::before_commit)?;
+    db_tx.commit().await.map_err(|error| CallFailed { error, at_commit: true })?;
     Ok(outcomes)
 }
 

@@ -76,6 +76,40 @@ pub(crate) fn postgres_retryable(error: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether a failure at `COMMIT` is the database saying it rolled the
+/// transaction back (a serialization failure or deadlock), so nothing applied.
+pub(crate) fn rolled_back(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = error else { return false };
+    matches!(db.code().as_deref(), Some("40001" | "40P01"))
+}
+
+/// Whether PostgreSQL refused the data a statement writes: a data exception
+/// (SQLSTATE class 22, such as a NUL in text or a value out of range), an
+/// integrity constraint violation (class 23), or a value the driver could
+/// not encode.
+pub(crate) fn postgres_refused(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| code.starts_with("22") || code.starts_with("23")),
+        sqlx::Error::Encode(_) => true,
+        _ => false,
+    }
+}
+
+/// Whether SQLite refused the data a statement writes: a constraint
+/// (SQLITE_CONSTRAINT), a value too big (SQLITE_TOOBIG) or of the wrong
+/// type (SQLITE_MISMATCH), with their extended codes. Encoding failures of
+/// a value before it reaches SQLite count too.
+pub(crate) fn sqlite_refused(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => {
+            let primary = db.code().and_then(|code| code.parse::<i32>().ok()).map(|code| code & 0xff);
+            matches!(primary, Some(18..=20))
+        }
+        sqlx::Error::Encode(_) => true,
+        _ => false,
+    }
+}
+
 /// Whether a SQLite failure is another connection holding the write lock
 /// past the busy timeout (SQLITE_BUSY and SQLITE_LOCKED, with their extended
 /// codes), or the concurrent idempotency insert that a retry replays.

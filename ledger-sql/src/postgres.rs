@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::SqlOptions;
 use crate::apply;
-use crate::error::{postgres_retryable, storage_error};
+use crate::error::{postgres_refused, postgres_retryable, storage_error};
 use crate::migrate;
 use crate::notify::{self, ChangeListener};
 use crate::session::{Cells, Session};
@@ -109,9 +109,10 @@ impl PgBackend {
     /// serialization failures and deadlocks.
     pub(crate) async fn apply(&self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, StorageError> {
         let notify = self.notify.then_some(self.schema.as_str());
-        apply::transact(&self.pool, BEGIN, batches, postgres_retryable, notify)
-            .await
-            .map_err(|e| storage_error(BACKEND, "applying a batch", e))
+        apply::transact(&self.pool, BEGIN, batches, postgres_retryable, notify).await.map_err(|failed| {
+            let kind = failed.kind(postgres_refused);
+            storage_error(BACKEND, "applying a batch", failed.error).of_kind(kind)
+        })
     }
 
     /// Runs one write statement on its own (autocommit), retried like a

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::SqlOptions;
 use crate::apply;
-use crate::error::{sqlite_retryable, storage_error};
+use crate::error::{sqlite_refused, sqlite_retryable, storage_error};
 use crate::migrate;
 use crate::session::{Cells, Session, corrupt};
 use crate::stmt::{Dialect, Stmt, Value};
@@ -102,9 +102,10 @@ impl SqliteBackend {
     /// another process holds the write lock past the busy timeout.
     pub(crate) async fn apply(&self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, StorageError> {
         let _gate = self.write_gate.lock().await;
-        apply::transact(&self.pool, BEGIN, batches, sqlite_retryable, None)
-            .await
-            .map_err(|e| storage_error(BACKEND, "applying a batch", e))
+        apply::transact(&self.pool, BEGIN, batches, sqlite_retryable, None).await.map_err(|failed| {
+            let kind = failed.kind(sqlite_refused);
+            storage_error(BACKEND, "applying a batch", failed.error).of_kind(kind)
+        })
     }
 
     /// Runs one write statement on its own (autocommit: a single statement

@@ -317,3 +317,45 @@ pub async fn storage_error_reaches_every_caller_in_the_group(h: Harness) {
     ledger.deposit(&SYS, key("doomed-0"), deposit).await.expect("a retry after the failure commits");
     assert_eq!(posted(&ledger, account).await, Decimal::from(3));
 }
+
+/// One batch never fails its group: when the storage refuses one batch's
+/// data (as PostgreSQL refuses a whole transaction for one bad row), the
+/// group is applied again without sharing its fate, every other batch
+/// commits, and only the refused one's caller sees the error.
+pub async fn one_refused_batch_never_fails_its_group(h: Harness) {
+    const HONEST: usize = 6;
+    let (ledger, store) = recording_ledger(&h, Duration::ZERO).await;
+    let account = funded(&ledger, "a", "1").await;
+    let poisoned = funded(&ledger, "p", "1").await;
+    let leader = hold_a_commit(&store, deposit_by(&ledger, account, "lead", "1")).await;
+    let mut honest = Vec::new();
+    for i in 0..HONEST / 2 {
+        honest.push(queue_up(&ledger, deposit_by(&ledger, account, &format!("before-{i}"), "1")).await);
+    }
+    let hostile = queue_up(&ledger, deposit_by(&ledger, poisoned, "hostile", "1")).await;
+    for i in 0..HONEST / 2 {
+        honest.push(queue_up(&ledger, deposit_by(&ledger, account, &format!("after-{i}"), "1")).await);
+    }
+    store.refuse_batches_naming(poisoned);
+    let calls_before = store.calls().len();
+    store.release();
+    join(leader).await.expect("the leader's commit was held, not refused");
+    for follower in honest {
+        join(follower).await.expect("an honest batch commits beside a refused one");
+    }
+    let refused = join(hostile).await;
+    assert!(
+        matches!(&refused, Err(LedgerError::Storage(e)) if e.kind == crate::error::StorageErrorKind::Refused),
+        "only the refused batch's caller sees the refusal: {refused:?}"
+    );
+    assert_eq!(posted(&ledger, account).await, Decimal::from(1 + 1 + HONEST as i64));
+    assert_eq!(posted(&ledger, poisoned).await, Decimal::from(1), "nothing of the refused batch applied");
+    let group: Vec<ApplyCall> = store.calls()[calls_before + 1..].to_vec();
+    assert!(group.iter().any(|c| c.outcomes.is_empty() && c.batches() == HONEST + 1), "the group was tried whole");
+    let committed: usize = group.iter().map(|c| c.outcomes.len()).sum();
+    assert_eq!(committed, HONEST, "every honest batch committed exactly once, in halves: {group:?}");
+    store.stop_refusing();
+    let deposit = Deposit { account: poisoned, amount: amount("1"), description: None };
+    ledger.deposit(&SYS, key("hostile"), deposit).await.expect("once the cause is gone, the key applies");
+    assert_eq!(posted(&ledger, poisoned).await, Decimal::from(2));
+}

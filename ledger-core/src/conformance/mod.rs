@@ -199,6 +199,7 @@ macro_rules! conformance_suite {
             replayed_key_inside_one_group_applies_once,
             failing_guard_inside_a_group_disturbs_no_other_batch,
             storage_error_reaches_every_caller_in_the_group,
+            one_refused_batch_never_fails_its_group,
         );
         #[test]
         fn model_matches_reference_under_random_commands() {

@@ -18,7 +18,7 @@ use crate::account::Account;
 use crate::account_number::AccountNumber;
 use crate::audit::AuditRecord;
 use crate::digest::Digest;
-use crate::error::StorageError;
+use crate::error::{StorageError, StorageErrorKind};
 use crate::id::{AccountId, TransactionId, UserId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 use crate::identity::{Email, ResetToken, Session, SessionId, User};
@@ -57,6 +57,8 @@ pub struct RecordingStore {
     account_reads: AtomicUsize,
     /// Where `sync` calls can be held or failed.
     syncs: Checkpoint,
+    /// Calls carrying a batch that names one of these accounts are refused.
+    refused_accounts: Mutex<Vec<AccountId>>,
 }
 
 impl RecordingStore {
@@ -71,7 +73,26 @@ impl RecordingStore {
             captured: Mutex::new(Vec::new()),
             account_reads: AtomicUsize::new(0),
             syncs: Checkpoint::default(),
+            refused_accounts: Mutex::new(Vec::new()),
         }
+    }
+
+    /// From now on every `apply` call that carries a batch naming `account`
+    /// fails as the storage refusing that batch's data would (a
+    /// [`StorageErrorKind::Refused`] error, nothing applied), the way
+    /// PostgreSQL refuses a whole transaction for one bad row.
+    pub fn refuse_batches_naming(&self, account: AccountId) {
+        self.refused_accounts.lock().unwrap_or_else(|p| p.into_inner()).push(account);
+    }
+
+    /// Stops refusing batches.
+    pub fn stop_refusing(&self) {
+        self.refused_accounts.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    fn refuses(&self, batches: &[WriteBatch]) -> bool {
+        let refused = self.refused_accounts.lock().unwrap_or_else(|p| p.into_inner());
+        !refused.is_empty() && batches.iter().any(|b| b.keys().accounts.iter().any(|a| refused.contains(a)))
     }
 
     /// From now on `apply` keeps its batches and fails without touching the
@@ -218,7 +239,7 @@ impl RecordingStore {
             self.captured.lock().unwrap_or_else(|p| p.into_inner()).extend(batches);
             return Err(StorageError::new(self.inner.backend(), "captured, not applied"));
         }
-        let keys = batches.iter().map(|b| b.claim.as_ref().map(|c| c.key.clone())).collect();
+        let keys = batches.iter().map(|b| b.0.claim.as_ref().map(|c| c.key.clone())).collect();
         let fail = self.applies.pass().await?;
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
@@ -226,6 +247,11 @@ impl RecordingStore {
         if fail {
             self.record(ApplyCall { keys, outcomes: Vec::new() });
             return Err(StorageError::new(self.inner.backend(), "injected failure"));
+        }
+        if self.refuses(&batches) {
+            self.record(ApplyCall { keys, outcomes: Vec::new() });
+            let refused = StorageError::new(self.inner.backend(), "injected refusal of a batch's data");
+            return Err(refused.of_kind(StorageErrorKind::Refused));
         }
         let result = match durable {
             Durable::OnReturn => self.inner.apply(batches).await,

@@ -269,7 +269,10 @@ impl Ledger {
         };
         let Some(user) = user else {
             let draft = AuditDraft::new(Actor::System.audit_name(), "auth.password.reset_request", "user:unknown");
-            return self.reject(at, draft, LedgerError::UserNotFound).await.or(Ok(()));
+            return match self.reject::<()>(at, draft, LedgerError::UserNotFound).await {
+                Err(LedgerError::UserNotFound) => Ok(()),
+                other => other,
+            };
         };
         let token = SecretToken::generate();
         let issued = ResetToken::issue(user.id, token.digest(), at);

@@ -43,14 +43,18 @@
 //! **Events** are published by the leader for every committed batch of its
 //! group, in commit order, once the group is durable.
 //!
-//! **Storage errors** reach every caller in the group. They are not retried
-//! by splitting the group into single batches: the contract says an `Err`
-//! means none of the batches applied or (for a failure while committing) all
-//! did, and only a replay can tell which. Re-applying could apply twice the
-//! batches that carry no idempotency key (opening an account, an audit record
-//! of a rejection) and would misreport keyed ones as replays. And a storage
-//! error is never a verdict on one batch (rule violations are per-batch
-//! outcomes, not errors), so the singles would most likely fail alike.
+//! **One batch never fails its group.** A storage error that says nothing
+//! was applied because the storage refused the call's data
+//! ([`StorageErrorKind::Refused`]: a constraint, an encoding error) belongs
+//! to some batch of the group, not to the others. The group is then applied
+//! again in halves, and a half that is refused again in halves, until the
+//! batch that carries the cause fails alone: a hostile request costs its
+//! group about two calls per halving, and every honest batch commits. This is
+//! safe because a refused call applied nothing. Any other storage error
+//! reaches the callers of the call that met it: a store that cannot be
+//! reached would refuse the halves alike, and an error while committing
+//! ([`StorageErrorKind::Unknown`]) may have applied the call, so applying
+//! its batches again could apply twice those without an idempotency key.
 //! Backends already retry what is safe to retry (serialization failures).
 //!
 //! **Drop safety.** A caller's future may be dropped at any await point:
@@ -75,7 +79,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, broadcast, oneshot};
 
-use crate::error::StorageError;
+use crate::error::{StorageError, StorageErrorKind};
 use crate::event::LedgerEvent;
 use crate::store::Store;
 use crate::write_batch::{BatchOutcome, WriteBatch};
@@ -154,6 +158,10 @@ pub enum GroupCommitError {
 }
 
 type Outcomes = Result<Vec<BatchOutcome>, StorageError>;
+
+/// One result per batch: a batch's own outcome, or the storage error of the
+/// call that carried it.
+type Results = Vec<Result<BatchOutcome, StorageError>>;
 
 /// Applies batches for the ledger, coalescing concurrent callers.
 #[derive(Clone)]
@@ -262,9 +270,9 @@ impl Committer {
     pub(crate) async fn apply(&self, mut batches: Vec<WriteBatch>) -> Outcomes {
         let shared = &self.0;
         if !shared.settings.is_enabled() {
-            let outcomes = shared.apply_checked(batches).await?;
-            shared.publish(&outcomes);
-            return Ok(outcomes);
+            let results = shared.apply_isolating(batches, Durability::Synced).await;
+            shared.publish(&results);
+            return results.into_iter().collect();
         }
         let max = shared.settings.batches_max;
         if batches.len() <= max {
@@ -385,17 +393,50 @@ impl Shared {
         queue.leading = false;
     }
 
-    /// Applies durably, checking that every batch got an outcome.
-    async fn apply_checked(&self, batches: Vec<WriteBatch>) -> Outcomes {
-        let expected = batches.len();
-        self.counted(expected, self.store.apply(batches).await)
+    /// Applies a group, in one store call if all goes well; a call the
+    /// storage refused is applied again in halves (see the module docs).
+    async fn apply_isolating(&self, batches: Vec<WriteBatch>, durability: Durability) -> Results {
+        let mut results: Vec<Option<Result<BatchOutcome, StorageError>>> = batches.iter().map(|_| None).collect();
+        let mut calls = VecDeque::from([0..batches.len()]);
+        while let Some(range) = calls.pop_front() {
+            let Some(call) = batches.get(range.clone()) else { break };
+            let expected = call.len();
+            let applied = match durability {
+                Durability::Synced => self.store.apply(call.to_vec()).await,
+                Durability::Unsynced => self.store.apply_unsynced(call.to_vec()).await,
+            };
+            match self.counted(expected, applied) {
+                Ok(outcomes) => {
+                    for (slot, outcome) in results[range].iter_mut().zip(outcomes) {
+                        *slot = Some(Ok(outcome));
+                    }
+                }
+                Err(error) if error.kind == StorageErrorKind::Refused && range.len() > 1 => {
+                    tracing::warn!(%error, batches = range.len(), "the storage refused a group; applying it in halves");
+                    let middle = range.start + range.len() / 2;
+                    calls.push_front(middle..range.end);
+                    calls.push_front(range.start..middle);
+                }
+                Err(error) => {
+                    for slot in &mut results[range] {
+                        *slot = Some(Err(error.clone()));
+                    }
+                }
+            }
+        }
+        results.into_iter().map(|r| r.unwrap_or_else(|| Err(self.error(GroupCommitError::Abandoned)))).collect()
     }
 
-    /// Applies without waiting for durability, checking that every batch got
-    /// an outcome.
-    async fn apply_unsynced_checked(&self, batches: Vec<WriteBatch>) -> Outcomes {
-        let expected = batches.len();
-        self.counted(expected, self.store.apply_unsynced(batches).await)
+    /// Makes a group's committed batches durable: if any committed, one
+    /// sync; if it fails, every batch that had committed fails with it.
+    async fn synced(&self, results: Results) -> Results {
+        if !results.iter().any(Result::is_ok) {
+            return results;
+        }
+        match self.store.sync().await {
+            Ok(()) => results,
+            Err(error) => results.into_iter().map(|r| r.and(Err(error.clone()))).collect(),
+        }
     }
 
     fn counted(&self, expected: usize, applied: Outcomes) -> Outcomes {
@@ -406,13 +447,13 @@ impl Shared {
         Ok(outcomes)
     }
 
-    fn publish(&self, outcomes: &[BatchOutcome]) {
+    fn publish(&self, results: &[Result<BatchOutcome, StorageError>]) {
         // No subscribers is not an error: events are a convenience for live
         // views. Without any, skip cloning what nobody would receive.
         if self.events.receiver_count() == 0 {
             return;
         }
-        for outcome in outcomes {
+        for outcome in results.iter().flatten() {
             if let BatchOutcome::Committed(writes) = outcome {
                 for account in writes.accounts() {
                     let _ = self.events.send(LedgerEvent::Account(account.clone()));
@@ -423,6 +464,15 @@ impl Shared {
             }
         }
     }
+}
+
+/// Whether a store call must be durable when it returns.
+#[derive(Debug, Clone, Copy)]
+enum Durability {
+    /// [`Store::apply`].
+    Synced,
+    /// [`Store::apply_unsynced`], followed by a [`Store::sync`] of the group.
+    Unsynced,
 }
 
 /// An announced command in flight; dropping it (at the command's end, or
@@ -478,37 +528,22 @@ async fn commit(leadership: Leadership, own: Vec<WriteBatch>, followers: Vec<Req
         replies.push((theirs.len(), reply));
         batches.extend(theirs);
     }
-    let applied = shared.apply_unsynced_checked(batches).await;
+    let applied = shared.apply_isolating(batches, Durability::Unsynced).await;
     // Taken while still leading, so turns follow commit order.
     let turn = shared.sync_turn.lock().await;
     // Committed but maybe not durable: the next group may commit meanwhile.
     drop(leadership);
-    let synced = match applied {
-        Ok(outcomes) => shared.store.sync().await.map(|()| outcomes),
-        Err(error) => Err(error),
-    };
-    if let Ok(outcomes) = &synced {
-        shared.publish(outcomes);
-    }
+    let results = shared.synced(applied).await;
+    shared.publish(&results);
     drop(turn);
-    match synced {
-        Ok(outcomes) => {
-            let mut outcomes = outcomes.into_iter();
-            let own_outcomes = outcomes.by_ref().take(own_len).collect();
-            for (len, reply) in replies {
-                // A follower gone since it was taken misses its outcome; its
-                // batches were committed all the same (a replay tells).
-                let _ = reply.send(Turn::Done(Ok(outcomes.by_ref().take(len).collect())));
-            }
-            Ok(own_outcomes)
-        }
-        Err(error) => {
-            for (_, reply) in replies {
-                let _ = reply.send(Turn::Done(Err(error.clone())));
-            }
-            Err(error)
-        }
+    let mut results = results.into_iter();
+    let own_outcomes = results.by_ref().take(own_len).collect();
+    for (len, reply) in replies {
+        // A follower gone since it was taken misses its outcome; its
+        // batches were committed all the same (a replay tells).
+        let _ = reply.send(Turn::Done(results.by_ref().take(len).collect()));
     }
+    own_outcomes
 }
 
 /// Waits for a queued caller's turn: its outcomes, or the leader role.

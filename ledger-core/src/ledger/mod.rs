@@ -279,11 +279,11 @@ impl Ledger {
         }
     }
 
-    /// Records a refusal in the audit log and returns the refusal.
+    /// Records a refusal in the audit log and returns the refusal. A refusal
+    /// that cannot be audited is a storage error the caller sees: the audit
+    /// log must never silently miss an attempt.
     async fn reject<T>(&self, at: DateTime<Utc>, draft: AuditDraft, error: LedgerError) -> Result<T, LedgerError> {
-        if let Err(audit_error) = self.committer.apply(vec![WriteBatch::rejected(at, draft, error.clone())]).await {
-            tracing::error!(%audit_error, rejected = %error, "could not audit a rejected command");
-        }
+        self.committer.apply(vec![WriteBatch::rejected(at, draft, error.clone())]).await?;
         Err(error)
     }
 }
