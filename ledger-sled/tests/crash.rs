@@ -136,8 +136,8 @@ fn run_child_and_kill(dir: &Path) -> Vec<TransactionId> {
         let left = deadline.saturating_duration_since(Instant::now());
         match received.recv_timeout(left) {
             Ok(line) => {
-                if let Some(id) = line.strip_prefix(ACK) {
-                    acked.push(id.trim().parse::<TransactionId>().unwrap());
+                if let Some(id) = acked_id(&line) {
+                    acked.push(id);
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -154,12 +154,25 @@ fn run_child_and_kill(dir: &Path) -> Vec<TransactionId> {
     assert!(!status.success(), "the child was killed, not finished");
     // Lines already in the pipe were acknowledged before the kill too.
     reader.join().unwrap();
-    acked.extend(
-        received
-            .try_iter()
-            .filter_map(|line| line.strip_prefix(ACK).and_then(|id| id.trim().parse::<TransactionId>().ok())),
-    );
+    acked.extend(received.try_iter().filter_map(|line| acked_id(&line)));
     acked
+}
+
+/// The transaction id an output line of the child acknowledges, wherever in
+/// the line its marker stands: libtest prints `test <name> ... ` without a
+/// line break before the test's own output, so the first acknowledgement
+/// shares its line with that text.
+fn acked_id(line: &str) -> Option<TransactionId> {
+    let (_, id) = line.rsplit_once(ACK)?;
+    id.trim().parse().ok()
+}
+
+#[test]
+fn an_acknowledgement_is_read_behind_libtests_own_text() {
+    let id = TransactionId::new();
+    assert_eq!(acked_id(&format!("test crash_child_commits_until_killed ... {ACK}{id}")), Some(id));
+    assert_eq!(acked_id(&format!("{ACK}{id}")), Some(id));
+    assert_eq!(acked_id("running 1 test"), None);
 }
 
 async fn all_accounts(store: &SledStore) -> Vec<Account> {

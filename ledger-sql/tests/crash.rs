@@ -84,6 +84,23 @@ fn crash_child_commits_until_killed() {
     });
 }
 
+/// The transaction id an output line of the child acknowledges, wherever in
+/// the line its marker stands: libtest prints `test <name> ... ` without a
+/// line break before the test's own output, so the first acknowledgement
+/// shares its line with that text.
+fn acked_id(line: &str) -> Option<TransactionId> {
+    let (_, id) = line.rsplit_once(ACK)?;
+    id.trim().parse().ok()
+}
+
+#[test]
+fn an_acknowledgement_is_read_behind_libtests_own_text() {
+    let id = TransactionId::new();
+    assert_eq!(acked_id(&format!("test crash_child_commits_until_killed ... {ACK}{id}")), Some(id));
+    assert_eq!(acked_id(&format!("{ACK}{id}")), Some(id));
+    assert_eq!(acked_id("running 1 test"), None);
+}
+
 /// Runs the child on a database, kills it after enough acknowledgements,
 /// and returns every id it acknowledged.
 fn run_and_kill_child(url: &str, schema: Option<&str>) -> Vec<TransactionId> {
@@ -102,8 +119,8 @@ fn run_and_kill_child(url: &str, schema: Option<&str>) -> Vec<TransactionId> {
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if let Some(id) = line.strip_prefix(ACK) {
-                let _ = lines.send(id.parse::<TransactionId>().unwrap());
+            if let Some(id) = acked_id(&line) {
+                let _ = lines.send(id);
             }
         }
     });
