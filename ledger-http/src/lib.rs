@@ -19,6 +19,7 @@ pub mod dto;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod media_type;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
@@ -74,6 +75,7 @@ pub fn app(state: AppState) -> Router {
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout_or_default(timeout)))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(axum::middleware::from_fn(media_type::require_json_bodies))
         .layer(DefaultBodyLimit::max(BODY_SIZE_MAX));
     router
         .merge(dashboard::router())
