@@ -78,7 +78,9 @@ pub fn verify(secret: &WebhookSecret, header: &str, body: &[u8], now: i64) -> Re
     let Some(timestamp) = timestamp else {
         return Err(unauthorized("signature_invalid", "the signature has no valid timestamp"));
     };
-    if (now - timestamp).abs() > SIGNATURE_TOLERANCE_SECS {
+    // Checked: a timestamp near i64's ends must be refused, not overflow.
+    let skew = now.checked_sub(timestamp).map(i64::unsigned_abs);
+    if skew.is_none_or(|skew| skew > SIGNATURE_TOLERANCE_SECS.unsigned_abs()) {
         return Err(unauthorized("signature_expired", "the signature's timestamp is outside the allowed window"));
     }
     let valid = signatures
@@ -149,4 +151,26 @@ pub async fn transactions_webhook(
     let command = Deposit { account: account.id, amount, description: event.reference };
     let (transaction, replayed) = execute(&state, &Actor::System, key, command.into()).await?;
     Ok(money_response(StatusCode::OK, transaction, replayed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_at_the_ends_of_the_range_are_refused_without_overflow() {
+        let Some(secret) = WebhookSecret::new("s") else { unreachable!() };
+        let body = b"{}";
+        let now = 1_800_000_000;
+        for t in [i64::MIN, i64::MIN + 1, -1, i64::MAX, now - SIGNATURE_TOLERANCE_SECS - 1] {
+            let header = sign(secret.expose(), t, body);
+            let refused = verify(&secret, &header, body, now).map_err(|e| e.code());
+            assert_eq!(refused, Err("signature_expired"), "t={t}");
+        }
+        for now in [i64::MIN, i64::MAX] {
+            let header = sign(secret.expose(), 0, body);
+            assert!(verify(&secret, &header, body, now).is_err(), "now={now}");
+        }
+        assert_eq!(verify(&secret, &sign(secret.expose(), now, body), body, now).map_err(|e| e.code()), Ok(()));
+    }
 }
