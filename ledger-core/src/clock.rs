@@ -12,6 +12,25 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 }
 
+/// The earliest instant the ledger takes from outside (a filter's bound, a
+/// requested moment): 0001-01-01T00:00:00Z.
+pub fn instant_min() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(-62_135_596_800, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// The latest instant the ledger takes from outside: 9999-12-31T23:59:59.999999Z.
+pub fn instant_max() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(253_402_300_799, 999_999_000).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Whether every backend stores and compares `at` exactly: years 1 to 9999,
+/// the years an RFC 3339 timestamp writes with four digits. Outside them
+/// SQLite's microseconds since 1970 or PostgreSQL's `timestamptz` run out
+/// before chrono's range does.
+pub fn is_storable_instant(at: DateTime<Utc>) -> bool {
+    (instant_min()..=instant_max()).contains(&at)
+}
+
 /// The system clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
@@ -42,5 +61,19 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+
+    #[test]
+    fn the_storable_range_is_years_1_to_9999() {
+        assert_eq!(instant_min().to_rfc3339(), "0001-01-01T00:00:00+00:00");
+        assert_eq!(instant_max().to_rfc3339(), "9999-12-31T23:59:59.999999+00:00");
+        assert!(is_storable_instant(Utc::now()));
+        assert!(!is_storable_instant(DateTime::<Utc>::MAX_UTC));
+        assert!(!is_storable_instant(DateTime::<Utc>::MIN_UTC));
     }
 }

@@ -7,8 +7,10 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::clock::is_storable_instant;
 use crate::error::LedgerError;
 use crate::id::AccountId;
+use crate::money::AMOUNT_MAJOR_UNITS_MAX;
 use crate::transaction::{Transaction, TransactionKind, TransactionStatus};
 
 /// The most items one page holds.
@@ -50,6 +52,16 @@ impl HistoryFilter {
     pub fn validate(&self) -> Result<(), LedgerError> {
         if self.accounts.len() > FILTER_ACCOUNTS_MAX {
             return Err(LedgerError::InvalidFilter("too many accounts"));
+        }
+        if [self.created_from, self.created_until].into_iter().flatten().any(|t| !is_storable_instant(t)) {
+            return Err(LedgerError::InvalidFilter("dates must fall in the years 1 to 9999"));
+        }
+        if [self.amount_min, self.amount_max]
+            .into_iter()
+            .flatten()
+            .any(|a| a.is_sign_negative() || a > Decimal::from(AMOUNT_MAJOR_UNITS_MAX))
+        {
+            return Err(LedgerError::InvalidFilter("amounts must be between 0 and the largest amount allowed"));
         }
         if let (Some(from), Some(until)) = (self.created_from, self.created_until)
             && from > until
