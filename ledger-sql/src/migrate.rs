@@ -60,7 +60,7 @@ mod tests {
     fn both_schemas_have_the_same_versions() {
         let versions = |m: &Migrator| m.iter().map(|m| m.version).collect::<Vec<_>>();
         assert_eq!(versions(&POSTGRES), versions(&SQLITE));
-        assert_eq!(latest(&POSTGRES), 2);
+        assert_eq!(latest(&POSTGRES), 3);
     }
 
     #[test]

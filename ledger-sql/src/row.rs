@@ -46,7 +46,7 @@ pub(crate) const AUDIT_COLUMNS: &str =
 
 /// Columns of `users`, read and written.
 pub(crate) const USER_COLUMNS: &str = "id, email, password, full_name, phone, address, date_of_birth, role, kyc_status, \
-     kyc_reason, created_at, updated_at";
+     kyc_reason, reset_token, created_at, updated_at";
 
 /// Columns of `sessions`, read and written.
 pub(crate) const SESSION_COLUMNS: &str = "id, user_id, token_digest, user_agent, client_addr, label, created_at, \
@@ -62,8 +62,8 @@ pub(crate) const ACCOUNT_UPDATE_COLUMNS: &str = "id, status, posted, pending, up
 pub(crate) const TRANSACTION_UPDATE_COLUMNS: &str = "id, status, captured_amount, updated_at";
 
 /// Key and mutable columns of `users`, written by [`user_update_values`].
-pub(crate) const USER_UPDATE_COLUMNS: &str =
-    "id, email, password, full_name, phone, address, date_of_birth, role, kyc_status, kyc_reason, updated_at";
+pub(crate) const USER_UPDATE_COLUMNS: &str = "id, email, password, full_name, phone, address, date_of_birth, role, \
+     kyc_status, kyc_reason, reset_token, updated_at";
 
 const OUTCOME_ACCEPTED: &str = "accepted";
 const OUTCOME_REJECTED: &str = "rejected";
@@ -292,6 +292,7 @@ fn user_state_values(u: &User) -> Vec<Value> {
         Value::Text(u.role.as_str().to_owned()),
         Value::Text(u.kyc_status.as_str().to_owned()),
         Value::OptText(u.kyc_reason.clone()),
+        Value::OptText(u.reset_token.map(|d| d.to_string())),
     ]
 }
 
@@ -311,9 +312,15 @@ pub(crate) fn user(row: &dyn Cells) -> Result<User, sqlx::Error> {
         role: parse(Role::parse, &row.text("role")?, "role")?,
         kyc_status: parse(KycStatus::parse, &row.text("kyc_status")?, "KYC status")?,
         kyc_reason: row.opt_text("kyc_reason")?,
+        reset_token: row.opt_text("reset_token")?.map(|hex| hex_digest(&hex)).transpose()?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })
+}
+
+/// A digest stored as lower-case hex.
+fn hex_digest(hex: &str) -> Result<Digest, sqlx::Error> {
+    Digest::from_hex(hex).ok_or_else(|| corrupt(format!("digest {hex:?}")))
 }
 
 /// A stored email: it must already be in ledger-core's normal form, or

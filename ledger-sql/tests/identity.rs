@@ -589,14 +589,15 @@ async fn migrate_to_0001(db: &Db) {
     }
 }
 
-/// Drops what migration 0002 adds and its record, leaving a 0001 database.
+/// Drops what migrations 0002 and later add and their records, leaving a
+/// 0001 database (0003 only adds a column to 0002's `users`).
 async fn strip_0002(db: &Db) {
     let statements = [
         "DROP TABLE reset_tokens",
         "DROP TABLE sessions",
         "DROP TABLE users",
         "DROP INDEX audit_log_actor_idx",
-        "DELETE FROM _sqlx_migrations WHERE version = 2",
+        "DELETE FROM _sqlx_migrations WHERE version >= 2",
     ];
     db.raw(&statements.map(str::to_owned)).await.unwrap();
 }
@@ -636,7 +637,7 @@ async fn schema_0002_applies_on_a_0001_database_with_data(db: Db) {
 
     // Opening it applies 0002 and keeps everything.
     let store = db.store().await;
-    assert_eq!(db.versions().await, ["1", "2"]);
+    assert_eq!(db.versions().await, ["1", "2", "3"]);
     let h = Harness::new(store.clone()).await;
     assert_eq!(h.ledger.verify_audit_chain(&Actor::System, Some(head)).await.unwrap(), head);
     assert_eq!(h.ledger.balance(&Actor::System, from.id).await.unwrap().posted.to_string(), "57.50");
@@ -655,6 +656,6 @@ async fn schema_0002_applies_on_a_0001_database_with_data(db: Db) {
     let migrated = pristine.store().await;
     Ledger::builder(migrated.clone()).open().await.unwrap();
     migrated.close().await;
-    assert_eq!(pristine.versions().await, ["1", "2"]);
+    assert_eq!(pristine.versions().await, ["1", "2", "3"]);
     assert_eq!(describe_schema(&pristine).await, describe_schema(&db).await);
 }

@@ -8,6 +8,7 @@ use super::email::Email;
 use super::kyc::KycStatus;
 use super::password::PasswordDigest;
 use super::profile::Profile;
+use crate::digest::Digest;
 use crate::id::UserId;
 
 /// A user as stored. The password digest never leaves the core's API in
@@ -28,6 +29,11 @@ pub struct User {
     pub kyc_status: KycStatus,
     /// The admin's reason for the last rejection.
     pub kyc_reason: Option<String>,
+    /// The digest of the one password-reset token that may still be used:
+    /// issuing a token replaces it, and using it or changing the password
+    /// clears it, so no older token outlives a newer one or a reset.
+    #[serde(default)]
+    pub reset_token: Option<Digest>,
     /// When registered.
     pub created_at: DateTime<Utc>,
     /// When last changed.
