@@ -9,6 +9,11 @@ use crate::error::LedgerError;
 use crate::id::{AccountId, UserId};
 use crate::money::Currency;
 
+/// The most accounts one owner may have, enforced by `decide` inside the
+/// store's transaction against the owner's count there, so concurrent
+/// opens cannot pass it together.
+pub const ACCOUNTS_PER_OWNER_MAX: usize = 100;
+
 /// The most characters in an account's display name.
 pub const ACCOUNT_NAME_LEN_MAX: usize = 64;
 
@@ -195,8 +200,8 @@ impl Account {
     pub fn ensure_postable(&self) -> Result<(), LedgerError> {
         match self.status {
             AccountStatus::Active => Ok(()),
-            AccountStatus::Frozen => Err(LedgerError::AccountFrozen { account: self.id }),
-            AccountStatus::Closed => Err(LedgerError::AccountClosed { account: self.id }),
+            AccountStatus::Frozen => Err(LedgerError::AccountFrozen { account: self.id, number: self.number }),
+            AccountStatus::Closed => Err(LedgerError::AccountClosed { account: self.id, number: self.number }),
         }
     }
 
@@ -205,6 +210,7 @@ impl Account {
         match self.floor() {
             Some(floor) if self.balance.available() < floor => Err(LedgerError::InsufficientFunds {
                 account: self.id,
+                number: self.number,
                 available: self.balance.available() + requested,
                 requested,
             }),
@@ -220,21 +226,22 @@ impl Account {
             (Active, StatusChange::Freeze) | (Frozen, StatusChange::Unfreeze) | (Active | Frozen, StatusChange::Close)
         );
         if self.status == Closed {
-            return Err(LedgerError::AccountClosed { account: self.id });
+            return Err(LedgerError::AccountClosed { account: self.id, number: self.number });
         }
         if !allowed {
             return Err(LedgerError::InvalidStatusTransition {
                 account: self.id,
+                number: self.number,
                 from: self.status,
                 to: change.target(),
             });
         }
         if change == StatusChange::Close {
             if !self.balance.pending.is_zero() {
-                return Err(LedgerError::AccountHasOpenHolds { account: self.id });
+                return Err(LedgerError::AccountHasOpenHolds { account: self.id, number: self.number });
             }
             if !self.balance.posted.is_zero() {
-                return Err(LedgerError::AccountNotEmpty { account: self.id });
+                return Err(LedgerError::AccountNotEmpty { account: self.id, number: self.number });
             }
         }
         self.status = change.target();

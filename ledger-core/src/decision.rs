@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::account::Account;
+use crate::account::{ACCOUNTS_PER_OWNER_MAX, Account};
 use crate::audit::{AuditOutcome, AuditRecord};
 use crate::digest::Digest;
 use crate::error::LedgerError;
@@ -45,6 +45,7 @@ pub fn decide(batch: &WriteBatch, snapshot: Snapshot) -> Decision {
     let mut work = Working::new(snapshot, batch.0.at);
     for (index, op) in &batch.0.ops {
         if let Err(error) = work.apply(op) {
+            let error = work.as_seen_by_customer(batch, error);
             return reject(match batch.0.shape {
                 Shape::Single => error,
                 Shape::Multi => LedgerError::BatchCommandFailed { index: *index, source: Box::new(error) },
@@ -60,6 +61,7 @@ struct Working {
     accounts: IdMap<AccountId, Account>,
     transactions: IdMap<TransactionId, Transaction>,
     taken_numbers: BTreeSet<crate::AccountNumber>,
+    owned_accounts: IdMap<UserId, usize>,
     audit_head: crate::audit::AuditHead,
     new_accounts: Vec<AccountId>,
     changed_accounts: Vec<AccountId>,
@@ -96,6 +98,7 @@ impl Working {
             accounts: snapshot.accounts,
             transactions: snapshot.transactions,
             taken_numbers: snapshot.taken_numbers,
+            owned_accounts: snapshot.owned_accounts,
             audit_head: snapshot.audit_head,
             new_accounts: Vec::new(),
             changed_accounts: Vec::new(),
@@ -116,7 +119,14 @@ impl Working {
 
     fn apply(&mut self, op: &Op) -> Result<(), LedgerError> {
         match op {
-            Op::CreateAccount(account) => self.create_account(account),
+            Op::CreateAccount(account) => {
+                let owned = self.owned_accounts.entry(account.owner).or_default();
+                if *owned >= ACCOUNTS_PER_OWNER_MAX {
+                    return Err(LedgerError::TooManyAccounts { max: ACCOUNTS_PER_OWNER_MAX });
+                }
+                *owned += 1;
+                self.create_account(account)
+            }
             Op::EnsureAccount(account) => {
                 if !self.accounts.contains_key(&account.id) {
                     self.create_account(account)?;
@@ -135,11 +145,20 @@ impl Working {
             Op::UpdateProfile { user, patch } => {
                 let at = self.at;
                 let user = self.identity.user_mut(*user, at)?;
-                user.profile = user.profile.patched(patch, at.date_naive())?;
+                let profile = user.profile.patched(patch, at.date_naive())?;
+                if user.kyc_status == KycStatus::Verified && profile.identity_differs(&user.profile) {
+                    // What the admin verified no longer describes this user:
+                    // back to review, so money cannot leave under a new name.
+                    user.kyc_status = KycStatus::Pending;
+                }
+                user.profile = profile;
                 Ok(())
             }
             Op::SetPassword { user, password } => {
-                self.identity.user_mut(*user, self.at)?.password = password.clone();
+                let user = self.identity.user_mut(*user, self.at)?;
+                user.password = password.clone();
+                // A new password ends any reset in progress.
+                user.reset_token = None;
                 Ok(())
             }
             Op::ChangeKyc { user, transition } => {
@@ -156,7 +175,11 @@ impl Working {
                 Some(_) => Err(LedgerError::KycRequired),
                 None => Err(LedgerError::UserNotFound),
             },
-            Op::CreateSession(session) => {
+            Op::CreateSession { session, verified } => {
+                match self.identity.users.get(&session.user_id) {
+                    Some(user) if user.password == *verified => {}
+                    _ => return Err(LedgerError::InvalidCredentials),
+                }
                 self.identity.sessions.insert(session.id, (**session).clone());
                 self.identity.new_sessions.push(session.id);
                 Ok(())
@@ -167,11 +190,34 @@ impl Working {
                 Ok(())
             }
             Op::IssueResetToken(token) => {
+                // The user's earlier tokens stop working: only this one may be used.
+                self.identity.user_mut(token.user_id, self.at)?.reset_token = Some(token.token_digest);
                 self.identity.reset_tokens.insert(token.token_digest, token.clone());
                 self.identity.new_reset_tokens.push(token.token_digest);
                 Ok(())
             }
-            Op::ConsumeResetToken { token } => self.identity.consume_reset_token(*token, self.at),
+            Op::ConsumeResetToken { token, user } => self.identity.consume_reset_token(*token, *user, self.at),
+        }
+    }
+
+    /// The error as the batch's customer may see it: one that names
+    /// another owner's account (frozen, closed, short of funds) says only
+    /// that the counterparty cannot take part, never its number or state.
+    fn as_seen_by_customer(&self, batch: &WriteBatch, error: LedgerError) -> LedgerError {
+        let Some(customer) = batch.0.customer else { return error };
+        let named = match &error {
+            LedgerError::AccountFrozen { account, .. }
+            | LedgerError::AccountClosed { account, .. }
+            | LedgerError::InsufficientFunds { account, .. }
+            | LedgerError::AccountHasOpenHolds { account, .. }
+            | LedgerError::AccountNotEmpty { account, .. }
+            | LedgerError::InvalidStatusTransition { account, .. } => *account,
+            _ => return error,
+        };
+        match self.accounts.get(&named) {
+            Some(account) if account.owner == customer => error,
+            _ if batch.credits(named) => LedgerError::RecipientUnavailable,
+            _ => LedgerError::PayerUnavailable,
         }
     }
 
@@ -405,10 +451,16 @@ impl IdentityWork {
         }
     }
 
-    fn consume_reset_token(&mut self, digest: Digest, at: DateTime<Utc>) -> Result<(), LedgerError> {
+    fn consume_reset_token(&mut self, digest: Digest, user: UserId, at: DateTime<Utc>) -> Result<(), LedgerError> {
+        let outstanding = self.users.get(&user).and_then(|u| u.reset_token);
         let token = self.reset_tokens.get_mut(&digest).ok_or(LedgerError::InvalidResetToken)?;
+        if token.user_id != user || outstanding != Some(digest) {
+            // Superseded by a newer token, or the password changed since.
+            return Err(LedgerError::InvalidResetToken);
+        }
         token.check(at)?;
         token.used_at = Some(at);
+        self.user_mut(user, at)?.reset_token = None;
         if !self.changed_reset_tokens.contains(&digest) && !self.new_reset_tokens.contains(&digest) {
             self.changed_reset_tokens.push(digest);
         }

@@ -107,31 +107,31 @@ pub enum LedgerError {
 
     // 2. Lookups.
     /// No account with this id.
-    #[error("account {account} not found")]
+    #[error("account not found")]
     AccountNotFound {
         /// The id asked for.
         account: AccountId,
     },
     /// No account with this number.
-    #[error("account number {number} not found")]
+    #[error("no account has this number")]
     AccountNumberNotFound {
         /// The number asked for.
         number: AccountNumber,
     },
     /// No transaction (or hold) with this id.
-    #[error("transaction {transaction} not found")]
+    #[error("transaction not found")]
     TransactionNotFound {
         /// The id asked for.
         transaction: TransactionId,
     },
     /// The transaction exists but is not a hold.
-    #[error("transaction {transaction} is not a hold")]
+    #[error("the transaction is not a hold")]
     NotAHold {
         /// The id asked for.
         transaction: TransactionId,
     },
     /// The account is one of the ledger's internal accounts.
-    #[error("account {account} is internal")]
+    #[error("the account is one of the ledger's internal accounts")]
     InternalAccount {
         /// The internal account.
         account: AccountId,
@@ -160,6 +160,9 @@ pub enum LedgerError {
     /// Wrong email or password (never says which).
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// The current password given to change it is wrong.
+    #[error("the current password is wrong")]
+    WrongPassword,
     /// Too many failed logins; try again after the given seconds.
     #[error("too many failed attempts; retry in {retry_after_secs} s")]
     TooManyAttempts {
@@ -186,19 +189,32 @@ pub enum LedgerError {
 
     // 4. State guards.
     /// The account is closed.
-    #[error("account {account} is closed")]
+    #[error("account {number} is closed")]
     AccountClosed {
         /// The closed account.
         account: AccountId,
+        /// Its number, which the message names.
+        number: AccountNumber,
     },
     /// The account is frozen.
-    #[error("account {account} is frozen")]
+    #[error("account {number} is frozen")]
     AccountFrozen {
         /// The frozen account.
         account: AccountId,
+        /// Its number, which the message names.
+        number: AccountNumber,
     },
+    /// A customer's payment names another customer's account that cannot
+    /// be credited now (frozen or closed). Its state is not the payer's to
+    /// know, so the error says only this.
+    #[error("the recipient cannot receive payments")]
+    RecipientUnavailable,
+    /// A payee's capture of a hold meets the payer's account in a state
+    /// that refuses it (frozen or closed); as above, nothing more is said.
+    #[error("the payer's account cannot be charged")]
+    PayerUnavailable,
     /// The hold is no longer pending (captured, voided or expired).
-    #[error("hold {hold} is {status:?}, not pending")]
+    #[error("the hold is {}, not pending", status.as_str())]
     HoldNotPending {
         /// The hold.
         hold: TransactionId,
@@ -206,7 +222,7 @@ pub enum LedgerError {
         status: TransactionStatus,
     },
     /// The hold's expiry has passed.
-    #[error("hold {hold} has expired")]
+    #[error("the hold has expired")]
     HoldExpired {
         /// The hold.
         hold: TransactionId,
@@ -222,32 +238,40 @@ pub enum LedgerError {
         requested: Decimal,
     },
     /// The account's available balance would fall below its floor.
-    #[error("insufficient funds in {account}: {available} available, {requested} requested")]
+    #[error("insufficient funds in account {number}: {available} available, {requested} requested")]
     InsufficientFunds {
         /// The account.
         account: AccountId,
+        /// Its number, which the message names.
+        number: AccountNumber,
         /// Available before the command.
         available: Decimal,
         /// What the command needed.
         requested: Decimal,
     },
     /// Closing needs no open holds.
-    #[error("account {account} has open holds")]
+    #[error("account {number} has open holds")]
     AccountHasOpenHolds {
         /// The account.
         account: AccountId,
+        /// Its number, which the message names.
+        number: AccountNumber,
     },
     /// Closing needs a zero balance.
-    #[error("account {account} has a non-zero balance")]
+    #[error("account {number} has a non-zero balance")]
     AccountNotEmpty {
         /// The account.
         account: AccountId,
+        /// Its number, which the message names.
+        number: AccountNumber,
     },
     /// The status change is not an edge of the state machine.
-    #[error("account {account} cannot go from {from:?} to {to:?}")]
+    #[error("account {number} cannot go from {} to {}", from.as_str(), to.as_str())]
     InvalidStatusTransition {
         /// The account.
         account: AccountId,
+        /// Its number, which the message names.
+        number: AccountNumber,
         /// Its status.
         from: AccountStatus,
         /// The status asked for.
@@ -318,6 +342,9 @@ impl LedgerError {
             SessionNotFound => "session_not_found",
             Unauthenticated => "unauthenticated",
             InvalidCredentials => "invalid_credentials",
+            WrongPassword => "wrong_password",
+            RecipientUnavailable => "recipient_unavailable",
+            PayerUnavailable => "payer_unavailable",
             TooManyAttempts { .. } => "too_many_attempts",
             Forbidden => "forbidden",
             KycRequired => "kyc_required",

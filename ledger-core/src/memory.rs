@@ -131,6 +131,11 @@ impl State {
                 .filter_map(|id| self.transaction(*id).map(|t| (*id, t.clone())))
                 .collect(),
             taken_numbers: keys.account_numbers.iter().filter(|n| self.by_number.contains_key(n)).copied().collect(),
+            owned_accounts: keys
+                .owners
+                .iter()
+                .filter_map(|owner| self.by_owner.get(owner).map(|ids| (*owner, ids.len())))
+                .collect(),
             idempotency: keys.idempotency.as_ref().and_then(|k| self.idempotency.get(k).cloned()),
             audit_head: self.audit.last().map(AuditRecord::head).unwrap_or_default(),
             users: keys.users.iter().filter_map(|id| self.users.get(id).map(|u| (*id, u.clone()))).collect(),

@@ -154,21 +154,39 @@ impl Planner<'_> {
         Ok(vec![Op::VoidHold { hold: hold.id, from }])
     }
 
-    /// A hold the actor may act on, and the account it reserves on.
+    /// A hold the actor may capture or void, and the account it reserves on.
+    ///
+    /// Who decides a hold follows card processing: a hold with a destination
+    /// is a payment authorised by the payer, and the payee (the merchant)
+    /// captures it or releases it; the payer, who could otherwise take back
+    /// a payment the merchant relies on, may do neither (forbidden: the hold
+    /// is theirs to see). A hold without a destination reserves the owner's
+    /// own funds toward the ledger (a pending withdrawal), and its owner
+    /// decides it. Admins and the embedding program decide any hold. To
+    /// anyone else the hold does not exist.
     async fn hold(&self, id: TransactionId) -> Result<(Transaction, AccountId), LedgerError> {
         let not_found = LedgerError::TransactionNotFound { transaction: id };
         let hold = self.store.transaction(id).await?.ok_or(not_found.clone())?;
-        let mut visible = self.actor.is_privileged();
-        for side in [hold.from_account, hold.to_account].into_iter().flatten() {
-            visible = visible || self.account(side).await?.is_some_and(|a| self.actor.may_act_for(a.owner));
-        }
-        if !visible {
+        let owns = |side: Option<AccountId>| async move {
+            match side {
+                Some(side) => {
+                    Ok::<_, LedgerError>(self.account(side).await?.is_some_and(|a| self.actor.may_act_for(a.owner)))
+                }
+                None => Ok(false),
+            }
+        };
+        let (payer, payee) = (owns(hold.from_account).await?, owns(hold.to_account).await?);
+        let privileged = self.actor.is_privileged();
+        if !(privileged || payer || payee) {
             return Err(not_found);
         }
-        match (hold.kind, hold.from_account) {
-            (TransactionKind::Hold, Some(from)) => Ok((hold, from)),
-            _ => Err(LedgerError::NotAHold { transaction: id }),
+        let (TransactionKind::Hold, Some(from)) = (hold.kind, hold.from_account) else {
+            return Err(LedgerError::NotAHold { transaction: id });
+        };
+        if !(privileged || payee || hold.to_account.is_none()) {
+            return Err(LedgerError::Forbidden);
         }
+        Ok((hold, from))
     }
 
     /// A customer account the actor may act on; internal accounts are

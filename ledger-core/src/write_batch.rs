@@ -109,8 +109,15 @@ pub enum Op {
         /// The user.
         user: UserId,
     },
-    /// Insert a new session.
-    CreateSession(Box<Session>),
+    /// Insert a new session, if the user's password is still the one the
+    /// login verified: a login racing a password change or reset must not
+    /// open a session with the old password.
+    CreateSession {
+        /// The session.
+        session: Box<Session>,
+        /// The password digest the login verified.
+        verified: PasswordDigest,
+    },
     /// Revoke one live session of a user.
     RevokeSession {
         /// The session.
@@ -125,12 +132,14 @@ pub enum Op {
         /// A session to keep (the one changing the password).
         except: Option<SessionId>,
     },
-    /// Insert a password-reset token.
+    /// Insert a password-reset token; it becomes the user's only usable one.
     IssueResetToken(ResetToken),
     /// Use a reset token once, if it is unused and unexpired.
     ConsumeResetToken {
         /// The token's digest.
         token: Digest,
+        /// Whose it is: it must be the user's one outstanding token.
+        user: UserId,
     },
 }
 
@@ -161,13 +170,17 @@ pub(crate) struct BatchParts {
     pub(crate) audit: AuditDraft,
     pub(crate) at: DateTime<Utc>,
     pub(crate) rejected: Option<LedgerError>,
+    /// The customer the batch acts for (none for the system and admins):
+    /// a rejection on another owner's account is reported to them without
+    /// that account's number or state.
+    pub(crate) customer: Option<UserId>,
 }
 
 impl WriteBatch {
     /// A batch of ops for one command.
     pub(crate) fn new(at: DateTime<Utc>, audit: AuditDraft, claim: Option<IdempotencyClaim>, ops: Vec<Op>) -> Self {
         let ops = ops.into_iter().map(|op| (0, op)).collect();
-        WriteBatch(Arc::new(BatchParts { claim, ops, shape: Shape::Single, audit, at, rejected: None }))
+        WriteBatch(Arc::new(BatchParts { claim, ops, shape: Shape::Single, audit, at, rejected: None, customer: None }))
     }
 
     /// A batch of several commands' ops, each tagged with its command index.
@@ -177,13 +190,42 @@ impl WriteBatch {
         claim: Option<IdempotencyClaim>,
         ops: Vec<(usize, Op)>,
     ) -> Self {
-        WriteBatch(Arc::new(BatchParts { claim, ops, shape: Shape::Multi, audit, at, rejected: None }))
+        WriteBatch(Arc::new(BatchParts { claim, ops, shape: Shape::Multi, audit, at, rejected: None, customer: None }))
     }
 
     /// A command refused before it reached the store: only its audit record is written.
     pub(crate) fn rejected(at: DateTime<Utc>, audit: AuditDraft, error: LedgerError) -> Self {
-        let parts = BatchParts { claim: None, ops: Vec::new(), shape: Shape::Single, audit, at, rejected: Some(error) };
+        let parts = BatchParts {
+            claim: None,
+            ops: Vec::new(),
+            shape: Shape::Single,
+            audit,
+            at,
+            rejected: Some(error),
+            customer: None,
+        };
         WriteBatch(Arc::new(parts))
+    }
+
+    /// The same batch, acting for `actor` (which matters for customers only).
+    pub(crate) fn acting_for(mut self, actor: &crate::identity::Actor) -> WriteBatch {
+        let customer = actor.user_id().filter(|_| !actor.is_privileged());
+        if let Some(parts) = Arc::get_mut(&mut self.0) {
+            parts.customer = customer;
+        }
+        self
+    }
+
+    /// Whether the batch credits `account` (its destination side).
+    pub(crate) fn credits(&self, account: AccountId) -> bool {
+        self.ops().any(|op| match op {
+            Op::Post { postings, .. } => {
+                postings.iter().any(|p| p.account_id == account && p.amount.is_sign_positive())
+            }
+            Op::PlaceHold { transaction } => transaction.to_account == Some(account),
+            Op::CaptureHold { to, .. } => *to == account,
+            _ => false,
+        })
     }
 
     /// What the store must load, in a stable order (lock accounts in this order
@@ -195,6 +237,7 @@ impl WriteBatch {
                 Op::CreateAccount(a) => {
                     keys.accounts.insert(a.id);
                     keys.account_numbers.insert(a.number);
+                    keys.owners.insert(a.owner);
                 }
                 Op::EnsureAccount(a) => {
                     keys.accounts.insert(a.id);
@@ -225,8 +268,9 @@ impl WriteBatch {
                 | Op::RequireVerified { user } => {
                     keys.users.insert(*user);
                 }
-                Op::CreateSession(session) => {
+                Op::CreateSession { session, .. } => {
                     keys.sessions.insert(session.id);
+                    keys.users.insert(session.user_id);
                 }
                 Op::RevokeSession { session, .. } => {
                     keys.sessions.insert(*session);
@@ -236,9 +280,11 @@ impl WriteBatch {
                 }
                 Op::IssueResetToken(token) => {
                     keys.reset_tokens.insert(token.token_digest);
+                    keys.users.insert(token.user_id);
                 }
-                Op::ConsumeResetToken { token } => {
+                Op::ConsumeResetToken { token, user } => {
                     keys.reset_tokens.insert(*token);
+                    keys.users.insert(*user);
                 }
             }
         }
@@ -265,6 +311,8 @@ pub struct Keys {
     pub transactions: BTreeSet<TransactionId>,
     /// Account numbers that must be free.
     pub account_numbers: BTreeSet<AccountNumber>,
+    /// Owners whose number of accounts must be counted (to open one more).
+    pub owners: BTreeSet<UserId>,
     /// The idempotency key claimed.
     pub idempotency: Option<IdempotencyKey>,
     /// Users touched.
@@ -289,6 +337,8 @@ pub struct Snapshot {
     pub transactions: IdMap<TransactionId, Transaction>,
     /// Requested account numbers that are already taken.
     pub taken_numbers: BTreeSet<AccountNumber>,
+    /// How many accounts each owner in `Keys::owners` has (absent: none).
+    pub owned_accounts: IdMap<UserId, usize>,
     /// The stored record for the claimed idempotency key.
     pub idempotency: Option<IdempotencyRecord>,
     /// The end of the audit chain.

@@ -170,6 +170,7 @@ pub fn status_of(error: &LedgerError) -> StatusCode {
         | CurrencyMismatch { .. }
         | CaptureExceedsHold { .. }
         | InsufficientFunds { .. }
+        | WrongPassword
         | BalanceOverflow => StatusCode::UNPROCESSABLE_ENTITY,
         InvalidResetToken => StatusCode::BAD_REQUEST,
         AccountNotFound { .. }
@@ -185,6 +186,8 @@ pub fn status_of(error: &LedgerError) -> StatusCode {
         | IdempotencyConflict
         | AccountClosed { .. }
         | AccountFrozen { .. }
+        | RecipientUnavailable
+        | PayerUnavailable
         | HoldNotPending { .. }
         | HoldExpired { .. }
         | AccountHasOpenHolds { .. }
@@ -319,6 +322,7 @@ mod tests {
             (
                 LedgerError::InsufficientFunds {
                     account: Default::default(),
+                    number: ledger_core::AccountNumber::settlement(ledger_core::Currency::Usd),
                     available: 1.into(),
                     requested: 2.into(),
                 },

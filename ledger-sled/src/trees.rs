@@ -229,6 +229,17 @@ impl<'a> View<'a> {
         self.tree.get(key).map_err(|e| error::sled("reading for a commit", e))
     }
 
+    /// How many keys start with `prefix`, staged writes included.
+    fn count_prefix(&self, prefix: &[u8]) -> Result<usize, StorageError> {
+        let mut count = 0;
+        for entry in self.tree.scan_prefix(prefix) {
+            let (key, _) = entry.map_err(|e| error::sled("counting for a commit", e))?;
+            count += usize::from(self.staged(&key).is_none());
+        }
+        let staged = self.staged.range(prefix.to_vec()..).take_while(|(key, _)| key.starts_with(prefix));
+        Ok(count + staged.filter(|(_, value)| value.is_some()).count())
+    }
+
     fn insert(&mut self, key: impl AsRef<[u8]>, value: impl Into<IVec>) {
         self.staged.insert(key.as_ref().to_vec(), Some(value.into()));
     }
@@ -239,8 +250,9 @@ impl<'a> View<'a> {
 }
 
 impl Staged<'_> {
-    /// Loads the state of `keys` and the audit head: point reads only, which
-    /// is all a [`View`] answers and all [`ledger_core::decide`] needs.
+    /// Loads the state of `keys` and the audit head: point reads, and one
+    /// prefix count per owner opening an account (at most
+    /// `ACCOUNTS_PER_OWNER_MAX` keys).
     pub fn snapshot(&self, keys: &Keys, cache: &AccountCache) -> Result<Snapshot, StorageError> {
         let mut snapshot = Snapshot { audit_head: self.audit_head()?, ..Snapshot::default() };
         for id in &keys.accounts {
@@ -256,6 +268,12 @@ impl Staged<'_> {
         for number in &keys.account_numbers {
             if self.account_numbers.get(keys::number(*number))?.is_some() {
                 snapshot.taken_numbers.insert(*number);
+            }
+        }
+        for owner in &keys.owners {
+            let count = self.accounts_by_owner.count_prefix(&keys::user(*owner))?;
+            if count > 0 {
+                snapshot.owned_accounts.insert(*owner, count);
             }
         }
         if let Some(key) = &keys.idempotency

@@ -9,7 +9,9 @@
 
 use std::time::Duration;
 
-use ledger_core::{AuditHead, BatchOutcome, Decision, Keys, Snapshot, StorageErrorKind, WriteBatch, Writes, decide};
+use ledger_core::{
+    AuditHead, BatchOutcome, Decision, Keys, Snapshot, StorageErrorKind, UserId, WriteBatch, Writes, decide,
+};
 use sqlx::{Database, Pool};
 
 use crate::group;
@@ -219,6 +221,13 @@ async fn load_snapshot<S: Session>(s: &mut S, keys: &Keys, audit_head: AuditHead
     if !keys.account_numbers.is_empty() {
         for r in s.fetch(&queries::taken_numbers(d, &keys.account_numbers)).await? {
             snapshot.taken_numbers.insert(row::account_number(r.int("number")?)?);
+        }
+    }
+    if !keys.owners.is_empty() {
+        for r in s.fetch(&queries::owner_account_counts(d, &keys.owners)).await? {
+            let owner = UserId::from_uuid(r.uuid("owner")?);
+            let count = usize::try_from(r.int("accounts")?).map_err(|_| corrupt("a negative account count"))?;
+            snapshot.owned_accounts.insert(owner, count);
         }
     }
     if let Some(key) = &keys.idempotency {

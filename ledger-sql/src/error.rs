@@ -140,4 +140,23 @@ mod tests {
         );
         assert_eq!(constraint_meaning(Some("something_else"), "x"), None);
     }
+
+    /// What PostgreSQL itself says when a statement writes a NUL (the
+    /// finding that one login could fail its whole group) is a refusal of
+    /// the data, so group commit applies the rest of the group without it.
+    #[tokio::test]
+    async fn postgres_refusing_a_nul_is_classified_as_refused() {
+        use sqlx::Connection;
+        let Some(url) = std::env::var("LEDGER_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+            eprintln!("skipped: PostgreSQL error classification (set LEDGER_TEST_POSTGRES_URL to run)");
+            return;
+        };
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| panic!("connecting: {e}"));
+        let refused = sqlx::query("SELECT $1::text").bind("evil\0@example.com").execute(&mut conn).await;
+        let Err(error) = refused else { panic!("PostgreSQL stored a NUL") };
+        assert!(postgres_refused(&error), "{error}");
+        assert!(!postgres_retryable(&error));
+        let unreachable = sqlx::Error::Io(std::io::Error::other("connection reset"));
+        assert!(!postgres_refused(&unreachable));
+    }
 }

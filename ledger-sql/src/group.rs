@@ -82,6 +82,7 @@ pub(crate) async fn apply<S: Session>(
 /// Whether a batch names only the key kinds the cache holds.
 fn groupable(keys: &Keys) -> bool {
     keys.account_numbers.is_empty()
+        && keys.owners.is_empty()
         && keys.emails.is_empty()
         && keys.sessions.is_empty()
         && keys.sessions_of.is_empty()

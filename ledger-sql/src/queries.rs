@@ -67,6 +67,15 @@ pub(crate) fn taken_numbers<'a>(d: Dialect, numbers: impl IntoIterator<Item = &'
     s
 }
 
+/// How many accounts each of these owners has (`accounts_owner_idx`); an
+/// owner with none has no row. Inside `apply`, behind the audit head's lock,
+/// no other commit can open an account between this count and the insert.
+pub(crate) fn owner_account_counts<'a>(d: Dialect, owners: impl IntoIterator<Item = &'a UserId>) -> Stmt {
+    let mut s = Stmt::new(d, "SELECT owner, COUNT(*) AS accounts FROM accounts WHERE ");
+    s.any_of("owner", uuids(owners, |o| *o.as_uuid())).push(" GROUP BY owner");
+    s
+}
+
 /// The stored record of an idempotency key (primary key).
 pub(crate) fn idempotency(d: Dialect, key: &str) -> Stmt {
     let mut s = Stmt::new(d, &format!("SELECT {IDEMPOTENCY_COLUMNS} FROM idempotency WHERE key = "));
@@ -313,6 +322,7 @@ pub(crate) fn update_user(d: Dialect, u: &User) -> Stmt {
     s.push(", role = ").bind(Value::Text(u.role.as_str().to_owned()));
     s.push(", kyc_status = ").bind(Value::Text(u.kyc_status.as_str().to_owned()));
     s.push(", kyc_reason = ").bind(Value::OptText(u.kyc_reason.clone()));
+    s.push(", reset_token = ").bind(Value::OptText(u.reset_token.map(|d| d.to_string())));
     s.push(", updated_at = ").bind(Value::Time(u.updated_at));
     s.push(" WHERE id = ").bind(Value::Uuid(*u.id.as_uuid()));
     s

@@ -273,8 +273,9 @@ pub async fn change_password_needs_the_current_one_and_revokes_other_sessions(h:
     let other = login(&h, "ned@example.com").await;
     let auth = h.ledger.authenticate(current.token.expose()).await.expect("auth");
     let new = "a much better passphrase";
-    assert_eq!(code(h.ledger.change_password(&auth, "wrong current pw", new).await), Err("invalid_credentials"));
-    assert_last_audit_rejected(&h, "invalid_credentials").await;
+    // Not "invalid email or password": the user is signed in and gave no email.
+    assert_eq!(code(h.ledger.change_password(&auth, "wrong current pw", new).await), Err("wrong_password"));
+    assert_last_audit_rejected(&h, "wrong_password").await;
     assert_eq!(code(h.ledger.change_password(&auth, PASSWORD, "short").await), Err("weak_password"));
     assert!(h.ledger.authenticate(other.token.expose()).await.is_ok(), "failures change nothing");
     h.ledger.change_password(&auth, PASSWORD, new).await.expect("change");

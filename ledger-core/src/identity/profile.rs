@@ -75,17 +75,32 @@ fn validate_address(address: &str) -> Result<Option<String>, LedgerError> {
 }
 
 fn validate_birth(date: NaiveDate, today: NaiveDate) -> Result<NaiveDate, LedgerError> {
-    let adult_on = date.with_year(date.year() + AGE_YEARS_MIN).unwrap_or(date);
-    if date.year() < BIRTH_YEAR_MIN || adult_on > today {
-        return Err(LedgerError::InvalidProfile("date_of_birth"));
+    match adulthood(date) {
+        Some(adult_on) if date.year() >= BIRTH_YEAR_MIN && adult_on <= today => Ok(date),
+        _ => Err(LedgerError::InvalidProfile("date_of_birth")),
     }
-    Ok(date)
+}
+
+/// The day someone born on `birth` turns [`AGE_YEARS_MIN`]: the same day
+/// and month that many years on, by the calendar. Someone born on 29
+/// February comes of age on 1 March of a common year (as in English law),
+/// the later of the two candidate days, so no one passes a day early.
+fn adulthood(birth: NaiveDate) -> Option<NaiveDate> {
+    let year = birth.year().checked_add(AGE_YEARS_MIN)?;
+    NaiveDate::from_ymd_opt(year, birth.month(), birth.day()).or_else(|| NaiveDate::from_ymd_opt(year, 3, 1))
 }
 
 impl Profile {
     /// A profile with just a (validated) name.
     pub fn new(full_name: &str) -> Result<Profile, LedgerError> {
         Ok(Profile { full_name: validate_full_name(full_name)?, phone: None, address: None, date_of_birth: None })
+    }
+
+    /// Whether `other` names a different person: the fields identity
+    /// verification (KYC) checked, which are the name, the date of birth
+    /// and the address (not the phone).
+    pub fn identity_differs(&self, other: &Profile) -> bool {
+        self.full_name != other.full_name || self.date_of_birth != other.date_of_birth || self.address != other.address
     }
 
     /// Applies a patch, validating every field it sets; on error nothing changes.
@@ -154,5 +169,29 @@ mod tests {
             assert_eq!(p.patched(&patch, today()), Err(LedgerError::InvalidProfile(field)), "{patch:?}");
         }
         assert!(Profile::new("").is_err());
+    }
+
+    #[test]
+    fn born_on_29_february_comes_of_age_on_1_march_of_a_common_year() {
+        let p = Profile::new("Leap").unwrap_or_else(|_| unreachable!());
+        let birth =
+            |y, m, d| ProfilePatch { date_of_birth: Some(NaiveDate::from_ymd_opt(y, m, d)), ..Default::default() };
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        // The review's case: born 2020-02-29, six years old in 2026.
+        assert_eq!(p.patched(&birth(2020, 2, 29), today()).err(), Some(LedgerError::InvalidProfile("date_of_birth")));
+        // Born 2008-02-29: 18 on 2026-03-01, not on 2026-02-28.
+        assert!(p.patched(&birth(2008, 2, 29), day(2026, 2, 28)).is_err());
+        assert!(p.patched(&birth(2008, 2, 29), day(2026, 3, 1)).is_ok());
+        // Born 2006-02-28 or 2006-03-01: of age on that very day in 2024.
+        assert!(p.patched(&birth(2006, 2, 28), day(2024, 2, 27)).is_err());
+        assert!(p.patched(&birth(2006, 2, 28), day(2024, 2, 28)).is_ok());
+        assert!(p.patched(&birth(2006, 3, 1), day(2024, 3, 1)).is_ok());
+        assert!(p.patched(&birth(2004, 2, 29), day(2022, 2, 28)).is_err());
+        assert!(p.patched(&birth(2004, 2, 29), day(2022, 3, 1)).is_ok());
+        assert!(p.patched(&birth(1996, 2, 29), day(2014, 2, 28)).is_err());
+        assert!(p.patched(&birth(1988, 2, 29), day(2006, 3, 1)).is_ok());
+        // Far future and far past dates are refused, never overflow.
+        assert!(p.patched(&birth(262_140, 1, 1), today()).is_err());
+        assert!(p.patched(&birth(1899, 12, 31), today()).is_err());
     }
 }

@@ -6,10 +6,6 @@ use crate::account_number::AccountNumber;
 use crate::command::OpenAccount;
 use crate::plan::validate_overdraft_limit;
 
-/// The most accounts one owner may open (a soft limit: two concurrent opens
-/// may both pass the count).
-pub const ACCOUNTS_PER_OWNER_MAX: usize = 100;
-
 impl Ledger {
     /// Opens a customer account with a fresh, unique number. Customers open
     /// accounts for themselves and without overdraft; admins for anyone.
@@ -61,9 +57,6 @@ impl Ledger {
         let overdraft_limit = validate_overdraft_limit(command.overdraft_limit, command.currency)?;
         if !actor.may_act_for(command.owner) || (!overdraft_limit.is_zero() && !actor.is_privileged()) {
             return Err(LedgerError::Forbidden);
-        }
-        if self.store.accounts_by_owner(command.owner).await?.len() >= ACCOUNTS_PER_OWNER_MAX {
-            return Err(LedgerError::TooManyAccounts { max: ACCOUNTS_PER_OWNER_MAX });
         }
         Ok((name, overdraft_limit))
     }

@@ -73,13 +73,29 @@ impl Ledger {
 
     /// Creates the configured admin if no user has that email; returns the
     /// existing admin otherwise. Refuses if the email belongs to a customer.
+    ///
+    /// Idempotent across processes: instances started together on one
+    /// database may all find the email free, and all but one then lose the
+    /// race inside the store; they return the admin the winner created.
     pub async fn bootstrap_admin(&self, registration: Registration) -> Result<UserView, LedgerError> {
-        if let Ok(email) = Email::parse(&registration.email)
-            && let Some(existing) = self.store.user_by_email(&email).await?
-        {
-            return if existing.role == Role::Admin { Ok(existing.view()) } else { Err(LedgerError::EmailTaken) };
+        if let Some(existing) = self.existing_admin(&registration.email).await? {
+            return existing;
         }
-        self.create_user(registration, Role::Admin, "auth.bootstrap_admin").await
+        match self.create_user(registration.clone(), Role::Admin, "auth.bootstrap_admin").await {
+            Err(LedgerError::EmailTaken) => match self.existing_admin(&registration.email).await? {
+                Some(existing) => existing,
+                None => Err(LedgerError::EmailTaken),
+            },
+            created => created,
+        }
+    }
+
+    /// The user with this email, as the bootstrap admin: `Ok` if it is an
+    /// admin, `EmailTaken` if a customer has the email; `None` if nobody has.
+    async fn existing_admin(&self, email: &str) -> Result<Option<Result<UserView, LedgerError>>, LedgerError> {
+        let Ok(email) = Email::parse(email) else { return Ok(None) };
+        let existing = self.store.user_by_email(&email).await?;
+        Ok(existing.map(|u| if u.role == Role::Admin { Ok(u.view()) } else { Err(LedgerError::EmailTaken) }))
     }
 
     async fn create_user(&self, r: Registration, role: Role, action: &str) -> Result<UserView, LedgerError> {
@@ -103,6 +119,7 @@ impl Ledger {
             role,
             kyc_status: KycStatus::Unverified,
             kyc_reason: None,
+            reset_token: None,
             created_at: at,
             updated_at: at,
         };
@@ -111,8 +128,9 @@ impl Ledger {
         Ok(user.view())
     }
 
-    /// Logs in: checks the throttle, the password (spending the same work for
-    /// unknown emails), then opens a session.
+    /// Logs in: reserves an attempt with the throttle, checks the password
+    /// (spending the same work for unknown emails), then opens a session,
+    /// provided the password is still the one verified when it commits.
     pub async fn login(&self, request: LoginRequest) -> Result<Login, LedgerError> {
         let at = self.clock.now();
         let email_key = format!("email:{}", request.email.trim().to_ascii_lowercase());
@@ -120,7 +138,10 @@ impl Ledger {
         let draft = AuditDraft::new(Actor::System.audit_name(), "auth.login", email_key.clone())
             .with("client_addr", request.device.client_addr.map(|a| a.to_string()).unwrap_or_default())
             .with("user_agent", request.device.user_agent.clone().unwrap_or_default());
-        if let Some(retry_after_secs) = self.throttled(&email_key, client_key.as_deref(), at) {
+        let policy = self.config.throttle;
+        let mut keys = vec![(email_key.as_str(), policy.per_email)];
+        keys.extend(client_key.as_deref().map(|k| (k, policy.per_client)));
+        if let Err(retry_after_secs) = self.throttle.reserve(&keys, at) {
             return self.reject(at, draft, LedgerError::TooManyAttempts { retry_after_secs }).await;
         }
         let user = match Email::parse(&request.email) {
@@ -132,32 +153,23 @@ impl Ledger {
             Some(user) => AuditDraft { actor: user.actor().audit_name(), ..draft },
             None => draft,
         };
-        if !self.password_matches(user.as_ref().map(|u| u.password.clone()), request.password).await {
-            self.count_failure(&email_key, client_key.as_deref(), at);
+        let verified = user.as_ref().map(|u| u.password.clone());
+        if !self.password_matches(verified.clone(), request.password).await {
             return self.reject(at, draft, LedgerError::InvalidCredentials).await;
         }
-        let Some(user) = user else { return self.reject(at, draft, LedgerError::InvalidCredentials).await };
+        let (Some(user), Some(verified)) = (user, verified) else {
+            return self.reject(at, draft, LedgerError::InvalidCredentials).await;
+        };
         self.throttle.clear(&email_key);
+        if let Some(client_key) = &client_key {
+            self.throttle.release(client_key, at);
+        }
         let token = SecretToken::generate();
         let session = Session::open(user.id, token.digest(), request.device, at, self.config.sessions);
         let draft = draft.with("session", session.id);
-        self.apply(WriteBatch::new(at, draft, None, vec![Op::CreateSession(Box::new(session.clone()))])).await?;
+        let op = Op::CreateSession { session: Box::new(session.clone()), verified };
+        self.apply(WriteBatch::new(at, draft, None, vec![op])).await?;
         Ok(Login { token, session, user: user.view() })
-    }
-
-    /// Seconds to wait if the email or the client address is throttled.
-    fn throttled(&self, email_key: &str, client_key: Option<&str>, at: DateTime<Utc>) -> Option<i64> {
-        let policy = self.config.throttle;
-        let by_email = self.throttle.retry_after(email_key, policy.per_email, at);
-        let by_client = client_key.and_then(|k| self.throttle.retry_after(k, policy.per_client, at));
-        by_email.max(by_client)
-    }
-
-    fn count_failure(&self, email_key: &str, client_key: Option<&str>, at: DateTime<Utc>) {
-        self.throttle.record_failure(email_key, self.config.throttle.per_email, at);
-        if let Some(client_key) = client_key {
-            self.throttle.record_failure(client_key, self.config.throttle.per_client, at);
-        }
     }
 
     /// Verifies a password off the async threads; `None` verifies against a
@@ -240,13 +252,13 @@ impl Ledger {
         let user = &auth.user;
         let draft = AuditDraft::new(user.actor().audit_name(), "auth.password.change", format!("user:{}", user.id));
         let email_key = format!("email:{}", user.email);
-        if let Some(retry_after_secs) = self.throttled(&email_key, None, at) {
+        if let Err(retry_after_secs) = self.throttle.reserve(&[(&email_key, self.config.throttle.per_email)], at) {
             return self.reject(at, draft, LedgerError::TooManyAttempts { retry_after_secs }).await;
         }
         if !self.password_matches(Some(user.password.clone()), current.to_owned()).await {
-            self.count_failure(&email_key, None, at);
-            return self.reject(at, draft, LedgerError::InvalidCredentials).await;
+            return self.reject(at, draft, LedgerError::WrongPassword).await;
         }
+        self.throttle.release(&email_key, at);
         let password = match Password::new(new, Some(user.email.local_part())) {
             Ok(password) => self.hash_password(password).await?,
             Err(error) => return self.reject(at, draft, error).await,
@@ -302,7 +314,7 @@ impl Ledger {
             Err(error) => return self.reject(at, draft, error).await,
         };
         let ops = vec![
-            Op::ConsumeResetToken { token: found.token_digest },
+            Op::ConsumeResetToken { token: found.token_digest, user: user.id },
             Op::SetPassword { user: user.id, password },
             Op::RevokeSessions { user: user.id, except: None },
         ];

@@ -35,7 +35,7 @@ impl Ledger {
                 return self.single(receipt);
             }
         };
-        let receipt = self.apply_claimed(WriteBatch::new(at, draft, Some(claim), ops)).await?;
+        let receipt = self.apply_claimed(WriteBatch::new(at, draft, Some(claim), ops).acting_for(actor)).await?;
         self.single(receipt)
     }
 
@@ -96,7 +96,7 @@ impl Ledger {
                 }
             }
         }
-        self.apply_claimed(WriteBatch::multi(at, draft, Some(claim), ops)).await
+        self.apply_claimed(WriteBatch::multi(at, draft, Some(claim), ops).acting_for(actor)).await
     }
 
     /// Deposits (see [`Deposit`]).

@@ -6,7 +6,7 @@ use crate::account::{AccountKind, Balance};
 use crate::account_number::AccountNumber;
 use crate::audit::{AUDIT_PAGE_SIZE_MAX, AuditHead, AuditRecord, ChainVerifier};
 use crate::id::{TransactionId, UserId};
-use crate::query::{Cursor, FILTER_ACCOUNTS_MAX, HistoryFilter, Page, PageRequest};
+use crate::query::{Cursor, HistoryFilter, Page, PageRequest};
 
 impl Ledger {
     /// An account by id.
@@ -83,7 +83,11 @@ impl Ledger {
         }
         let mut own = filter.clone();
         if own.accounts.is_empty() {
-            own.accounts = mine.into_iter().take(FILTER_ACCOUNTS_MAX).collect();
+            // All of them: the filter limit bounds what a caller names, not
+            // the accounts a customer has (at most ACCOUNTS_PER_OWNER_MAX,
+            // though a store written before that limit was enforced in the
+            // transaction may hold more), and none may be silently left out.
+            own.accounts = mine;
         }
         Ok(own)
     }

@@ -244,7 +244,9 @@ async fn profile_sessions_passwords_and_audit() {
         .json(json!({"current_password": "nope nope nope", "new_password": "another long passphrase"}))
         .send()
         .await;
-    r.assert_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    // 422, not 401: the caller is signed in, and a 401 would sign the
+    // dashboard out over a typo.
+    r.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "wrong_password");
     let r = app
         .post("/api/auth/password/change")
         .bearer(&alice)

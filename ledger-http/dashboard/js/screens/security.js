@@ -73,7 +73,7 @@ function passwordForm(reload) {
       formMessage(form, 'ok', 'Password changed. Your other sessions were signed out.');
       await reload();
     },
-    fieldOf: (error) => ({ invalid_credentials: 'current_password', weak_password: 'new_password' })[error.code],
+    fieldOf: (error) => ({ wrong_password: 'current_password', weak_password: 'new_password' })[error.code],
   });
   return h('section', { class: 'panel', 'aria-labelledby': 'password-h' }, h('h2', { id: 'password-h', text: 'Change password' }), form);
 }
