@@ -6,6 +6,7 @@
 //! would read a JSON body sent without its type as no body at all, and act
 //! on a request the client did not make.
 
+use axum::body::HttpBody;
 use axum::extract::Request;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use axum::http::{HeaderMap, StatusCode};
@@ -17,7 +18,10 @@ use crate::error::ApiError;
 /// Middleware: 415 for a body that is not declared JSON.
 pub async fn require_json_bodies(request: Request, next: Next) -> Response {
     let headers = request.headers();
-    if has_body(headers) && !is_json(headers) {
+    // The headers say so on the wire; a request built in process may carry
+    // a body without a Content-Length, which its size hint still shows.
+    let sized = request.body().size_hint().lower() > 0;
+    if (sized || has_body(headers)) && !is_json(headers) {
         let detail = "a request body must be sent with `Content-Type: application/json`";
         return ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", detail).into_response();
     }

@@ -20,45 +20,45 @@ use crate::ledger::{Login, LoginRequest, Registration};
 use crate::money::{Amount, Currency};
 use crate::query::{HistoryFilter, PageRequest};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(super) const PASSWORD: &str = "correct horse battery staple";
 const SYS: Actor = Actor::System;
 
-fn key() -> IdempotencyKey {
+pub(super) fn key() -> IdempotencyKey {
     IdempotencyKey::new(format!("k-{}", uuid::Uuid::now_v7())).expect("a uuid is a valid key")
 }
 
-fn amount(text: &str) -> Amount {
+pub(super) fn amount(text: &str) -> Amount {
     Amount::parse(text).expect("valid test amount")
 }
 
-fn registration(email: &str) -> Registration {
+pub(super) fn registration(email: &str) -> Registration {
     Registration { email: email.into(), password: PASSWORD.into(), full_name: "Test User".into() }
 }
 
-async fn register(h: &Harness, email: &str) -> UserView {
+pub(super) async fn register(h: &Harness, email: &str) -> UserView {
     h.ledger.register(registration(email)).await.expect("registration")
 }
 
-fn device(label: &str, ip: [u8; 4]) -> Device {
+pub(super) fn device(label: &str, ip: [u8; 4]) -> Device {
     Device::new(Some("Mozilla/5.0 (X11; Linux x86_64)"), Some(IpAddr::V4(Ipv4Addr::from(ip))), Some(label))
         .expect("valid device")
 }
 
-async fn login(h: &Harness, email: &str) -> Login {
+pub(super) async fn login(h: &Harness, email: &str) -> Login {
     login_from(h, email, PASSWORD, device("laptop", [127, 0, 0, 1])).await.expect("login")
 }
 
-async fn login_from(h: &Harness, email: &str, password: &str, device: Device) -> Result<Login, LedgerError> {
+pub(super) async fn login_from(h: &Harness, email: &str, password: &str, device: Device) -> Result<Login, LedgerError> {
     h.ledger.login(LoginRequest { email: email.into(), password: password.into(), device }).await
 }
 
-async fn admin(h: &Harness) -> Actor {
+pub(super) async fn admin(h: &Harness) -> Actor {
     let user = h.ledger.bootstrap_admin(registration("root@bank.example")).await.expect("bootstrap admin");
     user.actor()
 }
 
 /// A registered customer with a USD account holding `funds`, optionally KYC-verified.
-async fn customer(h: &Harness, email: &str, funds: &str, verified: bool) -> (Actor, Account) {
+pub(super) async fn customer(h: &Harness, email: &str, funds: &str, verified: bool) -> (Actor, Account) {
     let user = register(h, email).await;
     let actor = Actor::customer(user.id);
     if verified {
@@ -78,12 +78,12 @@ async fn customer(h: &Harness, email: &str, funds: &str, verified: bool) -> (Act
     (actor, account)
 }
 
-async fn audit_sequence(h: &Harness) -> u64 {
+pub(super) async fn audit_sequence(h: &Harness) -> u64 {
     h.ledger.verify_audit_chain(&SYS, None).await.expect("chain").sequence
 }
 
 /// The last audit record, which must be a rejection with `code`.
-async fn assert_last_audit_rejected(h: &Harness, code: &str) {
+pub(super) async fn assert_last_audit_rejected(h: &Harness, code: &str) {
     let head = audit_sequence(h).await;
     let last = h.ledger.audit_log(&SYS, head - 1, 1).await.expect("audit");
     assert!(
@@ -93,7 +93,7 @@ async fn assert_last_audit_rejected(h: &Harness, code: &str) {
     );
 }
 
-fn code<T>(result: Result<T, LedgerError>) -> Result<(), &'static str> {
+pub(super) fn code<T>(result: Result<T, LedgerError>) -> Result<(), &'static str> {
     result.map(|_| ()).map_err(|e| e.root().code())
 }
 

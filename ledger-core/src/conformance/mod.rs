@@ -19,6 +19,7 @@
 
 pub mod concurrency;
 pub mod group_commit;
+pub mod hardening;
 pub mod identity;
 pub mod invariants;
 pub mod model;
@@ -192,6 +193,19 @@ macro_rules! conformance_suite {
             events_are_published_for_committed_changes,
             descriptions_are_validated,
             postings_balance_and_sum_to_each_balance,
+        );
+        $crate::conformance_suite!(@cases $factory; hardening;
+            hostile_login_input_is_audited_escaped_and_bounded,
+            a_rejection_that_cannot_be_audited_is_an_error_the_caller_sees,
+            concurrent_wrong_passwords_pass_the_throttle_at_most_its_limit,
+            a_login_racing_a_password_change_opens_no_session,
+            a_login_racing_a_password_reset_opens_no_session,
+            issuing_or_using_a_reset_token_voids_the_others,
+            changing_identity_fields_sends_a_verified_customer_back_to_review,
+            the_payee_decides_a_hold_with_a_destination_and_the_payer_never_does,
+            errors_name_own_accounts_by_number_and_nothing_of_others,
+            concurrent_opens_never_pass_the_per_owner_limit,
+            instances_bootstrapping_one_admin_together_all_succeed,
         );
         $crate::conformance_suite!(@cases $factory; group_commit;
             group_commit_coalesces_concurrent_callers,

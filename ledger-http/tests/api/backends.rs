@@ -6,6 +6,7 @@
 use crate::common::{Client, PASSWORD, Server, unique};
 use crate::journey::two_users_journey;
 use crate::security::isolation::cross_user_isolation;
+use crate::security::review::out_of_range_query_parameters_are_refused;
 
 /// Starts the binary on `storage` with a bootstrapped admin and no rate
 /// limit, runs both scenarios (each with its own users) and stops it cleanly.
@@ -20,6 +21,7 @@ async fn scenarios_on(storage: &str, backend: &str) {
     assert_eq!(health["storage"], backend, "{health}");
     two_users_journey(&client).await;
     cross_user_isolation(&Client::http(&server.url, &admin)).await;
+    out_of_range_query_parameters_are_refused(&Client::http(&server.url, &admin)).await;
     let status = server.terminate();
     assert!(status.success(), "exit status {status:?}");
 }

@@ -191,3 +191,65 @@ async fn postgres_without_pg_notify_commits_and_has_no_shared_event_source() {
     assert_eq!(r.json::<Value>().await.unwrap()["storage"], "postgres");
     assert!(server.terminate().success());
 }
+
+/// A fresh database on the test server, dropped when the guard drops.
+struct FreshDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl FreshDatabase {
+    async fn create(admin_url: &str) -> FreshDatabase {
+        use sqlx::Connection;
+        let name = format!("ledger_fresh_{}", unique());
+        let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+        let base = admin_url.rsplit_once('/').map_or(admin_url, |(base, _)| base);
+        FreshDatabase { admin_url: admin_url.to_owned(), url: format!("{base}/{name}"), name }
+    }
+
+    async fn drop_database(self) {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
+        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        sqlx::query(&drop).execute(&mut conn).await.unwrap();
+    }
+}
+
+/// Finding 9 of the outside review: two instances started together on a
+/// fresh PostgreSQL database both come up (one exited, "email already
+/// registered", from the bootstrap admin). Three rounds, each on a new
+/// database, so both race the migrations and the bootstrap every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_started_together_on_a_fresh_postgres_database_both_serve() {
+    const ROUNDS: usize = 3;
+    let Ok(admin_url) = std::env::var("LEDGER_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: two instances on a fresh PostgreSQL database (set LEDGER_TEST_POSTGRES_URL to run)");
+        return;
+    };
+    for _ in 0..ROUNDS {
+        let db = FreshDatabase::create(&admin_url).await;
+        let admin = format!("root-{}@example.com", unique());
+        let start = || {
+            let (url, admin) = (db.url.clone(), admin.clone());
+            std::thread::spawn(move || {
+                let envs =
+                    [("LEDGER_BOOTSTRAP_ADMIN_EMAIL", admin.as_str()), ("LEDGER_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)];
+                Server::start(&["--storage", &url, "--rate-limit-per-second", "0"], &envs)
+            })
+        };
+        let (first, second) = (start(), start());
+        let servers = [first.join().unwrap(), second.join().unwrap()];
+        for server in &servers {
+            let client = Client::http(&server.url, &admin);
+            let health = client.get("/health").send().await.json();
+            assert_eq!(health["status"], "ok", "{health}");
+            client.admin().await;
+        }
+        for server in servers {
+            assert!(server.terminate().success());
+        }
+        db.drop_database().await;
+    }
+}

@@ -11,12 +11,14 @@
 //! | bodies over the limit, malformed JSON | `bodies` |
 //! | SQL, HTML, odd Unicode stored literally | `literal_strings` |
 //! | login throttling | `throttling` |
+//! | the outside review's findings at the HTTP edge (issue 20) | `review`; the rest in `ledger_core::conformance::hardening` |
 
 pub mod bodies;
 pub mod csrf;
 pub mod isolation;
 pub mod literal_strings;
 pub mod reset_tokens;
+pub mod review;
 pub mod session_fixation;
 pub mod throttling;
 pub mod tokens;
