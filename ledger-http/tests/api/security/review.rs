@@ -107,6 +107,12 @@ pub async fn out_of_range_query_parameters_are_refused(app: &Client) {
             assert!(r.status.is_client_error() || r.status == StatusCode::OK, "{query}: {} {}", r.status, r.text());
         }
     }
+    for query in ["after=18446744073709551615", "after=9223372036854775808", "limit=0", "limit=18446744073709551615"] {
+        for user in [&admin, &alice] {
+            let r = app.get(&format!("/api/audit?{query}")).bearer(user).send().await;
+            assert!(r.status.is_client_error() || r.status == StatusCode::OK, "{query}: {} {}", r.status, r.text());
+        }
+    }
     // The ends of the range themselves are fine.
     let edges = "from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59.999999Z";
     let r = app.get(&format!("/api/transactions?{edges}")).bearer(&alice).send().await;
