@@ -54,6 +54,14 @@ use crate::write_batch::{BatchOutcome, WriteBatch};
 /// `sessions_of`, `reset_tokens`); emails and session token digests are
 /// unique. `touch_session` is the one write outside `apply`.
 ///
+/// **Failures** say what they left behind, in [`StorageError::kind`]:
+/// [`StorageErrorKind::Refused`](crate::StorageErrorKind::Refused) when the storage refused the data of the
+/// call before committing (a constraint, an encoding error: group commit
+/// then applies the call's batches again apart, so one batch never fails
+/// its group), [`StorageErrorKind::Unavailable`](crate::StorageErrorKind::Unavailable) for any other failure
+/// before committing (nothing applied), [`StorageErrorKind::Unknown`](crate::StorageErrorKind::Unknown) for a
+/// failure while committing or one the backend cannot place.
+///
 /// **Reads** see committed state only.
 ///
 /// **Syncing apart.** [`Store::apply_unsynced`] applies as `apply` does but

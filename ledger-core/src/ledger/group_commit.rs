@@ -397,7 +397,8 @@ impl Shared {
     /// storage refused is applied again in halves (see the module docs).
     async fn apply_isolating(&self, batches: Vec<WriteBatch>, durability: Durability) -> Results {
         let mut results: Vec<Option<Result<BatchOutcome, StorageError>>> = batches.iter().map(|_| None).collect();
-        let mut calls = VecDeque::from([0..batches.len()]);
+        let mut calls = VecDeque::new();
+        calls.push_back(0..batches.len());
         while let Some(range) = calls.pop_front() {
             let Some(call) = batches.get(range.clone()) else { break };
             let expected = call.len();
