@@ -21,33 +21,27 @@
 //!
 //! **Invariant:** this crate does no I/O and knows no SQL, sled, HTTP or JSON.
 
-pub mod account;
-mod account_facts;
-pub mod account_number;
 pub mod audit;
-pub mod audit_metadata;
 pub mod bounded_map;
-mod chunked_vec;
 pub mod clock;
 pub mod command;
-mod decision;
 pub mod digest;
+mod domain;
 pub mod error;
 pub mod event;
 pub mod id;
 pub mod idempotency;
-mod idempotency_index;
 pub mod identity;
 mod ledger;
-pub mod memory;
-pub mod money;
-mod plan;
-pub mod posting;
 pub mod query;
+mod rules;
 pub mod store;
 pub mod stored_text;
-pub mod transaction;
-pub mod write_batch;
+
+pub use audit::metadata as audit_metadata;
+pub use domain::{account, account_number, money, posting, transaction};
+use rules::{decision, plan};
+pub use store::{memory, write_batch};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

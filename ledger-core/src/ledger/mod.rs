@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::account::Account;
-use crate::account_facts::AccountFactsCache;
 use crate::audit::AuditDraft;
 use crate::clock::{Clock, SystemClock};
 use crate::command::MoneyCommand;
@@ -25,7 +24,9 @@ use crate::plan::Planner;
 use crate::store::Store;
 use crate::transaction::Transaction;
 use crate::write_batch::{BatchOutcome, Op, WriteBatch, Writes};
+use account_facts::AccountFactsCache;
 
+pub(crate) mod account_facts;
 mod accounts;
 mod auth;
 mod group_commit;

@@ -9,10 +9,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::audit_metadata::AuditMetadata;
+pub mod metadata;
+
 use crate::digest::{Digest, Hasher};
 use crate::error::LedgerError;
 use crate::stored_text::audit_text;
+use metadata::AuditMetadata;
 
 /// The most audit records one query returns.
 pub const AUDIT_PAGE_SIZE_MAX: usize = 1000;

@@ -10,7 +10,6 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::account::{Account, AccountKind};
-use crate::account_facts::{AccountFacts, AccountFactsCache};
 use crate::account_number::AccountNumber;
 use crate::command::{
     AccountRef, CaptureHold, Deposit, HOLD_EXPIRY_SECS_MAX, MoneyCommand, PlaceHold, Transfer, VoidHold, Withdraw,
@@ -18,6 +17,7 @@ use crate::command::{
 use crate::error::LedgerError;
 use crate::id::{AccountId, TransactionId};
 use crate::identity::{Actor, Role};
+use crate::ledger::account_facts::{AccountFacts, AccountFactsCache};
 use crate::money::{Amount, Currency, Money};
 use crate::posting;
 use crate::store::Store;

@@ -1,5 +1,8 @@
 //! The storage trait every backend implements.
 
+pub mod memory;
+pub mod write_batch;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 

@@ -12,19 +12,22 @@ use chrono::{DateTime, Utc};
 use crate::account::Account;
 use crate::account_number::AccountNumber;
 use crate::audit::AuditRecord;
-use crate::chunked_vec::ChunkedVec;
+mod chunked_vec;
+mod idempotency_index;
+
 use crate::decision::decide;
 use crate::digest::Digest;
 use crate::error::StorageError;
 use crate::id::{AccountId, IdMap, TransactionId, UserId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
-use crate::idempotency_index::IdempotencyIndex;
 use crate::identity::{Email, ResetToken, Session, SessionId, User};
 use crate::posting::Posting;
 use crate::query::HistoryFilter;
 use crate::store::Store;
 use crate::transaction::{Transaction, TransactionStatus};
 use crate::write_batch::{BatchOutcome, Decision, Keys, Snapshot, WriteBatch, Writes};
+use chunked_vec::ChunkedVec;
+use idempotency_index::IdempotencyIndex;
 
 const BACKEND: &str = "memory";
 

@@ -12,7 +12,7 @@ use std::hash::{BuildHasher, RandomState};
 
 use hashbrown::HashTable;
 
-use crate::chunked_vec::ChunkedVec;
+use super::chunked_vec::ChunkedVec;
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 
 /// Idempotency records, found by their key.
