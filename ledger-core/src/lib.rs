@@ -40,7 +40,7 @@ pub mod stored_text;
 
 pub use audit::metadata as audit_metadata;
 pub use domain::{account, account_number, money, posting, transaction};
-use rules::{decision, plan};
+use rules::plan;
 pub use store::{memory, write_batch};
 
 #[cfg(feature = "conformance")]
@@ -55,7 +55,6 @@ pub use command::{
     AccountRef, BATCH_SIZE_MAX, CaptureHold, Deposit, MoneyCommand, OpenAccount, PlaceHold, Transfer, VoidHold,
     Withdraw,
 };
-pub use decision::decide;
 pub use digest::Digest;
 pub use error::{LedgerError, StorageError, StorageErrorKind};
 pub use event::LedgerEvent;
@@ -72,5 +71,7 @@ pub use plan::KycPolicy;
 pub use posting::Posting;
 pub use query::{Cursor, HistoryFilter, PAGE_SIZE_MAX, Page, PageRequest};
 pub use store::Store;
+pub use store::apply::{Staging, apply_batches, apply_batches_now};
+pub use store::rows::{Rows, rows_hold};
 pub use transaction::{Transaction, TransactionKind, TransactionStatus};
 pub use write_batch::{BatchOutcome, Decision, Keys, Op, SEQUENCE_STRIDE, Snapshot, WriteBatch, Writes};

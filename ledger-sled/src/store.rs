@@ -12,9 +12,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_core::identity::{Email, ResetToken, Session, SessionId, User};
 use ledger_core::{
-    Account, AccountId, AccountNumber, AuditRecord, BatchOutcome, Decision, Digest, HistoryFilter, IdempotencyKey,
+    Account, AccountId, AccountNumber, AuditRecord, BatchOutcome, Digest, HistoryFilter, IdempotencyKey,
     IdempotencyRecord, Posting, StorageError, StorageErrorKind, Store, Transaction, TransactionId, UserId, WriteBatch,
-    decide,
+    apply_batches_now,
 };
 
 use crate::account_cache::AccountCache;
@@ -335,17 +335,8 @@ impl Inner {
     fn apply_unsynced(&self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, StorageError> {
         self.check_flushed()?;
         let _writer = self.writer();
-        let mut staged = Staged::new(&self.trees);
-        let mut outcomes = Vec::with_capacity(batches.len());
-        for batch in batches {
-            let decision = decide(batch, staged.snapshot(&batch.keys(), &self.accounts).map_err(not_applied)?);
-            match &decision {
-                Decision::Commit(writes) => staged.write(writes).map_err(not_applied)?,
-                Decision::Reject { audit, .. } => staged.append_audit(audit).map_err(not_applied)?,
-                Decision::Replay(_) => {}
-            }
-            outcomes.push(BatchOutcome::from(decision));
-        }
+        let mut staged = Staged::new(&self.trees, &self.accounts);
+        let outcomes = apply_batches_now(&mut staged, batches).map_err(not_applied)?;
         let _gate = self.write_gate();
         self.trees.commit(staged)?;
         self.cache_committed(&outcomes);

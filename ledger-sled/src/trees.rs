@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ledger_core::identity::{ResetToken, Session, SessionId, User};
 use ledger_core::{
-    Account, AccountId, AuditHead, AuditRecord, Digest, IdempotencyRecord, Keys, SEQUENCE_STRIDE, Snapshot,
+    Account, AccountId, AuditHead, AuditRecord, Digest, IdempotencyRecord, Keys, SEQUENCE_STRIDE, Snapshot, Staging,
     StorageError, StorageErrorKind, Transaction, TransactionStatus, UserId, Writes,
 };
 use sled::transaction::TransactionError;
@@ -49,13 +49,15 @@ macro_rules! trees {
         /// so far over each tree's committed state. Nothing reaches the trees
         /// until [`Trees::commit`].
         pub(crate) struct Staged<'a> {
+            /// Committed accounts, decoded: read before the `accounts` tree.
+            cache: &'a AccountCache,
             $($(#[$doc])* $name: View<'a>,)+
         }
 
         impl<'a> Staged<'a> {
             /// Nothing staged yet: every read sees the committed trees.
-            pub fn new(trees: &'a Trees) -> Staged<'a> {
-                Staged { $($name: View::new(&trees.$name),)+ }
+            pub fn new(trees: &'a Trees, cache: &'a AccountCache) -> Staged<'a> {
+                Staged { cache, $($name: View::new(&trees.$name),)+ }
             }
 
             /// Every tree's view, in declaration order.
@@ -253,10 +255,10 @@ impl Staged<'_> {
     /// Loads the state of `keys` and the audit head: point reads, and one
     /// prefix count per owner opening an account (at most
     /// `ACCOUNTS_PER_OWNER_MAX` keys).
-    pub fn snapshot(&self, keys: &Keys, cache: &AccountCache) -> Result<Snapshot, StorageError> {
-        let mut snapshot = Snapshot { audit_head: self.audit_head()?, ..Snapshot::default() };
+    pub fn snapshot(&self, keys: &Keys) -> Result<Snapshot, StorageError> {
+        let mut snapshot = Snapshot::default();
         for id in &keys.accounts {
-            if let Some(account) = self.account(*id, cache)? {
+            if let Some(account) = self.account(*id)? {
                 snapshot.accounts.insert(*id, account);
             }
         }
@@ -322,17 +324,17 @@ impl Staged<'_> {
     /// An account as staged, else as committed: from the cache, or from the
     /// tree, caching what it read (the caller is the writer, so the tree's
     /// value is the committed one).
-    fn account(&self, id: AccountId, cache: &AccountCache) -> Result<Option<Account>, StorageError> {
+    fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
         let key = keys::account(id);
         if let Some(staged) = self.accounts.staged(&key) {
             return staged.map(|bytes| decode("an account", bytes)).transpose();
         }
-        if let Some(account) = cache.get(id) {
+        if let Some(account) = self.cache.get(id) {
             return Ok(Some(account));
         }
         let Some(bytes) = self.accounts.committed(key)? else { return Ok(None) };
         let account: Account = decode("an account", &bytes)?;
-        cache.insert_committed(&account);
+        self.cache.insert_committed(&account);
         Ok(Some(account))
     }
 
@@ -356,7 +358,7 @@ impl Staged<'_> {
 
     /// The end of the audit chain, kept in the meta tree because a view
     /// cannot read the audit tree's last key.
-    fn audit_head(&self) -> Result<AuditHead, StorageError> {
+    fn head(&self) -> Result<AuditHead, StorageError> {
         let Some(bytes) = self.meta.get(keys::META_AUDIT_HEAD)? else { return Ok(AuditHead::default()) };
         decode_head(&bytes)
     }
@@ -464,6 +466,27 @@ impl Staged<'_> {
     }
 }
 
+/// The sled store's side of an apply call: the staged view. Every method
+/// is synchronous underneath (point reads of sled's trees), so the loop runs
+/// with `apply_batches_now`.
+impl Staging for Staged<'_> {
+    async fn audit_head(&mut self) -> Result<AuditHead, StorageError> {
+        self.head()
+    }
+
+    async fn load(&mut self, keys: &Keys) -> Result<Snapshot, StorageError> {
+        self.snapshot(keys)
+    }
+
+    async fn stage(&mut self, writes: &Writes) -> Result<(), StorageError> {
+        self.write(writes)
+    }
+
+    async fn stage_rejection(&mut self, audit: &AuditRecord) -> Result<(), StorageError> {
+        self.append_audit(audit)
+    }
+}
+
 /// A write that would give a unique index a second record for one key.
 fn unique(what: &str) -> StorageError {
     StorageError::new(error::BACKEND, format!("unique index violated: {what}")).of_kind(StorageErrorKind::Refused)
@@ -509,11 +532,12 @@ mod tests {
     #[test]
     fn staged_reads_see_the_calls_own_writes_and_only_commit_reaches_the_trees() {
         let trees = temporary_trees();
-        let mut first = Staged::new(&trees);
+        let cache = AccountCache::default();
+        let mut first = Staged::new(&trees, &cache);
         first.meta.insert(b"k", b"v1".to_vec());
         trees.commit(first).expect("commit");
 
-        let mut second = Staged::new(&trees);
+        let mut second = Staged::new(&trees, &cache);
         assert_eq!(second.meta.get(b"k").expect("read").as_deref(), Some(&b"v1"[..]));
         second.meta.insert(b"k", b"v2".to_vec());
         assert_eq!(second.meta.get(b"k").expect("read").as_deref(), Some(&b"v2"[..]));
@@ -523,7 +547,7 @@ mod tests {
         drop(second);
         assert_eq!(committed(&trees, b"k"), Some(b"v1".to_vec()), "a dropped stage writes nothing");
 
-        let mut third = Staged::new(&trees);
+        let mut third = Staged::new(&trees, &cache);
         third.meta.remove(b"k");
         third.accounts.insert(b"a", b"x".to_vec());
         trees.commit(third).expect("commit");

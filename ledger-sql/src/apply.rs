@@ -1,7 +1,9 @@
 //! [`Store::apply`](ledger_core::Store::apply) for both databases: one storage
-//! transaction per call; per batch, load the snapshot, let
-//! [`decide`] judge it, write what it says (batch by batch here, or for the
-//! whole call at once in [`group`]).
+//! transaction per call, in which ledger-core's apply loop
+//! ([`apply_batches`]) runs over this crate's [`Staging`]: the head locked
+//! first, each batch's keys loaded (or the group's at once, [`load`]), and
+//! every verdict staged in one [`Bulk`], written in a few statements before
+//! the commit (and before any later load, which must see it).
 //!
 //! The backends differ only in how the storage transaction starts (its
 //! `BEGIN` statement), which failures are worth running the whole call
@@ -10,19 +12,17 @@
 use std::time::Duration;
 
 use ledger_core::{
-    AuditHead, BatchOutcome, Decision, Keys, Snapshot, StorageErrorKind, UserId, WriteBatch, Writes, decide,
+    AuditHead, AuditRecord, BatchOutcome, Keys, Rows, Snapshot, Staging, StorageError, StorageErrorKind, WriteBatch,
+    Writes, apply_batches, rows_hold,
 };
 use sqlx::{Database, Pool};
 
-use crate::group;
+use crate::bulk::Bulk;
+use crate::load;
 use crate::notify::Changed;
-use crate::queries::{
-    self, ACCOUNTS_INSERT, AUDIT_INSERT, IDEMPOTENCY_INSERT, POSTINGS_INSERT, RESET_TOKENS_INSERT, SESSIONS_INSERT,
-    TRANSACTIONS_INSERT, USERS_INSERT,
-};
-use crate::row;
-use crate::session::{Cells, Session, corrupt};
-use crate::stmt::{Dialect, Stmt, Value};
+use crate::queries;
+use crate::session::{Session, corrupt};
+use crate::stmt::Dialect;
 
 /// How many times a call is run in all when it keeps failing retryably.
 pub(crate) const ATTEMPTS_MAX: u32 = 8;
@@ -128,207 +128,111 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_secs_f64(nominal as f64 * jitter / 1000.0)
 }
 
-/// What applying a call's batches produced, before the head is written back.
-#[derive(Debug)]
-pub(crate) struct Applied {
-    /// One outcome per batch, in order.
-    pub(crate) outcomes: Vec<BatchOutcome>,
-    /// The audit head after the last batch.
-    pub(crate) head: AuditHead,
-    /// The ids the committed batches changed.
-    pub(crate) changed: Changed,
+/// The SQL backends' side of an apply call: the storage transaction, and
+/// the writes staged in it and not yet sent.
+struct SqlStaging<'s, S: Session> {
+    s: &'s mut S,
+    pending: Bulk,
+    /// The head when the call started, and after the last staged record.
+    start: AuditHead,
+    head: AuditHead,
+    /// The ids the committed batches changed, for `pg_notify`.
+    changed: Changed,
+    /// The database's own error behind a failed step: the retry and the
+    /// failure's kind are judged on it, not on its `StorageError`.
+    failure: Option<sqlx::Error>,
 }
 
-/// Applies the batches inside an open storage transaction: grouped (rows
-/// loaded once, writes in bulk, see [`group`]) when every batch allows it,
-/// else batch by batch. With `notify` (PostgreSQL: the schema's name), the
-/// ids the committed batches changed are announced with `pg_notify`, which
-/// PostgreSQL delivers only if and when the transaction commits.
+impl<S: Session> SqlStaging<'_, S> {
+    /// Keeps `error` for the caller and reports it to the loop.
+    fn failed(&mut self, error: sqlx::Error) -> StorageError {
+        let reported = StorageError::new(S::DIALECT.backend(), error.to_string());
+        self.failure = Some(error);
+        reported
+    }
+
+    /// Sends the staged writes.
+    async fn flush(&mut self) -> Result<(), sqlx::Error> {
+        if self.pending.is_empty() { Ok(()) } else { self.pending.write(self.s).await }
+    }
+}
+
+impl<S: Session> Staging for SqlStaging<'_, S> {
+    async fn audit_head(&mut self) -> Result<AuditHead, StorageError> {
+        match load::read_head(self.s).await {
+            Ok(head) => {
+                (self.start, self.head) = (head, head);
+                Ok(head)
+            }
+            Err(error) => Err(self.failed(error)),
+        }
+    }
+
+    async fn load(&mut self, keys: &Keys) -> Result<Snapshot, StorageError> {
+        // A load must see what earlier batches of the call staged.
+        let loaded = match self.flush().await {
+            Ok(()) => load::load_snapshot(self.s, keys).await,
+            Err(error) => Err(error),
+        };
+        loaded.map_err(|error| self.failed(error))
+    }
+
+    fn loads_together(&self, keys: &Keys) -> bool {
+        rows_hold(keys)
+    }
+
+    async fn load_together(&mut self, keys: &[Keys]) -> Result<Rows, StorageError> {
+        let loaded = load::load_together(self.s, keys).await;
+        loaded.map_err(|error| self.failed(error))
+    }
+
+    async fn stage(&mut self, writes: &Writes) -> Result<(), StorageError> {
+        self.pending.add(writes);
+        self.changed.add(writes);
+        self.head = writes.audit.head();
+        Ok(())
+    }
+
+    async fn stage_rejection(&mut self, audit: &AuditRecord) -> Result<(), StorageError> {
+        self.pending.add_rejection(audit);
+        self.head = audit.head();
+        Ok(())
+    }
+}
+
+/// Applies the batches inside an open storage transaction, then writes what
+/// they staged and moves the head. With `notify` (PostgreSQL: the schema's
+/// name), the ids the committed batches changed are announced with
+/// `pg_notify`, which PostgreSQL delivers only if and when the transaction
+/// commits.
 pub(crate) async fn apply_in<S: Session>(
     s: &mut S,
     batches: &[WriteBatch],
     notify: Option<&str>,
 ) -> Result<Vec<BatchOutcome>, sqlx::Error> {
-    // First statement of every write: the head row's lock orders committers.
-    let start = read_head(s).await?;
-    let applied = match group::apply(s, batches, start).await? {
-        Some(applied) => applied,
-        None => apply_each(s, batches, start).await?,
+    let mut staging = SqlStaging {
+        s,
+        pending: Bulk::default(),
+        start: AuditHead::default(),
+        head: AuditHead::default(),
+        changed: Changed::default(),
+        failure: None,
     };
-    if applied.head != start {
-        s.execute(&queries::write_audit_head(S::DIALECT, applied.head)).await?;
+    let outcomes = match apply_batches(&mut staging, batches).await {
+        Ok(outcomes) => outcomes,
+        Err(error) => return Err(staging.failure.take().unwrap_or_else(|| corrupt(error.message))),
+    };
+    staging.flush().await?;
+    if staging.head != staging.start {
+        staging.s.execute(&queries::write_audit_head(S::DIALECT, staging.head)).await?;
     }
-    if let Some(schema) = notify.filter(|_| S::DIALECT == Dialect::Postgres) {
-        if let Some(statement) = applied.changed.statement(schema) {
-            s.fetch(&statement).await?;
-        }
+    if let Some(schema) = notify.filter(|_| S::DIALECT == Dialect::Postgres)
+        && let Some(statement) = staging.changed.statement(schema)
+    {
+        staging.s.fetch(&statement).await?;
     }
-    Ok(applied.outcomes)
+    Ok(outcomes)
 }
 
-/// The reference path: per batch, load its snapshot, decide, write. Every
-/// key kind is supported; each batch costs several round trips.
-pub(crate) async fn apply_each<S: Session>(
-    s: &mut S,
-    batches: &[WriteBatch],
-    start: AuditHead,
-) -> Result<Applied, sqlx::Error> {
-    let mut head = start;
-    let mut outcomes = Vec::with_capacity(batches.len());
-    let mut changed = Changed::default();
-    for batch in batches {
-        let snapshot = load_snapshot(s, &batch.keys(), head).await?;
-        let decision = decide(batch, snapshot);
-        match &decision {
-            Decision::Commit(writes) => {
-                write(s, writes).await?;
-                changed.add(writes);
-                head = writes.audit.head();
-            }
-            Decision::Reject { audit, .. } => {
-                run_all(s, insert_audit(S::DIALECT, audit)?).await?;
-                head = audit.head();
-            }
-            Decision::Replay(_) => {}
-        }
-        outcomes.push(BatchOutcome::from(decision));
-    }
-    Ok(Applied { outcomes, head, changed })
-}
-
-async fn read_head<S: Session>(s: &mut S) -> Result<AuditHead, sqlx::Error> {
-    let rows = s.fetch(&queries::lock_audit_head(S::DIALECT)).await?;
-    let row = rows.first().ok_or_else(|| corrupt("the audit_head row is missing"))?;
-    Ok(AuditHead { sequence: row::sequence(row.int("sequence")?)?, hash: row::digest(row.bytes("hash")?)? })
-}
-
-/// Reads (and on PostgreSQL locks) the state a batch's keys name.
-async fn load_snapshot<S: Session>(s: &mut S, keys: &Keys, audit_head: AuditHead) -> Result<Snapshot, sqlx::Error> {
-    let d = S::DIALECT;
-    let mut snapshot = Snapshot { audit_head, ..Snapshot::default() };
-    if !keys.accounts.is_empty() {
-        for r in s.fetch(&queries::lock_accounts(d, &keys.accounts)).await? {
-            let account = row::account(&r)?;
-            snapshot.accounts.insert(account.id, account);
-        }
-    }
-    if !keys.transactions.is_empty() {
-        for r in s.fetch(&queries::lock_transactions(d, &keys.transactions)).await? {
-            let transaction = row::transaction(&r)?;
-            snapshot.transactions.insert(transaction.id, transaction);
-        }
-    }
-    if !keys.account_numbers.is_empty() {
-        for r in s.fetch(&queries::taken_numbers(d, &keys.account_numbers)).await? {
-            snapshot.taken_numbers.insert(row::account_number(r.int("number")?)?);
-        }
-    }
-    if !keys.owners.is_empty() {
-        for r in s.fetch(&queries::owner_account_counts(d, &keys.owners)).await? {
-            let owner = UserId::from_uuid(r.uuid("owner")?);
-            let count = usize::try_from(r.int("accounts")?).map_err(|_| corrupt("a negative account count"))?;
-            snapshot.owned_accounts.insert(owner, count);
-        }
-    }
-    if let Some(key) = &keys.idempotency {
-        let rows = s.fetch(&queries::idempotency(d, key.as_str())).await?;
-        snapshot.idempotency = rows.first().map(|r| row::idempotency(r)).transpose()?;
-    }
-    if !keys.users.is_empty() {
-        for r in s.fetch(&queries::lock_users(d, &keys.users)).await? {
-            let user = row::user(&r)?;
-            snapshot.users.insert(user.id, user);
-        }
-    }
-    if !keys.emails.is_empty() {
-        for r in s.fetch(&queries::taken_emails(d, &keys.emails)).await? {
-            snapshot.taken_emails.insert(row::email(r.text("email")?)?);
-        }
-    }
-    // The sessions named (in any state), then every unrevoked session of the
-    // users named; a session in both is read twice and kept once.
-    if !keys.sessions.is_empty() {
-        for r in s.fetch(&queries::lock_sessions(d, &keys.sessions)).await? {
-            let session = row::session(&r)?;
-            snapshot.sessions.insert(session.id, session);
-        }
-    }
-    if !keys.sessions_of.is_empty() {
-        for r in s.fetch(&queries::lock_live_sessions_of(d, &keys.sessions_of)).await? {
-            let session = row::session(&r)?;
-            snapshot.sessions.insert(session.id, session);
-        }
-    }
-    if !keys.reset_tokens.is_empty() {
-        for r in s.fetch(&queries::lock_reset_tokens(d, &keys.reset_tokens)).await? {
-            let token = row::reset_token(&r)?;
-            snapshot.reset_tokens.insert(token.token_digest, token);
-        }
-    }
-    Ok(snapshot)
-}
-
-/// Writes everything a committed batch produced.
-async fn write<S: Session>(s: &mut S, w: &Writes) -> Result<(), sqlx::Error> {
-    let d = S::DIALECT;
-    let base = w.audit.sequence * ledger_core::SEQUENCE_STRIDE;
-    let accounts = w.new_accounts.iter().enumerate().map(|(i, a)| row::account_values(a, base + i as u64)).collect();
-    run_all(s, queries::insert(d, ACCOUNTS_INSERT.0, ACCOUNTS_INSERT.1, accounts)).await?;
-    for account in &w.updated_accounts {
-        one_row(s.execute(&queries::update_account(d, account)).await?, "account", account.id)?;
-    }
-    let transactions = w.new_transactions.iter().map(row::transaction_values).collect();
-    run_all(s, queries::insert(d, TRANSACTIONS_INSERT.0, TRANSACTIONS_INSERT.1, transactions)).await?;
-    for transaction in &w.updated_transactions {
-        one_row(s.execute(&queries::update_transaction(d, transaction)).await?, "transaction", transaction.id)?;
-    }
-    let postings = w.postings.iter().map(row::posting_values).collect();
-    run_all(s, queries::insert(d, POSTINGS_INSERT.0, POSTINGS_INSERT.1, postings)).await?;
-    if let Some(record) = &w.idempotency {
-        let values = vec![row::idempotency_values(record)?];
-        run_all(s, queries::insert(d, IDEMPOTENCY_INSERT.0, IDEMPOTENCY_INSERT.1, values)).await?;
-    }
-    write_identity(s, w).await?;
-    run_all(s, insert_audit(d, &w.audit)?).await
-}
-
-/// Writes the users, sessions and reset tokens of a commit: users first,
-/// which sessions and reset tokens reference.
-async fn write_identity<S: Session>(s: &mut S, w: &Writes) -> Result<(), sqlx::Error> {
-    let d = S::DIALECT;
-    let users = w.new_users.iter().map(row::user_values).collect();
-    run_all(s, queries::insert(d, USERS_INSERT.0, USERS_INSERT.1, users)).await?;
-    for user in &w.updated_users {
-        one_row(s.execute(&queries::update_user(d, user)).await?, "user", user.id)?;
-    }
-    let sessions = w.new_sessions.iter().map(row::session_values).collect();
-    run_all(s, queries::insert(d, SESSIONS_INSERT.0, SESSIONS_INSERT.1, sessions)).await?;
-    for session in &w.updated_sessions {
-        one_row(s.execute(&queries::update_session(d, session)).await?, "session", session.id)?;
-    }
-    let tokens = w.new_reset_tokens.iter().map(row::reset_token_values).collect();
-    run_all(s, queries::insert(d, RESET_TOKENS_INSERT.0, RESET_TOKENS_INSERT.1, tokens)).await?;
-    for token in &w.updated_reset_tokens {
-        one_row(s.execute(&queries::update_reset_token(d, token)).await?, "reset token", token.token_digest)?;
-    }
-    Ok(())
-}
-
-/// An update of a row the snapshot loaded (and locked) must change exactly
-/// that row; anything else means the table changed under the lock.
-fn one_row(changed: u64, what: &str, id: impl std::fmt::Display) -> Result<(), sqlx::Error> {
-    if changed == 1 { Ok(()) } else { Err(corrupt(format!("updating {what} {id} changed {changed} rows"))) }
-}
-
-fn insert_audit(d: crate::stmt::Dialect, record: &ledger_core::AuditRecord) -> Result<Vec<Stmt>, sqlx::Error> {
-    let values: Vec<Vec<Value>> = vec![row::audit_values(record)?];
-    Ok(queries::insert(d, AUDIT_INSERT.0, AUDIT_INSERT.1, values))
-}
-
-/// Runs statements in order.
-pub(crate) async fn run_all<S: Session>(s: &mut S, statements: Vec<Stmt>) -> Result<(), sqlx::Error> {
-    for statement in &statements {
-        s.execute(statement).await?;
-    }
-    Ok(())
-}
+#[cfg(test)]
+mod tests;

@@ -67,43 +67,44 @@
 //! ## One command, one storage transaction
 //!
 //! [`Store::apply`](ledger_core::Store::apply) runs all its batches in one
-//! database transaction:
+//! database transaction, in which ledger-core's apply loop
+//! ([`ledger_core::apply_batches`]) runs over this crate's staging:
 //!
 //! 1. read the audit head, locking it (PostgreSQL `SELECT ... FOR UPDATE`);
 //! 2. for each batch, in order: load its [`Keys`](ledger_core::Keys) (accounts
 //!    and holds with `SELECT ... ORDER BY id FOR UPDATE`, taken account
-//!    numbers, the idempotency record; users `FOR UPDATE` in id order, taken
-//!    emails, the sessions named (in any state) and every unrevoked session
-//!    of the users named, both `FOR UPDATE`, and the reset tokens named `FOR
-//!    UPDATE`), call `decide`, and write the verdict: every row of a commit
-//!    (accounts, transactions, postings, the idempotency record, users,
-//!    sessions, reset tokens and the audit record), only the audit record of
-//!    a rejection, nothing for a replay; the next batch sees these writes and
-//!    the moved head;
+//!    numbers, owners' account counts, the idempotency record; users `FOR
+//!    UPDATE` in id order, taken emails, the sessions named (in any state)
+//!    and every unrevoked session of the users named, both `FOR UPDATE`,
+//!    and the reset tokens named `FOR UPDATE`), let the loop decide, and
+//!    stage the verdict: every row of a commit, only the audit record of a
+//!    rejection, nothing for a replay. What is staged is written before the
+//!    next load (which must see it) and at the end;
 //! 3. write the head back and `COMMIT`.
 //!
-//! **Grouped calls.** Step 2 costs about eight round trips per batch, which
-//! group commit would multiply by the group's size. So a call of two or
-//! more batches that name only accounts, holds, users and idempotency keys
-//! (the money commands, KYC and profile changes; not opening accounts,
-//! registering, sessions or password resets, which take the path above)
-//! runs step 2 for all its batches at once: one query per key kind loads
-//! the union of their keys (accounts, holds and users locked `FOR UPDATE`
-//! in id order, then every idempotency record); each batch is decided in
-//! order against a snapshot cut from those rows, holding exactly the rows
-//! the per-batch path would have read for its keys, and its writes are
-//! folded back in, so each batch sees the ones before it as before; then
-//! everything is written at the end, a statement per table: multi-row
-//! inserts of the new accounts, transactions, postings, idempotency
-//! records and audit records (rejections' included, in sequence order),
-//! and one update per table of the final state of each changed account,
-//! hold and user. On PostgreSQL these are `INSERT ... SELECT * FROM
-//! UNNEST($1::uuid[], ...)` and `UPDATE ... FROM UNNEST(...)`, one array
-//! per column, so their SQL text (and the prepared statement sqlx caches
-//! by it) does not depend on the row count; SQLite uses multi-row `VALUES`
-//! in chunks. A call of N batches thus costs at most 15 statements instead
-//! of about 8N, and its outcomes and rows are those of applying the batches
-//! one by one (`group::tests` compares the two paths).
+//! **One writer.** Everything staged goes out through `bulk.rs`, a
+//! statement per table: multi-row inserts of the new accounts,
+//! transactions, postings, idempotency records, users, sessions, reset
+//! tokens and audit records (rejections' included, in sequence order), and
+//! one update per table of the final state of each changed row. On
+//! PostgreSQL these are `INSERT ... SELECT * FROM UNNEST($1::uuid[], ...)`
+//! and `UPDATE ... FROM UNNEST(...)`, one array per column, so their SQL
+//! text (and the prepared statement sqlx caches by it) does not depend on
+//! the row count; SQLite uses multi-row `VALUES` in chunks.
+//!
+//! **Loaded together.** Step 2's loads cost about five round trips per
+//! batch, which group commit would multiply by the group's size. So a call
+//! of two or more batches that name only accounts, holds, users and
+//! idempotency keys (the money commands, KYC and profile changes; not
+//! opening accounts, registering, sessions or password resets) loads the
+//! union of their keys at once, one query per key kind (accounts, holds and
+//! users locked `FOR UPDATE` in id order, then every idempotency record);
+//! the loop cuts each batch's snapshot from those rows and folds each
+//! batch's writes back in, so each batch sees the ones before it as it
+//! would loaded alone, and everything is written once at the end. A call of
+//! N batches thus costs at most 15 statements instead of about 8N, and its
+//! outcomes and rows are those of applying the batches one by one
+//! (`apply::tests` compares the two).
 //!
 //! Any failure before `COMMIT` rolls the whole call back, so a command is
 //! applied entirely or not at all: a password reset, say, consumes its
@@ -233,7 +234,7 @@ mod apply;
 mod bulk;
 mod connect;
 mod error;
-mod group;
+mod load;
 mod migrate;
 mod notify;
 mod postgres;

@@ -5,13 +5,13 @@
 //! of the history query.
 
 use chrono::{DateTime, Utc};
-use ledger_core::identity::{Email, ResetToken, Session, SessionId, User};
+use ledger_core::identity::{Email, SessionId};
 use ledger_core::{AccountId, AccountNumber, AuditHead, Digest, HistoryFilter, TransactionId, UserId};
 
 use crate::row::{
     ACCOUNT_COLUMNS, ACCOUNT_INSERT_COLUMNS, ACCOUNT_UPDATE_COLUMNS, AUDIT_COLUMNS, IDEMPOTENCY_COLUMNS,
-    POSTING_COLUMNS, RESET_TOKEN_COLUMNS, SESSION_COLUMNS, TRANSACTION_COLUMNS, TRANSACTION_UPDATE_COLUMNS,
-    USER_COLUMNS, USER_UPDATE_COLUMNS,
+    POSTING_COLUMNS, RESET_TOKEN_COLUMNS, RESET_TOKEN_UPDATE_COLUMNS, SESSION_COLUMNS, SESSION_UPDATE_COLUMNS,
+    TRANSACTION_COLUMNS, TRANSACTION_UPDATE_COLUMNS, USER_COLUMNS, USER_UPDATE_COLUMNS,
 };
 use crate::stmt::{Dialect, List, Stmt, Value, column_array, int};
 
@@ -287,71 +287,10 @@ pub(crate) const ACCOUNTS_UPDATE: (&str, &str) = ("accounts", ACCOUNT_UPDATE_COL
 pub(crate) const TRANSACTIONS_UPDATE: (&str, &str) = ("transactions", TRANSACTION_UPDATE_COLUMNS);
 /// The key and set columns of [`crate::row::user_update_values`].
 pub(crate) const USERS_UPDATE: (&str, &str) = ("users", USER_UPDATE_COLUMNS);
-
-/// Writes the mutable part of an account: status and balances.
-pub(crate) fn update_account(d: Dialect, a: &ledger_core::Account) -> Stmt {
-    let mut s = Stmt::new(d, "UPDATE accounts SET status = ");
-    s.bind(Value::Text(a.status.as_str().to_owned()));
-    s.push(", posted = ").bind(Value::Balance(a.balance.posted));
-    s.push(", pending = ").bind(Value::Balance(a.balance.pending));
-    s.push(", updated_at = ").bind(Value::Time(a.updated_at));
-    s.push(" WHERE id = ").bind(Value::Uuid(*a.id.as_uuid()));
-    s
-}
-
-/// Writes the mutable part of a hold: status and captured amount.
-pub(crate) fn update_transaction(d: Dialect, t: &ledger_core::Transaction) -> Stmt {
-    let mut s = Stmt::new(d, "UPDATE transactions SET status = ");
-    s.bind(Value::Text(t.status.as_str().to_owned()));
-    s.push(", captured_amount = ").bind(Value::OptAmount(t.captured_amount));
-    s.push(", updated_at = ").bind(Value::Time(t.updated_at));
-    s.push(" WHERE id = ").bind(Value::Uuid(*t.id.as_uuid()));
-    s
-}
-
-/// Writes a user's full new state (all but its id and creation time, which
-/// never change): profile, password, role, KYC.
-pub(crate) fn update_user(d: Dialect, u: &User) -> Stmt {
-    let mut s = Stmt::new(d, "UPDATE users SET email = ");
-    s.bind(Value::Text(u.email.as_str().to_owned()));
-    s.push(", password = ").bind(Value::Text(u.password.as_str().to_owned()));
-    s.push(", full_name = ").bind(Value::Text(u.profile.full_name.clone()));
-    s.push(", phone = ").bind(Value::OptText(u.profile.phone.clone()));
-    s.push(", address = ").bind(Value::OptText(u.profile.address.clone()));
-    s.push(", date_of_birth = ").bind(Value::OptDate(u.profile.date_of_birth));
-    s.push(", role = ").bind(Value::Text(u.role.as_str().to_owned()));
-    s.push(", kyc_status = ").bind(Value::Text(u.kyc_status.as_str().to_owned()));
-    s.push(", kyc_reason = ").bind(Value::OptText(u.kyc_reason.clone()));
-    s.push(", reset_token = ").bind(Value::OptText(u.reset_token.map(|d| d.to_string())));
-    s.push(", updated_at = ").bind(Value::Time(u.updated_at));
-    s.push(" WHERE id = ").bind(Value::Uuid(*u.id.as_uuid()));
-    s
-}
-
-/// Writes a session's full new state (all but its id, user, token digest
-/// and creation time, which never change). `apply` only ever revokes, and
-/// the row is locked since the snapshot read it (SQLite: the write lock is
-/// held), so no concurrent [`touch_session`] can be overwritten.
-pub(crate) fn update_session(d: Dialect, session: &Session) -> Stmt {
-    let mut s = Stmt::new(d, "UPDATE sessions SET user_agent = ");
-    s.bind(Value::OptText(session.device.user_agent.clone()));
-    s.push(", client_addr = ").bind(Value::OptText(session.device.client_addr.map(|a| a.to_string())));
-    s.push(", label = ").bind(Value::OptText(session.device.label.clone()));
-    s.push(", last_seen_at = ").bind(Value::Time(session.last_seen_at));
-    s.push(", expires_at = ").bind(Value::Time(session.expires_at));
-    s.push(", idle_secs = ").bind(Value::Int(session.idle_secs));
-    s.push(", revoked_at = ").bind(Value::OptTime(session.revoked_at));
-    s.push(" WHERE id = ").bind(Value::Uuid(session.id.0));
-    s
-}
-
-/// Writes a reset token's new state: when it was used.
-pub(crate) fn update_reset_token(d: Dialect, t: &ResetToken) -> Stmt {
-    let mut s = Stmt::new(d, "UPDATE reset_tokens SET used_at = ");
-    s.bind(Value::OptTime(t.used_at));
-    s.push(" WHERE token_digest = ").bind(Value::Bytes(t.token_digest.0.to_vec()));
-    s
-}
+/// The key and set columns of [`crate::row::session_update_values`].
+pub(crate) const SESSIONS_UPDATE: (&str, &str) = ("sessions", SESSION_UPDATE_COLUMNS);
+/// The key and set columns of [`crate::row::reset_token_update_values`].
+pub(crate) const RESET_TOKENS_UPDATE: (&str, &str) = ("reset_tokens", RESET_TOKEN_UPDATE_COLUMNS);
 
 /// Records a session's use: one guarded statement, so it never moves
 /// last-seen backwards, never touches a revoked session, and (PostgreSQL)

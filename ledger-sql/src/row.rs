@@ -61,6 +61,14 @@ pub(crate) const ACCOUNT_UPDATE_COLUMNS: &str = "id, status, posted, pending, up
 /// Key and mutable columns of `transactions`, written by [`transaction_update_values`].
 pub(crate) const TRANSACTION_UPDATE_COLUMNS: &str = "id, status, captured_amount, updated_at";
 
+/// Key and the column `decide` changes of `sessions` (revocation), written
+/// by [`session_update_values`].
+pub(crate) const SESSION_UPDATE_COLUMNS: &str = "id, revoked_at";
+
+/// Key and the column `decide` changes of `reset_tokens` (use), written by
+/// [`reset_token_update_values`].
+pub(crate) const RESET_TOKEN_UPDATE_COLUMNS: &str = "token_digest, used_at";
+
 /// Key and mutable columns of `users`, written by [`user_update_values`].
 pub(crate) const USER_UPDATE_COLUMNS: &str = "id, email, password, full_name, phone, address, date_of_birth, role, \
      kyc_status, kyc_reason, reset_token, updated_at";
@@ -349,6 +357,11 @@ pub(crate) fn session_values(s: &Session) -> Vec<Value> {
     ]
 }
 
+/// A session's key and new state, in [`SESSION_UPDATE_COLUMNS`] order.
+pub(crate) fn session_update_values(s: &Session) -> Vec<Value> {
+    vec![Value::Uuid(s.id.0), Value::OptTime(s.revoked_at)]
+}
+
 /// Reads a session row ([`SESSION_COLUMNS`]).
 pub(crate) fn session(row: &dyn Cells) -> Result<Session, sqlx::Error> {
     let id = SessionId(row.uuid("id")?);
@@ -380,6 +393,11 @@ pub(crate) fn reset_token_values(t: &ResetToken) -> Vec<Value> {
         Value::Time(t.expires_at),
         Value::OptTime(t.used_at),
     ]
+}
+
+/// A reset token's key and new state, in [`RESET_TOKEN_UPDATE_COLUMNS`] order.
+pub(crate) fn reset_token_update_values(t: &ResetToken) -> Vec<Value> {
+    vec![Value::Bytes(t.token_digest.0.to_vec()), Value::OptTime(t.used_at)]
 }
 
 /// Reads a reset token row ([`RESET_TOKEN_COLUMNS`]).

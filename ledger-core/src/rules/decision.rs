@@ -26,7 +26,7 @@ use crate::write_batch::{Decision, Op, SEQUENCE_STRIDE, Shape, Snapshot, WriteBa
 ///
 /// The store must have loaded `snapshot` for `batch.keys()` inside the same
 /// storage transaction in which it will apply the returned writes.
-pub fn decide(batch: &WriteBatch, snapshot: Snapshot) -> Decision {
+pub(crate) fn decide(batch: &WriteBatch, snapshot: Snapshot) -> Decision {
     let head = snapshot.audit_head;
     let reject = |error: LedgerError| {
         let audit = AuditRecord::seal(head, batch.0.audit.clone(), AuditOutcome::rejected(&error), batch.0.at);

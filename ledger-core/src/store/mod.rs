@@ -1,6 +1,8 @@
 //! The storage trait every backend implements.
 
+pub mod apply;
 pub mod memory;
+pub mod rows;
 pub mod write_batch;
 
 use async_trait::async_trait;

@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 
 use crate::account::Account;
 use crate::account_number::AccountNumber;
-use crate::audit::AuditRecord;
+use crate::audit::{AuditHead, AuditRecord};
+use crate::store::apply::{Staging, apply_batches_now};
 mod chunked_vec;
 mod idempotency_index;
 
-use crate::decision::decide;
 use crate::digest::Digest;
 use crate::error::StorageError;
 use crate::id::{AccountId, IdMap, TransactionId, UserId};
@@ -25,7 +25,7 @@ use crate::posting::Posting;
 use crate::query::HistoryFilter;
 use crate::store::Store;
 use crate::transaction::{Transaction, TransactionStatus};
-use crate::write_batch::{BatchOutcome, Decision, Keys, Snapshot, WriteBatch, Writes};
+use crate::write_batch::{BatchOutcome, Keys, Snapshot, WriteBatch, Writes};
 use chunked_vec::ChunkedVec;
 use idempotency_index::IdempotencyIndex;
 
@@ -72,6 +72,30 @@ impl MemoryStore {
         // A panic while holding the lock cannot leave half a batch behind:
         // writes happen only after `decide` returned, in infallible steps.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The memory store's side of an apply call: the state itself, under the
+/// store's lock for the whole call, so a load sees what the call staged.
+struct Staged<'a>(&'a mut State);
+
+impl Staging for Staged<'_> {
+    async fn audit_head(&mut self) -> Result<AuditHead, StorageError> {
+        Ok(self.0.audit.last().map(AuditRecord::head).unwrap_or_default())
+    }
+
+    async fn load(&mut self, keys: &Keys) -> Result<Snapshot, StorageError> {
+        Ok(self.0.snapshot(keys))
+    }
+
+    async fn stage(&mut self, writes: &Writes) -> Result<(), StorageError> {
+        self.0.write(writes.clone());
+        Ok(())
+    }
+
+    async fn stage_rejection(&mut self, audit: &AuditRecord) -> Result<(), StorageError> {
+        self.0.audit.push(audit.clone());
+        Ok(())
     }
 }
 
@@ -140,7 +164,6 @@ impl State {
                 .filter_map(|owner| self.by_owner.get(owner).map(|ids| (*owner, ids.len())))
                 .collect(),
             idempotency: keys.idempotency.as_ref().and_then(|k| self.idempotency.get(k).cloned()),
-            audit_head: self.audit.last().map(AuditRecord::head).unwrap_or_default(),
             users: keys.users.iter().filter_map(|id| self.users.get(id).map(|u| (*id, u.clone()))).collect(),
             taken_emails: keys.emails.iter().filter(|e| self.user_by_email.contains_key(e)).cloned().collect(),
             sessions: self.snapshot_sessions(keys),
@@ -149,6 +172,8 @@ impl State {
                 .iter()
                 .filter_map(|d| self.reset_tokens.get(d).map(|t| (*d, t.clone())))
                 .collect(),
+            // The apply loop keeps the head.
+            audit_head: AuditHead::default(),
         }
     }
 
@@ -292,18 +317,7 @@ impl Store for MemoryStore {
     }
 
     async fn apply(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
-        let mut state = self.lock();
-        let mut outcomes = Vec::with_capacity(batches.len());
-        for batch in &batches {
-            let decision = decide(batch, state.snapshot(&batch.keys()));
-            match &decision {
-                Decision::Commit(writes) => state.write((**writes).clone()),
-                Decision::Reject { audit, .. } => state.audit.push((**audit).clone()),
-                Decision::Replay(_) => {}
-            }
-            outcomes.push(BatchOutcome::from(decision));
-        }
-        Ok(outcomes)
+        apply_batches_now(&mut Staged(&mut self.lock()), &batches)
     }
 
     async fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {

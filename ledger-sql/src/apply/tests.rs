@@ -1,7 +1,7 @@
-//! The grouped path against the reference: the same batches applied one by
-//! one and in one call give the same outcomes and leave the same rows, and
-//! a grouped call costs a number of statements that does not grow with its
-//! batches. Each path runs in a storage transaction that is rolled back, so
+//! Loading a group together against loading batch by batch: the same
+//! batches applied one by one and in one call give the same outcomes and
+//! leave the same rows, and a call loaded together costs a number of
+//! statements that does not grow with its batches. Each path runs in a storage transaction that is rolled back, so
 //! both start from the same state. PostgreSQL cases need
 //! `LEDGER_TEST_POSTGRES_URL` and are skipped without it.
 

@@ -1,0 +1,147 @@
+//! The apply loop: the one place a store's `apply` turns batches into
+//! outcomes. A backend implements [`Staging`], its side of one call inside
+//! its storage transaction (load state, stage writes); the loop calls
+//! [`decide`](crate::rules::decision::decide) on each batch in order and
+//! makes batch k see what batches 1..k-1 staged.
+//!
+//! Two ways to load, one loop:
+//! - **batch by batch** (every backend): before each batch the loop asks
+//!   [`Staging::load`] for the state of its keys, which must include what
+//!   earlier batches of the call staged;
+//! - **together** (a backend that says so in [`Staging::loads_together`]):
+//!   one [`Staging::load_together`] of the union of every batch's keys,
+//!   from which the loop cuts each batch's snapshot and into which it folds
+//!   each batch's writes ([`Rows`]), so a database pays one round trip per
+//!   key kind for the whole group instead of several per batch.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use crate::audit::{AuditHead, AuditRecord};
+use crate::error::StorageError;
+use crate::rules::decision::decide;
+use crate::store::rows::Rows;
+use crate::write_batch::{BatchOutcome, Decision, Keys, Snapshot, WriteBatch, Writes};
+
+/// A backend's side of one [`Store::apply`](crate::Store::apply) call, inside
+/// its storage transaction: what the [apply loop](apply_batches) needs to
+/// read and where it puts what it decided.
+///
+/// **Contract.** [`Staging::audit_head`] is called once, first: a backend
+/// with row locks locks the head there, so committers queue in one order.
+/// [`Staging::load`] returns the state of `keys` (locking rows in the
+/// order the keys iterate, where the backend locks) *including everything
+/// staged earlier in the call*. A backend whose [`Staging::loads_together`]
+/// accepts every batch's keys gets one [`Staging::load_together`] instead
+/// and no `load`. Staged writes and rejections are applied, in the order
+/// staged, when the backend commits its storage transaction after the loop;
+/// nothing is applied if it does not. The audit head's `audit_head` field of
+/// a loaded [`Snapshot`] is ignored: the loop keeps the head.
+pub trait Staging: Send {
+    /// The end of the audit chain, as committed (locked where the backend locks).
+    fn audit_head(&mut self) -> impl Future<Output = Result<AuditHead, StorageError>> + Send;
+
+    /// The state of one batch's keys: committed, plus what this call staged.
+    fn load(&mut self, keys: &Keys) -> impl Future<Output = Result<Snapshot, StorageError>> + Send;
+
+    /// Whether [`Staging::load_together`] can serve a batch with these keys.
+    fn loads_together(&self, keys: &Keys) -> bool {
+        let _ = keys;
+        false
+    }
+
+    /// The committed rows the union of these batches' keys names, loaded at
+    /// once (locked in key order where the backend locks). Called only when
+    /// [`Staging::loads_together`] accepted every batch of the call.
+    fn load_together(&mut self, keys: &[Keys]) -> impl Future<Output = Result<Rows, StorageError>> + Send {
+        let _ = keys;
+        async { Err(StorageError::new("staging", "this backend does not load batches together")) }
+    }
+
+    /// Stages a committed batch's writes.
+    fn stage(&mut self, writes: &Writes) -> impl Future<Output = Result<(), StorageError>> + Send;
+
+    /// Stages a rejected batch's audit record.
+    fn stage_rejection(&mut self, audit: &AuditRecord) -> impl Future<Output = Result<(), StorageError>> + Send;
+}
+
+/// The fewest batches a call must carry to be loaded together: for one
+/// batch, one load of its keys is the same work.
+const TOGETHER_BATCHES_MIN: usize = 2;
+
+/// Decides `batches` in order against what `staging` loads, staging each
+/// verdict, and returns one outcome per batch. The caller commits its
+/// storage transaction if this returns `Ok` (and rolls it back otherwise).
+pub async fn apply_batches<S: Staging>(
+    staging: &mut S,
+    batches: &[WriteBatch],
+) -> Result<Vec<BatchOutcome>, StorageError> {
+    let head = staging.audit_head().await?;
+    let keys: Vec<Keys> = batches.iter().map(WriteBatch::keys).collect();
+    let together = batches.len() >= TOGETHER_BATCHES_MIN && keys.iter().all(|k| staging.loads_together(k));
+    let mut source = if together {
+        Source::Rows(staging.load_together(&keys).await?.with_head(head))
+    } else {
+        Source::Staging(head)
+    };
+    let mut outcomes = Vec::with_capacity(batches.len());
+    for (batch, keys) in batches.iter().zip(&keys) {
+        let snapshot = match &source {
+            Source::Rows(rows) => rows.snapshot(keys),
+            Source::Staging(head) => Snapshot { audit_head: *head, ..staging.load(keys).await? },
+        };
+        let decision = decide(batch, snapshot);
+        match &decision {
+            Decision::Commit(writes) => {
+                staging.stage(writes).await?;
+                source.fold(writes);
+            }
+            Decision::Reject { audit, .. } => {
+                staging.stage_rejection(audit).await?;
+                source.advance(audit.head());
+            }
+            Decision::Replay(_) => {}
+        }
+        outcomes.push(BatchOutcome::from(decision));
+    }
+    Ok(outcomes)
+}
+
+/// Where the next batch's snapshot comes from.
+enum Source {
+    /// Rows loaded together, with the batches decided so far folded in.
+    Rows(Rows),
+    /// The staging's `load`, which sees what was staged; the head so far.
+    Staging(AuditHead),
+}
+
+impl Source {
+    fn fold(&mut self, writes: &Writes) {
+        match self {
+            Source::Rows(rows) => rows.fold(writes),
+            Source::Staging(head) => *head = writes.audit.head(),
+        }
+    }
+
+    fn advance(&mut self, head: AuditHead) {
+        match self {
+            Source::Rows(rows) => rows.head = head,
+            Source::Staging(current) => *current = head,
+        }
+    }
+}
+
+/// [`apply_batches`] for a backend whose staging never waits (memory, sled:
+/// every method completes when first polled): runs the loop to its end on
+/// the calling thread, without an executor.
+pub fn apply_batches_now<S: Staging>(
+    staging: &mut S,
+    batches: &[WriteBatch],
+) -> Result<Vec<BatchOutcome>, StorageError> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(apply_batches(staging, batches)).poll(&mut cx) {
+        Poll::Ready(outcomes) => outcomes,
+        Poll::Pending => Err(StorageError::new("staging", "a staging that must never wait waited")),
+    }
+}
