@@ -196,10 +196,13 @@
 //! deleted with the store (the conformance tests use it).
 
 mod account_cache;
+mod apply;
 mod codec;
 mod config;
 mod error;
 mod keys;
+mod open;
+mod reads;
 mod store;
 mod trees;
 

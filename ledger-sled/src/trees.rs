@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ledger_core::identity::{ResetToken, Session, SessionId, User};
 use ledger_core::{
-    Account, AccountId, AuditHead, AuditRecord, Digest, IdempotencyRecord, Keys, SEQUENCE_STRIDE, Snapshot, Staging,
+    Account, AccountId, AuditHead, AuditRecord, Digest, IdempotencyRecord, Keys, SEQUENCE_STRIDE, Snapshot,
     StorageError, StorageErrorKind, Transaction, TransactionStatus, UserId, Writes,
 };
 use sled::transaction::TransactionError;
@@ -358,7 +358,7 @@ impl Staged<'_> {
 
     /// The end of the audit chain, kept in the meta tree because a view
     /// cannot read the audit tree's last key.
-    fn head(&self) -> Result<AuditHead, StorageError> {
+    pub(crate) fn head(&self) -> Result<AuditHead, StorageError> {
         let Some(bytes) = self.meta.get(keys::META_AUDIT_HEAD)? else { return Ok(AuditHead::default()) };
         decode_head(&bytes)
     }
@@ -463,27 +463,6 @@ impl Staged<'_> {
         self.audit_by_actor.insert(keys::actor_sequence(&record.actor, record.sequence), &[]);
         self.meta.insert(keys::META_AUDIT_HEAD, &encode_head(record.head())[..]);
         Ok(())
-    }
-}
-
-/// The sled store's side of an apply call: the staged view. Every method
-/// is synchronous underneath (point reads of sled's trees), so the loop runs
-/// with `apply_batches_now`.
-impl Staging for Staged<'_> {
-    async fn audit_head(&mut self) -> Result<AuditHead, StorageError> {
-        self.head()
-    }
-
-    async fn load(&mut self, keys: &Keys) -> Result<Snapshot, StorageError> {
-        self.snapshot(keys)
-    }
-
-    async fn stage(&mut self, writes: &Writes) -> Result<(), StorageError> {
-        self.write(writes)
-    }
-
-    async fn stage_rejection(&mut self, audit: &AuditRecord) -> Result<(), StorageError> {
-        self.append_audit(audit)
     }
 }
 
