@@ -232,19 +232,20 @@
 
 mod apply;
 mod bulk;
-mod connect;
 mod error;
 mod load;
 mod migrate;
 mod notify;
+mod open;
 mod postgres;
 mod queries;
+mod reads;
 mod row;
 mod session;
 mod sqlite;
 mod stmt;
 mod store;
 
-pub use connect::SqlOptions;
 pub use notify::{CHANNEL, Change, ChangeListener, ChangeNotice, PAYLOAD_VERSION};
+pub use open::SqlOptions;
 pub use store::SqlStore;

@@ -7,23 +7,23 @@ use ledger_core::{
     Account, AccountId, AccountNumber, AuditRecord, BatchOutcome, Digest, HistoryFilter, IdempotencyKey,
     IdempotencyRecord, Posting, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch,
 };
-use sqlx::{Database, Pool};
 
 use crate::error::storage_error;
 use crate::notify::ChangeListener;
 use crate::postgres::PgBackend;
 use crate::queries;
+use crate::reads::fetch_column;
 use crate::row;
-use crate::session::{Cells, Session};
+use crate::session::Cells;
 use crate::sqlite::SqliteBackend;
-use crate::stmt::{Dialect, Stmt};
+use crate::stmt::Dialect;
 
 /// A ledger store in PostgreSQL or SQLite. Open it with
 /// [`SqlStore::connect`]; see the [crate docs](crate) for the schema and
 /// the concurrency and durability guarantees.
 #[derive(Debug)]
 pub struct SqlStore {
-    inner: Inner,
+    pub(crate) inner: Inner,
 }
 
 /// The database behind a store.
@@ -34,7 +34,7 @@ pub(crate) enum Inner {
 }
 
 /// Maps one result row.
-type MapRow<T> = fn(&dyn Cells) -> Result<T, sqlx::Error>;
+pub(crate) type MapRow<T> = fn(&dyn Cells) -> Result<T, sqlx::Error>;
 
 impl SqlStore {
     pub(crate) fn new(inner: Inner) -> SqlStore {
@@ -52,19 +52,6 @@ impl SqlStore {
             Inner::Postgres(_) => Dialect::Postgres,
             Inner::Sqlite(_) => Dialect::Sqlite,
         }
-    }
-
-    /// Runs one read on a pooled connection and maps its rows.
-    async fn read<T>(&self, context: &str, stmt: Stmt, map: MapRow<T>) -> Result<Vec<T>, StorageError> {
-        let result = match &self.inner {
-            Inner::Postgres(b) => fetch(b.pool(), &stmt, map).await,
-            Inner::Sqlite(b) => fetch(b.pool(), &stmt, map).await,
-        };
-        result.map_err(|e| storage_error(self.backend(), context, e))
-    }
-
-    async fn read_one<T>(&self, context: &str, stmt: Stmt, map: MapRow<T>) -> Result<Option<T>, StorageError> {
-        Ok(self.read(context, stmt, map).await?.into_iter().next())
     }
 
     /// The database's plan for the query [`Store::transactions`] runs with
@@ -113,25 +100,6 @@ impl SqlStore {
             Inner::Sqlite(b) => b.pool().close().await,
         }
     }
-}
-
-async fn fetch<DB, T>(pool: &Pool<DB>, stmt: &Stmt, map: MapRow<T>) -> Result<Vec<T>, sqlx::Error>
-where
-    DB: Database,
-    DB::Connection: Session,
-{
-    let mut conn = pool.acquire().await?;
-    let rows = conn.fetch(stmt).await?;
-    rows.iter().map(|r| map(r)).collect()
-}
-
-async fn fetch_column<DB>(pool: &Pool<DB>, stmt: &Stmt, column: &str) -> Result<Vec<String>, sqlx::Error>
-where
-    DB: Database,
-    DB::Connection: Session,
-{
-    let mut conn = pool.acquire().await?;
-    conn.fetch(stmt).await?.iter().map(|r| r.text(column)).collect()
 }
 
 #[async_trait]
