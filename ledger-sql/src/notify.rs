@@ -10,8 +10,10 @@ use sqlx::postgres::{PgListener, PgNotification};
 use uuid::Uuid;
 
 use crate::error::storage_error;
-use crate::postgres::BACKEND;
 use crate::stmt::{Dialect, Stmt, Value};
+
+/// The backend notifications come from, for errors.
+const BACKEND: &str = Dialect::Postgres.backend();
 
 /// The channel every commit notifies on (one per database; the payload
 /// names the schema).

@@ -2,15 +2,42 @@
 //! pooled connection, its rows mapped to the domain (the statements are in
 //! `queries.rs`, the mapping in `row.rs`).
 
-use ledger_core::{StorageError, Store};
+use ledger_core::{HistoryFilter, StorageError, Store};
 use sqlx::{Database, Pool};
 
 use crate::error::storage_error;
+use crate::queries;
 use crate::session::{Cells, Session};
-use crate::stmt::Stmt;
-use crate::store::{Inner, MapRow, SqlStore};
+use crate::stmt::{Dialect, Stmt};
+use crate::store::{Inner, SqlStore};
+
+/// Maps one result row.
+pub(crate) type MapRow<T> = fn(&dyn Cells) -> Result<T, sqlx::Error>;
 
 impl SqlStore {
+    /// The database's plan for the query [`Store::transactions`] runs with
+    /// these arguments (PostgreSQL `EXPLAIN`, SQLite `EXPLAIN QUERY PLAN`),
+    /// one line per plan node: for checking that history reads use their
+    /// indexes on real data.
+    pub async fn explain_transactions(
+        &self,
+        filter: &HistoryFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<String, StorageError> {
+        let query = queries::history(self.dialect(), filter, before, limit);
+        let (prefix, column): (&str, &str) = match self.dialect() {
+            Dialect::Postgres => ("EXPLAIN ", "QUERY PLAN"),
+            Dialect::Sqlite => ("EXPLAIN QUERY PLAN ", "detail"),
+        };
+        let explain = query.prefixed(prefix);
+        let lines = match &self.inner {
+            Inner::Postgres(b) => fetch_column(b.pool(), &explain, column).await,
+            Inner::Sqlite(b) => fetch_column(b.pool(), &explain, column).await,
+        };
+        Ok(lines.map_err(|e| storage_error(self.backend(), "explaining the history query", e))?.join("\n"))
+    }
+
     /// Runs one read on a pooled connection and maps its rows.
     pub(crate) async fn read<T>(&self, context: &str, stmt: Stmt, map: MapRow<T>) -> Result<Vec<T>, StorageError> {
         let result = match &self.inner {
@@ -40,7 +67,7 @@ where
     rows.iter().map(|r| map(r)).collect()
 }
 
-pub(crate) async fn fetch_column<DB>(pool: &Pool<DB>, stmt: &Stmt, column: &str) -> Result<Vec<String>, sqlx::Error>
+async fn fetch_column<DB>(pool: &Pool<DB>, stmt: &Stmt, column: &str) -> Result<Vec<String>, sqlx::Error>
 where
     DB: Database,
     DB::Connection: Session,

@@ -8,13 +8,10 @@ use ledger_core::{
     IdempotencyRecord, Posting, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch,
 };
 
-use crate::error::storage_error;
 use crate::notify::ChangeListener;
 use crate::postgres::PgBackend;
 use crate::queries;
-use crate::reads::fetch_column;
 use crate::row;
-use crate::session::Cells;
 use crate::sqlite::SqliteBackend;
 use crate::stmt::Dialect;
 
@@ -34,7 +31,6 @@ pub(crate) enum Inner {
 }
 
 /// Maps one result row.
-pub(crate) type MapRow<T> = fn(&dyn Cells) -> Result<T, sqlx::Error>;
 
 impl SqlStore {
     pub(crate) fn new(inner: Inner) -> SqlStore {
@@ -47,34 +43,11 @@ impl SqlStore {
         &self.inner
     }
 
-    fn dialect(&self) -> Dialect {
+    pub(crate) fn dialect(&self) -> Dialect {
         match &self.inner {
             Inner::Postgres(_) => Dialect::Postgres,
             Inner::Sqlite(_) => Dialect::Sqlite,
         }
-    }
-
-    /// The database's plan for the query [`Store::transactions`] runs with
-    /// these arguments (PostgreSQL `EXPLAIN`, SQLite `EXPLAIN QUERY PLAN`),
-    /// one line per plan node: for checking that history reads use their
-    /// indexes on real data.
-    pub async fn explain_transactions(
-        &self,
-        filter: &HistoryFilter,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<String, StorageError> {
-        let query = queries::history(self.dialect(), filter, before, limit);
-        let (prefix, column): (&str, &str) = match self.dialect() {
-            Dialect::Postgres => ("EXPLAIN ", "QUERY PLAN"),
-            Dialect::Sqlite => ("EXPLAIN QUERY PLAN ", "detail"),
-        };
-        let explain = query.prefixed(prefix);
-        let lines = match &self.inner {
-            Inner::Postgres(b) => fetch_column(b.pool(), &explain, column).await,
-            Inner::Sqlite(b) => fetch_column(b.pool(), &explain, column).await,
-        };
-        Ok(lines.map_err(|e| storage_error(self.backend(), "explaining the history query", e))?.join("\n"))
     }
 
     /// Listens for the changes committed to this store by any process on
