@@ -70,11 +70,11 @@ pub fn app(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Millis)),
         )
         .layer(PropagateRequestIdLayer::new(request_id))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(state.metrics().clone(), metrics::track))
         .layer(axum::middleware::from_fn(error::problem_details))
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout_or_default(timeout)))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(axum::middleware::from_fn_with_state(state.limiter().cloned(), rate_limit::limit))
         .layer(axum::middleware::from_fn(media_type::require_json_bodies))
         .layer(DefaultBodyLimit::max(BODY_SIZE_MAX));
     router

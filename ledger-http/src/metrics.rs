@@ -1,7 +1,7 @@
 //! Prometheus metrics: requests by route and status, latency histograms,
 //! and money commands committed and rejected (by reason).
 //!
-//! Each [`AppState`] owns its registry (no process-global recorder), so
+//! Each [`AppState`](crate::AppState) owns its registry (no process-global recorder), so
 //! several services in one process (as in tests) never mix their numbers.
 
 use std::time::Instant;
@@ -10,8 +10,6 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
-
-use crate::state::AppState;
 
 /// The route label of requests that matched no route (kept constant so
 /// scanners cannot blow up the label cardinality).
@@ -80,7 +78,7 @@ impl Metrics {
 }
 
 /// Middleware: counts each request and times it.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     // Only standard methods become label values: arbitrary ones would let
     // a client create unbounded series.
@@ -93,7 +91,6 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .get::<MatchedPath>()
         .map_or_else(|| UNMATCHED_ROUTE.to_owned(), |path| path.as_str().to_owned());
     let response = next.run(request).await;
-    let metrics = state.metrics();
     let status = response.status().as_u16().to_string();
     metrics.requests.with_label_values(&[&method, &route, &status]).inc();
     metrics.latency.with_label_values(&[&method, &route]).observe(started.elapsed().as_secs_f64());

@@ -16,7 +16,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use std::sync::Arc;
 
 /// How many requests a client may make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,8 +61,8 @@ impl Limiter {
 }
 
 /// Middleware: answers 429 with `Retry-After` when the client is over its limit.
-pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if let Some(limiter) = state.limiter() {
+pub async fn limit(State(limiter): State<Option<Arc<Limiter>>>, request: Request, next: Next) -> Response {
+    if let Some(limiter) = limiter {
         let client = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()

@@ -88,7 +88,7 @@ struct Inner {
     events: Arc<dyn EventSource>,
     metrics: Metrics,
     settings: HttpSettings,
-    limiter: Option<Limiter>,
+    limiter: Option<Arc<Limiter>>,
     shutdown: CancellationToken,
 }
 
@@ -133,7 +133,7 @@ impl AppState {
     }
 
     /// The per-client rate limiter, if enabled.
-    pub fn limiter(&self) -> Option<&Limiter> {
+    pub fn limiter(&self) -> Option<&Arc<Limiter>> {
         self.inner.limiter.as_ref()
     }
 
@@ -223,7 +223,7 @@ impl AppStateBuilder {
             events,
             metrics: Metrics::new()?,
             settings: self.settings,
-            limiter: self.rate_limit.map(Limiter::new),
+            limiter: self.rate_limit.map(|limit| Arc::new(Limiter::new(limit))),
             shutdown: CancellationToken::new(),
         };
         Ok(AppState { inner: Arc::new(inner) })
