@@ -25,6 +25,7 @@ pub mod invariants;
 pub mod model;
 pub mod recording;
 pub mod rules;
+pub mod store_contract;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -193,6 +194,12 @@ macro_rules! conformance_suite {
             events_are_published_for_committed_changes,
             descriptions_are_validated,
             postings_balance_and_sum_to_each_balance,
+        );
+        $crate::conformance_suite!(@cases $factory; store_contract;
+            sessions_of_lists_newest_first_within_the_limit_revoked_included,
+            touch_session_moves_forward_only_and_never_on_a_revoked_session,
+            audit_records_by_actor_page_in_sequence_order,
+            users_are_listed_in_id_order_and_found_by_normalised_email,
         );
         $crate::conformance_suite!(@cases $factory; hardening;
             hostile_login_input_is_audited_escaped_and_bounded,

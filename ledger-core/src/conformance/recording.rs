@@ -1,6 +1,8 @@
 //! A store wrapper that records every `apply` (and `apply_unsynced`) call
-//! and can hold one at a gate, slow every call down, fail one, or capture
-//! the batches instead of applying them; it can also hold or fail a `sync`.
+//! and can hold one at a gate, slow every call down, fail one, refuse the
+//! calls naming an account, or capture the batches instead of applying
+//! them; it can also hold or fail a `sync`, break every call, or slow the
+//! ping. It is the one forwarding decorator the test suites use.
 //! That is what group commit tests need to make groups form and to prove
 //! that they did, and what backend tests need to get the batches a ledger
 //! plans. It also counts account reads, for tests of what planning reads.
@@ -59,6 +61,10 @@ pub struct RecordingStore {
     syncs: Checkpoint,
     /// Calls carrying a batch that names one of these accounts are refused.
     refused_accounts: Mutex<Vec<AccountId>>,
+    /// While set, every call fails with this message (a broken disk).
+    broken: Mutex<Option<String>>,
+    /// How long `ping` takes.
+    ping_delay: Mutex<Duration>,
 }
 
 impl RecordingStore {
@@ -74,6 +80,27 @@ impl RecordingStore {
             account_reads: AtomicUsize::new(0),
             syncs: Checkpoint::default(),
             refused_accounts: Mutex::new(Vec::new()),
+            broken: Mutex::new(None),
+            ping_delay: Mutex::new(Duration::ZERO),
+        }
+    }
+
+    /// From now on every call, reads included, fails with a storage error
+    /// carrying `message` (for tests that no internal detail leaks).
+    pub fn break_with(&self, message: impl Into<String>) {
+        *self.broken.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.into());
+    }
+
+    /// From now on `ping` takes `delay` (for timeout tests).
+    pub fn slow_ping(&self, delay: Duration) {
+        *self.ping_delay.lock().unwrap_or_else(|p| p.into_inner()) = delay;
+    }
+
+    /// Fails if the store was broken.
+    fn check(&self) -> Result<(), StorageError> {
+        match self.broken.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            Some(message) => Err(StorageError::new(self.inner.backend(), message.clone())),
+            None => Ok(()),
         }
     }
 
@@ -270,14 +297,17 @@ impl Store for RecordingStore {
     }
 
     async fn apply(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
+        self.check()?;
         self.recorded(batches, Durable::OnReturn).await
     }
 
     async fn apply_unsynced(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
+        self.check()?;
         self.recorded(batches, Durable::AfterSync).await
     }
 
     async fn sync(&self) -> Result<(), StorageError> {
+        self.check()?;
         if self.syncs.pass().await? {
             return Err(StorageError::new(self.inner.backend(), "injected sync failure"));
         }
@@ -285,24 +315,29 @@ impl Store for RecordingStore {
     }
 
     async fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
+        self.check()?;
         self.account_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.account(id).await
     }
 
     async fn account_by_number(&self, number: AccountNumber) -> Result<Option<Account>, StorageError> {
+        self.check()?;
         self.account_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.account_by_number(number).await
     }
 
     async fn accounts_by_owner(&self, owner: UserId) -> Result<Vec<Account>, StorageError> {
+        self.check()?;
         self.inner.accounts_by_owner(owner).await
     }
 
     async fn accounts(&self, after: Option<AccountId>, limit: usize) -> Result<Vec<Account>, StorageError> {
+        self.check()?;
         self.inner.accounts(after, limit).await
     }
 
     async fn transaction(&self, id: TransactionId) -> Result<Option<Transaction>, StorageError> {
+        self.check()?;
         self.inner.transaction(id).await
     }
 
@@ -312,6 +347,7 @@ impl Store for RecordingStore {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<Transaction>, StorageError> {
+        self.check()?;
         self.inner.transactions(filter, before, limit).await
     }
 
@@ -321,18 +357,22 @@ impl Store for RecordingStore {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<Posting>, StorageError> {
+        self.check()?;
         self.inner.postings(account, after, limit).await
     }
 
     async fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError> {
+        self.check()?;
         self.inner.idempotency_record(key).await
     }
 
     async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StorageError> {
+        self.check()?;
         self.inner.audit_records(after, limit).await
     }
 
     async fn expired_holds(&self, at: DateTime<Utc>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
+        self.check()?;
         self.inner.expired_holds(at, limit).await
     }
 
@@ -342,38 +382,51 @@ impl Store for RecordingStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, StorageError> {
+        self.check()?;
         self.inner.audit_records_by_actor(actor, after, limit).await
     }
 
     async fn user(&self, id: UserId) -> Result<Option<User>, StorageError> {
+        self.check()?;
         self.inner.user(id).await
     }
 
     async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StorageError> {
+        self.check()?;
         self.inner.user_by_email(email).await
     }
 
     async fn users(&self, after: Option<UserId>, limit: usize) -> Result<Vec<User>, StorageError> {
+        self.check()?;
         self.inner.users(after, limit).await
     }
 
     async fn session_by_token(&self, token: &Digest) -> Result<Option<Session>, StorageError> {
+        self.check()?;
         self.inner.session_by_token(token).await
     }
 
     async fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<Session>, StorageError> {
+        self.check()?;
         self.inner.sessions_of(user, limit).await
     }
 
     async fn touch_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StorageError> {
+        self.check()?;
         self.inner.touch_session(id, at).await
     }
 
     async fn reset_token(&self, token: &Digest) -> Result<Option<ResetToken>, StorageError> {
+        self.check()?;
         self.inner.reset_token(token).await
     }
 
     async fn ping(&self) -> Result<(), StorageError> {
+        self.check()?;
+        let delay = *self.ping_delay.lock().unwrap_or_else(|p| p.into_inner());
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         self.inner.ping().await
     }
 }

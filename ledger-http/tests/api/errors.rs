@@ -11,7 +11,7 @@ use ledger_http::state::HttpSettings;
 use serde_json::json;
 
 use crate::common::*;
-use crate::failing::FailingStore;
+use ledger_core::conformance::recording::RecordingStore;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_are_checked_before_anything_happens() {
@@ -221,28 +221,31 @@ async fn the_rate_limit_answers_429_with_retry_after() {
     assert!(r.header("retry-after").is_some());
 }
 
+/// Text in the storage error that must never reach a client.
+const SECRET_DETAIL: &str = "/var/lib/secret-disk-path";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_failures_are_500_without_internals_and_health_says_503() {
-    let store = Arc::new(FailingStore::new(MemoryStore::new()));
+    let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), Duration::ZERO));
     let app = TestApp::on_store(store.clone(), |b| b).await;
     let alice = app.user("alice@example.com").await;
     assert_eq!(app.get("/health").send().await.json()["status"], "ok");
-    store.break_it();
+    store.break_with(format!("disk failure at {SECRET_DETAIL}"));
     let r = app.get("/health").send().await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.json()["status"], "unavailable");
     assert_eq!(r.json()["storage"], "memory");
     let r = app.get("/api/accounts").bearer(&alice).send().await;
     let body = r.assert_problem(StatusCode::INTERNAL_SERVER_ERROR, "internal_error");
-    assert!(!r.text().contains(crate::failing::SECRET_DETAIL), "{body}");
+    assert!(!r.text().contains(SECRET_DETAIL), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_requests_time_out_with_a_problem() {
-    let store = Arc::new(FailingStore::new(MemoryStore::new()));
+    let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), Duration::ZERO));
     let settings = HttpSettings { request_timeout: Duration::from_millis(200), ..HttpSettings::default() };
     let app = TestApp::on_store(store.clone(), |b| b.settings(settings)).await;
-    store.slow_down();
+    store.slow_ping(Duration::from_secs(2));
     let started = std::time::Instant::now();
     let r = app.get("/health").send().await;
     r.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "request_timeout");

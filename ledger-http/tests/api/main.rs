@@ -10,7 +10,6 @@ mod common;
 mod dashboard;
 mod errors;
 mod events;
-mod failing;
 mod fuzz_targets;
 mod journey;
 mod ops;
