@@ -30,8 +30,6 @@ pub(crate) enum Inner {
     Sqlite(SqliteBackend),
 }
 
-/// Maps one result row.
-
 impl SqlStore {
     pub(crate) fn new(inner: Inner) -> SqlStore {
         SqlStore { inner }
