@@ -1,5 +1,7 @@
 //! Accounts: open, list, read, balance, freeze, unfreeze, close.
 
+pub mod dto;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -1,5 +1,7 @@
 //! The audit log (own records; all for admins) and the chain check.
 
+pub mod dto;
+
 use axum::Json;
 use axum::extract::State;
 use ledger_core::LedgerError;

@@ -1,5 +1,7 @@
 //! Registration, login, logout, sessions and passwords.
 
+pub mod dto;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

@@ -1,5 +1,7 @@
 //! Operational endpoints: health, Prometheus metrics, the OpenAPI document.
 
+pub mod dto;
+
 use std::sync::Arc;
 
 use axum::Json;

@@ -1,5 +1,7 @@
 //! Transaction history with filters and cursor pagination; one transaction.
 
+pub mod dto;
+
 use axum::Json;
 use axum::extract::State;
 use ledger_core::query::PAGE_SIZE_DEFAULT;

@@ -6,6 +6,8 @@
 //! stands), with `Idempotent-Replayed: true`; the same key with another
 //! body is 409 `idempotency_conflict`. Keys are scoped per user by the core.
 
+pub mod dto;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};

@@ -1,5 +1,7 @@
 //! The caller's profile and KYC submission; the admin's user list and KYC review.
 
+pub mod dto;
+
 use axum::Json;
 use axum::extract::State;
 use ledger_core::UserId;

@@ -17,6 +17,8 @@
 //! **Disabled** when no secret is configured: every call answers 503
 //! `webhook_disabled`, so a misconfiguration is visible rather than silent.
 
+pub mod dto;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

@@ -1,0 +1,125 @@
+//! Request and response bodies of the account routes: accounts and balances.
+//!
+//! Amounts cross JSON as strings ("12.50"), never as numbers; request
+//! bodies refuse unknown fields.
+
+use chrono::{DateTime, Utc};
+use ledger_core::Account;
+use ledger_core::money::format_minor;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// `POST /api/accounts`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenAccountRequest {
+    /// `checking`, `savings` or `investment`.
+    pub kind: String,
+    /// ISO 4217 code: `USD`, `EUR` or `GBP`.
+    pub currency: String,
+    /// Optional display name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Balances, as strings in the currency's minor unit ("12.50").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BalanceDto {
+    /// Sum of postings.
+    pub posted: String,
+    /// Sum of open holds.
+    pub pending: String,
+    /// What may be spent: posted minus pending.
+    pub available: String,
+}
+
+/// An account.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccountDto {
+    /// Account id.
+    pub id: Uuid,
+    /// The 12-digit account number (others pay to it).
+    pub number: String,
+    /// `checking`, `savings` or `investment`.
+    pub kind: String,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// `active`, `frozen` or `closed`.
+    pub status: String,
+    /// Balances.
+    pub balance: BalanceDto,
+    /// When opened.
+    pub created_at: DateTime<Utc>,
+    /// When its status or balance last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Account> for AccountDto {
+    fn from(account: &Account) -> AccountDto {
+        AccountDto {
+            id: *account.id.as_uuid(),
+            number: account.number.to_string(),
+            kind: account.kind.as_str().to_owned(),
+            currency: account.currency.code().to_owned(),
+            name: account.name.clone(),
+            status: account.status.as_str().to_owned(),
+            balance: BalanceDto::from(account),
+            created_at: account.created_at,
+            updated_at: account.updated_at,
+        }
+    }
+}
+
+impl From<&Account> for BalanceDto {
+    fn from(account: &Account) -> BalanceDto {
+        let c = account.currency;
+        let b = &account.balance;
+        BalanceDto {
+            posted: format_minor(b.posted, c),
+            pending: format_minor(b.pending, c),
+            available: format_minor(b.available(), c),
+        }
+    }
+}
+
+/// The caller's accounts, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccountList {
+    /// The accounts.
+    pub items: Vec<AccountDto>,
+}
+
+/// `GET /api/accounts/{id}/balance` (also the `balance` server-sent event).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BalanceResponse {
+    /// The account.
+    pub account_id: Uuid,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Sum of postings.
+    pub posted: String,
+    /// Sum of open holds.
+    pub pending: String,
+    /// posted minus pending.
+    pub available: String,
+    /// When these figures were read (for events: when they changed).
+    pub as_of: DateTime<Utc>,
+}
+
+impl BalanceResponse {
+    /// The balances of an account as of an instant.
+    pub fn new(account: &Account, as_of: DateTime<Utc>) -> BalanceResponse {
+        let BalanceDto { posted, pending, available } = BalanceDto::from(account);
+        BalanceResponse {
+            account_id: *account.id.as_uuid(),
+            currency: account.currency.code().to_owned(),
+            posted,
+            pending,
+            available,
+            as_of,
+        }
+    }
+}

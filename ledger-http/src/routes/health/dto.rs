@@ -1,0 +1,18 @@
+//! The health report.
+//!
+//! Amounts cross JSON as strings ("12.50"), never as numbers; request
+//! bodies refuse unknown fields.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `GET /health`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: String,
+    /// The storage backend (`memory`, `sled`, ...).
+    pub storage: String,
+    /// The service's version.
+    pub version: String,
+}
