@@ -376,6 +376,67 @@ impl LedgerError {
         }
     }
 
+    /// What kind of failure this is, for callers that map errors to their
+    /// own terms (HTTP statuses): every variant has one, so a new variant
+    /// cannot reach a caller unclassified.
+    pub fn category(&self) -> ErrorCategory {
+        use LedgerError::*;
+        match self {
+            InvalidAmount(_)
+            | InvalidAccountNumber(_)
+            | InvalidAccountName
+            | InvalidAccountKind
+            | InvalidOverdraftLimit
+            | InvalidDescription
+            | InvalidIdempotencyKey
+            | InvalidExpiry
+            | SameAccount
+            | BatchEmpty
+            | BatchTooLarge { .. }
+            | InvalidPageSize { .. }
+            | InvalidCursor
+            | InvalidFilter(_)
+            | InvalidEmail
+            | WeakPassword(_)
+            | InvalidProfile(_)
+            | InvalidKycReason
+            | InvalidDeviceLabel
+            | InternalAccount { .. }
+            | CurrencyMismatch { .. }
+            | CaptureExceedsHold { .. }
+            | InsufficientFunds { .. }
+            | WrongPassword
+            | BalanceOverflow => ErrorCategory::Invalid,
+            InvalidResetToken => ErrorCategory::InvalidToken,
+            AccountNotFound { .. }
+            | AccountNumberNotFound { .. }
+            | TransactionNotFound { .. }
+            | NotAHold { .. }
+            | UserNotFound
+            | SessionNotFound => ErrorCategory::NotFound,
+            Unauthenticated | InvalidCredentials => ErrorCategory::Unauthenticated,
+            Forbidden | KycRequired => ErrorCategory::Forbidden,
+            TooManyAttempts { .. } => ErrorCategory::Throttled,
+            EmailTaken
+            | IdempotencyConflict
+            | AccountClosed { .. }
+            | AccountFrozen { .. }
+            | RecipientUnavailable
+            | PayerUnavailable
+            | HoldNotPending { .. }
+            | HoldExpired { .. }
+            | AccountHasOpenHolds { .. }
+            | AccountNotEmpty { .. }
+            | InvalidStatusTransition { .. }
+            | InvalidKycTransition { .. }
+            | TooManyAccounts { .. } => ErrorCategory::Conflict,
+            BatchCommandFailed { source, .. } => source.category(),
+            // The ledger draws a number again on a collision; this reaches a
+            // caller only when every draw collided.
+            AccountNumberTaken | PasswordHashing | AuditChainBroken(_) | Storage(_) => ErrorCategory::Internal,
+        }
+    }
+
     /// The innermost error: the failing command's own error for a batch.
     pub fn root(&self) -> &LedgerError {
         match self {
@@ -383,6 +444,33 @@ impl LedgerError {
             other => other,
         }
     }
+}
+
+/// The kind of a [`LedgerError`], by what the caller can do about it.
+///
+/// Deliberately not `#[non_exhaustive]`: a caller's mapping (HTTP statuses)
+/// is an exhaustive match, so a new category is a change every caller must
+/// answer, not one that falls into a default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCategory {
+    /// The command or query is invalid as given, or breaks a rule the caller
+    /// can fix by asking differently (an amount, a currency, funds).
+    Invalid,
+    /// A one-time token (a password reset's) is unknown, used or expired.
+    InvalidToken,
+    /// Nothing the caller may see has this id (or number, or email).
+    NotFound,
+    /// No valid credentials.
+    Unauthenticated,
+    /// The caller may not do this (its role, or the KYC policy).
+    Forbidden,
+    /// The current state refuses it (a frozen account, a used key, a hold no
+    /// longer pending).
+    Conflict,
+    /// Too many attempts; try later.
+    Throttled,
+    /// The ledger failed, not the caller: storage, or a broken invariant.
+    Internal,
 }
 
 /// What a storage failure says about the writes of the call that failed.

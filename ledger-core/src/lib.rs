@@ -56,7 +56,7 @@ pub use command::{
     Withdraw,
 };
 pub use digest::Digest;
-pub use error::{LedgerError, StorageError, StorageErrorKind};
+pub use error::{ErrorCategory, LedgerError, StorageError, StorageErrorKind};
 pub use event::LedgerEvent;
 pub use id::{AccountId, TransactionId, UserId};
 pub use idempotency::{IdempotencyKey, IdempotencyRecord};

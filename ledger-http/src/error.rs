@@ -17,7 +17,7 @@ use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ledger_core::LedgerError;
+use ledger_core::{ErrorCategory, LedgerError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -143,61 +143,19 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-/// The HTTP status of a ledger error (see the module docs for the scheme).
+/// The HTTP status of a ledger error (see the module docs for the scheme):
+/// by its category, exhaustively, so a new kind of error is a compile error
+/// here rather than a silent 500.
 pub fn status_of(error: &LedgerError) -> StatusCode {
-    use LedgerError::*;
-    match error.root() {
-        InvalidAmount(_)
-        | InvalidAccountNumber(_)
-        | InvalidAccountName
-        | InvalidAccountKind
-        | InvalidOverdraftLimit
-        | InvalidDescription
-        | InvalidIdempotencyKey
-        | InvalidExpiry
-        | SameAccount
-        | BatchEmpty
-        | BatchTooLarge { .. }
-        | InvalidPageSize { .. }
-        | InvalidCursor
-        | InvalidFilter(_)
-        | InvalidEmail
-        | WeakPassword(_)
-        | InvalidProfile(_)
-        | InvalidKycReason
-        | InvalidDeviceLabel
-        | InternalAccount { .. }
-        | CurrencyMismatch { .. }
-        | CaptureExceedsHold { .. }
-        | InsufficientFunds { .. }
-        | WrongPassword
-        | BalanceOverflow => StatusCode::UNPROCESSABLE_ENTITY,
-        InvalidResetToken => StatusCode::BAD_REQUEST,
-        AccountNotFound { .. }
-        | AccountNumberNotFound { .. }
-        | TransactionNotFound { .. }
-        | NotAHold { .. }
-        | UserNotFound
-        | SessionNotFound => StatusCode::NOT_FOUND,
-        Unauthenticated | InvalidCredentials => StatusCode::UNAUTHORIZED,
-        Forbidden | KycRequired => StatusCode::FORBIDDEN,
-        TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-        EmailTaken
-        | IdempotencyConflict
-        | AccountClosed { .. }
-        | AccountFrozen { .. }
-        | RecipientUnavailable
-        | PayerUnavailable
-        | HoldNotPending { .. }
-        | HoldExpired { .. }
-        | AccountHasOpenHolds { .. }
-        | AccountNotEmpty { .. }
-        | InvalidStatusTransition { .. }
-        | InvalidKycTransition { .. }
-        | TooManyAccounts { .. } => StatusCode::CONFLICT,
-        // Server-side failures, and any variant added to the core later
-        // until it is mapped here: a 500 whose cause is logged.
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    match error.category() {
+        ErrorCategory::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCategory::InvalidToken => StatusCode::BAD_REQUEST,
+        ErrorCategory::NotFound => StatusCode::NOT_FOUND,
+        ErrorCategory::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorCategory::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCategory::Conflict => StatusCode::CONFLICT,
+        ErrorCategory::Throttled => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCategory::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
