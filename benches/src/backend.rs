@@ -97,18 +97,16 @@ pub async fn open_store(
         Backend::Sqlite => {
             let dir = dir()?;
             let url = format!("sqlite:{}", dir.path().join("ledger.db").display());
-            let options = SqlOptions { max_connections: connections, ..SqlOptions::default() };
+            let options = SqlOptions::default().max_connections(connections);
             OpenedStore { store: Arc::new(SqlStore::connect_with(&url, options).await?), dir: Some(dir) }
         }
         Backend::Postgres => {
             fresh_schema(postgres, LEDGER_SCHEMA).await?;
             // No listener in a benchmark: announcing commits would be wasted work.
-            let options = SqlOptions {
-                max_connections: postgres_connections(clients),
-                schema: Some(LEDGER_SCHEMA.to_owned()),
-                notify: false,
-                ..SqlOptions::default()
-            };
+            let options = SqlOptions::default()
+                .max_connections(postgres_connections(clients))
+                .schema(Some(LEDGER_SCHEMA.to_owned()))
+                .notify(false);
             let url = postgres_url(postgres, durability);
             OpenedStore { store: Arc::new(SqlStore::connect_with(&url, options).await?), dir: None }
         }
@@ -125,13 +123,10 @@ pub fn postgres_connections(clients: usize) -> u32 {
 /// transaction.
 pub fn ledger_config(group_commit: bool, wait_micros: Option<u64>) -> LedgerConfig {
     let group_commit = match group_commit {
-        true => GroupCommit {
-            wait_micros: wait_micros.unwrap_or(GroupCommit::default().wait_micros),
-            ..GroupCommit::default()
-        },
+        true => GroupCommit::default().wait_micros(wait_micros.unwrap_or(GroupCommit::default().wait_micros)),
         false => GroupCommit::DISABLED,
     };
-    LedgerConfig { group_commit, ..LedgerConfig::default() }
+    LedgerConfig::default().group_commit(group_commit)
 }
 
 /// Opens `count` checking accounts in USD and funds each with

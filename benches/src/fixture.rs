@@ -208,7 +208,7 @@ async fn postgres_history(url: &str, postings: usize) -> Result<BenchLedger, Ben
     if !built {
         fresh_schema(url, &schema).await?;
     }
-    let options = SqlOptions { schema: Some(schema), notify: false, ..SqlOptions::default() };
+    let options = SqlOptions::default().schema(Some(schema)).notify(false);
     let store = SqlStore::connect_with(&postgres_url_with(url, Durability::Strict), options).await?;
     let fixture = build_once(Arc::new(store), built, postings).await?;
     if !built {

@@ -19,6 +19,7 @@ use crate::state::{AppState, HttpSettings, StateError, WebhookSecret};
 use crate::{app, storage};
 
 /// Why the service stopped with an error.
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The store did not open or flush.
@@ -70,9 +71,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         per_second,
         burst: NonZeroU32::new(config.rate_limit_burst).unwrap_or(per_second),
     });
-    let group_commit = GroupCommit { batches_max: config.group_commit_max, ..GroupCommit::default() };
-    let ledger_config =
-        LedgerConfig { password_hash: HashParams::RECOMMENDED, group_commit, ..LedgerConfig::default() };
+    let group_commit = GroupCommit::default().batches_max(config.group_commit_max);
+    let ledger_config = LedgerConfig::default().password_hash(HashParams::RECOMMENDED).group_commit(group_commit);
     let mut builder =
         AppState::builder(opened.store.clone()).ledger_config(ledger_config).settings(settings).rate_limit(rate_limit);
     if let Some(events) = opened.event_source().await? {

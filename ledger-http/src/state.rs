@@ -19,6 +19,7 @@ pub const REQUEST_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 pub const EVENT_SESSION_CHECK_DEFAULT: Duration = Duration::from_secs(30);
 
 /// HTTP-level settings (the ledger's own live in [`LedgerConfig`]).
+#[non_exhaustive]
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     /// Whether cookies get the `Secure` attribute (set it behind HTTPS).
@@ -30,6 +31,32 @@ pub struct HttpSettings {
     /// How often an open event stream re-checks its session (a stream ends
     /// soon after logout or revocation).
     pub event_session_check: Duration,
+}
+
+impl HttpSettings {
+    /// The same settings, with `cookie_secure` set.
+    pub fn cookie_secure(mut self, cookie_secure: bool) -> HttpSettings {
+        self.cookie_secure = cookie_secure;
+        self
+    }
+
+    /// The same settings, with `request_timeout` set.
+    pub fn request_timeout(mut self, request_timeout: Duration) -> HttpSettings {
+        self.request_timeout = request_timeout;
+        self
+    }
+
+    /// The same settings, with `webhook_secret` set.
+    pub fn webhook_secret(mut self, webhook_secret: Option<WebhookSecret>) -> HttpSettings {
+        self.webhook_secret = webhook_secret;
+        self
+    }
+
+    /// The same settings, with `event_session_check` set.
+    pub fn event_session_check(mut self, event_session_check: Duration) -> HttpSettings {
+        self.event_session_check = event_session_check;
+        self
+    }
 }
 
 impl Default for HttpSettings {
@@ -67,6 +94,7 @@ impl std::fmt::Debug for WebhookSecret {
 }
 
 /// Why the state could not be built.
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// The ledger did not open (its store failed).

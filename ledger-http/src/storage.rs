@@ -185,7 +185,7 @@ pub async fn open(url: &StorageUrl, options: StorageOptions) -> Result<OpenedSto
         // Every SQL commit is durable when it returns: nothing to flush.
         StorageUrl::Sqlite(url) => Ok(OpenedStore::new(Arc::new(SqlStore::connect(url).await?))),
         StorageUrl::Postgres(url) => {
-            let options = SqlOptions { notify: pg_notify, ..SqlOptions::default() };
+            let options = SqlOptions::default().notify(pg_notify);
             let store = Arc::new(SqlStore::connect_with(url, options).await?);
             let postgres = pg_notify.then(|| store.clone());
             Ok(OpenedStore { store, flush: None, postgres })

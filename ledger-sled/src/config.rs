@@ -26,6 +26,7 @@ pub const CACHE_CAPACITY_DEFAULT_BYTES: u64 = 1024 * 1024 * 1024;
 pub const CACHE_CAPACITY_MIN_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Where and how to open a [`SledStore`](crate::SledStore).
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SledConfig {
     /// The database directory (created if missing).

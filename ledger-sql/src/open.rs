@@ -11,12 +11,14 @@ use crate::store::{Inner, SqlStore};
 /// The backend name used for errors before the URL names a database.
 const UNKNOWN_BACKEND: &str = "sql";
 
-/// How a [`SqlStore`] connects. Build it with struct update syntax:
+/// How a [`SqlStore`] connects. Build it from the defaults, setting what
+/// differs (it may gain settings, so it is not built field by field):
 ///
 /// ```
-/// let options = ledger_sql::SqlOptions { max_connections: 4, ..Default::default() };
+/// let options = ledger_sql::SqlOptions::default().max_connections(4);
 /// # let _ = options;
 /// ```
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlOptions {
     /// The most connections the pool opens (default 10).
@@ -33,6 +35,32 @@ pub struct SqlOptions {
     /// it off for engines without `LISTEN`/`NOTIFY` (CockroachDB,
     /// YugabyteDB); see the [crate docs](crate#change-notifications-postgresql).
     pub notify: bool,
+}
+
+impl SqlOptions {
+    /// The same options, with `max_connections` set.
+    pub fn max_connections(mut self, max_connections: u32) -> SqlOptions {
+        self.max_connections = max_connections;
+        self
+    }
+
+    /// The same options, with `connect_timeout` set.
+    pub fn connect_timeout(mut self, connect_timeout: Duration) -> SqlOptions {
+        self.connect_timeout = connect_timeout;
+        self
+    }
+
+    /// The same options, with `schema` set.
+    pub fn schema(mut self, schema: Option<String>) -> SqlOptions {
+        self.schema = schema;
+        self
+    }
+
+    /// The same options, with `notify` set.
+    pub fn notify(mut self, notify: bool) -> SqlOptions {
+        self.notify = notify;
+        self
+    }
 }
 
 impl Default for SqlOptions {

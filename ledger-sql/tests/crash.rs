@@ -43,7 +43,7 @@ fn owner() -> UserId {
 }
 
 async fn open_store(url: &str, schema: Option<String>) -> SqlStore {
-    let options = SqlOptions { max_connections: 2, schema, ..SqlOptions::default() };
+    let options = SqlOptions::default().max_connections(2).schema(schema);
     SqlStore::connect_with(url, options).await.expect("opening the store")
 }
 

@@ -53,9 +53,7 @@ impl Db {
 
     async fn store(&self) -> Arc<SqlStore> {
         let store = match self {
-            Db::Sqlite { url } => {
-                SqlStore::connect_with(url, SqlOptions { max_connections: 5, ..SqlOptions::default() }).await
-            }
+            Db::Sqlite { url } => SqlStore::connect_with(url, SqlOptions::default().max_connections(5)).await,
             Db::Postgres { url, schema } => SqlStore::connect_with(url, common::test_options(schema)).await,
         };
         Arc::new(store.expect("opening the store"))
@@ -376,7 +374,7 @@ async fn schema_constraints_refuse_what_no_build_could_read(db: Db) {
 async fn concurrent_registrations_of_one_email_across_two_instances_admit_one(db: Db) {
     const RACERS: usize = 8;
     let (a, b) = tokio::join!(db.store(), db.store());
-    let config = LedgerConfig { password_hash: HashParams::INSECURE_FAST_FOR_TESTS, ..LedgerConfig::default() };
+    let config = LedgerConfig::default().password_hash(HashParams::INSECURE_FAST_FOR_TESTS);
     let a = Ledger::builder(a).config(config.clone()).open().await.unwrap();
     let b = Ledger::builder(b).config(config).open().await.unwrap();
     let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));

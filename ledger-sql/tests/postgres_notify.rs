@@ -12,7 +12,7 @@ use std::time::Duration;
 use ledger_core::{
     AccountKind, Actor, Amount, Currency, Deposit, IdempotencyKey, Ledger, LedgerError, OpenAccount, Transfer, UserId,
 };
-use ledger_sql::{Change, ChangeListener, ChangeNotice, SqlOptions, SqlStore};
+use ledger_sql::{Change, ChangeListener, ChangeNotice, SqlStore};
 
 fn key(text: &str) -> IdempotencyKey {
     IdempotencyKey::new(text.to_owned()).unwrap()
@@ -108,7 +108,7 @@ async fn sqlite_and_disabled_stores_do_not_listen() {
 
     let Some(url) = common::postgres_url("PostgreSQL with notifications off") else { return };
     let schema = common::fresh_schema(&url).await;
-    let options = SqlOptions { notify: false, ..common::test_options(&schema) };
+    let options = common::test_options(&schema).notify(false);
     let store = SqlStore::connect_with(&url, options).await.unwrap();
     let error = store.listen().await.unwrap_err().to_string();
     assert!(error.contains("notifications are off"), "{error}");

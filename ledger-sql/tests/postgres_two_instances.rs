@@ -84,7 +84,7 @@ async fn two_instances_never_overdraw_nor_lose_updates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_sqlite_instances_never_overdraw_nor_lose_updates() {
-    let options = SqlOptions { max_connections: 5, ..SqlOptions::default() };
+    let options = SqlOptions::default().max_connections(5);
     let (a, b) = two_ledgers(&common::fresh_sqlite_url(), options).await;
     race(a, b).await;
 }

@@ -52,7 +52,7 @@ async fn malformed_urls_get_clear_errors() {
         assert!(error.contains(expected), "{url}: {error}");
         assert!(!error.contains("secret"), "the URL's password leaked: {error}");
     }
-    let options = SqlOptions { schema: Some("bad-name".into()), ..SqlOptions::default() };
+    let options = SqlOptions::default().schema(Some("bad-name".into()));
     let error = connect_error("postgres://postgres@127.0.0.1:1/test", options).await;
     assert!(error.contains("invalid schema name"), "{error}");
 }
@@ -71,7 +71,7 @@ async fn a_sqlite_file_in_a_missing_directory_is_created_with_its_directory() {
 
 #[tokio::test]
 async fn unreachable_postgres_fails_fast_with_the_cause() {
-    let options = SqlOptions { connect_timeout: Duration::from_secs(2), ..SqlOptions::default() };
+    let options = SqlOptions::default().connect_timeout(Duration::from_secs(2));
     let started = Instant::now();
     let error = connect_error("postgres://postgres@127.0.0.1:1/test", options).await;
     assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
@@ -84,7 +84,7 @@ async fn a_server_that_never_answers_times_out() {
     // Accepts TCP connections (the kernel's backlog does) but never speaks.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("postgres://postgres@{}/test", silent.local_addr().unwrap());
-    let options = SqlOptions { connect_timeout: Duration::from_millis(500), ..SqlOptions::default() };
+    let options = SqlOptions::default().connect_timeout(Duration::from_millis(500));
     let started = Instant::now();
     let error = connect_error(&url, options).await;
     assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());

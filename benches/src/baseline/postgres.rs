@@ -34,7 +34,7 @@ impl PostgresBaseline {
         (clients, command_size): (usize, usize),
     ) -> Result<PostgresBaseline, BenchError> {
         fresh_schema(url, BASELINE_SCHEMA).await?;
-        let migrate = SqlOptions { schema: Some(BASELINE_SCHEMA.into()), notify: false, ..SqlOptions::default() };
+        let migrate = SqlOptions::default().schema(Some(BASELINE_SCHEMA.into())).notify(false);
         drop(SqlStore::connect_with(url, migrate).await?);
         let connect =
             PgConnectOptions::from_str(&postgres_url(url, durability))?.options([("search_path", BASELINE_SCHEMA)]);

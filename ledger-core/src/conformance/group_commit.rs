@@ -48,7 +48,7 @@ fn amount(text: &str) -> Amount {
 /// A second ledger over the harness's store, through a recording wrapper.
 async fn recording_ledger(h: &Harness, delay: Duration) -> (Ledger, Arc<RecordingStore>) {
     let store = Arc::new(RecordingStore::new(h.store.clone(), delay));
-    let config = LedgerConfig { group_commit: GroupCommit::default(), ..LedgerConfig::default() };
+    let config = LedgerConfig::default().group_commit(GroupCommit::default());
     let ledger = Ledger::builder(store.clone()).clock(h.clock.clone()).config(config).open().await;
     (ledger.expect("opening a ledger over the recording store"), store)
 }

@@ -32,11 +32,8 @@ const SYS: Actor = Actor::System;
 /// can hold one at the gate while another commits.
 async fn recording_ledger(h: &Harness) -> (Ledger, Arc<RecordingStore>) {
     let store = Arc::new(RecordingStore::new(h.store.clone(), Duration::ZERO));
-    let config = LedgerConfig {
-        password_hash: HashParams::INSECURE_FAST_FOR_TESTS,
-        group_commit: GroupCommit::DISABLED,
-        ..LedgerConfig::default()
-    };
+    let config =
+        LedgerConfig::default().password_hash(HashParams::INSECURE_FAST_FOR_TESTS).group_commit(GroupCommit::DISABLED);
     let opened = Ledger::builder(store.clone()).clock(h.clock.clone()).config(config).notifier(h.notifier.clone());
     (opened.open().await.expect("opening a ledger over the recording store"), store)
 }
@@ -103,7 +100,7 @@ pub async fn concurrent_wrong_passwords_pass_the_throttle_at_most_its_limit(h: H
     const ATTEMPTS: usize = 60;
     // A hash slow enough that every attempt starts before the first ends.
     let slow = HashParams { memory_kib: 4096, iterations: 3, lanes: 1 };
-    let config = LedgerConfig { password_hash: slow, ..LedgerConfig::default() };
+    let config = LedgerConfig::default().password_hash(slow);
     let ledger = Ledger::builder(h.store.clone()).clock(h.clock.clone()).config(config).open().await.expect("ledger");
     ledger.register(registration("wes@example.com")).await.expect("register");
     let start = Arc::new(tokio::sync::Barrier::new(ATTEMPTS));

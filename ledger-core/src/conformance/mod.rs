@@ -57,7 +57,7 @@ impl Harness {
         let start = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).single().unwrap_or_else(Utc::now);
         let clock = Arc::new(ManualClock::new(start));
         let notifier = Arc::new(RecordingNotifier::default());
-        let config = LedgerConfig { password_hash: HashParams::INSECURE_FAST_FOR_TESTS, ..LedgerConfig::default() };
+        let config = LedgerConfig::default().password_hash(HashParams::INSECURE_FAST_FOR_TESTS);
         let opened =
             Ledger::builder(store.clone()).clock(clock.clone()).config(config).notifier(notifier.clone()).open().await;
         let ledger = match opened {

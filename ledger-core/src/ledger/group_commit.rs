@@ -97,6 +97,7 @@ pub const GROUP_COMMIT_BATCHES_CAP: usize = 4096;
 pub const GROUP_COMMIT_WAIT_MICROS_MAX: u64 = 10_000;
 
 /// Group commit settings of a [`Ledger`](crate::Ledger).
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroupCommit {
     /// The most batches one `Store::apply` call carries (capped at
@@ -108,6 +109,20 @@ pub struct GroupCommit {
     /// from callers who arrive while a commit is in flight. A leader with no
     /// command on its way commits at once. A wait needs Tokio's time driver.
     pub wait_micros: u64,
+}
+
+impl GroupCommit {
+    /// The same settings, with `batches_max` set.
+    pub fn batches_max(mut self, batches_max: usize) -> GroupCommit {
+        self.batches_max = batches_max;
+        self
+    }
+
+    /// The same settings, with `wait_micros` set.
+    pub fn wait_micros(mut self, wait_micros: u64) -> GroupCommit {
+        self.wait_micros = wait_micros;
+        self
+    }
 }
 
 impl GroupCommit {

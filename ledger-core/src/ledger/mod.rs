@@ -66,6 +66,7 @@ pub struct BatchReceipt {
 }
 
 /// Settings of a ledger; every field has a production default.
+#[non_exhaustive]
 #[derive(Debug, Clone, Default)]
 pub struct LedgerConfig {
     /// argon2id cost for new password digests.
@@ -78,6 +79,38 @@ pub struct LedgerConfig {
     pub kyc: KycPolicy,
     /// How concurrent commands share storage transactions.
     pub group_commit: GroupCommit,
+}
+
+impl LedgerConfig {
+    /// The same config, with `password_hash` set.
+    pub fn password_hash(mut self, password_hash: HashParams) -> LedgerConfig {
+        self.password_hash = password_hash;
+        self
+    }
+
+    /// The same config, with `sessions` set.
+    pub fn sessions(mut self, sessions: SessionPolicy) -> LedgerConfig {
+        self.sessions = sessions;
+        self
+    }
+
+    /// The same config, with `throttle` set.
+    pub fn throttle(mut self, throttle: ThrottlePolicy) -> LedgerConfig {
+        self.throttle = throttle;
+        self
+    }
+
+    /// The same config, with `kyc` set.
+    pub fn kyc(mut self, kyc: KycPolicy) -> LedgerConfig {
+        self.kyc = kyc;
+        self
+    }
+
+    /// The same config, with `group_commit` set.
+    pub fn group_commit(mut self, group_commit: GroupCommit) -> LedgerConfig {
+        self.group_commit = group_commit;
+        self
+    }
 }
 
 /// A double-entry ledger over any [`Store`].

@@ -243,7 +243,7 @@ async fn storage_failures_are_500_without_internals_and_health_says_503() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_requests_time_out_with_a_problem() {
     let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), Duration::ZERO));
-    let settings = HttpSettings { request_timeout: Duration::from_millis(200), ..HttpSettings::default() };
+    let settings = HttpSettings::default().request_timeout(Duration::from_millis(200));
     let app = TestApp::on_store(store.clone(), |b| b.settings(settings)).await;
     store.slow_ping(Duration::from_secs(2));
     let started = std::time::Instant::now();

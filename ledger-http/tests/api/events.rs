@@ -81,7 +81,7 @@ async fn the_stream_needs_authentication() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_ends_soon_after_logout() {
-    let settings = HttpSettings { event_session_check: Duration::from_millis(100), ..HttpSettings::default() };
+    let settings = HttpSettings::default().event_session_check(Duration::from_millis(100));
     let app = TestApp::with(|b| b.settings(settings)).await;
     let alice = app.user("alice@example.com").await;
     let response = app.router.clone().oneshot(app.get("/api/events").bearer(&alice).request()).await.unwrap();
@@ -120,12 +120,10 @@ async fn a_deposit_through_one_instance_reaches_a_stream_on_another() {
     sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
 
     let instance = || async {
-        let options = SqlOptions {
-            max_connections: 4,
-            connect_timeout: Duration::from_secs(30),
-            schema: Some(schema.clone()),
-            ..SqlOptions::default()
-        };
+        let options = SqlOptions::default()
+            .max_connections(4)
+            .connect_timeout(Duration::from_secs(30))
+            .schema(Some(schema.clone()));
         let store = Arc::new(SqlStore::connect_with(&url, options).await.unwrap());
         let events = Arc::new(SharedEvents::start(store.clone()).await.unwrap());
         TestApp::on_store(store, move |b| b.events(events)).await

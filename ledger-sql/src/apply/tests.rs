@@ -63,7 +63,7 @@ async fn postgres_store() -> Option<(SqlStore, String)> {
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
     sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
     conn.close().await.unwrap();
-    let options = SqlOptions { max_connections: 3, schema: Some(schema.clone()), ..SqlOptions::default() };
+    let options = SqlOptions::default().max_connections(3).schema(Some(schema.clone()));
     Some((SqlStore::connect_with(&url, options).await.unwrap(), schema))
 }
 

@@ -34,12 +34,7 @@ pub async fn fresh_schema(url: &str) -> String {
 /// Pool options for tests: small pools (tests run in parallel and the
 /// server allows about a hundred connections), on `schema`.
 pub fn test_options(schema: &str) -> SqlOptions {
-    SqlOptions {
-        max_connections: 5,
-        connect_timeout: Duration::from_secs(30),
-        schema: Some(schema.to_owned()),
-        ..SqlOptions::default()
-    }
+    SqlOptions::default().max_connections(5).connect_timeout(Duration::from_secs(30)).schema(Some(schema.to_owned()))
 }
 
 /// A store on a fresh schema.
