@@ -7,10 +7,10 @@
 
 use std::process::ExitCode;
 
-use ledger_core::{
+use ledger::SqlStore;
+use ledger::{
     AccountKind, AccountRef, Actor, Amount, Currency, Deposit, IdempotencyKey, Ledger, OpenAccount, Transfer, UserId,
 };
-use ledger_sql::SqlStore;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo run --example quickstart`
 
-use ledger_core::{
+use ledger::{
     AccountKind, AccountRef, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, LedgerError,
     MemoryStore, OpenAccount, PageRequest, Transfer, UserId,
 };

@@ -11,11 +11,11 @@
 use std::error::Error;
 use std::path::PathBuf;
 
-use ledger_core::{
+use ledger::SledStore;
+use ledger::{
     AccountKind, AccountRef, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, OpenAccount,
     PageRequest, Transfer, UserId,
 };
-use ledger_sled::SledStore;
 
 /// One fixed owner, so a rerun on the same path finds the same accounts.
 const OWNER: &str = "0198f000-0000-7000-8000-00000000e5a1";

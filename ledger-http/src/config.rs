@@ -10,9 +10,10 @@ use clap::builder::TypedValueParser as _;
 use crate::storage::{EMBEDDED_DIR, StorageOptions, StorageUrl};
 
 /// The default of `--sled-cache-mib`: sled's own default, 1 GiB.
-const SLED_CACHE_MIB_DEFAULT: u64 = ledger_sled::CACHE_CAPACITY_DEFAULT_BYTES / MIB;
-/// The smallest `--sled-cache-mib`: the store's minimum, 16 MiB.
-const SLED_CACHE_MIB_MIN: u64 = ledger_sled::CACHE_CAPACITY_MIN_BYTES / MIB;
+const SLED_CACHE_MIB_DEFAULT: u64 = crate::storage::SLED_CACHE_DEFAULT_BYTES / MIB;
+/// The smallest `--sled-cache-mib`: the store's minimum, 16 MiB (checked
+/// against `ledger_sled` in the tests).
+const SLED_CACHE_MIB_MIN: u64 = 16;
 /// The largest `--sled-cache-mib`: 64 GiB.
 const SLED_CACHE_MIB_MAX: u64 = 64 * 1024;
 const MIB: u64 = 1024 * 1024;

@@ -25,6 +25,8 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
 pub mod server;
+#[cfg(feature = "postgres")]
+pub mod shared_events;
 pub mod state;
 pub mod storage;
 

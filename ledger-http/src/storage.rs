@@ -22,10 +22,20 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use ledger_core::{MemoryStore, StorageError, Store};
+#[cfg(feature = "sled")]
 use ledger_sled::{SledConfig, SledStore};
-use ledger_sql::{SqlOptions, SqlStore};
+#[cfg(feature = "postgres")]
+use ledger_sql::SqlOptions;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use ledger_sql::SqlStore;
 
-use crate::events::{EventSource, SharedEvents};
+use crate::events::EventSource;
+#[cfg(feature = "postgres")]
+use crate::shared_events::SharedEvents;
+
+/// sled's page cache by default, 1 GiB (sled's own default; checked
+/// against `ledger_sled` where it is compiled in).
+pub const SLED_CACHE_DEFAULT_BYTES: u64 = 1 << 30;
 
 /// A parsed `--storage` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,12 +58,16 @@ pub const EMBEDDED_SQLITE_FILE: &str = "ledger.sqlite3";
 impl StorageUrl {
     /// The embedded store in `dir`: a sled database already there (the
     /// default store before SQLite) or else SQLite in
-    /// `dir/`[`EMBEDDED_SQLITE_FILE`].
+    /// `dir/`[`EMBEDDED_SQLITE_FILE`] (sled in `dir` in a build without
+    /// SQLite, memory in one with neither).
     pub fn embedded(dir: &Path) -> StorageUrl {
-        if holds_sled_database(dir) {
+        let sqlite = || StorageUrl::Sqlite(format!("sqlite:{}", dir.join(EMBEDDED_SQLITE_FILE).display()));
+        if holds_sled_database(dir) || (!cfg!(feature = "sqlite") && cfg!(feature = "sled")) {
             StorageUrl::Sled(dir.to_path_buf())
+        } else if cfg!(feature = "sqlite") {
+            sqlite()
         } else {
-            StorageUrl::Sqlite(format!("sqlite:{}", dir.join(EMBEDDED_SQLITE_FILE).display()))
+            StorageUrl::Memory
         }
     }
 }
@@ -109,6 +123,7 @@ pub struct OpenedStore {
     pub store: Arc<dyn Store>,
     flush: Option<Flush>,
     /// PostgreSQL: the store again, to listen on.
+    #[cfg(feature = "postgres")]
     postgres: Option<Arc<SqlStore>>,
 }
 
@@ -121,7 +136,12 @@ impl std::fmt::Debug for OpenedStore {
 impl OpenedStore {
     /// A store with nothing to flush.
     pub fn new(store: Arc<dyn Store>) -> OpenedStore {
-        OpenedStore { store, flush: None, postgres: None }
+        OpenedStore {
+            store,
+            flush: None,
+            #[cfg(feature = "postgres")]
+            postgres: None,
+        }
     }
 
     /// The event source for this store: PostgreSQL's `LISTEN`/`NOTIFY`
@@ -129,10 +149,11 @@ impl OpenedStore {
     /// commit), or `None` for the ledger's in-process channel (memory, sled,
     /// SQLite: one process per store).
     pub async fn event_source(&self) -> Result<Option<Arc<dyn EventSource>>, StorageError> {
-        match &self.postgres {
-            Some(store) => Ok(Some(Arc::new(SharedEvents::start(store.clone()).await?))),
-            None => Ok(None),
+        #[cfg(feature = "postgres")]
+        if let Some(store) = &self.postgres {
+            return Ok(Some(Arc::new(SharedEvents::start(store.clone()).await?)));
         }
+        Ok(None)
     }
 
     /// Writes everything committed to durable storage (a no-op for stores
@@ -160,45 +181,64 @@ pub struct StorageOptions {
 impl Default for StorageOptions {
     /// `pg_notify` on, sled's default cache.
     fn default() -> Self {
-        StorageOptions { pg_notify: true, sled_cache_bytes: ledger_sled::CACHE_CAPACITY_DEFAULT_BYTES }
+        StorageOptions { pg_notify: true, sled_cache_bytes: SLED_CACHE_DEFAULT_BYTES }
     }
 }
 
-/// Opens the store a URL names, with `options`.
+/// Opens the store a URL names, with `options`. A store this build was
+/// compiled without (its cargo feature off) is a clear error.
 pub async fn open(url: &StorageUrl, options: StorageOptions) -> Result<OpenedStore, StorageError> {
-    let pg_notify = options.pg_notify;
     match url {
         StorageUrl::Memory => Ok(OpenedStore::new(Arc::new(MemoryStore::new()))),
-        StorageUrl::Sled(path) => {
-            let config = sled_config(path, options);
-            // Opening reads and may recover the log: blocking file I/O.
-            let store = tokio::task::spawn_blocking(move || SledStore::open_with(config))
-                .await
-                .map_err(|e| StorageError::with_source("sled", "the open task failed", e))??;
-            let flushed = store.clone();
-            let flush: Flush = Box::new(move || {
-                let store = flushed.clone();
-                Box::pin(async move { store.flush().await })
-            });
-            Ok(OpenedStore { store: Arc::new(store), flush: Some(flush), postgres: None })
-        }
+        #[cfg(feature = "sled")]
+        StorageUrl::Sled(path) => open_sled(sled_config(path, options)).await,
         // Every SQL commit is durable when it returns: nothing to flush.
+        #[cfg(feature = "sqlite")]
         StorageUrl::Sqlite(url) => Ok(OpenedStore::new(Arc::new(SqlStore::connect(url).await?))),
+        #[cfg(feature = "postgres")]
         StorageUrl::Postgres(url) => {
-            let options = SqlOptions::default().notify(pg_notify);
-            let store = Arc::new(SqlStore::connect_with(url, options).await?);
+            let pg_notify = options.pg_notify;
+            let store = Arc::new(SqlStore::connect_with(url, SqlOptions::default().notify(pg_notify)).await?);
             let postgres = pg_notify.then(|| store.clone());
             Ok(OpenedStore { store, flush: None, postgres })
         }
+        #[allow(unreachable_patterns)] // every store is compiled in
+        other => {
+            let _ = options;
+            Err(StorageError::new(
+                "storage",
+                format!("this build of ledger-http has no support for {other}: rebuild it with that store's feature"),
+            ))
+        }
     }
 }
 
+/// Opens a sled store; opening reads and may recover the log: blocking file I/O.
+#[cfg(feature = "sled")]
+async fn open_sled(config: SledConfig) -> Result<OpenedStore, StorageError> {
+    let store = tokio::task::spawn_blocking(move || SledStore::open_with(config))
+        .await
+        .map_err(|e| StorageError::with_source("sled", "the open task failed", e))??;
+    let flushed = store.clone();
+    let flush: Flush = Box::new(move || {
+        let store = flushed.clone();
+        Box::pin(async move { store.flush().await })
+    });
+    Ok(OpenedStore {
+        store: Arc::new(store),
+        flush: Some(flush),
+        #[cfg(feature = "postgres")]
+        postgres: None,
+    })
+}
+
 /// How a `sled:PATH` store is opened with `options`.
+#[cfg(feature = "sled")]
 fn sled_config(path: &std::path::Path, options: StorageOptions) -> SledConfig {
     SledConfig::new(path).cache_capacity_bytes(options.sled_cache_bytes)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sled", feature = "sqlite"))]
 mod tests {
     #![allow(clippy::unwrap_used)]
 

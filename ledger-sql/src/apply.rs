@@ -234,5 +234,5 @@ pub(crate) async fn apply_in<S: Session>(
     Ok(outcomes)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "postgres", feature = "sqlite"))]
 mod tests;

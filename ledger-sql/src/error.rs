@@ -63,6 +63,7 @@ fn constraint_meaning(name: Option<&str>, message: &str) -> Option<&'static str>
     })
 }
 
+#[cfg(feature = "postgres")]
 /// Whether a PostgreSQL failure left nothing applied and may pass on retry:
 /// a serialization failure (40001, what CockroachDB and SERIALIZABLE
 /// PostgreSQL report), a deadlock (40P01), or a concurrent insert of the same
@@ -83,6 +84,7 @@ pub(crate) fn rolled_back(error: &sqlx::Error) -> bool {
     matches!(db.code().as_deref(), Some("40001" | "40P01"))
 }
 
+#[cfg(feature = "postgres")]
 /// Whether PostgreSQL refused the data a statement writes: a data exception
 /// (SQLSTATE class 22, such as a NUL in text or a value out of range), an
 /// integrity constraint violation (class 23), or a value the driver could
@@ -95,6 +97,7 @@ pub(crate) fn postgres_refused(error: &sqlx::Error) -> bool {
     }
 }
 
+#[cfg(feature = "sqlite")]
 /// Whether SQLite refused the data a statement writes: a constraint
 /// (SQLITE_CONSTRAINT), a value too big (SQLITE_TOOBIG) or of the wrong
 /// type (SQLITE_MISMATCH), with their extended codes. Encoding failures of
@@ -110,6 +113,7 @@ pub(crate) fn sqlite_refused(error: &sqlx::Error) -> bool {
     }
 }
 
+#[cfg(feature = "sqlite")]
 /// Whether a SQLite failure is another connection holding the write lock
 /// past the busy timeout (SQLITE_BUSY and SQLITE_LOCKED, with their extended
 /// codes), or the concurrent idempotency insert that a retry replays.
@@ -141,6 +145,7 @@ mod tests {
         assert_eq!(constraint_meaning(Some("something_else"), "x"), None);
     }
 
+    #[cfg(feature = "postgres")]
     /// What PostgreSQL itself says when a statement writes a NUL (the
     /// finding that one login could fail its whole group) is a refusal of
     /// the data, so group commit applies the rest of the group without it.

@@ -230,6 +230,9 @@
 //! the sqlx error as its source. Constraint violations are named in the
 //! ledger's terms (for example "the account number is already taken").
 
+#[cfg(not(any(feature = "postgres", feature = "sqlite")))]
+compile_error!("ledger-sql needs at least one database: enable the `postgres` or `sqlite` feature");
+
 mod apply;
 mod bulk;
 mod error;
@@ -237,15 +240,19 @@ mod load;
 mod migrate;
 mod notify;
 mod open;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod queries;
 mod reads;
 mod row;
 mod session;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod stmt;
 mod store;
 
-pub use notify::{CHANNEL, Change, ChangeListener, ChangeNotice, PAYLOAD_VERSION};
+#[cfg(feature = "postgres")]
+pub use notify::ChangeListener;
+pub use notify::{CHANNEL, Change, ChangeNotice, PAYLOAD_VERSION};
 pub use open::SqlOptions;
 pub use store::SqlStore;

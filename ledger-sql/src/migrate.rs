@@ -12,9 +12,11 @@ use sqlx::migrate::{MigrateError, Migrator};
 use crate::error::storage_error;
 
 /// The PostgreSQL schema.
+#[cfg(feature = "postgres")]
 pub(crate) static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The SQLite schema.
+#[cfg(feature = "sqlite")]
 pub(crate) static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// The newest schema version a migrator knows.
@@ -53,6 +55,7 @@ pub(crate) fn migration_error(backend: &'static str, migrator: &Migrator, error:
 }
 
 #[cfg(test)]
+#[cfg(all(feature = "postgres", feature = "sqlite"))]
 mod tests {
     use super::*;
 

@@ -4,15 +4,23 @@
 
 use std::collections::BTreeSet;
 
-use ledger_core::{AccountId, StorageError, TransactionId, Writes};
-use serde_json::{Value as Json, json};
+#[cfg(feature = "postgres")]
+use ledger_core::StorageError;
+use ledger_core::{AccountId, TransactionId, Writes};
+#[cfg(feature = "postgres")]
+use serde_json::Value as Json;
+use serde_json::json;
+#[cfg(feature = "postgres")]
 use sqlx::postgres::{PgListener, PgNotification};
+#[cfg(feature = "postgres")]
 use uuid::Uuid;
 
+#[cfg(feature = "postgres")]
 use crate::error::storage_error;
 use crate::stmt::{Dialect, Stmt, Value};
 
 /// The backend notifications come from, for errors.
+#[cfg(feature = "postgres")]
 const BACKEND: &str = Dialect::Postgres.backend();
 
 /// The channel every commit notifies on (one per database; the payload
@@ -97,6 +105,7 @@ fn payloads(schema: &str, accounts: &BTreeSet<AccountId>, transactions: &BTreeSe
 
 /// Reads a payload: `Some(notice)` for this schema, `None` for another
 /// schema's; an error for anything unreadable or of another version.
+#[cfg(feature = "postgres")]
 fn parse(schema: &str, payload: &str) -> Result<Option<ChangeNotice>, String> {
     let json: Json = serde_json::from_str(payload).map_err(|e| format!("not JSON: {e}"))?;
     match json.get("v").and_then(Json::as_u64) {
@@ -118,6 +127,7 @@ fn parse(schema: &str, payload: &str) -> Result<Option<ChangeNotice>, String> {
     }))
 }
 
+#[cfg(feature = "postgres")]
 /// Hears the changes committed to one store's schema, by any process, in
 /// commit order. Open it with [`SqlStore::listen`](crate::SqlStore::listen).
 pub struct ChangeListener {
@@ -125,12 +135,14 @@ pub struct ChangeListener {
     schema: String,
 }
 
+#[cfg(feature = "postgres")]
 impl std::fmt::Debug for ChangeListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChangeListener").field("schema", &self.schema).finish()
     }
 }
 
+#[cfg(feature = "postgres")]
 impl ChangeListener {
     pub(crate) fn new(listener: PgListener, schema: String) -> ChangeListener {
         ChangeListener { listener, schema }
@@ -165,7 +177,7 @@ impl ChangeListener {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "postgres"))]
 mod tests {
     use super::*;
 

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use ledger_core::StorageError;
 
+#[cfg(feature = "postgres")]
 use crate::postgres::PgBackend;
+#[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteBackend;
 use crate::store::{Inner, SqlStore};
 
@@ -106,8 +108,18 @@ impl SqlStore {
     /// Opens the database a URL names, with options.
     pub async fn connect_with(url: &str, options: SqlOptions) -> Result<SqlStore, StorageError> {
         let inner = match scheme(url)? {
+            #[cfg(feature = "postgres")]
             Scheme::Postgres => Inner::Postgres(PgBackend::connect(url, &options).await?),
+            #[cfg(feature = "sqlite")]
             Scheme::Sqlite => Inner::Sqlite(SqliteBackend::connect(url, &options).await?),
+            #[allow(unreachable_patterns)] // every database is compiled in
+            missing => {
+                let _ = options;
+                return Err(StorageError::new(
+                    UNKNOWN_BACKEND,
+                    format!("this build has no {missing:?} support: enable ledger-sql's feature for it"),
+                ));
+            }
         };
         Ok(SqlStore::new(inner))
     }

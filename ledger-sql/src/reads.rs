@@ -32,7 +32,9 @@ impl SqlStore {
         };
         let explain = query.prefixed(prefix);
         let lines = match &self.inner {
+            #[cfg(feature = "postgres")]
             Inner::Postgres(b) => fetch_column(b.pool(), &explain, column).await,
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(b) => fetch_column(b.pool(), &explain, column).await,
         };
         Ok(lines.map_err(|e| storage_error(self.backend(), "explaining the history query", e))?.join("\n"))
@@ -41,7 +43,9 @@ impl SqlStore {
     /// Runs one read on a pooled connection and maps its rows.
     pub(crate) async fn read<T>(&self, context: &str, stmt: Stmt, map: MapRow<T>) -> Result<Vec<T>, StorageError> {
         let result = match &self.inner {
+            #[cfg(feature = "postgres")]
             Inner::Postgres(b) => fetch(b.pool(), &stmt, map).await,
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(b) => fetch(b.pool(), &stmt, map).await,
         };
         result.map_err(|e| storage_error(self.backend(), context, e))

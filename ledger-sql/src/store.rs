@@ -8,10 +8,13 @@ use ledger_core::{
     IdempotencyRecord, Posting, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch,
 };
 
+#[cfg(feature = "postgres")]
 use crate::notify::ChangeListener;
+#[cfg(feature = "postgres")]
 use crate::postgres::PgBackend;
 use crate::queries;
 use crate::row;
+#[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteBackend;
 use crate::stmt::Dialect;
 
@@ -26,7 +29,9 @@ pub struct SqlStore {
 /// The database behind a store.
 #[derive(Debug)]
 pub(crate) enum Inner {
+    #[cfg(feature = "postgres")]
     Postgres(PgBackend),
+    #[cfg(feature = "sqlite")]
     Sqlite(SqliteBackend),
 }
 
@@ -36,18 +41,21 @@ impl SqlStore {
     }
 
     /// The database behind the store (tests drive its connections directly).
-    #[cfg(test)]
+    #[cfg(all(test, feature = "postgres", feature = "sqlite"))]
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner
     }
 
     pub(crate) fn dialect(&self) -> Dialect {
         match &self.inner {
+            #[cfg(feature = "postgres")]
             Inner::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(_) => Dialect::Sqlite,
         }
     }
 
+    #[cfg(feature = "postgres")]
     /// Listens for the changes committed to this store by any process on
     /// the same PostgreSQL database and schema (see the [crate
     /// docs](crate#change-notifications-postgresql)). Fails on SQLite, whose
@@ -55,7 +63,9 @@ impl SqlStore {
     /// events), and when [`SqlOptions::notify`](crate::SqlOptions::notify) is off.
     pub async fn listen(&self) -> Result<ChangeListener, StorageError> {
         match &self.inner {
+            #[cfg(feature = "postgres")]
             Inner::Postgres(b) => b.listen().await,
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(_) => Err(StorageError::new(
                 self.backend(),
                 "change notifications need PostgreSQL: a SQLite store's commits are seen only in its own process",
@@ -67,7 +77,9 @@ impl SqlStore {
     /// closes them all. Later calls fail.
     pub async fn close(&self) {
         match &self.inner {
+            #[cfg(feature = "postgres")]
             Inner::Postgres(b) => b.pool().close().await,
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(b) => b.pool().close().await,
         }
     }
@@ -81,7 +93,9 @@ impl Store for SqlStore {
 
     async fn apply(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
         match &self.inner {
+            #[cfg(feature = "postgres")]
             Inner::Postgres(b) => b.apply(&batches).await,
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(b) => b.apply(&batches).await,
         }
     }
@@ -177,7 +191,9 @@ impl Store for SqlStore {
         let stmt = queries::touch_session(self.dialect(), id, at);
         let context = "recording a session's use";
         match &self.inner {
+            #[cfg(feature = "postgres")]
             Inner::Postgres(b) => b.write_one(context, &stmt).await.map(drop),
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(b) => b.write_one(context, &stmt).await.map(drop),
         }
     }

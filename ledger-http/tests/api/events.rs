@@ -104,7 +104,7 @@ async fn the_stream_ends_soon_after_logout() {
 async fn a_deposit_through_one_instance_reaches_a_stream_on_another() {
     use std::sync::Arc;
 
-    use ledger_http::events::SharedEvents;
+    use ledger_http::shared_events::SharedEvents;
     use ledger_sql::{SqlOptions, SqlStore};
     use sqlx::Connection;
 
