@@ -15,7 +15,7 @@ use ledger_core::{
     Account, AccountId, AuditRecord, Digest, IdempotencyRecord, Posting, Transaction, TransactionId, UserId, Writes,
 };
 
-use crate::queries::{
+use crate::bulk_sql::{
     self, ACCOUNTS_INSERT, ACCOUNTS_UPDATE, AUDIT_INSERT, IDEMPOTENCY_INSERT, POSTINGS_INSERT, RESET_TOKENS_INSERT,
     RESET_TOKENS_UPDATE, SESSIONS_INSERT, SESSIONS_UPDATE, TRANSACTIONS_INSERT, TRANSACTIONS_UPDATE, USERS_INSERT,
     USERS_UPDATE,
@@ -153,7 +153,7 @@ async fn insert<S: DbSession>(
     (table, columns): (&str, &str),
     rows: Vec<Vec<Value>>,
 ) -> Result<(), sqlx::Error> {
-    run_all(s, queries::insert_rows(S::DIALECT, table, columns, rows)?).await
+    run_all(s, bulk_sql::insert_rows(S::DIALECT, table, columns, rows)?).await
 }
 
 /// Updates rows with distinct keys, each loaded (and locked) by the call:
@@ -166,7 +166,7 @@ async fn update<S: DbSession>(
 ) -> Result<(), sqlx::Error> {
     let expected = rows.len() as u64;
     let mut changed = 0;
-    let statements: Vec<Stmt> = queries::update_rows(S::DIALECT, table, columns, rows)?;
+    let statements: Vec<Stmt> = bulk_sql::update_rows(S::DIALECT, table, columns, rows)?;
     for statement in &statements {
         changed += s.execute(statement).await?;
     }
