@@ -1,0 +1,138 @@
+//! Opening accounts, finding them, and their status: frozen, closed, the state machine.
+
+use super::*;
+
+// ---------------------------------------------------------------- accounts
+
+/// Opening accounts: valid, unique numbers; zero balances; active.
+pub async fn open_account_assigns_a_valid_unique_number_and_zero_balances(h: Harness) {
+    let owner = UserId::new();
+    let mut numbers = Vec::new();
+    for kind in [AccountKind::Checking, AccountKind::Savings, AccountKind::Investment].repeat(5) {
+        let command = OpenAccount { name: Some(" Rainy day ".into()), ..OpenAccount::new(owner, kind, Currency::Eur) };
+        let account = h.ledger.open_account(&SYS, command).await.expect("opening an account");
+        assert_eq!(AccountNumber::parse(&account.number.to_string()), Ok(account.number));
+        assert_eq!((account.kind, account.currency, account.owner), (kind, Currency::Eur, owner));
+        assert_eq!(account.status, AccountStatus::Active);
+        assert_eq!(account.name.as_deref(), Some("Rainy day"));
+        assert_eq!(balances(&h, account.id).await, (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO));
+        assert_eq!(h.ledger.account_by_number(&SYS, account.number).await.map(|a| a.id), Ok(account.id));
+        numbers.push(account.number);
+    }
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 15, "account numbers must be unique");
+}
+
+/// Bad account parameters are refused, create nothing and are audited.
+pub async fn open_account_rejects_bad_input_and_audits_it(h: Harness) {
+    let owner = UserId::new();
+    let base = OpenAccount::new(owner, AccountKind::Checking, Currency::Usd);
+    let cases = [
+        (OpenAccount { kind: AccountKind::Settlement, ..base.clone() }, "invalid_account_kind"),
+        (OpenAccount { name: Some("x".repeat(65)), ..base.clone() }, "invalid_account_name"),
+        (OpenAccount { name: Some("tab\there".into()), ..base.clone() }, "invalid_account_name"),
+        (OpenAccount { overdraft_limit: dec("-1"), ..base.clone() }, "invalid_overdraft_limit"),
+        (OpenAccount { overdraft_limit: dec("0.001"), ..base.clone() }, "invalid_overdraft_limit"),
+        (OpenAccount { overdraft_limit: dec("1000000000001"), ..base.clone() }, "invalid_overdraft_limit"),
+    ];
+    for (command, code) in cases {
+        let before = state(&h).await;
+        assert_rejected(&h, &before, h.ledger.open_account(&SYS, command).await, code).await;
+    }
+    assert!(h.ledger.accounts_of(&SYS, owner).await.expect("listing").is_empty());
+}
+
+/// Accounts are found by id, by number and by owner (oldest first), and
+/// unknown ones are reported as not found.
+pub async fn accounts_are_found_by_id_number_and_owner(h: Harness) {
+    let owner = UserId::new();
+    let a = open_for(&h, owner, Currency::Usd).await;
+    let b = open_for(&h, owner, Currency::Eur).await;
+    let c = open_for(&h, owner, Currency::Gbp).await;
+    let stranger = open(&h, Currency::Usd).await;
+    assert_eq!(h.ledger.account(&SYS, b.id).await, Ok(b.clone()));
+    assert_eq!(h.ledger.account_by_number(&SYS, c.number).await, Ok(c.clone()));
+    let mine: Vec<AccountId> = h.ledger.accounts_of(&SYS, owner).await.expect("listing").iter().map(|x| x.id).collect();
+    assert_eq!(mine, vec![a.id, b.id, c.id]);
+    assert!(!mine.contains(&stranger.id));
+    let missing = AccountId::new();
+    assert_eq!(h.ledger.account(&SYS, missing).await, Err(LedgerError::AccountNotFound { account: missing }));
+    let unknown = AccountNumber::random(&mut rand::rng());
+    assert_eq!(
+        h.ledger.account_by_number(&SYS, unknown).await,
+        Err(LedgerError::AccountNumberNotFound { number: unknown })
+    );
+}
+
+// ---------------------------------------------------------------- status
+
+/// A frozen account takes no postings in either direction until unfrozen.
+pub async fn frozen_account_accepts_no_postings_until_unfrozen(h: Harness) {
+    let (a, b) = (open(&h, Currency::Usd).await, open(&h, Currency::Usd).await);
+    deposit(&h, a.id, "20").await;
+    deposit(&h, b.id, "20").await;
+    let frozen = h.ledger.freeze(&SYS, a.id).await.expect("freeze");
+    assert_eq!(frozen.status, AccountStatus::Frozen);
+    let attempts: Vec<MoneyCommand> = vec![
+        Deposit { account: a.id, amount: amount("1"), description: None }.into(),
+        Withdraw { account: a.id, amount: amount("1"), description: None }.into(),
+        transfer(a.id, b.id, "1").into(),
+        transfer(b.id, a.id, "1").into(),
+        hold(a.id, "1").into(),
+    ];
+    for command in attempts {
+        let before = state(&h).await;
+        assert_rejected(&h, &before, h.ledger.execute(&SYS, key(), command).await, "account_frozen").await;
+    }
+    let unfrozen = h.ledger.unfreeze(&SYS, a.id).await.expect("unfreeze");
+    assert_eq!(unfrozen.status, AccountStatus::Active);
+    deposit(&h, a.id, "1").await;
+    assert_eq!(posted(&h, a.id).await, dec("21"));
+}
+
+/// Closed is final: no postings, no status change.
+pub async fn closed_account_is_final(h: Harness) {
+    let (a, b) = (open(&h, Currency::Usd).await, open(&h, Currency::Usd).await);
+    deposit(&h, b.id, "5").await;
+    assert_eq!(h.ledger.close(&SYS, a.id).await.map(|x| x.status), Ok(AccountStatus::Closed));
+    let before = state(&h).await;
+    let result = h.ledger.deposit(&SYS, key(), Deposit { account: a.id, amount: amount("1"), description: None }).await;
+    assert_rejected(&h, &before, result, "account_closed").await;
+    let before = state(&h).await;
+    assert_rejected(&h, &before, h.ledger.transfer(&SYS, key(), transfer(b.id, a.id, "1")).await, "account_closed")
+        .await;
+    for change in
+        [h.ledger.unfreeze(&SYS, a.id).await, h.ledger.freeze(&SYS, a.id).await, h.ledger.close(&SYS, a.id).await]
+    {
+        assert_eq!(change.map(|_| ()).map_err(|e| e.code()), Err("account_closed"));
+    }
+}
+
+/// Closing needs a zero balance and no open holds.
+pub async fn close_requires_zero_balance_and_no_open_holds(h: Harness) {
+    let a = open(&h, Currency::Eur).await;
+    deposit(&h, a.id, "10").await;
+    let before = state(&h).await;
+    assert_rejected(&h, &before, h.ledger.close(&SYS, a.id).await, "account_not_empty").await;
+    let held = h.ledger.place_hold(&SYS, key(), hold(a.id, "10")).await.expect("hold");
+    let before = state(&h).await;
+    assert_rejected(&h, &before, h.ledger.close(&SYS, a.id).await, "account_has_open_holds").await;
+    h.ledger.void_hold(&SYS, key(), VoidHold { hold: held.transaction.id }).await.expect("void");
+    h.ledger
+        .withdraw(&SYS, key(), Withdraw { account: a.id, amount: amount("10"), description: None })
+        .await
+        .expect("empty");
+    assert_eq!(h.ledger.close(&SYS, a.id).await.map(|x| x.status), Ok(AccountStatus::Closed));
+}
+
+/// Only the state machine's edges are allowed.
+pub async fn status_changes_follow_the_state_machine(h: Harness) {
+    let a = open(&h, Currency::Usd).await;
+    let before = state(&h).await;
+    assert_rejected(&h, &before, h.ledger.unfreeze(&SYS, a.id).await, "invalid_status_transition").await;
+    h.ledger.freeze(&SYS, a.id).await.expect("freeze");
+    let before = state(&h).await;
+    assert_rejected(&h, &before, h.ledger.freeze(&SYS, a.id).await, "invalid_status_transition").await;
+    assert_eq!(h.ledger.close(&SYS, a.id).await.map(|x| x.status), Ok(AccountStatus::Closed), "frozen -> closed");
+}

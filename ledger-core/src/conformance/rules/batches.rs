@@ -1,0 +1,85 @@
+//! Atomic batches: all or nothing, in order, bounded, replayed whole.
+
+use super::*;
+
+// ---------------------------------------------------------------- batches
+
+/// A batch applies its commands in order; each sees the ones before it.
+pub async fn batch_applies_all_commands_in_order(h: Harness) {
+    let (a, b) = (open(&h, Currency::Usd).await, open(&h, Currency::Usd).await);
+    let commands: Vec<MoneyCommand> = vec![
+        Deposit { account: a.id, amount: amount("100"), description: None }.into(),
+        transfer(a.id, b.id, "60").into(),
+        Withdraw { account: b.id, amount: amount("10"), description: None }.into(),
+        hold(b.id, "50").into(),
+    ];
+    let receipt = h.ledger.execute_batch(&SYS, key(), commands).await.expect("batch");
+    let kinds: Vec<TransactionKind> = receipt.transactions.iter().map(|t| t.kind).collect();
+    let expected =
+        [TransactionKind::Deposit, TransactionKind::Transfer, TransactionKind::Withdrawal, TransactionKind::Hold];
+    assert_eq!(kinds, expected);
+    assert_eq!(balances(&h, a.id).await, (dec("40"), Decimal::ZERO, dec("40")));
+    assert_eq!(balances(&h, b.id).await, (dec("50"), dec("50"), Decimal::ZERO));
+}
+
+/// If one command of a batch fails, none applies.
+pub async fn batch_is_all_or_nothing(h: Harness) {
+    let (a, b) = (open(&h, Currency::Usd).await, open(&h, Currency::Usd).await);
+    let failing_guard: Vec<MoneyCommand> = vec![
+        Deposit { account: a.id, amount: amount("100"), description: None }.into(),
+        transfer(a.id, b.id, "60").into(),
+        transfer(a.id, b.id, "60").into(),
+    ];
+    let before = state(&h).await;
+    let result = h.ledger.execute_batch(&SYS, key(), failing_guard).await;
+    assert!(matches!(&result, Err(LedgerError::BatchCommandFailed { index: 2, .. })), "{result:?}");
+    assert_rejected(&h, &before, result, "insufficient_funds").await;
+    let failing_lookup: Vec<MoneyCommand> = vec![
+        Deposit { account: a.id, amount: amount("100"), description: None }.into(),
+        Deposit { account: AccountId::new(), amount: amount("1"), description: None }.into(),
+    ];
+    let before = state(&h).await;
+    let result = h.ledger.execute_batch(&SYS, key(), failing_lookup).await;
+    assert!(matches!(&result, Err(LedgerError::BatchCommandFailed { index: 1, .. })), "{result:?}");
+    assert_rejected(&h, &before, result, "account_not_found").await;
+}
+
+/// A batch has at least one and at most [`BATCH_SIZE_MAX`] commands.
+pub async fn batch_size_is_limited(h: Harness) {
+    let a = open(&h, Currency::Usd).await;
+    let one: MoneyCommand = Deposit { account: a.id, amount: amount("1"), description: None }.into();
+    let before = state(&h).await;
+    assert_rejected(&h, &before, h.ledger.execute_batch(&SYS, key(), vec![]).await, "batch_empty").await;
+    let before = state(&h).await;
+    let too_many = vec![one.clone(); BATCH_SIZE_MAX + 1];
+    assert_rejected(&h, &before, h.ledger.execute_batch(&SYS, key(), too_many).await, "batch_too_large").await;
+    let receipt = h.ledger.execute_batch(&SYS, key(), vec![one; BATCH_SIZE_MAX]).await.expect("a full batch");
+    assert_eq!(receipt.transactions.len(), BATCH_SIZE_MAX);
+    assert_eq!(posted(&h, a.id).await, Decimal::from(BATCH_SIZE_MAX as u64));
+}
+
+/// A batch replay returns the original transactions; a changed batch conflicts.
+pub async fn batch_replay_returns_the_original_result(h: Harness) {
+    let (a, b) = (open(&h, Currency::Usd).await, open(&h, Currency::Usd).await);
+    let commands: Vec<MoneyCommand> = vec![
+        Deposit { account: a.id, amount: amount("10"), description: None }.into(),
+        transfer(a.id, b.id, "4").into(),
+    ];
+    let k = key();
+    let first = h.ledger.execute_batch(&SYS, k.clone(), commands.clone()).await.expect("batch");
+    let again = h.ledger.execute_batch(&SYS, k.clone(), commands.clone()).await.expect("replay");
+    assert!(again.replayed);
+    assert_eq!(again.transactions, first.transactions);
+    assert_eq!(posted(&h, b.id).await, dec("4"));
+    let before = state(&h).await;
+    assert_rejected(
+        &h,
+        &before,
+        h.ledger.execute_batch(&SYS, k.clone(), commands[..1].to_vec()).await,
+        "idempotency_conflict",
+    )
+    .await;
+    let before = state(&h).await;
+    let single = h.ledger.execute(&SYS, k, commands[0].clone()).await;
+    assert_rejected(&h, &before, single, "idempotency_conflict").await;
+}
