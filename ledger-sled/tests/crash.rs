@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use ledger_core::conformance::crash::{ACK, acked_id};
 use ledger_core::{
     Account, AccountKind, AccountRef, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger,
     OpenAccount, PageRequest, Posting, Store, Transaction, TransactionId, TransactionStatus, Transfer, UserId,
@@ -24,7 +25,6 @@ use rust_decimal::Decimal;
 /// Set by the parent: the database directory the child writes to.
 const CHILD_DIR_ENV: &str = "LEDGER_SLED_CRASH_CHILD_DIR";
 /// Prefix of the child's acknowledgement lines (libtest prints its own lines too).
-const ACK: &str = "ACK ";
 /// The child stops by itself after this many transfers...
 const CHILD_TRANSFERS_MAX: usize = 20_000;
 /// ...or this long, in case the parent never kills it.
@@ -156,23 +156,6 @@ fn run_child_and_kill(dir: &Path) -> Vec<TransactionId> {
     reader.join().unwrap();
     acked.extend(received.try_iter().filter_map(|line| acked_id(&line)));
     acked
-}
-
-/// The transaction id an output line of the child acknowledges, wherever in
-/// the line its marker stands: libtest prints `test <name> ... ` without a
-/// line break before the test's own output, so the first acknowledgement
-/// shares its line with that text.
-fn acked_id(line: &str) -> Option<TransactionId> {
-    let (_, id) = line.rsplit_once(ACK)?;
-    id.trim().parse().ok()
-}
-
-#[test]
-fn an_acknowledgement_is_read_behind_libtests_own_text() {
-    let id = TransactionId::new();
-    assert_eq!(acked_id(&format!("test crash_child_commits_until_killed ... {ACK}{id}")), Some(id));
-    assert_eq!(acked_id(&format!("{ACK}{id}")), Some(id));
-    assert_eq!(acked_id("running 1 test"), None);
 }
 
 async fn all_accounts(store: &SledStore) -> Vec<Account> {

@@ -18,6 +18,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use ledger_core::conformance::crash::{ACK, acked_id};
 use ledger_core::conformance::invariants;
 use ledger_core::{
     AccountId, AccountKind, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, OpenAccount,
@@ -28,8 +29,6 @@ use rust_decimal::Decimal;
 
 const CHILD_URL_VAR: &str = "LEDGER_SQL_CRASH_CHILD_URL";
 const CHILD_SCHEMA_VAR: &str = "LEDGER_SQL_CRASH_CHILD_SCHEMA";
-/// What the child prints before each acknowledged transaction id.
-const ACK: &str = "ACK ";
 /// The child's bounds, in case nobody kills it.
 const CHILD_TRANSFERS_MAX: usize = 20_000;
 const CHILD_RUN_MAX: Duration = Duration::from_secs(60);
@@ -82,23 +81,6 @@ fn crash_child_commits_until_killed() {
             stdout.flush().unwrap();
         }
     });
-}
-
-/// The transaction id an output line of the child acknowledges, wherever in
-/// the line its marker stands: libtest prints `test <name> ... ` without a
-/// line break before the test's own output, so the first acknowledgement
-/// shares its line with that text.
-fn acked_id(line: &str) -> Option<TransactionId> {
-    let (_, id) = line.rsplit_once(ACK)?;
-    id.trim().parse().ok()
-}
-
-#[test]
-fn an_acknowledgement_is_read_behind_libtests_own_text() {
-    let id = TransactionId::new();
-    assert_eq!(acked_id(&format!("test crash_child_commits_until_killed ... {ACK}{id}")), Some(id));
-    assert_eq!(acked_id(&format!("{ACK}{id}")), Some(id));
-    assert_eq!(acked_id("running 1 test"), None);
 }
 
 /// Runs the child on a database, kills it after enough acknowledgements,

@@ -18,6 +18,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a failed expectation must panic
 
 pub mod concurrency;
+pub mod crash;
 pub mod group_commit;
 pub mod hardening;
 pub mod identity;
