@@ -46,13 +46,19 @@ async fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     // The database outlives this program: keys must be new on every run
     // (a repeated key would replay the earlier command, not apply it again).
     let run = ledger.now().timestamp_micros();
-    let deposit = Deposit { account: alice.id, amount: Amount::parse("250.00")?, description: Some("salary".into()) };
+    let deposit = Deposit {
+        account: alice.id,
+        amount: Amount::parse("250.00")?,
+        description: Some("salary".into()),
+        metadata: Default::default(),
+    };
     ledger.deposit(&Actor::System, IdempotencyKey::new(format!("example-deposit-{run}"))?, deposit).await?;
     let transfer = Transfer {
         from: alice.id,
         to: AccountRef::Number(bob.number),
         amount: Amount::parse("42.10")?,
         description: Some("rent share".into()),
+        metadata: Default::default(),
     };
     let receipt =
         ledger.transfer(&Actor::System, IdempotencyKey::new(format!("example-transfer-{run}"))?, transfer).await?;

@@ -20,7 +20,12 @@ async fn main() -> Result<(), LedgerError> {
     println!("alice: {} ({})", alice.number, alice.id);
     println!("bob:   {} ({})", bob.number, bob.id);
 
-    let deposit = Deposit { account: alice.id, amount: Amount::parse("100.00")?, description: Some("salary".into()) };
+    let deposit = Deposit {
+        account: alice.id,
+        amount: Amount::parse("100.00")?,
+        description: Some("salary".into()),
+        metadata: Default::default(),
+    };
     ledger.deposit(&me, IdempotencyKey::new("quickstart-deposit")?, deposit).await?;
 
     // Pay Bob by account number, as people do.
@@ -29,6 +34,7 @@ async fn main() -> Result<(), LedgerError> {
         to: AccountRef::Number(bob.number),
         amount: Amount::parse("12.50")?,
         description: Some("lunch".into()),
+        metadata: Default::default(),
     };
     let key = IdempotencyKey::new("quickstart-transfer")?;
     let first = ledger.transfer(&me, key.clone(), transfer.clone()).await?;

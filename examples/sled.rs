@@ -41,8 +41,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
         let (alice, bob) = (accounts[0].clone(), accounts[1].clone());
 
-        let deposit =
-            Deposit { account: alice.id, amount: Amount::parse("250.00")?, description: Some("salary".into()) };
+        let deposit = Deposit {
+            account: alice.id,
+            amount: Amount::parse("250.00")?,
+            description: Some("salary".into()),
+            metadata: Default::default(),
+        };
         let receipt = ledger.deposit(&Actor::System, IdempotencyKey::new("sled-example-deposit")?, deposit).await?;
         println!("deposit {} (replayed: {})", receipt.transaction.id, receipt.replayed);
 
@@ -51,6 +55,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             to: AccountRef::Number(bob.number),
             amount: Amount::parse("40.00")?,
             description: Some("rent share".into()),
+            metadata: Default::default(),
         };
         let receipt = ledger.transfer(&Actor::System, IdempotencyKey::new("sled-example-transfer")?, transfer).await?;
         println!("transfer {} (replayed: {})", receipt.transaction.id, receipt.replayed);

@@ -145,7 +145,9 @@ pub async fn seed_accounts(ledger: &Ledger, count: usize) -> Result<Vec<AccountI
     for (i, chunk) in accounts.chunks(BATCH_SIZE_MAX).enumerate() {
         let deposits = chunk
             .iter()
-            .map(|&account| MoneyCommand::Deposit(Deposit { account, amount, description: None }))
+            .map(|&account| {
+                MoneyCommand::Deposit(Deposit { account, amount, description: None, metadata: Default::default() })
+            })
             .collect();
         ledger.execute_batch(&SYS, IdempotencyKey::new(format!("seed-{i}"))?, deposits).await?;
     }
@@ -171,7 +173,13 @@ impl LedgerWorkload {
 
     /// The transfer for one pair of account indexes.
     fn command(&self, (from, to): Pair) -> Transfer {
-        Transfer { from: self.accounts[from], to: self.accounts[to].into(), amount: self.amount, description: None }
+        Transfer {
+            from: self.accounts[from],
+            to: self.accounts[to].into(),
+            amount: self.amount,
+            description: None,
+            metadata: Default::default(),
+        }
     }
 }
 

@@ -84,7 +84,7 @@ pub fn key() -> IdempotencyKey {
 /// A transfer of [`TRANSFER_AMOUNT`] between two accounts.
 pub fn transfer(from: AccountId, to: AccountId) -> MoneyCommand {
     let amount = Amount::parse(TRANSFER_AMOUNT).unwrap_or_else(|_| unreachable!("a valid literal amount"));
-    MoneyCommand::Transfer(Transfer { from, to: to.into(), amount, description: None })
+    MoneyCommand::Transfer(Transfer { from, to: to.into(), amount, description: None, metadata: Default::default() })
 }
 
 /// Adds transfers (two postings each) round-robin between `accounts` until

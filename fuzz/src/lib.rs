@@ -102,6 +102,7 @@ pub fn command_json(data: &[u8]) {
                     assert_eq!(to_id, None);
                     assert_eq!(to_number.map(|n| AccountNumber::parse(&n)), Some(Ok(number)));
                 }
+                AccountRef::Code(code) => panic!("a transfer body became a posting to the ledger account {code}"),
             }
             round_trips_through_json(&MoneyCommand::from(command));
         }

@@ -7,10 +7,13 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::account::AccountKind;
+use crate::account::{AccountKind, NormalBalance};
+use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::digest::Hasher;
+use crate::error::LedgerError;
 use crate::id::{AccountId, TransactionId, UserId};
+use crate::metadata::Metadata;
 use crate::money::{Amount, Currency};
 
 /// The most commands in one atomic batch.
@@ -19,14 +22,17 @@ pub const BATCH_SIZE_MAX: usize = 1000;
 /// The furthest ahead a hold may expire: 30 days.
 pub const HOLD_EXPIRY_SECS_MAX: i64 = 30 * 24 * 60 * 60;
 
-/// An account named by id or by its human-readable number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// An account named by id, by its human-readable number, or (a ledger
+/// account) by its code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountRef {
     /// By id.
     Id(AccountId),
     /// By number (how people pay other people).
     Number(AccountNumber),
+    /// A ledger account by its code.
+    Code(AccountCode),
 }
 
 impl From<AccountId> for AccountRef {
@@ -38,6 +44,26 @@ impl From<AccountId> for AccountRef {
 impl From<AccountNumber> for AccountRef {
     fn from(number: AccountNumber) -> Self {
         AccountRef::Number(number)
+    }
+}
+
+impl From<AccountCode> for AccountRef {
+    fn from(code: AccountCode) -> Self {
+        AccountRef::Code(code)
+    }
+}
+
+impl AccountRef {
+    /// Reads how people write an account: a UUID, a 12-digit number, or `@`
+    /// and a ledger account's code.
+    pub fn parse(text: &str) -> Result<AccountRef, LedgerError> {
+        if let Some(code) = text.strip_prefix('@') {
+            return Ok(AccountRef::Code(AccountCode::parse(code)?));
+        }
+        if let Ok(id) = text.parse::<uuid::Uuid>() {
+            return Ok(AccountRef::Id(AccountId::from_uuid(id)));
+        }
+        Ok(AccountRef::Number(AccountNumber::parse(text)?))
     }
 }
 
@@ -55,12 +81,55 @@ pub struct OpenAccount {
     /// How far below zero `available` may go; zero for none.
     #[serde(with = "rust_decimal::serde::str")]
     pub overdraft_limit: Decimal,
+    /// The application's own details.
+    #[serde(default)]
+    pub metadata: Metadata,
 }
 
 impl OpenAccount {
-    /// A plain account: no name, no overdraft.
+    /// A plain account: no name, no overdraft, no metadata.
     pub fn new(owner: UserId, kind: AccountKind, currency: Currency) -> OpenAccount {
-        OpenAccount { owner, kind, currency, name: None, overdraft_limit: Decimal::ZERO }
+        OpenAccount { owner, kind, currency, name: None, overdraft_limit: Decimal::ZERO, metadata: Metadata::empty() }
+    }
+}
+
+/// Opens a ledger account: one the application names by a code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenLedgerAccount {
+    /// Its unique code.
+    pub code: AccountCode,
+    /// Its one currency.
+    pub currency: Currency,
+    /// Optional display name.
+    pub name: Option<String>,
+    /// The side its balance is reported on.
+    pub normal_balance: NormalBalance,
+    /// The lowest balance allowed on that side: `None` for the default (zero
+    /// for credit-normal accounts, unbounded for debit-normal ones),
+    /// `Some(None)` for unbounded, `Some(Some(floor))` for that floor (any
+    /// decimal, zero or negative, at the currency's precision).
+    #[serde(default)]
+    pub floor: Option<Option<Decimal>>,
+    /// The application's own details.
+    #[serde(default)]
+    pub metadata: Metadata,
+}
+
+impl OpenLedgerAccount {
+    /// A ledger account with the default floor, no name and no metadata.
+    pub fn new(code: AccountCode, currency: Currency, normal_balance: NormalBalance) -> OpenLedgerAccount {
+        OpenLedgerAccount { code, currency, name: None, normal_balance, floor: None, metadata: Metadata::empty() }
+    }
+
+    /// The floor it asks for, the default resolved.
+    pub fn resolved_floor(&self) -> Option<Decimal> {
+        match self.floor {
+            Some(floor) => floor,
+            None => match self.normal_balance {
+                NormalBalance::Credit => Some(Decimal::ZERO),
+                NormalBalance::Debit => None,
+            },
+        }
     }
 }
 
@@ -73,6 +142,9 @@ pub struct Deposit {
     pub amount: Amount,
     /// Free text.
     pub description: Option<String>,
+    /// The application's own details, stored on the transaction.
+    #[serde(default)]
+    pub metadata: Metadata,
 }
 
 /// Debits a customer account with money leaving the ledger.
@@ -84,6 +156,9 @@ pub struct Withdraw {
     pub amount: Amount,
     /// Free text.
     pub description: Option<String>,
+    /// The application's own details, stored on the transaction.
+    #[serde(default)]
+    pub metadata: Metadata,
 }
 
 /// Moves money between two accounts of one currency.
@@ -97,6 +172,9 @@ pub struct Transfer {
     pub amount: Amount,
     /// Free text.
     pub description: Option<String>,
+    /// The application's own details, stored on the transaction.
+    #[serde(default)]
+    pub metadata: Metadata,
 }
 
 /// Reserves funds now, to capture or void later.
@@ -113,6 +191,9 @@ pub struct PlaceHold {
     pub expires_at: Option<DateTime<Utc>>,
     /// Free text.
     pub description: Option<String>,
+    /// The application's own details, stored on the transaction.
+    #[serde(default)]
+    pub metadata: Metadata,
 }
 
 /// Posts all or part of a pending hold and releases the rest.
@@ -131,6 +212,39 @@ pub struct VoidHold {
     pub hold: TransactionId,
 }
 
+/// The most postings in one entry.
+pub const ENTRY_POSTINGS_MAX: usize = 64;
+
+/// One posting of an [`Entry`]: `amount` of `currency` from `source` (its
+/// balance is debited) to `destination` (credited).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryPosting {
+    /// The account debited.
+    pub source: AccountRef,
+    /// The account credited.
+    pub destination: AccountRef,
+    /// How much.
+    pub amount: Amount,
+    /// Of which currency: both accounts must hold it.
+    pub currency: Currency,
+}
+
+/// A general ledger entry: 1 to [`ENTRY_POSTINGS_MAX`] postings between any
+/// accounts (customer or ledger), applied all or nothing; currencies may
+/// mix, each posting in one. Floors are checked on the final state, so an
+/// account may pass through zero within the entry. Only the embedding
+/// program and admins post entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The postings, in order.
+    pub postings: Vec<EntryPosting>,
+    /// Free text.
+    pub description: Option<String>,
+    /// The application's own details, stored on the transaction.
+    #[serde(default)]
+    pub metadata: Metadata,
+}
+
 /// A command that moves or reserves money.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -147,6 +261,8 @@ pub enum MoneyCommand {
     CaptureHold(CaptureHold),
     /// See [`VoidHold`].
     VoidHold(VoidHold),
+    /// See [`Entry`].
+    Entry(Entry),
 }
 
 impl MoneyCommand {
@@ -159,6 +275,7 @@ impl MoneyCommand {
             MoneyCommand::PlaceHold(_) => "hold.place",
             MoneyCommand::CaptureHold(_) => "hold.capture",
             MoneyCommand::VoidHold(_) => "hold.void",
+            MoneyCommand::Entry(_) => "entry",
         }
     }
 
@@ -171,6 +288,7 @@ impl MoneyCommand {
             MoneyCommand::PlaceHold(c) => format!("account:{}", c.account),
             MoneyCommand::CaptureHold(c) => format!("hold:{}", c.hold),
             MoneyCommand::VoidHold(c) => format!("hold:{}", c.hold),
+            MoneyCommand::Entry(c) => format!("entry:{}", c.postings.len()),
         }
     }
 
@@ -180,19 +298,23 @@ impl MoneyCommand {
         match self {
             MoneyCommand::Deposit(c) => {
                 h.str(&c.account.to_string()).decimal(c.amount.value()).opt_str(c.description.as_deref());
+                metadata(h, &c.metadata);
             }
             MoneyCommand::Withdraw(c) => {
                 h.str(&c.account.to_string()).decimal(c.amount.value()).opt_str(c.description.as_deref());
+                metadata(h, &c.metadata);
             }
             MoneyCommand::Transfer(c) => {
                 h.str(&c.from.to_string());
-                account_ref(h, Some(c.to));
+                account_ref(h, Some(&c.to));
                 h.decimal(c.amount.value()).opt_str(c.description.as_deref());
+                metadata(h, &c.metadata);
             }
             MoneyCommand::PlaceHold(c) => {
                 h.str(&c.account.to_string()).decimal(c.amount.value());
-                account_ref(h, c.destination);
+                account_ref(h, c.destination.as_ref());
                 h.opt_time(c.expires_at).opt_str(c.description.as_deref());
+                metadata(h, &c.metadata);
             }
             MoneyCommand::CaptureHold(c) => {
                 h.str(&c.hold.to_string()).opt_str(c.amount.map(|a| a.value().normalize().to_string()).as_deref());
@@ -200,16 +322,37 @@ impl MoneyCommand {
             MoneyCommand::VoidHold(c) => {
                 h.str(&c.hold.to_string());
             }
+            MoneyCommand::Entry(c) => {
+                h.u64(c.postings.len() as u64);
+                for p in &c.postings {
+                    account_ref(h, Some(&p.source));
+                    account_ref(h, Some(&p.destination));
+                    h.decimal(p.amount.value()).str(p.currency.code());
+                }
+                h.opt_str(c.description.as_deref());
+                c.metadata.fingerprint(h);
+            }
         }
     }
 }
 
-fn account_ref(h: &mut Hasher, r: Option<AccountRef>) {
+fn account_ref(h: &mut Hasher, r: Option<&AccountRef>) {
     match r {
         None => h.str("none"),
         Some(AccountRef::Id(id)) => h.str("id").str(&id.to_string()),
         Some(AccountRef::Number(n)) => h.str("number").str(&n.to_string()),
+        Some(AccountRef::Code(code)) => h.str("code").str(code.as_str()),
     };
+}
+
+/// Metadata in a retail command's fingerprint. Nothing when empty, so the
+/// fingerprints of commands stored before metadata existed stay the same
+/// and their replays still match.
+fn metadata(h: &mut Hasher, metadata: &Metadata) {
+    if !metadata.is_empty() {
+        h.str("metadata");
+        metadata.fingerprint(h);
+    }
 }
 
 macro_rules! into_money_command {
@@ -221,4 +364,4 @@ macro_rules! into_money_command {
         }
     )+};
 }
-into_money_command!(Deposit, Withdraw, Transfer, PlaceHold, CaptureHold, VoidHold);
+into_money_command!(Deposit, Withdraw, Transfer, PlaceHold, CaptureHold, VoidHold, Entry);

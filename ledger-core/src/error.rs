@@ -104,6 +104,20 @@ pub enum LedgerError {
     /// A history filter is contradictory (a range whose start is after its end).
     #[error("invalid filter: {0}")]
     InvalidFilter(&'static str),
+    /// A ledger account code is not lowercase `a-z0-9_` segments joined by `:`
+    /// of at most 128 characters.
+    #[error("invalid account code: lowercase a-z, 0-9 and _ in segments joined by ':', at most 128 characters")]
+    InvalidAccountCode,
+    /// Metadata breaks its bounds; the rule is named.
+    #[error("invalid metadata: {0}")]
+    InvalidMetadata(&'static str),
+    /// A ledger account's floor is too precise or too large for its currency.
+    #[error("invalid floor")]
+    InvalidFloor,
+    /// An entry is malformed (no postings, too many, a posting from an
+    /// account to itself); the rule is named.
+    #[error("invalid entry: {0}")]
+    InvalidEntry(&'static str),
 
     // 2. Lookups.
     /// No account with this id.
@@ -112,6 +126,9 @@ pub enum LedgerError {
         /// The id asked for.
         account: AccountId,
     },
+    /// No ledger account has this code.
+    #[error("no ledger account has this code")]
+    AccountCodeNotFound,
     /// No account with this number.
     #[error("no account has this number")]
     AccountNumberNotFound {
@@ -181,6 +198,9 @@ pub enum LedgerError {
     /// The email is already registered.
     #[error("email already registered")]
     EmailTaken,
+    /// A ledger account with this code exists.
+    #[error("a ledger account with this code exists")]
+    AccountCodeTaken,
 
     // 3. Idempotency.
     /// The idempotency key was used before with a different payload.
@@ -248,6 +268,9 @@ pub enum LedgerError {
         available: Decimal,
         /// What the command needed.
         requested: Decimal,
+        /// For an entry: the index of the first posting that debits the
+        /// account (whose final balance is below its floor).
+        posting: Option<usize>,
     },
     /// Closing needs no open holds.
     #[error("account {number} has open holds")]
@@ -332,6 +355,12 @@ impl LedgerError {
             InvalidPageSize { .. } => "invalid_page_size",
             InvalidCursor => "invalid_cursor",
             InvalidFilter(_) => "invalid_filter",
+            InvalidAccountCode => "invalid_account_code",
+            InvalidMetadata(_) => "invalid_metadata",
+            InvalidFloor => "invalid_floor",
+            InvalidEntry(_) => "invalid_entry",
+            AccountCodeNotFound => "account_code_not_found",
+            AccountCodeTaken => "account_code_taken",
             TooManyAccounts { .. } => "too_many_accounts",
             InvalidEmail => "invalid_email",
             WeakPassword(_) => "weak_password",
@@ -396,6 +425,10 @@ impl LedgerError {
             | InvalidPageSize { .. }
             | InvalidCursor
             | InvalidFilter(_)
+            | InvalidAccountCode
+            | InvalidMetadata(_)
+            | InvalidFloor
+            | InvalidEntry(_)
             | InvalidEmail
             | WeakPassword(_)
             | InvalidProfile(_)
@@ -410,6 +443,7 @@ impl LedgerError {
             InvalidResetToken => ErrorCategory::InvalidToken,
             AccountNotFound { .. }
             | AccountNumberNotFound { .. }
+            | AccountCodeNotFound
             | TransactionNotFound { .. }
             | NotAHold { .. }
             | UserNotFound
@@ -418,6 +452,7 @@ impl LedgerError {
             Forbidden | KycRequired => ErrorCategory::Forbidden,
             TooManyAttempts { .. } => ErrorCategory::Throttled,
             EmailTaken
+            | AccountCodeTaken
             | IdempotencyConflict
             | AccountClosed { .. }
             | AccountFrozen { .. }

@@ -14,7 +14,7 @@
 //! let account = ledger.open_account(&me, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd)).await?;
 //! let key = IdempotencyKey::new("deposit-1")?;
 //! let amount = Amount::parse("12.50")?;
-//! ledger.deposit(&me, key, Deposit { account: account.id, amount, description: None }).await?;
+//! ledger.deposit(&me, key, Deposit { account: account.id, amount, description: None, metadata: Default::default() }).await?;
 //! assert_eq!(ledger.balance(&me, account.id).await?.available(), amount.value());
 //! # Ok(()) }
 //! ```
@@ -39,21 +39,22 @@ pub mod store;
 pub mod stored_text;
 
 pub use audit::metadata as audit_metadata;
-pub use domain::{account, account_number, money, posting, transaction};
+pub use domain::{account, account_code, account_number, metadata, money, posting, transaction};
 use rules::plan;
 pub use store::{memory, write_batch};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use account::{Account, AccountKind, AccountStatus, Balance, StatusChange};
+pub use account::{Account, AccountKind, AccountStatus, Balance, NormalBalance, StatusChange};
+pub use account_code::AccountCode;
 pub use account_number::{AccountNumber, AccountNumberError};
 pub use audit::{AuditDraft, AuditHead, AuditOutcome, AuditRecord, ChainBreak, verify_chain};
 pub use audit_metadata::AuditMetadata;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use command::{
-    AccountRef, BATCH_SIZE_MAX, CaptureHold, Deposit, MoneyCommand, OpenAccount, PlaceHold, Transfer, VoidHold,
-    Withdraw,
+    AccountRef, BATCH_SIZE_MAX, CaptureHold, Deposit, ENTRY_POSTINGS_MAX, Entry, EntryPosting, MoneyCommand,
+    OpenAccount, OpenLedgerAccount, PlaceHold, Transfer, VoidHold, Withdraw,
 };
 pub use digest::Digest;
 pub use error::{ErrorCategory, LedgerError, StorageError, StorageErrorKind};
@@ -66,6 +67,7 @@ pub use ledger::{
     GroupCommit, GroupCommitError, Ledger, LedgerBuilder, LedgerConfig, Login, LoginRequest, Receipt, Registration,
 };
 pub use memory::MemoryStore;
+pub use metadata::Metadata;
 pub use money::{Amount, Currency, Money, MoneyError};
 pub use plan::KycPolicy;
 pub use posting::Posting;
@@ -73,5 +75,5 @@ pub use query::{Cursor, HistoryFilter, PAGE_SIZE_MAX, Page, PageRequest};
 pub use store::Store;
 pub use store::apply::{Staging, apply_batches, apply_batches_now};
 pub use store::rows::{Rows, rows_hold};
-pub use transaction::{Transaction, TransactionKind, TransactionStatus};
+pub use transaction::{Leg, Transaction, TransactionKind, TransactionStatus};
 pub use write_batch::{BatchOutcome, Decision, Keys, Op, SEQUENCE_STRIDE, Snapshot, WriteBatch, Writes};

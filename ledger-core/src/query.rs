@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::is_storable_instant;
 use crate::error::LedgerError;
 use crate::id::AccountId;
+use crate::metadata::{METADATA_FILTER_PAIRS_MAX, check_key, check_value};
 use crate::money::AMOUNT_MAJOR_UNITS_MAX;
 use crate::transaction::{Transaction, TransactionKind, TransactionStatus};
 
@@ -40,6 +41,10 @@ pub struct HistoryFilter {
     /// Amount at most this.
     #[serde(with = "rust_decimal::serde::str_option")]
     pub amount_max: Option<Decimal>,
+    /// Only transactions carrying every one of these metadata pairs (at
+    /// most [`METADATA_FILTER_PAIRS_MAX`]).
+    #[serde(default)]
+    pub metadata: Vec<(String, String)>,
 }
 
 impl HistoryFilter {
@@ -62,6 +67,12 @@ impl HistoryFilter {
             .any(|a| a.is_sign_negative() || a > Decimal::from(AMOUNT_MAJOR_UNITS_MAX))
         {
             return Err(LedgerError::InvalidFilter("amounts must be between 0 and the largest amount allowed"));
+        }
+        if self.metadata.len() > METADATA_FILTER_PAIRS_MAX {
+            return Err(LedgerError::InvalidFilter("at most 4 metadata pairs"));
+        }
+        for (key, value) in &self.metadata {
+            check_key(key).and_then(|()| check_value(value)).map_err(|_| LedgerError::InvalidFilter("metadata"))?;
         }
         if let (Some(from), Some(until)) = (self.created_from, self.created_until)
             && from > until
@@ -86,6 +97,7 @@ impl HistoryFilter {
             && self.created_until.is_none_or(|until| t.created_at < until)
             && self.amount_min.is_none_or(|min| t.amount >= min)
             && self.amount_max.is_none_or(|max| t.amount <= max)
+            && t.metadata.contains_all(&self.metadata)
     }
 }
 

@@ -2,9 +2,11 @@
 //! becomes a `ledger-core` command. Handlers call these, and so does the
 //! `command_json` fuzz target, so what is fuzzed is what is served.
 
+use std::collections::BTreeMap;
+
 use ledger_core::{
-    AccountId, AccountNumber, AccountRef, Amount, CaptureHold, Deposit, LedgerError, PlaceHold, TransactionId,
-    Transfer, Withdraw,
+    AccountId, AccountNumber, AccountRef, Amount, CaptureHold, Deposit, LedgerError, Metadata, PlaceHold,
+    TransactionId, Transfer, Withdraw,
 };
 use uuid::Uuid;
 
@@ -21,6 +23,11 @@ pub fn optional_amount(text: Option<&str>) -> Result<Option<Amount>, ApiError> {
     text.map(amount).transpose()
 }
 
+/// Checks metadata from a body (absent: none).
+pub fn metadata(map: Option<BTreeMap<String, String>>) -> Result<Metadata, ApiError> {
+    Ok(Metadata::new(map.unwrap_or_default())?)
+}
+
 /// Parses a 12-digit account number with its check digits.
 pub fn account_number(text: &str) -> Result<AccountNumber, ApiError> {
     AccountNumber::parse(text).map_err(|e| LedgerError::InvalidAccountNumber(e).into())
@@ -33,6 +40,7 @@ impl DepositRequest {
             account: AccountId::from_uuid(self.account_id),
             amount: amount(&self.amount)?,
             description: self.description,
+            metadata: metadata(self.metadata)?,
         })
     }
 }
@@ -44,6 +52,7 @@ impl WithdrawalRequest {
             account: AccountId::from_uuid(self.account_id),
             amount: amount(&self.amount)?,
             description: self.description,
+            metadata: metadata(self.metadata)?,
         })
     }
 }
@@ -66,6 +75,7 @@ impl TransferRequest {
             to,
             amount: amount(&self.amount)?,
             description: self.description,
+            metadata: metadata(self.metadata)?,
         })
     }
 }
@@ -80,6 +90,7 @@ impl HoldRequest {
             destination,
             expires_at: self.expires_at,
             description: self.description,
+            metadata: metadata(self.metadata)?,
         })
     }
 }

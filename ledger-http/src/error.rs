@@ -47,6 +47,10 @@ pub struct Problem {
     /// The request id (also in the `x-request-id` header), to quote to support.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// For `insufficient_funds` on a multi-posting transaction: the 0-based
+    /// index of the posting whose account would end below its floor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posting: Option<usize>,
 }
 
 impl Problem {
@@ -59,6 +63,7 @@ impl Problem {
             code: code.to_owned(),
             instance: None,
             request_id: None,
+            posting: None,
         }
     }
 }
@@ -70,6 +75,8 @@ pub struct ApiError {
     code: &'static str,
     detail: Option<String>,
     retry_after_secs: Option<u64>,
+    /// The posting a floor breach names (see [`Problem::posting`]).
+    posting: Option<usize>,
     /// For 500s: what actually failed. Logged with the request id, never sent.
     cause: Option<String>,
 }
@@ -77,7 +84,7 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a status, a stable code and a detail for people.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> ApiError {
-        ApiError { status, code, detail: Some(detail.into()), retry_after_secs: None, cause: None }
+        ApiError { status, code, detail: Some(detail.into()), retry_after_secs: None, posting: None, cause: None }
     }
 
     /// 400: the request is malformed (syntax, headers, query string).
@@ -120,6 +127,7 @@ impl ApiError {
             code: "internal_error",
             detail: Some("the server could not complete the request; quote the request id to support".into()),
             retry_after_secs: None,
+            posting: None,
             cause: Some(cause.to_string()),
         }
     }
@@ -166,8 +174,12 @@ impl From<LedgerError> for ApiError {
             return ApiError::internal(format!("{}: {error}", error.code()));
         }
         let mut api = ApiError::new(status, error.code(), error.to_string());
-        if let LedgerError::TooManyAttempts { retry_after_secs } = error.root() {
-            api.retry_after_secs = Some(u64::try_from(*retry_after_secs).unwrap_or(1).max(1));
+        match error.root() {
+            LedgerError::TooManyAttempts { retry_after_secs } => {
+                api.retry_after_secs = Some(u64::try_from(*retry_after_secs).unwrap_or(1).max(1));
+            }
+            LedgerError::InsufficientFunds { posting, .. } => api.posting = *posting,
+            _ => {}
         }
         api
     }
@@ -183,7 +195,7 @@ struct Rendered {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let problem = Problem::new(self.status, self.code, self.detail);
+        let problem = Problem { posting: self.posting, ..Problem::new(self.status, self.code, self.detail) };
         let mut response = problem_response(&problem);
         if let Some(secs) = self.retry_after_secs {
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
@@ -283,6 +295,7 @@ mod tests {
                     number: ledger_core::AccountNumber::settlement(ledger_core::Currency::Usd),
                     available: 1.into(),
                     requested: 2.into(),
+                    posting: None,
                 },
                 422,
             ),

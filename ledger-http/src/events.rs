@@ -25,7 +25,7 @@ use tokio::sync::broadcast::error::RecvError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventItem {
     /// A committed change.
-    Event(LedgerEvent),
+    Event(Box<LedgerEvent>),
     /// The subscriber fell behind and missed this many events (`0`: an
     /// unknown number, after a lost notification connection); it should
     /// re-read what it shows.
@@ -57,7 +57,7 @@ impl EventSource for LocalEvents {
         let receiver = self.ledger.subscribe();
         futures::stream::unfold(receiver, |mut receiver| async move {
             match receiver.recv().await {
-                Ok(event) => Some((EventItem::Event(event), receiver)),
+                Ok(event) => Some((EventItem::Event(Box::new(event)), receiver)),
                 Err(RecvError::Lagged(missed)) => Some((EventItem::Lagged(missed), receiver)),
                 Err(RecvError::Closed) => None,
             }

@@ -128,7 +128,7 @@ async fn relay_notice(store: &dyn Store, sender: &broadcast::Sender<EventItem>, 
     let mut failed = false;
     for id in notice.accounts {
         match store.account(id).await {
-            Ok(Some(account)) => drop(sender.send(EventItem::Event(LedgerEvent::Account(account)))),
+            Ok(Some(account)) => drop(sender.send(EventItem::Event(Box::new(LedgerEvent::Account(account))))),
             Ok(None) => {}
             Err(error) => {
                 tracing::warn!(%error, account = %id, "cannot re-read a changed account");
@@ -138,7 +138,7 @@ async fn relay_notice(store: &dyn Store, sender: &broadcast::Sender<EventItem>, 
     }
     for id in notice.transactions {
         match store.transaction(id).await {
-            Ok(Some(transaction)) => drop(sender.send(EventItem::Event(LedgerEvent::Transaction(transaction)))),
+            Ok(Some(transaction)) => drop(sender.send(EventItem::Event(Box::new(LedgerEvent::Transaction(transaction))))),
             Ok(None) => {}
             Err(error) => {
                 tracing::warn!(%error, transaction = %id, "cannot re-read a changed transaction");

@@ -124,6 +124,24 @@ pub(crate) fn actor(actor: &str) -> Vec<u8> {
     key
 }
 
+/// `len (8) || key || len (8) || value`: the prefix of one metadata pair's
+/// keys in the `metadata_index` tree (the lengths make it prefix-free).
+pub(crate) fn metadata_pair(key: &str, value: &str) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(16 + key.len() + value.len() + SEQ_LEN);
+    for part in [key, value] {
+        bytes.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        bytes.extend_from_slice(part.as_bytes());
+    }
+    bytes
+}
+
+/// `pair || sequence`: the transactions carrying a metadata pair, in order.
+pub(crate) fn metadata_pair_sequence(key: &str, value: &str, seq: u64) -> Vec<u8> {
+    let mut bytes = metadata_pair(key, value);
+    bytes.extend_from_slice(&sequence(seq));
+    bytes
+}
+
 /// `actor || sequence`: an actor's audit records in sequence order.
 pub(crate) fn actor_sequence(actor_name: &str, seq: u64) -> Vec<u8> {
     let mut key = actor(actor_name);

@@ -7,8 +7,8 @@ use std::ops::Bound;
 use chrono::{DateTime, Utc};
 use ledger_core::identity::{Email, ResetToken, Session, SessionId, User};
 use ledger_core::{
-    Account, AccountId, AccountNumber, AuditRecord, Digest, HistoryFilter, IdempotencyKey, IdempotencyRecord, Posting,
-    StorageError, Transaction, TransactionId, UserId,
+    Account, AccountCode, AccountId, AccountNumber, AuditRecord, Digest, HistoryFilter, IdempotencyKey,
+    IdempotencyRecord, Posting, StorageError, Transaction, TransactionId, UserId,
 };
 
 use crate::codec::decode;
@@ -41,6 +41,39 @@ impl Inner {
             Some(id) => self.account(AccountId::from_uuid(keys::uuid_suffix(&id)?)),
             None => Ok(None),
         }
+    }
+
+    pub(crate) fn account_by_code(&self, code: &AccountCode) -> Result<Option<Account>, StorageError> {
+        let id = self
+            .trees
+            .account_codes
+            .get(code.as_str().as_bytes())
+            .map_err(|e| error::sled("reading the account code index", e))?;
+        match id {
+            Some(id) => self.account(AccountId::from_uuid(keys::uuid_suffix(&id)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn ledger_accounts(
+        &self,
+        after: Option<&AccountCode>,
+        limit: usize,
+    ) -> Result<Vec<Account>, StorageError> {
+        let start = match after {
+            Some(after) => Bound::Excluded(after.as_str().as_bytes().to_vec()),
+            None => Bound::Unbounded,
+        };
+        self.trees
+            .account_codes
+            .range::<Vec<u8>, _>((start, Bound::Unbounded))
+            .take(limit)
+            .map(|entry| {
+                let (_, id) = entry.map_err(|e| error::sled("listing ledger accounts", e))?;
+                self.account(AccountId::from_uuid(keys::uuid_suffix(&id)?))?
+                    .ok_or_else(|| corrupt("the code index names a missing account"))
+            })
+            .collect()
     }
 
     pub(crate) fn accounts_by_owner(&self, owner: UserId) -> Result<Vec<Account>, StorageError> {
@@ -107,7 +140,20 @@ impl Inner {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        if filter.accounts.is_empty() {
+        if let Some((key, value)) = filter.metadata.first() {
+            // The first pair's index drives; `keep` checks the rest.
+            let start = keys::metadata_pair_sequence(key, value, 0);
+            let end = keys::metadata_pair_sequence(key, value, below);
+            for entry in self.trees.metadata_index.range(start..end).rev() {
+                let (index_key, _) = entry.map_err(|e| error::sled("reading the metadata index", e))?;
+                let t = self
+                    .transaction_at(keys::sequence_suffix(&index_key)?)?
+                    .ok_or_else(|| corrupt("the metadata index names a missing transaction"))?;
+                if !keep(t) {
+                    break;
+                }
+            }
+        } else if filter.accounts.is_empty() {
             for entry in self.trees.transactions.range(..keys::sequence(below)).rev() {
                 let (_, bytes) = entry.map_err(|e| error::sled("reading history", e))?;
                 if !keep(decode("a transaction", &bytes)?) {

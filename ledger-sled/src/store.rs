@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_core::identity::{Email, ResetToken, Session, SessionId, User};
 use ledger_core::{
-    Account, AccountId, AccountNumber, AuditRecord, BatchOutcome, Digest, HistoryFilter, IdempotencyKey,
+    Account, AccountCode, AccountId, AccountNumber, AuditRecord, BatchOutcome, Digest, HistoryFilter, IdempotencyKey,
     IdempotencyRecord, Posting, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch,
 };
 
@@ -210,6 +210,16 @@ impl Store for SledStore {
 
     async fn account_by_number(&self, number: AccountNumber) -> Result<Option<Account>, StorageError> {
         self.read(move |inner| inner.account_by_number(number)).await
+    }
+
+    async fn account_by_code(&self, code: &AccountCode) -> Result<Option<Account>, StorageError> {
+        let code = code.clone();
+        self.read(move |inner| inner.account_by_code(&code)).await
+    }
+
+    async fn ledger_accounts(&self, after: Option<&AccountCode>, limit: usize) -> Result<Vec<Account>, StorageError> {
+        let after = after.cloned();
+        self.read(move |inner| inner.ledger_accounts(after.as_ref(), limit)).await
     }
 
     async fn accounts_by_owner(&self, owner: UserId) -> Result<Vec<Account>, StorageError> {

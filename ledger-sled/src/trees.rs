@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ledger_core::identity::{ResetToken, Session, SessionId, User};
 use ledger_core::{
-    Account, AccountId, AuditHead, AuditRecord, Digest, IdempotencyRecord, Keys, SEQUENCE_STRIDE, Snapshot,
-    StorageError, StorageErrorKind, Transaction, TransactionStatus, UserId, Writes,
+    Account, AccountCode, AccountId, AccountKind, AuditHead, AuditRecord, Digest, IdempotencyRecord, Keys,
+    NormalBalance, Posting, SEQUENCE_STRIDE, Snapshot, StorageError, StorageErrorKind, Transaction, TransactionStatus,
+    UserId, Writes,
 };
 use sled::transaction::TransactionError;
 use sled::{Db, IVec, Transactional, Tree};
@@ -18,8 +19,14 @@ use crate::keys;
 
 /// The storage format this crate writes; opening another one fails.
 /// Version 2 added the identity trees and the `audit_by_actor` index (a
-/// version 1 database has audit records that index does not list).
-const FORMAT_VERSION: &[u8] = b"2";
+/// version 1 database has audit records that index does not list). Version
+/// 3 added ledger account codes (`account_codes`), the `metadata_index`, and
+/// history under every account a transaction touches; a version 2 database
+/// is upgraded on open ([`upgrade_from_2`]).
+const FORMAT_VERSION: &[u8] = b"3";
+
+/// The version [`upgrade_from_2`] upgrades from.
+const FORMAT_VERSION_2: &[u8] = b"2";
 
 /// Declares the trees once: the [`Trees`] handles, their names, and the
 /// [`Staged`] view of them an `apply` call works on, all in the same order.
@@ -73,6 +80,8 @@ trees! {
     accounts,
     /// `account number -> account id`: numbers are unique.
     account_numbers,
+    /// `ledger account code -> account id`: codes are unique; code order.
+    account_codes,
     /// `owner || order || account id -> ()`: an owner's accounts, oldest first.
     accounts_by_owner,
     /// `sequence -> Transaction`: all transactions in commit order.
@@ -85,6 +94,8 @@ trees! {
     account_postings,
     /// `idempotency key -> IdempotencyRecord`.
     idempotency,
+    /// `metadata pair || sequence -> ()`: transactions by metadata pair.
+    metadata_index,
     /// `audit sequence -> AuditRecord`.
     audit,
     /// `len || actor || audit sequence -> ()`: each actor's audit records.
@@ -120,6 +131,7 @@ impl Trees {
         let format = trees.meta.get(keys::META_FORMAT).map_err(|e| error::sled("cannot read the format version", e))?;
         match format {
             Some(version) if version.as_ref() == FORMAT_VERSION => {}
+            Some(version) if version.as_ref() == FORMAT_VERSION_2 => upgrade_from_2(&trees)?,
             Some(version) => {
                 let found = String::from_utf8_lossy(&version).into_owned();
                 let ours = String::from_utf8_lossy(FORMAT_VERSION);
@@ -175,6 +187,39 @@ impl Trees {
             TransactionError::Storage(source) => error::sled("the storage transaction failed", source),
         })
     }
+}
+
+/// Upgrades a format 2 database to 3: the settlement accounts become
+/// ledger accounts (a code, debit-normal, indexed by code), and every
+/// account a posting touched gets its transaction in its history (format 2
+/// indexed only a transaction's first two accounts). Idempotent, and the
+/// marker moves to 3 only at the end, so an upgrade a crash cut short runs
+/// again whole.
+fn upgrade_from_2(trees: &Trees) -> Result<(), StorageError> {
+    let failed = |e| error::sled("upgrading the database to format 3", e);
+    for entry in trees.accounts.iter() {
+        let (key, bytes) = entry.map_err(failed)?;
+        let mut account: Account = decode("an account", &bytes)?;
+        if account.kind == AccountKind::Settlement && account.code.is_none() {
+            let code = AccountCode::settlement(account.currency);
+            account.code = Some(code.clone());
+            account.normal_balance = NormalBalance::Debit;
+            trees.account_codes.insert(code.as_str().as_bytes(), &key).map_err(failed)?;
+            trees.accounts.insert(&key, encode("an account", &account)?).map_err(failed)?;
+        }
+    }
+    for entry in trees.account_postings.iter() {
+        let (_, bytes) = entry.map_err(failed)?;
+        let posting: Posting = decode("a posting", &bytes)?;
+        let Some(seq) = trees.transaction_ids.get(keys::transaction(posting.transaction_id)).map_err(failed)? else {
+            return Err(corrupt("a posting names a missing transaction"));
+        };
+        let history = keys::account_sequence(posting.account_id, keys::sequence_suffix(&seq)?);
+        trees.account_history.insert(&history[..], &[]).map_err(failed)?;
+    }
+    trees.meta.insert(keys::META_FORMAT, FORMAT_VERSION).map_err(failed)?;
+    trees.db.flush().map_err(failed)?;
+    Ok(())
 }
 
 /// Refuses a sled database some other program wrote (data in sled's default
@@ -272,6 +317,11 @@ impl Staged<'_> {
                 snapshot.taken_numbers.insert(*number);
             }
         }
+        for code in &keys.account_codes {
+            if self.account_codes.get(code.as_str().as_bytes())?.is_some() {
+                snapshot.taken_codes.insert(code.clone());
+            }
+        }
         for owner in &keys.owners {
             let count = self.accounts_by_owner.count_prefix(&keys::user(*owner))?;
             if count > 0 {
@@ -367,6 +417,9 @@ impl Staged<'_> {
     pub fn write(&mut self, writes: &Writes) -> Result<(), StorageError> {
         let order_base = writes.audit.sequence.saturating_mul(SEQUENCE_STRIDE);
         for (i, account) in writes.new_accounts.iter().enumerate() {
+            if let Some(code) = &account.code {
+                self.account_codes.insert(code.as_str().as_bytes(), &keys::account(account.id));
+            }
             self.account_numbers.insert(keys::number(account.number), &keys::account(account.id));
             let order = order_base + i as u64;
             self.accounts_by_owner.insert(&keys::owner_account(account.owner, order, account.id)[..], &[]);
@@ -377,8 +430,11 @@ impl Staged<'_> {
         }
         for t in &writes.new_transactions {
             let seq = keys::sequence(t.sequence);
-            for account in t.from_account.iter().chain(t.to_account.iter()) {
-                self.account_history.insert(keys::account_sequence(*account, t.sequence), &[]);
+            for account in t.accounts() {
+                self.account_history.insert(keys::account_sequence(account, t.sequence), &[]);
+            }
+            for (key, value) in t.metadata.iter() {
+                self.metadata_index.insert(keys::metadata_pair_sequence(key, value, t.sequence), &[]);
             }
             if let (TransactionStatus::Pending, Some(expiry)) = (t.status, t.expires_at) {
                 self.holds_by_expiry.insert(keys::expiry(expiry, t.id), &seq);

@@ -63,7 +63,12 @@ async fn crash_child_commits_until_killed() {
     let (a, b) = (accounts[0].id, accounts[1].id);
     // Both funded: concurrent tasks move money both ways from the start.
     for (account, name) in [(a, "crash-deposit"), (b, "crash-deposit-b")] {
-        let deposit = Deposit { account, amount: Amount::parse("1000.00").unwrap(), description: None };
+        let deposit = Deposit {
+            account,
+            amount: Amount::parse("1000.00").unwrap(),
+            description: None,
+            metadata: Default::default(),
+        };
         ledger.deposit(&Actor::System, key(name), deposit).await.unwrap();
     }
 
@@ -81,7 +86,13 @@ async fn crash_child_commits_until_killed() {
                     // Each task goes back and forth, so neither account runs dry.
                     let (from, to) = if (i / CHILD_TASKS) % 2 == 0 { (a, b) } else { (b, a) };
                     let amount = Amount::parse("0.01").unwrap();
-                    let transfer = Transfer { from, to: AccountRef::Id(to), amount, description: None };
+                    let transfer = Transfer {
+                        from,
+                        to: AccountRef::Id(to),
+                        amount,
+                        description: None,
+                        metadata: Default::default(),
+                    };
                     let key = key(&format!("crash-{run}-{i}"));
                     let receipt = ledger.transfer(&Actor::System, key, transfer).await.unwrap();
                     // Printed only after the ledger answered: this id is acknowledged.

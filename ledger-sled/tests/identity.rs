@@ -10,8 +10,12 @@ use std::sync::Arc;
 
 use ledger_core::conformance::Harness;
 use ledger_core::identity::{Device, Email};
-use ledger_core::{Actor, Login, LoginRequest, Registration, Store};
+use ledger_core::{
+    AccountCode, AccountId, AccountKind, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Login,
+    LoginRequest, NormalBalance, OpenAccount, PageRequest, Registration, Store, UserId,
+};
 use ledger_sled::SledStore;
+use rust_decimal::Decimal;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -89,9 +93,78 @@ fn a_version_1_database_is_refused() {
     sled_with_format(dir.path(), b"1");
     let error = SledStore::open(dir.path()).unwrap_err();
     assert!(error.message.contains("unsupported storage format version \"1\""), "{error}");
-    assert!(error.message.contains("reads version 2"), "{error}");
+    assert!(error.message.contains("reads version 3"), "{error}");
+}
 
+/// Rewrites a format 3 database as format 2 wrote it: settlement accounts
+/// without a code or normal side, no code or metadata trees, and no history
+/// under the settlement accounts (format 2 indexed only a transaction's
+/// first two accounts, and a deposit's first is none).
+fn downgrade_to_format_2(path: &Path) {
+    let db = sled::open(path).unwrap();
+    let accounts = db.open_tree("accounts").unwrap();
+    for entry in accounts.iter() {
+        let (key, bytes) = entry.unwrap();
+        let mut account: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        if account["kind"] == "settlement" {
+            let fields = account.as_object_mut().unwrap();
+            for field in ["code", "normal_balance", "ledger_floor", "metadata"] {
+                fields.remove(field);
+            }
+            accounts.insert(key, serde_json::to_vec(&account).unwrap()).unwrap();
+        }
+    }
+    db.drop_tree("account_codes").unwrap();
+    db.drop_tree("metadata_index").unwrap();
+    let history = db.open_tree("account_history").unwrap();
+    for currency in [Currency::Usd, Currency::Eur, Currency::Gbp] {
+        for key in history.scan_prefix(AccountId::settlement(currency).as_uuid().as_bytes()).keys() {
+            history.remove(key.unwrap()).unwrap();
+        }
+    }
+    db.open_tree("meta").unwrap().insert(b"format_version", b"2").unwrap();
+    db.flush().unwrap();
+}
+
+#[tokio::test]
+async fn a_version_2_database_is_upgraded_to_ledger_accounts_on_open() {
     let dir = tempfile::tempdir().unwrap();
-    sled_with_format(dir.path(), b"2");
-    SledStore::open(dir.path()).unwrap();
+    let (deposit_id, customer) = {
+        let store = SledStore::open(dir.path()).unwrap();
+        let h = harness(&store).await;
+        let customer = h
+            .ledger
+            .open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd))
+            .await
+            .unwrap();
+        let deposit = Deposit {
+            account: customer.id,
+            amount: Amount::parse("100").unwrap(),
+            description: None,
+            metadata: Default::default(),
+        };
+        let receipt =
+            h.ledger.deposit(&Actor::System, IdempotencyKey::new("upgrade-deposit").unwrap(), deposit).await.unwrap();
+        store.flush().await.unwrap();
+        (receipt.transaction.id, customer.id)
+    };
+    downgrade_to_format_2(dir.path());
+
+    let store = SledStore::open(dir.path()).unwrap();
+    let settlement = AccountId::settlement(Currency::Usd);
+    let code = AccountCode::settlement(Currency::Usd);
+    assert_eq!(store.account_by_code(&code).await.unwrap().map(|a| a.id), Some(settlement));
+    let h = harness(&store).await;
+    let account = h.ledger.account(&Actor::System, settlement).await.unwrap();
+    assert_eq!((account.code.as_ref(), account.normal_balance), (Some(&code), NormalBalance::Debit));
+    assert_eq!(h.ledger.balance(&Actor::System, settlement).await.unwrap().posted, Decimal::from(100));
+    let history =
+        h.ledger.history(&Actor::System, &HistoryFilter::account(settlement), PageRequest::first(10)).await.unwrap();
+    assert_eq!(history.items.iter().map(|t| t.id).collect::<Vec<_>>(), [deposit_id]);
+    assert_eq!(h.ledger.balance(&Actor::System, customer).await.unwrap().posted, Decimal::from(100));
+    drop(h);
+    drop(store);
+    // The marker moved to 3: a second open does not upgrade again, and reads the same.
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.account_by_code(&code).await.unwrap().map(|a| a.id), Some(settlement));
 }

@@ -45,7 +45,12 @@ async fn data_survives_drop_and_reopen() {
             .deposit(
                 &Actor::System,
                 key("d1"),
-                Deposit { account: alice.id, amount: amount("100.00"), description: None },
+                Deposit {
+                    account: alice.id,
+                    amount: amount("100.00"),
+                    description: None,
+                    metadata: Default::default(),
+                },
             )
             .await
             .unwrap();
@@ -54,6 +59,7 @@ async fn data_survives_drop_and_reopen() {
             to: AccountRef::Number(bob.number),
             amount: amount("12.50"),
             description: Some("lunch".into()),
+            metadata: Default::default(),
         };
         let first = ledger.transfer(&Actor::System, key("t1"), transfer.clone()).await.unwrap();
         let replay = ledger.transfer(&Actor::System, key("t1"), transfer).await.unwrap();
@@ -86,6 +92,7 @@ async fn data_survives_drop_and_reopen() {
                 to: AccountRef::Number(bob.number),
                 amount: amount("12.50"),
                 description: Some("lunch".into()),
+                metadata: Default::default(),
             },
         )
         .await
@@ -112,7 +119,11 @@ async fn relaxed_durability_round_trips_after_a_clean_drop() {
             .await
             .unwrap();
         ledger
-            .deposit(&Actor::System, key("d"), Deposit { account: a.id, amount: amount("5"), description: None })
+            .deposit(
+                &Actor::System,
+                key("d"),
+                Deposit { account: a.id, amount: amount("5"), description: None, metadata: Default::default() },
+            )
             .await
             .unwrap();
         store.flush().await.unwrap();
@@ -225,20 +236,38 @@ async fn history_merges_account_indexes_newest_first_without_duplicates() {
     let b = ledger.open_account(&Actor::System, open()).await.unwrap();
     let c = ledger.open_account(&Actor::System, open()).await.unwrap();
     ledger
-        .deposit(&Actor::System, key("da"), Deposit { account: a.id, amount: amount("100"), description: None })
+        .deposit(
+            &Actor::System,
+            key("da"),
+            Deposit { account: a.id, amount: amount("100"), description: None, metadata: Default::default() },
+        )
         .await
         .unwrap();
     ledger
-        .deposit(&Actor::System, key("dc"), Deposit { account: c.id, amount: amount("100"), description: None })
+        .deposit(
+            &Actor::System,
+            key("dc"),
+            Deposit { account: c.id, amount: amount("100"), description: None, metadata: Default::default() },
+        )
         .await
         .unwrap();
     for i in 0..10 {
         let (from, to) = if i % 2 == 0 { (a.id, b.id) } else { (c.id, a.id) };
-        let t = Transfer { from, to: AccountRef::Id(to), amount: amount("1"), description: None };
+        let t = Transfer {
+            from,
+            to: AccountRef::Id(to),
+            amount: amount("1"),
+            description: None,
+            metadata: Default::default(),
+        };
         ledger.transfer(&Actor::System, key(&format!("t{i}")), t).await.unwrap();
     }
     ledger
-        .withdraw(&Actor::System, key("w"), Withdraw { account: b.id, amount: amount("2"), description: None })
+        .withdraw(
+            &Actor::System,
+            key("w"),
+            Withdraw { account: b.id, amount: amount("2"), description: None, metadata: Default::default() },
+        )
         .await
         .unwrap();
 
@@ -278,7 +307,11 @@ async fn expired_holds_are_found_by_the_expiry_index_and_swept() {
         .await
         .unwrap();
     ledger
-        .deposit(&Actor::System, key("d"), Deposit { account: a.id, amount: amount("100"), description: None })
+        .deposit(
+            &Actor::System,
+            key("d"),
+            Deposit { account: a.id, amount: amount("100"), description: None, metadata: Default::default() },
+        )
         .await
         .unwrap();
     let mut holds = Vec::new();
@@ -289,6 +322,7 @@ async fn expired_holds_are_found_by_the_expiry_index_and_swept() {
             destination: None,
             expires_at: Some(start + Duration::minutes(minutes)),
             description: None,
+            metadata: Default::default(),
         };
         holds.push(ledger.place_hold(&Actor::System, key(&format!("h{i}")), hold).await.unwrap().transaction);
     }
@@ -319,7 +353,11 @@ async fn concurrent_withdrawals_never_overdraw() {
         .await
         .unwrap();
     ledger
-        .deposit(&Actor::System, key("d"), Deposit { account: a.id, amount: amount("10"), description: None })
+        .deposit(
+            &Actor::System,
+            key("d"),
+            Deposit { account: a.id, amount: amount("10"), description: None, metadata: Default::default() },
+        )
         .await
         .unwrap();
     let mut tasks = Vec::new();
@@ -330,7 +368,7 @@ async fn concurrent_withdrawals_never_overdraw() {
                 .withdraw(
                     &Actor::System,
                     key(&format!("w{i}")),
-                    Withdraw { account: a.id, amount: amount("1"), description: None },
+                    Withdraw { account: a.id, amount: amount("1"), description: None, metadata: Default::default() },
                 )
                 .await
         }));
@@ -360,7 +398,8 @@ async fn accounts_served_from_memory_match_the_trees_after_racing_transfers_and_
             .open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd))
             .await
             .unwrap();
-        let deposit = Deposit { account: account.id, amount: amount("100"), description: None };
+        let deposit =
+            Deposit { account: account.id, amount: amount("100"), description: None, metadata: Default::default() };
         ledger.deposit(&Actor::System, key(&format!("seed{i}")), deposit).await.unwrap();
         accounts.push(account.id);
     }
@@ -370,7 +409,13 @@ async fn accounts_served_from_memory_match_the_trees_after_racing_transfers_and_
         tasks.push(tokio::spawn(async move {
             for i in 0..30 {
                 let (from, to) = (accounts[(writer + i) % 3], accounts[(writer + i + 1) % 3]);
-                let transfer = Transfer { from, to: AccountRef::Id(to), amount: amount("0.37"), description: None };
+                let transfer = Transfer {
+                    from,
+                    to: AccountRef::Id(to),
+                    amount: amount("0.37"),
+                    description: None,
+                    metadata: Default::default(),
+                };
                 // Some fail for funds; either way the books stay whole.
                 let _ = ledger.transfer(&Actor::System, key(&format!("t{writer}-{i}")), transfer).await;
             }
@@ -430,7 +475,11 @@ async fn cursors_at_the_edges_return_empty_pages() {
         .await
         .unwrap();
     ledger
-        .deposit(&Actor::System, key("d"), Deposit { account: a.id, amount: amount("1"), description: None })
+        .deposit(
+            &Actor::System,
+            key("d"),
+            Deposit { account: a.id, amount: amount("1"), description: None, metadata: Default::default() },
+        )
         .await
         .unwrap();
     assert!(store.postings(a.id, Some(u64::MAX), 10).await.unwrap().is_empty());

@@ -16,13 +16,13 @@ use ledger_core::{
 };
 
 use crate::bulk_sql::{
-    self, ACCOUNTS_INSERT, ACCOUNTS_UPDATE, AUDIT_INSERT, IDEMPOTENCY_INSERT, POSTINGS_INSERT, RESET_TOKENS_INSERT,
-    RESET_TOKENS_UPDATE, SESSIONS_INSERT, SESSIONS_UPDATE, TRANSACTIONS_INSERT, TRANSACTIONS_UPDATE, USERS_INSERT,
-    USERS_UPDATE,
+    self, ACCOUNT_TRANSACTIONS_INSERT, ACCOUNTS_INSERT, ACCOUNTS_UPDATE, AUDIT_INSERT, IDEMPOTENCY_INSERT,
+    POSTINGS_INSERT, RESET_TOKENS_INSERT, RESET_TOKENS_UPDATE, SESSIONS_INSERT, SESSIONS_UPDATE,
+    TRANSACTION_METADATA_INSERT, TRANSACTIONS_INSERT, TRANSACTIONS_UPDATE, USERS_INSERT, USERS_UPDATE,
 };
 use crate::row;
 use crate::session::{Session as DbSession, corrupt, run_all};
-use crate::stmt::{Stmt, Value};
+use crate::stmt::{Stmt, Value, int};
 
 /// Rows of one table to insert (new) or update (existing), by key, each in
 /// its latest state.
@@ -126,6 +126,8 @@ impl Bulk {
         insert(s, ACCOUNTS_INSERT, staged.accounts.new.iter().map(opened).collect()).await?;
         update(s, ACCOUNTS_UPDATE, staged.accounts.changed.values().map(row::account_update_values).collect()).await?;
         insert(s, TRANSACTIONS_INSERT, staged.transactions.new.iter().map(row::transaction_values).collect()).await?;
+        insert(s, ACCOUNT_TRANSACTIONS_INSERT, history_rows(&staged.transactions.new)).await?;
+        insert(s, TRANSACTION_METADATA_INSERT, metadata_rows(&staged.transactions.new)).await?;
         let transactions = staged.transactions.changed.values().map(row::transaction_update_values).collect();
         update(s, TRANSACTIONS_UPDATE, transactions).await?;
         insert(s, POSTINGS_INSERT, staged.postings.iter().map(row::posting_values).collect()).await?;
@@ -145,6 +147,20 @@ impl Bulk {
         let audit = staged.audit.iter().map(row::audit_values).collect::<Result<_, _>>()?;
         insert(s, AUDIT_INSERT, audit).await
     }
+}
+
+/// The history rows of new transactions: one per account each touches.
+fn history_rows(transactions: &[Transaction]) -> Vec<Vec<Value>> {
+    let row = |t: &Transaction, a: ledger_core::AccountId| vec![Value::Uuid(*a.as_uuid()), Value::Int(int(t.sequence))];
+    transactions.iter().flat_map(|t| t.accounts().into_iter().map(move |a| row(t, a))).collect()
+}
+
+/// The metadata rows of new transactions: one per pair each carries.
+fn metadata_rows(transactions: &[Transaction]) -> Vec<Vec<Value>> {
+    let row = |t: &Transaction, (k, v): (&str, &str)| {
+        vec![Value::Text(k.to_owned()), Value::Text(v.to_owned()), Value::Int(int(t.sequence))]
+    };
+    transactions.iter().flat_map(|t| t.metadata.iter().map(move |pair| row(t, pair))).collect()
 }
 
 /// Inserts new rows of a table (nothing for no rows).

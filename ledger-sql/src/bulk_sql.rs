@@ -164,6 +164,11 @@ pub(crate) const SESSIONS_INSERT: (&str, &str) = ("sessions", SESSION_COLUMNS);
 /// The columns of [`crate::row::reset_token_values`].
 pub(crate) const RESET_TOKENS_INSERT: (&str, &str) = ("reset_tokens", RESET_TOKEN_COLUMNS);
 
+/// The columns of an account's history row: the account and the transaction's sequence.
+pub(crate) const ACCOUNT_TRANSACTIONS_INSERT: (&str, &str) = ("account_transactions", "account_id, sequence");
+/// The columns of a transaction's metadata row.
+pub(crate) const TRANSACTION_METADATA_INSERT: (&str, &str) = ("transaction_metadata", "key, value, sequence");
+
 /// The key and set columns of [`crate::row::account_update_values`].
 pub(crate) const ACCOUNTS_UPDATE: (&str, &str) = ("accounts", ACCOUNT_UPDATE_COLUMNS);
 /// The key and set columns of [`crate::row::transaction_update_values`].

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use ledger_core::{AuditHead, IdempotencyKey, Keys, Rows, Snapshot, UserId};
+use ledger_core::{AccountCode, AuditHead, IdempotencyKey, Keys, Rows, Snapshot, UserId};
 
 use crate::queries;
 use crate::row;
@@ -43,6 +43,14 @@ pub(crate) async fn load_snapshot<S: Session>(s: &mut S, keys: &Keys) -> Result<
     if !keys.account_numbers.is_empty() {
         for r in s.fetch(&queries::taken_numbers(d, &keys.account_numbers)).await? {
             snapshot.taken_numbers.insert(row::account_number(r.int("number")?)?);
+        }
+    }
+    if !keys.account_codes.is_empty() {
+        for r in s.fetch(&queries::taken_codes(d, &keys.account_codes)).await? {
+            let code = r.text("code")?;
+            snapshot
+                .taken_codes
+                .insert(AccountCode::parse(&code).map_err(|_| corrupt(format!("account code {code:?}")))?);
         }
     }
     if !keys.owners.is_empty() {

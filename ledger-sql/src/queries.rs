@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use ledger_core::identity::{Email, SessionId};
-use ledger_core::{AccountId, AccountNumber, AuditHead, Digest, HistoryFilter, TransactionId, UserId};
+use ledger_core::{AccountCode, AccountId, AccountNumber, AuditHead, Digest, HistoryFilter, TransactionId, UserId};
 
 use crate::row::{
     ACCOUNT_COLUMNS, AUDIT_COLUMNS, IDEMPOTENCY_COLUMNS, POSTING_COLUMNS, RESET_TOKEN_COLUMNS, SESSION_COLUMNS,
@@ -60,6 +60,13 @@ pub(crate) fn lock_transactions<'a>(d: Dialect, ids: impl IntoIterator<Item = &'
 pub(crate) fn taken_numbers<'a>(d: Dialect, numbers: impl IntoIterator<Item = &'a AccountNumber>) -> Stmt {
     let mut s = Stmt::new(d, "SELECT number FROM accounts WHERE ");
     s.any_of("number", List::Ints(numbers.into_iter().map(|n| int(n.as_u64())).collect()));
+    s
+}
+
+/// Which of these ledger account codes are taken (`accounts_code_key`).
+pub(crate) fn taken_codes<'a>(d: Dialect, codes: impl IntoIterator<Item = &'a AccountCode>) -> Stmt {
+    let mut s = Stmt::new(d, "SELECT code FROM accounts WHERE ");
+    s.any_of("code", List::Texts(codes.into_iter().map(|c| c.as_str().to_owned()).collect()));
     s
 }
 
@@ -152,6 +159,23 @@ pub(crate) fn account_by_number(d: Dialect, number: AccountNumber) -> Stmt {
     s
 }
 
+/// The ledger account with this code (`accounts_code_key`).
+pub(crate) fn account_by_code(d: Dialect, code: &AccountCode) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE code = "));
+    s.bind(Value::Text(code.as_str().to_owned()));
+    s
+}
+
+/// Ledger accounts in code order after a cursor (`accounts_code_key`).
+pub(crate) fn ledger_accounts(d: Dialect, after: Option<&AccountCode>, limit: usize) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE code IS NOT NULL"));
+    if let Some(after) = after {
+        s.push(" AND code > ").bind(Value::Text(after.as_str().to_owned()));
+    }
+    s.push(" ORDER BY code").limit(limit);
+    s
+}
+
 /// An owner's accounts in the order they were opened (`accounts_owner_idx`).
 pub(crate) fn accounts_by_owner(d: Dialect, owner: UserId) -> Stmt {
     let mut s = Stmt::new(d, &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE owner = "));
@@ -190,49 +214,83 @@ pub(crate) fn transaction(d: Dialect, id: TransactionId) -> Stmt {
 /// `LIMIT` only on a whole compound select.
 pub(crate) fn history(d: Dialect, filter: &HistoryFilter, before: Option<u64>, limit: usize) -> Stmt {
     let mut s = Stmt::new(d, "");
-    let accounts = || uuids(&filter.accounts, |id| *id.as_uuid());
-    let select = format!("SELECT {TRANSACTION_COLUMNS} FROM");
-    if filter.accounts.is_empty() {
-        s.push(&format!("{select} transactions WHERE TRUE"));
-        history_conditions(&mut s, filter, before);
+    let columns = TRANSACTION_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
+    if let Some((key, value)) = filter.metadata.first() {
+        // The first pair's index drives, newest first; the rest is filtered.
+        s.push(&format!("SELECT {columns} FROM transaction_metadata m JOIN transactions t ON t.sequence = m.sequence"));
+        s.push(" WHERE m.key = ").bind(Value::Text(key.clone()));
+        s.push(" AND m.value = ").bind(Value::Text(value.clone()));
+        if let Some(before) = before {
+            s.push(" AND m.sequence < ").bind(Value::Int(int(before)));
+        }
+        history_conditions(&mut s, filter, None, 1);
+        s.push(" ORDER BY m.sequence DESC").limit(limit);
+    } else if filter.accounts.is_empty() {
+        s.push(&format!("SELECT {columns} FROM transactions t WHERE TRUE"));
+        history_conditions(&mut s, filter, before, 0);
+        s.push(" ORDER BY t.sequence DESC").limit(limit);
+    } else if let [account] = filter.accounts.as_slice() {
+        account_branch(&mut s, &columns, *account, filter, before, limit);
     } else {
-        s.push(&format!("{select} ({select} ({select} transactions WHERE "));
-        s.any_of("from_account", accounts());
-        history_conditions(&mut s, filter, before);
-        s.push(" ORDER BY sequence DESC").limit(limit);
-        s.push(&format!(") AS debits UNION ALL {select} ({select} transactions WHERE "));
-        s.any_of("to_account", accounts()).push(" AND (from_account IS NULL OR NOT (");
-        s.any_of("from_account", accounts()).push("))");
-        history_conditions(&mut s, filter, before);
-        s.push(" ORDER BY sequence DESC").limit(limit);
-        s.push(") AS credits) AS history");
+        // One ordered branch per account (its index range, newest first), a
+        // transaction touching two of them found in both and kept once.
+        s.push("SELECT * FROM (");
+        for (i, account) in filter.accounts.iter().enumerate() {
+            s.push(if i > 0 { " UNION " } else { "" }).push("SELECT * FROM (");
+            account_branch(&mut s, &columns, *account, filter, before, limit);
+            s.push(&format!(") AS branch{i}"));
+        }
+        s.push(") AS history ORDER BY sequence DESC").limit(limit);
     }
-    s.push(" ORDER BY sequence DESC").limit(limit);
     s
 }
 
-/// The filter's fields other than accounts, and the cursor, as `AND` terms.
-fn history_conditions(s: &mut Stmt, filter: &HistoryFilter, before: Option<u64>) {
+/// One account's history, newest first, through `account_transactions`'
+/// primary key.
+fn account_branch(
+    s: &mut Stmt,
+    columns: &str,
+    account: AccountId,
+    filter: &HistoryFilter,
+    before: Option<u64>,
+    limit: usize,
+) {
+    s.push(&format!("SELECT {columns} FROM account_transactions a JOIN transactions t ON t.sequence = a.sequence"));
+    s.push(" WHERE a.account_id = ").bind(Value::Uuid(*account.as_uuid()));
     if let Some(before) = before {
-        s.push(" AND sequence < ").bind(Value::Int(int(before)));
+        s.push(" AND a.sequence < ").bind(Value::Int(int(before)));
+    }
+    history_conditions(s, filter, None, 0);
+    s.push(" ORDER BY a.sequence DESC").limit(limit);
+}
+
+/// The filter's fields other than accounts, the metadata pairs from
+/// `pairs_from` on, and the cursor, as `AND` terms on `t`.
+fn history_conditions(s: &mut Stmt, filter: &HistoryFilter, before: Option<u64>, pairs_from: usize) {
+    if let Some(before) = before {
+        s.push(" AND t.sequence < ").bind(Value::Int(int(before)));
     }
     if let Some(kind) = filter.kind {
-        s.push(" AND kind = ").bind(Value::Text(kind.as_str().to_owned()));
+        s.push(" AND t.kind = ").bind(Value::Text(kind.as_str().to_owned()));
     }
     if let Some(status) = filter.status {
-        s.push(" AND status = ").bind(Value::Text(status.as_str().to_owned()));
+        s.push(" AND t.status = ").bind(Value::Text(status.as_str().to_owned()));
     }
     if let Some(from) = filter.created_from {
-        s.push(" AND created_at >= ").bind(Value::Time(micros_ceil(from)));
+        s.push(" AND t.created_at >= ").bind(Value::Time(micros_ceil(from)));
     }
     if let Some(until) = filter.created_until {
-        s.push(" AND created_at < ").bind(Value::Time(micros_ceil(until)));
+        s.push(" AND t.created_at < ").bind(Value::Time(micros_ceil(until)));
     }
     if let Some(min) = filter.amount_min {
-        s.push(" AND amount >= ").bind(Value::AmountAtLeast(min));
+        s.push(" AND t.amount >= ").bind(Value::AmountAtLeast(min));
     }
     if let Some(max) = filter.amount_max {
-        s.push(" AND amount <= ").bind(Value::AmountAtMost(max));
+        s.push(" AND t.amount <= ").bind(Value::AmountAtMost(max));
+    }
+    for (key, value) in filter.metadata.iter().skip(pairs_from) {
+        s.push(" AND EXISTS (SELECT 1 FROM transaction_metadata x WHERE x.key = ").bind(Value::Text(key.clone()));
+        s.push(" AND x.value = ").bind(Value::Text(value.clone())).push(" AND x.sequence = t.sequence)");
     }
 }
 
@@ -347,13 +405,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn history_of_one_account_is_two_disjoint_ordered_branches() {
+    fn history_of_one_account_is_one_index_range_and_of_two_a_union() {
         let account = AccountId::new();
         let s = history(Dialect::Postgres, &HistoryFilter::account(account), Some(10), 5);
-        assert_eq!(s.args().len(), 5, "{}", s.sql());
-        assert!(s.sql().contains("WHERE from_account = $1 AND sequence < $2 ORDER BY sequence DESC LIMIT 5)"));
-        assert!(s.sql().contains("WHERE to_account = $3 AND (from_account IS NULL OR NOT (from_account = $4))"));
-        assert!(s.sql().ends_with(" ORDER BY sequence DESC LIMIT 5"), "{}", s.sql());
+        assert_eq!(s.args().len(), 2, "{}", s.sql());
+        assert!(s.sql().contains("WHERE a.account_id = $1 AND a.sequence < $2 ORDER BY a.sequence DESC LIMIT 5"));
+        let two = HistoryFilter { accounts: vec![account, AccountId::new()], ..HistoryFilter::default() };
+        let s = history(Dialect::Postgres, &two, None, 5);
+        assert!(s.sql().contains(") AS branch0 UNION SELECT * FROM ("), "{}", s.sql());
+        assert!(s.sql().ends_with(") AS history ORDER BY sequence DESC LIMIT 5"), "{}", s.sql());
     }
 
     #[test]

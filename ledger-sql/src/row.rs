@@ -11,10 +11,11 @@ use std::net::IpAddr;
 use ledger_core::identity::{
     Device, Email, KycStatus, PasswordDigest, Profile, ResetToken, Role, Session, SessionId, User,
 };
+use ledger_core::transaction::Leg;
 use ledger_core::{
-    Account, AccountId, AccountKind, AccountNumber, AccountStatus, AuditMetadata, AuditOutcome, AuditRecord, Balance,
-    Currency, Digest, IdempotencyKey, IdempotencyRecord, Posting, Transaction, TransactionId, TransactionKind,
-    TransactionStatus, UserId,
+    Account, AccountCode, AccountId, AccountKind, AccountNumber, AccountStatus, AuditMetadata, AuditOutcome,
+    AuditRecord, Balance, Currency, Digest, IdempotencyKey, IdempotencyRecord, Metadata, NormalBalance, Posting,
+    Transaction, TransactionId, TransactionKind, TransactionStatus, UserId,
 };
 
 use rust_decimal::Decimal;
@@ -23,16 +24,16 @@ use crate::session::{Cells, corrupt};
 use crate::stmt::{Value, int};
 
 /// Columns of `accounts` read back into an [`Account`].
-pub(crate) const ACCOUNT_COLUMNS: &str =
-    "id, number, owner, kind, currency, name, status, overdraft_limit, posted, pending, created_at, updated_at";
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, number, owner, kind, currency, name, status, overdraft_limit, posted, \
+     pending, created_at, updated_at, code, normal_balance, ledger_floor, metadata";
 
 /// Columns of `accounts` written by [`account_values`].
-pub(crate) const ACCOUNT_INSERT_COLUMNS: &str = "id, number, owner, kind, currency, name, status, overdraft_limit, posted, pending, created_at, updated_at, \
-     opened_seq";
+pub(crate) const ACCOUNT_INSERT_COLUMNS: &str = "id, number, owner, kind, currency, name, status, overdraft_limit, \
+     posted, pending, created_at, updated_at, code, normal_balance, ledger_floor, metadata, opened_seq";
 
 /// Columns of `transactions`, read and written.
 pub(crate) const TRANSACTION_COLUMNS: &str = "id, sequence, kind, status, amount, currency, from_account, to_account, \
-     description, captured_amount, expires_at, created_at, updated_at";
+     description, captured_amount, expires_at, created_at, updated_at, legs, metadata";
 
 /// Columns of `postings`, read and written.
 pub(crate) const POSTING_COLUMNS: &str = "sequence, transaction_id, account_id, amount, currency";
@@ -59,7 +60,7 @@ pub(crate) const RESET_TOKEN_COLUMNS: &str = "token_digest, user_id, created_at,
 pub(crate) const ACCOUNT_UPDATE_COLUMNS: &str = "id, status, posted, pending, updated_at";
 
 /// Key and mutable columns of `transactions`, written by [`transaction_update_values`].
-pub(crate) const TRANSACTION_UPDATE_COLUMNS: &str = "id, status, captured_amount, updated_at";
+pub(crate) const TRANSACTION_UPDATE_COLUMNS: &str = "id, status, captured_amount, updated_at, legs";
 
 /// Key and the column `decide` changes of `sessions` (revocation), written
 /// by [`session_update_values`].
@@ -91,6 +92,10 @@ pub(crate) fn account_values(a: &Account, opened_seq: u64) -> Vec<Value> {
         Value::Balance(a.balance.pending),
         Value::Time(a.created_at),
         Value::Time(a.updated_at),
+        Value::OptText(a.code.as_ref().map(|c| c.as_str().to_owned())),
+        Value::Text(a.normal_balance.as_str().to_owned()),
+        Value::OptAmount(a.ledger_floor),
+        Value::Text(metadata_json(&a.metadata)),
         Value::Int(int(opened_seq)),
     ]
 }
@@ -120,7 +125,34 @@ pub(crate) fn account(row: &dyn Cells) -> Result<Account, sqlx::Error> {
         balance: Balance { posted: row.balance("posted")?, pending: row.balance("pending")? },
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
+        code: row
+            .opt_text("code")?
+            .map(|c| AccountCode::parse(&c).map_err(|_| corrupt(format!("account code {c:?}"))))
+            .transpose()?,
+        normal_balance: parse(NormalBalance::parse, &row.text("normal_balance")?, "normal balance")?,
+        ledger_floor: row.opt_amount("ledger_floor")?,
+        metadata: metadata(&row.text("metadata")?)?,
     })
+}
+
+/// Metadata as stored: a JSON object.
+pub(crate) fn metadata_json(metadata: &Metadata) -> String {
+    serde_json::to_string(metadata).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// Stored metadata: a JSON object ledger-core's bounds accept.
+fn metadata(stored: &str) -> Result<Metadata, sqlx::Error> {
+    serde_json::from_str(stored).map_err(|e| corrupt(format!("metadata: {e}")))
+}
+
+/// A transaction's legs as stored: a JSON array, or NULL for none.
+fn legs_json(legs: &[Leg]) -> Option<String> {
+    (!legs.is_empty()).then(|| serde_json::to_string(legs).unwrap_or_else(|_| "[]".to_owned()))
+}
+
+/// Stored legs: NULL for a transaction stored before legs existed.
+fn legs(stored: Option<String>) -> Result<Vec<Leg>, sqlx::Error> {
+    stored.map_or(Ok(Vec::new()), |json| serde_json::from_str(&json).map_err(|e| corrupt(format!("legs: {e}"))))
 }
 
 /// An account number as stored (an integer below 10^12).
@@ -144,6 +176,8 @@ pub(crate) fn transaction_values(t: &Transaction) -> Vec<Value> {
         Value::OptTime(t.expires_at),
         Value::Time(t.created_at),
         Value::Time(t.updated_at),
+        Value::OptText(legs_json(&t.legs)),
+        Value::Text(metadata_json(&t.metadata)),
     ]
 }
 
@@ -154,6 +188,7 @@ pub(crate) fn transaction_update_values(t: &Transaction) -> Vec<Value> {
         Value::Text(t.status.as_str().to_owned()),
         Value::OptAmount(t.captured_amount),
         Value::Time(t.updated_at),
+        Value::OptText(legs_json(&t.legs)),
     ]
 }
 
@@ -174,6 +209,8 @@ pub(crate) fn transaction(row: &dyn Cells) -> Result<Transaction, sqlx::Error> {
         expires_at: row.opt_time("expires_at")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
+        legs: legs(row.opt_text("legs")?)?,
+        metadata: metadata(&row.text("metadata")?)?,
     })
 }
 

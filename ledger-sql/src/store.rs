@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_core::identity::{Email, ResetToken, Session as UserSession, SessionId, User};
 use ledger_core::{
-    Account, AccountId, AccountNumber, AuditRecord, BatchOutcome, Digest, HistoryFilter, IdempotencyKey,
+    Account, AccountCode, AccountId, AccountNumber, AuditRecord, BatchOutcome, Digest, HistoryFilter, IdempotencyKey,
     IdempotencyRecord, Posting, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch,
 };
 
@@ -107,6 +107,15 @@ impl Store for SqlStore {
     async fn account_by_number(&self, number: AccountNumber) -> Result<Option<Account>, StorageError> {
         let stmt = queries::account_by_number(self.dialect(), number);
         self.read_one("reading an account by number", stmt, row::account).await
+    }
+
+    async fn account_by_code(&self, code: &AccountCode) -> Result<Option<Account>, StorageError> {
+        self.read_one("reading an account by code", queries::account_by_code(self.dialect(), code), row::account).await
+    }
+
+    async fn ledger_accounts(&self, after: Option<&AccountCode>, limit: usize) -> Result<Vec<Account>, StorageError> {
+        let stmt = queries::ledger_accounts(self.dialect(), after, limit);
+        self.read("listing ledger accounts", stmt, row::account).await
     }
 
     async fn accounts_by_owner(&self, owner: UserId) -> Result<Vec<Account>, StorageError> {

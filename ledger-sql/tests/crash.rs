@@ -53,7 +53,12 @@ async fn two_accounts(ledger: &Ledger) -> (AccountId, AccountId) {
         let command = OpenAccount::new(owner(), AccountKind::Checking, Currency::Usd);
         accounts.push(ledger.open_account(&Actor::System, command).await.unwrap());
     }
-    let deposit = Deposit { account: accounts[0].id, amount: Amount::parse("1000000").unwrap(), description: None };
+    let deposit = Deposit {
+        account: accounts[0].id,
+        amount: Amount::parse("1000000").unwrap(),
+        description: None,
+        metadata: Default::default(),
+    };
     ledger.deposit(&Actor::System, IdempotencyKey::new("crash-funding").unwrap(), deposit).await.unwrap();
     (accounts[0].id, accounts[1].id)
 }
@@ -75,7 +80,13 @@ fn crash_child_commits_until_killed() {
                 break;
             }
             let key = IdempotencyKey::new(format!("crash-{run}-{i}")).unwrap();
-            let command = Transfer { from, to: to.into(), amount: Amount::parse("0.01").unwrap(), description: None };
+            let command = Transfer {
+                from,
+                to: to.into(),
+                amount: Amount::parse("0.01").unwrap(),
+                description: None,
+                metadata: Default::default(),
+            };
             let receipt = ledger.transfer(&Actor::System, key, command).await.unwrap();
             writeln!(stdout, "{ACK}{}", receipt.transaction.id).unwrap();
             stdout.flush().unwrap();

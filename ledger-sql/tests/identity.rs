@@ -484,10 +484,20 @@ async fn schema_0002_applies_on_a_0001_database_with_data(db: Db) {
     let from = from.await.unwrap();
     let to = h.ledger.open_account(&Actor::System, OpenAccount::new(owner, AccountKind::Savings, Currency::Usd));
     let to = to.await.unwrap();
-    let deposit = Deposit { account: from.id, amount: Amount::parse("100").unwrap(), description: None };
+    let deposit = Deposit {
+        account: from.id,
+        amount: Amount::parse("100").unwrap(),
+        description: None,
+        metadata: Default::default(),
+    };
     h.ledger.deposit(&Actor::System, IdempotencyKey::new("d").unwrap(), deposit).await.unwrap();
-    let transfer =
-        Transfer { from: from.id, to: to.id.into(), amount: Amount::parse("42.5").unwrap(), description: None };
+    let transfer = Transfer {
+        from: from.id,
+        to: to.id.into(),
+        amount: Amount::parse("42.5").unwrap(),
+        description: None,
+        metadata: Default::default(),
+    };
     h.ledger.transfer(&Actor::System, IdempotencyKey::new("t").unwrap(), transfer).await.unwrap();
     let head = h.ledger.verify_audit_chain(&Actor::System, None).await.unwrap();
     let records = store.audit_records(0, 1_000).await.unwrap();

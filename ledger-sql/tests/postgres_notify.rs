@@ -57,13 +57,24 @@ async fn a_committed_transfer_is_announced_and_a_rejected_one_is_not() {
     assert_eq!(next_notice(&mut listener).await.accounts, vec![from.id]);
     assert_eq!(next_notice(&mut listener).await.accounts, vec![to.id]);
 
-    let deposit = Deposit { account: from.id, amount: Amount::parse("10").unwrap(), description: None };
+    let deposit = Deposit {
+        account: from.id,
+        amount: Amount::parse("10").unwrap(),
+        description: None,
+        metadata: Default::default(),
+    };
     let deposited = ledger.deposit(&Actor::System, key("deposit"), deposit).await.unwrap();
     let notice = next_notice(&mut listener).await;
     assert!(notice.accounts.contains(&from.id), "{notice:?}");
     assert_eq!(notice.transactions, vec![deposited.transaction.id]);
 
-    let transfer = Transfer { from: from.id, to: to.id.into(), amount: Amount::parse("4").unwrap(), description: None };
+    let transfer = Transfer {
+        from: from.id,
+        to: to.id.into(),
+        amount: Amount::parse("4").unwrap(),
+        description: None,
+        metadata: Default::default(),
+    };
     let moved = ledger.transfer(&Actor::System, key("transfer"), transfer).await.unwrap();
     let notice = next_notice(&mut listener).await;
     let mut accounts = notice.accounts.clone();
@@ -74,12 +85,23 @@ async fn a_committed_transfer_is_announced_and_a_rejected_one_is_not() {
     assert_eq!(notice.transactions, vec![moved.transaction.id]);
 
     // Refused (too little money): only an audit record is written, nothing announced.
-    let overdraw =
-        Transfer { from: from.id, to: to.id.into(), amount: Amount::parse("100").unwrap(), description: None };
+    let overdraw = Transfer {
+        from: from.id,
+        to: to.id.into(),
+        amount: Amount::parse("100").unwrap(),
+        description: None,
+        metadata: Default::default(),
+    };
     let refused = ledger.transfer(&Actor::System, key("overdraw"), overdraw).await;
     assert!(matches!(refused, Err(LedgerError::InsufficientFunds { .. })), "{refused:?}");
     // A replay of the committed transfer writes nothing either.
-    let replay = Transfer { from: from.id, to: to.id.into(), amount: Amount::parse("4").unwrap(), description: None };
+    let replay = Transfer {
+        from: from.id,
+        to: to.id.into(),
+        amount: Amount::parse("4").unwrap(),
+        description: None,
+        metadata: Default::default(),
+    };
     ledger.transfer(&Actor::System, key("transfer"), replay).await.unwrap();
     // The next notice is the next commit's, so nothing came in between.
     let last = open(&ledger).await;

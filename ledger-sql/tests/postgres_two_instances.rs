@@ -46,7 +46,12 @@ async fn funded(ledger: &Ledger, name: &str, amount: i64) -> AccountId {
         .open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd))
         .await;
     let account = account.unwrap().id;
-    let deposit = Deposit { account, amount: Amount::new(Decimal::from(amount)).unwrap(), description: None };
+    let deposit = Deposit {
+        account,
+        amount: Amount::new(Decimal::from(amount)).unwrap(),
+        description: None,
+        metadata: Default::default(),
+    };
     ledger.deposit(&Actor::System, key(format!("fund-{name}")), deposit).await.unwrap();
     account
 }
@@ -64,7 +69,7 @@ async fn transfer_task(ledger: Ledger, accounts: Vec<AccountId>, seed: u64) -> V
             continue;
         }
         let amount = Amount::new(Decimal::new(rng.random_range(1..=5_000), 2)).unwrap();
-        let command = Transfer { from, to: to.into(), amount, description: None };
+        let command = Transfer { from, to: to.into(), amount, description: None, metadata: Default::default() };
         match ledger.transfer(&Actor::System, key(format!("t{seed}-{i}")), command).await {
             Ok(receipt) => acks.push((receipt.transaction.id, from, to, amount.value())),
             Err(LedgerError::InsufficientFunds { .. }) => {}
@@ -102,7 +107,12 @@ async fn race(a: Ledger, b: Ledger) {
         let ledger = if i % 2 == 0 { a.clone() } else { b.clone() };
         let barrier = barrier.clone();
         racers.push(tokio::spawn(async move {
-            let withdraw = Withdraw { account: racer_account, amount: Amount::parse("10").unwrap(), description: None };
+            let withdraw = Withdraw {
+                account: racer_account,
+                amount: Amount::parse("10").unwrap(),
+                description: None,
+                metadata: Default::default(),
+            };
             barrier.wait().await;
             ledger.withdraw(&Actor::System, key(format!("race-{i}")), withdraw).await
         }));

@@ -151,11 +151,21 @@ async fn values_round_trip_exactly(store: SqlStore) {
 
     let max = Amount::parse("1000000000000").unwrap();
     for i in 0..3 {
-        let deposit = Deposit { account: opened.id, amount: max, description: Some(format!("max {i}")) };
+        let deposit = Deposit {
+            account: opened.id,
+            amount: max,
+            description: Some(format!("max {i}")),
+            metadata: Default::default(),
+        };
         let receipt = ledger.deposit(&Actor::System, key(format!("max-{i}")), deposit).await.unwrap();
         assert_eq!(ledger.transaction(&Actor::System, receipt.transaction.id).await.unwrap(), receipt.transaction);
     }
-    let cent = Deposit { account: opened.id, amount: Amount::parse("0.01").unwrap(), description: None };
+    let cent = Deposit {
+        account: opened.id,
+        amount: Amount::parse("0.01").unwrap(),
+        description: None,
+        metadata: Default::default(),
+    };
     ledger.deposit(&Actor::System, key("cent"), cent).await.unwrap();
     let balance = ledger.balance(&Actor::System, opened.id).await.unwrap();
     assert_eq!(balance.posted, dec("3000000000000.01"));
@@ -169,6 +179,7 @@ async fn values_round_trip_exactly(store: SqlStore) {
         destination: None,
         expires_at,
         description: None,
+        metadata: Default::default(),
     };
     let receipt = ledger.place_hold(&Actor::System, key("hold"), hold).await.unwrap();
     let stored = ledger.transaction(&Actor::System, receipt.transaction.id).await.unwrap();
@@ -219,7 +230,12 @@ async fn fill(ledger: &Ledger) -> Vec<AccountId> {
         let account =
             ledger.open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd));
         let account = account.await.unwrap().id;
-        let deposit = Deposit { account, amount: Amount::parse("1000000").unwrap(), description: None };
+        let deposit = Deposit {
+            account,
+            amount: Amount::parse("1000000").unwrap(),
+            description: None,
+            metadata: Default::default(),
+        };
         ledger.deposit(&Actor::System, key(format!("fill-{i}")), deposit).await.unwrap();
         accounts.push(account);
     }
@@ -242,6 +258,7 @@ async fn fill(ledger: &Ledger) -> Vec<AccountId> {
                     to: accounts[to].into(),
                     amount,
                     description: None,
+                    metadata: Default::default(),
                 })
             })
             .collect();

@@ -14,7 +14,7 @@
 //! let account = ledger
 //!     .open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd))
 //!     .await?;
-//! let deposit = Deposit { account: account.id, amount: Amount::parse("12.50")?, description: None };
+//! let deposit = Deposit { account: account.id, amount: Amount::parse("12.50")?, description: None, metadata: Default::default() };
 //! ledger.deposit(&Actor::System, IdempotencyKey::new("order-42")?, deposit).await?;
 //! # Ok(()) }
 //! ```

@@ -39,7 +39,7 @@ async fn funded_accounts(ledger: &Ledger, count: usize, each: i64) -> Vec<Accoun
         let command = OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
         let account = ledger.open_account(&SYS, command).await.expect("opening an account");
         let amount = Amount::new(Decimal::from(each)).expect("a positive amount");
-        let deposit = Deposit { account: account.id, amount, description: None };
+        let deposit = Deposit { account: account.id, amount, description: None, metadata: Default::default() };
         ledger.deposit(&SYS, key(format!("fund-{i}")), deposit).await.expect("funding");
         ids.push(account.id);
     }
@@ -63,7 +63,7 @@ pub async fn concurrent_transfers_keep_invariants(h: Harness) {
                     continue;
                 }
                 let amount = Amount::new(Decimal::new(rng.random_range(1..=10_000), 2)).expect("positive");
-                let command = Transfer { from, to: to.into(), amount, description: None };
+                let command = Transfer { from, to: to.into(), amount, description: None, metadata: Default::default() };
                 match ledger.transfer(&SYS, key(format!("t{task}-{i}")), command).await {
                     Ok(receipt) => acknowledged.push((receipt.transaction.id, from, to, amount.value())),
                     Err(LedgerError::InsufficientFunds { .. }) => {}
@@ -112,7 +112,12 @@ pub async fn concurrent_replays_apply_once(h: Harness) {
         for _ in 0..SENDERS {
             let (ledger, barrier) = (h.ledger.clone(), barrier.clone());
             tasks.push(tokio::spawn(async move {
-                let deposit = Deposit { account, amount: Amount::parse("2.50").expect("amount"), description: None };
+                let deposit = Deposit {
+                    account,
+                    amount: Amount::parse("2.50").expect("amount"),
+                    description: None,
+                    metadata: Default::default(),
+                };
                 barrier.wait().await;
                 ledger.deposit(&SYS, key(format!("same-{round}")), deposit).await
             }));
@@ -142,7 +147,12 @@ pub async fn concurrent_withdrawals_never_overdraw(h: Harness) {
     for i in 0..RACERS {
         let (ledger, barrier) = (h.ledger.clone(), barrier.clone());
         tasks.push(tokio::spawn(async move {
-            let withdraw = Withdraw { account, amount: Amount::parse("10").expect("amount"), description: None };
+            let withdraw = Withdraw {
+                account,
+                amount: Amount::parse("10").expect("amount"),
+                description: None,
+                metadata: Default::default(),
+            };
             barrier.wait().await;
             ledger.withdraw(&SYS, key(format!("race-{i}")), withdraw).await
         }));

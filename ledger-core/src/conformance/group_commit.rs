@@ -56,7 +56,7 @@ async fn recording_ledger(h: &Harness, delay: Duration) -> (Ledger, Arc<Recordin
 async fn funded(ledger: &Ledger, name: &str, funds: &str) -> AccountId {
     let command = OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
     let account = ledger.open_account(&SYS, command).await.expect("opening an account").id;
-    let deposit = Deposit { account, amount: amount(funds), description: None };
+    let deposit = Deposit { account, amount: amount(funds), description: None, metadata: Default::default() };
     ledger.deposit(&SYS, key(&format!("fund-{name}")), deposit).await.expect("funding");
     account
 }
@@ -100,7 +100,11 @@ fn deposit_by(
     k: &str,
     a: &str,
 ) -> impl Future<Output = Result<Receipt, LedgerError>> + use<> {
-    let (ledger, k, deposit) = (ledger.clone(), key(k), Deposit { account, amount: amount(a), description: None });
+    let (ledger, k, deposit) = (
+        ledger.clone(),
+        key(k),
+        Deposit { account, amount: amount(a), description: None, metadata: Default::default() },
+    );
     async move { ledger.deposit(&SYS, k, deposit).await }
 }
 
@@ -110,7 +114,11 @@ fn withdraw_by(
     k: &str,
     a: &str,
 ) -> impl Future<Output = Result<Receipt, LedgerError>> + use<> {
-    let (ledger, k, withdraw) = (ledger.clone(), key(k), Withdraw { account, amount: amount(a), description: None });
+    let (ledger, k, withdraw) = (
+        ledger.clone(),
+        key(k),
+        Withdraw { account, amount: amount(a), description: None, metadata: Default::default() },
+    );
     async move { ledger.withdraw(&SYS, k, withdraw).await }
 }
 
@@ -216,9 +224,17 @@ async fn random_commands(
         let amount = Amount::new(value).expect("positive");
         let k = key(&format!("c{task}-{i}"));
         let result = if from == to {
-            ledger.withdraw(&SYS, k, Withdraw { account: from, amount, description: None }).await
+            ledger
+                .withdraw(&SYS, k, Withdraw { account: from, amount, description: None, metadata: Default::default() })
+                .await
         } else {
-            ledger.transfer(&SYS, k, Transfer { from, to: to.into(), amount, description: None }).await
+            ledger
+                .transfer(
+                    &SYS,
+                    k,
+                    Transfer { from, to: to.into(), amount, description: None, metadata: Default::default() },
+                )
+                .await
         };
         match result {
             Ok(r) => acknowledged.push((r.transaction.id, from, (from != to).then_some(to), value)),
@@ -313,7 +329,7 @@ pub async fn storage_error_reaches_every_caller_in_the_group(h: Harness) {
         assert!(matches!(result, Err(LedgerError::Storage(_))), "every follower sees the failure: {result:?}");
     }
     assert_eq!(posted(&ledger, account).await, Decimal::from(2), "nothing of the failed group applied");
-    let deposit = Deposit { account, amount: amount("1"), description: None };
+    let deposit = Deposit { account, amount: amount("1"), description: None, metadata: Default::default() };
     ledger.deposit(&SYS, key("doomed-0"), deposit).await.expect("a retry after the failure commits");
     assert_eq!(posted(&ledger, account).await, Decimal::from(3));
 }
@@ -355,7 +371,7 @@ pub async fn one_refused_batch_never_fails_its_group(h: Harness) {
     let committed: usize = group.iter().map(|c| c.outcomes.len()).sum();
     assert_eq!(committed, HONEST, "every honest batch committed exactly once, in halves: {group:?}");
     store.stop_refusing();
-    let deposit = Deposit { account: poisoned, amount: amount("1"), description: None };
+    let deposit = Deposit { account: poisoned, amount: amount("1"), description: None, metadata: Default::default() };
     ledger.deposit(&SYS, key("hostile"), deposit).await.expect("once the cause is gone, the key applies");
     assert_eq!(posted(&ledger, poisoned).await, Decimal::from(2));
 }

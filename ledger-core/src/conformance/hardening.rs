@@ -208,11 +208,12 @@ pub async fn changing_identity_fields_sends_a_verified_customer_back_to_review(h
     for patch in patches {
         let view = h.ledger.update_profile(&me, id, patch.clone()).await.expect("update");
         assert_eq!(view.kyc_status, KycStatus::Pending, "{patch:?}");
-        let out = Withdraw { account: account.id, amount: amount("1"), description: None };
+        let out =
+            Withdraw { account: account.id, amount: amount("1"), description: None, metadata: Default::default() };
         assert_eq!(code(h.ledger.withdraw(&me, key(), out).await), Err("kyc_required"));
         h.ledger.review_kyc(&admin, id, KycTransition::Approve).await.expect("approve again");
     }
-    let out = Withdraw { account: account.id, amount: amount("1"), description: None };
+    let out = Withdraw { account: account.id, amount: amount("1"), description: None, metadata: Default::default() };
     h.ledger.withdraw(&me, key(), out).await.expect("verified again");
 }
 
@@ -229,6 +230,7 @@ pub async fn the_payee_decides_a_hold_with_a_destination_and_the_payer_never_doe
         destination: Some(payee_account.number.into()),
         expires_at: None,
         description: None,
+        metadata: Default::default(),
     };
     let first = h.ledger.place_hold(&payer, key(), payment("30")).await.expect("hold").transaction;
     let capture = CaptureHold { hold: first.id, amount: Some(amount("10")) };
@@ -258,12 +260,24 @@ pub async fn errors_name_own_accounts_by_number_and_nothing_of_others(h: Harness
     let (me, mine) = customer(&h, "eve@example.com", "10", true).await;
     let (them, theirs) = customer(&h, "fay@example.com", "10", true).await;
     let admin = admin(&h).await;
-    let too_much = Transfer { from: mine.id, to: theirs.number.into(), amount: amount("25"), description: None };
+    let too_much = Transfer {
+        from: mine.id,
+        to: theirs.number.into(),
+        amount: amount("25"),
+        description: None,
+        metadata: Default::default(),
+    };
     let short = h.ledger.transfer(&me, key(), too_much).await.expect_err("insufficient funds");
     let text = short.to_string();
     assert!(text.contains(&mine.number.to_string()) && !text.contains(&mine.id.to_string()), "{text}");
     h.ledger.freeze(&admin, theirs.id).await.expect("freeze theirs");
-    let pay = Transfer { from: mine.id, to: theirs.number.into(), amount: amount("1"), description: None };
+    let pay = Transfer {
+        from: mine.id,
+        to: theirs.number.into(),
+        amount: amount("1"),
+        description: None,
+        metadata: Default::default(),
+    };
     let refused = h.ledger.transfer(&me, key(), pay.clone()).await.expect_err("a frozen recipient");
     assert_eq!(refused, LedgerError::RecipientUnavailable);
     let own_log = h.ledger.audit_log(&me, 0, 1000).await.expect("own audit log");
@@ -284,6 +298,7 @@ pub async fn errors_name_own_accounts_by_number_and_nothing_of_others(h: Harness
         destination: Some(mine.number.into()),
         expires_at: None,
         description: None,
+        metadata: Default::default(),
     };
     let hold = h.ledger.place_hold(&them, key(), hold).await.expect("hold").transaction;
     h.ledger.freeze(&them, theirs.id).await.expect("the payer freezes");

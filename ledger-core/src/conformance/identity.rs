@@ -72,7 +72,8 @@ pub(super) async fn customer(h: &Harness, email: &str, funds: &str, verified: bo
         .await
         .expect("open");
     if funds != "0" {
-        let deposit = Deposit { account: account.id, amount: amount(funds), description: None };
+        let deposit =
+            Deposit { account: account.id, amount: amount(funds), description: None, metadata: Default::default() };
         h.ledger.deposit(&actor, key(), deposit).await.expect("deposit");
     }
     (actor, account)
@@ -386,10 +387,24 @@ pub async fn kyc_policy_blocks_unverified_customers_moving_money_out(h: Harness)
     let (me, account) = customer(&h, "sam@example.com", "50", false).await;
     let (_, payee) = customer(&h, "tia@example.com", "0", false).await;
     let out: Vec<MoneyCommand> = vec![
-        Withdraw { account: account.id, amount: amount("1"), description: None }.into(),
-        Transfer { from: account.id, to: payee.number.into(), amount: amount("1"), description: None }.into(),
-        PlaceHold { account: account.id, amount: amount("1"), destination: None, expires_at: None, description: None }
-            .into(),
+        Withdraw { account: account.id, amount: amount("1"), description: None, metadata: Default::default() }.into(),
+        Transfer {
+            from: account.id,
+            to: payee.number.into(),
+            amount: amount("1"),
+            description: None,
+            metadata: Default::default(),
+        }
+        .into(),
+        PlaceHold {
+            account: account.id,
+            amount: amount("1"),
+            destination: None,
+            expires_at: None,
+            description: None,
+            metadata: Default::default(),
+        }
+        .into(),
     ];
     for command in out.clone() {
         assert_eq!(code(h.ledger.execute(&me, key(), command).await), Err("kyc_required"));
@@ -412,8 +427,14 @@ pub async fn kyc_policy_blocks_unverified_customers_moving_money_out(h: Harness)
 pub async fn customers_cannot_touch_other_users_accounts(h: Harness) {
     let (me, mine) = customer(&h, "uma@example.com", "100", true).await;
     let (them, theirs) = customer(&h, "vic@example.com", "100", true).await;
-    let hold =
-        PlaceHold { account: theirs.id, amount: amount("5"), destination: None, expires_at: None, description: None };
+    let hold = PlaceHold {
+        account: theirs.id,
+        amount: amount("5"),
+        destination: None,
+        expires_at: None,
+        description: None,
+        metadata: Default::default(),
+    };
     let their_hold = h.ledger.place_hold(&them, key(), hold).await.expect("their hold").transaction;
     let their_deposit = h.ledger.history(&them, &HistoryFilter::account(theirs.id), PageRequest::default()).await;
     let their_tx = their_deposit.expect("history").items[0].id;
@@ -428,15 +449,36 @@ pub async fn customers_cannot_touch_other_users_accounts(h: Harness) {
         );
     };
     let commands: Vec<(&str, MoneyCommand)> = vec![
-        ("deposit", Deposit { account: theirs.id, amount: amount("1"), description: None }.into()),
-        ("withdraw", Withdraw { account: theirs.id, amount: amount("1"), description: None }.into()),
+        (
+            "deposit",
+            Deposit { account: theirs.id, amount: amount("1"), description: None, metadata: Default::default() }.into(),
+        ),
+        (
+            "withdraw",
+            Withdraw { account: theirs.id, amount: amount("1"), description: None, metadata: Default::default() }
+                .into(),
+        ),
         (
             "transfer from",
-            Transfer { from: theirs.id, to: mine.id.into(), amount: amount("1"), description: None }.into(),
+            Transfer {
+                from: theirs.id,
+                to: mine.id.into(),
+                amount: amount("1"),
+                description: None,
+                metadata: Default::default(),
+            }
+            .into(),
         ),
         (
             "transfer to by id",
-            Transfer { from: mine.id, to: theirs.id.into(), amount: amount("1"), description: None }.into(),
+            Transfer {
+                from: mine.id,
+                to: theirs.id.into(),
+                amount: amount("1"),
+                description: None,
+                metadata: Default::default(),
+            }
+            .into(),
         ),
         (
             "hold",
@@ -446,6 +488,7 @@ pub async fn customers_cannot_touch_other_users_accounts(h: Harness) {
                 destination: None,
                 expires_at: None,
                 description: None,
+                metadata: Default::default(),
             }
             .into(),
         ),
@@ -470,7 +513,13 @@ pub async fn customers_cannot_touch_other_users_accounts(h: Harness) {
     assert_eq!(all_accounts(&h.ledger).await, before, "nothing changed");
     assert_last_audit_rejected(&h, "user_not_found").await;
     // Paying another user by account number is allowed.
-    let pay = Transfer { from: mine.id, to: theirs.number.into(), amount: amount("10"), description: None };
+    let pay = Transfer {
+        from: mine.id,
+        to: theirs.number.into(),
+        amount: amount("10"),
+        description: None,
+        metadata: Default::default(),
+    };
     h.ledger.transfer(&me, key(), pay).await.expect("pay by number");
     let own_history = h.ledger.history(&me, &HistoryFilter::default(), PageRequest::default()).await.expect("history");
     assert!(own_history.items.iter().all(|t| [t.from_account, t.to_account].contains(&Some(mine.id))));
@@ -510,8 +559,8 @@ pub async fn idempotency_keys_are_scoped_per_user(h: Harness) {
     let (a, a_account) = customer(&h, "yul@example.com", "0", false).await;
     let (b, b_account) = customer(&h, "zed@example.com", "0", false).await;
     let k = IdempotencyKey::new("same-key").expect("key");
-    let da = Deposit { account: a_account.id, amount: amount("3"), description: None };
-    let db = Deposit { account: b_account.id, amount: amount("4"), description: None };
+    let da = Deposit { account: a_account.id, amount: amount("3"), description: None, metadata: Default::default() };
+    let db = Deposit { account: b_account.id, amount: amount("4"), description: None, metadata: Default::default() };
     assert!(!h.ledger.deposit(&a, k.clone(), da).await.expect("a").replayed);
     assert!(!h.ledger.deposit(&b, k, db).await.expect("b").replayed, "b's key is not a's");
     assert_eq!(h.ledger.balance(&b, b_account.id).await.map(|x| x.posted), Ok(Decimal::from(4)));

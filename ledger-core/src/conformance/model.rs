@@ -367,17 +367,27 @@ impl Run {
     fn command(&self, intent: &Intent) -> MoneyCommand {
         let id = |a: usize| self.model.accounts[a].id;
         match *intent {
-            Intent::Deposit(a, d) => Deposit { account: id(a), amount: amount(d), description: None }.into(),
-            Intent::Withdraw(a, d) => Withdraw { account: id(a), amount: amount(d), description: None }.into(),
-            Intent::Transfer(a, b, d) => {
-                Transfer { from: id(a), to: id(b).into(), amount: amount(d), description: None }.into()
+            Intent::Deposit(a, d) => {
+                Deposit { account: id(a), amount: amount(d), description: None, metadata: Default::default() }.into()
             }
+            Intent::Withdraw(a, d) => {
+                Withdraw { account: id(a), amount: amount(d), description: None, metadata: Default::default() }.into()
+            }
+            Intent::Transfer(a, b, d) => Transfer {
+                from: id(a),
+                to: id(b).into(),
+                amount: amount(d),
+                description: None,
+                metadata: Default::default(),
+            }
+            .into(),
             Intent::Hold(a, d, e) => PlaceHold {
                 account: id(a),
                 amount: amount(d),
                 destination: None,
                 expires_at: e.then(|| self.model.now + Duration::seconds(HOLD_TTL_SECS)),
                 description: None,
+                metadata: Default::default(),
             }
             .into(),
             Intent::Capture(h, c) => CaptureHold { hold: self.model.holds[h].id, amount: c.map(amount) }.into(),
@@ -571,7 +581,8 @@ impl Run {
         }
         for (currency, expected) in &self.model.settlement {
             let got = self.h.ledger.balance(&SYS, AccountId::settlement(*currency)).await.expect("settlement");
-            assert_eq!(got.posted, *expected, "after step {i}: {currency} settlement");
+            // The model keeps balances credit-positive; settlement reports debit-normal.
+            assert_eq!(got.posted, -*expected, "after step {i}: {currency} settlement");
         }
         for hold in &self.model.holds {
             let got = self.h.ledger.transaction(&SYS, hold.id).await.expect("model hold exists");

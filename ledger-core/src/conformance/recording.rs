@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::account::Account;
+use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::audit::AuditRecord;
 use crate::digest::Digest;
@@ -324,6 +325,17 @@ impl Store for RecordingStore {
         self.check()?;
         self.account_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.account_by_number(number).await
+    }
+
+    async fn account_by_code(&self, code: &AccountCode) -> Result<Option<Account>, StorageError> {
+        self.check()?;
+        self.account_reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.account_by_code(code).await
+    }
+
+    async fn ledger_accounts(&self, after: Option<&AccountCode>, limit: usize) -> Result<Vec<Account>, StorageError> {
+        self.check()?;
+        self.inner.ledger_accounts(after, limit).await
     }
 
     async fn accounts_by_owner(&self, owner: UserId) -> Result<Vec<Account>, StorageError> {

@@ -139,7 +139,12 @@ pub async fn audit_records_by_actor_page_in_sequence_order(h: Harness) {
     for i in 0..6 {
         login_with(&h, "ann@example.com", device("a")).await;
         login_with(&h, "ben@example.com", device("b")).await;
-        let deposit = Deposit { account: account.id, amount: Amount::parse("1").expect("amount"), description: None };
+        let deposit = Deposit {
+            account: account.id,
+            amount: Amount::parse("1").expect("amount"),
+            description: None,
+            metadata: Default::default(),
+        };
         let key = IdempotencyKey::new(format!("d{i}")).expect("key");
         h.ledger.deposit(&Actor::System, key, deposit).await.expect("deposit");
         let patch = ProfilePatch { full_name: Some(format!("Ann {i}")), ..ProfilePatch::default() };

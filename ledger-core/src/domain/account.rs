@@ -4,9 +4,11 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::error::LedgerError;
 use crate::id::{AccountId, UserId};
+use crate::metadata::Metadata;
 use crate::money::Currency;
 
 /// The most accounts one owner may have, enforced by `decide` inside the
@@ -28,14 +30,23 @@ pub enum AccountKind {
     /// Customer investment cash.
     Investment,
     /// The ledger's own per-currency account that mirrors money entering and
-    /// leaving the ledger. Never opened by customers; has no floor.
+    /// leaving the ledger (`settlement:<currency>`). Never opened by
+    /// customers; debit-normal, with no floor.
     Settlement,
+    /// An account the embedding application (or an admin) opens and names
+    /// by a code: revenue, fees, escrow, FX positions. Owned by no customer.
+    Ledger,
 }
 
 impl AccountKind {
     /// Every kind, internal ones included.
-    pub const ALL: &'static [AccountKind] =
-        &[AccountKind::Checking, AccountKind::Savings, AccountKind::Investment, AccountKind::Settlement];
+    pub const ALL: &'static [AccountKind] = &[
+        AccountKind::Checking,
+        AccountKind::Savings,
+        AccountKind::Investment,
+        AccountKind::Settlement,
+        AccountKind::Ledger,
+    ];
 
     /// The stable lower-case name.
     pub const fn as_str(self) -> &'static str {
@@ -44,6 +55,7 @@ impl AccountKind {
             AccountKind::Savings => "savings",
             AccountKind::Investment => "investment",
             AccountKind::Settlement => "settlement",
+            AccountKind::Ledger => "ledger",
         }
     }
 
@@ -54,7 +66,50 @@ impl AccountKind {
 
     /// Whether a customer may open an account of this kind.
     pub const fn is_customer(self) -> bool {
-        !matches!(self, AccountKind::Settlement)
+        !self.is_ledger()
+    }
+
+    /// Whether it is a ledger account (named by a code, owned by no
+    /// customer): the settlement accounts and the application's own.
+    pub const fn is_ledger(self) -> bool {
+        matches!(self, AccountKind::Settlement | AccountKind::Ledger)
+    }
+}
+
+/// The side an account's balance is reported on: a debit raises a
+/// debit-normal account's balance (assets, expenses), a credit raises a
+/// credit-normal one's (liabilities, equity, revenue; every customer
+/// account, which is the bank's liability to the customer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NormalBalance {
+    /// Debits raise the balance.
+    Debit,
+    /// Credits raise the balance.
+    #[default]
+    Credit,
+}
+
+impl NormalBalance {
+    /// The stable lower-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            NormalBalance::Debit => "debit",
+            NormalBalance::Credit => "credit",
+        }
+    }
+
+    /// Parses [`NormalBalance::as_str`].
+    pub fn parse(text: &str) -> Option<NormalBalance> {
+        [NormalBalance::Debit, NormalBalance::Credit].into_iter().find(|n| n.as_str() == text)
+    }
+
+    /// A stored (credit-positive) amount as seen from this side.
+    pub fn reported(self, credit_positive: Decimal) -> Decimal {
+        match self {
+            NormalBalance::Credit => credit_positive,
+            NormalBalance::Debit => -credit_positive,
+        }
     }
 }
 
@@ -121,10 +176,11 @@ impl StatusChange {
     }
 }
 
-/// The three balances of an account.
+/// The three balances of an account, as stored.
 ///
 /// `posted` is the sum of the account's postings (credits positive);
 /// `pending` is the sum of its open holds; `available = posted - pending`.
+/// [`Account::reported_balance`] turns them to the account's normal side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Balance {
     /// Sum of postings.
@@ -168,15 +224,39 @@ pub struct Account {
     pub created_at: DateTime<Utc>,
     /// When its status or balance last changed.
     pub updated_at: DateTime<Utc>,
+    /// A ledger account's code (`settlement:usd` for a settlement account);
+    /// `None` for customer accounts.
+    #[serde(default)]
+    pub code: Option<AccountCode>,
+    /// The side its balance is reported on (credit for customer accounts,
+    /// debit for settlement accounts).
+    #[serde(default)]
+    pub normal_balance: NormalBalance,
+    /// A ledger account's floor: the lowest balance allowed on its normal
+    /// side (any decimal), or `None` for unbounded. Customer accounts floor
+    /// at minus their overdraft limit instead.
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    pub ledger_floor: Option<Decimal>,
+    /// The application's own details.
+    #[serde(default)]
+    pub metadata: Metadata,
 }
 
 impl Account {
-    /// The lowest `available` balance allowed, or `None` for no floor.
+    /// The lowest balance allowed on the normal side (`available` there),
+    /// or `None` for no floor.
     pub fn floor(&self) -> Option<Decimal> {
         match self.kind {
             AccountKind::Settlement => None,
+            AccountKind::Ledger => self.ledger_floor,
             _ => Some(-self.overdraft_limit),
         }
+    }
+
+    /// The balances on the account's normal side: what is shown. (Holds
+    /// exist only on credit-normal customer accounts.)
+    pub fn reported_balance(&self) -> Balance {
+        Balance { posted: self.normal_balance.reported(self.balance.posted), pending: self.balance.pending }
     }
 
     /// A settlement account, as the ledger creates it for each currency.
@@ -193,6 +273,10 @@ impl Account {
             balance: Balance::default(),
             created_at: now,
             updated_at: now,
+            code: Some(AccountCode::settlement(currency)),
+            normal_balance: NormalBalance::Debit,
+            ledger_floor: None,
+            metadata: Metadata::default(),
         }
     }
 
@@ -205,14 +289,17 @@ impl Account {
         }
     }
 
-    /// Checks the floor after a change that lowered `available`.
+    /// Checks the floor after a change that lowered the available balance
+    /// on the normal side by `requested`.
     pub fn ensure_above_floor(&self, requested: Decimal) -> Result<(), LedgerError> {
+        let available = self.reported_balance().available();
         match self.floor() {
-            Some(floor) if self.balance.available() < floor => Err(LedgerError::InsufficientFunds {
+            Some(floor) if available < floor => Err(LedgerError::InsufficientFunds {
                 account: self.id,
                 number: self.number,
-                available: self.balance.available() + requested,
+                available: available + requested,
                 requested,
+                posting: None,
             }),
             _ => Ok(()),
         }

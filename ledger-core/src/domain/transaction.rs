@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::LedgerError;
 use crate::id::{AccountId, TransactionId};
+use crate::metadata::Metadata;
 use crate::money::Currency;
 
 /// The most characters in a transaction description.
@@ -23,12 +24,20 @@ pub enum TransactionKind {
     Transfer,
     /// A two-phase reservation, later captured or voided.
     Hold,
+    /// A general ledger entry: 1 to 64 postings between any accounts, posted
+    /// by the embedding program or an admin.
+    Entry,
 }
 
 impl TransactionKind {
     /// Every kind.
-    pub const ALL: &'static [TransactionKind] =
-        &[TransactionKind::Deposit, TransactionKind::Withdrawal, TransactionKind::Transfer, TransactionKind::Hold];
+    pub const ALL: &'static [TransactionKind] = &[
+        TransactionKind::Deposit,
+        TransactionKind::Withdrawal,
+        TransactionKind::Transfer,
+        TransactionKind::Hold,
+        TransactionKind::Entry,
+    ];
 
     /// The stable lower-case name.
     pub const fn as_str(self) -> &'static str {
@@ -37,6 +46,7 @@ impl TransactionKind {
             TransactionKind::Withdrawal => "withdrawal",
             TransactionKind::Transfer => "transfer",
             TransactionKind::Hold => "hold",
+            TransactionKind::Entry => "entry",
         }
     }
 
@@ -78,6 +88,21 @@ impl TransactionStatus {
     }
 }
 
+/// One movement of a transaction: `amount` of `currency` from `source`
+/// (debited) to `destination` (credited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Leg {
+    /// The account debited.
+    pub source: AccountId,
+    /// The account credited.
+    pub destination: AccountId,
+    /// How much (positive).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+    /// Of which currency.
+    pub currency: Currency,
+}
+
 /// A transaction as stored and shown in history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transaction {
@@ -111,12 +136,48 @@ pub struct Transaction {
     pub created_at: DateTime<Utc>,
     /// When its status last changed.
     pub updated_at: DateTime<Utc>,
+    /// Its movements, in the order given (see [`Transaction::legs`]):
+    /// stored for every transaction but those written before legs existed.
+    #[serde(default)]
+    pub legs: Vec<Leg>,
+    /// The application's own details.
+    #[serde(default)]
+    pub metadata: Metadata,
 }
 
 impl Transaction {
-    /// Whether the transaction touches the account on either side.
+    /// Its movements: the stored legs, or for a transaction stored before
+    /// legs existed, the one its kind implies (a deposit from the currency's
+    /// settlement account, a withdrawal to it, a transfer or hold between
+    /// its accounts, a captured hold for the amount captured).
+    pub fn legs(&self) -> Vec<Leg> {
+        if !self.legs.is_empty() {
+            return self.legs.clone();
+        }
+        let settlement = AccountId::settlement(self.currency);
+        let amount = self.captured_amount.unwrap_or(self.amount);
+        let source = self.from_account.unwrap_or(settlement);
+        let destination = self.to_account.unwrap_or(settlement);
+        vec![Leg { source, destination, amount, currency: self.currency }]
+    }
+
+    /// Whether the transaction touches the account, on any side of any leg.
     pub fn involves(&self, account: AccountId) -> bool {
-        self.from_account == Some(account) || self.to_account == Some(account)
+        self.from_account == Some(account)
+            || self.to_account == Some(account)
+            || self.legs.iter().any(|l| l.source == account || l.destination == account)
+    }
+
+    /// Every account it touches, each once, in order of first appearance.
+    pub fn accounts(&self) -> Vec<AccountId> {
+        let mut accounts: Vec<AccountId> = Vec::new();
+        let named = self.from_account.into_iter().chain(self.to_account);
+        for account in named.chain(self.legs.iter().flat_map(|l| [l.source, l.destination])) {
+            if !accounts.contains(&account) {
+                accounts.push(account);
+            }
+        }
+        accounts
     }
 }
 

@@ -1,5 +1,6 @@
 //! What never changes about an account once it exists (its id, number,
-//! owner, kind and currency), kept in memory for planning.
+//! owner, kind, currency and a ledger account's code), kept in memory for
+//! planning.
 //!
 //! Planning a transfer reads both accounts only for these facts; on a SQL
 //! store each read is a round trip outside the storage transaction, which a
@@ -9,6 +10,7 @@
 //! Only facts of accounts that exist are kept; a miss reads the store.
 
 use crate::account::{Account, AccountKind};
+use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::bounded_map::BoundedMap;
 use crate::id::{AccountId, UserId};
@@ -51,6 +53,7 @@ impl From<&Account> for AccountFacts {
 pub(crate) struct AccountFactsCache {
     by_id: BoundedMap<AccountId, AccountFacts>,
     by_number: BoundedMap<AccountNumber, AccountFacts>,
+    by_code: BoundedMap<AccountCode, AccountFacts>,
 }
 
 impl Default for AccountFactsCache {
@@ -63,7 +66,11 @@ impl Default for AccountFactsCache {
 impl AccountFactsCache {
     /// An empty cache that holds at most `entries_max` accounts (at least one).
     pub fn with_entries_max(entries_max: usize) -> AccountFactsCache {
-        AccountFactsCache { by_id: BoundedMap::new(entries_max), by_number: BoundedMap::new(entries_max) }
+        AccountFactsCache {
+            by_id: BoundedMap::new(entries_max),
+            by_number: BoundedMap::new(entries_max),
+            by_code: BoundedMap::new(entries_max),
+        }
     }
 
     /// The facts of the account with this id, if cached.
@@ -76,10 +83,19 @@ impl AccountFactsCache {
         self.by_number.get(&number)
     }
 
-    /// Records the facts of an account read from the store.
-    pub fn insert(&self, facts: AccountFacts) {
+    /// The facts of the ledger account with this code, if cached.
+    pub fn by_code(&self, code: &AccountCode) -> Option<AccountFacts> {
+        self.by_code.get(code)
+    }
+
+    /// Records the facts of an account read from the store (a ledger
+    /// account's code never changes once set, so it is a fact too).
+    pub fn insert(&self, facts: AccountFacts, code: Option<&AccountCode>) {
         self.by_id.insert(facts.id, facts);
         self.by_number.insert(facts.number, facts);
+        if let Some(code) = code {
+            self.by_code.insert(code.clone(), facts);
+        }
     }
 }
 
@@ -105,7 +121,7 @@ mod tests {
         let cache = AccountFactsCache::with_entries_max(4);
         let a = facts();
         assert_eq!(cache.get(a.id), None);
-        cache.insert(a);
+        cache.insert(a, None);
         assert_eq!(cache.get(a.id), Some(a));
         assert_eq!(cache.by_number(a.number), Some(a));
         assert_eq!(cache.by_number(facts().number), None);
@@ -115,11 +131,11 @@ mod tests {
     fn a_full_cache_starts_over_and_never_exceeds_its_bound() {
         let cache = AccountFactsCache::with_entries_max(2);
         let all = [facts(), facts(), facts()];
-        cache.insert(all[0]);
-        cache.insert(all[1]);
-        cache.insert(all[1]);
+        cache.insert(all[0], None);
+        cache.insert(all[1], None);
+        cache.insert(all[1], None);
         assert!(cache.get(all[0].id).is_some(), "inserting a present entry again does not count as a new one");
-        cache.insert(all[2]);
+        cache.insert(all[2], None);
         assert_eq!(cache.get(all[2].id), Some(all[2]));
         assert_eq!(cache.get(all[0].id), None);
         assert_eq!(cache.by_number(all[1].number), None, "the numbers start over too");

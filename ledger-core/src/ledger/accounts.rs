@@ -1,10 +1,16 @@
 //! Account commands: open, freeze, unfreeze, close.
 
 use super::*;
+use crate::account::{AccountKind, NormalBalance};
 use crate::account::{Balance, StatusChange, validate_account_name};
+use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
-use crate::command::OpenAccount;
+use crate::command::{OpenAccount, OpenLedgerAccount};
+use crate::id::UserId;
+use crate::money::{AMOUNT_MAJOR_UNITS_MAX, Currency};
 use crate::plan::validate_overdraft_limit;
+use crate::query::PAGE_SIZE_MAX;
+use rust_decimal::Decimal;
 
 impl Ledger {
     /// Opens a customer account with a fresh, unique number. Customers open
@@ -34,15 +40,93 @@ impl Ledger {
                 balance: Balance::default(),
                 created_at: at,
                 updated_at: at,
+                code: None,
+                normal_balance: NormalBalance::Credit,
+                ledger_floor: None,
+                metadata: command.metadata.clone(),
             };
-            let draft = draft.clone().with("account", account.id).with("number", account.number);
-            match self.apply(WriteBatch::new(at, draft, None, vec![Op::CreateAccount(account.clone())])).await {
-                Ok(_) => return Ok(account),
+            match self.create_account(at, draft.clone(), account).await {
                 Err(LedgerError::AccountNumberTaken) => continue,
-                Err(other) => return Err(other),
+                created => return created,
             }
         }
         Err(LedgerError::AccountNumberTaken)
+    }
+
+    /// Applies the creation of an account; a taken number is for the caller
+    /// to draw again.
+    async fn create_account(
+        &self,
+        at: DateTime<Utc>,
+        draft: AuditDraft,
+        account: Account,
+    ) -> Result<Account, LedgerError> {
+        let draft = draft.with("account", account.id).with("number", account.number);
+        self.apply(WriteBatch::new(at, draft, None, vec![Op::CreateAccount(account.clone())])).await?;
+        Ok(account)
+    }
+
+    /// Opens a ledger account: one the embedding program (or an admin)
+    /// names by a unique code, owned by no customer, with its normal side,
+    /// floor and metadata. A taken code is [`LedgerError::AccountCodeTaken`].
+    pub async fn open_ledger_account(&self, actor: &Actor, command: OpenLedgerAccount) -> Result<Account, LedgerError> {
+        let at = self.clock.now();
+        let draft = AuditDraft::new(actor.audit_name(), "ledger_account.open", format!("code:{}", command.code))
+            .with("currency", command.currency)
+            .with("normal_balance", command.normal_balance.as_str());
+        let checked = actor.require_admin().and_then(|()| {
+            let name = validate_account_name(command.name.as_deref())?;
+            Ok((name, validate_floor(command.resolved_floor(), command.currency)?))
+        });
+        let (name, floor) = match checked {
+            Ok(valid) => valid,
+            Err(error) => return self.reject(at, draft, error).await,
+        };
+        for _ in 0..ACCOUNT_NUMBER_ATTEMPTS_MAX {
+            let account = Account {
+                id: AccountId::new(),
+                number: AccountNumber::random(&mut rand::rng()),
+                owner: UserId::SYSTEM,
+                kind: AccountKind::Ledger,
+                currency: command.currency,
+                name: name.clone(),
+                status: crate::AccountStatus::Active,
+                overdraft_limit: Decimal::ZERO,
+                balance: Balance::default(),
+                created_at: at,
+                updated_at: at,
+                code: Some(command.code.clone()),
+                normal_balance: command.normal_balance,
+                ledger_floor: floor,
+                metadata: command.metadata.clone(),
+            };
+            match self.create_account(at, draft.clone(), account).await {
+                Err(LedgerError::AccountNumberTaken) => continue,
+                created => return created,
+            }
+        }
+        Err(LedgerError::AccountNumberTaken)
+    }
+
+    /// A ledger account by code (the embedding program and admins only).
+    pub async fn ledger_account(&self, actor: &Actor, code: &AccountCode) -> Result<Account, LedgerError> {
+        actor.require_admin()?;
+        self.store.account_by_code(code).await?.ok_or(LedgerError::AccountCodeNotFound)
+    }
+
+    /// Ledger accounts in code order after `after`, at most `limit` (the
+    /// embedding program and admins only).
+    pub async fn ledger_accounts(
+        &self,
+        actor: &Actor,
+        after: Option<&AccountCode>,
+        limit: usize,
+    ) -> Result<Vec<Account>, LedgerError> {
+        actor.require_admin()?;
+        if limit == 0 || limit > PAGE_SIZE_MAX {
+            return Err(LedgerError::InvalidPageSize { max: PAGE_SIZE_MAX });
+        }
+        Ok(self.store.ledger_accounts(after, limit).await?)
     }
 
     async fn check_open(
@@ -96,4 +180,12 @@ impl Ledger {
             .and_then(|w| w.updated_accounts.into_iter().find(|a| a.id == id))
             .ok_or(LedgerError::AccountNotFound { account: id })
     }
+}
+
+/// Checks a ledger account's floor: any decimal (zero or negative too) at
+/// the currency's precision and at most the largest amount in size.
+fn validate_floor(floor: Option<Decimal>, currency: Currency) -> Result<Option<Decimal>, LedgerError> {
+    let Some(floor) = floor else { return Ok(None) };
+    let fits = floor.abs() <= Decimal::from(AMOUNT_MAJOR_UNITS_MAX) && floor.normalize().scale() <= currency.exponent();
+    if fits { Ok(Some(floor)) } else { Err(LedgerError::InvalidFloor) }
 }

@@ -21,9 +21,9 @@ impl Ledger {
         visible(actor, account).ok_or(LedgerError::AccountNumberNotFound { number })
     }
 
-    /// An account's balances.
+    /// An account's balances, on its normal side.
     pub async fn balance(&self, actor: &Actor, id: AccountId) -> Result<Balance, LedgerError> {
-        Ok(self.account(actor, id).await?.balance)
+        Ok(self.account(actor, id).await?.reported_balance())
     }
 
     /// An owner's accounts, oldest first.
@@ -41,8 +41,8 @@ impl Ledger {
         if actor.is_privileged() {
             return Ok(transaction);
         }
-        for side in [transaction.from_account, transaction.to_account].into_iter().flatten() {
-            if self.store.account(side).await?.is_some_and(|a| actor.may_act_for(a.owner)) {
+        for side in transaction.accounts() {
+            if self.store.account(side).await?.is_some_and(|a| !a.kind.is_ledger() && actor.may_act_for(a.owner)) {
                 return Ok(transaction);
             }
         }

@@ -62,6 +62,7 @@ struct Working {
     transactions: IdMap<TransactionId, Transaction>,
     taken_numbers: BTreeSet<crate::AccountNumber>,
     owned_accounts: IdMap<UserId, usize>,
+    taken_codes: BTreeSet<crate::AccountCode>,
     audit_head: crate::audit::AuditHead,
     new_accounts: Vec<AccountId>,
     changed_accounts: Vec<AccountId>,
@@ -99,6 +100,7 @@ impl Working {
             transactions: snapshot.transactions,
             taken_numbers: snapshot.taken_numbers,
             owned_accounts: snapshot.owned_accounts,
+            taken_codes: snapshot.taken_codes,
             audit_head: snapshot.audit_head,
             new_accounts: Vec::new(),
             changed_accounts: Vec::new(),
@@ -119,6 +121,14 @@ impl Working {
 
     fn apply(&mut self, op: &Op) -> Result<(), LedgerError> {
         match op {
+            Op::CreateAccount(account) if account.code.is_some() => {
+                if let Some(code) = &account.code
+                    && !self.taken_codes.insert(code.clone())
+                {
+                    return Err(LedgerError::AccountCodeTaken);
+                }
+                self.create_account(account)
+            }
             Op::CreateAccount(account) => {
                 let owned = self.owned_accounts.entry(account.owner).or_default();
                 if *owned >= ACCOUNTS_PER_OWNER_MAX {
@@ -244,13 +254,17 @@ impl Working {
         self.accounts.get(&id).ok_or(LedgerError::AccountNotFound { account: id })?.ensure_postable()
     }
 
-    /// Applies postings; a debit must leave the account at or above its floor.
+    /// Applies postings, then checks floors on the final state: an account
+    /// whose balance ends lower (on its normal side) must end at or above
+    /// its floor, so it may pass through zero on the way.
     fn apply_postings(&mut self, postings: &[Posting]) -> Result<(), LedgerError> {
         debug_assert!(posting::is_balanced(postings));
         for p in postings {
             self.ensure_postable(p.account_id)?;
         }
         let at = self.at;
+        // Each account's net change, in order of first touch.
+        let mut changes: Vec<(AccountId, Decimal)> = Vec::new();
         for p in postings {
             let account = self.account_mut(p.account_id)?;
             if account.currency != p.currency {
@@ -259,19 +273,48 @@ impl Working {
             account.balance.posted =
                 account.balance.posted.checked_add(p.amount).ok_or(LedgerError::BalanceOverflow)?;
             account.updated_at = at;
-            if p.amount < Decimal::ZERO {
-                account.ensure_above_floor(-p.amount)?;
+            match changes.iter_mut().find(|(id, _)| *id == p.account_id) {
+                Some((_, net)) => *net += p.amount,
+                None => changes.push((p.account_id, p.amount)),
+            }
+        }
+        for (id, net) in changes {
+            let account = self.accounts.get(&id).ok_or(LedgerError::AccountNotFound { account: id })?;
+            let lowered = -account.normal_balance.reported(net);
+            if lowered > Decimal::ZERO {
+                account.ensure_above_floor(lowered)?;
             }
         }
         Ok(())
     }
 
     fn post(&mut self, transaction: &Transaction, postings: &[Posting]) -> Result<(), LedgerError> {
-        self.apply_postings(postings)?;
+        if let Err(error) = self.apply_postings(postings) {
+            return Err(self.with_posting_index(transaction, error));
+        }
         self.new_transactions.push(transaction.clone());
         self.order.push(transaction.id);
         self.postings.extend_from_slice(postings);
         Ok(())
+    }
+
+    /// An entry's floor breach names the first posting that lowers the
+    /// account: the one a caller fixes.
+    fn with_posting_index(&self, transaction: &Transaction, error: LedgerError) -> LedgerError {
+        match error {
+            LedgerError::InsufficientFunds { account, number, available, requested, .. }
+                if transaction.kind == TransactionKind::Entry =>
+            {
+                let lowers = |leg: &crate::transaction::Leg| match self.accounts.get(&account).map(|a| a.normal_balance)
+                {
+                    Some(crate::account::NormalBalance::Debit) => leg.destination == account,
+                    _ => leg.source == account,
+                };
+                let posting = transaction.legs.iter().position(lowers);
+                LedgerError::InsufficientFunds { account, number, available, requested, posting }
+            }
+            other => other,
+        }
     }
 
     fn place_hold(&mut self, hold: &Transaction) -> Result<(), LedgerError> {
@@ -329,6 +372,8 @@ impl Working {
         let (held, currency) = (hold.amount, hold.currency);
         hold.status = TransactionStatus::Posted;
         hold.captured_amount = Some(amount);
+        // What moved: the captured amount, not the reservation.
+        hold.legs = vec![crate::transaction::Leg { source: from, destination: to, amount, currency }];
         self.release(from, held)?;
         let lines = posting::pair(id, from, to, amount, currency);
         self.apply_postings(&lines)?;

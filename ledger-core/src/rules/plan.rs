@@ -9,19 +9,22 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::account::{Account, AccountKind};
+use crate::account::Account;
+use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::command::{
-    AccountRef, CaptureHold, Deposit, HOLD_EXPIRY_SECS_MAX, MoneyCommand, PlaceHold, Transfer, VoidHold, Withdraw,
+    AccountRef, CaptureHold, Deposit, ENTRY_POSTINGS_MAX, Entry, HOLD_EXPIRY_SECS_MAX, MoneyCommand, PlaceHold,
+    Transfer, VoidHold, Withdraw,
 };
 use crate::error::LedgerError;
 use crate::id::{AccountId, TransactionId};
 use crate::identity::{Actor, Role};
 use crate::ledger::account_facts::{AccountFacts, AccountFactsCache};
+use crate::metadata::Metadata;
 use crate::money::{Amount, Currency, Money};
 use crate::posting;
 use crate::store::Store;
-use crate::transaction::{Transaction, TransactionKind, TransactionStatus, validate_description};
+use crate::transaction::{Leg, Transaction, TransactionKind, TransactionStatus, validate_description};
 use crate::write_batch::Op;
 
 /// Which money commands need a KYC-verified customer.
@@ -71,6 +74,7 @@ impl Planner<'_> {
             MoneyCommand::PlaceHold(c) => self.place_hold(c).await,
             MoneyCommand::CaptureHold(c) => self.capture_hold(c).await,
             MoneyCommand::VoidHold(c) => self.void_hold(c).await,
+            MoneyCommand::Entry(c) => self.entry(c).await,
         }
     }
 
@@ -79,7 +83,8 @@ impl Planner<'_> {
         let account = self.customer_account(c.account).await?;
         let money = Money::new(c.amount, account.currency)?;
         let settlement = AccountId::settlement(account.currency);
-        Ok(vec![self.posted(TransactionKind::Deposit, money, (None, Some(account.id)), description, settlement)])
+        let sides = (None, Some(account.id));
+        Ok(vec![self.posted(TransactionKind::Deposit, money, sides, (description, &c.metadata), settlement)])
     }
 
     async fn withdraw(&self, c: &Withdraw) -> Result<Vec<Op>, LedgerError> {
@@ -88,7 +93,8 @@ impl Planner<'_> {
         let money = Money::new(c.amount, account.currency)?;
         let settlement = AccountId::settlement(account.currency);
         let mut ops = self.kyc_guard(self.kyc.withdrawals);
-        ops.push(self.posted(TransactionKind::Withdrawal, money, (Some(account.id), None), description, settlement));
+        let sides = (Some(account.id), None);
+        ops.push(self.posted(TransactionKind::Withdrawal, money, sides, (description, &c.metadata), settlement));
         Ok(ops)
     }
 
@@ -107,11 +113,12 @@ impl Planner<'_> {
             return Err(LedgerError::SameAccount);
         }
         let from = self.customer_account(c.from).await?;
-        let to = self.counterparty(&from, c.to).await?;
+        let to = self.counterparty(&from, &c.to).await?;
         let money = Money::new(c.amount, from.currency)?;
         let unused = AccountId::settlement(from.currency);
         let mut ops = self.kyc_guard(self.kyc.outgoing_transfers);
-        ops.push(self.posted(TransactionKind::Transfer, money, (Some(from.id), Some(to.id)), description, unused));
+        let sides = (Some(from.id), Some(to.id));
+        ops.push(self.posted(TransactionKind::Transfer, money, sides, (description, &c.metadata), unused));
         Ok(ops)
     }
 
@@ -126,12 +133,13 @@ impl Planner<'_> {
             return Err(LedgerError::SameAccount);
         }
         let account = self.customer_account(c.account).await?;
-        let destination = match c.destination {
+        let destination = match &c.destination {
             Some(r) => Some(self.counterparty(&account, r).await?.id),
             None => None,
         };
         let money = Money::new(c.amount, account.currency)?;
-        let mut transaction = self.record(TransactionKind::Hold, money, (Some(account.id), destination), description);
+        let sides = (Some(account.id), destination);
+        let mut transaction = self.record(TransactionKind::Hold, money, sides, (description, &c.metadata));
         transaction.status = TransactionStatus::Pending;
         transaction.expires_at = c.expires_at;
         let mut ops = self.kyc_guard(self.kyc.holds);
@@ -204,7 +212,7 @@ impl Planner<'_> {
     /// Refuses the ledger's internal accounts: by name to admins, and as
     /// `not_found` to customers, for whom they do not exist.
     fn not_internal(&self, account: AccountFacts, not_found: LedgerError) -> Result<AccountFacts, LedgerError> {
-        if account.kind != AccountKind::Settlement {
+        if !account.kind.is_ledger() {
             return Ok(account);
         }
         Err(if self.actor.is_privileged() { LedgerError::InternalAccount { account: account.id } } else { not_found })
@@ -212,13 +220,17 @@ impl Planner<'_> {
 
     /// The other side of a transfer or hold: a different customer account in
     /// the same currency, found by id or by number.
-    async fn counterparty(&self, from: &AccountFacts, to: AccountRef) -> Result<AccountFacts, LedgerError> {
+    async fn counterparty(&self, from: &AccountFacts, to: &AccountRef) -> Result<AccountFacts, LedgerError> {
         let to = match to {
-            AccountRef::Id(id) => self.customer_account(id).await?,
+            AccountRef::Id(id) => self.customer_account(*id).await?,
             AccountRef::Number(number) => {
-                let not_found = LedgerError::AccountNumberNotFound { number };
-                let account = self.account_by_number(number).await?.ok_or(not_found.clone())?;
+                let not_found = LedgerError::AccountNumberNotFound { number: *number };
+                let account = self.account_by_number(*number).await?.ok_or(not_found.clone())?;
                 self.not_internal(account, not_found)?
+            }
+            AccountRef::Code(code) => {
+                let account = self.account_by_code(code).await?.ok_or(LedgerError::AccountCodeNotFound)?;
+                self.not_internal(account, LedgerError::AccountCodeNotFound)?
             }
         };
         if to.id == from.id {
@@ -246,9 +258,75 @@ impl Planner<'_> {
         Ok(self.store.account_by_number(number).await?.map(|account| self.remember(&account)))
     }
 
+    /// The facts of the ledger account with this code, from memory once read.
+    async fn account_by_code(&self, code: &AccountCode) -> Result<Option<AccountFacts>, LedgerError> {
+        if let Some(facts) = self.facts.by_code(code) {
+            return Ok(Some(facts));
+        }
+        Ok(self.store.account_by_code(code).await?.map(|account| self.remember(&account)))
+    }
+
+    /// Any account, named any way: for the embedding program and admins,
+    /// who may post to every account (entries).
+    async fn any_account(&self, account: &AccountRef) -> Result<AccountFacts, LedgerError> {
+        match account {
+            AccountRef::Id(id) => self.account(*id).await?.ok_or(LedgerError::AccountNotFound { account: *id }),
+            AccountRef::Number(number) => {
+                self.account_by_number(*number).await?.ok_or(LedgerError::AccountNumberNotFound { number: *number })
+            }
+            AccountRef::Code(code) => self.account_by_code(code).await?.ok_or(LedgerError::AccountCodeNotFound),
+        }
+    }
+
+    /// A general entry: each posting resolved (any account), checked
+    /// (distinct sides, both in the posting's currency, the amount at its
+    /// precision) and turned into two lines.
+    async fn entry(&self, c: &Entry) -> Result<Vec<Op>, LedgerError> {
+        if !self.actor.is_privileged() {
+            return Err(LedgerError::Forbidden);
+        }
+        let description = validate_description(c.description.as_deref())?;
+        if c.postings.is_empty() {
+            return Err(LedgerError::InvalidEntry("an entry needs at least one posting"));
+        }
+        if c.postings.len() > ENTRY_POSTINGS_MAX {
+            return Err(LedgerError::InvalidEntry("an entry has at most 64 postings"));
+        }
+        let mut legs = Vec::with_capacity(c.postings.len());
+        for p in &c.postings {
+            let (source, destination) = (self.any_account(&p.source).await?, self.any_account(&p.destination).await?);
+            if source.id == destination.id {
+                return Err(LedgerError::InvalidEntry("a posting moves money from an account to itself"));
+            }
+            for side in [source, destination] {
+                if side.currency != p.currency {
+                    return Err(LedgerError::CurrencyMismatch { expected: side.currency, found: p.currency });
+                }
+            }
+            let amount = Money::new(p.amount, p.currency)?.value();
+            legs.push(Leg { source: source.id, destination: destination.id, amount, currency: p.currency });
+        }
+        let first = legs[0];
+        let amount = legs.iter().filter(|l| l.currency == first.currency).map(|l| l.amount).sum();
+        let mut transaction = self.record_of(
+            TransactionKind::Entry,
+            amount,
+            first.currency,
+            (Some(first.source), Some(first.destination)),
+        );
+        transaction.description = description;
+        transaction.metadata = c.metadata.clone();
+        let postings = legs
+            .iter()
+            .flat_map(|l| posting::pair(transaction.id, l.source, l.destination, l.amount, l.currency))
+            .collect();
+        transaction.legs = legs;
+        Ok(vec![Op::Post { transaction, postings }])
+    }
+
     fn remember(&self, account: &Account) -> AccountFacts {
         let facts = AccountFacts::from(account);
-        self.facts.insert(facts);
+        self.facts.insert(facts, account.code.as_ref());
         facts
     }
 
@@ -258,38 +336,63 @@ impl Planner<'_> {
         &self,
         kind: TransactionKind,
         money: Money,
-        (from, to): (Option<AccountId>, Option<AccountId>),
-        description: Option<String>,
+        sides: (Option<AccountId>, Option<AccountId>),
+        details: (Option<String>, &Metadata),
         settlement: AccountId,
     ) -> Op {
-        let transaction = self.record(kind, money, (from, to), description);
-        let debit = from.unwrap_or(settlement);
-        let credit = to.unwrap_or(settlement);
+        let transaction = self.record(kind, money, sides, details);
+        let debit = sides.0.unwrap_or(settlement);
+        let credit = sides.1.unwrap_or(settlement);
         let postings = posting::pair(transaction.id, debit, credit, money.value(), money.currency()).to_vec();
         Op::Post { transaction, postings }
     }
 
+    /// A retail transaction's record, with its one leg: from `from` (or the
+    /// settlement account) to `to` (or the settlement account).
     fn record(
         &self,
         kind: TransactionKind,
         money: Money,
         (from_account, to_account): (Option<AccountId>, Option<AccountId>),
-        description: Option<String>,
+        (description, metadata): (Option<String>, &Metadata),
+    ) -> Transaction {
+        let mut transaction = self.record_of(kind, money.value(), money.currency(), (from_account, to_account));
+        let settlement = AccountId::settlement(money.currency());
+        transaction.legs = vec![Leg {
+            source: from_account.unwrap_or(settlement),
+            destination: to_account.unwrap_or(settlement),
+            amount: money.value(),
+            currency: money.currency(),
+        }];
+        transaction.description = description;
+        transaction.metadata = metadata.clone();
+        transaction
+    }
+
+    /// A posted transaction's record with no legs, description or metadata yet.
+    fn record_of(
+        &self,
+        kind: TransactionKind,
+        amount: rust_decimal::Decimal,
+        currency: Currency,
+        (from_account, to_account): (Option<AccountId>, Option<AccountId>),
     ) -> Transaction {
         Transaction {
             id: TransactionId::new(),
             sequence: 0,
             kind,
             status: TransactionStatus::Posted,
-            amount: money.value(),
-            currency: money.currency(),
+            amount,
+            currency,
             from_account,
             to_account,
-            description,
+            description: None,
             captured_amount: None,
             expires_at: None,
             created_at: self.at,
             updated_at: self.at,
+            legs: Vec::new(),
+            metadata: Metadata::empty(),
         }
     }
 }
@@ -318,6 +421,7 @@ mod tests {
     use super::*;
     use crate::command::OpenAccount;
     use crate::conformance::recording::RecordingStore;
+    use crate::domain::account::AccountKind;
     use crate::idempotency::IdempotencyKey;
     use crate::memory::MemoryStore;
     use crate::money::Currency;
@@ -339,7 +443,12 @@ mod tests {
             let from = ledger.open_account(&Actor::System, open()).await.unwrap();
             let to = ledger.open_account(&Actor::System, open()).await.unwrap();
             let fixture = Fixture { ledger, store, from, to, keys: std::cell::Cell::new(0) };
-            let deposit = Deposit { account: fixture.from.id, amount: amount(100), description: None };
+            let deposit = Deposit {
+                account: fixture.from.id,
+                amount: amount(100),
+                description: None,
+                metadata: Default::default(),
+            };
             fixture.ledger.deposit(&Actor::System, fixture.key(), deposit).await.unwrap();
             fixture
         }
@@ -350,7 +459,13 @@ mod tests {
         }
 
         async fn transfer(&self, to: impl Into<AccountRef>, units: i64) -> Result<(), LedgerError> {
-            let command = Transfer { from: self.from.id, to: to.into(), amount: amount(units), description: None };
+            let command = Transfer {
+                from: self.from.id,
+                to: to.into(),
+                amount: amount(units),
+                description: None,
+                metadata: Default::default(),
+            };
             self.ledger.transfer(&Actor::System, self.key(), command).await.map(|_| ())
         }
     }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::account::Account;
+use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::audit::AuditRecord;
 use crate::digest::Digest;
@@ -67,6 +68,11 @@ use crate::write_batch::{BatchOutcome, WriteBatch};
 /// before committing (nothing applied), [`StorageErrorKind::Unknown`](crate::StorageErrorKind::Unknown) for a
 /// failure while committing or one the backend cannot place.
 ///
+/// **History** ([`Store::transactions`]) lists a transaction under every
+/// account it touches ([`Transaction::accounts`](crate::Transaction::accounts):
+/// every leg's two sides) and finds it by each metadata pair it carries,
+/// from an index; [`HistoryFilter::matches`] is the reference semantics.
+///
 /// **Reads** see committed state only.
 ///
 /// **Syncing apart.** [`Store::apply_unsynced`] applies as `apply` does but
@@ -103,6 +109,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// An account by number.
     async fn account_by_number(&self, number: AccountNumber) -> Result<Option<Account>, StorageError>;
+
+    /// The ledger account with this code.
+    async fn account_by_code(&self, code: &AccountCode) -> Result<Option<Account>, StorageError>;
+
+    /// Ledger accounts (those with a code) with codes after `after`, in code
+    /// order, at most `limit`.
+    async fn ledger_accounts(&self, after: Option<&AccountCode>, limit: usize) -> Result<Vec<Account>, StorageError>;
 
     /// An owner's accounts, oldest first.
     async fn accounts_by_owner(&self, owner: UserId) -> Result<Vec<Account>, StorageError>;

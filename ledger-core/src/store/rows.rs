@@ -72,6 +72,7 @@ impl Rows {
 pub fn rows_hold(keys: &Keys) -> bool {
     keys.account_numbers.is_empty()
         && keys.owners.is_empty()
+        && keys.account_codes.is_empty()
         && keys.emails.is_empty()
         && keys.sessions.is_empty()
         && keys.sessions_of.is_empty()

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::account::{Account, StatusChange};
+use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::audit::{AuditDraft, AuditHead, AuditRecord};
 use crate::digest::Digest;
@@ -237,7 +238,14 @@ impl WriteBatch {
                 Op::CreateAccount(a) => {
                     keys.accounts.insert(a.id);
                     keys.account_numbers.insert(a.number);
-                    keys.owners.insert(a.owner);
+                    match &a.code {
+                        Some(code) => {
+                            keys.account_codes.insert(code.clone());
+                        }
+                        None => {
+                            keys.owners.insert(a.owner);
+                        }
+                    }
                 }
                 Op::EnsureAccount(a) => {
                     keys.accounts.insert(a.id);
@@ -313,6 +321,8 @@ pub struct Keys {
     pub account_numbers: BTreeSet<AccountNumber>,
     /// Owners whose number of accounts must be counted (to open one more).
     pub owners: BTreeSet<UserId>,
+    /// Ledger account codes that must be free.
+    pub account_codes: BTreeSet<AccountCode>,
     /// The idempotency key claimed.
     pub idempotency: Option<IdempotencyKey>,
     /// Users touched.
@@ -339,6 +349,8 @@ pub struct Snapshot {
     pub taken_numbers: BTreeSet<AccountNumber>,
     /// How many accounts each owner in `Keys::owners` has (absent: none).
     pub owned_accounts: IdMap<UserId, usize>,
+    /// Requested ledger account codes that are already taken.
+    pub taken_codes: BTreeSet<AccountCode>,
     /// The stored record for the claimed idempotency key.
     pub idempotency: Option<IdempotencyRecord>,
     /// The end of the audit chain.

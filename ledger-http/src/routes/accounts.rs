@@ -52,6 +52,7 @@ pub async fn open_account(
         .map_err(|_| ApiError::unprocessable("invalid_currency", "currency must be one of USD, EUR, GBP"))?;
     let mut command = OpenAccount::new(auth.authenticated.user.id, kind, currency);
     command.name = body.name;
+    command.metadata = crate::command::metadata(body.metadata)?;
     let account = state.ledger().open_account(&auth.actor(), command).await?;
     Ok((StatusCode::CREATED, Json(AccountDto::from(&account))))
 }

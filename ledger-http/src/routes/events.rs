@@ -82,21 +82,25 @@ async fn stream_end(state: AppState, auth: Auth, session_left: Duration) {
 /// Accounts opened after subscribing join the set when their first event arrives.
 fn to_sse(mine: &mut HashSet<AccountId>, user: UserId, item: EventItem) -> Option<Event> {
     match item {
-        EventItem::Event(LedgerEvent::Account(account)) => {
+        EventItem::Event(event) => event_for(mine, user, *event),
+        EventItem::Lagged(missed) => Some(Event::default().event("lagged").data(missed.to_string())),
+    }
+}
+
+/// A committed change as the caller's event, if it concerns them.
+fn event_for(mine: &mut HashSet<AccountId>, user: UserId, event: LedgerEvent) -> Option<Event> {
+    match event {
+        LedgerEvent::Account(account) => {
             if account.owner != user {
                 return None;
             }
             mine.insert(account.id);
             json_event("balance", &BalanceResponse::new(&account, account.updated_at))
         }
-        EventItem::Event(LedgerEvent::Transaction(transaction)) => {
-            let touches_mine = [transaction.from_account, transaction.to_account]
-                .into_iter()
-                .flatten()
-                .any(|account| mine.contains(&account));
+        LedgerEvent::Transaction(transaction) => {
+            let touches_mine = transaction.accounts().iter().any(|account| mine.contains(account));
             touches_mine.then(|| json_event("transaction", &TransactionDto::from(&transaction))).flatten()
         }
-        EventItem::Lagged(missed) => Some(Event::default().event("lagged").data(missed.to_string())),
     }
 }
 

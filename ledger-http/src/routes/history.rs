@@ -42,7 +42,9 @@ pub async fn history(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(query): ApiQuery<HistoryQuery>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<TransactionPage>, ApiError> {
+    let metadata = metadata_filter(&pairs)?;
     let filter = HistoryFilter {
         accounts: query.account_id.map(AccountId::from_uuid).into_iter().collect(),
         kind: query.kind.as_deref().map(parse_kind).transpose()?,
@@ -51,6 +53,7 @@ pub async fn history(
         created_until: query.to,
         amount_min: query.min_amount.as_deref().map(bound).transpose()?,
         amount_max: query.max_amount.as_deref().map(bound).transpose()?,
+        metadata,
     };
     // Oversized pages are capped rather than refused; zero is still an error.
     let size = query.limit.unwrap_or(PAGE_SIZE_DEFAULT).min(PAGE_SIZE_MAX);
@@ -62,9 +65,31 @@ pub async fn history(
     }))
 }
 
+/// The prefix of a metadata filter parameter: `metadata.order_id=A-1`.
+const METADATA_PARAM_PREFIX: &str = "metadata.";
+
+/// The metadata pairs a history query names; any other parameter it does
+/// not know is an error (a misspelt filter must not silently match all).
+fn metadata_filter(pairs: &[(String, String)]) -> Result<Vec<(String, String)>, ApiError> {
+    let mut metadata = Vec::new();
+    for (name, value) in pairs {
+        match name.strip_prefix(METADATA_PARAM_PREFIX) {
+            Some(key) => metadata.push((key.to_owned(), value.clone())),
+            None if HISTORY_PARAMS.contains(&name.as_str()) => {}
+            None => return Err(ApiError::bad_request("invalid_query", format!("unknown query parameter `{name}`"))),
+        }
+    }
+    Ok(metadata)
+}
+
+/// The parameters of [`HistoryQuery`] (besides `metadata.<key>`).
+const HISTORY_PARAMS: &[&str] =
+    &["account_id", "kind", "status", "from", "to", "min_amount", "max_amount", "limit", "cursor"];
+
 fn parse_kind(text: &str) -> Result<TransactionKind, ApiError> {
-    TransactionKind::parse(text)
-        .ok_or_else(|| ApiError::unprocessable("invalid_filter", "kind must be deposit, withdrawal, transfer or hold"))
+    TransactionKind::parse(text).ok_or_else(|| {
+        ApiError::unprocessable("invalid_filter", "kind must be deposit, withdrawal, transfer, hold or entry")
+    })
 }
 
 fn parse_status(text: &str) -> Result<TransactionStatus, ApiError> {

@@ -150,7 +150,7 @@ pub async fn transactions_webhook(
     if account.currency != currency {
         return Err(LedgerError::CurrencyMismatch { expected: account.currency, found: currency }.into());
     }
-    let command = Deposit { account: account.id, amount, description: event.reference };
+    let command = Deposit { account: account.id, amount, description: event.reference, metadata: Default::default() };
     let (transaction, replayed) = execute(&state, &Actor::System, key, command.into()).await?;
     Ok(money_response(StatusCode::OK, transaction, replayed))
 }

@@ -99,9 +99,23 @@ async fn dependent_batches(store: &Arc<SqlStore>) -> Vec<WriteBatch> {
     let bobs = ledger.open_account(&bob_actor, open(bob.id, Currency::Usd)).await.unwrap().id;
     let euro = ledger.open_account(&SYS, open(UserId::new(), Currency::Eur)).await.unwrap().id;
     for (account, k) in [(hot, "fund-hot"), (other, "fund-other"), (bobs, "fund-bob")] {
-        ledger.deposit(&SYS, key(k), Deposit { account, amount: amount("100"), description: None }).await.unwrap();
+        ledger
+            .deposit(
+                &SYS,
+                key(k),
+                Deposit { account, amount: amount("100"), description: None, metadata: Default::default() },
+            )
+            .await
+            .unwrap();
     }
-    let hold = PlaceHold { account: hot, amount: amount("10"), destination: None, expires_at: None, description: None };
+    let hold = PlaceHold {
+        account: hot,
+        amount: amount("10"),
+        destination: None,
+        expires_at: None,
+        description: None,
+        metadata: Default::default(),
+    };
     let hold = ledger.place_hold(&SYS, key("hold"), hold).await.unwrap().transaction.id;
 
     // Without its settlement account, a ledger opening ensures it: a batch
@@ -109,26 +123,38 @@ async fn dependent_batches(store: &Arc<SqlStore>) -> Vec<WriteBatch> {
     remove_account(store, AccountId::settlement(Currency::Eur)).await;
     capture.start_capture();
     assert!(Ledger::builder(capture.clone()).open().await.is_err(), "the opening was captured");
-    let withdraw = |a: &str| Withdraw { account: hot, amount: amount(a), description: None };
+    let withdraw =
+        |a: &str| Withdraw { account: hot, amount: amount(a), description: None, metadata: Default::default() };
     let _ = ledger.withdraw(&SYS, key("w1"), withdraw("50")).await;
     let _ = ledger.withdraw(&SYS, key("w2"), withdraw("50")).await; // past the floor
     let _ = ledger.withdraw(&SYS, key("w1"), withdraw("50")).await; // replay
     let _ = ledger.withdraw(&SYS, key("w1"), withdraw("30")).await; // conflict
-    let to_other =
-        |from, a: &str| Transfer { from, to: AccountRef::Number(other_number), amount: amount(a), description: None };
+    let to_other = |from, a: &str| Transfer {
+        from,
+        to: AccountRef::Number(other_number),
+        amount: amount(a),
+        description: None,
+        metadata: Default::default(),
+    };
     let _ = ledger.transfer(&alice_actor, key("t1"), to_other(hot, "40")).await; // to the floor
     let _ = ledger.transfer(&alice_actor, key("t2"), to_other(hot, "0.01")).await; // past it
-    let euros = |a: &str| Deposit { account: euro, amount: amount(a), description: None };
+    let euros = |a: &str| Deposit { account: euro, amount: amount(a), description: None, metadata: Default::default() };
     let _ = ledger.deposit(&SYS, key("e1"), euros("5")).await; // changes the new settlement account
     let _ = ledger.deposit(&SYS, key("e2"), euros("7")).await; // and again
     let _ = ledger.capture_hold(&SYS, key("c1"), CaptureHold { hold, amount: None }).await;
     let _ = ledger.void_hold(&SYS, key("v1"), VoidHold { hold }).await; // no longer pending
     let _ = ledger.submit_kyc(&bob_actor, bob.id).await;
     let _ = ledger.transfer(&bob_actor, key("b1"), to_other(bobs, "1")).await; // not verified
-    let self_transfer = Transfer { from: hot, to: AccountRef::Id(hot), amount: amount("1"), description: None };
+    let self_transfer = Transfer {
+        from: hot,
+        to: AccountRef::Id(hot),
+        amount: amount("1"),
+        description: None,
+        metadata: Default::default(),
+    };
     let _ = ledger.transfer(&SYS, key("same"), self_transfer).await; // refused by the planner
     let _ = ledger.freeze(&admin, other).await;
-    let frozen = Deposit { account: other, amount: amount("1"), description: None };
+    let frozen = Deposit { account: other, amount: amount("1"), description: None, metadata: Default::default() };
     let _ = ledger.deposit(&SYS, key("f1"), frozen).await;
     capture.stop_capture()
 }
@@ -161,13 +187,18 @@ async fn deposits(store: &Arc<SqlStore>, n: usize) -> Vec<WriteBatch> {
         .deposit(
             &SYS,
             key(&format!("first-{n}")),
-            Deposit { account: accounts[0], amount: amount("1"), description: None },
+            Deposit { account: accounts[0], amount: amount("1"), description: None, metadata: Default::default() },
         )
         .await
         .unwrap();
     capture.start_capture();
     for i in 0..n {
-        let deposit = Deposit { account: accounts[i % accounts.len()], amount: amount("1.25"), description: None };
+        let deposit = Deposit {
+            account: accounts[i % accounts.len()],
+            amount: amount("1.25"),
+            description: None,
+            metadata: Default::default(),
+        };
         let _ = ledger.deposit(&SYS, key(&format!("d-{n}-{i}")), deposit).await;
     }
     capture.stop_capture()

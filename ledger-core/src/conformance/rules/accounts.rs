@@ -75,8 +75,8 @@ pub async fn frozen_account_accepts_no_postings_until_unfrozen(h: Harness) {
     let frozen = h.ledger.freeze(&SYS, a.id).await.expect("freeze");
     assert_eq!(frozen.status, AccountStatus::Frozen);
     let attempts: Vec<MoneyCommand> = vec![
-        Deposit { account: a.id, amount: amount("1"), description: None }.into(),
-        Withdraw { account: a.id, amount: amount("1"), description: None }.into(),
+        Deposit { account: a.id, amount: amount("1"), description: None, metadata: Default::default() }.into(),
+        Withdraw { account: a.id, amount: amount("1"), description: None, metadata: Default::default() }.into(),
         transfer(a.id, b.id, "1").into(),
         transfer(b.id, a.id, "1").into(),
         hold(a.id, "1").into(),
@@ -97,7 +97,14 @@ pub async fn closed_account_is_final(h: Harness) {
     deposit(&h, b.id, "5").await;
     assert_eq!(h.ledger.close(&SYS, a.id).await.map(|x| x.status), Ok(AccountStatus::Closed));
     let before = state(&h).await;
-    let result = h.ledger.deposit(&SYS, key(), Deposit { account: a.id, amount: amount("1"), description: None }).await;
+    let result = h
+        .ledger
+        .deposit(
+            &SYS,
+            key(),
+            Deposit { account: a.id, amount: amount("1"), description: None, metadata: Default::default() },
+        )
+        .await;
     assert_rejected(&h, &before, result, "account_closed").await;
     let before = state(&h).await;
     assert_rejected(&h, &before, h.ledger.transfer(&SYS, key(), transfer(b.id, a.id, "1")).await, "account_closed")
@@ -120,7 +127,11 @@ pub async fn close_requires_zero_balance_and_no_open_holds(h: Harness) {
     assert_rejected(&h, &before, h.ledger.close(&SYS, a.id).await, "account_has_open_holds").await;
     h.ledger.void_hold(&SYS, key(), VoidHold { hold: held.transaction.id }).await.expect("void");
     h.ledger
-        .withdraw(&SYS, key(), Withdraw { account: a.id, amount: amount("10"), description: None })
+        .withdraw(
+            &SYS,
+            key(),
+            Withdraw { account: a.id, amount: amount("10"), description: None, metadata: Default::default() },
+        )
         .await
         .expect("empty");
     assert_eq!(h.ledger.close(&SYS, a.id).await.map(|x| x.status), Ok(AccountStatus::Closed));

@@ -10,7 +10,7 @@ pub async fn audit_log_records_accepted_and_rejected_commands(h: Harness) {
     let start = state(&h).await.audit_sequence;
     deposit(&h, a.id, "5").await;
     let withdrawal_key = key();
-    let withdrawal = Withdraw { account: a.id, amount: amount("6"), description: None };
+    let withdrawal = Withdraw { account: a.id, amount: amount("6"), description: None, metadata: Default::default() };
     let _ = h.ledger.withdraw(&SYS, withdrawal_key.clone(), withdrawal).await;
     let records = h.ledger.audit_log(&SYS, start, 10).await.expect("audit log");
     assert_eq!(records.len(), 2);
@@ -70,6 +70,13 @@ pub async fn events_are_published_for_committed_changes(h: Harness) {
         }
     }
     assert!(saw_account && saw_transaction, "a deposit publishes its account and transaction");
-    let _ = h.ledger.withdraw(&SYS, key(), Withdraw { account: a.id, amount: amount("13"), description: None }).await;
+    let _ = h
+        .ledger
+        .withdraw(
+            &SYS,
+            key(),
+            Withdraw { account: a.id, amount: amount("13"), description: None, metadata: Default::default() },
+        )
+        .await;
     assert!(events.try_recv().is_err(), "a rejected command publishes nothing");
 }

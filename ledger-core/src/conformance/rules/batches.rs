@@ -8,9 +8,9 @@ use super::*;
 pub async fn batch_applies_all_commands_in_order(h: Harness) {
     let (a, b) = (open(&h, Currency::Usd).await, open(&h, Currency::Usd).await);
     let commands: Vec<MoneyCommand> = vec![
-        Deposit { account: a.id, amount: amount("100"), description: None }.into(),
+        Deposit { account: a.id, amount: amount("100"), description: None, metadata: Default::default() }.into(),
         transfer(a.id, b.id, "60").into(),
-        Withdraw { account: b.id, amount: amount("10"), description: None }.into(),
+        Withdraw { account: b.id, amount: amount("10"), description: None, metadata: Default::default() }.into(),
         hold(b.id, "50").into(),
     ];
     let receipt = h.ledger.execute_batch(&SYS, key(), commands).await.expect("batch");
@@ -26,7 +26,7 @@ pub async fn batch_applies_all_commands_in_order(h: Harness) {
 pub async fn batch_is_all_or_nothing(h: Harness) {
     let (a, b) = (open(&h, Currency::Usd).await, open(&h, Currency::Usd).await);
     let failing_guard: Vec<MoneyCommand> = vec![
-        Deposit { account: a.id, amount: amount("100"), description: None }.into(),
+        Deposit { account: a.id, amount: amount("100"), description: None, metadata: Default::default() }.into(),
         transfer(a.id, b.id, "60").into(),
         transfer(a.id, b.id, "60").into(),
     ];
@@ -35,8 +35,9 @@ pub async fn batch_is_all_or_nothing(h: Harness) {
     assert!(matches!(&result, Err(LedgerError::BatchCommandFailed { index: 2, .. })), "{result:?}");
     assert_rejected(&h, &before, result, "insufficient_funds").await;
     let failing_lookup: Vec<MoneyCommand> = vec![
-        Deposit { account: a.id, amount: amount("100"), description: None }.into(),
-        Deposit { account: AccountId::new(), amount: amount("1"), description: None }.into(),
+        Deposit { account: a.id, amount: amount("100"), description: None, metadata: Default::default() }.into(),
+        Deposit { account: AccountId::new(), amount: amount("1"), description: None, metadata: Default::default() }
+            .into(),
     ];
     let before = state(&h).await;
     let result = h.ledger.execute_batch(&SYS, key(), failing_lookup).await;
@@ -47,7 +48,8 @@ pub async fn batch_is_all_or_nothing(h: Harness) {
 /// A batch has at least one and at most [`BATCH_SIZE_MAX`] commands.
 pub async fn batch_size_is_limited(h: Harness) {
     let a = open(&h, Currency::Usd).await;
-    let one: MoneyCommand = Deposit { account: a.id, amount: amount("1"), description: None }.into();
+    let one: MoneyCommand =
+        Deposit { account: a.id, amount: amount("1"), description: None, metadata: Default::default() }.into();
     let before = state(&h).await;
     assert_rejected(&h, &before, h.ledger.execute_batch(&SYS, key(), vec![]).await, "batch_empty").await;
     let before = state(&h).await;
@@ -62,7 +64,7 @@ pub async fn batch_size_is_limited(h: Harness) {
 pub async fn batch_replay_returns_the_original_result(h: Harness) {
     let (a, b) = (open(&h, Currency::Usd).await, open(&h, Currency::Usd).await);
     let commands: Vec<MoneyCommand> = vec![
-        Deposit { account: a.id, amount: amount("10"), description: None }.into(),
+        Deposit { account: a.id, amount: amount("10"), description: None, metadata: Default::default() }.into(),
         transfer(a.id, b.id, "4").into(),
     ];
     let k = key();

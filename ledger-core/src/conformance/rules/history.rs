@@ -18,7 +18,11 @@ pub async fn history_filters_by_every_field(h: Harness) {
     h.ledger.place_hold(&SYS, key(), hold(b.id, "1")).await.expect("hold");
     h.ledger.void_hold(&SYS, key(), VoidHold { hold: held.id }).await.expect("void");
     h.ledger
-        .withdraw(&SYS, key(), Withdraw { account: b.id, amount: amount("2.5"), description: None })
+        .withdraw(
+            &SYS,
+            key(),
+            Withdraw { account: b.id, amount: amount("2.5"), description: None, metadata: Default::default() },
+        )
         .await
         .expect("w");
     let everything = all_transactions(&h.ledger, &HistoryFilter::default()).await;

@@ -18,7 +18,8 @@ pub async fn hold_reserves_funds_and_capture_posts_them(h: Harness) {
     assert_eq!(captured.transaction.status, TransactionStatus::Posted);
     assert_eq!(captured.transaction.captured_amount, Some(dec("30")));
     assert_eq!(balances(&h, a.id).await, (dec("70"), Decimal::ZERO, dec("70")));
-    assert_eq!(posted(&h, AccountId::settlement(Currency::Usd)).await, settlement + dec("30"));
+    // The capture credits debit-normal settlement: its reported balance falls.
+    assert_eq!(posted(&h, AccountId::settlement(Currency::Usd)).await, settlement - dec("30"));
 }
 
 /// A partial capture posts part and releases the rest.
@@ -158,7 +159,7 @@ pub async fn hold_beyond_available_is_rejected(h: Harness) {
     assert_rejected(&h, &before, h.ledger.place_hold(&SYS, key(), hold(a.id, "20.01")).await, "insufficient_funds")
         .await;
     let before = state(&h).await;
-    let w = Withdraw { account: a.id, amount: amount("20.01"), description: None };
+    let w = Withdraw { account: a.id, amount: amount("20.01"), description: None, metadata: Default::default() };
     assert_rejected(&h, &before, h.ledger.withdraw(&SYS, key(), w).await, "insufficient_funds").await;
 }
 

@@ -54,17 +54,28 @@ async fn open_for(h: &Harness, owner: UserId, currency: Currency) -> Account {
 
 async fn deposit(h: &Harness, account: AccountId, text: &str) -> Receipt {
     h.ledger
-        .deposit(&SYS, key(), Deposit { account, amount: amount(text), description: None })
+        .deposit(
+            &SYS,
+            key(),
+            Deposit { account, amount: amount(text), description: None, metadata: Default::default() },
+        )
         .await
         .expect("a deposit to an active account")
 }
 
 fn transfer(from: AccountId, to: impl Into<AccountRef>, text: &str) -> Transfer {
-    Transfer { from, to: to.into(), amount: amount(text), description: None }
+    Transfer { from, to: to.into(), amount: amount(text), description: None, metadata: Default::default() }
 }
 
 fn hold(account: AccountId, text: &str) -> PlaceHold {
-    PlaceHold { account, amount: amount(text), destination: None, expires_at: None, description: None }
+    PlaceHold {
+        account,
+        amount: amount(text),
+        destination: None,
+        expires_at: None,
+        description: None,
+        metadata: Default::default(),
+    }
 }
 
 /// (posted, pending, available) of an account.

@@ -9,7 +9,16 @@ pub async fn deposit_credits_the_account_and_debits_settlement(h: Harness) {
     let account = open(&h, Currency::Usd).await;
     let receipt = h
         .ledger
-        .deposit(&SYS, key(), Deposit { account: account.id, amount: amount("100.5"), description: Some("pay".into()) })
+        .deposit(
+            &SYS,
+            key(),
+            Deposit {
+                account: account.id,
+                amount: amount("100.5"),
+                description: Some("pay".into()),
+                metadata: Default::default(),
+            },
+        )
         .await
         .expect("deposit");
     let t = &receipt.transaction;
@@ -19,7 +28,8 @@ pub async fn deposit_credits_the_account_and_debits_settlement(h: Harness) {
     assert_eq!(t.amount.to_string(), "100.50", "amounts carry the currency's minor units");
     assert_eq!(t.description.as_deref(), Some("pay"));
     assert_eq!(balances(&h, account.id).await, (dec("100.5"), Decimal::ZERO, dec("100.5")));
-    assert_eq!(posted(&h, AccountId::settlement(Currency::Usd)).await, dec("-100.5"));
+    // Settlement is debit-normal: the debit of a deposit raises its reported balance.
+    assert_eq!(posted(&h, AccountId::settlement(Currency::Usd)).await, dec("100.5"));
     assert_eq!(h.ledger.transaction(&SYS, t.id).await, Ok(t.clone()));
 }
 
@@ -27,12 +37,17 @@ pub async fn deposit_credits_the_account_and_debits_settlement(h: Harness) {
 pub async fn withdrawal_needs_available_funds(h: Harness) {
     let account = open(&h, Currency::Gbp).await;
     deposit(&h, account.id, "50").await;
-    let w = |text: &str| Withdraw { account: account.id, amount: amount(text), description: None };
+    let w = |text: &str| Withdraw {
+        account: account.id,
+        amount: amount(text),
+        description: None,
+        metadata: Default::default(),
+    };
     let receipt = h.ledger.withdraw(&SYS, key(), w("20")).await.expect("withdrawal");
     assert_eq!(receipt.transaction.kind, TransactionKind::Withdrawal);
     assert_eq!((receipt.transaction.from_account, receipt.transaction.to_account), (Some(account.id), None));
     assert_eq!(posted(&h, account.id).await, dec("30"));
-    assert_eq!(posted(&h, AccountId::settlement(Currency::Gbp)).await, dec("-30"));
+    assert_eq!(posted(&h, AccountId::settlement(Currency::Gbp)).await, dec("30"));
     let before = state(&h).await;
     let result = h.ledger.withdraw(&SYS, key(), w("30.01")).await;
     assert!(matches!(
@@ -52,7 +67,12 @@ pub async fn overdraft_limit_is_the_floor(h: Harness) {
         ..OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd)
     };
     let account = h.ledger.open_account(&SYS, command).await.expect("opening");
-    let w = |text: &str| Withdraw { account: account.id, amount: amount(text), description: None };
+    let w = |text: &str| Withdraw {
+        account: account.id,
+        amount: amount(text),
+        description: None,
+        metadata: Default::default(),
+    };
     h.ledger.withdraw(&SYS, key(), w("60")).await.expect("within the overdraft");
     h.ledger.withdraw(&SYS, key(), w("40")).await.expect("down to the floor");
     assert_eq!(posted(&h, account.id).await, dec("-100"));
@@ -127,7 +147,8 @@ pub async fn unknown_and_internal_accounts_are_rejected(h: Harness) {
     deposit(&h, a.id, "10").await;
     let unknown = AccountId::new();
     let settlement = AccountId::settlement(Currency::Usd);
-    let to_deposit = |account| Deposit { account, amount: amount("1"), description: None };
+    let to_deposit =
+        |account| Deposit { account, amount: amount("1"), description: None, metadata: Default::default() };
     let audit_before = state(&h).await.audit_sequence;
     let checks: Vec<(Result<Receipt, LedgerError>, &str)> = vec![
         (h.ledger.deposit(&SYS, key(), to_deposit(unknown)).await, "account_not_found"),
@@ -186,8 +207,14 @@ pub async fn invalid_amounts_are_rejected_and_audited(h: Harness) {
     let a = open(&h, Currency::Usd).await;
     deposit(&h, a.id, "5").await;
     let before = state(&h).await;
-    let result =
-        h.ledger.deposit(&SYS, key(), Deposit { account: a.id, amount: amount("1.005"), description: None }).await;
+    let result = h
+        .ledger
+        .deposit(
+            &SYS,
+            key(),
+            Deposit { account: a.id, amount: amount("1.005"), description: None, metadata: Default::default() },
+        )
+        .await;
     assert_eq!(
         result.as_ref().map(|_| ()),
         Err(&LedgerError::InvalidAmount(MoneyError::TooPrecise { places: 3, allowed: 2 }))
@@ -202,7 +229,12 @@ pub async fn invalid_amounts_are_rejected_and_audited(h: Harness) {
 /// Descriptions are trimmed, bounded and free of control characters.
 pub async fn descriptions_are_validated(h: Harness) {
     let a = open(&h, Currency::Usd).await;
-    let d = |text: &str| Deposit { account: a.id, amount: amount("1"), description: Some(text.into()) };
+    let d = |text: &str| Deposit {
+        account: a.id,
+        amount: amount("1"),
+        description: Some(text.into()),
+        metadata: Default::default(),
+    };
     for bad in ["line\nbreak".to_owned(), "x".repeat(257)] {
         let before = state(&h).await;
         assert_rejected(&h, &before, h.ledger.deposit(&SYS, key(), d(&bad)).await, "invalid_description").await;
@@ -219,7 +251,8 @@ pub async fn descriptions_are_validated(h: Harness) {
 pub async fn idempotent_replay_returns_the_original_result(h: Harness) {
     let a = open(&h, Currency::Usd).await;
     let k = key();
-    let d = Deposit { account: a.id, amount: amount("10"), description: Some("once".into()) };
+    let d =
+        Deposit { account: a.id, amount: amount("10"), description: Some("once".into()), metadata: Default::default() };
     let first = h.ledger.deposit(&SYS, k.clone(), d.clone()).await.expect("deposit");
     let audit_before = state(&h).await.audit_sequence;
     let again = h.ledger.deposit(&SYS, k.clone(), d.clone()).await.expect("replay");
@@ -238,21 +271,31 @@ pub async fn idempotency_key_with_another_payload_conflicts(h: Harness) {
     let (a, b) = (open(&h, Currency::Usd).await, open(&h, Currency::Usd).await);
     let k = key();
     h.ledger
-        .deposit(&SYS, k.clone(), Deposit { account: a.id, amount: amount("10"), description: None })
+        .deposit(
+            &SYS,
+            k.clone(),
+            Deposit { account: a.id, amount: amount("10"), description: None, metadata: Default::default() },
+        )
         .await
         .expect("first");
     let variants: Vec<MoneyCommand> = vec![
-        Deposit { account: a.id, amount: amount("11"), description: None }.into(),
-        Deposit { account: b.id, amount: amount("10"), description: None }.into(),
-        Deposit { account: a.id, amount: amount("10"), description: Some("other".into()) }.into(),
-        Withdraw { account: a.id, amount: amount("10"), description: None }.into(),
+        Deposit { account: a.id, amount: amount("11"), description: None, metadata: Default::default() }.into(),
+        Deposit { account: b.id, amount: amount("10"), description: None, metadata: Default::default() }.into(),
+        Deposit {
+            account: a.id,
+            amount: amount("10"),
+            description: Some("other".into()),
+            metadata: Default::default(),
+        }
+        .into(),
+        Withdraw { account: a.id, amount: amount("10"), description: None, metadata: Default::default() }.into(),
     ];
     for command in variants {
         let before = state(&h).await;
         assert_rejected(&h, &before, h.ledger.execute(&SYS, k.clone(), command).await, "idempotency_conflict").await;
     }
     // The same value written differently is the same payload.
-    let same = Deposit { account: a.id, amount: amount("10.00"), description: None };
+    let same = Deposit { account: a.id, amount: amount("10.00"), description: None, metadata: Default::default() };
     assert!(h.ledger.deposit(&SYS, k, same).await.map(|r| r.replayed).unwrap_or(false));
 }
 
@@ -260,7 +303,7 @@ pub async fn idempotency_key_with_another_payload_conflicts(h: Harness) {
 pub async fn rejected_command_can_be_retried_with_its_key(h: Harness) {
     let a = open(&h, Currency::Usd).await;
     let k = key();
-    let w = Withdraw { account: a.id, amount: amount("10"), description: None };
+    let w = Withdraw { account: a.id, amount: amount("10"), description: None, metadata: Default::default() };
     let before = state(&h).await;
     assert_rejected(&h, &before, h.ledger.withdraw(&SYS, k.clone(), w.clone()).await, "insufficient_funds").await;
     deposit(&h, a.id, "10").await;

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::account::Account;
+use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::audit::{AuditHead, AuditRecord};
 use crate::store::apply::{Staging, apply_batches_now};
@@ -44,6 +45,10 @@ struct State {
     /// Every account id, in order, for listing pages.
     account_ids: BTreeSet<AccountId>,
     by_number: IdMap<AccountNumber, AccountId>,
+    /// Ledger accounts by code, in code order (listing pages by it).
+    by_code: BTreeMap<AccountCode, AccountId>,
+    /// Sequences of the transactions carrying each metadata pair, ascending.
+    by_metadata: HashMap<(String, String), Vec<u64>>,
     by_owner: IdMap<UserId, Vec<AccountId>>,
     transactions: Journal,
     sequence_of: IdMap<TransactionId, u64>,
@@ -158,6 +163,7 @@ impl State {
                 .filter_map(|id| self.transaction(*id).map(|t| (*id, t.clone())))
                 .collect(),
             taken_numbers: keys.account_numbers.iter().filter(|n| self.by_number.contains_key(n)).copied().collect(),
+            taken_codes: keys.account_codes.iter().filter(|c| self.by_code.contains_key(*c)).cloned().collect(),
             owned_accounts: keys
                 .owners
                 .iter()
@@ -194,6 +200,9 @@ impl State {
 
     fn write(&mut self, writes: Writes) {
         for account in writes.new_accounts {
+            if let Some(code) = &account.code {
+                self.by_code.insert(code.clone(), account.id);
+            }
             self.by_number.insert(account.number, account.id);
             self.by_owner.entry(account.owner).or_default().push(account.id);
             self.account_ids.insert(account.id);
@@ -203,10 +212,13 @@ impl State {
             self.accounts.insert(account.id, account);
         }
         for t in writes.new_transactions {
-            for account in t.from_account.iter().chain(t.to_account.iter()) {
-                let history = self.history_of.entry(*account).or_default();
+            for account in t.accounts() {
+                let history = self.history_of.entry(account).or_default();
                 debug_assert!(history.last().is_none_or(|last| *last < t.sequence));
                 history.push(t.sequence);
+            }
+            for (key, value) in t.metadata.iter() {
+                self.by_metadata.entry((key.to_owned(), value.to_owned())).or_default().push(t.sequence);
             }
             if let (TransactionStatus::Pending, Some(expiry)) = (t.status, t.expires_at) {
                 self.holds_by_expiry.insert((expiry, t.id));
@@ -251,7 +263,11 @@ impl State {
 
     fn history(&self, filter: &HistoryFilter, before: Option<u64>, limit: usize) -> Vec<Transaction> {
         let below = before.unwrap_or(u64::MAX);
-        let sequences: Box<dyn Iterator<Item = u64> + '_> = if filter.accounts.is_empty() {
+        let sequences: Box<dyn Iterator<Item = u64> + '_> = if let Some(pair) = filter.metadata.first() {
+            // The first pair's index; the rest of the filter is checked below.
+            let seqs = self.by_metadata.get(pair).map(Vec::as_slice).unwrap_or_default();
+            Box::new(seqs[..seqs.partition_point(|seq| *seq < below)].iter().rev().copied())
+        } else if filter.accounts.is_empty() {
             Box::new(self.transactions.below(below).rev().map(|t| t.sequence))
         } else {
             let lists = filter
@@ -327,6 +343,22 @@ impl Store for MemoryStore {
     async fn account_by_number(&self, number: AccountNumber) -> Result<Option<Account>, StorageError> {
         let state = self.lock();
         Ok(state.by_number.get(&number).and_then(|id| state.accounts.get(id)).cloned())
+    }
+
+    async fn account_by_code(&self, code: &AccountCode) -> Result<Option<Account>, StorageError> {
+        let state = self.lock();
+        Ok(state.by_code.get(code).and_then(|id| state.accounts.get(id)).cloned())
+    }
+
+    async fn ledger_accounts(&self, after: Option<&AccountCode>, limit: usize) -> Result<Vec<Account>, StorageError> {
+        let state = self.lock();
+        let range = match after {
+            Some(after) => {
+                state.by_code.range::<AccountCode, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+            }
+            None => state.by_code.range::<AccountCode, _>(..),
+        };
+        Ok(range.filter_map(|(_, id)| state.accounts.get(id)).take(limit).cloned().collect())
     }
 
     async fn accounts_by_owner(&self, owner: UserId) -> Result<Vec<Account>, StorageError> {

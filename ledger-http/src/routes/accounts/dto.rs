@@ -3,12 +3,16 @@
 //! Amounts cross JSON as strings ("12.50"), never as numbers; request
 //! bodies refuse unknown fields.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use ledger_core::Account;
 use ledger_core::money::format_minor;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+use crate::routes::money::dto::metadata_map;
 
 /// `POST /api/accounts`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -21,6 +25,9 @@ pub struct OpenAccountRequest {
     /// Optional display name.
     #[serde(default)]
     pub name: Option<String>,
+    /// The application's own details.
+    #[serde(default)]
+    pub metadata: Option<BTreeMap<String, String>>,
 }
 
 /// Balances, as strings in the currency's minor unit ("12.50").
@@ -55,6 +62,8 @@ pub struct AccountDto {
     pub created_at: DateTime<Utc>,
     /// When its status or balance last changed.
     pub updated_at: DateTime<Utc>,
+    /// The application's own details.
+    pub metadata: BTreeMap<String, String>,
 }
 
 impl From<&Account> for AccountDto {
@@ -69,14 +78,16 @@ impl From<&Account> for AccountDto {
             balance: BalanceDto::from(account),
             created_at: account.created_at,
             updated_at: account.updated_at,
+            metadata: metadata_map(&account.metadata),
         }
     }
 }
 
 impl From<&Account> for BalanceDto {
+    /// On the account's normal side (as customers and people read balances).
     fn from(account: &Account) -> BalanceDto {
         let c = account.currency;
-        let b = &account.balance;
+        let b = &account.reported_balance();
         BalanceDto {
             posted: format_minor(b.posted, c),
             pending: format_minor(b.pending, c),

@@ -11,12 +11,13 @@ use uuid::Uuid;
 use crate::routes::money::dto::TransactionDto;
 
 /// `GET /api/transactions` query. `from` is inclusive, `to` exclusive.
+/// Besides these, up to four `metadata.<key>=<value>` parameters keep only
+/// transactions carrying every such pair; any other parameter is refused.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// Only transactions touching this account (default: all of the caller's).
     pub account_id: Option<Uuid>,
-    /// `deposit`, `withdrawal`, `transfer` or `hold`.
+    /// `deposit`, `withdrawal`, `transfer`, `hold` or `entry`.
     pub kind: Option<String>,
     /// `pending`, `posted` or `voided`.
     pub status: Option<String>,

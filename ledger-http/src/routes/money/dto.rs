@@ -3,6 +3,8 @@
 //! Amounts cross JSON as strings ("12.50"), never as numbers; request
 //! bodies refuse unknown fields.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use ledger_core::Transaction;
 use ledger_core::money::format_minor;
@@ -21,6 +23,10 @@ pub struct DepositRequest {
     /// Free text, up to 256 characters.
     #[serde(default)]
     pub description: Option<String>,
+    /// The application's own details (at most 16 keys `[a-z0-9_.-]{1,64}`,
+    /// values of at most 256 printable characters), stored on the transaction.
+    #[serde(default)]
+    pub metadata: Option<BTreeMap<String, String>>,
 }
 
 /// `POST /api/transactions/withdrawals`.
@@ -34,6 +40,10 @@ pub struct WithdrawalRequest {
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
+    /// The application's own details (at most 16 keys `[a-z0-9_.-]{1,64}`,
+    /// values of at most 256 printable characters), stored on the transaction.
+    #[serde(default)]
+    pub metadata: Option<BTreeMap<String, String>>,
 }
 
 /// `POST /api/transactions/transfers`: give exactly one of
@@ -55,6 +65,10 @@ pub struct TransferRequest {
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
+    /// The application's own details (at most 16 keys `[a-z0-9_.-]{1,64}`,
+    /// values of at most 256 printable characters), stored on the transaction.
+    #[serde(default)]
+    pub metadata: Option<BTreeMap<String, String>>,
 }
 
 /// `POST /api/holds`.
@@ -74,6 +88,10 @@ pub struct HoldRequest {
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
+    /// The application's own details (at most 16 keys `[a-z0-9_.-]{1,64}`,
+    /// values of at most 256 printable characters), stored on the transaction.
+    #[serde(default)]
+    pub metadata: Option<BTreeMap<String, String>>,
 }
 
 /// `POST /api/holds/{id}/capture`; an empty body captures the whole hold.
@@ -90,7 +108,7 @@ pub struct CaptureRequest {
 pub struct TransactionDto {
     /// Transaction id (a hold's id).
     pub id: Uuid,
-    /// `deposit`, `withdrawal`, `transfer` or `hold`.
+    /// `deposit`, `withdrawal`, `transfer`, `hold` or `entry`.
     pub kind: String,
     /// `pending` (an open hold), `posted` or `voided`.
     pub status: String,
@@ -114,6 +132,29 @@ pub struct TransactionDto {
     pub created_at: DateTime<Utc>,
     /// When its status last changed.
     pub updated_at: DateTime<Utc>,
+    /// Its movements, in order: each moves `amount` from `source_id`
+    /// (debited) to `destination_id` (credited).
+    pub postings: Vec<PostingDto>,
+    /// The application's own details.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// One movement of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PostingDto {
+    /// The account debited.
+    pub source_id: Uuid,
+    /// The account credited.
+    pub destination_id: Uuid,
+    /// Amount as a decimal string.
+    pub amount: String,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+/// Metadata as JSON shows it.
+pub fn metadata_map(metadata: &ledger_core::Metadata) -> BTreeMap<String, String> {
+    metadata.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
 impl From<&Transaction> for TransactionDto {
@@ -131,6 +172,17 @@ impl From<&Transaction> for TransactionDto {
             expires_at: t.expires_at,
             created_at: t.created_at,
             updated_at: t.updated_at,
+            postings: t
+                .legs()
+                .iter()
+                .map(|leg| PostingDto {
+                    source_id: *leg.source.as_uuid(),
+                    destination_id: *leg.destination.as_uuid(),
+                    amount: format_minor(leg.amount, leg.currency),
+                    currency: leg.currency.code().to_owned(),
+                })
+                .collect(),
+            metadata: metadata_map(&t.metadata),
         }
     }
 }
