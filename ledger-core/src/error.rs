@@ -118,6 +118,12 @@ pub enum LedgerError {
     /// account to itself); the rule is named.
     #[error("invalid entry: {0}")]
     InvalidEntry(&'static str),
+    /// Not the ISO 4217 code of a currency the ledger keeps.
+    #[error("currency must be one of USD, EUR, GBP")]
+    InvalidCurrency,
+    /// A normal balance other than `debit` or `credit`.
+    #[error("normal_balance must be `debit` or `credit`")]
+    InvalidNormalBalance,
 
     // 2. Lookups.
     /// No account with this id.
@@ -359,6 +365,8 @@ impl LedgerError {
             InvalidMetadata(_) => "invalid_metadata",
             InvalidFloor => "invalid_floor",
             InvalidEntry(_) => "invalid_entry",
+            InvalidCurrency => "invalid_currency",
+            InvalidNormalBalance => "invalid_normal_balance",
             AccountCodeNotFound => "account_code_not_found",
             AccountCodeTaken => "account_code_taken",
             TooManyAccounts { .. } => "too_many_accounts",
@@ -429,6 +437,8 @@ impl LedgerError {
             | InvalidMetadata(_)
             | InvalidFloor
             | InvalidEntry(_)
+            | InvalidCurrency
+            | InvalidNormalBalance
             | InvalidEmail
             | WeakPassword(_)
             | InvalidProfile(_)

@@ -129,6 +129,40 @@ pub enum MoneyError {
     UnknownCurrency,
 }
 
+/// Parses `digits[.digits]` (no sign, exponent, separators or spaces) of
+/// at most [`AMOUNT_TEXT_LEN_MAX`] characters.
+fn parse_unsigned(text: &str) -> Result<Decimal, MoneyError> {
+    if text.is_empty() || text.len() > AMOUNT_TEXT_LEN_MAX {
+        return Err(MoneyError::Malformed);
+    }
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (text, None),
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(whole) || !fraction.is_none_or(all_digits) {
+        return Err(MoneyError::Malformed);
+    }
+    Decimal::from_str_exact(text).map_err(|_| MoneyError::TooLarge)
+}
+
+/// Parses a balance (a floor, a limit): `[-]digits[.digits]`, zero allowed,
+/// at most [`AMOUNT_SCALE_MAX`] places and [`AMOUNT_MAJOR_UNITS_MAX`] either side of zero.
+pub fn parse_balance(text: &str) -> Result<Decimal, MoneyError> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, text),
+    };
+    let value = parse_unsigned(digits)?.normalize();
+    if value.scale() > AMOUNT_SCALE_MAX {
+        return Err(MoneyError::TooPrecise { places: value.scale(), allowed: AMOUNT_SCALE_MAX });
+    }
+    if value > Decimal::from(AMOUNT_MAJOR_UNITS_MAX) {
+        return Err(MoneyError::TooLarge);
+    }
+    Ok(if negative { -value } else { value })
+}
+
 /// A strictly positive amount below the hard maximum, not yet tied to a currency.
 ///
 /// Commands carry an `Amount`; the ledger checks it against the account's
@@ -155,19 +189,7 @@ impl Amount {
 
     /// Parses `digits[.digits]`: no sign, exponent, separators or spaces.
     pub fn parse(text: &str) -> Result<Amount, MoneyError> {
-        if text.is_empty() || text.len() > AMOUNT_TEXT_LEN_MAX {
-            return Err(MoneyError::Malformed);
-        }
-        let (whole, fraction) = match text.split_once('.') {
-            Some((whole, fraction)) => (whole, Some(fraction)),
-            None => (text, None),
-        };
-        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        if !all_digits(whole) || !fraction.is_none_or(all_digits) {
-            return Err(MoneyError::Malformed);
-        }
-        let value = Decimal::from_str_exact(text).map_err(|_| MoneyError::TooLarge)?;
-        Amount::new(value)
+        Amount::new(parse_unsigned(text)?)
     }
 
     /// The exact value.
@@ -281,6 +303,18 @@ mod tests {
         assert_eq!(Amount::parse("0"), Err(MoneyError::NotPositive));
         assert_eq!(Amount::parse("0.000"), Err(MoneyError::NotPositive));
         assert_eq!(Amount::new(Decimal::from(-5)), Err(MoneyError::NotPositive));
+    }
+
+    #[test]
+    fn balances_parse_signed_with_zero_and_the_amount_grammar() {
+        assert_eq!(parse_balance("-12.50"), Ok(Decimal::new(-125, 1)));
+        assert_eq!(parse_balance("0"), Ok(Decimal::ZERO));
+        assert_eq!(parse_balance("-0.00"), Ok(Decimal::ZERO));
+        for bad in ["", "-", "--1", "+1", "- 1", "1e3", "-.5", "1,5"] {
+            assert_eq!(parse_balance(bad), Err(MoneyError::Malformed), "{bad:?}");
+        }
+        assert_eq!(parse_balance("-1000000000000.01"), Err(MoneyError::TooLarge));
+        assert_eq!(parse_balance("-1.00001"), Err(MoneyError::TooPrecise { places: 5, allowed: 4 }));
     }
 
     #[test]

@@ -165,7 +165,7 @@ impl Ledger {
         let at = self.clock.now();
         let draft =
             AuditDraft::new(actor.audit_name(), format!("account.{}", change.as_str()), format!("account:{id}"));
-        let allowed = match self.planner(at, actor).customer_account(id).await {
+        let allowed = match self.planner(at, actor).status_target(id).await {
             Ok(_) if change == StatusChange::Unfreeze => actor.require_admin(),
             other => other.map(|_| ()),
         };

@@ -313,12 +313,32 @@ impl Ledger {
         }
     }
 
+    /// Records in the audit log a request the embedding layer refused before
+    /// it could become a command (a body that does not parse: a code with
+    /// capitals, oversized metadata, a 65th posting), so every refused money
+    /// request is audited as those the core refuses are. `action` names the
+    /// request (`entry`, `ledger_account.open`). Returns the error to answer
+    /// with: the refusal, or the storage error that kept it from the log.
+    pub async fn audit_refusal(&self, actor: &Actor, action: &str, error: LedgerError) -> LedgerError {
+        let draft = AuditDraft::new(actor.audit_name(), action, "request");
+        match self.log_refusal(self.clock.now(), draft, &error).await {
+            Ok(()) => error,
+            Err(unlogged) => unlogged,
+        }
+    }
+
     /// Records a refusal in the audit log and returns the refusal. A refusal
     /// that cannot be audited is a storage error the caller sees: the audit
     /// log must never silently miss an attempt.
     async fn reject<T>(&self, at: DateTime<Utc>, draft: AuditDraft, error: LedgerError) -> Result<T, LedgerError> {
-        self.committer.apply(vec![WriteBatch::rejected(at, draft, error.clone())]).await?;
+        self.log_refusal(at, draft, &error).await?;
         Err(error)
+    }
+
+    /// Writes the audit record of a refusal.
+    async fn log_refusal(&self, at: DateTime<Utc>, draft: AuditDraft, error: &LedgerError) -> Result<(), LedgerError> {
+        self.committer.apply(vec![WriteBatch::rejected(at, draft, error.clone())]).await?;
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::account::Account;
+use crate::account::{Account, AccountKind};
 use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::command::{
@@ -207,6 +207,17 @@ impl Planner<'_> {
             return Err(not_found);
         }
         Ok(account)
+    }
+
+    /// An account whose status the actor may change: a customer account
+    /// they may act on or, for admins and the program, an application's
+    /// ledger account. The settlement accounts never change status.
+    pub async fn status_target(&self, id: AccountId) -> Result<AccountFacts, LedgerError> {
+        let account = self.account(id).await?.ok_or(LedgerError::AccountNotFound { account: id })?;
+        if account.kind == AccountKind::Ledger && self.actor.is_privileged() {
+            return Ok(account);
+        }
+        self.customer_account(id).await
     }
 
     /// Refuses the ledger's internal accounts: by name to admins, and as
