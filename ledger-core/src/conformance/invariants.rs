@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use rust_decimal::Decimal;
 
-use crate::account::{Account, AccountKind};
+use crate::account::Account;
 use crate::id::{AccountId, TransactionId};
 use crate::identity::Actor;
 use crate::ledger::Ledger;
@@ -76,10 +76,11 @@ pub async fn all_transactions(ledger: &Ledger, filter: &HistoryFilter) -> Vec<Tr
 /// - per currency, the posted balances of all accounts (settlement included) sum to zero;
 /// - each account's posted balance equals the sum of its postings;
 /// - each account's pending balance equals the sum of its pending holds;
-/// - no customer account's available balance is below its floor, and no
-///   pending balance is negative;
-/// - each transaction's postings sum to zero, posted transactions have
-///   postings and pending or voided ones have none;
+/// - no account's available balance (on its normal side) is below its
+///   floor, no pending balance is negative, and ledger accounts hold nothing;
+/// - each transaction's postings sum to zero per currency; a posted
+///   transaction's postings are exactly its legs (any number, currencies
+///   mixed), pending or voided ones have none;
 /// - transaction sequences are unique; the audit chain verifies.
 pub async fn check(ledger: &Ledger) {
     let accounts = all_accounts(ledger).await;
@@ -110,15 +111,11 @@ pub async fn check(ledger: &Ledger) {
 fn check_floor(account: &Account) {
     assert!(account.balance.pending >= Decimal::ZERO, "account {} has negative pending", account.id);
     if let Some(floor) = account.floor() {
-        assert!(
-            account.balance.available() >= floor,
-            "account {} is below its floor: available {} < {floor}",
-            account.id,
-            account.balance.available()
-        );
+        let available = account.reported_balance().available();
+        assert!(available >= floor, "account {} is below its floor: available {available} < {floor}", account.id);
     }
-    if account.kind == AccountKind::Settlement {
-        assert!(account.balance.pending.is_zero(), "settlement account {} has holds", account.id);
+    if account.kind.is_ledger() {
+        assert!(account.balance.pending.is_zero(), "ledger account {} has holds", account.id);
     }
 }
 
@@ -129,15 +126,12 @@ fn check_transactions(transactions: &[Transaction], lines: &HashMap<TransactionI
     assert!(sequences.windows(2).all(|w| w[0] > w[1]), "history is not newest first");
     for t in transactions {
         let own = lines.get(&t.id).map(Vec::as_slice).unwrap_or_default();
-        let sum: Decimal = own.iter().map(|p| p.amount).sum();
-        assert!(sum.is_zero(), "transaction {} postings sum to {sum}", t.id);
+        for &currency in Currency::ALL {
+            let sum: Decimal = own.iter().filter(|p| p.currency == currency).map(|p| p.amount).sum();
+            assert!(sum.is_zero(), "transaction {} {currency} postings sum to {sum}", t.id);
+        }
         match t.status {
-            TransactionStatus::Posted => {
-                assert_eq!(own.len(), 2, "posted transaction {} has {} postings", t.id, own.len());
-                let moved = own.iter().map(|p| p.amount.abs()).max().unwrap_or_default();
-                let expected = t.captured_amount.unwrap_or(t.amount);
-                assert_eq!(moved, expected, "transaction {} moved {moved}, expected {expected}", t.id);
-            }
+            TransactionStatus::Posted => check_lines_follow_legs(t, own),
             TransactionStatus::Pending | TransactionStatus::Voided => {
                 assert!(own.is_empty(), "{:?} transaction {} has postings", t.status, t.id);
                 assert_eq!(t.kind, TransactionKind::Hold, "only holds can be {:?}", t.status);
@@ -151,6 +145,26 @@ fn check_transactions(transactions: &[Transaction], lines: &HashMap<TransactionI
     for id in lines.keys() {
         assert!(known.contains(id), "postings reference transaction {id}, which history does not show");
     }
+}
+
+/// A posted transaction's lines are exactly its legs, each a debit of the
+/// source and a credit of the destination, and its amount is what its
+/// first currency's legs moved (for a captured hold: what was captured).
+fn check_lines_follow_legs(t: &Transaction, own: &[Posting]) {
+    let legs = t.legs();
+    let mut expected: Vec<(AccountId, Decimal, Currency)> =
+        legs.iter().flat_map(|l| [(l.source, -l.amount, l.currency), (l.destination, l.amount, l.currency)]).collect();
+    let mut found: Vec<(AccountId, Decimal, Currency)> =
+        own.iter().map(|p| (p.account_id, p.amount, p.currency)).collect();
+    let order = |a: &(AccountId, Decimal, Currency), b: &(AccountId, Decimal, Currency)| {
+        (a.0, a.1, a.2.code()).cmp(&(b.0, b.1, b.2.code()))
+    };
+    expected.sort_by(order);
+    found.sort_by(order);
+    assert_eq!(found, expected, "posted transaction {} has lines that are not its legs", t.id);
+    let moved: Decimal = legs.iter().filter(|l| l.currency == t.currency).map(|l| l.amount).sum();
+    let amount = t.captured_amount.unwrap_or(t.amount);
+    assert_eq!(moved, amount, "transaction {} moved {moved}, expected {amount}", t.id);
 }
 
 fn check_pending(accounts: &[Account], transactions: &[Transaction]) {

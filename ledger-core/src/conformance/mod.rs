@@ -195,6 +195,16 @@ macro_rules! conformance_suite {
             events_are_published_for_committed_changes,
             descriptions_are_validated,
             postings_balance_and_sum_to_each_balance,
+            ledger_accounts_open_under_a_unique_code_and_are_found_by_it,
+            ledger_accounts_reject_bad_input_and_audit_it,
+            ledger_accounts_follow_the_status_machine,
+            an_entry_splits_a_payment_across_accounts_all_at_once,
+            an_entry_may_mix_currencies_and_pass_through_zero,
+            an_entry_breaching_a_floor_names_the_posting_and_changes_nothing,
+            floors_apply_on_each_accounts_normal_side,
+            entries_reject_bad_input_and_audit_it,
+            entries_are_idempotent_with_metadata_in_the_fingerprint,
+            history_filters_by_metadata_pairs,
         );
         $crate::conformance_suite!(@cases $factory; store_contract;
             sessions_of_lists_newest_first_within_the_limit_revoked_included,

@@ -13,13 +13,19 @@ use proptest::test_runner::{Config, TestRunner};
 use rust_decimal::Decimal;
 
 use super::{Harness, invariants, runtime};
-use crate::account::{AccountKind, AccountStatus};
-use crate::command::{CaptureHold, Deposit, MoneyCommand, OpenAccount, PlaceHold, Transfer, VoidHold, Withdraw};
+use crate::account::{AccountKind, AccountStatus, NormalBalance};
+use crate::account_code::AccountCode;
+use crate::command::{
+    CaptureHold, Deposit, Entry, EntryPosting, MoneyCommand, OpenAccount, OpenLedgerAccount, PlaceHold, Transfer,
+    VoidHold, Withdraw,
+};
 use crate::error::LedgerError;
 use crate::id::{AccountId, TransactionId, UserId};
 use crate::idempotency::IdempotencyKey;
 use crate::identity::Actor;
+use crate::metadata::Metadata;
 use crate::money::{Amount, Currency};
+use crate::query::HistoryFilter;
 use crate::store::Store;
 use crate::transaction::TransactionStatus;
 
@@ -43,9 +49,27 @@ impl ModelConfig {
     }
 }
 
-/// The model's accounts: 0-2 in USD, 3 in EUR.
+/// The model's customer accounts: 0-2 in USD, 3 in EUR.
 const CURRENCIES: [Currency; 4] = [Currency::Usd, Currency::Usd, Currency::Usd, Currency::Eur];
 const HOLD_TTL_SECS: i64 = 60;
+
+/// The model's ledger accounts (indices 4 to 7 after the customer
+/// accounts): code, currency, normal side, floor on that side (`None`:
+/// unbounded). The FX accounts are unbounded sources of funds; escrow and
+/// the float have floors entries run into.
+const LEDGER_ACCOUNTS: [(&str, Currency, NormalBalance, Option<i64>); 4] = [
+    ("fx:usd", Currency::Usd, NormalBalance::Debit, None),
+    ("escrow", Currency::Usd, NormalBalance::Credit, Some(0)),
+    ("fx:eur", Currency::Eur, NormalBalance::Debit, None),
+    ("float:eur", Currency::Eur, NormalBalance::Credit, Some(-2000)),
+];
+
+/// Every model account of a currency, customer and ledger alike.
+const USD_ACCOUNTS: [usize; 5] = [0, 1, 2, 4, 5];
+const EUR_ACCOUNTS: [usize; 3] = [3, 6, 7];
+
+/// The metadata values the model tags transactions with (`order` key).
+const ORDERS: [&str; 2] = ["o-1", "o-2"];
 
 /// One random step.
 #[derive(Debug, Clone)]
@@ -80,6 +104,41 @@ pub enum Step {
     ExpireHolds,
     /// An atomic batch of simple money steps.
     Batch(Vec<Step>),
+    /// A general entry: postings (source, destination, cents, currency),
+    /// tagged with an order or not.
+    Entry(Vec<ModelPosting>, Option<usize>),
+}
+
+/// One posting a step asks for: accounts, cents, and whether its currency
+/// is deliberately the other one (a mismatch).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelPosting {
+    source: usize,
+    destination: usize,
+    cents: i64,
+    eur: bool,
+    wrong_currency: bool,
+}
+
+fn posting() -> impl Strategy<Value = ModelPosting> {
+    // Half the postings draw on the unbounded FX account, so entries
+    // commit often; one in 30 names the same account twice or the wrong
+    // currency, so those refusals happen too.
+    let rare = || prop_oneof![29 => Just(false), 1 => Just(true)];
+    let pick = (any::<bool>(), any::<bool>(), any::<usize>(), any::<usize>(), 1i64..=6000, rare(), rare());
+    pick.prop_map(|(eur, from_fx, i, j, cents, same, wrong_currency)| {
+        let accounts: &[usize] = if eur { &EUR_ACCOUNTS } else { &USD_ACCOUNTS };
+        let fx = if eur { 6 } else { 4 };
+        let source = if from_fx { fx } else { accounts[i % accounts.len()] };
+        let others: Vec<usize> = accounts.iter().copied().filter(|a| *a != source).collect();
+        let destination = if same { source } else { others[j % others.len()] };
+        ModelPosting { source, destination, cents, eur, wrong_currency }
+    })
+}
+
+fn entry_step() -> impl Strategy<Value = Step> {
+    (proptest::collection::vec(posting(), 1..=5), proptest::option::of(0..ORDERS.len()))
+        .prop_map(|(postings, order)| Step::Entry(postings, order))
 }
 
 fn simple_step() -> impl Strategy<Value = Step> {
@@ -90,13 +149,17 @@ fn simple_step() -> impl Strategy<Value = Step> {
         (account.clone(), cents.clone()).prop_map(|(a, c)| Step::Withdraw(a, c)),
         (account.clone(), account.clone(), cents.clone()).prop_map(|(a, b, c)| Step::Transfer(a, b, c)),
         (account, cents, any::<bool>()).prop_map(|(a, c, e)| Step::Hold(a, c, e)),
+        entry_step(),
     ]
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    let account = 0usize..CURRENCIES.len();
+    // Status changes reach ledger accounts too; money steps only customers'.
+    let account = 0usize..CURRENCIES.len() + LEDGER_ACCOUNTS.len();
+    let customer = 0usize..CURRENCIES.len();
     prop_oneof![
         10 => simple_step(),
+        3 => entry_step(),
         2 => (any::<usize>(), proptest::option::of(1i64..=6000)).prop_map(|(h, c)| Step::Capture(h, c)),
         1 => any::<usize>().prop_map(Step::Void),
         1 => account.clone().prop_map(Step::Freeze),
@@ -104,7 +167,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => account.clone().prop_map(Step::Close),
         2 => any::<usize>().prop_map(Step::Replay),
         1 => any::<usize>().prop_map(Step::Conflict),
-        1 => (account, 1i64..=999).prop_map(|(a, m)| Step::TooPrecise(a, m)),
+        1 => (customer, 1i64..=999).prop_map(|(a, m)| Step::TooPrecise(a, m)),
         1 => prop_oneof![Just(30i64), Just(HOLD_TTL_SECS + 1)].prop_map(Step::Advance),
         1 => Just(Step::ExpireHolds),
         1 => proptest::collection::vec(simple_step(), 2..=3).prop_map(Step::Batch),
@@ -116,8 +179,23 @@ struct ModelAccount {
     id: AccountId,
     currency: Currency,
     status: AccountStatus,
+    /// Credit-positive, as stored.
     posted: Decimal,
     pending: Decimal,
+    normal: NormalBalance,
+    /// The lowest available balance on the normal side; `None`: unbounded.
+    floor: Option<Decimal>,
+}
+
+impl ModelAccount {
+    /// What may still be spent, on the normal side.
+    fn available(&self) -> Decimal {
+        let posted = match self.normal {
+            NormalBalance::Credit => self.posted,
+            NormalBalance::Debit => -self.posted,
+        };
+        posted - self.pending
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +214,8 @@ struct Model {
     settlement: HashMap<Currency, Decimal>,
     holds: Vec<ModelHold>,
     now: DateTime<Utc>,
+    /// How many committed transactions carry each order tag.
+    tagged: [usize; ORDERS.len()],
 }
 
 /// A command as the model sees it, before ids are resolved.
@@ -147,13 +227,15 @@ enum Intent {
     Hold(usize, Decimal, bool),
     Capture(usize, Option<Decimal>),
     Void(usize),
+    /// Postings (source, destination, amount, currency) and an order tag.
+    Entry(Vec<(usize, usize, Decimal, Currency)>, Option<usize>),
 }
 
 type Verdict = Result<(), &'static str>;
 
 impl Model {
     fn available(&self, a: usize) -> Decimal {
-        self.accounts[a].posted - self.accounts[a].pending
+        self.accounts[a].available()
     }
 
     fn postable(&self, a: usize) -> Verdict {
@@ -180,12 +262,57 @@ impl Model {
             }
             Intent::Capture(_, amount) => amount.as_ref().map_or(Ok(()), precise),
             Intent::Void(_) => Ok(()),
+            Intent::Entry(postings, _) => {
+                for (source, destination, d, currency) in postings {
+                    if source == destination {
+                        return Err("invalid_entry");
+                    }
+                    if [source, destination].iter().any(|&&a| self.accounts[a].currency != *currency) {
+                        return Err("currency_mismatch");
+                    }
+                    precise(d)?;
+                }
+                Ok(())
+            }
         }
+    }
+
+    /// An entry: every line's account must take postings (in line order),
+    /// all postings apply, then each account whose balance ends lower on its
+    /// normal side must end at or above its floor.
+    fn apply_entry(&mut self, postings: &[(usize, usize, Decimal, Currency)], order: Option<usize>) -> Verdict {
+        for (source, destination, _, _) in postings {
+            self.postable(*source)?;
+            self.postable(*destination)?;
+        }
+        let before = self.clone();
+        let mut touched: Vec<usize> = Vec::new();
+        for &(source, destination, d, _) in postings {
+            self.accounts[source].posted -= d;
+            self.accounts[destination].posted += d;
+            for a in [source, destination] {
+                if !touched.contains(&a) {
+                    touched.push(a);
+                }
+            }
+        }
+        for a in touched {
+            let lowered = self.available(a) < before.available(a);
+            if lowered && self.accounts[a].floor.is_some_and(|floor| self.available(a) < floor) {
+                *self = before;
+                return Err("insufficient_funds");
+            }
+        }
+        if let Some(order) = order {
+            self.tagged[order] += 1;
+        }
+        Ok(())
     }
 
     /// Applies the state guards and effects, as the rules say.
     fn apply(&mut self, intent: &Intent, hold_id: Option<TransactionId>) -> Verdict {
         match *intent {
+            Intent::Entry(ref postings, order) => self.apply_entry(postings, order)?,
             Intent::Deposit(a, d) => {
                 self.postable(a)?;
                 self.accounts[a].posted += d;
@@ -334,9 +461,32 @@ async fn run_steps(h: Harness, steps: &[Step]) {
             status: AccountStatus::Active,
             posted: Decimal::ZERO,
             pending: Decimal::ZERO,
+            normal: NormalBalance::Credit,
+            floor: Some(Decimal::ZERO),
         });
     }
-    let model = Model { accounts, settlement: HashMap::new(), holds: Vec::new(), now: h.ledger.now() };
+    for (code, currency, normal, floor) in LEDGER_ACCOUNTS {
+        let floor = floor.map(cents);
+        let code = AccountCode::parse(code).expect("model codes are valid");
+        let command = OpenLedgerAccount { floor: Some(floor), ..OpenLedgerAccount::new(code, currency, normal) };
+        let account = h.ledger.open_ledger_account(&SYS, command).await.expect("opening a model ledger account");
+        accounts.push(ModelAccount {
+            id: account.id,
+            currency,
+            status: AccountStatus::Active,
+            posted: Decimal::ZERO,
+            pending: Decimal::ZERO,
+            normal,
+            floor,
+        });
+    }
+    let model = Model {
+        accounts,
+        settlement: HashMap::new(),
+        holds: Vec::new(),
+        now: h.ledger.now(),
+        tagged: [0; ORDERS.len()],
+    };
     let mut run = Run { h, model, sent: Vec::new(), keys: 0 };
     for (i, step) in steps.iter().enumerate() {
         run.step(step).await;
@@ -360,13 +510,39 @@ impl Run {
             Step::TooPrecise(a, m) => Intent::Deposit(a, Decimal::new(m * 10 + 1, 4)),
             Step::Capture(h, c) if holds > 0 => Intent::Capture(h % holds, c.map(cents)),
             Step::Void(h) if holds > 0 => Intent::Void(h % holds),
+            Step::Entry(ref postings, order) => {
+                Intent::Entry(postings.iter().map(|p| self.posting(p)).collect(), order)
+            }
             _ => return None,
         })
+    }
+
+    /// A posting as the model sends it: in its accounts' currency, or
+    /// deliberately in the other.
+    fn posting(&self, p: &ModelPosting) -> (usize, usize, Decimal, Currency) {
+        let currency = match p.eur != p.wrong_currency {
+            true => Currency::Eur,
+            false => Currency::Usd,
+        };
+        (p.source, p.destination, cents(p.cents), currency)
     }
 
     fn command(&self, intent: &Intent) -> MoneyCommand {
         let id = |a: usize| self.model.accounts[a].id;
         match *intent {
+            Intent::Entry(ref postings, order) => {
+                let postings = postings
+                    .iter()
+                    .map(|&(source, destination, d, currency)| EntryPosting {
+                        source: id(source).into(),
+                        destination: id(destination).into(),
+                        amount: amount(d),
+                        currency,
+                    })
+                    .collect();
+                let metadata = order.map(|o| Metadata::new([("order", ORDERS[o])]).expect("model metadata is valid"));
+                Entry { postings, description: None, metadata: metadata.unwrap_or_default() }.into()
+            }
             Intent::Deposit(a, d) => {
                 Deposit { account: id(a), amount: amount(d), description: None, metadata: Default::default() }.into()
             }
@@ -571,7 +747,22 @@ impl Run {
         Ok((receipt.transactions.iter().map(|t| t.id).collect(), receipt.replayed))
     }
 
+    /// History by metadata agrees with the model's count and with the
+    /// reference semantics over all history.
+    async fn compare_tags(&self, i: usize) {
+        let everything = invariants::all_transactions(&self.h.ledger, &HistoryFilter::default()).await;
+        for (o, order) in ORDERS.iter().enumerate() {
+            let filter =
+                HistoryFilter { metadata: vec![("order".into(), (*order).into())], ..HistoryFilter::default() };
+            let got = invariants::all_transactions(&self.h.ledger, &filter).await;
+            let reference: Vec<_> = everything.iter().filter(|t| filter.matches(t)).cloned().collect();
+            assert_eq!(got, reference, "after step {i}: history by metadata differs from the reference");
+            assert_eq!(got.len(), self.model.tagged[o], "after step {i}: transactions tagged {order}");
+        }
+    }
+
     async fn compare(&self, i: usize, step: &Step) {
+        self.compare_tags(i).await;
         for (a, expected) in self.model.accounts.iter().enumerate() {
             let got = self.h.ledger.account(&SYS, expected.id).await.expect("model account exists");
             let context = format!("after step {i} ({step:?}), account {a}");

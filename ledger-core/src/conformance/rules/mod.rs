@@ -128,6 +128,7 @@ mod audit;
 mod batches;
 mod history;
 mod holds;
+mod ledger;
 mod money;
 
 pub use accounts::*;
@@ -135,4 +136,5 @@ pub use audit::*;
 pub use batches::*;
 pub use history::*;
 pub use holds::*;
+pub use ledger::*;
 pub use money::*;
