@@ -200,18 +200,21 @@ pub(crate) fn transaction(d: Dialect, id: TransactionId) -> Stmt {
     s
 }
 
-/// History, newest first: [`HistoryFilter::matches`] in SQL.
+/// History, newest first: [`HistoryFilter::matches`] in SQL. Whatever the
+/// filter, one index range drives, newest first, and stops after `limit`
+/// rows:
 ///
-/// Without accounts it walks `transactions_sequence_key` backwards. With
-/// accounts it is the union of two disjoint branches, "debited from one of
-/// them" and "credited to one of them but not debited from one", each with
-/// its own `ORDER BY sequence DESC LIMIT n`, so each stops after `n` rows
-/// whatever the account's history length: the planner serves a branch from
-/// `transactions_from_account_idx` / `transactions_to_account_idx` (or, for
-/// an account in a large share of all rows, by walking the sequence index),
-/// and PostgreSQL merges the two ordered branches (Merge Append). Each
-/// branch is wrapped in a subquery because SQLite allows `ORDER BY` and
-/// `LIMIT` only on a whole compound select.
+/// - with metadata pairs, the first pair's range of `transaction_metadata`
+///   (its primary key is `(key, value, sequence)`); the other pairs and the
+///   accounts are `EXISTS` probes of their primary keys;
+/// - else with one account, its range of `account_transactions` (primary
+///   key `(account_id, sequence)`: one row per account a transaction
+///   touches, every leg's both sides);
+/// - else with several accounts, one such branch per account, each with its
+///   own `ORDER BY sequence DESC LIMIT n`, merged (PostgreSQL: Merge Append)
+///   and deduplicated by `UNION`; each branch is a subquery because SQLite
+///   allows `ORDER BY` and `LIMIT` only on a whole compound select;
+/// - else `transactions_sequence_key`, backwards.
 pub(crate) fn history(d: Dialect, filter: &HistoryFilter, before: Option<u64>, limit: usize) -> Stmt {
     let mut s = Stmt::new(d, "");
     let columns = TRANSACTION_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
@@ -222,6 +225,13 @@ pub(crate) fn history(d: Dialect, filter: &HistoryFilter, before: Option<u64>, l
         s.push(" AND m.value = ").bind(Value::Text(value.clone()));
         if let Some(before) = before {
             s.push(" AND m.sequence < ").bind(Value::Int(int(before)));
+        }
+        if !filter.accounts.is_empty() {
+            s.push(" AND EXISTS (SELECT 1 FROM account_transactions y WHERE y.account_id IN (");
+            for (i, account) in filter.accounts.iter().enumerate() {
+                s.push(if i > 0 { ", " } else { "" }).bind(Value::Uuid(*account.as_uuid()));
+            }
+            s.push(") AND y.sequence = t.sequence)");
         }
         history_conditions(&mut s, filter, None, 1);
         s.push(" ORDER BY m.sequence DESC").limit(limit);
@@ -246,7 +256,10 @@ pub(crate) fn history(d: Dialect, filter: &HistoryFilter, before: Option<u64>, l
 }
 
 /// One account's history, newest first, through `account_transactions`'
-/// primary key.
+/// primary key. With nothing else to filter on, the newest `limit` rows of
+/// the account's range are taken first and only they are joined, so a page
+/// costs `limit` lookups however long the history and whatever the planner
+/// thinks of the account; with other filters the join is the planner's.
 fn account_branch(
     s: &mut Stmt,
     columns: &str,
@@ -255,13 +268,36 @@ fn account_branch(
     before: Option<u64>,
     limit: usize,
 ) {
-    s.push(&format!("SELECT {columns} FROM account_transactions a JOIN transactions t ON t.sequence = a.sequence"));
-    s.push(" WHERE a.account_id = ").bind(Value::Uuid(*account.as_uuid()));
-    if let Some(before) = before {
-        s.push(" AND a.sequence < ").bind(Value::Int(int(before)));
+    let newest_first = !filters_transaction_fields(filter);
+    if newest_first {
+        s.push(&format!("SELECT {columns} FROM (SELECT sequence FROM account_transactions"));
+    } else {
+        s.push(&format!("SELECT {columns} FROM account_transactions a JOIN transactions t ON t.sequence = a.sequence"));
     }
-    history_conditions(s, filter, None, 0);
+    let prefix = if newest_first { "" } else { "a." };
+    s.push(&format!(" WHERE {prefix}account_id = ")).bind(Value::Uuid(*account.as_uuid()));
+    if let Some(before) = before {
+        s.push(&format!(" AND {prefix}sequence < ")).bind(Value::Int(int(before)));
+    }
+    if newest_first {
+        s.push(" ORDER BY sequence DESC").limit(limit);
+        s.push(") AS a JOIN transactions t ON t.sequence = a.sequence");
+    } else {
+        history_conditions(s, filter, None, 0);
+    }
     s.push(" ORDER BY a.sequence DESC").limit(limit);
+}
+
+/// Whether the filter names anything of the transaction row itself (beyond
+/// its accounts and the cursor).
+fn filters_transaction_fields(filter: &HistoryFilter) -> bool {
+    filter.kind.is_some()
+        || filter.status.is_some()
+        || filter.created_from.is_some()
+        || filter.created_until.is_some()
+        || filter.amount_min.is_some()
+        || filter.amount_max.is_some()
+        || !filter.metadata.is_empty()
 }
 
 /// The filter's fields other than accounts, the metadata pairs from
@@ -402,6 +438,8 @@ pub(crate) fn ping(d: Dialect) -> Stmt {
 
 #[cfg(test)]
 mod tests {
+    use ledger_core::TransactionKind;
+
     use super::*;
 
     #[test]
@@ -409,11 +447,34 @@ mod tests {
         let account = AccountId::new();
         let s = history(Dialect::Postgres, &HistoryFilter::account(account), Some(10), 5);
         assert_eq!(s.args().len(), 2, "{}", s.sql());
-        assert!(s.sql().contains("WHERE a.account_id = $1 AND a.sequence < $2 ORDER BY a.sequence DESC LIMIT 5"));
+        let newest = "(SELECT sequence FROM account_transactions WHERE account_id = $1 AND sequence < $2 \
+                      ORDER BY sequence DESC LIMIT 5) AS a JOIN transactions t";
+        assert!(s.sql().contains(newest), "{}", s.sql());
+        let transfers = HistoryFilter { kind: Some(TransactionKind::Transfer), ..HistoryFilter::account(account) };
+        let s = history(Dialect::Postgres, &transfers, Some(10), 5);
+        assert!(s.sql().contains("WHERE a.account_id = $1 AND a.sequence < $2 AND t.kind = $3"), "{}", s.sql());
+        assert!(s.sql().ends_with("ORDER BY a.sequence DESC LIMIT 5"), "{}", s.sql());
         let two = HistoryFilter { accounts: vec![account, AccountId::new()], ..HistoryFilter::default() };
         let s = history(Dialect::Postgres, &two, None, 5);
         assert!(s.sql().contains(") AS branch0 UNION SELECT * FROM ("), "{}", s.sql());
         assert!(s.sql().ends_with(") AS history ORDER BY sequence DESC LIMIT 5"), "{}", s.sql());
+    }
+
+    #[test]
+    fn history_by_metadata_drives_from_the_first_pairs_range_and_probes_the_rest() {
+        let account = AccountId::new();
+        let filter = HistoryFilter {
+            metadata: vec![("order_id".into(), "A-1".into()), ("channel".into(), "web".into())],
+            ..HistoryFilter::account(account)
+        };
+        let s = history(Dialect::Postgres, &filter, Some(10), 5);
+        let sql = s.sql();
+        assert!(sql.contains("FROM transaction_metadata m JOIN transactions t ON t.sequence = m.sequence"), "{sql}");
+        assert!(sql.contains("WHERE m.key = $1 AND m.value = $2 AND m.sequence < $3"), "{sql}");
+        assert!(sql.contains("EXISTS (SELECT 1 FROM account_transactions y WHERE y.account_id IN ($4)"), "{sql}");
+        assert!(sql.contains("x.key = $5 AND x.value = $6 AND x.sequence = t.sequence"), "{sql}");
+        assert!(sql.ends_with("ORDER BY m.sequence DESC LIMIT 5"), "{sql}");
+        assert_eq!(s.args().len(), 6);
     }
 
     #[test]

@@ -17,12 +17,14 @@ use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
 use ledger_core::conformance::Harness;
+use ledger_core::conformance::invariants::{self, all_transactions};
 use ledger_core::identity::{
     Device, Email, HashParams, KycStatus, KycTransition, Profile, ProfilePatch, ResetToken, Session,
 };
 use ledger_core::{
-    AccountKind, Actor, Amount, Clock, Currency, Deposit, IdempotencyKey, Ledger, LedgerConfig, LedgerError, Login,
-    LoginRequest, OpenAccount, Registration, Store, Transfer, UserId,
+    AccountCode, AccountId, AccountKind, Actor, Amount, CaptureHold, Clock, Currency, Deposit, HistoryFilter,
+    IdempotencyKey, Ledger, LedgerConfig, LedgerError, Login, LoginRequest, NormalBalance, OpenAccount, PlaceHold,
+    Registration, Store, Transaction, Transfer, UserId, Withdraw,
 };
 use ledger_sql::{SqlOptions, SqlStore};
 use sqlx::Connection;
@@ -151,6 +153,7 @@ on_both!(
     schema_constraints_refuse_what_no_build_could_read,
     concurrent_registrations_of_one_email_across_two_instances_admit_one,
     schema_0002_applies_on_a_0001_database_with_data,
+    schema_0004_backfills_history_on_a_0003_database_with_data,
 );
 
 fn registration(email: &str, full_name: &str) -> Registration {
@@ -434,13 +437,23 @@ async fn describe_schema(db: &Db) -> Vec<String> {
 /// Applies only migration 0001 to an empty database, as the build before
 /// identity did (the same file, so the same checksum).
 async fn migrate_to_0001(db: &Db) {
+    migrate_to(db, 1).await;
+}
+
+/// Applies this build's migrations up to `version` alone.
+async fn migrate_to(db: &Db, version: i64) {
     let dialect = if db.is_postgres() { "postgres" } else { "sqlite" };
     let dir = tempfile::tempdir().unwrap();
-    let file = "0001_ledger.sql";
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dialect).join(file);
-    std::fs::copy(source, dir.path().join(file)).unwrap();
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dialect);
+    for entry in std::fs::read_dir(&migrations).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let number: i64 = name[..4].parse().unwrap();
+        if number <= version {
+            std::fs::copy(migrations.join(&name), dir.path().join(&name)).unwrap();
+        }
+    }
     let migrator = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
-    assert_eq!(migrator.iter().map(|m| m.version).collect::<Vec<_>>(), [1]);
+    assert_eq!(migrator.iter().map(|m| m.version).collect::<Vec<_>>(), (1..=version).collect::<Vec<_>>());
     match db {
         Db::Sqlite { url } => {
             let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).unwrap().create_if_missing(true);
@@ -451,8 +464,40 @@ async fn migrate_to_0001(db: &Db) {
     }
 }
 
-/// Drops what migrations 0002 and later add and their records, leaving a
-/// 0001 database (0003 only adds a column to 0002's `users`).
+/// Undoes migration 0004 (general ledger I) and drops its record, leaving a
+/// 0003 database: its tables and columns go, the two per-side history
+/// indexes it replaced come back.
+async fn strip_0004(db: &Db) {
+    let mut statements = vec![
+        "DROP TABLE transaction_metadata",
+        "DROP TABLE account_transactions",
+        "CREATE INDEX transactions_from_account_idx ON transactions (from_account, sequence)",
+        "CREATE INDEX transactions_to_account_idx ON transactions (to_account, sequence)",
+    ];
+    if db.is_postgres() {
+        statements.extend([
+            "ALTER TABLE accounts DROP COLUMN code, DROP COLUMN normal_balance, DROP COLUMN ledger_floor, \
+             DROP COLUMN metadata",
+            "ALTER TABLE transactions DROP COLUMN legs, DROP COLUMN metadata",
+        ]);
+    } else {
+        statements.extend([
+            "DROP INDEX accounts_code_key",
+            "ALTER TABLE accounts DROP COLUMN code",
+            "ALTER TABLE accounts DROP COLUMN normal_balance",
+            "ALTER TABLE accounts DROP COLUMN ledger_floor",
+            "ALTER TABLE accounts DROP COLUMN metadata",
+            "ALTER TABLE transactions DROP COLUMN legs",
+            "ALTER TABLE transactions DROP COLUMN metadata",
+        ]);
+    }
+    statements.push("DELETE FROM _sqlx_migrations WHERE version >= 4");
+    db.raw(&statements.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).await.unwrap();
+}
+
+/// Drops what migrations 0002 and 0003 add and their records, leaving a
+/// 0001 database (0003 only adds a column to 0002's `users`). Strip 0004
+/// first.
 async fn strip_0002(db: &Db) {
     let statements = [
         "DROP TABLE reset_tokens",
@@ -503,13 +548,14 @@ async fn schema_0002_applies_on_a_0001_database_with_data(db: Db) {
     let records = store.audit_records(0, 1_000).await.unwrap();
     drop(h);
     store.close().await;
+    strip_0004(&db).await;
     strip_0002(&db).await;
     assert_eq!(db.versions().await, ["1"]);
     assert_eq!(describe_schema(&db).await, schema_0001, "the stripped database is a 0001 database");
 
     // Opening it applies 0002 and keeps everything.
     let store = db.store().await;
-    assert_eq!(db.versions().await, ["1", "2", "3"]);
+    assert_eq!(db.versions().await, ["1", "2", "3", "4"]);
     let h = Harness::new(store.clone()).await;
     assert_eq!(h.ledger.verify_audit_chain(&Actor::System, Some(head)).await.unwrap(), head);
     assert_eq!(h.ledger.balance(&Actor::System, from.id).await.unwrap().posted.to_string(), "57.50");
@@ -528,6 +574,77 @@ async fn schema_0002_applies_on_a_0001_database_with_data(db: Db) {
     let migrated = pristine.store().await;
     Ledger::builder(migrated.clone()).open().await.unwrap();
     migrated.close().await;
-    assert_eq!(pristine.versions().await, ["1", "2", "3"]);
+    assert_eq!(pristine.versions().await, ["1", "2", "3", "4"]);
     assert_eq!(describe_schema(&pristine).await, describe_schema(&db).await);
+}
+
+/// A ledger with money in it at schema 0003 gets 0004: the settlement
+/// accounts become ledger accounts, every account's history is backfilled
+/// (the settlement side of deposits and withdrawals included, which 0003
+/// never indexed), and every balance, transaction and audit record stays.
+async fn schema_0004_backfills_history_on_a_0003_database_with_data(db: Db) {
+    let pristine = match &db {
+        Db::Sqlite { .. } => Db::sqlite(),
+        Db::Postgres { url, .. } => Db::Postgres { url: url.clone(), schema: common::fresh_schema(url).await },
+    };
+    migrate_to(&pristine, 3).await;
+    let schema_0003 = describe_schema(&pristine).await;
+
+    let store = db.store().await;
+    let h = Harness::new(store.clone()).await;
+    let sys = Actor::System;
+    let owner = UserId::new();
+    let a = h.ledger.open_account(&sys, OpenAccount::new(owner, AccountKind::Checking, Currency::Usd)).await.unwrap();
+    let b = h.ledger.open_account(&sys, OpenAccount::new(owner, AccountKind::Savings, Currency::Usd)).await.unwrap();
+    let key = |k: &str| IdempotencyKey::new(k).unwrap();
+    let money = |t: &str| Amount::parse(t).unwrap();
+    let deposit = Deposit { account: a.id, amount: money("100"), description: None, metadata: Default::default() };
+    h.ledger.deposit(&sys, key("d"), deposit).await.unwrap();
+    let transfer =
+        Transfer { from: a.id, to: b.id.into(), amount: money("30"), description: None, metadata: Default::default() };
+    h.ledger.transfer(&sys, key("t"), transfer).await.unwrap();
+    let withdrawal = Withdraw { account: b.id, amount: money("5"), description: None, metadata: Default::default() };
+    h.ledger.withdraw(&sys, key("w"), withdrawal).await.unwrap();
+    let hold = PlaceHold {
+        account: a.id,
+        amount: money("10"),
+        destination: Some(b.number.into()),
+        expires_at: None,
+        description: None,
+        metadata: Default::default(),
+    };
+    let held = h.ledger.place_hold(&sys, key("h"), hold).await.unwrap().transaction;
+    h.ledger.capture_hold(&sys, key("c"), CaptureHold { hold: held.id, amount: Some(money("4")) }).await.unwrap();
+    let settlement = AccountId::settlement(Currency::Usd);
+    let mut histories = Vec::new();
+    for account in [a.id, b.id, settlement] {
+        histories.push(all_transactions(&h.ledger, &HistoryFilter::account(account)).await);
+    }
+    assert_eq!(histories[2].len(), 2, "the deposit and the withdrawal touch settlement");
+    let head = h.ledger.verify_audit_chain(&sys, None).await.unwrap();
+    drop(h);
+    store.close().await;
+    strip_0004(&db).await;
+    assert_eq!(db.versions().await, ["1", "2", "3"]);
+    assert_eq!(describe_schema(&db).await, schema_0003, "the stripped database is a 0003 database");
+
+    let store = db.store().await;
+    assert_eq!(db.versions().await, ["1", "2", "3", "4"]);
+    let h = Harness::new(store.clone()).await;
+    assert_eq!(h.ledger.verify_audit_chain(&sys, Some(head)).await.unwrap(), head);
+    for (account, before) in [a.id, b.id, settlement].into_iter().zip(&histories) {
+        let after = all_transactions(&h.ledger, &HistoryFilter::account(account)).await;
+        let ids = |ts: &[Transaction]| ts.iter().map(|t| t.id).collect::<Vec<_>>();
+        assert_eq!(ids(&after), ids(before), "history of {account} after the backfill");
+        let legs = |ts: &[Transaction]| ts.iter().map(Transaction::legs).collect::<Vec<_>>();
+        assert_eq!(legs(&after), legs(before), "legs derived from the 0003 rows");
+    }
+    let code = AccountCode::settlement(Currency::Usd);
+    let found = h.ledger.ledger_account(&sys, &code).await.unwrap();
+    assert_eq!((found.id, found.normal_balance), (settlement, NormalBalance::Debit));
+    assert_eq!(h.ledger.balance(&sys, settlement).await.unwrap().posted.to_string(), "95.00", "debit-normal");
+    assert_eq!(h.ledger.balance(&sys, a.id).await.unwrap().posted.to_string(), "66.00");
+    assert_eq!(h.ledger.balance(&sys, b.id).await.unwrap().posted.to_string(), "29.00");
+    invariants::check(&h.ledger).await;
+    store.close().await;
 }

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use ledger_core::{
-    AccountId, AccountKind, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, MoneyCommand,
-    OpenAccount, PlaceHold, TransactionKind, Transfer, UserId,
+    AccountCode, AccountId, AccountKind, Actor, Amount, Currency, Deposit, ENTRY_POSTINGS_MAX, Entry, EntryPosting,
+    HistoryFilter, IdempotencyKey, Ledger, Metadata, MoneyCommand, NormalBalance, OpenAccount, OpenLedgerAccount,
+    PlaceHold, TransactionKind, Transfer, UserId,
 };
 use ledger_sql::{SqlOptions, SqlStore};
 use rand::{Rng, SeedableRng};
@@ -170,7 +171,33 @@ async fn values_round_trip_exactly(store: SqlStore) {
     let balance = ledger.balance(&Actor::System, opened.id).await.unwrap();
     assert_eq!(balance.posted, dec("3000000000000.01"));
     let settlement = ledger.balance(&Actor::System, AccountId::settlement(Currency::Eur)).await.unwrap();
-    assert_eq!(settlement.posted, dec("-3000000000000.01"));
+    assert_eq!(settlement.posted, dec("3000000000000.01"), "debit-normal: deposits raise it");
+
+    // A ledger account at the edges: the lowest floor, the most metadata.
+    let metadata: Vec<(String, String)> =
+        (0..16).map(|i| (format!("{i:02}.{}", "k".repeat(61)), format!("é{}✓", "v".repeat(254 - i)))).collect();
+    let command = OpenLedgerAccount {
+        name: Some("Float ✓".into()),
+        floor: Some(Some(dec("-1000000000000"))),
+        metadata: Metadata::new(metadata.clone()).unwrap(),
+        ..OpenLedgerAccount::new(AccountCode::parse(&"a".repeat(128)).unwrap(), Currency::Eur, NormalBalance::Credit)
+    };
+    let float = ledger.open_ledger_account(&Actor::System, command).await.unwrap();
+    assert_eq!(ledger.account(&Actor::System, float.id).await.unwrap(), float);
+    assert_eq!(ledger.ledger_account(&Actor::System, float.code.as_ref().unwrap()).await.unwrap(), float);
+    // The most postings, each at the currency's precision, with that metadata.
+    let postings = (0..ENTRY_POSTINGS_MAX)
+        .map(|i| EntryPosting {
+            source: float.id.into(),
+            destination: AccountId::settlement(Currency::Eur).into(),
+            amount: Amount::parse(&format!("{}.01", i + 1)).unwrap(),
+            currency: Currency::Eur,
+        })
+        .collect();
+    let entry = Entry { postings, description: None, metadata: Metadata::new(metadata).unwrap() };
+    let posted = ledger.post_entry(&Actor::System, key("entry"), entry).await.unwrap().transaction;
+    assert_eq!(posted.legs.len(), ENTRY_POSTINGS_MAX);
+    assert_eq!(ledger.transaction(&Actor::System, posted.id).await.unwrap(), posted);
 
     let expires_at = Some(ledger.now() + chrono::Duration::seconds(3600));
     let hold = PlaceHold {
@@ -219,11 +246,14 @@ async fn postgres_values_round_trip_exactly() {
 const PLAN_ACCOUNTS: usize = 40;
 const PLAN_TRANSFERS: usize = 3_000;
 const PLAN_BATCH_LEN: usize = 100;
+const PLAN_ORDERS: usize = 600;
 
 /// Fills a ledger with `PLAN_TRANSFERS` transfers among `PLAN_ACCOUNTS`
 /// accounts, in atomic batches of `PLAN_BATCH_LEN` to keep it quick. The first account
 /// is hot (half of all transfers touch it); every other account's history is
-/// a few percent of the table. Returns the accounts.
+/// a few percent of the table. Each transfer carries an `order` (one of
+/// `PLAN_ORDERS`, a handful of rows each) and its batch's `batch` (100 rows
+/// each) as metadata. Returns the accounts.
 async fn fill(ledger: &Ledger) -> Vec<AccountId> {
     let mut accounts = Vec::new();
     for i in 0..PLAN_ACCOUNTS {
@@ -251,14 +281,16 @@ async fn fill(ledger: &Ledger) -> Vec<AccountId> {
     };
     for batch in 0..PLAN_TRANSFERS / PLAN_BATCH_LEN {
         let commands = (0..PLAN_BATCH_LEN)
-            .map(|_| {
+            .map(|i| {
                 let (from, to, amount) = pick();
+                let order = format!("o-{}", (batch * PLAN_BATCH_LEN + i) % PLAN_ORDERS);
+                let metadata = Metadata::new([("order", order), ("batch", batch.to_string())]).unwrap();
                 MoneyCommand::from(Transfer {
                     from: accounts[from],
                     to: accounts[to].into(),
                     amount,
                     description: None,
-                    metadata: Default::default(),
+                    metadata,
                 })
             })
             .collect();
@@ -267,95 +299,104 @@ async fn fill(ledger: &Ledger) -> Vec<AccountId> {
     accounts
 }
 
-/// The history query of one account, on PostgreSQL, with a few thousand
-/// rows and fresh statistics. The plans PostgreSQL 15 chose (ids elided):
+/// The history query on PostgreSQL 15, with a few thousand rows and fresh
+/// statistics. What the planner chose (costs and ids elided):
 ///
 /// ```text
-/// -- a quiet account (about 110 of 3040 rows):
-/// Limit  (cost=126.64..127.79 rows=51 width=169)
-///   ->  Merge Append  (cost=126.64..128.94 rows=102 width=169)
-///         Sort Key: transactions.sequence DESC
-///         ->  Limit  (cost=63.47..63.59 rows=51 width=169)
-///               ->  Sort  (cost=63.47..63.61 rows=57 width=169)
-///                     Sort Key: transactions.sequence DESC
-///                     ->  Bitmap Heap Scan on transactions  (cost=4.72..61.80 rows=57 width=169)
-///                           Recheck Cond: (from_account = '...'::uuid)
-///                           ->  Bitmap Index Scan on transactions_from_account_idx  (cost=0.00..4.71 rows=57 width=0)
-///                                 Index Cond: (from_account = '...'::uuid)
-///         ->  Limit  (cost=63.17..63.29 rows=51 width=169)
-///               ->  Sort  (cost=63.17..63.30 rows=53 width=169)
-///                     Sort Key: transactions_1.sequence DESC
-///                     ->  Bitmap Heap Scan on transactions transactions_1  (cost=4.71..61.65 rows=53 width=169)
-///                           Recheck Cond: (to_account = '...'::uuid)
-///                           Filter: ((from_account IS NULL) OR (from_account <> '...'::uuid))
-///                           ->  Bitmap Index Scan on transactions_to_account_idx  (cost=0.00..4.69 rows=55 width=0)
-///                                 Index Cond: (to_account = '...'::uuid)
-///
-/// -- the hot account (in 1326 of 3040 rows): walk the newest rows, stop at 51
-/// Limit  (cost=0.57..13.96 rows=51 width=169)
-///   ->  Merge Append  (cost=0.57..27.35 rows=102 width=169)
-///         Sort Key: transactions.sequence DESC
-///         ->  Limit  (cost=0.28..10.90 rows=51 width=169)
-///               ->  Index Scan Backward using transactions_sequence_key on transactions  (cost=0.28..154.63 rows=741 width=169)
-///                     Filter: (from_account = '...'::uuid)
-///         ->  Limit  (cost=0.28..14.40 rows=51 width=169)
-///               ->  Index Scan Backward using transactions_sequence_key on transactions transactions_1  (cost=0.28..162.23 rows=585 width=169)
-///                     Filter: (((from_account IS NULL) OR (from_account <> '...'::uuid)) AND (to_account = '...'::uuid))
+/// -- one account, no other filter: its newest 51 rows, then 51 lookups
+/// Limit -> Nested Loop
+///   -> Limit -> Index Only Scan Backward using account_transactions_pkey (account_id = ...)
+///   -> Memoize -> Index Scan using transactions_sequence_key on transactions t (sequence = ...)
+/// -- a quiet account, filtered by kind and amount: the account's range, sorted, merged
+/// Limit -> Merge Join
+///   -> Index Scan Backward using transactions_sequence_key on transactions t (Filter: amount, kind)
+///   -> Sort -> Bitmap Heap Scan on account_transactions a -> Bitmap Index Scan on account_transactions_pkey
+/// -- an order id: its range of the metadata index, then lookups
+/// Limit -> Sort -> Nested Loop
+///   -> Bitmap Heap Scan on transaction_metadata m -> Bitmap Index Scan on transaction_metadata_pkey
+///   -> Index Scan using transactions_sequence_key on transactions t
+/// -- two pairs: the second is a probe of the same primary key
+///   ... -> Index Only Scan using transaction_metadata_pkey on transaction_metadata x
 /// ```
 ///
-/// A quiet account's rows come from its two account indexes; a hot
-/// account's from the newest end of the sequence index. Either way each
-/// branch stops at the page size and the two are merged, never the whole
-/// history sorted, and never a sequential scan.
+/// Every plan starts from the index range of what the filter names and
+/// never scans `transactions` whole; history of one account costs a page of
+/// lookups however long it is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_history_query_uses_the_account_indexes() {
+async fn postgres_history_query_uses_the_account_and_metadata_indexes() {
     let Some(url) = common::postgres_url("PostgreSQL query plans") else { return };
     let schema = common::fresh_schema(&url).await;
     let store = std::sync::Arc::new(SqlStore::connect_with(&url, common::test_options(&schema)).await.unwrap());
     let ledger = Ledger::open_with_clock(store.clone(), std::sync::Arc::new(ledger_core::SystemClock)).await.unwrap();
     let accounts = fill(&ledger).await;
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query(&format!("ANALYZE {schema}.transactions")).execute(&mut conn).await.unwrap();
+    for table in ["transactions", "account_transactions", "transaction_metadata"] {
+        sqlx::query(&format!("ANALYZE {schema}.{table}")).execute(&mut conn).await.unwrap();
+    }
     conn.close().await.unwrap();
+    let plan = |filter: HistoryFilter| {
+        let store = store.clone();
+        async move { store.explain_transactions(&filter, None, 51).await.unwrap() }
+    };
+    let whole_table = "Seq Scan on transactions";
 
-    let plan = store.explain_transactions(&HistoryFilter::account(accounts[1]), None, 51).await.unwrap();
-    eprintln!("history of a quiet account:\n{plan}");
-    assert!(plan.contains("Index Scan on transactions_from_account_idx"), "{plan}");
-    assert!(plan.contains("Index Scan on transactions_to_account_idx"), "{plan}");
-    assert!(plan.contains("Merge Append") && !plan.contains("Seq Scan"), "{plan}");
-
-    let plan = store.explain_transactions(&HistoryFilter::account(accounts[0]), None, 51).await.unwrap();
-    eprintln!("history of the hot account:\n{plan}");
-    assert!(plan.contains("Merge Append") && !plan.contains("Seq Scan"), "{plan}");
-    assert_eq!(plan.matches("Limit").count(), 3, "each branch stops at the page size: {plan}");
-
+    for (name, account) in [("a quiet account", accounts[1]), ("the hot account", accounts[0])] {
+        let p = plan(HistoryFilter::account(account)).await;
+        eprintln!("{name}:\n{p}");
+        assert!(p.contains("account_transactions_pkey") && p.contains("Nested Loop"), "{p}");
+        assert_eq!(p.matches("Limit").count(), 2, "the account's rows stop at the page size: {p}");
+        assert!(!p.contains("Seq Scan"), "{p}");
+    }
     let filtered = HistoryFilter {
         kind: Some(TransactionKind::Transfer),
         amount_min: Some(dec("10")),
         ..HistoryFilter::account(accounts[2])
     };
-    let plan = store.explain_transactions(&filtered, Some(u64::MAX), 51).await.unwrap();
-    eprintln!("filtered history of a quiet account:\n{plan}");
-    assert!(plan.contains("transactions_from_account_idx") && plan.contains("transactions_to_account_idx"), "{plan}");
-    assert!(!plan.contains("Seq Scan"), "{plan}");
+    let p = plan(filtered).await;
+    eprintln!("filtered history of a quiet account:\n{p}");
+    assert!(p.contains("account_transactions_pkey") && !p.contains("Seq Scan"), "{p}");
+    let two = HistoryFilter { accounts: accounts[..2].to_vec(), ..HistoryFilter::default() };
+    let p = plan(two).await;
+    eprintln!("history of two accounts:\n{p}");
+    assert_eq!(p.matches("account_transactions_pkey").count(), 2, "one range per account: {p}");
+    assert!(!p.contains("Seq Scan"), "{p}");
+    let p = plan(HistoryFilter::default()).await;
+    eprintln!("history of all accounts:\n{p}");
+    assert!(p.contains("Index Scan Backward using transactions_sequence_key"), "{p}");
 
-    let plan = store.explain_transactions(&HistoryFilter::default(), None, 51).await.unwrap();
-    eprintln!("history of all accounts:\n{plan}");
-    assert!(plan.contains("Index Scan Backward using transactions_sequence_key"), "{plan}");
+    let by = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let p = plan(HistoryFilter { metadata: by(&[("order", "o-17")]), ..HistoryFilter::default() }).await;
+    eprintln!("history of an order:\n{p}");
+    assert!(p.contains("Index Scan on transaction_metadata_pkey") && !p.contains("Seq Scan"), "{p}");
+    let p =
+        plan(HistoryFilter { metadata: by(&[("order", "o-17"), ("batch", "0")]), ..HistoryFilter::default() }).await;
+    eprintln!("history of an order in a batch:\n{p}");
+    assert_eq!(p.matches("transaction_metadata_pkey").count(), 2, "{p}");
+    assert!(!p.contains("Seq Scan"), "{p}");
+    let in_hot = HistoryFilter { metadata: by(&[("batch", "3")]), ..HistoryFilter::account(accounts[0]) };
+    let p = plan(in_hot).await;
+    eprintln!("a batch's transactions of the hot account:\n{p}");
+    // The account is a probe the planner may hash (a small table) or look up.
+    assert!(p.contains("transaction_metadata_pkey") && !p.contains(whole_table), "{p}");
 }
 
-/// The same query on SQLite: each branch searches its account index.
+/// The same queries on SQLite: each starts from its index range.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_history_query_uses_the_account_indexes() {
+async fn sqlite_history_query_uses_the_account_and_metadata_indexes() {
     let store = std::sync::Arc::new(SqlStore::connect(&common::fresh_sqlite_url()).await.unwrap());
     let ledger = Ledger::open_with_clock(store.clone(), std::sync::Arc::new(ledger_core::SystemClock)).await.unwrap();
     let accounts = fill(&ledger).await;
     let plan = store.explain_transactions(&HistoryFilter::account(accounts[0]), None, 51).await.unwrap();
     eprintln!("history of one account:\n{plan}");
-    assert!(plan.contains("USING INDEX transactions_from_account_idx (from_account=?)"), "{plan}");
-    assert!(plan.contains("USING INDEX transactions_to_account_idx (to_account=?)"), "{plan}");
+    assert!(plan.contains("SEARCH account_transactions USING PRIMARY KEY (account_id=?)"), "{plan}");
+    assert!(plan.contains("SEARCH t USING INDEX") && plan.contains("(sequence=?)"), "one lookup per row: {plan}");
     let two = HistoryFilter { accounts: accounts[..2].to_vec(), ..HistoryFilter::default() };
     let plan = store.explain_transactions(&two, None, 51).await.unwrap();
     eprintln!("history of two accounts:\n{plan}");
-    assert!(plan.contains("transactions_from_account_idx") && plan.contains("transactions_to_account_idx"), "{plan}");
+    assert_eq!(plan.matches("USING PRIMARY KEY (account_id=?)").count(), 2, "{plan}");
+    let order = HistoryFilter { metadata: vec![("order".into(), "o-17".into())], ..HistoryFilter::default() };
+    let plan = store.explain_transactions(&order, None, 51).await.unwrap();
+    eprintln!("history of an order:\n{plan}");
+    assert!(plan.contains("SEARCH m USING PRIMARY KEY (key=? AND value=?)"), "{plan}");
+    assert!(!plan.contains("SCAN t"), "{plan}");
 }

@@ -34,9 +34,10 @@ const SYS: Actor = Actor::System;
 /// The most statements a grouped call runs (below every chunk size): lock
 /// the head; lock accounts, holds, users; read idempotency records; insert
 /// accounts, update accounts, insert transactions, update transactions,
-/// insert postings, insert idempotency records, update users, insert audit
+/// insert postings, index transactions under their accounts and their
+/// metadata, insert idempotency records, update users, insert audit
 /// records; move the head; notify.
-const STATEMENTS_MAX: usize = 15;
+const STATEMENTS_MAX: usize = 17;
 
 fn key(text: &str) -> IdempotencyKey {
     IdempotencyKey::new(text).unwrap()
