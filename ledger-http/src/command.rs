@@ -4,14 +4,18 @@
 
 use std::collections::BTreeMap;
 
+use ledger_core::money::parse_balance;
 use ledger_core::{
-    AccountId, AccountNumber, AccountRef, Amount, CaptureHold, Deposit, LedgerError, Metadata, PlaceHold,
-    TransactionId, Transfer, Withdraw,
+    AccountCode, AccountId, AccountNumber, AccountRef, Amount, CaptureHold, Currency, Deposit, ENTRY_POSTINGS_MAX,
+    Entry, EntryPosting, LedgerError, Metadata, NormalBalance, OpenLedgerAccount, PlaceHold, TransactionId, Transfer,
+    Withdraw,
 };
 use uuid::Uuid;
 
 use crate::dto::{CaptureRequest, DepositRequest, HoldRequest, TransferRequest, WithdrawalRequest};
 use crate::error::ApiError;
+use crate::routes::entries::dto::{EntryRequest, PostingRequest};
+use crate::routes::ledger_accounts::dto::OpenLedgerAccountRequest;
 
 /// Parses an amount string with the core's strict grammar.
 pub fn amount(text: &str) -> Result<Amount, ApiError> {
@@ -99,5 +103,61 @@ impl CaptureRequest {
     /// The capture of hold `hold` this body asks for (no amount: all of it).
     pub fn into_command(self, hold: Uuid) -> Result<CaptureHold, ApiError> {
         Ok(CaptureHold { hold: TransactionId::from_uuid(hold), amount: optional_amount(self.amount.as_deref())? })
+    }
+}
+
+/// Parses an ISO 4217 code the ledger keeps.
+pub fn currency(code: &str) -> Result<Currency, LedgerError> {
+    Currency::from_code(code).map_err(|_| LedgerError::InvalidCurrency)
+}
+
+impl OpenLedgerAccountRequest {
+    /// The ledger account this body asks for.
+    pub fn into_command(self) -> Result<OpenLedgerAccount, LedgerError> {
+        let code = AccountCode::parse(&self.code)?;
+        let currency = currency(&self.currency)?;
+        let normal_balance = NormalBalance::parse(&self.normal_balance).ok_or(LedgerError::InvalidNormalBalance)?;
+        let floor = match self.floor {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(text)) => Some(Some(parse_balance(&text).map_err(|_| LedgerError::InvalidFloor)?)),
+        };
+        Ok(OpenLedgerAccount {
+            name: self.name,
+            floor,
+            metadata: Metadata::new(self.metadata.unwrap_or_default())?,
+            ..OpenLedgerAccount::new(code, currency, normal_balance)
+        })
+    }
+}
+
+impl EntryRequest {
+    /// The entry this body asks for. The count of postings is checked
+    /// before any is parsed, so an oversized body costs little.
+    pub fn into_command(self) -> Result<Entry, LedgerError> {
+        if self.postings.is_empty() {
+            return Err(LedgerError::InvalidEntry("an entry needs at least one posting"));
+        }
+        if self.postings.len() > ENTRY_POSTINGS_MAX {
+            return Err(LedgerError::InvalidEntry("an entry has at most 64 postings"));
+        }
+        let postings = self.postings.into_iter().map(PostingRequest::into_posting).collect::<Result<_, _>>()?;
+        Ok(Entry {
+            postings,
+            description: self.description,
+            metadata: Metadata::new(self.metadata.unwrap_or_default())?,
+        })
+    }
+}
+
+impl PostingRequest {
+    /// The posting this body names.
+    fn into_posting(self) -> Result<EntryPosting, LedgerError> {
+        Ok(EntryPosting {
+            source: AccountRef::parse(&self.source)?,
+            destination: AccountRef::parse(&self.destination)?,
+            amount: Amount::parse(&self.amount).map_err(LedgerError::InvalidAmount)?,
+            currency: currency(&self.currency)?,
+        })
     }
 }

@@ -72,6 +72,18 @@ fn small_body() -> Value {
     json!({"account_id": "$response.body#/id", "amount": "1.00"})
 }
 
+/// One unit from the ledger account just opened to its currency's
+/// settlement account (refused with `currency_mismatch` off USD, which
+/// exercises that path too).
+fn entry_body() -> Value {
+    json!({"postings": [{
+        "source": "$response.body#/id",
+        "destination": "@settlement:usd",
+        "amount": "1.00",
+        "currency": "$response.body#/currency",
+    }]})
+}
+
 fn kyc_verified_body() -> Value {
     json!({"decision": "verified"})
 }
@@ -178,6 +190,28 @@ pub const LINKS: &[LinkSpec] = &[
     LinkSpec {
         source: "void_hold",
         status: "200",
+        target: "get_transaction",
+        parameter: Some(("id", TRANSACTION_ID)),
+        body: None,
+    },
+    // A ledger account just opened: read it by code, post an entry on it.
+    LinkSpec {
+        source: "open_ledger_account",
+        status: "201",
+        target: "get_ledger_account",
+        parameter: Some(("code", "$response.body#/code")),
+        body: None,
+    },
+    LinkSpec {
+        source: "open_ledger_account",
+        status: "201",
+        target: "post_entry",
+        parameter: None,
+        body: Some(entry_body),
+    },
+    LinkSpec {
+        source: "post_entry",
+        status: "201",
         target: "get_transaction",
         parameter: Some(("id", TRANSACTION_ID)),
         body: None,

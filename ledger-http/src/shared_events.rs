@@ -138,7 +138,9 @@ async fn relay_notice(store: &dyn Store, sender: &broadcast::Sender<EventItem>, 
     }
     for id in notice.transactions {
         match store.transaction(id).await {
-            Ok(Some(transaction)) => drop(sender.send(EventItem::Event(Box::new(LedgerEvent::Transaction(transaction))))),
+            Ok(Some(transaction)) => {
+                drop(sender.send(EventItem::Event(Box::new(LedgerEvent::Transaction(transaction)))))
+            }
             Ok(None) => {}
             Err(error) => {
                 tracing::warn!(%error, transaction = %id, "cannot re-read a changed transaction");

@@ -5,7 +5,7 @@ pub mod dto;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use ledger_core::{AccountId, AccountKind, Currency, LedgerError, OpenAccount, UserId};
+use ledger_core::{AccountId, AccountKind, LedgerError, OpenAccount, UserId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -48,8 +48,7 @@ pub async fn open_account(
 ) -> Result<(StatusCode, Json<AccountDto>), ApiError> {
     // Settlement parses as a kind; the core refuses it for customers.
     let kind = AccountKind::parse(&body.kind).ok_or(LedgerError::InvalidAccountKind)?;
-    let currency = Currency::from_code(&body.currency)
-        .map_err(|_| ApiError::unprocessable("invalid_currency", "currency must be one of USD, EUR, GBP"))?;
+    let currency = crate::command::currency(&body.currency)?;
     let mut command = OpenAccount::new(auth.authenticated.user.id, kind, currency);
     command.name = body.name;
     command.metadata = crate::command::metadata(body.metadata)?;

@@ -5,9 +5,11 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod entries;
 pub mod events;
 pub mod health;
 pub mod history;
+pub mod ledger_accounts;
 pub mod money;
 pub mod profile;
 pub mod webhook;
@@ -27,6 +29,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(accounts::router())
         .merge(money::router())
         .merge(history::router())
+        .merge(entries::router())
+        .merge(ledger_accounts::router())
         .merge(audit::router())
         .merge(events::router())
         .merge(webhook::router())

@@ -23,7 +23,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
-use ledger_core::{AccountKind, AccountNumber, Actor, Currency, Deposit, IdempotencyKey, LedgerError};
+use ledger_core::{AccountKind, AccountNumber, Actor, Deposit, IdempotencyKey, LedgerError};
 use sha2::Sha256;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -139,8 +139,7 @@ pub async fn transactions_webhook(
     let key = IdempotencyKey::new(format!("webhook:{}", event.id))?;
     let number = AccountNumber::parse(&event.account_number).map_err(LedgerError::InvalidAccountNumber)?;
     let amount = amount(&event.amount)?;
-    let currency = Currency::from_code(&event.currency)
-        .map_err(|_| ApiError::unprocessable("invalid_currency", "currency must be one of USD, EUR, GBP"))?;
+    let currency = crate::command::currency(&event.currency)?;
     let unknown = || ApiError::unprocessable("unknown_account", format!("no customer account numbered {number}"));
     let account = match state.ledger().account_by_number(&Actor::System, number).await {
         Ok(account) if account.kind != AccountKind::Settlement => account,

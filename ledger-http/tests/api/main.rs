@@ -11,6 +11,7 @@ mod dashboard;
 mod errors;
 mod events;
 mod fuzz_targets;
+mod general_ledger;
 mod journey;
 mod ops;
 mod security;

@@ -39,7 +39,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/holds/{id}/capture"),
     ("post", "/api/holds/{id}/void"),
     ("get", "/api/transactions"),
+    ("post", "/api/transactions"),
     ("get", "/api/transactions/{id}"),
+    ("post", "/api/ledger-accounts"),
+    ("get", "/api/ledger-accounts"),
+    ("get", "/api/ledger-accounts/{code}"),
     ("get", "/api/audit"),
     ("get", "/api/admin/audit/verify"),
     ("get", "/api/events"),
@@ -61,7 +65,7 @@ async fn the_openapi_document_covers_every_route() {
     assert_eq!(documented, ROUTES.len(), "documented operations: {:?}", paths.keys().collect::<Vec<_>>());
     // And every documented operation is served (not a 404/405 fallback).
     for (method, path) in ROUTES {
-        let concrete = path.replace("{id}", &uuid::Uuid::nil().to_string());
+        let concrete = path.replace("{id}", &uuid::Uuid::nil().to_string()).replace("{code}", "settlement:usd");
         let method = method.to_uppercase().parse().unwrap();
         let r = app.call(method, &concrete).send().await;
         let code = if r.header("content-type") == Some("application/problem+json") {

@@ -28,6 +28,9 @@ struct Probe {
     body: Option<Value>,
     /// Money commands need an `Idempotency-Key`.
     keyed: bool,
+    /// What Alice gets for Bob's thing and for an unknown one alike: 404,
+    /// or 403 on admin-only routes that name no user's things.
+    expected: StatusCode,
 }
 
 /// The ids a probe names: Bob's, or unknown ones.
@@ -39,16 +42,19 @@ struct Ids<'a> {
     user: &'a str,
     /// Alice's own account (the other side of a transfer).
     own_account: &'a str,
+    /// A ledger account's code.
+    code: &'a str,
 }
 
 fn probes(ids: &Ids<'_>) -> Vec<Probe> {
-    let Ids { account: acc, transaction: tx, hold, session, user, own_account } = ids;
+    let Ids { account: acc, transaction: tx, hold, session, user, own_account, code } = ids;
     let path = |method: Method, template: &'static str, path: String| Probe {
         method,
         template: Some(template),
         path,
         body: None,
         keyed: false,
+        expected: StatusCode::NOT_FOUND,
     };
     let body = |path: &str, body: Value| Probe {
         method: Method::POST,
@@ -56,6 +62,7 @@ fn probes(ids: &Ids<'_>) -> Vec<Probe> {
         path: path.to_owned(),
         body: Some(body),
         keyed: true,
+        expected: StatusCode::NOT_FOUND,
     };
     vec![
         path(Method::GET, "/api/accounts/{id}", format!("/api/accounts/{acc}")),
@@ -84,6 +91,19 @@ fn probes(ids: &Ids<'_>) -> Vec<Probe> {
             json!({"from_account_id": own_account, "to_account_id": acc, "amount": "1"}),
         ),
         body("/api/holds", json!({"account_id": acc, "amount": "1"})),
+        // Ledger accounts are no customer's: an existing code and an unknown
+        // one are both just forbidden to a customer.
+        Probe {
+            expected: StatusCode::FORBIDDEN,
+            ..path(Method::GET, "/api/ledger-accounts/{code}", format!("/api/ledger-accounts/{code}"))
+        },
+        Probe {
+            expected: StatusCode::FORBIDDEN,
+            ..body(
+                "/api/transactions",
+                json!({"postings": [{"source": acc, "destination": own_account, "amount": "1", "currency": "USD"}]}),
+            )
+        },
     ]
 }
 
@@ -148,6 +168,7 @@ pub async fn cross_user_isolation(app: &Client) {
         session: &bob.session,
         user: &bob.id,
         own_account: &alice_acc,
+        code: "settlement:usd",
     };
     let missing = Ids {
         account: &unknown,
@@ -156,6 +177,7 @@ pub async fn cross_user_isolation(app: &Client) {
         session: &unknown,
         user: &unknown,
         own_account: &alice_acc,
+        code: "no:such:code",
     };
     let foreign = probes(&bobs);
 
@@ -179,10 +201,10 @@ pub async fn cross_user_isolation(app: &Client) {
         };
         let (method, path) = (&probe.method, &probe.path);
         let r = send(&probe).await;
-        assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {path}: {}", r.text());
+        assert_eq!(r.status, probe.expected, "{method} {path}: {}", r.text());
         let code = r.json()["code"].clone();
         let r = send(&twin).await;
-        assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {}: {}", twin.path, r.text());
+        assert_eq!(r.status, probe.expected, "{method} {}: {}", twin.path, r.text());
         assert_eq!(r.json()["code"], code, "foreign and unknown ids must look alike: {method} {path}");
     }
 
