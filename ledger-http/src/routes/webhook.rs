@@ -23,7 +23,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
-use ledger_core::{AccountKind, AccountNumber, Actor, Deposit, IdempotencyKey, LedgerError};
+use ledger_core::{AccountNumber, Actor, Deposit, IdempotencyKey, LedgerError, Metadata};
 use sha2::Sha256;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -142,14 +142,16 @@ pub async fn transactions_webhook(
     let currency = crate::command::currency(&event.currency)?;
     let unknown = || ApiError::unprocessable("unknown_account", format!("no customer account numbered {number}"));
     let account = match state.ledger().account_by_number(&Actor::System, number).await {
-        Ok(account) if account.kind != AccountKind::Settlement => account,
+        Ok(account) if account.kind.is_customer() => account,
         Ok(_) | Err(LedgerError::AccountNumberNotFound { .. }) => return Err(unknown()),
         Err(other) => return Err(other.into()),
     };
     if account.currency != currency {
         return Err(LedgerError::CurrencyMismatch { expected: account.currency, found: currency }.into());
     }
-    let command = Deposit { account: account.id, amount, description: event.reference, metadata: Default::default() };
+    // The provider's event id travels as metadata: support finds the deposit by it.
+    let metadata = Metadata::new([("webhook.event_id", event.id.as_str())])?;
+    let command = Deposit { account: account.id, amount, description: event.reference, metadata };
     let (transaction, replayed) = execute(&state, &Actor::System, key, command.into()).await?;
     Ok(money_response(StatusCode::OK, transaction, replayed))
 }

@@ -43,7 +43,10 @@ async fn a_signed_settlement_credits_once() {
     assert_eq!(first["amount"], "42.50");
     assert_eq!(first["to_account_id"], acc.as_str());
     assert_eq!(first["description"], "psp-ref-1");
+    assert_eq!(first["metadata"], json!({"webhook.event_id": "evt_1"}), "found by the processor's event id");
     assert_eq!(app.available(&alice, &acc).await, "42.50");
+    let r = app.get("/api/transactions?metadata.webhook.event_id=evt_1").bearer(&alice).send().await;
+    assert_eq!(r.json()["items"][0]["id"], first["id"]);
 
     // The same event again (a processor retry): same answer, nothing applied twice.
     let r = post_signed(&app, &body, signed(&body, now())).await;
@@ -128,6 +131,20 @@ async fn unknown_accounts_and_currency_mismatches_are_422() {
     // The settlement account's number is not a customer account.
     // (USD's settlement number has the ISO numeric code 840 as its body.)
     let body = event("evt_8", &account_number_with_body(840), "10", "USD");
+    post_signed(&app, &body, signed(&body, now()))
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "unknown_account");
+    // Nor is a ledger account's.
+    let admin = app.admin().await;
+    let r = app
+        .post("/api/ledger-accounts")
+        .bearer(&admin)
+        .json(json!({"code": "escrow", "currency": "USD", "normal_balance": "credit"}))
+        .send()
+        .await;
+    let escrow_id = r.json()["id"].as_str().unwrap().to_owned();
+    let escrow = app.get(&format!("/api/accounts/{escrow_id}")).bearer(&admin).send().await.json();
+    let body = event("evt_9", escrow["number"].as_str().unwrap(), "10", "USD");
     post_signed(&app, &body, signed(&body, now()))
         .await
         .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "unknown_account");
