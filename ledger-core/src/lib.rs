@@ -72,6 +72,9 @@ pub use money::{Amount, Currency, Money, MoneyError};
 pub use plan::KycPolicy;
 pub use posting::Posting;
 pub use query::{Cursor, HistoryFilter, PAGE_SIZE_MAX, Page, PageRequest};
+/// The exact decimal every amount and balance is, re-exported so embedders
+/// use the very version the ledger does.
+pub use rust_decimal::Decimal;
 pub use store::Store;
 pub use store::apply::{Staging, apply_batches, apply_batches_now};
 pub use store::rows::{Rows, rows_hold};

@@ -11,11 +11,21 @@
 //!
 //! # async fn demo() -> Result<(), LedgerError> {
 //! let ledger = Ledger::open(MemoryStore::new()).await?;
-//! let account = ledger
-//!     .open_account(&Actor::System, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd))
-//!     .await?;
-//! let deposit = Deposit { account: account.id, amount: Amount::parse("12.50")?, description: None, metadata: Default::default() };
-//! ledger.deposit(&Actor::System, IdempotencyKey::new("order-42")?, deposit).await?;
+//! let me = Actor::System;
+//! let buyer = ledger.open_account(&me, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd)).await?;
+//! let code = AccountCode::parse("revenue:fees")?;
+//! ledger.open_ledger_account(&me, OpenLedgerAccount::new(code, Currency::Usd, NormalBalance::Credit)).await?;
+//! let deposit = Deposit { account: buyer.id, amount: Amount::parse("12.50")?, description: None, metadata: Metadata::empty() };
+//! ledger.deposit(&me, IdempotencyKey::new("deposit-42")?, deposit).await?;
+//! // An entry: any number of postings between any accounts, all or nothing.
+//! let fee = EntryPosting {
+//!     source: buyer.id.into(),
+//!     destination: AccountRef::parse("@revenue:fees")?,
+//!     amount: Amount::parse("0.50")?,
+//!     currency: Currency::Usd,
+//! };
+//! let entry = Entry { postings: vec![fee], description: None, metadata: Metadata::new([("order_id", "42")])? };
+//! ledger.post_entry(&me, IdempotencyKey::new("order-42-fee")?, entry).await?;
 //! # Ok(()) }
 //! ```
 //!

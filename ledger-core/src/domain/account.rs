@@ -108,6 +108,8 @@ impl NormalBalance {
     pub fn reported(self, credit_positive: Decimal) -> Decimal {
         match self {
             NormalBalance::Credit => credit_positive,
+            // Negating zero would make a negative zero, shown as `-0.00`.
+            NormalBalance::Debit if credit_positive.is_zero() => Decimal::ZERO,
             NormalBalance::Debit => -credit_positive,
         }
     }
@@ -356,6 +358,13 @@ mod tests {
         a.status = status;
         a.balance = Balance { posted: Decimal::from(posted), pending: Decimal::from(pending) };
         a
+    }
+
+    #[test]
+    fn a_debit_normal_zero_is_reported_as_plain_zero() {
+        assert_eq!(NormalBalance::Debit.reported(Decimal::ZERO).to_string(), "0");
+        assert_eq!(NormalBalance::Debit.reported(Decimal::new(-125, 2)), Decimal::new(125, 2));
+        assert_eq!(NormalBalance::Credit.reported(Decimal::new(-125, 2)), Decimal::new(-125, 2));
     }
 
     #[test]
