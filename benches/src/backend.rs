@@ -1,24 +1,34 @@
 //! Opening each backend's store for a run, and the ledger as a [`Workload`].
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 use ledger_core::{
-    AccountId, AccountKind, Actor, Amount, BATCH_SIZE_MAX, Currency, Deposit, GroupCommit, IdempotencyKey, Ledger,
-    LedgerConfig, MemoryStore, MoneyCommand, OpenAccount, Store, Transfer, UserId,
+    AccountCode, AccountId, AccountKind, Actor, Amount, BATCH_SIZE_MAX, Currency, Deposit, Entry, EntryPosting,
+    GroupCommit, IdempotencyKey, Ledger, LedgerConfig, MemoryStore, MoneyCommand, NormalBalance, OpenAccount,
+    OpenLedgerAccount, Store, Transfer, UserId,
 };
 use ledger_sled::{SledConfig, SledStore};
 use ledger_sql::{SqlOptions, SqlStore};
+use rust_decimal::Decimal;
 
 use crate::BenchError;
 use crate::driver::{Pair, Workload};
-use crate::options::{Backend, Durability};
+use crate::options::{Backend, Durability, WorkloadKind};
 
 /// What every seeded account starts with.
 pub const SEED_BALANCE: &str = "1000000";
 /// What every benchmark transfer moves.
 pub const TRANSFER_AMOUNT: &str = "0.01";
+/// What one split entry moves from its payer: to the payee, to the fee
+/// ledger account, to the tax ledger account (1.00 in all).
+pub const SPLIT_AMOUNTS: [&str; 3] = ["0.80", "0.15", "0.05"];
+/// The code of the ledger account every split's fee posting credits.
+pub const FEE_ACCOUNT_CODE: &str = "revenue:fees";
+/// The code of the ledger account every split's tax posting credits.
+pub const TAX_ACCOUNT_CODE: &str = "liabilities:tax";
 /// Accounts opened concurrently while seeding.
 const SEED_CONCURRENCY: usize = 16;
 /// The most PostgreSQL connections a ledger or baseline pool opens: the
@@ -154,31 +164,116 @@ pub async fn seed_accounts(ledger: &Ledger, count: usize) -> Result<Vec<AccountI
     Ok(accounts)
 }
 
-/// The ledger under test: transfers through [`Ledger::execute`], or
-/// [`Ledger::execute_batch`] for several per command.
+/// The two ledger accounts the split workload credits, opened once per run
+/// after seeding: credit-normal (revenue, a tax liability), so the default
+/// floor of zero holds, since they only receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SplitAccounts {
+    /// [`FEE_ACCOUNT_CODE`].
+    pub fee: AccountId,
+    /// [`TAX_ACCOUNT_CODE`].
+    pub tax: AccountId,
+}
+
+/// Opens the fee and tax ledger accounts (USD, credit-normal).
+pub async fn open_split_accounts(ledger: &Ledger) -> Result<SplitAccounts, BenchError> {
+    let open = |code: &'static str| async move {
+        let command = OpenLedgerAccount::new(AccountCode::parse(code)?, Currency::Usd, NormalBalance::Credit);
+        ledger.open_ledger_account(&SYS, command).await.map(|account| account.id)
+    };
+    Ok(SplitAccounts { fee: open(FEE_ACCOUNT_CODE).await?, tax: open(TAX_ACCOUNT_CODE).await? })
+}
+
+/// What the ledger runs per pair of account indexes.
+enum Shape {
+    /// A transfer of [`TRANSFER_AMOUNT`].
+    Transfer(Amount),
+    /// An entry of three postings, [`SPLIT_AMOUNTS`].
+    Split { accounts: SplitAccounts, amounts: [Amount; 3] },
+}
+
+/// The ledger under test: one transfer or one split entry per pair, through
+/// [`Ledger::execute`], or [`Ledger::execute_batch`] for several per
+/// command.
 pub struct LedgerWorkload {
     /// The ledger.
     pub ledger: Ledger,
     /// The seeded accounts, by index.
     pub accounts: Arc<Vec<AccountId>>,
-    /// [`TRANSFER_AMOUNT`].
-    pub amount: Amount,
+    shape: Shape,
+    /// Transfers or entries committed so far, warmup included.
+    committed: AtomicU64,
 }
 
 impl LedgerWorkload {
-    /// A workload over seeded accounts.
+    /// The transfer workload over seeded accounts.
     pub fn new(ledger: Ledger, accounts: Arc<Vec<AccountId>>) -> Result<LedgerWorkload, BenchError> {
-        Ok(LedgerWorkload { ledger, accounts, amount: Amount::parse(TRANSFER_AMOUNT)? })
+        let shape = Shape::Transfer(Amount::parse(TRANSFER_AMOUNT)?);
+        Ok(LedgerWorkload { ledger, accounts, shape, committed: AtomicU64::new(0) })
     }
 
-    /// The transfer for one pair of account indexes.
-    fn command(&self, (from, to): Pair) -> Transfer {
-        Transfer {
-            from: self.accounts[from],
-            to: self.accounts[to].into(),
-            amount: self.amount,
-            description: None,
-            metadata: Default::default(),
+    /// The split workload over seeded accounts, crediting `split`'s fee and
+    /// tax accounts.
+    pub fn split(
+        ledger: Ledger,
+        accounts: Arc<Vec<AccountId>>,
+        split: SplitAccounts,
+    ) -> Result<LedgerWorkload, BenchError> {
+        let [payee, fee, tax] = SPLIT_AMOUNTS;
+        let amounts = [Amount::parse(payee)?, Amount::parse(fee)?, Amount::parse(tax)?];
+        let shape = Shape::Split { accounts: split, amounts };
+        Ok(LedgerWorkload { ledger, accounts, shape, committed: AtomicU64::new(0) })
+    }
+
+    /// Which workload this is.
+    pub fn kind(&self) -> WorkloadKind {
+        match self.shape {
+            Shape::Transfer(_) => WorkloadKind::Transfer,
+            Shape::Split { .. } => WorkloadKind::Split,
+        }
+    }
+
+    /// Transfers or entries committed so far, warmup included (a command
+    /// that failed counts none of its own).
+    pub fn committed(&self) -> u64 {
+        self.committed.load(Ordering::Relaxed)
+    }
+
+    /// Split workload: the posted balance (credit positive) its fee and tax
+    /// accounts must have after [`LedgerWorkload::committed`] entries, each
+    /// applied whole.
+    pub fn expected_ledger_balances(&self) -> Vec<(AccountId, Decimal)> {
+        let Shape::Split { accounts, amounts: [_, fee, tax] } = &self.shape else {
+            return Vec::new();
+        };
+        let n = Decimal::from(self.committed());
+        vec![(accounts.fee, fee.value() * n), (accounts.tax, tax.value() * n)]
+    }
+
+    /// The command for one pair of account indexes.
+    fn command(&self, (from, to): Pair) -> MoneyCommand {
+        let (payer, payee) = (self.accounts[from], self.accounts[to]);
+        match &self.shape {
+            Shape::Transfer(amount) => MoneyCommand::Transfer(Transfer {
+                from: payer,
+                to: payee.into(),
+                amount: *amount,
+                description: None,
+                metadata: Default::default(),
+            }),
+            Shape::Split { accounts, amounts: [to_payee, fee, tax] } => {
+                let posting = |destination: AccountId, amount: Amount| EntryPosting {
+                    source: payer.into(),
+                    destination: destination.into(),
+                    amount,
+                    currency: Currency::Usd,
+                };
+                MoneyCommand::Entry(Entry {
+                    postings: vec![posting(payee, *to_payee), posting(accounts.fee, *fee), posting(accounts.tax, *tax)],
+                    description: None,
+                    metadata: Default::default(),
+                })
+            }
         }
     }
 }
@@ -192,10 +287,11 @@ impl Workload for LedgerWorkload {
                 self.ledger.execute(&SYS, key, self.command(*pair)).await?;
             }
             _ => {
-                let commands = pairs.iter().map(|pair| MoneyCommand::Transfer(self.command(*pair))).collect();
+                let commands = pairs.iter().map(|pair| self.command(*pair)).collect();
                 self.ledger.execute_batch(&SYS, key, commands).await?;
             }
         }
+        self.committed.fetch_add(pairs.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 }

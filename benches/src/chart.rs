@@ -1,5 +1,5 @@
-//! The harness's chart: transfers per second by clients, one line per
-//! backend, durability, system and group-commit setting, drawn as SVG with
+//! The harness's chart: commands per second by clients, one line per
+//! backend, durability, system, workload and group-commit setting, drawn as SVG with
 //! plotters (text is left to the SVG viewer, so no fonts are needed).
 
 use std::collections::BTreeMap;
@@ -8,6 +8,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::BenchError;
+use crate::options::WorkloadKind;
 use crate::report::{Report, System};
 
 /// The chart's size in pixels.
@@ -18,20 +19,27 @@ pub fn draw(report: &Report, path: &Path) -> Result<(), BenchError> {
     let err = |e: &dyn std::fmt::Display| BenchError::Chart(e.to_string());
     let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for r in &report.rows {
+        let split = match r.workload {
+            WorkloadKind::Transfer => "",
+            WorkloadKind::Split => " split",
+        };
         let name = match (r.system, r.group_commit) {
             (System::Baseline, _) => format!("{} baseline ({})", r.backend, r.durability),
             (System::GroupedBaseline, _) => format!("{} grouped baseline ({})", r.backend, r.durability),
-            (System::Ledger, Some(true)) => format!("{} ledger, group commit ({})", r.backend, r.durability),
-            (System::Ledger, _) => format!("{} ledger ({})", r.backend, r.durability),
+            (System::Ledger, Some(true)) => format!("{} ledger{split}, group commit ({})", r.backend, r.durability),
+            (System::Ledger, _) => format!("{} ledger{split} ({})", r.backend, r.durability),
         };
-        series.entry(name).or_default().push(((r.clients.max(1) as f64).log2(), r.transfers_per_second.max(1.0)));
+        series.entry(name).or_default().push(((r.clients.max(1) as f64).log2(), r.commands_per_second.max(1.0)));
     }
     let x_max = series.values().flatten().map(|p| p.0).fold(1.0, f64::max);
     let y_max = series.values().flatten().map(|p| p.1).fold(10.0, f64::max) * 2.0;
     let root = SVGBackend::new(path, CHART_SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("transfers per second by concurrent clients (log scales)", ("sans-serif", 20))
+        .caption(
+            "commands (transfers or split entries) per second by concurrent clients (log scales)",
+            ("sans-serif", 20),
+        )
         .margin(16)
         .x_label_area_size(40)
         .y_label_area_size(70)
@@ -40,7 +48,7 @@ pub fn draw(report: &Report, path: &Path) -> Result<(), BenchError> {
     chart
         .configure_mesh()
         .x_desc("clients")
-        .y_desc("transfers/s")
+        .y_desc("commands/s")
         .x_label_formatter(&|x| format!("{:.0}", x.exp2()))
         .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()

@@ -2,7 +2,10 @@
 //! and its baseline at each client count, interleaved so that each ratio
 //! compares runs made moments apart on the same (shared) machine, each run
 //! on a freshly seeded store of its own. Where group commit runs, a grouped
-//! baseline beside them measures group commit written by hand.
+//! baseline beside them measures group commit written by hand. With
+//! `--workload both`, each split run comes straight after the transfer run
+//! it is compared with (same backend, group commit, clients and round); the
+//! baselines are transfer-only.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,11 +13,11 @@ use std::time::Duration;
 use ledger_core::Ledger;
 
 use crate::BenchError;
-use crate::backend::{LedgerWorkload, durability_label, ledger_config, open_store, seed_accounts};
+use crate::backend::{LedgerWorkload, durability_label, ledger_config, open_split_accounts, open_store, seed_accounts};
 use crate::baseline;
 use crate::driver::{Measurement, RunPlan, Workload, drive};
-use crate::invariants::check_balances;
-use crate::options::{Backend, CompareArgs, Durability};
+use crate::invariants::{Expected, check_balances_expecting};
+use crate::options::{Backend, CompareArgs, Durability, WorkloadKind};
 use crate::report::{InvariantRow, Machine, Report, Row, System};
 use crate::zipf::Picker;
 
@@ -22,6 +25,9 @@ use crate::zipf::Picker;
 pub async fn run(args: &CompareArgs, log: &mut dyn FnMut(&str)) -> Result<Report, BenchError> {
     let mut report = Report { machine: Machine::detect(), settings: settings(args), rows: vec![], invariants: vec![] };
     let picker = Arc::new(Picker::new(args.accounts, args.skew, args.zipf_exponent));
+    if !args.no_baselines && !args.workload.kinds().contains(&WorkloadKind::Transfer) {
+        log("the baselines are transfer-only: none run with --workload split");
+    }
     for &backend in &args.backends {
         for &durability in &args.durability {
             let Some(label) = durability_label(backend, durability) else {
@@ -46,23 +52,32 @@ struct RunSite<'a> {
 }
 
 impl RunSite<'_> {
-    fn row(&self, args: &CompareArgs, system: System, group_commit: Option<bool>, m: Measurement) -> Row {
+    fn row(
+        &self,
+        args: &CompareArgs,
+        (system, workload): (System, WorkloadKind),
+        group_commit: Option<bool>,
+        m: Measurement,
+    ) -> Row {
         Row {
             backend: self.backend.name().to_owned(),
             system,
+            workload,
             durability: self.label.to_owned(),
             group_commit,
             clients: self.clients,
             round: self.round,
             batch_size: args.batch_size,
-            transfers: m.transfers,
+            commands: m.commands,
             errors: m.errors,
             first_error: m.first_error.clone(),
             seconds: m.elapsed.as_secs_f64(),
-            transfers_per_second: m.per_second(),
+            commands_per_second: m.per_second(),
+            postings_per_second: m.per_second() * workload.postings() as f64,
             latency: m.latency,
             baseline_ratio: None,
             grouped_ratio: None,
+            split_ratio: None,
         }
     }
 }
@@ -83,10 +98,12 @@ async fn run_backend(
     for (round, &clients) in args.clients.iter().enumerate() {
         let site = RunSite { backend, durability, label, clients, round };
         for group_commit in args.group_commit.settings() {
-            let m = run_ledger(args, &site, group_commit, picker, report, log).await?;
-            report.rows.push(site.row(args, System::Ledger, Some(group_commit), m));
+            for workload in args.workload.kinds() {
+                let m = run_ledger(args, &site, (group_commit, workload), picker, report, log).await?;
+                report.rows.push(site.row(args, (System::Ledger, workload), Some(group_commit), m));
+            }
         }
-        if args.no_baselines {
+        if args.no_baselines || !args.workload.kinds().contains(&WorkloadKind::Transfer) {
             continue;
         }
         let sizes = (clients, args.batch_size);
@@ -96,7 +113,7 @@ async fn run_backend(
         };
         let m = drive(baseline, &plan(args, picker, clients, run_tag(round, clients, None))).await?;
         log(&format!("{} baseline clients={clients}: {:.0}/s", backend.name(), m.per_second()));
-        report.rows.push(site.row(args, System::Baseline, None, m));
+        report.rows.push(site.row(args, (System::Baseline, WorkloadKind::Transfer), None, m));
         if clients > 1 && args.group_commit.settings().contains(&true) {
             let m = run_grouped_baseline(args, &site, picker).await?;
             log(&format!(
@@ -104,7 +121,7 @@ async fn run_backend(
                 backend.name(),
                 m.per_second()
             ));
-            report.rows.push(site.row(args, System::GroupedBaseline, None, m));
+            report.rows.push(site.row(args, (System::GroupedBaseline, WorkloadKind::Transfer), None, m));
         }
     }
     Ok(())
@@ -128,12 +145,15 @@ async fn run_grouped_baseline(
     drive(baseline, &plan).await
 }
 
-/// One ledger run on a fresh store; afterwards checks that the store's
-/// balances sum to zero.
+/// One ledger run of a workload on a fresh store (for the split workload,
+/// with its fee and tax ledger accounts opened after seeding); afterwards
+/// checks that the store's balances sum to zero over every account, the
+/// ledger accounts included, and that the fee and tax accounts hold exactly
+/// their share of every split entry committed.
 async fn run_ledger(
     args: &CompareArgs,
     site: &RunSite<'_>,
-    group_commit: bool,
+    (group_commit, workload): (bool, WorkloadKind),
     picker: &Arc<Picker>,
     report: &mut Report,
     log: &mut dyn FnMut(&str),
@@ -141,20 +161,53 @@ async fn run_ledger(
     let RunSite { backend, durability, label, clients, round } = *site;
     log(&format!("{} ({label}): seeding {} accounts", backend.name(), args.accounts));
     let opened = open_store(backend, durability, &args.postgres_url, clients).await?;
-    let accounts = Arc::new(seed_accounts(&Ledger::builder(opened.store.clone()).open().await?, args.accounts).await?);
+    let seeder = Ledger::builder(opened.store.clone()).open().await?;
+    let accounts = Arc::new(seed_accounts(&seeder, args.accounts).await?);
+    let mut expected = Expected { accounts: accounts.to_vec(), balances: vec![] };
+    let split = match workload {
+        WorkloadKind::Transfer => None,
+        WorkloadKind::Split => Some(open_split_accounts(&seeder).await?),
+    };
     let ledger = Ledger::builder(opened.store.clone())
         .config(ledger_config(group_commit, args.group_commit_wait_micros))
         .open()
         .await?;
-    let workload: Arc<dyn Workload> = Arc::new(LedgerWorkload::new(ledger, accounts)?);
-    let m = drive(workload, &plan(args, picker, clients, run_tag(round, clients, Some(group_commit)))).await?;
-    log(&format!("{} ledger gc={group_commit} clients={clients}: {:.0}/s", backend.name(), m.per_second()));
-    let check = check_balances(opened.store.as_ref()).await?;
-    log(&format!("{} ({label}): balances sum to zero: {}", backend.name(), check.balanced));
+    let ledger_workload = Arc::new(match split {
+        None => LedgerWorkload::new(ledger, accounts)?,
+        Some(split) => {
+            expected.accounts.extend([split.fee, split.tax]);
+            LedgerWorkload::split(ledger, accounts, split)?
+        }
+    });
+    let tag = run_tag(round, clients, Some((group_commit, workload)));
+    let m = drive(ledger_workload.clone() as Arc<dyn Workload>, &plan(args, picker, clients, tag)).await?;
+    let name = match workload {
+        WorkloadKind::Transfer => String::new(),
+        WorkloadKind::Split => format!(" {}", workload.name()),
+    };
+    log(&format!("{} ledger{name} gc={group_commit} clients={clients}: {:.0}/s", backend.name(), m.per_second()));
+    expected.balances = ledger_workload.expected_ledger_balances();
+    let check = check_balances_expecting(opened.store.as_ref(), &expected).await?;
+    log(&format!(
+        "{} ({label}): balances sum to zero: {}; accounts listed: {} ({} missing){}",
+        backend.name(),
+        check.balanced,
+        check.accounts,
+        check.missing,
+        match workload {
+            WorkloadKind::Transfer => String::new(),
+            WorkloadKind::Split => format!(
+                "; fee and tax hold {} whole splits: {}",
+                ledger_workload.committed(),
+                check.mismatches.is_empty()
+            ),
+        }
+    ));
     report.invariants.push(InvariantRow {
         backend: backend.name().to_owned(),
         durability: label.to_owned(),
         group_commit,
+        workload,
         clients,
         round,
         check,
@@ -162,12 +215,13 @@ async fn run_ledger(
     Ok(m)
 }
 
-/// The prefix of one run's idempotency keys: unique per round, client count
-/// and system, so no run replays another's commands (a replay costs a read,
-/// not a write, and would flatter the run).
-fn run_tag(round: usize, clients: usize, group_commit: Option<bool>) -> String {
-    match group_commit {
-        Some(on) => format!("r{round}-c{clients}-g{}", u8::from(on)),
+/// The prefix of one run's idempotency keys: unique per round, client count,
+/// system and workload, so no run replays another's commands (a replay
+/// costs a read, not a write, and would flatter the run).
+fn run_tag(round: usize, clients: usize, ledger: Option<(bool, WorkloadKind)>) -> String {
+    match ledger {
+        Some((on, WorkloadKind::Transfer)) => format!("r{round}-c{clients}-g{}", u8::from(on)),
+        Some((on, WorkloadKind::Split)) => format!("r{round}-c{clients}-g{}-split", u8::from(on)),
         None => format!("r{round}-c{clients}-baseline"),
     }
 }
@@ -188,6 +242,7 @@ fn settings(args: &CompareArgs) -> serde_json::Value {
     serde_json::json!({
         "backends": args.backends,
         "clients": args.clients,
+        "workload": args.workload.kinds(),
         "batch_size": args.batch_size,
         "accounts": args.accounts,
         "skew": args.skew,
@@ -210,11 +265,14 @@ mod tests {
 
     #[test]
     fn every_run_of_a_comparison_gets_its_own_idempotency_keys() {
-        // `--clients 64,64 --group-commit both`: six runs, one key space each.
-        let runs = [0, 1]
+        // `--clients 64,64 --group-commit both --workload both`: ten runs,
+        // one key space each.
+        let ledger = [false, true]
             .into_iter()
-            .flat_map(|round| [Some(false), Some(true), None].into_iter().map(move |gc| run_tag(round, 64, gc)));
+            .flat_map(|on| [WorkloadKind::Transfer, WorkloadKind::Split].into_iter().map(move |w| Some((on, w))));
+        let systems: Vec<_> = ledger.chain([None]).collect();
+        let runs = [0, 1].into_iter().flat_map(|round| systems.iter().map(move |&s| run_tag(round, 64, s)));
         let tags: HashSet<String> = runs.collect();
-        assert_eq!(tags.len(), 6, "{tags:?}");
+        assert_eq!(tags.len(), 10, "{tags:?}");
     }
 }

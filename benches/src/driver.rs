@@ -12,14 +12,17 @@ use crate::BenchError;
 use crate::latency::{Latency, Recorder};
 use crate::zipf::Picker;
 
-/// A transfer between two accounts, by index: `(from, to)`.
+/// The two customer accounts of one command, by index: `(from, to)` (the
+/// transfer's sides, or the split entry's payer and payee).
 pub type Pair = (usize, usize);
 
 /// Something that moves money between its accounts, by index.
 #[async_trait]
 pub trait Workload: Send + Sync + 'static {
-    /// One command: a transfer of a fixed small amount for each pair, all or
-    /// none, under the unique key `key`; committed when this returns `Ok`.
+    /// One call: for each pair a transfer of a fixed small amount (or, for
+    /// the ledger's split workload, an entry of three postings from the
+    /// pair's payer), all or none, under the unique key `key`; committed
+    /// when this returns `Ok`.
     async fn transfers(&self, pairs: &[Pair], key: &str) -> Result<(), BenchError>;
 }
 
@@ -28,7 +31,7 @@ pub trait Workload: Send + Sync + 'static {
 pub struct RunPlan {
     /// Concurrent client tasks, each with one command in flight.
     pub clients: usize,
-    /// Transfers per command (1 to `ledger_core::BATCH_SIZE_MAX`).
+    /// Commands (pairs) per call (1 to `ledger_core::BATCH_SIZE_MAX`).
     pub batch_size: usize,
     /// Unmeasured time first.
     pub warmup: Duration,
@@ -45,23 +48,24 @@ pub struct RunPlan {
 /// What a run got done in its measured time.
 #[derive(Debug, Clone)]
 pub struct Measurement {
-    /// Transfers committed in the measured time.
-    pub transfers: u64,
-    /// Commands (of `batch_size` transfers) that failed in the measured time.
+    /// Commands (transfers or entries, `batch_size` per call) committed in
+    /// the measured time.
+    pub commands: u64,
+    /// Calls (of `batch_size` commands) that failed in the measured time.
     pub errors: u64,
     /// The first failure, if any.
     pub first_error: Option<String>,
     /// The measured time actually elapsed.
     pub elapsed: Duration,
-    /// Latencies of the committed commands.
+    /// Latencies of the committed calls.
     pub latency: Latency,
 }
 
 impl Measurement {
-    /// Committed transfers per second.
+    /// Committed commands per second.
     pub fn per_second(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 { self.transfers as f64 / secs } else { 0.0 }
+        if secs > 0.0 { self.commands as f64 / secs } else { 0.0 }
     }
 }
 
@@ -96,8 +100,8 @@ pub async fn drive(workload: Arc<dyn Workload>, plan: &RunPlan) -> Result<Measur
         first_error = first_error.or(result.first_error);
     }
     let elapsed = Instant::now().saturating_duration_since(measure_from).max(Duration::from_micros(1));
-    let transfers = recorder.len().saturating_mul(batch_size as u64);
-    Ok(Measurement { transfers, errors, first_error, elapsed, latency: recorder.summary() })
+    let commands = recorder.len().saturating_mul(batch_size as u64);
+    Ok(Measurement { commands, errors, first_error, elapsed, latency: recorder.summary() })
 }
 
 async fn client_loop(
@@ -171,8 +175,8 @@ mod tests {
         let started = Instant::now();
         let m = drive(Arc::new(Counting(AtomicU64::new(0))), &plan).await.unwrap();
         assert!(started.elapsed() < Duration::from_secs(2));
-        assert!(m.transfers > 20, "{m:?}");
-        assert!(m.errors > 5 && m.errors < m.transfers, "{m:?}");
+        assert!(m.commands > 20, "{m:?}");
+        assert!(m.errors > 5 && m.errors < m.commands, "{m:?}");
         assert_eq!(m.first_error.as_deref(), Some("baseline state: refused"));
         assert!(m.per_second() > 0.0 && m.latency.p50_micros >= 1000, "{m:?}");
     }

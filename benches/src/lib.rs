@@ -5,7 +5,9 @@
 //! `benches/` share ([`fixture`]).
 //!
 //! The harness runs N client tasks that each send one transfer at a time
-//! (accounts drawn with a [`zipf`] skew) to a ledger on each backend, and in
+//! (accounts drawn with a [`zipf`] skew; or, with `--workload split|both`,
+//! one general ledger entry of three postings, beside the transfers with
+//! the split/transfer ratio) to a ledger on each backend, and in
 //! the same run to a **baseline** that writes the same rows by hand without
 //! ledger logic ([`baseline`]), and, beside group commit, to a grouped
 //! baseline that commits one command per client in a single storage

@@ -82,8 +82,17 @@ async fn run_compare(args: &CompareArgs) -> Result<(), BenchError> {
     if let Some(path) = &args.svg {
         chart::draw(&report, path)?;
     }
-    if report.invariants.iter().any(|i| !i.check.balanced) {
-        return Err(BenchError::Invariant("a ledger's balances do not sum to zero after the run".into()));
+    if let Some(broken) = report.invariants.iter().find(|i| !i.check.holds()) {
+        return Err(BenchError::Invariant(format!(
+            "after a {} ledger run on {} ({} clients): balances sum to zero: {}; accounts not listed: {}; \
+             wrong balances: {:?}",
+            broken.workload.name(),
+            broken.backend,
+            broken.clients,
+            broken.check.balanced,
+            broken.check.missing,
+            broken.check.mismatches,
+        )));
     }
     Ok(())
 }

@@ -70,6 +70,63 @@ impl GroupCommitMode {
     }
 }
 
+/// What one ledger command does, as a row of the report names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkloadKind {
+    /// One transfer of [`crate::backend::TRANSFER_AMOUNT`] between two
+    /// customer accounts: one posting.
+    #[default]
+    Transfer,
+    /// One entry of three postings from one customer account: to another
+    /// customer account, to a fee ledger account and to a tax ledger account
+    /// (see [`crate::backend::SPLIT_AMOUNTS`]).
+    Split,
+}
+
+impl WorkloadKind {
+    /// The lower-case name used in tables and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Transfer => "transfer",
+            WorkloadKind::Split => "split",
+        }
+    }
+
+    /// Postings (source to destination, each a debit line and a credit
+    /// line) one command of this workload moves.
+    pub fn postings(self) -> u64 {
+        match self {
+            WorkloadKind::Transfer => 1,
+            WorkloadKind::Split => 3,
+        }
+    }
+}
+
+/// Which workloads the ledger runs (`--workload`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorkloadMode {
+    /// One transfer per command (and the baselines).
+    Transfer,
+    /// One 3-posting split entry per command; the baselines, which are
+    /// transfer-only, do not run.
+    Split,
+    /// Both, each split run straight after the transfer run it is compared
+    /// with.
+    Both,
+}
+
+impl WorkloadMode {
+    /// The workloads to run, transfer first.
+    pub fn kinds(self) -> Vec<WorkloadKind> {
+        match self {
+            WorkloadMode::Transfer => vec![WorkloadKind::Transfer],
+            WorkloadMode::Split => vec![WorkloadKind::Split],
+            WorkloadMode::Both => vec![WorkloadKind::Transfer, WorkloadKind::Split],
+        }
+    }
+}
+
 /// `ledger-bench [compare options]`: ledger against baseline on each backend.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CompareArgs {
@@ -79,13 +136,19 @@ pub struct CompareArgs {
     /// Concurrent client tasks, one run per value.
     #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
     pub clients: Vec<usize>,
+    /// What each ledger command does: `transfer` (one transfer), `split`
+    /// (one entry of three postings: payer to payee, to a fee ledger account
+    /// and to a tax ledger account), or `both`, side by side with the
+    /// split/transfer ratio. The baselines are transfer-only.
+    #[arg(long, value_enum, default_value = "transfer")]
+    pub workload: WorkloadMode,
     /// Customer accounts to spread transfers over.
     #[arg(long, default_value_t = 10_000)]
     pub accounts: usize,
-    /// Transfers per command: 1 runs `Ledger::execute` per transfer; more
-    /// runs `Ledger::execute_batch` (all or none, one idempotency key and one
-    /// audit record per command), and the baselines write as many transfers
-    /// in one storage transaction.
+    /// Commands (transfers, or split entries) per call: 1 runs
+    /// `Ledger::execute` per command; more runs `Ledger::execute_batch` (all
+    /// or none, one idempotency key and one audit record per call), and the
+    /// baselines write as many transfers in one storage transaction.
     #[arg(long, default_value_t = 1, value_parser = batch_size)]
     pub batch_size: usize,
     /// How accounts are drawn.
@@ -144,6 +207,7 @@ impl CompareArgs {
         CompareArgs {
             backends,
             clients: vec![1, 4],
+            workload: WorkloadMode::Transfer,
             accounts: 50,
             batch_size: 1,
             skew: Skew::Zipf,

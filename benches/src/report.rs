@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::BenchError;
 use crate::invariants::BalanceCheck;
 use crate::latency::Latency;
+use crate::options::WorkloadKind;
 
 /// What a row measured: the ledger, or a hand-written baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +42,10 @@ pub struct Row {
     pub backend: String,
     /// Ledger or baseline.
     pub system: System,
+    /// What each command did: a transfer (every baseline row) or a split
+    /// entry of three postings.
+    #[serde(default)]
+    pub workload: WorkloadKind,
     /// How acknowledged commits reach the disk.
     pub durability: String,
     /// Whether the ledger coalesced commits (`None` for baselines).
@@ -50,29 +55,42 @@ pub struct Row {
     /// Which entry of `--clients` this run measured (from 0), so a client
     /// count given twice pairs each ledger run with the baseline run beside it.
     pub round: usize,
-    /// Transfers per command (one atomic batch, one storage transaction).
+    /// Commands per call (one atomic batch, one storage transaction).
     pub batch_size: usize,
-    /// Transfers committed in the measured time.
-    pub transfers: u64,
-    /// Transfers that failed in the measured time.
+    /// Commands (transfers, or split entries) committed in the measured time.
+    #[serde(alias = "transfers")]
+    pub commands: u64,
+    /// Calls (of `batch_size` commands) that failed in the measured time.
     pub errors: u64,
     /// The first failure's message.
     pub first_error: Option<String>,
     /// The measured time.
     pub seconds: f64,
-    /// Committed transfers per second.
-    pub transfers_per_second: f64,
-    /// Latency percentiles of committed transfers.
+    /// Committed commands per second.
+    #[serde(alias = "transfers_per_second")]
+    pub commands_per_second: f64,
+    /// Committed postings per second: commands per second times the
+    /// workload's postings per command (1 for a transfer, 3 for a split).
+    #[serde(default)]
+    pub postings_per_second: f64,
+    /// Latency percentiles of committed calls.
     pub latency: Latency,
-    /// Ledger and grouped baseline rows: transfers per second over the
-    /// baseline's with the same backend, durability, clients, batch size and
-    /// round.
+    /// Transfer ledger rows and grouped baseline rows: commands per second
+    /// over the baseline's with the same backend, durability, clients, batch
+    /// size and round. `None` for split rows: the baselines are
+    /// transfer-only.
     pub baseline_ratio: Option<f64>,
-    /// Ledger rows with group commit: transfers per second over the grouped
-    /// baseline's with the same backend, durability, clients,
+    /// Transfer ledger rows with group commit: commands per second over the
+    /// grouped baseline's with the same backend, durability, clients,
     /// batch size and round.
     #[serde(default)]
     pub grouped_ratio: Option<f64>,
+    /// Split ledger rows: commands per second over the transfer ledger row's
+    /// with the same backend, durability, group commit, clients, batch size
+    /// and round (measured just before it). Postings per second compare at
+    /// three times this.
+    #[serde(default)]
+    pub split_ratio: Option<f64>,
 }
 
 impl Row {
@@ -85,6 +103,17 @@ impl Row {
             && self.round == other.round
             && self.batch_size == other.batch_size
     }
+
+    /// Whether `other` is the transfer ledger run this split ledger run is
+    /// compared with: same place, same group commit setting.
+    fn splits_against(&self, other: &Row) -> bool {
+        self.system == System::Ledger
+            && other.system == System::Ledger
+            && self.workload == WorkloadKind::Split
+            && other.workload == WorkloadKind::Transfer
+            && self.group_commit == other.group_commit
+            && self.pairs_with(other)
+    }
 }
 
 /// The ledger invariant after one ledger run (each run has its own store).
@@ -96,6 +125,8 @@ pub struct InvariantRow {
     pub durability: String,
     /// Whether the run used group commit.
     pub group_commit: bool,
+    /// The run's workload.
+    pub workload: WorkloadKind,
     /// Its concurrent clients.
     pub clients: usize,
     /// Its position in the `--clients` list.
@@ -146,20 +177,29 @@ pub struct Report {
 }
 
 impl Report {
-    /// Fills each ledger and grouped baseline row's ratio against its
-    /// baseline row, and each group-commit ledger row's against its grouped
-    /// baseline row.
+    /// Fills each transfer ledger and grouped baseline row's ratio against
+    /// its baseline row, each group-commit transfer ledger row's against its
+    /// grouped baseline row, and each split ledger row's against its
+    /// transfer ledger row.
     pub fn compute_ratios(&mut self) {
         let of = |system: System, rows: &[Row]| rows.iter().filter(|r| r.system == system).cloned().collect();
         let baselines: Vec<Row> = of(System::Baseline, &self.rows);
         let grouped: Vec<Row> = of(System::GroupedBaseline, &self.rows);
-        let ratio = |row: &Row, to: &[Row]| {
-            to.iter()
-                .find(|b| b.pairs_with(row))
-                .filter(|b| b.transfers_per_second > 0.0)
-                .map(|b| row.transfers_per_second / b.transfers_per_second)
+        let transfers: Vec<Row> = self
+            .rows
+            .iter()
+            .filter(|r| r.system == System::Ledger && r.workload == WorkloadKind::Transfer)
+            .cloned()
+            .collect();
+        let over = |row: &Row, to: Option<&Row>| {
+            to.filter(|b| b.commands_per_second > 0.0).map(|b| row.commands_per_second / b.commands_per_second)
         };
+        let ratio = |row: &Row, to: &[Row]| over(row, to.iter().find(|b| b.pairs_with(row)));
         for row in self.rows.iter_mut() {
+            if row.workload == WorkloadKind::Split {
+                row.split_ratio = over(row, transfers.iter().find(|t| row.splits_against(t)));
+                continue;
+            }
             if row.system != System::Baseline {
                 row.baseline_ratio = ratio(row, &baselines);
             }
@@ -169,34 +209,64 @@ impl Report {
         }
     }
 
-    /// The results as a markdown table.
+    /// The results as a markdown table; when split rows ran beside
+    /// transfer rows, a second table of the split/transfer ratios.
     pub fn markdown(&self) -> String {
         let mut out = String::from(
-            "| backend | durability | system | group commit | clients | batch | transfers/s | p50 ms | p99 ms | p99.9 ms | errors | x baseline | x grouped |\n\
-             |---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            "| backend | durability | workload | system | group commit | clients | batch | commands/s | postings/s | p50 ms | p99 ms | p99.9 ms | errors | x baseline | x grouped | x transfer |\n\
+             |---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         let ms = |micros: u64| format!("{:.2}", micros as f64 / 1000.0);
         for r in &self.rows {
             let system = r.system.label();
-            let gc = match r.group_commit {
-                Some(true) => "on",
-                Some(false) => "off",
-                None => "-",
-            };
-            let times = |ratio: Option<f64>| ratio.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}x"));
-            let (ratio, grouped) = (times(r.baseline_ratio), times(r.grouped_ratio));
+            let gc = gc_label(r.group_commit);
+            let (ratio, grouped, split) = (times(r.baseline_ratio), times(r.grouped_ratio), times(r.split_ratio));
             let _ = writeln!(
                 out,
-                "| {} | {} | {system} | {gc} | {} | {} | {:.0} | {} | {} | {} | {} | {ratio} | {grouped} |",
+                "| {} | {} | {} | {system} | {gc} | {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {ratio} | {grouped} | {split} |",
                 r.backend,
                 r.durability,
+                r.workload.name(),
                 r.clients,
                 r.batch_size,
-                r.transfers_per_second,
+                r.commands_per_second,
+                r.postings_per_second,
                 ms(r.latency.p50_micros),
                 ms(r.latency.p99_micros),
                 ms(r.latency.p999_micros),
                 r.errors,
+            );
+        }
+        let pairs: Vec<(&Row, &Row)> = self
+            .rows
+            .iter()
+            .filter(|split| split.split_ratio.is_some())
+            .filter_map(|split| Some((self.rows.iter().find(|t| split.splits_against(t))?, split)))
+            .collect();
+        if pairs.is_empty() {
+            return out;
+        }
+        out.push_str(
+            "\nSplit (one entry of 3 postings) against transfer (1 posting), ledger runs of the same backend, \
+             group commit, clients and round, one straight after the other:\n\n\
+             | backend | durability | group commit | clients | batch | round | transfer commands/s | split commands/s | split postings/s | split/transfer commands | split/transfer postings |\n\
+             |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for (transfer, split) in pairs {
+            let ratio = split.split_ratio.unwrap_or_default();
+            let postings = ratio * split.workload.postings() as f64 / transfer.workload.postings() as f64;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {ratio:.2}x | {postings:.2}x |",
+                split.backend,
+                split.durability,
+                gc_label(split.group_commit),
+                split.clients,
+                split.batch_size,
+                split.round,
+                transfer.commands_per_second,
+                split.commands_per_second,
+                split.postings_per_second,
             );
         }
         out
@@ -209,6 +279,18 @@ impl Report {
     }
 }
 
+fn gc_label(group_commit: Option<bool>) -> &'static str {
+    match group_commit {
+        Some(true) => "on",
+        Some(false) => "off",
+        None => "-",
+    }
+}
+
+fn times(ratio: Option<f64>) -> String {
+    ratio.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}x"))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -219,18 +301,21 @@ mod tests {
             round: 0,
             backend: "sqlite".into(),
             system,
+            workload: WorkloadKind::Transfer,
             durability: "WAL".into(),
             group_commit: (system == System::Ledger).then_some(false),
             clients,
             batch_size: 1,
-            transfers: 10,
+            commands: 10,
             errors: 0,
             first_error: None,
             seconds: 1.0,
-            transfers_per_second: tps,
+            commands_per_second: tps,
+            postings_per_second: tps,
             latency: Latency { p50_micros: 1500, p99_micros: 2000, p999_micros: 2500, max_micros: 3000 },
             baseline_ratio: None,
             grouped_ratio: None,
+            split_ratio: None,
         }
     }
 
@@ -253,10 +338,13 @@ mod tests {
         assert_eq!(ratios, vec![Some(0.5), None, Some(1.5), None, None]);
         let table = report.markdown();
         assert!(
-            table.contains("| sqlite | WAL | ledger | off | 1 | 1 | 50 | 1.50 | 2.00 | 2.50 | 0 | 0.50x | - |"),
+            table.contains(
+                "| sqlite | WAL | transfer | ledger | off | 1 | 1 | 50 | 50 | 1.50 | 2.00 | 2.50 | 0 | 0.50x | - | - |"
+            ),
             "{table}"
         );
-        assert!(table.contains("| sqlite | WAL | baseline | - | 8 | 1 | 200 |"), "{table}");
+        assert!(table.contains("| sqlite | WAL | transfer | baseline | - | 8 | 1 | 200 | 200 |"), "{table}");
+        assert!(!table.contains("Split"), "no split rows, no split table: {table}");
     }
 
     #[test]
@@ -297,10 +385,51 @@ mod tests {
             report.rows.iter().map(|r| (r.baseline_ratio, r.grouped_ratio)).collect();
         assert_eq!(ratios, vec![(Some(0.75), None), (Some(3.0), Some(0.75)), (None, None), (Some(4.0), None)]);
         let table = report.markdown();
-        assert!(table.contains("| ledger | on | 64 | 1 | 600 | 1.50 | 2.00 | 2.50 | 0 | 3.00x | 0.75x |"), "{table}");
         assert!(
-            table.contains("| grouped baseline | - | 64 | 1 | 800 | 1.50 | 2.00 | 2.50 | 0 | 4.00x | - |"),
+            table.contains("| ledger | on | 64 | 1 | 600 | 600 | 1.50 | 2.00 | 2.50 | 0 | 3.00x | 0.75x | - |"),
             "{table}"
         );
+        assert!(
+            table.contains("| grouped baseline | - | 64 | 1 | 800 | 800 | 1.50 | 2.00 | 2.50 | 0 | 4.00x | - | - |"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn split_rows_are_priced_against_the_transfer_run_of_the_same_group_commit_not_the_baseline() {
+        let ledger = |workload, on, tps: f64| Row {
+            workload,
+            group_commit: Some(on),
+            postings_per_second: tps * workload.postings() as f64,
+            ..row(System::Ledger, 8, tps)
+        };
+        let mut report = Report {
+            machine: Machine::default(),
+            settings: serde_json::Value::Null,
+            rows: vec![
+                ledger(WorkloadKind::Transfer, false, 400.0),
+                ledger(WorkloadKind::Split, false, 300.0),
+                ledger(WorkloadKind::Transfer, true, 1000.0),
+                ledger(WorkloadKind::Split, true, 500.0),
+                row(System::Baseline, 8, 200.0),
+            ],
+            invariants: vec![],
+        };
+        report.compute_ratios();
+        let ratios: Vec<(Option<f64>, Option<f64>)> =
+            report.rows.iter().map(|r| (r.baseline_ratio, r.split_ratio)).collect();
+        assert_eq!(
+            ratios,
+            vec![(Some(2.0), None), (None, Some(0.75)), (Some(5.0), None), (None, Some(0.5)), (None, None)]
+        );
+        let table = report.markdown();
+        assert!(
+            table.contains(
+                "| sqlite | WAL | split | ledger | off | 8 | 1 | 300 | 900 | 1.50 | 2.00 | 2.50 | 0 | - | - | 0.75x |"
+            ),
+            "{table}"
+        );
+        assert!(table.contains("| sqlite | WAL | off | 8 | 1 | 0 | 400 | 300 | 900 | 0.75x | 2.25x |"), "{table}");
+        assert!(table.contains("| sqlite | WAL | on | 8 | 1 | 0 | 1000 | 500 | 1500 | 0.50x | 1.50x |"), "{table}");
     }
 }

@@ -1,8 +1,9 @@
-//! The harness end to end on memory and SQLite with tiny sizes: rows with
-//! throughput, JSON and SVG written, and the ledger's books balanced.
+//! The harness end to end with tiny sizes: on memory and SQLite, rows with
+//! throughput, JSON and SVG written, and the ledger's books balanced; on
+//! memory and sled, the split workload beside the transfer one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ledger_bench::options::{Backend, CompareArgs, Durability, GroupCommitMode};
+use ledger_bench::options::{Backend, CompareArgs, Durability, GroupCommitMode, WorkloadKind, WorkloadMode};
 use ledger_bench::report::System;
 use ledger_bench::{chart, compare};
 
@@ -24,7 +25,8 @@ async fn harness_measures_memory_and_sqlite_against_the_baseline_and_keeps_the_b
     assert_eq!(grouped.len(), 1, "sqlite at 4 clients, beside group commit: {:?}", report.rows);
     assert!(grouped[0].backend == "sqlite" && grouped[0].clients == 4 && grouped[0].baseline_ratio.is_some());
     for row in &report.rows {
-        assert!(row.transfers > 0 && row.transfers_per_second > 0.0, "{row:?}");
+        assert!(row.commands > 0 && row.commands_per_second > 0.0, "{row:?}");
+        assert_eq!(row.workload, WorkloadKind::Transfer, "{row:?}");
         assert_eq!(row.errors, 0, "{row:?}");
         assert!(row.latency.p50_micros > 0 && row.latency.p50_micros <= row.latency.p999_micros, "{row:?}");
     }
@@ -45,7 +47,8 @@ async fn harness_measures_memory_and_sqlite_against_the_baseline_and_keeps_the_b
         serde_json::from_str(&std::fs::read_to_string(args.json.as_ref().unwrap()).unwrap()).unwrap();
     assert_eq!(json["rows"].as_array().map(Vec::len), Some(11));
     assert_eq!(json["rows"][0]["backend"], "memory");
-    assert!(json["rows"][0]["transfers_per_second"].as_f64().unwrap() > 0.0);
+    assert!(json["rows"][0]["commands_per_second"].as_f64().unwrap() > 0.0);
+    assert_eq!(json["rows"][0]["workload"], "transfer");
 
     let svg = dir.path().join("chart.svg");
     chart::draw(&report, &svg).unwrap();
@@ -53,7 +56,7 @@ async fn harness_measures_memory_and_sqlite_against_the_baseline_and_keeps_the_b
     assert!(svg.starts_with("<svg") && svg.contains("sqlite baseline"), "{}", &svg[..svg.len().min(200)]);
 
     let table = report.markdown();
-    assert!(table.contains("| sqlite | WAL, synchronous=FULL | ledger | off | 4 |"), "{table}");
+    assert!(table.contains("| sqlite | WAL, synchronous=FULL | transfer | ledger | off | 4 |"), "{table}");
     assert!(log.iter().any(|l| l.contains("balances sum to zero: true")), "{log:?}");
 }
 
@@ -65,4 +68,83 @@ async fn backends_without_a_relaxed_mode_are_skipped_not_mislabelled() {
     let report = compare::run(&args, &mut |line: &str| log.push(line.to_owned())).await.unwrap();
     assert!(report.rows.is_empty(), "{:?}", report.rows);
     assert_eq!(log.iter().filter(|l| l.contains("no Relaxed durability mode, skipped")).count(), 2, "{log:?}");
+}
+
+/// `--workload both` on memory and sled, 2 clients: each split run (one
+/// entry of three postings per command) beside its transfer run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_workload_runs_beside_transfers_on_memory_and_sled_and_keeps_the_books_whole() {
+    let mut args = CompareArgs::tiny(vec![Backend::Memory, Backend::Sled]);
+    args.workload = WorkloadMode::Both;
+    args.clients = vec![2];
+    args.seconds = 0.25;
+    args.warmup_seconds = 0.05;
+    let mut log = Vec::new();
+    let report = compare::run(&args, &mut |line: &str| log.push(line.to_owned())).await.unwrap();
+
+    let ledger = |workload| report.rows.iter().filter(move |r| r.system == System::Ledger && r.workload == workload);
+    assert_eq!(ledger(WorkloadKind::Transfer).count(), 2, "{:?}", report.rows);
+    assert_eq!(ledger(WorkloadKind::Split).count(), 2, "{:?}", report.rows);
+    let baselines: Vec<_> = report.rows.iter().filter(|r| r.system != System::Ledger).collect();
+    assert!(baselines.len() == 1 && baselines[0].workload == WorkloadKind::Transfer, "sled's only: {baselines:?}");
+    for row in &report.rows {
+        assert!(row.commands > 0 && row.commands_per_second > 0.0, "{row:?}");
+        assert_eq!(row.errors, 0, "{row:?}");
+        let postings = row.commands_per_second * row.workload.postings() as f64;
+        assert!((row.postings_per_second - postings).abs() < 1e-6, "{row:?}");
+    }
+    for split in ledger(WorkloadKind::Split) {
+        assert!(split.split_ratio.is_some_and(|x| x > 0.0), "priced against its transfer run: {split:?}");
+        assert_eq!((split.baseline_ratio, split.grouped_ratio), (None, None), "baselines are transfer-only: {split:?}");
+    }
+    let sled_transfer = ledger(WorkloadKind::Transfer).find(|r| r.backend == "sled").unwrap();
+    assert!(sled_transfer.baseline_ratio.is_some() && sled_transfer.split_ratio.is_none(), "{sled_transfer:?}");
+
+    assert_eq!(report.invariants.len(), 4, "one check per ledger run: {:?}", report.invariants);
+    for invariant in &report.invariants {
+        let check = &invariant.check;
+        assert!(check.holds() && check.balanced && check.missing == 0, "{invariant:?}");
+        assert_eq!(check.sums.get("USD").map(String::as_str), Some("0"), "{invariant:?}");
+        assert_eq!(check.kinds.get("checking"), Some(&50), "{invariant:?}");
+        if invariant.workload == WorkloadKind::Transfer {
+            assert_eq!(check.kinds.get("ledger"), None, "{invariant:?}");
+            continue;
+        }
+        // The fee and tax ledger accounts are in the sum, and hold 0.15 and
+        // 0.05 of every committed split: 3 to 1, never a split in part.
+        assert_eq!(check.kinds.get("ledger"), Some(&2), "{invariant:?}");
+        let balance = |code: &str| check.coded.get(code).unwrap().parse::<rust_decimal::Decimal>().unwrap();
+        let (fee, tax) = (balance("revenue:fees"), balance("liabilities:tax"));
+        assert!(tax > rust_decimal::Decimal::ZERO && fee == tax * rust_decimal::Decimal::from(3), "{invariant:?}");
+    }
+
+    let table = report.markdown();
+    assert!(table.contains("| memory | in memory | split | ledger | off | 2 | 1 |"), "{table}");
+    assert!(table.contains("| sled | flush on commit | split | ledger | off | 2 | 1 |"), "{table}");
+    assert!(table.contains("| split/transfer commands | split/transfer postings |"), "{table}");
+    assert!(table.contains("| sled | flush on commit | off | 2 | 1 | 0 |"), "a ratio row per backend: {table}");
+    assert!(log.iter().any(|l| l.contains("whole splits: true")), "{log:?}");
+}
+
+/// `--workload split --batch-size 3`: three entries per `execute_batch`, and
+/// the baselines (transfer-only) left out.
+#[tokio::test]
+async fn split_entries_batch_like_transfers_and_skip_the_transfer_only_baselines() {
+    let mut args = CompareArgs::tiny(vec![Backend::Memory, Backend::Sled]);
+    args.workload = WorkloadMode::Split;
+    args.batch_size = 3;
+    args.clients = vec![2];
+    args.seconds = 0.2;
+    args.warmup_seconds = 0.0;
+    let mut log = Vec::new();
+    let report = compare::run(&args, &mut |line: &str| log.push(line.to_owned())).await.unwrap();
+    assert_eq!(report.rows.len(), 2, "{:?}", report.rows);
+    for row in &report.rows {
+        assert!(row.system == System::Ledger && row.workload == WorkloadKind::Split, "{row:?}");
+        assert!(row.commands > 0 && row.commands % 3 == 0 && row.errors == 0, "{row:?}");
+        assert_eq!(row.split_ratio, None, "no transfer run to compare with: {row:?}");
+    }
+    assert!(report.invariants.iter().all(|i| i.check.holds()), "{:?}", report.invariants);
+    assert!(log.iter().any(|l| l.contains("baselines are transfer-only")), "{log:?}");
+    assert!(!report.markdown().contains("split/transfer"), "{}", report.markdown());
 }
