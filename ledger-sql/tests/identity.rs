@@ -734,7 +734,7 @@ async fn schema_0005_fills_running_balances_on_a_0004_database_with_data(db: Db)
             expected.push(h.ledger.balance_as_of(&sys, account, *at).await.unwrap().posted);
         }
     }
-    let statement = h.ledger.statement(&sys, a.id, instants[0], h.ledger.now()).await.unwrap();
+    let statement = h.ledger.statement(&sys, a.id, Some(instants[0]), Some(h.ledger.now())).await.unwrap();
     drop(h);
     store.close().await;
     strip_0005(&db).await;
@@ -757,7 +757,7 @@ async fn schema_0005_fills_running_balances_on_a_0004_database_with_data(db: Db)
         ["1000.25", "699.75", "549.00", "549.00"],
         "a's balance after the deposit, the transfer, the capture, the withdrawal"
     );
-    let again = h.ledger.statement(&sys, a.id, statement.from, statement.until).await.unwrap();
+    let again = h.ledger.statement(&sys, a.id, Some(statement.from), Some(statement.until)).await.unwrap();
     assert_eq!(again, statement);
     invariants::check(&h.ledger).await;
     let deposit = Deposit { account: b.id, amount: money("1"), description: None, metadata: Default::default() };

@@ -56,20 +56,23 @@ impl Ledger {
         Ok(Page { items, next_cursor })
     }
 
-    /// An account's statement for `[from, until)` (`until` at most now;
-    /// later is read as now): the opening balance, every posting of the
-    /// period oldest first with its running balance and its transaction's
-    /// kind and description, and the closing balance.
+    /// An account's statement for `[from, until)` (`from` defaults to the
+    /// account's opening, `until` to now, and an `until` later than now is
+    /// read as now): the opening balance, every posting of the period oldest
+    /// first with its running balance and its transaction's kind and
+    /// description, and the closing balance.
     pub async fn statement(
         &self,
         actor: &Actor,
         account: AccountId,
-        from: DateTime<Utc>,
-        until: DateTime<Utc>,
+        from: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
     ) -> Result<Statement, LedgerError> {
-        let until = until.min(self.clock.now());
-        check_period(Some(from), Some(until))?;
         let account = self.account(actor, account).await?;
+        let now = self.clock.now();
+        let until = until.map_or(now, |until| until.min(now));
+        let from = from.unwrap_or(account.created_at.min(until - chrono::Duration::nanoseconds(1)));
+        check_period(Some(from), Some(until))?;
         let before = |t: DateTime<Utc>| t - chrono::Duration::nanoseconds(1);
         let opening = self.posted_as_of(&account, before(from)).await?;
         let closing = self.posted_as_of(&account, before(until)).await?;

@@ -139,7 +139,7 @@ pub async fn statements_open_plus_changes_is_closing(h: Harness) {
     deposit(&h, a.id, "1000").await; // after the period
     h.clock.advance(Duration::seconds(1));
 
-    let s = h.ledger.statement(&SYS, a.id, from, until).await.expect("statement");
+    let s = h.ledger.statement(&SYS, a.id, Some(from), Some(until)).await.expect("statement");
     assert_eq!((s.account, s.currency, s.from, s.until), (a.id, Currency::Usd, from, until));
     assert_eq!((s.opening, s.closing), (dec("100"), dec("67.5")));
     let kinds: Vec<TransactionKind> = s.lines.iter().map(|l| l.kind).collect();
@@ -152,24 +152,32 @@ pub async fn statements_open_plus_changes_is_closing(h: Harness) {
     for (f, u) in [(0, 1), (0, 15), (1, 2), (5, 12), (11, 30), (0, 30)] {
         let s = h
             .ledger
-            .statement(&SYS, a.id, t0 + Duration::seconds(f), t0 + Duration::seconds(u))
+            .statement(&SYS, a.id, Some(t0 + Duration::seconds(f)), Some(t0 + Duration::seconds(u)))
             .await
             .expect("statement");
         assert_eq!(s.opening + s.lines.iter().map(|l| l.change.change).sum::<Decimal>(), s.closing, "[t{f}, t{u})");
     }
     // A debit-normal account's statement reads on its side.
     let settlement =
-        h.ledger.statement(&SYS, AccountId::settlement(Currency::Usd), t0, until).await.expect("statement");
+        h.ledger.statement(&SYS, AccountId::settlement(Currency::Usd), Some(t0), Some(until)).await.expect("statement");
     assert_eq!((settlement.opening, settlement.closing), (Decimal::ZERO, dec("100")));
     // An end in the future is now; a period that ends before it starts is refused.
     let open_ended =
-        h.ledger.statement(&SYS, a.id, from, h.ledger.now() + Duration::days(30)).await.expect("statement");
+        h.ledger.statement(&SYS, a.id, Some(from), Some(h.ledger.now() + Duration::days(30))).await.expect("statement");
     assert_eq!(open_ended.until, h.ledger.now());
     assert_eq!(open_ended.closing, dec("1067.5"));
-    assert_eq!(h.ledger.statement(&SYS, a.id, until, from).await.map(|s| s.closing), Err(LedgerError::InvalidPeriod));
+    let whole = h.ledger.statement(&SYS, a.id, None, None).await.expect("statement");
+    assert_eq!(
+        (whole.from, whole.until, whole.opening, whole.closing),
+        (a.created_at, h.ledger.now(), Decimal::ZERO, dec("1067.5"))
+    );
+    assert_eq!(
+        h.ledger.statement(&SYS, a.id, Some(until), Some(from)).await.map(|s| s.closing),
+        Err(LedgerError::InvalidPeriod)
+    );
     let stranger = Actor::customer(UserId::new());
     assert_eq!(
-        h.ledger.statement(&stranger, a.id, from, until).await.map(|s| s.closing),
+        h.ledger.statement(&stranger, a.id, Some(from), Some(until)).await.map(|s| s.closing),
         Err(LedgerError::AccountNotFound { account: a.id })
     );
 }
