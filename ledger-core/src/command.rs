@@ -245,6 +245,25 @@ pub struct Entry {
     pub metadata: Metadata,
 }
 
+/// Moves a posted transaction's money back: a new transaction of kind
+/// `reversal` whose legs are the original's, destination to source. Whole
+/// (`amount: None`: what is left to reverse) for any posted transaction;
+/// partial only for a single-posting one, repeatable until all of it is
+/// reversed. Floors and statuses apply as to any posting. The embedding
+/// program and admins only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reverse {
+    /// The transaction to reverse.
+    pub transaction: TransactionId,
+    /// How much to move back; `None` for all that is left.
+    pub amount: Option<Amount>,
+    /// Free text.
+    pub description: Option<String>,
+    /// The application's own details, stored on the reversal.
+    #[serde(default)]
+    pub metadata: Metadata,
+}
+
 /// A command that moves or reserves money.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -263,6 +282,8 @@ pub enum MoneyCommand {
     VoidHold(VoidHold),
     /// See [`Entry`].
     Entry(Entry),
+    /// See [`Reverse`].
+    Reverse(Reverse),
 }
 
 impl MoneyCommand {
@@ -276,6 +297,7 @@ impl MoneyCommand {
             MoneyCommand::CaptureHold(_) => "hold.capture",
             MoneyCommand::VoidHold(_) => "hold.void",
             MoneyCommand::Entry(_) => "entry",
+            MoneyCommand::Reverse(_) => "reversal",
         }
     }
 
@@ -289,6 +311,7 @@ impl MoneyCommand {
             MoneyCommand::CaptureHold(c) => format!("hold:{}", c.hold),
             MoneyCommand::VoidHold(c) => format!("hold:{}", c.hold),
             MoneyCommand::Entry(c) => format!("entry:{}", c.postings.len()),
+            MoneyCommand::Reverse(c) => format!("transaction:{}", c.transaction),
         }
     }
 
@@ -332,6 +355,12 @@ impl MoneyCommand {
                 h.opt_str(c.description.as_deref());
                 c.metadata.fingerprint(h);
             }
+            MoneyCommand::Reverse(c) => {
+                h.str(&c.transaction.to_string());
+                h.opt_str(c.amount.map(|a| a.value().normalize().to_string()).as_deref());
+                h.opt_str(c.description.as_deref());
+                c.metadata.fingerprint(h);
+            }
         }
     }
 }
@@ -364,4 +393,4 @@ macro_rules! into_money_command {
         }
     )+};
 }
-into_money_command!(Deposit, Withdraw, Transfer, PlaceHold, CaptureHold, VoidHold, Entry);
+into_money_command!(Deposit, Withdraw, Transfer, PlaceHold, CaptureHold, VoidHold, Entry, Reverse);

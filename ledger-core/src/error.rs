@@ -124,6 +124,30 @@ pub enum LedgerError {
     /// A normal balance other than `debit` or `credit`.
     #[error("normal_balance must be `debit` or `credit`")]
     InvalidNormalBalance,
+    /// A reversal asks for what cannot be done (a part of a transaction of
+    /// several postings); the rule is named.
+    #[error("invalid reversal: {0}")]
+    InvalidReversal(&'static str),
+    /// A reversal of more than is left to reverse.
+    #[error("a reversal of {requested} exceeds the {remaining} left to reverse")]
+    ReversalExceedsOriginal {
+        /// What is left to reverse.
+        remaining: Decimal,
+        /// What was asked.
+        requested: Decimal,
+    },
+    /// An instant in the future where only the past can be asked about.
+    #[error("the instant is in the future")]
+    InstantInFuture,
+    /// A period whose end is not after its start.
+    #[error("invalid period: `from` must be before `to`")]
+    InvalidPeriod,
+    /// A statement of more postings than one statement may hold.
+    #[error("the period holds more than {max} postings; ask for a shorter one")]
+    StatementTooLong {
+        /// The most postings of one statement.
+        max: usize,
+    },
 
     // 2. Lookups.
     /// No account with this id.
@@ -246,6 +270,19 @@ pub enum LedgerError {
         hold: TransactionId,
         /// Its current status.
         status: TransactionStatus,
+    },
+    /// The transaction cannot be reversed: a hold still pending or voided
+    /// (it moved nothing), or itself a reversal.
+    #[error("this transaction cannot be reversed")]
+    NotReversible {
+        /// The transaction.
+        transaction: TransactionId,
+    },
+    /// Everything the transaction moved has been reversed already.
+    #[error("the transaction is already reversed in full")]
+    AlreadyReversed {
+        /// The transaction.
+        transaction: TransactionId,
     },
     /// The hold's expiry has passed.
     #[error("the hold has expired")]
@@ -400,6 +437,13 @@ impl LedgerError {
             AccountFrozen { .. } => "account_frozen",
             HoldNotPending { .. } => "hold_not_pending",
             HoldExpired { .. } => "hold_expired",
+            NotReversible { .. } => "not_reversible",
+            AlreadyReversed { .. } => "already_reversed",
+            InvalidReversal(_) => "invalid_reversal",
+            ReversalExceedsOriginal { .. } => "reversal_exceeds_original",
+            InstantInFuture => "instant_in_future",
+            InvalidPeriod => "invalid_period",
+            StatementTooLong { .. } => "statement_too_long",
             CaptureExceedsHold { .. } => "capture_exceeds_hold",
             InsufficientFunds { .. } => "insufficient_funds",
             AccountHasOpenHolds { .. } => "account_has_open_holds",
@@ -439,6 +483,11 @@ impl LedgerError {
             | InvalidEntry(_)
             | InvalidCurrency
             | InvalidNormalBalance
+            | InvalidReversal(_)
+            | ReversalExceedsOriginal { .. }
+            | InstantInFuture
+            | InvalidPeriod
+            | StatementTooLong { .. }
             | InvalidEmail
             | WeakPassword(_)
             | InvalidProfile(_)
@@ -470,6 +519,8 @@ impl LedgerError {
             | PayerUnavailable
             | HoldNotPending { .. }
             | HoldExpired { .. }
+            | NotReversible { .. }
+            | AlreadyReversed { .. }
             | AccountHasOpenHolds { .. }
             | AccountNotEmpty { .. }
             | InvalidStatusTransition { .. }

@@ -22,6 +22,7 @@
 //! **Invariant:** this crate does no I/O and knows no SQL, sled, HTTP or JSON.
 
 pub mod audit;
+pub mod balance_query;
 pub mod bounded_map;
 pub mod clock;
 pub mod command;
@@ -51,10 +52,13 @@ pub use account_code::AccountCode;
 pub use account_number::{AccountNumber, AccountNumberError};
 pub use audit::{AuditDraft, AuditHead, AuditOutcome, AuditRecord, ChainBreak, verify_chain};
 pub use audit_metadata::AuditMetadata;
+pub use balance_query::{
+    BalanceAsOf, BalanceChange, PostingCursor, PostingRange, STATEMENT_POSTINGS_MAX, Statement, StatementLine,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use command::{
     AccountRef, BATCH_SIZE_MAX, CaptureHold, Deposit, ENTRY_POSTINGS_MAX, Entry, EntryPosting, MoneyCommand,
-    OpenAccount, OpenLedgerAccount, PlaceHold, Transfer, VoidHold, Withdraw,
+    OpenAccount, OpenLedgerAccount, PlaceHold, Reverse, Transfer, VoidHold, Withdraw,
 };
 pub use digest::Digest;
 pub use error::{ErrorCategory, LedgerError, StorageError, StorageErrorKind};

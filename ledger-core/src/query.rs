@@ -181,11 +181,11 @@ impl PageRequest {
 
 /// One page of results, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Page<T> {
+pub struct Page<T, C = Cursor> {
     /// The items.
     pub items: Vec<T>,
     /// Where the next page starts; `None` on the last page.
-    pub next_cursor: Option<Cursor>,
+    pub next_cursor: Option<C>,
 }
 
 #[cfg(test)]

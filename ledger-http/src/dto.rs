@@ -7,10 +7,12 @@
 pub use crate::routes::accounts::dto::*;
 pub use crate::routes::audit::dto::*;
 pub use crate::routes::auth::dto::*;
+pub use crate::routes::balances::dto::*;
 pub use crate::routes::entries::dto::*;
 pub use crate::routes::health::dto::*;
 pub use crate::routes::history::dto::*;
 pub use crate::routes::ledger_accounts::dto::*;
 pub use crate::routes::money::dto::*;
 pub use crate::routes::profile::dto::*;
+pub use crate::routes::reversals::dto::*;
 pub use crate::routes::webhook::dto::*;

@@ -194,6 +194,49 @@ pub const LINKS: &[LinkSpec] = &[
         parameter: Some(("id", TRANSACTION_ID)),
         body: None,
     },
+    // An account's balance over time; a transaction's reversal.
+    LinkSpec {
+        source: "open_account",
+        status: "201",
+        target: "balance_history",
+        parameter: Some(("id", ACCOUNT_ID)),
+        body: None,
+    },
+    LinkSpec {
+        source: "open_account",
+        status: "201",
+        target: "statement",
+        parameter: Some(("id", ACCOUNT_ID)),
+        body: None,
+    },
+    LinkSpec {
+        source: "deposit",
+        status: "201",
+        target: "reverse_transaction",
+        parameter: Some(("id", TRANSACTION_ID)),
+        body: None,
+    },
+    LinkSpec {
+        source: "post_entry",
+        status: "201",
+        target: "reverse_transaction",
+        parameter: Some(("id", TRANSACTION_ID)),
+        body: None,
+    },
+    LinkSpec {
+        source: "open_ledger_account",
+        status: "201",
+        target: "ledger_account_balance_history",
+        parameter: Some(("code", "$response.body#/code")),
+        body: None,
+    },
+    LinkSpec {
+        source: "open_ledger_account",
+        status: "201",
+        target: "ledger_account_statement",
+        parameter: Some(("code", "$response.body#/code")),
+        body: None,
+    },
     // A ledger account just opened: read it by code, post an entry on it.
     LinkSpec {
         source: "open_ledger_account",

@@ -159,6 +159,29 @@ pub(crate) fn time(at: DateTime<Utc>) -> [u8; TIME_LEN] {
     key
 }
 
+/// Reads [`time`]'s bytes back.
+pub(crate) fn time_of(bytes: &[u8]) -> Result<DateTime<Utc>, StorageError> {
+    let (Some(secs), Some(nanos)) = (bytes.get(..8), bytes.get(8..TIME_LEN)) else {
+        return Err(corrupt("an instant is too short"));
+    };
+    let mut s = [0; 8];
+    s.copy_from_slice(secs);
+    let mut n = [0; 4];
+    n.copy_from_slice(nanos);
+    let secs = (u64::from_be_bytes(s) ^ (1 << 63)) as i64;
+    DateTime::from_timestamp(secs, u32::from_be_bytes(n)).ok_or_else(|| corrupt("an instant is out of range"))
+}
+
+/// `account || commit time || sequence`: an account's postings in commit
+/// time order (which is commit order), for balances as of an instant.
+pub(crate) fn account_time_sequence(id: AccountId, at: DateTime<Utc>, seq: u64) -> [u8; ID_LEN + TIME_LEN + SEQ_LEN] {
+    let mut key = [0; ID_LEN + TIME_LEN + SEQ_LEN];
+    key[..ID_LEN].copy_from_slice(&account(id));
+    key[ID_LEN..ID_LEN + TIME_LEN].copy_from_slice(&time(at));
+    key[ID_LEN + TIME_LEN..].copy_from_slice(&sequence(seq));
+    key
+}
+
 /// `expiry || hold`: pending holds, oldest expiry first.
 pub(crate) fn expiry(at: DateTime<Utc>, hold: TransactionId) -> [u8; TIME_LEN + ID_LEN] {
     let mut key = [0; TIME_LEN + ID_LEN];

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use ledger_core::identity::{Email, ResetToken, Session, SessionId, User};
 use ledger_core::{
     Account, AccountCode, AccountId, AccountNumber, AuditRecord, Digest, HistoryFilter, IdempotencyKey,
-    IdempotencyRecord, Posting, StorageError, Transaction, TransactionId, UserId,
+    IdempotencyRecord, Posting, PostingRange, StorageError, Transaction, TransactionId, UserId,
 };
 
 use crate::codec::decode;
@@ -194,6 +194,59 @@ impl Inner {
                 decode("a posting", &bytes)
             })
             .collect()
+    }
+
+    /// The last posting of `account` committed at or before `at`: one
+    /// backward step in `posting_times`, one point read.
+    pub(crate) fn posting_as_of(&self, account: AccountId, at: DateTime<Utc>) -> Result<Option<Posting>, StorageError> {
+        let start = keys::account_time_sequence(account, ledger_core::clock::instant_min(), 0);
+        let end = keys::account_time_sequence(account, at, u64::MAX);
+        let Some(entry) = self.trees.posting_times.range(start..=end).next_back() else { return Ok(None) };
+        let (key, _) = entry.map_err(|e| error::sled("reading posting times", e))?;
+        self.posting(account, keys::sequence_suffix(&key)?).map(Some)
+    }
+
+    /// An account's postings in `range`, through `posting_times`.
+    pub(crate) fn postings_in(&self, range: &PostingRange, limit: usize) -> Result<Vec<Posting>, StorageError> {
+        let key = |at: DateTime<Utc>, seq: u64| keys::account_time_sequence(range.account, at, seq).to_vec();
+        let mut start = Bound::Included(key(range.from.unwrap_or_else(ledger_core::clock::instant_min), 0));
+        let mut end = match range.until {
+            Some(until) => Bound::Excluded(key(until, 0)),
+            None => Bound::Included(key(ledger_core::clock::instant_max(), u64::MAX)),
+        };
+        if let Some(after) = range.after {
+            // The cursor narrows the side it moves from, unless that is narrower already.
+            let past = key(after.at, after.sequence);
+            let bound_key = |bound: &Bound<Vec<u8>>| match bound {
+                Bound::Included(k) | Bound::Excluded(k) => k.clone(),
+                Bound::Unbounded => Vec::new(),
+            };
+            if range.newest_first && past <= bound_key(&end) {
+                end = Bound::Excluded(past);
+            } else if !range.newest_first && past >= bound_key(&start) {
+                start = Bound::Excluded(past);
+            }
+        }
+        let entries = self.trees.posting_times.range((start, end));
+        let keys: Box<dyn Iterator<Item = _>> =
+            if range.newest_first { Box::new(entries.rev()) } else { Box::new(entries) };
+        keys.take(limit)
+            .map(|entry| {
+                let (key, _) = entry.map_err(|e| error::sled("reading posting times", e))?;
+                self.posting(range.account, keys::sequence_suffix(&key)?)
+            })
+            .collect()
+    }
+
+    /// One stored posting.
+    fn posting(&self, account: AccountId, sequence: u64) -> Result<Posting, StorageError> {
+        let bytes = self
+            .trees
+            .account_postings
+            .get(keys::account_sequence(account, sequence))
+            .map_err(|e| error::sled("reading a posting", e))?
+            .ok_or_else(|| corrupt("the time index names a missing posting"))?;
+        decode("a posting", &bytes)
     }
 
     pub(crate) fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError> {

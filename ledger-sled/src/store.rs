@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use ledger_core::identity::{Email, ResetToken, Session, SessionId, User};
 use ledger_core::{
     Account, AccountCode, AccountId, AccountNumber, AuditRecord, BatchOutcome, Digest, HistoryFilter, IdempotencyKey,
-    IdempotencyRecord, Posting, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch,
+    IdempotencyRecord, Posting, PostingRange, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch,
 };
 
 use crate::account_cache::AccountCache;
@@ -251,6 +251,15 @@ impl Store for SledStore {
         limit: usize,
     ) -> Result<Vec<Posting>, StorageError> {
         self.read(move |inner| inner.postings(account, after, limit)).await
+    }
+
+    async fn posting_as_of(&self, account: AccountId, at: DateTime<Utc>) -> Result<Option<Posting>, StorageError> {
+        self.read(move |inner| inner.posting_as_of(account, at)).await
+    }
+
+    async fn postings_in(&self, range: &PostingRange, limit: usize) -> Result<Vec<Posting>, StorageError> {
+        let range = range.clone();
+        self.read(move |inner| inner.postings_in(&range, limit)).await
     }
 
     async fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError> {

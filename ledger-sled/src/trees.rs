@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ledger_core::identity::{ResetToken, Session, SessionId, User};
 use ledger_core::{
-    Account, AccountCode, AccountId, AccountKind, AuditHead, AuditRecord, Digest, IdempotencyRecord, Keys,
-    NormalBalance, Posting, SEQUENCE_STRIDE, Snapshot, StorageError, StorageErrorKind, Transaction, TransactionStatus,
-    UserId, Writes,
+    Account, AccountCode, AccountId, AccountKind, AuditHead, AuditRecord, Decimal, Digest, IdempotencyRecord, Keys,
+    NormalBalance, Posting, SEQUENCE_STRIDE, Snapshot, StorageError, StorageErrorKind, Transaction, TransactionKind,
+    TransactionStatus, UserId, Writes,
 };
 use sled::transaction::TransactionError;
 use sled::{Db, IVec, Transactional, Tree};
@@ -21,12 +21,18 @@ use crate::keys;
 /// Version 2 added the identity trees and the `audit_by_actor` index (a
 /// version 1 database has audit records that index does not list). Version
 /// 3 added ledger account codes (`account_codes`), the `metadata_index`, and
-/// history under every account a transaction touches; a version 2 database
-/// is upgraded on open ([`upgrade_from_2`]).
-const FORMAT_VERSION: &[u8] = b"3";
+/// history under every account a transaction touches. Version 4 added each
+/// posting's running balance and commit time, the `posting_times` index,
+/// and the last commit's time in the audit head. Older versions from 2 on
+/// are upgraded on open, one version at a time ([`upgrade_from_2`],
+/// [`upgrade_from_3`]).
+const FORMAT_VERSION: &[u8] = b"4";
 
 /// The version [`upgrade_from_2`] upgrades from.
 const FORMAT_VERSION_2: &[u8] = b"2";
+
+/// The version [`upgrade_from_3`] upgrades from.
+const FORMAT_VERSION_3: &[u8] = b"3";
 
 /// Declares the trees once: the [`Trees`] handles, their names, and the
 /// [`Staged`] view of them an `apply` call works on, all in the same order.
@@ -92,6 +98,9 @@ trees! {
     account_history,
     /// `account id || posting sequence -> Posting`.
     account_postings,
+    /// `account id || commit time || posting sequence -> ()`: an account's
+    /// postings in time order, for balances as of an instant.
+    posting_times,
     /// `idempotency key -> IdempotencyRecord`.
     idempotency,
     /// `metadata pair || sequence -> ()`: transactions by metadata pair.
@@ -131,7 +140,11 @@ impl Trees {
         let format = trees.meta.get(keys::META_FORMAT).map_err(|e| error::sled("cannot read the format version", e))?;
         match format {
             Some(version) if version.as_ref() == FORMAT_VERSION => {}
-            Some(version) if version.as_ref() == FORMAT_VERSION_2 => upgrade_from_2(&trees)?,
+            Some(version) if version.as_ref() == FORMAT_VERSION_2 => {
+                upgrade_from_2(&trees)?;
+                upgrade_from_3(&trees)?;
+            }
+            Some(version) if version.as_ref() == FORMAT_VERSION_3 => upgrade_from_3(&trees)?,
             Some(version) => {
                 let found = String::from_utf8_lossy(&version).into_owned();
                 let ours = String::from_utf8_lossy(FORMAT_VERSION);
@@ -216,6 +229,47 @@ fn upgrade_from_2(trees: &Trees) -> Result<(), StorageError> {
         };
         let history = keys::account_sequence(posting.account_id, keys::sequence_suffix(&seq)?);
         trees.account_history.insert(&history[..], &[]).map_err(failed)?;
+    }
+    trees.meta.insert(keys::META_FORMAT, FORMAT_VERSION_3).map_err(failed)?;
+    trees.db.flush().map_err(failed)?;
+    Ok(())
+}
+
+/// Upgrades a format 3 database to 4: every posting gets its running
+/// balance (the sum of its account's postings up to it, in commit order)
+/// and its commit time (its transaction's), and is indexed by time; the
+/// audit head learns the last record's time. Idempotent (it recomputes
+/// from the postings alone), and the marker moves to 4 last.
+fn upgrade_from_3(trees: &Trees) -> Result<(), StorageError> {
+    let failed = |e| error::sled("upgrading the database to format 4", e);
+    let mut account: Option<(Vec<u8>, Decimal)> = None;
+    for entry in trees.account_postings.iter() {
+        let (key, bytes) = entry.map_err(failed)?;
+        let mut posting: Posting = decode("a posting", &bytes)?;
+        let prefix = key.get(..16).ok_or_else(|| corrupt("a posting key is too short"))?.to_vec();
+        let running = match &account {
+            Some((current, sum)) if *current == prefix => *sum + posting.amount,
+            _ => posting.amount,
+        };
+        account = Some((prefix, running));
+        let Some(seq) = trees.transaction_ids.get(keys::transaction(posting.transaction_id)).map_err(failed)? else {
+            return Err(corrupt("a posting names a missing transaction"));
+        };
+        let Some(transaction) = trees.transactions.get(&seq).map_err(failed)? else {
+            return Err(corrupt("a transaction id names a missing transaction"));
+        };
+        let transaction: Transaction = decode("a transaction", &transaction)?;
+        // A captured hold's lines committed at its capture, its last change.
+        posting.at =
+            if transaction.kind == TransactionKind::Hold { transaction.updated_at } else { transaction.created_at };
+        posting.balance_after = running;
+        trees.account_postings.insert(&key, encode("a posting", &posting)?).map_err(failed)?;
+        let time_key = keys::account_time_sequence(posting.account_id, posting.at, posting.sequence);
+        trees.posting_times.insert(&time_key[..], &[]).map_err(failed)?;
+    }
+    if let Some(last) = trees.audit.last().map_err(failed)? {
+        let record: AuditRecord = decode("an audit record", &last.1)?;
+        trees.meta.insert(keys::META_AUDIT_HEAD, encode_head(record.head())).map_err(failed)?;
     }
     trees.meta.insert(keys::META_FORMAT, FORMAT_VERSION).map_err(failed)?;
     trees.db.flush().map_err(failed)?;
@@ -453,6 +507,7 @@ impl Staged<'_> {
         }
         for p in &writes.postings {
             self.account_postings.insert(keys::account_sequence(p.account_id, p.sequence), encode("a posting", p)?);
+            self.posting_times.insert(&keys::account_time_sequence(p.account_id, p.at, p.sequence)[..], &[][..]);
         }
         if let Some(record) = &writes.idempotency {
             self.idempotency.insert(record.key.as_str().as_bytes(), encode("an idempotency record", record)?);
@@ -517,7 +572,7 @@ impl Staged<'_> {
     pub fn append_audit(&mut self, record: &AuditRecord) -> Result<(), StorageError> {
         self.audit.insert(keys::sequence(record.sequence), encode("an audit record", record)?);
         self.audit_by_actor.insert(keys::actor_sequence(&record.actor, record.sequence), &[]);
-        self.meta.insert(keys::META_AUDIT_HEAD, &encode_head(record.head())[..]);
+        self.meta.insert(keys::META_AUDIT_HEAD, encode_head(record.head()));
         Ok(())
     }
 }
@@ -527,27 +582,32 @@ fn unique(what: &str) -> StorageError {
     StorageError::new(error::BACKEND, format!("unique index violated: {what}")).of_kind(StorageErrorKind::Refused)
 }
 
-/// The audit head as `sequence (8, big-endian) || hash (32)`.
-fn encode_head(head: AuditHead) -> [u8; 40] {
-    let mut bytes = [0; 40];
-    bytes[..8].copy_from_slice(&head.sequence.to_be_bytes());
-    bytes[8..].copy_from_slice(&head.hash.0);
+/// The audit head as `sequence (8, big-endian) || hash (32) || time (12)`,
+/// the time only when there is a last record.
+fn encode_head(head: AuditHead) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(52);
+    bytes.extend_from_slice(&head.sequence.to_be_bytes());
+    bytes.extend_from_slice(&head.hash.0);
+    if let Some(at) = head.at {
+        bytes.extend_from_slice(&keys::time(at));
+    }
     bytes
 }
 
-/// Reads [`encode_head`]'s bytes.
+/// Reads [`encode_head`]'s bytes (and format 3's, which had no time).
 fn decode_head(bytes: &[u8]) -> Result<AuditHead, StorageError> {
-    let (seq, hash) = (bytes.get(..8), bytes.get(8..));
-    match (seq, hash) {
-        (Some(seq), Some(hash)) if hash.len() == 32 => {
-            let mut s = [0; 8];
-            s.copy_from_slice(seq);
-            let mut h = [0; 32];
-            h.copy_from_slice(hash);
-            Ok(AuditHead { sequence: u64::from_be_bytes(s), hash: Digest(h) })
-        }
-        _ => Err(corrupt("the audit head")),
-    }
+    let (Some(seq), Some(hash)) = (bytes.get(..8), bytes.get(8..40)) else {
+        return Err(corrupt("the audit head"));
+    };
+    let at = match bytes.get(40..) {
+        Some([]) | None => None,
+        Some(time) => Some(keys::time_of(time)?),
+    };
+    let mut s = [0; 8];
+    s.copy_from_slice(seq);
+    let mut h = [0; 32];
+    h.copy_from_slice(hash);
+    Ok(AuditHead { sequence: u64::from_be_bytes(s), hash: Digest(h), at })
 }
 
 #[cfg(test)]
@@ -592,8 +652,11 @@ mod tests {
 
     #[test]
     fn audit_heads_round_trip() {
-        let head = AuditHead { sequence: 42, hash: Digest([7; 32]) };
+        let head = AuditHead { sequence: 42, hash: Digest([7; 32]), at: None };
         assert_eq!(decode_head(&encode_head(head)).ok(), Some(head));
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 5).expect("an instant");
+        let timed = AuditHead { at: Some(at), ..head };
+        assert_eq!(decode_head(&encode_head(timed)).ok(), Some(timed));
         assert!(decode_head(&[1, 2, 3]).is_err());
     }
 }

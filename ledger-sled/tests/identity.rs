@@ -12,7 +12,7 @@ use ledger_core::conformance::Harness;
 use ledger_core::identity::{Device, Email};
 use ledger_core::{
     AccountCode, AccountId, AccountKind, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Login,
-    LoginRequest, NormalBalance, OpenAccount, PageRequest, Registration, Store, UserId,
+    LoginRequest, NormalBalance, OpenAccount, PageRequest, Registration, Store, Transfer, UserId,
 };
 use ledger_sled::SledStore;
 use rust_decimal::Decimal;
@@ -93,7 +93,28 @@ fn a_version_1_database_is_refused() {
     sled_with_format(dir.path(), b"1");
     let error = SledStore::open(dir.path()).unwrap_err();
     assert!(error.message.contains("unsupported storage format version \"1\""), "{error}");
-    assert!(error.message.contains("reads version 3"), "{error}");
+    assert!(error.message.contains("reads version 4"), "{error}");
+}
+
+/// Rewrites a format 4 database as format 3 wrote it: postings without a
+/// running balance or commit time, no time index, a head without a time.
+fn downgrade_to_format_3(path: &Path) {
+    let db = sled::open(path).unwrap();
+    let postings = db.open_tree("account_postings").unwrap();
+    for entry in postings.iter() {
+        let (key, bytes) = entry.unwrap();
+        let mut posting: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let fields = posting.as_object_mut().unwrap();
+        fields.remove("balance_after");
+        fields.remove("at");
+        postings.insert(key, serde_json::to_vec(&posting).unwrap()).unwrap();
+    }
+    db.drop_tree("posting_times").unwrap();
+    let meta = db.open_tree("meta").unwrap();
+    let head = meta.get(b"audit_head").unwrap().unwrap();
+    meta.insert(b"audit_head", &head[..40]).unwrap();
+    meta.insert(b"format_version", b"3").unwrap();
+    db.flush().unwrap();
 }
 
 /// Rewrites a format 3 database as format 2 wrote it: settlement accounts
@@ -101,6 +122,7 @@ fn a_version_1_database_is_refused() {
 /// under the settlement accounts (format 2 indexed only a transaction's
 /// first two accounts, and a deposit's first is none).
 fn downgrade_to_format_2(path: &Path) {
+    downgrade_to_format_3(path);
     let db = sled::open(path).unwrap();
     let accounts = db.open_tree("accounts").unwrap();
     for entry in accounts.iter() {
@@ -164,7 +186,71 @@ async fn a_version_2_database_is_upgraded_to_ledger_accounts_on_open() {
     assert_eq!(h.ledger.balance(&Actor::System, customer).await.unwrap().posted, Decimal::from(100));
     drop(h);
     drop(store);
-    // The marker moved to 3: a second open does not upgrade again, and reads the same.
+    // The marker moved on: a second open does not upgrade again, and reads the same.
     let store = SledStore::open(dir.path()).unwrap();
     assert_eq!(store.account_by_code(&code).await.unwrap().map(|a| a.id), Some(settlement));
+}
+
+#[tokio::test]
+async fn a_version_3_database_gets_running_balances_and_commit_times_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let sys = Actor::System;
+    let (customer, other, times, balances) = {
+        let store = SledStore::open(dir.path()).unwrap();
+        let h = harness(&store).await;
+        let open = |currency| OpenAccount::new(UserId::new(), AccountKind::Checking, currency);
+        let customer = h.ledger.open_account(&sys, open(Currency::Usd)).await.unwrap();
+        let other = h.ledger.open_account(&sys, open(Currency::Usd)).await.unwrap();
+        let money = |t: &str| Amount::parse(t).unwrap();
+        let mut times = Vec::new();
+        for (i, amount) in ["100", "25.5", "7"].into_iter().enumerate() {
+            h.clock.advance(chrono::Duration::seconds(10));
+            let deposit = Deposit {
+                account: customer.id,
+                amount: money(amount),
+                description: None,
+                metadata: Default::default(),
+            };
+            h.ledger.deposit(&sys, IdempotencyKey::new(format!("d{i}")).unwrap(), deposit).await.unwrap();
+            times.push(h.ledger.now());
+        }
+        h.clock.advance(chrono::Duration::seconds(10));
+        let transfer = Transfer {
+            from: customer.id,
+            to: other.id.into(),
+            amount: money("30"),
+            description: None,
+            metadata: Default::default(),
+        };
+        h.ledger.transfer(&sys, IdempotencyKey::new("t").unwrap(), transfer).await.unwrap();
+        times.push(h.ledger.now());
+        h.clock.advance(chrono::Duration::seconds(10));
+        let mut balances = Vec::new();
+        for at in &times {
+            balances.push(h.ledger.balance_as_of(&sys, customer.id, *at).await.unwrap().posted);
+        }
+        store.flush().await.unwrap();
+        (customer.id, other.id, times, balances)
+    };
+    assert_eq!(balances.iter().map(ToString::to_string).collect::<Vec<_>>(), ["100.00", "125.50", "132.50", "102.50"]);
+    downgrade_to_format_3(dir.path());
+
+    let store = SledStore::open(dir.path()).unwrap();
+    let h = harness(&store).await;
+    h.clock.advance(chrono::Duration::seconds(100));
+    for (at, expected) in times.iter().zip(&balances) {
+        assert_eq!(&h.ledger.balance_as_of(&sys, customer, *at).await.unwrap().posted, expected);
+    }
+    assert_eq!(h.ledger.balance_as_of(&sys, other, times[3]).await.unwrap().posted.to_string(), "30.00");
+    ledger_core::conformance::invariants::check(&h.ledger).await;
+    // And it goes on: the next commit is not earlier than the last one.
+    let deposit = Deposit {
+        account: other,
+        amount: Amount::parse("1").unwrap(),
+        description: None,
+        metadata: Default::default(),
+    };
+    let next = h.ledger.deposit(&sys, IdempotencyKey::new("after").unwrap(), deposit).await.unwrap();
+    assert!(next.transaction.created_at >= times[3]);
+    ledger_core::conformance::invariants::check(&h.ledger).await;
 }

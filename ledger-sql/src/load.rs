@@ -21,7 +21,11 @@ const KEYS_PER_QUERY_MAX: usize = 1000;
 pub(crate) async fn read_head<S: Session>(s: &mut S) -> Result<AuditHead, sqlx::Error> {
     let rows = s.fetch(&queries::lock_audit_head(S::DIALECT)).await?;
     let row = rows.first().ok_or_else(|| corrupt("the audit_head row is missing"))?;
-    Ok(AuditHead { sequence: row::sequence(row.int("sequence")?)?, hash: row::digest(row.bytes("hash")?)? })
+    Ok(AuditHead {
+        sequence: row::sequence(row.int("sequence")?)?,
+        hash: row::digest(row.bytes("hash")?)?,
+        at: row.opt_time("at")?,
+    })
 }
 
 /// Reads (and on PostgreSQL locks) the state a batch's keys name.

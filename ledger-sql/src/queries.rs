@@ -6,7 +6,9 @@
 
 use chrono::{DateTime, Utc};
 use ledger_core::identity::{Email, SessionId};
-use ledger_core::{AccountCode, AccountId, AccountNumber, AuditHead, Digest, HistoryFilter, TransactionId, UserId};
+use ledger_core::{
+    AccountCode, AccountId, AccountNumber, AuditHead, Digest, HistoryFilter, PostingRange, TransactionId, UserId,
+};
 
 use crate::row::{
     ACCOUNT_COLUMNS, AUDIT_COLUMNS, IDEMPOTENCY_COLUMNS, POSTING_COLUMNS, RESET_TOKEN_COLUMNS, SESSION_COLUMNS,
@@ -24,10 +26,15 @@ fn digests<'a>(digests: impl IntoIterator<Item = &'a Digest>) -> List {
 
 // Audit head.
 
-/// Reads the chain's head, locking its row on PostgreSQL: every committer
-/// takes this lock first, which serialises commits.
+/// Reads the chain's head and its last record's time, locking the head's
+/// row on PostgreSQL: every committer takes this lock first, which
+/// serialises commits.
 pub(crate) fn lock_audit_head(d: Dialect) -> Stmt {
-    let mut s = Stmt::new(d, "SELECT sequence, hash FROM audit_head WHERE id = 1");
+    let mut s = Stmt::new(
+        d,
+        "SELECT sequence, hash, (SELECT l.at FROM audit_log l WHERE l.sequence = audit_head.sequence) AS at \
+         FROM audit_head WHERE id = 1",
+    );
     s.for_update();
     s
 }
@@ -353,6 +360,36 @@ pub(crate) fn postings(d: Dialect, account: AccountId, after: Option<u64>, limit
         s.push(" AND sequence > ").bind(Value::Int(int(after)));
     }
     s.push(" ORDER BY sequence").limit(limit);
+    s
+}
+
+/// An account's last posting committed at or before an instant: one step
+/// back in `postings_account_time_idx`.
+pub(crate) fn posting_as_of(d: Dialect, account: AccountId, at: DateTime<Utc>) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {POSTING_COLUMNS} FROM postings WHERE account_id = "));
+    s.bind(Value::Uuid(*account.as_uuid())).push(" AND at <= ").bind(Value::Time(micros_floor(at)));
+    s.push(" ORDER BY at DESC, sequence DESC").limit(1);
+    s
+}
+
+/// An account's postings in a range ([`PostingRange::contains`]), in its
+/// order, through `postings_account_time_idx`; the cursor is a row-value
+/// comparison, which both databases serve from the index.
+pub(crate) fn postings_in(d: Dialect, range: &PostingRange, limit: usize) -> Stmt {
+    let mut s = Stmt::new(d, &format!("SELECT {POSTING_COLUMNS} FROM postings WHERE account_id = "));
+    s.bind(Value::Uuid(*range.account.as_uuid()));
+    if let Some(from) = range.from {
+        s.push(" AND at >= ").bind(Value::Time(micros_ceil(from)));
+    }
+    if let Some(until) = range.until {
+        s.push(" AND at < ").bind(Value::Time(micros_ceil(until)));
+    }
+    if let Some(after) = range.after {
+        s.push(if range.newest_first { " AND (at, sequence) < (" } else { " AND (at, sequence) > (" });
+        s.bind(Value::Time(after.at)).push(", ").bind(Value::Int(int(after.sequence))).push(")");
+    }
+    let order = if range.newest_first { " ORDER BY at DESC, sequence DESC" } else { " ORDER BY at, sequence" };
+    s.push(order).limit(limit);
     s
 }
 

@@ -2,7 +2,8 @@
 //! pooled connection, its rows mapped to the domain (the statements are in
 //! `queries.rs`, the mapping in `row.rs`).
 
-use ledger_core::{HistoryFilter, StorageError, Store};
+use chrono::{DateTime, Utc};
+use ledger_core::{AccountId, HistoryFilter, PostingRange, StorageError, Store};
 use sqlx::{Database, Pool};
 
 use crate::error::storage_error;
@@ -25,7 +26,22 @@ impl SqlStore {
         before: Option<u64>,
         limit: usize,
     ) -> Result<String, StorageError> {
-        let query = queries::history(self.dialect(), filter, before, limit);
+        self.explain(queries::history(self.dialect(), filter, before, limit)).await
+    }
+
+    /// The database's plan for [`Store::posting_as_of`]: for checking that a
+    /// balance as of an instant is one index seek.
+    pub async fn explain_posting_as_of(&self, account: AccountId, at: DateTime<Utc>) -> Result<String, StorageError> {
+        self.explain(queries::posting_as_of(self.dialect(), account, at)).await
+    }
+
+    /// The database's plan for [`Store::postings_in`] (balance history).
+    pub async fn explain_postings_in(&self, range: &PostingRange, limit: usize) -> Result<String, StorageError> {
+        self.explain(queries::postings_in(self.dialect(), range, limit)).await
+    }
+
+    /// One line per plan node of a read.
+    async fn explain(&self, query: Stmt) -> Result<String, StorageError> {
         let (prefix, column): (&str, &str) = match self.dialect() {
             Dialect::Postgres => ("EXPLAIN ", "QUERY PLAN"),
             Dialect::Sqlite => ("EXPLAIN QUERY PLAN ", "detail"),
@@ -37,7 +53,7 @@ impl SqlStore {
             #[cfg(feature = "sqlite")]
             Inner::Sqlite(b) => fetch_column(b.pool(), &explain, column).await,
         };
-        Ok(lines.map_err(|e| storage_error(self.backend(), "explaining the history query", e))?.join("\n"))
+        Ok(lines.map_err(|e| storage_error(self.backend(), "explaining a query", e))?.join("\n"))
     }
 
     /// Runs one read on a pooled connection and maps its rows.

@@ -33,10 +33,10 @@ pub(crate) const ACCOUNT_INSERT_COLUMNS: &str = "id, number, owner, kind, curren
 
 /// Columns of `transactions`, read and written.
 pub(crate) const TRANSACTION_COLUMNS: &str = "id, sequence, kind, status, amount, currency, from_account, to_account, \
-     description, captured_amount, expires_at, created_at, updated_at, legs, metadata";
+     description, captured_amount, expires_at, created_at, updated_at, legs, metadata, reverses, reversed_amount";
 
 /// Columns of `postings`, read and written.
-pub(crate) const POSTING_COLUMNS: &str = "sequence, transaction_id, account_id, amount, currency";
+pub(crate) const POSTING_COLUMNS: &str = "sequence, transaction_id, account_id, amount, currency, balance_after, at";
 
 /// Columns of `idempotency`, read and written.
 pub(crate) const IDEMPOTENCY_COLUMNS: &str = "key, fingerprint, transaction_ids, created_at";
@@ -60,7 +60,7 @@ pub(crate) const RESET_TOKEN_COLUMNS: &str = "token_digest, user_id, created_at,
 pub(crate) const ACCOUNT_UPDATE_COLUMNS: &str = "id, status, posted, pending, updated_at";
 
 /// Key and mutable columns of `transactions`, written by [`transaction_update_values`].
-pub(crate) const TRANSACTION_UPDATE_COLUMNS: &str = "id, status, captured_amount, updated_at, legs";
+pub(crate) const TRANSACTION_UPDATE_COLUMNS: &str = "id, status, captured_amount, updated_at, legs, reversed_amount";
 
 /// Key and the column `decide` changes of `sessions` (revocation), written
 /// by [`session_update_values`].
@@ -178,6 +178,8 @@ pub(crate) fn transaction_values(t: &Transaction) -> Vec<Value> {
         Value::Time(t.updated_at),
         Value::OptText(legs_json(&t.legs)),
         Value::Text(metadata_json(&t.metadata)),
+        Value::OptUuid(t.reverses.map(|r| *r.as_uuid())),
+        Value::Amount(t.reversed_amount),
     ]
 }
 
@@ -189,6 +191,7 @@ pub(crate) fn transaction_update_values(t: &Transaction) -> Vec<Value> {
         Value::OptAmount(t.captured_amount),
         Value::Time(t.updated_at),
         Value::OptText(legs_json(&t.legs)),
+        Value::Amount(t.reversed_amount),
     ]
 }
 
@@ -211,6 +214,8 @@ pub(crate) fn transaction(row: &dyn Cells) -> Result<Transaction, sqlx::Error> {
         updated_at: row.time("updated_at")?,
         legs: legs(row.opt_text("legs")?)?,
         metadata: metadata(&row.text("metadata")?)?,
+        reverses: row.opt_uuid("reverses")?.map(TransactionId::from_uuid),
+        reversed_amount: in_minor_units(row.amount("reversed_amount")?, currency),
     })
 }
 
@@ -222,6 +227,8 @@ pub(crate) fn posting_values(p: &Posting) -> Vec<Value> {
         Value::Uuid(*p.account_id.as_uuid()),
         Value::Amount(p.amount),
         Value::Text(p.currency.code().to_owned()),
+        Value::Balance(p.balance_after),
+        Value::Time(p.at),
     ]
 }
 
@@ -234,6 +241,8 @@ pub(crate) fn posting(row: &dyn Cells) -> Result<Posting, sqlx::Error> {
         account_id: AccountId::from_uuid(row.uuid("account_id")?),
         amount: in_minor_units(row.amount("amount")?, currency),
         currency,
+        balance_after: in_minor_units(row.balance("balance_after")?, currency),
+        at: row.time("at")?,
     })
 }
 

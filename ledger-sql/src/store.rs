@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use ledger_core::identity::{Email, ResetToken, Session as UserSession, SessionId, User};
 use ledger_core::{
     Account, AccountCode, AccountId, AccountNumber, AuditRecord, BatchOutcome, Digest, HistoryFilter, IdempotencyKey,
-    IdempotencyRecord, Posting, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch,
+    IdempotencyRecord, Posting, PostingRange, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch,
 };
 
 #[cfg(feature = "postgres")]
@@ -148,6 +148,16 @@ impl Store for SqlStore {
     ) -> Result<Vec<Posting>, StorageError> {
         let stmt = queries::postings(self.dialect(), account, after, limit);
         self.read("reading postings", stmt, row::posting).await
+    }
+
+    async fn posting_as_of(&self, account: AccountId, at: DateTime<Utc>) -> Result<Option<Posting>, StorageError> {
+        let stmt = queries::posting_as_of(self.dialect(), account, at);
+        self.read_one("reading a balance as of an instant", stmt, row::posting).await
+    }
+
+    async fn postings_in(&self, range: &PostingRange, limit: usize) -> Result<Vec<Posting>, StorageError> {
+        let stmt = queries::postings_in(self.dialect(), range, limit);
+        self.read("reading balance history", stmt, row::posting).await
     }
 
     async fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError> {

@@ -154,6 +154,7 @@ on_both!(
     concurrent_registrations_of_one_email_across_two_instances_admit_one,
     schema_0002_applies_on_a_0001_database_with_data,
     schema_0004_backfills_history_on_a_0003_database_with_data,
+    schema_0005_fills_running_balances_on_a_0004_database_with_data,
 );
 
 fn registration(email: &str, full_name: &str) -> Registration {
@@ -464,6 +465,27 @@ async fn migrate_to(db: &Db, version: i64) {
     }
 }
 
+/// Undoes migration 0005 (running balances) and drops its record, leaving a
+/// 0004 database.
+async fn strip_0005(db: &Db) {
+    let mut statements = vec!["DROP INDEX postings_account_time_idx"];
+    if db.is_postgres() {
+        statements.extend([
+            "ALTER TABLE postings DROP COLUMN balance_after, DROP COLUMN at",
+            "ALTER TABLE transactions DROP COLUMN reverses, DROP COLUMN reversed_amount",
+        ]);
+    } else {
+        statements.extend([
+            "ALTER TABLE postings DROP COLUMN balance_after",
+            "ALTER TABLE postings DROP COLUMN at",
+            "ALTER TABLE transactions DROP COLUMN reverses",
+            "ALTER TABLE transactions DROP COLUMN reversed_amount",
+        ]);
+    }
+    statements.push("DELETE FROM _sqlx_migrations WHERE version >= 5");
+    db.raw(&statements.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).await.unwrap();
+}
+
 /// Undoes migration 0004 (general ledger I) and drops its record, leaving a
 /// 0003 database: its tables and columns go, the two per-side history
 /// indexes it replaced come back.
@@ -548,6 +570,7 @@ async fn schema_0002_applies_on_a_0001_database_with_data(db: Db) {
     let records = store.audit_records(0, 1_000).await.unwrap();
     drop(h);
     store.close().await;
+    strip_0005(&db).await;
     strip_0004(&db).await;
     strip_0002(&db).await;
     assert_eq!(db.versions().await, ["1"]);
@@ -555,7 +578,7 @@ async fn schema_0002_applies_on_a_0001_database_with_data(db: Db) {
 
     // Opening it applies 0002 and keeps everything.
     let store = db.store().await;
-    assert_eq!(db.versions().await, ["1", "2", "3", "4"]);
+    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5"]);
     let h = Harness::new(store.clone()).await;
     assert_eq!(h.ledger.verify_audit_chain(&Actor::System, Some(head)).await.unwrap(), head);
     assert_eq!(h.ledger.balance(&Actor::System, from.id).await.unwrap().posted.to_string(), "57.50");
@@ -574,7 +597,7 @@ async fn schema_0002_applies_on_a_0001_database_with_data(db: Db) {
     let migrated = pristine.store().await;
     Ledger::builder(migrated.clone()).open().await.unwrap();
     migrated.close().await;
-    assert_eq!(pristine.versions().await, ["1", "2", "3", "4"]);
+    assert_eq!(pristine.versions().await, ["1", "2", "3", "4", "5"]);
     assert_eq!(describe_schema(&pristine).await, describe_schema(&db).await);
 }
 
@@ -624,12 +647,13 @@ async fn schema_0004_backfills_history_on_a_0003_database_with_data(db: Db) {
     let head = h.ledger.verify_audit_chain(&sys, None).await.unwrap();
     drop(h);
     store.close().await;
+    strip_0005(&db).await;
     strip_0004(&db).await;
     assert_eq!(db.versions().await, ["1", "2", "3"]);
     assert_eq!(describe_schema(&db).await, schema_0003, "the stripped database is a 0003 database");
 
     let store = db.store().await;
-    assert_eq!(db.versions().await, ["1", "2", "3", "4"]);
+    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5"]);
     let h = Harness::new(store.clone()).await;
     assert_eq!(h.ledger.verify_audit_chain(&sys, Some(head)).await.unwrap(), head);
     for (account, before) in [a.id, b.id, settlement].into_iter().zip(&histories) {
@@ -647,4 +671,102 @@ async fn schema_0004_backfills_history_on_a_0003_database_with_data(db: Db) {
     assert_eq!(h.ledger.balance(&sys, b.id).await.unwrap().posted.to_string(), "29.00");
     invariants::check(&h.ledger).await;
     store.close().await;
+}
+
+/// A ledger with money in it at schema 0004 gets 0005: every posting's
+/// running balance and commit time are filled from what is stored, so
+/// balances as of past instants and statements come out right, and what
+/// commits next goes on from them.
+async fn schema_0005_fills_running_balances_on_a_0004_database_with_data(db: Db) {
+    let pristine = match &db {
+        Db::Sqlite { .. } => Db::sqlite(),
+        Db::Postgres { url, .. } => Db::Postgres { url: url.clone(), schema: common::fresh_schema(url).await },
+    };
+    migrate_to(&pristine, 4).await;
+    let schema_0004 = describe_schema(&pristine).await;
+
+    let store = db.store().await;
+    let h = Harness::new(store.clone()).await;
+    let sys = Actor::System;
+    let owner = UserId::new();
+    let a = h.ledger.open_account(&sys, OpenAccount::new(owner, AccountKind::Checking, Currency::Eur)).await.unwrap();
+    let b = h.ledger.open_account(&sys, OpenAccount::new(owner, AccountKind::Savings, Currency::Eur)).await.unwrap();
+    let key = |k: &str| IdempotencyKey::new(k).unwrap();
+    let money = |t: &str| Amount::parse(t).unwrap();
+    let step = || h.clock.advance(Duration::seconds(10));
+    let mut instants = Vec::new();
+    step();
+    let deposit = Deposit { account: a.id, amount: money("1000.25"), description: None, metadata: Default::default() };
+    h.ledger.deposit(&sys, key("d"), deposit).await.unwrap();
+    instants.push(h.ledger.now());
+    step();
+    let transfer = Transfer {
+        from: a.id,
+        to: b.id.into(),
+        amount: money("300.5"),
+        description: None,
+        metadata: Default::default(),
+    };
+    h.ledger.transfer(&sys, key("t"), transfer).await.unwrap();
+    instants.push(h.ledger.now());
+    step();
+    let hold = PlaceHold {
+        account: a.id,
+        amount: money("200"),
+        destination: None,
+        expires_at: None,
+        description: None,
+        metadata: Default::default(),
+    };
+    let held = h.ledger.place_hold(&sys, key("h"), hold).await.unwrap().transaction;
+    step();
+    h.ledger.capture_hold(&sys, key("c"), CaptureHold { hold: held.id, amount: Some(money("150.75")) }).await.unwrap();
+    instants.push(h.ledger.now());
+    step();
+    let withdrawal = Withdraw { account: b.id, amount: money("0.5"), description: None, metadata: Default::default() };
+    h.ledger.withdraw(&sys, key("w"), withdrawal).await.unwrap();
+    instants.push(h.ledger.now());
+    step();
+    let accounts = [a.id, b.id, AccountId::settlement(Currency::Eur)];
+    let mut expected = Vec::new();
+    for account in accounts {
+        for at in &instants {
+            expected.push(h.ledger.balance_as_of(&sys, account, *at).await.unwrap().posted);
+        }
+    }
+    let statement = h.ledger.statement(&sys, a.id, Some(instants[0]), Some(h.ledger.now())).await.unwrap();
+    drop(h);
+    store.close().await;
+    strip_0005(&db).await;
+    assert_eq!(db.versions().await, ["1", "2", "3", "4"]);
+    assert_eq!(describe_schema(&db).await, schema_0004, "the stripped database is a 0004 database");
+
+    let store = db.store().await;
+    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5"]);
+    let h = Harness::new(store.clone()).await;
+    h.clock.advance(Duration::seconds(100));
+    let mut found = Vec::new();
+    for account in accounts {
+        for at in &instants {
+            found.push(h.ledger.balance_as_of(&sys, account, *at).await.unwrap().posted);
+        }
+    }
+    assert_eq!(found, expected, "balances as of each instant, from the backfilled running balances");
+    assert_eq!(
+        found.iter().map(ToString::to_string).collect::<Vec<_>>()[..4],
+        ["1000.25", "699.75", "549.00", "549.00"],
+        "a's balance after the deposit, the transfer, the capture, the withdrawal"
+    );
+    let again = h.ledger.statement(&sys, a.id, Some(statement.from), Some(statement.until)).await.unwrap();
+    assert_eq!(again, statement);
+    invariants::check(&h.ledger).await;
+    let deposit = Deposit { account: b.id, amount: money("1"), description: None, metadata: Default::default() };
+    h.ledger.deposit(&sys, key("after"), deposit).await.unwrap();
+    invariants::check(&h.ledger).await;
+    store.close().await;
+    // The empty 0004 database migrates to the same schema.
+    let migrated = pristine.store().await;
+    Ledger::builder(migrated.clone()).open().await.unwrap();
+    migrated.close().await;
+    assert_eq!(describe_schema(&pristine).await, describe_schema(&db).await);
 }

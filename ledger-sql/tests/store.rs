@@ -400,3 +400,51 @@ async fn sqlite_history_query_uses_the_account_and_metadata_indexes() {
     assert!(plan.contains("SEARCH m USING PRIMARY KEY (key=? AND value=?)"), "{plan}");
     assert!(!plan.contains("SCAN t"), "{plan}");
 }
+
+/// A balance as of an instant is one step back in `postings_account_time_idx`
+/// and a history page one range of it, on both databases (PostgreSQL 15
+/// chose, costs elided: `Limit -> Index Scan Backward using
+/// postings_account_time_idx on postings (Index Cond: account_id = ... AND
+/// at <= ...)`). For a quiet account's history page PostgreSQL may instead
+/// sort the account's hundred rows from `postings_account_idx`; never a
+/// scan of the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn balances_as_of_and_their_history_are_index_ranges() {
+    let sqlite = std::sync::Arc::new(SqlStore::connect(&common::fresh_sqlite_url()).await.unwrap());
+    let mut stores = vec![("sqlite", sqlite, None)];
+    if let Some(url) = common::postgres_url("PostgreSQL balance plans") {
+        let schema = common::fresh_schema(&url).await;
+        let store = SqlStore::connect_with(&url, common::test_options(&schema)).await.unwrap();
+        stores.push(("postgres", std::sync::Arc::new(store), Some((url, schema))));
+    }
+    for (name, store, postgres) in stores {
+        let ledger =
+            Ledger::open_with_clock(store.clone(), std::sync::Arc::new(ledger_core::SystemClock)).await.unwrap();
+        // accounts[0] is in half of all transfers; the others in a few percent.
+        let accounts = fill(&ledger).await;
+        if let Some((url, schema)) = postgres {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query(&format!("ANALYZE {schema}.postings")).execute(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+        }
+        for (i, account) in accounts.iter().copied().take(4).enumerate() {
+            let plan = store.explain_posting_as_of(account, Utc::now()).await.unwrap();
+            eprintln!("{name}, balance as of now:\n{plan}");
+            assert!(plan.contains("postings_account_time_idx"), "{name}: {plan}");
+            assert!(!plan.contains("Seq Scan") && !plan.contains("SCAN postings"), "{name}: {plan}");
+            let range = ledger_core::PostingRange {
+                account,
+                from: Some(Utc::now() - chrono::Duration::days(1)),
+                until: Some(Utc::now()),
+                after: None,
+                newest_first: true,
+            };
+            let plan = store.explain_postings_in(&range, 101).await.unwrap();
+            eprintln!("{name}, a page of balance history:\n{plan}");
+            assert!(!plan.contains("Seq Scan") && !plan.contains("SCAN postings"), "{name}: {plan}");
+            if i == 0 || name == "sqlite" {
+                assert!(plan.contains("postings_account_time_idx") && !plan.contains("Sort"), "{name}: {plan}");
+            }
+        }
+    }
+}

@@ -74,6 +74,9 @@ pub struct AuditHead {
     pub sequence: u64,
     /// Hash of the last record ([`Digest::ZERO`] when empty).
     pub hash: Digest,
+    /// When the last record was written (`None` when the log is empty):
+    /// the next commit is never earlier (see `decide`'s commit time).
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// A record in the audit log.
@@ -148,7 +151,7 @@ impl AuditRecord {
 
     /// The head this record makes.
     pub fn head(&self) -> AuditHead {
-        AuditHead { sequence: self.sequence, hash: self.hash }
+        AuditHead { sequence: self.sequence, hash: self.hash, at: Some(self.at) }
     }
 }
 
@@ -308,7 +311,7 @@ mod tests {
         let at = DateTime::parse_from_rfc3339("2026-11-30T12:00:00.123456789Z").map(|t| t.with_timezone(&Utc));
         let draft =
             AuditDraft::new("user:x", "transfer", "account:y").with("request_id", "r-1").with("idempotency_key", "k-1");
-        let head = AuditHead { sequence: 41, hash: Digest([7; 32]) };
+        let head = AuditHead { sequence: 41, hash: Digest([7; 32]), at: None };
         let record = at.map(|at| AuditRecord::seal(head, draft, AuditOutcome::Accepted, at));
         assert_eq!(
             record.map(|r| r.hash.to_string()),

@@ -91,6 +91,7 @@ pub async fn check(ledger: &Ledger) {
         let postings = all_postings(ledger, account.id).await;
         let sum: Decimal = postings.iter().map(|p| p.amount).sum();
         assert_eq!(account.balance.posted, sum, "account {} posted balance != sum of its postings", account.id);
+        check_running_balances(account, &postings);
         for p in postings {
             assert_eq!(p.currency, account.currency, "posting in another currency on {}", account.id);
             lines_by_transaction.entry(p.transaction_id).or_default().push(p);
@@ -105,6 +106,24 @@ pub async fn check(ledger: &Ledger) {
     check_pending(&accounts, &transactions);
     if let Err(e) = ledger.verify_audit_chain(&SYS, None).await {
         panic!("audit chain does not verify: {e}");
+    }
+}
+
+/// Each posting's `balance_after` is the sum of the account's postings up to
+/// it, and commit times never go back in commit order.
+fn check_running_balances(account: &Account, postings: &[Posting]) {
+    let mut running = Decimal::ZERO;
+    for (i, p) in postings.iter().enumerate() {
+        running += p.amount;
+        assert_eq!(p.balance_after, running, "account {} posting {}: wrong running balance", account.id, p.sequence);
+        if let Some(previous) = i.checked_sub(1).and_then(|j| postings.get(j)) {
+            assert!(
+                previous.at <= p.at,
+                "account {}: posting {} is older than the one before it",
+                account.id,
+                p.sequence
+            );
+        }
     }
 }
 
@@ -141,6 +160,7 @@ fn check_transactions(transactions: &[Transaction], lines: &HashMap<TransactionI
             assert!(captured <= t.amount, "hold {} captured {captured} above its {}", t.id, t.amount);
         }
     }
+    check_reversals(transactions);
     let known: std::collections::HashSet<TransactionId> = transactions.iter().map(|t| t.id).collect();
     for id in lines.keys() {
         assert!(known.contains(id), "postings reference transaction {id}, which history does not show");
@@ -165,6 +185,21 @@ fn check_lines_follow_legs(t: &Transaction, own: &[Posting]) {
     let moved: Decimal = legs.iter().filter(|l| l.currency == t.currency).map(|l| l.amount).sum();
     let amount = t.captured_amount.unwrap_or(t.amount);
     assert_eq!(moved, amount, "transaction {} moved {moved}, expected {amount}", t.id);
+}
+
+/// What each transaction says was reversed of it is what its reversals
+/// moved back, and never more than it moved.
+fn check_reversals(transactions: &[Transaction]) {
+    let mut reversed: HashMap<TransactionId, Decimal> = HashMap::new();
+    for t in transactions.iter().filter(|t| t.kind == TransactionKind::Reversal) {
+        let original = t.reverses.unwrap_or_else(|| panic!("reversal {} names no original", t.id));
+        *reversed.entry(original).or_default() += t.amount;
+    }
+    for t in transactions {
+        let moved_back = reversed.get(&t.id).copied().unwrap_or_default();
+        assert_eq!(t.reversed_amount, moved_back, "transaction {}: reversed_amount != its reversals", t.id);
+        assert!(t.reversed_amount <= t.effective_amount(), "transaction {} reversed beyond what it moved", t.id);
+    }
 }
 
 fn check_pending(accounts: &[Account], transactions: &[Transaction]) {

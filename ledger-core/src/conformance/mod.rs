@@ -205,6 +205,13 @@ macro_rules! conformance_suite {
             entries_reject_bad_input_and_audit_it,
             entries_are_idempotent_with_metadata_in_the_fingerprint,
             history_filters_by_metadata_pairs,
+            a_reversal_moves_every_posting_back_and_links_to_the_original,
+            a_single_posting_transaction_is_reversed_in_parts_never_beyond,
+            reversals_obey_floors_statuses_and_who_may_reverse,
+            balance_as_of_is_the_balance_after_the_last_posting_at_or_before_it,
+            balance_history_pages_newest_first_with_the_balance_after_each,
+            statements_open_plus_changes_is_closing,
+            commit_times_never_go_back_even_when_a_clock_does,
         );
         $crate::conformance_suite!(@cases $factory; store_contract;
             sessions_of_lists_newest_first_within_the_limit_revoked_included,

@@ -20,6 +20,7 @@ use crate::account::Account;
 use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::audit::AuditRecord;
+use crate::balance_query::PostingRange;
 use crate::digest::Digest;
 use crate::error::{StorageError, StorageErrorKind};
 use crate::id::{AccountId, TransactionId, UserId};
@@ -371,6 +372,16 @@ impl Store for RecordingStore {
     ) -> Result<Vec<Posting>, StorageError> {
         self.check()?;
         self.inner.postings(account, after, limit).await
+    }
+
+    async fn posting_as_of(&self, account: AccountId, at: DateTime<Utc>) -> Result<Option<Posting>, StorageError> {
+        self.check()?;
+        self.inner.posting_as_of(account, at).await
+    }
+
+    async fn postings_in(&self, range: &PostingRange, limit: usize) -> Result<Vec<Posting>, StorageError> {
+        self.check()?;
+        self.inner.postings_in(range, limit).await
     }
 
     async fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError> {

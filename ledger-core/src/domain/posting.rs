@@ -1,5 +1,6 @@
 //! Postings: the double-entry lines under every posted transaction.
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,14 @@ pub struct Posting {
     pub amount: Decimal,
     /// The currency of the change.
     pub currency: Currency,
+    /// The account's posted balance (stored credit-positive) after this
+    /// line: the running balance, set when the line commits.
+    #[serde(default, with = "rust_decimal::serde::str")]
+    pub balance_after: Decimal,
+    /// When it committed (its transaction's commit time); commit order and
+    /// time order agree.
+    #[serde(default)]
+    pub at: DateTime<Utc>,
 }
 
 /// The two lines that move `amount` from `debit` to `credit`.
@@ -33,7 +42,15 @@ pub fn pair(
     currency: Currency,
 ) -> [Posting; 2] {
     debug_assert!(amount > Decimal::ZERO);
-    let line = |account_id, amount| Posting { sequence: 0, transaction_id, account_id, amount, currency };
+    let line = |account_id, amount| Posting {
+        sequence: 0,
+        transaction_id,
+        account_id,
+        amount,
+        currency,
+        balance_after: Decimal::ZERO,
+        at: DateTime::<Utc>::UNIX_EPOCH,
+    };
     [line(debit, -amount), line(credit, amount)]
 }
 

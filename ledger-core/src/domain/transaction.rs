@@ -27,6 +27,8 @@ pub enum TransactionKind {
     /// A general ledger entry: 1 to 64 postings between any accounts, posted
     /// by the embedding program or an admin.
     Entry,
+    /// Undoes (part of) another transaction: its postings moved back.
+    Reversal,
 }
 
 impl TransactionKind {
@@ -37,6 +39,7 @@ impl TransactionKind {
         TransactionKind::Transfer,
         TransactionKind::Hold,
         TransactionKind::Entry,
+        TransactionKind::Reversal,
     ];
 
     /// The stable lower-case name.
@@ -47,6 +50,7 @@ impl TransactionKind {
             TransactionKind::Transfer => "transfer",
             TransactionKind::Hold => "hold",
             TransactionKind::Entry => "entry",
+            TransactionKind::Reversal => "reversal",
         }
     }
 
@@ -143,9 +147,26 @@ pub struct Transaction {
     /// The application's own details.
     #[serde(default)]
     pub metadata: Metadata,
+    /// For a reversal: the transaction it reverses.
+    #[serde(default)]
+    pub reverses: Option<TransactionId>,
+    /// How much of it reversals have moved back so far (in the units of
+    /// [`Transaction::effective_amount`]); zero until the first reversal.
+    #[serde(default, with = "rust_decimal::serde::str")]
+    pub reversed_amount: Decimal,
 }
 
 impl Transaction {
+    /// What it moved: the captured amount of a captured hold, else its amount.
+    pub fn effective_amount(&self) -> Decimal {
+        self.captured_amount.unwrap_or(self.amount)
+    }
+
+    /// What reversals may still move back.
+    pub fn reversible_amount(&self) -> Decimal {
+        self.effective_amount() - self.reversed_amount
+    }
+
     /// Its movements: the stored legs, or for a transaction stored before
     /// legs existed, the one its kind implies (a deposit from the currency's
     /// settlement account, a withdrawal to it, a transfer or hold between

@@ -1,7 +1,7 @@
 //! Money commands: single and batched, and the hold-expiry sweep.
 
 use super::*;
-use crate::command::{BATCH_SIZE_MAX, CaptureHold, Deposit, Entry, PlaceHold, Transfer, VoidHold, Withdraw};
+use crate::command::{BATCH_SIZE_MAX, CaptureHold, Deposit, Entry, PlaceHold, Reverse, Transfer, VoidHold, Withdraw};
 use crate::idempotency::IdempotencyKey;
 
 impl Ledger {
@@ -157,6 +157,12 @@ impl Ledger {
     /// Posts a general ledger entry (see [`Entry`]): the embedding program
     /// and admins only.
     pub async fn post_entry(&self, actor: &Actor, key: IdempotencyKey, command: Entry) -> Result<Receipt, LedgerError> {
+        self.execute(actor, key, command).await
+    }
+
+    /// Reverses (part of) a posted transaction (see [`Reverse`]): the
+    /// embedding program and admins only.
+    pub async fn reverse(&self, actor: &Actor, key: IdempotencyKey, command: Reverse) -> Result<Receipt, LedgerError> {
         self.execute(actor, key, command).await
     }
 

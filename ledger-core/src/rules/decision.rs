@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use crate::account::{ACCOUNTS_PER_OWNER_MAX, Account};
-use crate::audit::{AuditOutcome, AuditRecord};
+use crate::audit::{AuditHead, AuditOutcome, AuditRecord};
 use crate::digest::Digest;
 use crate::error::LedgerError;
 use crate::id::UserId;
@@ -19,7 +19,7 @@ use crate::id::{AccountId, IdMap, IdSet, TransactionId};
 use crate::idempotency::{IdempotencyRecord, Replay};
 use crate::identity::{Email, KycStatus, KycTransition, ResetToken, Session, SessionId, User};
 use crate::posting::{self, Posting};
-use crate::transaction::{Transaction, TransactionKind, TransactionStatus};
+use crate::transaction::{Leg, Transaction, TransactionKind, TransactionStatus};
 use crate::write_batch::{Decision, Op, SEQUENCE_STRIDE, Shape, Snapshot, WriteBatch, Writes};
 
 /// Decides a batch against the current state of its keys.
@@ -28,8 +28,9 @@ use crate::write_batch::{Decision, Op, SEQUENCE_STRIDE, Shape, Snapshot, WriteBa
 /// storage transaction in which it will apply the returned writes.
 pub(crate) fn decide(batch: &WriteBatch, snapshot: Snapshot) -> Decision {
     let head = snapshot.audit_head;
+    let at = commit_time(batch.0.at, head);
     let reject = |error: LedgerError| {
-        let audit = AuditRecord::seal(head, batch.0.audit.clone(), AuditOutcome::rejected(&error), batch.0.at);
+        let audit = AuditRecord::seal(head, batch.0.audit.clone(), AuditOutcome::rejected(&error), at);
         Decision::Reject { error, audit: Box::new(audit) }
     };
     if let Some(error) = &batch.0.rejected {
@@ -42,7 +43,7 @@ pub(crate) fn decide(batch: &WriteBatch, snapshot: Snapshot) -> Decision {
             Replay::Fresh => {}
         }
     }
-    let mut work = Working::new(snapshot, batch.0.at);
+    let mut work = Working::new(snapshot, at);
     for (index, op) in &batch.0.ops {
         if let Err(error) = work.apply(op) {
             let error = work.as_seen_by_customer(batch, error);
@@ -53,6 +54,15 @@ pub(crate) fn decide(batch: &WriteBatch, snapshot: Snapshot) -> Decision {
         }
     }
     Decision::Commit(Box::new(work.into_writes(batch)))
+}
+
+/// When a batch commits: the time it was planned at, or the previous audit
+/// record's if that is later (another instance's clock ahead of ours, or a
+/// batch planned before one that committed first). So audit records,
+/// transactions and postings are in time order exactly as in commit order,
+/// which is what makes a balance "as of" an instant one seek.
+fn commit_time(planned: DateTime<Utc>, head: AuditHead) -> DateTime<Utc> {
+    head.at.map_or(planned, |last| planned.max(last))
 }
 
 /// The snapshot being changed op by op, with a record of what changed.
@@ -147,6 +157,7 @@ impl Working {
             Op::PlaceHold { transaction } => self.place_hold(transaction),
             Op::CaptureHold { hold, from, to, amount } => self.capture_hold(*hold, *from, *to, *amount),
             Op::VoidHold { hold, from } => self.void_hold(*hold, *from),
+            Op::Reverse { original, reversal, amount, .. } => self.reverse(*original, reversal, *amount),
             Op::ChangeStatus { account, change } => {
                 let at = self.at;
                 self.account_mut(*account)?.change_status(*change, at)
@@ -236,9 +247,10 @@ impl Working {
             return Err(LedgerError::AccountNumberTaken);
         }
         self.taken_numbers.insert(account.number);
-        self.accounts.insert(account.id, account.clone());
-        self.new_accounts.push(account.id);
-        self.listed_accounts.insert(account.id);
+        let id = account.id;
+        self.accounts.insert(id, Account { created_at: self.at, updated_at: self.at, ..account.clone() });
+        self.new_accounts.push(id);
+        self.listed_accounts.insert(id);
         Ok(())
     }
 
@@ -256,8 +268,9 @@ impl Working {
 
     /// Applies postings, then checks floors on the final state: an account
     /// whose balance ends lower (on its normal side) must end at or above
-    /// its floor, so it may pass through zero on the way.
-    fn apply_postings(&mut self, postings: &[Posting]) -> Result<(), LedgerError> {
+    /// its floor, so it may pass through zero on the way. Returns the lines
+    /// stamped with the commit time and each account's balance after them.
+    fn apply_postings(&mut self, postings: &[Posting]) -> Result<Vec<Posting>, LedgerError> {
         debug_assert!(posting::is_balanced(postings));
         for p in postings {
             self.ensure_postable(p.account_id)?;
@@ -265,6 +278,7 @@ impl Working {
         let at = self.at;
         // Each account's net change, in order of first touch.
         let mut changes: Vec<(AccountId, Decimal)> = Vec::new();
+        let mut stamped = Vec::with_capacity(postings.len());
         for p in postings {
             let account = self.account_mut(p.account_id)?;
             if account.currency != p.currency {
@@ -273,6 +287,7 @@ impl Working {
             account.balance.posted =
                 account.balance.posted.checked_add(p.amount).ok_or(LedgerError::BalanceOverflow)?;
             account.updated_at = at;
+            stamped.push(Posting { at, balance_after: account.balance.posted, ..p.clone() });
             match changes.iter_mut().find(|(id, _)| *id == p.account_id) {
                 Some((_, net)) => *net += p.amount,
                 None => changes.push((p.account_id, p.amount)),
@@ -285,16 +300,18 @@ impl Working {
                 account.ensure_above_floor(lowered)?;
             }
         }
-        Ok(())
+        Ok(stamped)
     }
 
     fn post(&mut self, transaction: &Transaction, postings: &[Posting]) -> Result<(), LedgerError> {
-        if let Err(error) = self.apply_postings(postings) {
-            return Err(self.with_posting_index(transaction, error));
-        }
-        self.new_transactions.push(transaction.clone());
+        let lines = match self.apply_postings(postings) {
+            Ok(lines) => lines,
+            Err(error) => return Err(self.with_posting_index(transaction, error)),
+        };
+        let transaction = Transaction { created_at: self.at, updated_at: self.at, ..transaction.clone() };
         self.order.push(transaction.id);
-        self.postings.extend_from_slice(postings);
+        self.new_transactions.push(transaction);
+        self.postings.extend(lines);
         Ok(())
     }
 
@@ -330,7 +347,7 @@ impl Working {
             account.balance.pending.checked_add(hold.amount).ok_or(LedgerError::BalanceOverflow)?;
         account.updated_at = at;
         account.ensure_above_floor(hold.amount)?;
-        self.new_transactions.push(hold.clone());
+        self.new_transactions.push(Transaction { created_at: at, updated_at: at, ..hold.clone() });
         self.order.push(hold.id);
         Ok(())
     }
@@ -375,8 +392,54 @@ impl Working {
         // What moved: the captured amount, not the reservation.
         hold.legs = vec![crate::transaction::Leg { source: from, destination: to, amount, currency }];
         self.release(from, held)?;
-        let lines = posting::pair(id, from, to, amount, currency);
-        self.apply_postings(&lines)?;
+        let lines = self.apply_postings(&posting::pair(id, from, to, amount, currency))?;
+        self.postings.extend(lines);
+        Ok(())
+    }
+
+    /// Moves back what is asked of the original as it stands now: all
+    /// that is left, or part of a single-posting original's.
+    fn reverse(
+        &mut self,
+        id: TransactionId,
+        reversal: &Transaction,
+        amount: Option<Decimal>,
+    ) -> Result<(), LedgerError> {
+        let at = self.at;
+        let original = self.transactions.get(&id).ok_or(LedgerError::TransactionNotFound { transaction: id })?;
+        let remaining = original.reversible_amount();
+        if remaining <= Decimal::ZERO {
+            return Err(LedgerError::AlreadyReversed { transaction: id });
+        }
+        let legs = original.legs();
+        let amount = amount.unwrap_or(remaining);
+        if amount > remaining {
+            return Err(LedgerError::ReversalExceedsOriginal { remaining, requested: amount });
+        }
+        let back: Vec<Leg> = if amount == remaining && original.reversed_amount.is_zero() {
+            legs.iter().map(|l| Leg { source: l.destination, destination: l.source, ..*l }).collect()
+        } else {
+            // Plan allows a part (or the rest after a part) only of one posting.
+            let [leg] = legs.as_slice() else {
+                return Err(LedgerError::InvalidReversal("only a single-posting transaction is reversed in part"));
+            };
+            vec![Leg { source: leg.destination, destination: leg.source, amount, currency: leg.currency }]
+        };
+        let lines: Vec<Posting> = back
+            .iter()
+            .flat_map(|l| posting::pair(reversal.id, l.source, l.destination, l.amount, l.currency))
+            .collect();
+        let mut record = Transaction { created_at: at, updated_at: at, legs: back, ..reversal.clone() };
+        record.amount = record.legs.iter().filter(|l| l.currency == record.currency).map(|l| l.amount).sum();
+        let lines = self.apply_postings(&lines)?;
+        let original = self.transactions.get_mut(&id).ok_or(LedgerError::TransactionNotFound { transaction: id })?;
+        original.reversed_amount += amount;
+        original.updated_at = at;
+        if !self.changed_transactions.contains(&id) {
+            self.changed_transactions.push(id);
+        }
+        self.order.push(record.id);
+        self.new_transactions.push(record);
         self.postings.extend(lines);
         Ok(())
     }
@@ -400,7 +463,7 @@ impl Working {
     }
 
     fn into_writes(mut self, batch: &WriteBatch) -> Writes {
-        let audit = AuditRecord::seal(self.audit_head, batch.0.audit.clone(), AuditOutcome::Accepted, batch.0.at);
+        let audit = AuditRecord::seal(self.audit_head, batch.0.audit.clone(), AuditOutcome::Accepted, self.at);
         let base = audit.sequence * SEQUENCE_STRIDE;
         for (i, t) in self.new_transactions.iter_mut().enumerate() {
             t.sequence = base + i as u64;
@@ -419,7 +482,7 @@ impl Working {
             key: claim.key.clone(),
             fingerprint: claim.fingerprint,
             transaction_ids: self.order,
-            created_at: batch.0.at,
+            created_at: self.at,
         });
         let mut identity = self.identity;
         Writes {

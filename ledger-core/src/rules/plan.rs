@@ -14,7 +14,7 @@ use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::command::{
     AccountRef, CaptureHold, Deposit, ENTRY_POSTINGS_MAX, Entry, HOLD_EXPIRY_SECS_MAX, MoneyCommand, PlaceHold,
-    Transfer, VoidHold, Withdraw,
+    Reverse, Transfer, VoidHold, Withdraw,
 };
 use crate::error::LedgerError;
 use crate::id::{AccountId, TransactionId};
@@ -75,7 +75,45 @@ impl Planner<'_> {
             MoneyCommand::CaptureHold(c) => self.capture_hold(c).await,
             MoneyCommand::VoidHold(c) => self.void_hold(c).await,
             MoneyCommand::Entry(c) => self.entry(c).await,
+            MoneyCommand::Reverse(c) => self.reverse(c).await,
         }
+    }
+
+    /// A reversal: privileged actors only; the original must have moved
+    /// money (posted, with postings) and not be a reversal itself; a part
+    /// only of a single-posting original, at its currency's precision. What
+    /// is left to reverse is judged by `decide`, on the locked original.
+    async fn reverse(&self, c: &Reverse) -> Result<Vec<Op>, LedgerError> {
+        if !self.actor.is_privileged() {
+            return Err(LedgerError::Forbidden);
+        }
+        let description = validate_description(c.description.as_deref())?;
+        let id = c.transaction;
+        let original = self.store.transaction(id).await?.ok_or(LedgerError::TransactionNotFound { transaction: id })?;
+        if original.status != TransactionStatus::Posted || original.kind == TransactionKind::Reversal {
+            return Err(LedgerError::NotReversible { transaction: id });
+        }
+        let legs = original.legs();
+        let amount = match c.amount {
+            Some(_) if legs.len() != 1 => {
+                return Err(LedgerError::InvalidReversal("only a single-posting transaction is reversed in part"));
+            }
+            Some(amount) => Some(Money::new(amount, original.currency)?.value()),
+            None => None,
+        };
+        let sides = (original.to_account, original.from_account);
+        let mut reversal =
+            self.record_of(TransactionKind::Reversal, rust_decimal::Decimal::ZERO, original.currency, sides);
+        reversal.description = description;
+        reversal.metadata = c.metadata.clone();
+        reversal.reverses = Some(id);
+        let mut accounts: Vec<AccountId> = Vec::new();
+        for account in legs.iter().flat_map(|l| [l.source, l.destination]) {
+            if !accounts.contains(&account) {
+                accounts.push(account);
+            }
+        }
+        Ok(vec![Op::Reverse { original: id, reversal, amount, accounts }])
     }
 
     async fn deposit(&self, c: &Deposit) -> Result<Vec<Op>, LedgerError> {
@@ -404,6 +442,8 @@ impl Planner<'_> {
             updated_at: self.at,
             legs: Vec::new(),
             metadata: Metadata::empty(),
+            reverses: None,
+            reversed_amount: rust_decimal::Decimal::ZERO,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::account::Account;
 use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::audit::AuditRecord;
+use crate::balance_query::PostingRange;
 use crate::digest::Digest;
 use crate::error::StorageError;
 use crate::id::{AccountId, TransactionId, UserId};
@@ -142,6 +143,15 @@ pub trait Store: Send + Sync + 'static {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<Posting>, StorageError>;
+
+    /// The account's last posting committed at or before `at` (in commit
+    /// time order, then sequence), if any: its `balance_after` is the
+    /// account's balance as of `at`. One index seek.
+    async fn posting_as_of(&self, account: AccountId, at: DateTime<Utc>) -> Result<Option<Posting>, StorageError>;
+
+    /// The account's postings in `range` ([`PostingRange::contains`]), in
+    /// its order (commit time, then sequence), at most `limit`.
+    async fn postings_in(&self, range: &PostingRange, limit: usize) -> Result<Vec<Posting>, StorageError>;
 
     /// The stored record for an idempotency key.
     async fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError>;

@@ -68,6 +68,20 @@ pub enum Op {
         /// How much to post (at most the hold's amount).
         amount: rust_decimal::Decimal,
     },
+    /// Move (part of) a posted transaction back: `reversal` is the new
+    /// record without its legs and amount, which are decided against the
+    /// original as locked (what is left to reverse).
+    Reverse {
+        /// The transaction reversed.
+        original: TransactionId,
+        /// The reversal's record (legs, amount and sequence set at commit).
+        reversal: Transaction,
+        /// How much to move back (a single-posting original only); `None`
+        /// for all that is left.
+        amount: Option<rust_decimal::Decimal>,
+        /// The accounts of the original's legs (to load and lock).
+        accounts: Vec<AccountId>,
+    },
     /// Release a pending hold.
     VoidHold {
         /// The hold.
@@ -225,6 +239,7 @@ impl WriteBatch {
             }
             Op::PlaceHold { transaction } => transaction.to_account == Some(account),
             Op::CaptureHold { to, .. } => *to == account,
+            Op::Reverse { accounts, .. } => accounts.contains(&account),
             _ => false,
         })
     }
@@ -258,6 +273,10 @@ impl WriteBatch {
                 Op::CaptureHold { hold, from, to, .. } => {
                     keys.transactions.insert(*hold);
                     keys.accounts.extend([*from, *to]);
+                }
+                Op::Reverse { original, accounts, .. } => {
+                    keys.transactions.insert(*original);
+                    keys.accounts.extend(accounts.iter().copied());
                 }
                 Op::VoidHold { hold, from } => {
                     keys.transactions.insert(*hold);

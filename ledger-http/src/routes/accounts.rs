@@ -11,9 +11,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Auth;
-use crate::dto::{AccountDto, AccountList, BalanceResponse, OpenAccountRequest};
+use crate::dto::{AccountDto, AccountList, BalanceQuery, BalanceResponse, OpenAccountRequest};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -93,15 +93,18 @@ pub async fn get_account(
     Ok(Json(AccountDto::from(&account)))
 }
 
-/// The real-time balance of one of the caller's accounts.
+/// The real-time balance of one of the caller's accounts, or its posted
+/// balance at a past instant (`?as_of=`).
 #[utoipa::path(
     get,
     path = "/api/accounts/{id}/balance",
     tag = "accounts",
-    params(("id" = Uuid, Path, description = "Account id")),
+    params(("id" = Uuid, Path, description = "Account id"), BalanceQuery),
     responses(
-        (status = 200, description = "Balances as of now", body = BalanceResponse),
+        (status = 200, description = "Balances as of now, or the posted balance as of the instant asked", body = BalanceResponse),
+        (status = 400, description = "Unparsable `as_of`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`as_of` in the future (`instant_in_future`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
@@ -109,10 +112,24 @@ pub async fn get_balance(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(query): ApiQuery<BalanceQuery>,
 ) -> Result<Json<BalanceResponse>, ApiError> {
-    let as_of = state.ledger().now();
-    let account = state.ledger().account(&auth.actor(), AccountId::from_uuid(id)).await?;
-    Ok(Json(BalanceResponse::new(&account, as_of)))
+    balance_response(&state, &auth, AccountId::from_uuid(id), query.as_of).await.map(Json)
+}
+
+/// An account's balance now, or its posted balance at `as_of`.
+pub(crate) async fn balance_response(
+    state: &AppState,
+    auth: &Auth,
+    account: AccountId,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<BalanceResponse, ApiError> {
+    if let Some(at) = as_of {
+        return Ok(BalanceResponse::as_of(&state.ledger().balance_as_of(&auth.actor(), account, at).await?));
+    }
+    let now = state.ledger().now();
+    let account = state.ledger().account(&auth.actor(), account).await?;
+    Ok(BalanceResponse::new(&account, now))
 }
 
 /// Freezes an account: it takes no postings until an admin unfreezes it.

@@ -88,7 +88,7 @@ const HISTORY_PARAMS: &[&str] =
 
 fn parse_kind(text: &str) -> Result<TransactionKind, ApiError> {
     TransactionKind::parse(text).ok_or_else(|| {
-        ApiError::unprocessable("invalid_filter", "kind must be deposit, withdrawal, transfer, hold or entry")
+        ApiError::unprocessable("invalid_filter", "kind must be deposit, withdrawal, transfer, hold, entry or reversal")
     })
 }
 

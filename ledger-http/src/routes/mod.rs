@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod balances;
 pub mod entries;
 pub mod events;
 pub mod health;
@@ -12,6 +13,7 @@ pub mod history;
 pub mod ledger_accounts;
 pub mod money;
 pub mod profile;
+pub mod reversals;
 pub mod webhook;
 
 use axum::http::StatusCode;
@@ -30,6 +32,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(money::router())
         .merge(history::router())
         .merge(entries::router())
+        .merge(reversals::router())
+        .merge(balances::router())
         .merge(ledger_accounts::router())
         .merge(audit::router())
         .merge(events::router())

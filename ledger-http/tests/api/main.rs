@@ -14,4 +14,5 @@ mod fuzz_targets;
 mod general_ledger;
 mod journey;
 mod ops;
+mod over_time;
 mod security;

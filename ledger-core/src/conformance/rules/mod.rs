@@ -130,6 +130,8 @@ mod history;
 mod holds;
 mod ledger;
 mod money;
+mod over_time;
+mod reversals;
 
 pub use accounts::*;
 pub use audit::*;
@@ -138,3 +140,5 @@ pub use history::*;
 pub use holds::*;
 pub use ledger::*;
 pub use money::*;
+pub use over_time::*;
+pub use reversals::*;

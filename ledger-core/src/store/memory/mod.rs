@@ -17,6 +17,7 @@ use crate::store::apply::{Staging, apply_batches_now};
 mod chunked_vec;
 mod idempotency_index;
 
+use crate::balance_query::{PostingCursor, PostingRange};
 use crate::digest::Digest;
 use crate::error::StorageError;
 use crate::id::{AccountId, IdMap, TransactionId, UserId};
@@ -399,6 +400,38 @@ impl Store for MemoryStore {
         let Some(all) = state.postings_of.get(&account) else { return Ok(Vec::new()) };
         let start = after.map_or(0, |after| all.partition_point(|p| p.sequence <= after));
         Ok(all.range(start, usize::MAX).take(limit).cloned().collect())
+    }
+
+    async fn posting_as_of(&self, account: AccountId, at: DateTime<Utc>) -> Result<Option<Posting>, StorageError> {
+        let state = self.lock();
+        let Some(all) = state.postings_of.get(&account) else { return Ok(None) };
+        // Commit times follow commit order: the vector is sorted by both.
+        let end = all.partition_point(|p| p.at <= at);
+        Ok(end.checked_sub(1).and_then(|last| all.get(last)).cloned())
+    }
+
+    async fn postings_in(&self, range: &PostingRange, limit: usize) -> Result<Vec<Posting>, StorageError> {
+        let state = self.lock();
+        let Some(all) = state.postings_of.get(&range.account) else { return Ok(Vec::new()) };
+        let cursor = |p: &Posting| PostingCursor::of(p);
+        let start = match (range.from, range.after.filter(|_| !range.newest_first)) {
+            (from, Some(after)) => all.partition_point(|p| cursor(p) <= after || from.is_some_and(|f| p.at < f)),
+            (Some(from), None) => all.partition_point(|p| p.at < from),
+            (None, None) => 0,
+        };
+        let end = match (range.until, range.after.filter(|_| range.newest_first)) {
+            (until, Some(after)) => all.partition_point(|p| cursor(p) < after && until.is_none_or(|u| p.at < u)),
+            (Some(until), None) => all.partition_point(|p| p.at < until),
+            (None, None) => all.len(),
+        };
+        let slice = all.range(start, end.max(start));
+        let found: Vec<Posting> = if range.newest_first {
+            slice.rev().take(limit).cloned().collect()
+        } else {
+            slice.take(limit).cloned().collect()
+        };
+        debug_assert!(found.iter().all(|p| range.contains(p)));
+        Ok(found)
     }
 
     async fn idempotency_record(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StorageError> {

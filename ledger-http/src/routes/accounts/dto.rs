@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use ledger_core::Account;
 use ledger_core::money::format_minor;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::routes::money::dto::metadata_map;
@@ -104,19 +104,24 @@ pub struct AccountList {
 }
 
 /// `GET /api/accounts/{id}/balance` (also the `balance` server-sent event).
+/// For a past instant (`?as_of=`) only `posted` is known: `pending` and
+/// `available` are absent.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BalanceResponse {
     /// The account.
     pub account_id: Uuid,
     /// ISO 4217 code.
     pub currency: String,
-    /// Sum of postings.
+    /// Sum of postings, on the account's normal side.
     pub posted: String,
-    /// Sum of open holds.
-    pub pending: String,
-    /// posted minus pending.
-    pub available: String,
-    /// When these figures were read (for events: when they changed).
+    /// Sum of open holds (now only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
+    /// posted minus pending (now only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available: Option<String>,
+    /// When these figures were read (for events: when they changed; for
+    /// `?as_of=`: the instant asked about).
     pub as_of: DateTime<Utc>,
 }
 
@@ -128,9 +133,30 @@ impl BalanceResponse {
             account_id: *account.id.as_uuid(),
             currency: account.currency.code().to_owned(),
             posted,
-            pending,
-            available,
+            pending: Some(pending),
+            available: Some(available),
             as_of,
         }
     }
+
+    /// An account's posted balance at a past instant.
+    pub fn as_of(balance: &ledger_core::BalanceAsOf) -> BalanceResponse {
+        BalanceResponse {
+            account_id: *balance.account.as_uuid(),
+            currency: balance.currency.code().to_owned(),
+            posted: format_minor(balance.posted, balance.currency),
+            pending: None,
+            available: None,
+            as_of: balance.as_of,
+        }
+    }
+}
+
+/// `GET /api/accounts/{id}/balance`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BalanceQuery {
+    /// An instant in the past (RFC 3339): the posted balance then. Absent: now.
+    pub as_of: Option<DateTime<Utc>>,
 }

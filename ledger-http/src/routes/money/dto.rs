@@ -108,7 +108,7 @@ pub struct CaptureRequest {
 pub struct TransactionDto {
     /// Transaction id (a hold's id).
     pub id: Uuid,
-    /// `deposit`, `withdrawal`, `transfer`, `hold` or `entry`.
+    /// `deposit`, `withdrawal`, `transfer`, `hold`, `entry` or `reversal`.
     pub kind: String,
     /// `pending` (an open hold), `posted` or `voided`.
     pub status: String,
@@ -137,6 +137,12 @@ pub struct TransactionDto {
     pub postings: Vec<PostingDto>,
     /// The application's own details.
     pub metadata: BTreeMap<String, String>,
+    /// For a reversal: the transaction it reverses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverses: Option<Uuid>,
+    /// How much of it reversals have moved back (absent when nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reversed_amount: Option<String>,
 }
 
 /// One movement of a transaction.
@@ -183,6 +189,8 @@ impl From<&Transaction> for TransactionDto {
                 })
                 .collect(),
             metadata: metadata_map(&t.metadata),
+            reverses: t.reverses.map(|r| *r.as_uuid()),
+            reversed_amount: (!t.reversed_amount.is_zero()).then(|| format_minor(t.reversed_amount, t.currency)),
         }
     }
 }

@@ -67,6 +67,8 @@ fn probes(ids: &Ids<'_>) -> Vec<Probe> {
     vec![
         path(Method::GET, "/api/accounts/{id}", format!("/api/accounts/{acc}")),
         path(Method::GET, "/api/accounts/{id}/balance", format!("/api/accounts/{acc}/balance")),
+        path(Method::GET, "/api/accounts/{id}/balance-history", format!("/api/accounts/{acc}/balance-history")),
+        path(Method::GET, "/api/accounts/{id}/statement", format!("/api/accounts/{acc}/statement")),
         path(Method::POST, "/api/accounts/{id}/freeze", format!("/api/accounts/{acc}/freeze")),
         path(Method::POST, "/api/accounts/{id}/unfreeze", format!("/api/accounts/{acc}/unfreeze")),
         path(Method::POST, "/api/accounts/{id}/close", format!("/api/accounts/{acc}/close")),
@@ -96,6 +98,32 @@ fn probes(ids: &Ids<'_>) -> Vec<Probe> {
         Probe {
             expected: StatusCode::FORBIDDEN,
             ..path(Method::GET, "/api/ledger-accounts/{code}", format!("/api/ledger-accounts/{code}"))
+        },
+        Probe {
+            expected: StatusCode::FORBIDDEN,
+            ..path(Method::GET, "/api/ledger-accounts/{code}/balance", format!("/api/ledger-accounts/{code}/balance"))
+        },
+        Probe {
+            expected: StatusCode::FORBIDDEN,
+            ..path(
+                Method::GET,
+                "/api/ledger-accounts/{code}/balance-history",
+                format!("/api/ledger-accounts/{code}/balance-history"),
+            )
+        },
+        Probe {
+            expected: StatusCode::FORBIDDEN,
+            ..path(
+                Method::GET,
+                "/api/ledger-accounts/{code}/statement",
+                format!("/api/ledger-accounts/{code}/statement"),
+            )
+        },
+        // Reversing is an admin's: Bob's transaction and an unknown one alike.
+        Probe {
+            expected: StatusCode::FORBIDDEN,
+            keyed: true,
+            ..path(Method::POST, "/api/transactions/{id}/reverse", format!("/api/transactions/{tx}/reverse"))
         },
         Probe {
             expected: StatusCode::FORBIDDEN,
