@@ -28,13 +28,11 @@ fn digests<'a>(digests: impl IntoIterator<Item = &'a Digest>) -> List {
 
 /// Reads the chain's head and its last record's time, locking the head's
 /// row on PostgreSQL: every committer takes this lock first, which
-/// serialises commits.
+/// serialises commits. The time is a column of the locked row, not a read
+/// of `audit_log`: a committer that waited for the lock sees the row its
+/// predecessor wrote, but a subquery would still see its older snapshot.
 pub(crate) fn lock_audit_head(d: Dialect) -> Stmt {
-    let mut s = Stmt::new(
-        d,
-        "SELECT sequence, hash, (SELECT l.at FROM audit_log l WHERE l.sequence = audit_head.sequence) AS at \
-         FROM audit_head WHERE id = 1",
-    );
+    let mut s = Stmt::new(d, "SELECT sequence, hash, at FROM audit_head WHERE id = 1");
     s.for_update();
     s
 }
@@ -43,6 +41,7 @@ pub(crate) fn lock_audit_head(d: Dialect) -> Stmt {
 pub(crate) fn write_audit_head(d: Dialect, head: AuditHead) -> Stmt {
     let mut s = Stmt::new(d, "UPDATE audit_head SET sequence = ");
     s.bind(Value::Int(int(head.sequence))).push(", hash = ").bind(Value::Bytes(head.hash.0.to_vec()));
+    s.push(", at = ").bind(Value::OptTime(head.at));
     s.push(" WHERE id = 1");
     s
 }

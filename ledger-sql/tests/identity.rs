@@ -468,7 +468,7 @@ async fn migrate_to(db: &Db, version: i64) {
 /// Undoes migration 0005 (running balances) and drops its record, leaving a
 /// 0004 database.
 async fn strip_0005(db: &Db) {
-    let mut statements = vec!["DROP INDEX postings_account_time_idx"];
+    let mut statements = vec!["DROP INDEX postings_account_time_idx", "ALTER TABLE audit_head DROP COLUMN at"];
     if db.is_postgres() {
         statements.extend([
             "ALTER TABLE postings DROP COLUMN balance_after, DROP COLUMN at",

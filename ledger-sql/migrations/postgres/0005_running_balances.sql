@@ -20,3 +20,9 @@ CREATE INDEX postings_account_time_idx ON postings (account_id, at, sequence);
 
 ALTER TABLE transactions ADD COLUMN reverses UUID REFERENCES transactions (id);
 ALTER TABLE transactions ADD COLUMN reversed_amount NUMERIC NOT NULL DEFAULT 0;
+
+-- The head remembers when its record was written: the next commit is never
+-- earlier. Kept in the locked row itself, so a committer that waited for the
+-- lock reads the time its predecessor wrote with the row it locked.
+ALTER TABLE audit_head ADD COLUMN at TIMESTAMPTZ;
+UPDATE audit_head SET at = (SELECT l.at FROM audit_log l WHERE l.sequence = audit_head.sequence);
