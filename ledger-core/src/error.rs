@@ -80,6 +80,9 @@ pub enum LedgerError {
     /// The pagination cursor is not one the ledger issued.
     #[error("invalid cursor")]
     InvalidCursor,
+    /// A sink or lease name is empty, too long, or has control characters.
+    #[error("invalid sink name")]
+    InvalidSinkName,
     /// The email address is malformed or too long.
     #[error("invalid email address")]
     InvalidEmail,
@@ -397,6 +400,7 @@ impl LedgerError {
             BatchTooLarge { .. } => "batch_too_large",
             InvalidPageSize { .. } => "invalid_page_size",
             InvalidCursor => "invalid_cursor",
+            InvalidSinkName => "invalid_sink_name",
             InvalidFilter(_) => "invalid_filter",
             InvalidAccountCode => "invalid_account_code",
             InvalidMetadata(_) => "invalid_metadata",
@@ -476,6 +480,7 @@ impl LedgerError {
             | BatchTooLarge { .. }
             | InvalidPageSize { .. }
             | InvalidCursor
+            | InvalidSinkName
             | InvalidFilter(_)
             | InvalidAccountCode
             | InvalidMetadata(_)

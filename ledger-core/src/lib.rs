@@ -24,6 +24,7 @@
 pub mod audit;
 pub mod balance_query;
 pub mod bounded_map;
+pub mod change;
 pub mod clock;
 pub mod command;
 pub mod digest;
@@ -55,6 +56,7 @@ pub use audit_metadata::AuditMetadata;
 pub use balance_query::{
     BalanceAsOf, BalanceChange, PostingCursor, PostingRange, STATEMENT_POSTINGS_MAX, Statement, StatementLine,
 };
+pub use change::{CHANGES_PAGE_MAX, Change, ChangeKind, event_id};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use command::{
     AccountRef, BATCH_SIZE_MAX, CaptureHold, Deposit, ENTRY_POSTINGS_MAX, Entry, EntryPosting, MoneyCommand,

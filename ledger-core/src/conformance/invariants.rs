@@ -104,8 +104,65 @@ pub async fn check(ledger: &Ledger) {
     let transactions = all_transactions(ledger, &HistoryFilter::default()).await;
     check_transactions(&transactions, &lines_by_transaction);
     check_pending(&accounts, &transactions);
+    check_feed(&accounts, &transactions, &all_changes(ledger).await);
     if let Err(e) = ledger.verify_audit_chain(&SYS, None).await {
         panic!("audit chain does not verify: {e}");
+    }
+}
+
+/// Every change in the feed, oldest first.
+pub async fn all_changes(ledger: &Ledger) -> Vec<crate::Change> {
+    let mut changes: Vec<crate::Change> = Vec::new();
+    loop {
+        let after = changes.last().map_or(0, |c| c.sequence);
+        let page = ledger.events_after(after, crate::CHANGES_PAGE_MAX).await.expect("reading the change feed");
+        let done = page.len() < crate::CHANGES_PAGE_MAX;
+        changes.extend(page);
+        if done {
+            return changes;
+        }
+    }
+}
+
+/// The change feed tells the whole committed story: sequences strictly
+/// increase with commit times never going back; every account was opened
+/// in it and its last mention is its current state; every transaction
+/// appears, and its last mention is its current state unless only a
+/// reversal changed it since (the reversal is its own change).
+fn check_feed(accounts: &[Account], transactions: &[Transaction], changes: &[crate::Change]) {
+    use crate::ChangeKind;
+    for w in changes.windows(2) {
+        assert!(w[0].sequence < w[1].sequence, "feed sequences must strictly increase");
+        assert!(w[0].at <= w[1].at, "feed commit times must not go back");
+    }
+    let mut last_state: HashMap<crate::AccountId, &Account> = HashMap::new();
+    let mut opened: std::collections::HashSet<crate::AccountId> = std::collections::HashSet::new();
+    let mut last_transaction: HashMap<TransactionId, &Transaction> = HashMap::new();
+    for change in changes {
+        for account in &change.balances {
+            last_state.insert(account.id, account);
+        }
+        if let (ChangeKind::AccountOpened, Some(account)) = (change.kind, &change.account) {
+            assert!(opened.insert(account.id), "account {} opened twice in the feed", account.id);
+        }
+        if let Some(t) = &change.transaction {
+            last_transaction.insert(t.id, t);
+        }
+    }
+    for account in accounts {
+        assert!(opened.contains(&account.id), "account {} was never opened in the feed", account.id);
+        assert_eq!(
+            last_state.get(&account.id),
+            Some(&account),
+            "the feed's last state of {} is not its state",
+            account.id
+        );
+    }
+    for t in transactions {
+        let Some(fed) = last_transaction.get(&t.id) else { panic!("transaction {} is not in the feed", t.id) };
+        let unchanged_but_reversed =
+            Transaction { reversed_amount: t.reversed_amount, updated_at: t.updated_at, ..(*fed).clone() };
+        assert_eq!(&unchanged_but_reversed, t, "the feed's last state of transaction {} is not its state", t.id);
     }
 }
 

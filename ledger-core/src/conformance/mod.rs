@@ -212,6 +212,8 @@ macro_rules! conformance_suite {
             balance_history_pages_newest_first_with_the_balance_after_each,
             statements_open_plus_changes_is_closing,
             commit_times_never_go_back_even_when_a_clock_does,
+            the_feed_lists_every_committed_change_in_commit_order,
+            sink_cursors_move_forward_only_and_a_lease_has_one_holder,
         );
         $crate::conformance_suite!(@cases $factory; store_contract;
             sessions_of_lists_newest_first_within_the_limit_revoked_included,

@@ -444,6 +444,37 @@ impl Store for RecordingStore {
         self.inner.reset_token(token).await
     }
 
+    async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<crate::Change>, StorageError> {
+        self.check()?;
+        self.inner.changes_after(after, limit).await
+    }
+
+    async fn changes_count_after(&self, after: u64) -> Result<u64, StorageError> {
+        self.check()?;
+        self.inner.changes_count_after(after).await
+    }
+
+    async fn sink_cursor(&self, sink: &str) -> Result<u64, StorageError> {
+        self.check()?;
+        self.inner.sink_cursor(sink).await
+    }
+
+    async fn advance_sink_cursor(&self, sink: &str, to: u64) -> Result<(), StorageError> {
+        self.check()?;
+        self.inner.advance_sink_cursor(sink, to).await
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        self.check()?;
+        self.inner.try_lease(name, holder, now, until).await
+    }
+
     async fn ping(&self) -> Result<(), StorageError> {
         self.check()?;
         let delay = *self.ping_delay.lock().unwrap_or_else(|p| p.into_inner());

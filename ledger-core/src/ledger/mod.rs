@@ -30,6 +30,7 @@ pub(crate) mod account_facts;
 mod accounts;
 mod auth;
 mod balances;
+mod feed;
 mod group_commit;
 
 use group_commit::Committer;

@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 
 use crate::account::{ACCOUNTS_PER_OWNER_MAX, Account};
 use crate::audit::{AuditHead, AuditOutcome, AuditRecord};
+use crate::change::{Change, ChangeKind};
 use crate::digest::Digest;
 use crate::error::LedgerError;
 use crate::id::UserId;
@@ -84,7 +85,16 @@ struct Working {
     /// Transactions created or changed, in op order (what a replay returns).
     order: Vec<TransactionId>,
     postings: Vec<Posting>,
+    /// What the feed will say changed, in op order.
+    changed: Vec<Changed>,
     identity: IdentityWork,
+}
+
+/// One entry of the change feed, before the commit's sequences are known.
+#[derive(Clone, Copy)]
+enum Changed {
+    Transaction(ChangeKind, TransactionId),
+    Account(ChangeKind, AccountId),
 }
 
 /// The identity part of the working state.
@@ -119,6 +129,7 @@ impl Working {
             changed_transactions: Vec::new(),
             order: Vec::new(),
             postings: Vec::new(),
+            changed: Vec::new(),
             identity: IdentityWork {
                 users: snapshot.users,
                 taken_emails: snapshot.taken_emails,
@@ -160,7 +171,9 @@ impl Working {
             Op::Reverse { original, reversal, amount, .. } => self.reverse(*original, reversal, *amount),
             Op::ChangeStatus { account, change } => {
                 let at = self.at;
-                self.account_mut(*account)?.change_status(*change, at)
+                self.account_mut(*account)?.change_status(*change, at)?;
+                self.changed.push(Changed::Account(ChangeKind::AccountStatusChanged, *account));
+                Ok(())
             }
             Op::CreateUser(user) => self.identity.create_user(user),
             Op::UpdateProfile { user, patch } => {
@@ -251,6 +264,7 @@ impl Working {
         self.accounts.insert(id, Account { created_at: self.at, updated_at: self.at, ..account.clone() });
         self.new_accounts.push(id);
         self.listed_accounts.insert(id);
+        self.changed.push(Changed::Account(ChangeKind::AccountOpened, id));
         Ok(())
     }
 
@@ -310,6 +324,7 @@ impl Working {
         };
         let transaction = Transaction { created_at: self.at, updated_at: self.at, ..transaction.clone() };
         self.order.push(transaction.id);
+        self.changed.push(Changed::Transaction(ChangeKind::TransactionPosted, transaction.id));
         self.new_transactions.push(transaction);
         self.postings.extend(lines);
         Ok(())
@@ -349,6 +364,7 @@ impl Working {
         account.ensure_above_floor(hold.amount)?;
         self.new_transactions.push(Transaction { created_at: at, updated_at: at, ..hold.clone() });
         self.order.push(hold.id);
+        self.changed.push(Changed::Transaction(ChangeKind::TransactionPending, hold.id));
         Ok(())
     }
 
@@ -394,6 +410,7 @@ impl Working {
         self.release(from, held)?;
         let lines = self.apply_postings(&posting::pair(id, from, to, amount, currency))?;
         self.postings.extend(lines);
+        self.changed.push(Changed::Transaction(ChangeKind::TransactionPosted, id));
         Ok(())
     }
 
@@ -439,6 +456,7 @@ impl Working {
             self.changed_transactions.push(id);
         }
         self.order.push(record.id);
+        self.changed.push(Changed::Transaction(ChangeKind::TransactionReversed, record.id));
         self.new_transactions.push(record);
         self.postings.extend(lines);
         Ok(())
@@ -449,7 +467,9 @@ impl Working {
         debug_assert_eq!(hold.from_account, Some(from));
         hold.status = TransactionStatus::Voided;
         let held = hold.amount;
-        self.release(from, held)
+        self.release(from, held)?;
+        self.changed.push(Changed::Transaction(ChangeKind::TransactionVoided, id));
+        Ok(())
     }
 
     /// Returns a hold's reservation to the account's available balance.
@@ -471,6 +491,7 @@ impl Working {
         for (i, p) in self.postings.iter_mut().enumerate() {
             p.sequence = base + i as u64;
         }
+        let changes = self.feed(base);
         let take = |ids: &[AccountId], accounts: &mut IdMap<AccountId, Account>| {
             ids.iter().filter_map(|id| accounts.remove(id)).collect::<Vec<_>>()
         };
@@ -491,6 +512,7 @@ impl Working {
             new_transactions: self.new_transactions,
             updated_transactions,
             postings: self.postings,
+            changes,
             idempotency,
             audit,
             new_users: take_all(&identity.new_users, &mut identity.users),
@@ -500,6 +522,34 @@ impl Working {
             new_reset_tokens: take_all(&identity.new_reset_tokens, &mut identity.reset_tokens),
             updated_reset_tokens: take_all(&identity.changed_reset_tokens, &mut identity.reset_tokens),
         }
+    }
+}
+
+impl Working {
+    /// The commit's change feed entries, numbered from `base` in op order:
+    /// each transaction and account as the whole commit left it, with the
+    /// accounts it touched.
+    fn feed(&self, base: u64) -> Vec<Change> {
+        debug_assert!(self.changed.len() < SEQUENCE_STRIDE as usize);
+        let account_of = |id: &AccountId| self.accounts.get(id).cloned();
+        let new: IdMap<TransactionId, &Transaction> = self.new_transactions.iter().map(|t| (t.id, t)).collect();
+        let transaction = |id: &TransactionId| new.get(id).copied().or_else(|| self.transactions.get(id)).cloned();
+        let mut changes = Vec::with_capacity(self.changed.len());
+        for (position, changed) in (0u64..).zip(&self.changed) {
+            let (kind, transaction, account) = match changed {
+                Changed::Transaction(kind, id) => (*kind, transaction(id), None),
+                Changed::Account(kind, id) => (*kind, None, account_of(id)),
+            };
+            let touched = match (&transaction, &account) {
+                (Some(t), _) => t.accounts(),
+                (None, Some(a)) => vec![a.id],
+                (None, None) => Vec::new(),
+            };
+            let balances = touched.iter().filter_map(account_of).collect();
+            let sequence = base + position;
+            changes.push(Change { sequence, kind, at: self.at, transaction, account, balances });
+        }
+        changes
     }
 }
 

@@ -1,6 +1,7 @@
 //! The storage trait every backend implements.
 
 pub mod apply;
+pub mod lease;
 pub mod memory;
 pub mod rows;
 pub mod write_batch;
@@ -13,6 +14,7 @@ use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::audit::AuditRecord;
 use crate::balance_query::PostingRange;
+use crate::change::Change;
 use crate::digest::Digest;
 use crate::error::StorageError;
 use crate::id::{AccountId, TransactionId, UserId};
@@ -75,6 +77,12 @@ use crate::write_batch::{BatchOutcome, WriteBatch};
 /// from an index; [`HistoryFilter::matches`] is the reference semantics.
 ///
 /// **Reads** see committed state only.
+///
+/// **Change feed.** Every committed batch's [`Writes::changes`](crate::Writes::changes)
+/// are stored in the same storage transaction as the rest of its writes and
+/// read back unchanged, in sequence order ([`Store::changes_after`]).
+/// Sink cursors only move forward; [`Store::try_lease`] gives a lease to at
+/// most one holder at a time among every process sharing the storage.
 ///
 /// **Syncing apart.** [`Store::apply_unsynced`] applies as `apply` does but
 /// may return before the outcomes are durable; [`Store::sync`] then makes
@@ -193,6 +201,31 @@ pub trait Store: Send + Sync + 'static {
 
     /// A password-reset token by the digest of its text.
     async fn reset_token(&self, token: &Digest) -> Result<Option<ResetToken>, StorageError>;
+
+    /// Committed changes with sequence above `after`, in sequence order, at
+    /// most `limit`.
+    async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<Change>, StorageError>;
+
+    /// How many committed changes have a sequence above `after`.
+    async fn changes_count_after(&self, after: u64) -> Result<u64, StorageError>;
+
+    /// The sequence up to which the sink `sink` confirmed delivery (0: none).
+    async fn sink_cursor(&self, sink: &str) -> Result<u64, StorageError>;
+
+    /// Moves the sink's cursor to `to`, if that is forward; never back.
+    async fn advance_sink_cursor(&self, sink: &str, to: u64) -> Result<(), StorageError>;
+
+    /// Takes or renews the lease `name` for `holder` until `until`, if it is
+    /// free, expired at `now`, or already `holder`'s. Whether `holder` holds
+    /// it. At most one holder at a time, across every process sharing the
+    /// storage.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
 
     /// Checks that the storage answers.
     async fn ping(&self) -> Result<(), StorageError>;

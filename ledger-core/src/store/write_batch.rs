@@ -16,6 +16,7 @@ use crate::account::{Account, StatusChange};
 use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::audit::{AuditDraft, AuditHead, AuditRecord};
+use crate::change::Change;
 use crate::digest::Digest;
 use crate::error::LedgerError;
 use crate::id::UserId;
@@ -398,6 +399,8 @@ pub struct Writes {
     pub updated_transactions: Vec<Transaction>,
     /// Postings to insert, with sequences assigned.
     pub postings: Vec<Posting>,
+    /// The change feed's entries for this commit, with sequences assigned.
+    pub changes: Vec<Change>,
     /// The idempotency record to insert, if the batch claimed a key.
     pub idempotency: Option<IdempotencyRecord>,
     /// The audit record to append.

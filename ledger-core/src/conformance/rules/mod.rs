@@ -126,6 +126,7 @@ async fn assert_rejected<T: std::fmt::Debug>(h: &Harness, before: &State, result
 mod accounts;
 mod audit;
 mod batches;
+mod feed;
 mod history;
 mod holds;
 mod ledger;
@@ -136,6 +137,7 @@ mod reversals;
 pub use accounts::*;
 pub use audit::*;
 pub use batches::*;
+pub use feed::*;
 pub use history::*;
 pub use holds::*;
 pub use ledger::*;

@@ -13,7 +13,9 @@ use crate::account::Account;
 use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::audit::{AuditHead, AuditRecord};
+use crate::change::Change;
 use crate::store::apply::{Staging, apply_batches_now};
+use crate::store::lease::LocalLeases;
 mod chunked_vec;
 mod idempotency_index;
 
@@ -37,6 +39,7 @@ const BACKEND: &str = "memory";
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    leases: LocalLeases,
 }
 
 #[derive(Debug, Default)]
@@ -66,6 +69,9 @@ struct State {
     session_by_token: IdMap<Digest, SessionId>,
     sessions_of: IdMap<UserId, Vec<SessionId>>,
     reset_tokens: IdMap<Digest, ResetToken>,
+    /// The change feed, in sequence order.
+    changes: ChunkedVec<Change>,
+    sink_cursors: HashMap<String, u64>,
 }
 
 impl MemoryStore {
@@ -242,6 +248,10 @@ impl State {
             self.idempotency.insert(record);
         }
         self.audit.push(writes.audit);
+        for change in writes.changes {
+            debug_assert!(self.changes.last().is_none_or(|last| last.sequence < change.sequence));
+            self.changes.push(change);
+        }
         for user in writes.new_users {
             self.user_by_email.insert(user.email.clone(), user.id);
             self.users.insert(user.id, user);
@@ -442,6 +452,39 @@ impl Store for MemoryStore {
         let state = self.lock();
         let start = usize::try_from(after).unwrap_or(usize::MAX);
         Ok(state.audit.range(start, usize::MAX).take(limit).cloned().collect())
+    }
+
+    async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<Change>, StorageError> {
+        let state = self.lock();
+        let start = state.changes.partition_point(|c| c.sequence <= after);
+        Ok(state.changes.range(start, usize::MAX).take(limit).cloned().collect())
+    }
+
+    async fn changes_count_after(&self, after: u64) -> Result<u64, StorageError> {
+        let state = self.lock();
+        let start = state.changes.partition_point(|c| c.sequence <= after);
+        Ok(u64::try_from(state.changes.len() - start).unwrap_or(u64::MAX))
+    }
+
+    async fn sink_cursor(&self, sink: &str) -> Result<u64, StorageError> {
+        Ok(self.lock().sink_cursors.get(sink).copied().unwrap_or(0))
+    }
+
+    async fn advance_sink_cursor(&self, sink: &str, to: u64) -> Result<(), StorageError> {
+        let mut state = self.lock();
+        let cursor = state.sink_cursors.entry(sink.to_owned()).or_default();
+        *cursor = (*cursor).max(to);
+        Ok(())
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        Ok(self.leases.try_take(name, holder, now, until))
     }
 
     async fn expired_holds(&self, at: DateTime<Utc>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
