@@ -108,6 +108,11 @@ pub async fn check(ledger: &Ledger) {
     if let Err(e) = ledger.verify_audit_chain(&SYS, None).await {
         panic!("audit chain does not verify: {e}");
     }
+    // The operators' check agrees: no false alarm on a sound ledger.
+    let report = ledger.verify_integrity(&SYS).await.expect("verifying integrity");
+    assert!(report.is_ok(), "verify_integrity reports problems on a sound ledger: {:?}", report.problems);
+    assert_eq!(report.accounts, accounts.len() as u64);
+    assert_eq!(report.transactions, transactions.len() as u64);
 }
 
 /// Every change in the feed, oldest first.
@@ -156,7 +161,9 @@ fn check_feed(accounts: &[Account], transactions: &[Transaction], changes: &[cra
     for account in accounts {
         match last_state.get(&account.id) {
             Some(fed) => assert_eq!(*fed, account, "the feed's last state of {} is not its state", account.id),
-            None => assert!(account.updated_at < first.at, "account {} changed after the feed began, unfed", account.id),
+            None => {
+                assert!(account.updated_at < first.at, "account {} changed after the feed began, unfed", account.id)
+            }
         }
         if account.created_at > first.at {
             assert!(opened.contains(&account.id), "account {} was opened after the feed began, unfed", account.id);
@@ -167,7 +174,8 @@ fn check_feed(accounts: &[Account], transactions: &[Transaction], changes: &[cra
             assert!(t.sequence < first.sequence, "transaction {} committed after the feed began, unfed", t.id);
             continue;
         };
-        let but_reversed = Transaction { reversed_amount: t.reversed_amount, updated_at: t.updated_at, ..(*fed).clone() };
+        let but_reversed =
+            Transaction { reversed_amount: t.reversed_amount, updated_at: t.updated_at, ..(*fed).clone() };
         assert_eq!(&but_reversed, t, "the feed's last state of transaction {} is not its state", t.id);
     }
 }
