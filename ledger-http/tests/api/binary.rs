@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use ledger_http::routes::webhook::sign;
 use serde_json::{Value, json};
 
-use crate::common::{Client, PASSWORD, Server, unique};
+use crate::common::{Client, FreshDatabase, PASSWORD, Server, unique};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap()
@@ -190,31 +190,6 @@ async fn postgres_without_pg_notify_commits_and_has_no_shared_event_source() {
     let r = client().get(format!("{}/health", server.url)).send().await.unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["storage"], "postgres");
     assert!(server.terminate().success());
-}
-
-/// A fresh database on the test server, dropped when the guard drops.
-struct FreshDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl FreshDatabase {
-    async fn create(admin_url: &str) -> FreshDatabase {
-        use sqlx::Connection;
-        let name = format!("ledger_fresh_{}", unique());
-        let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
-        let base = admin_url.rsplit_once('/').map_or(admin_url, |(base, _)| base);
-        FreshDatabase { admin_url: admin_url.to_owned(), url: format!("{base}/{name}"), name }
-    }
-
-    async fn drop_database(self) {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
-        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        sqlx::query(&drop).execute(&mut conn).await.unwrap();
-    }
 }
 
 /// Finding 9 of the outside review: two instances started together on a

@@ -393,3 +393,31 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// A fresh database on the test server, dropped when the guard drops.
+pub struct FreshDatabase {
+    admin_url: String,
+    name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+impl FreshDatabase {
+    /// Creates one next to the database `admin_url` names.
+    pub async fn create(admin_url: &str) -> FreshDatabase {
+        use sqlx::Connection;
+        let name = format!("ledger_fresh_{}", unique());
+        let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+        let base = admin_url.rsplit_once('/').map_or(admin_url, |(base, _)| base);
+        FreshDatabase { admin_url: admin_url.to_owned(), url: format!("{base}/{name}"), name }
+    }
+
+    /// Drops it.
+    pub async fn drop_database(self) {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
+        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        sqlx::query(&drop).execute(&mut conn).await.unwrap();
+    }
+}
