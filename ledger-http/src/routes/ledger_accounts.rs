@@ -78,16 +78,15 @@ pub async fn list_ledger_accounts(
     }
     // The cursor is the last code of the previous page.
     let after = query.cursor.as_deref().map(AccountCode::parse).transpose().map_err(|_| LedgerError::InvalidCursor)?;
-    // One more than asked says whether a next page exists.
-    let mut accounts = state
-        .ledger()
-        .ledger_accounts(&auth.actor(), after.as_ref(), limit.saturating_add(1).min(PAGE_SIZE_MAX + 1))
-        .await?;
-    let next_cursor = if accounts.len() > limit {
-        accounts.truncate(limit);
-        accounts.last().and_then(|a| a.code.as_ref()).map(|c| c.as_str().to_owned())
-    } else {
-        None
+    let ledger = state.ledger();
+    let accounts = ledger.ledger_accounts(&auth.actor(), after.as_ref(), limit).await?;
+    // A full page has a next one if one more account follows its last.
+    let last = accounts.last().and_then(|a| a.code.clone()).filter(|_| accounts.len() == limit);
+    let next_cursor = match last {
+        Some(last) if !ledger.ledger_accounts(&auth.actor(), Some(&last), 1).await?.is_empty() => {
+            Some(last.as_str().to_owned())
+        }
+        _ => None,
     };
     Ok(Json(LedgerAccountList { items: accounts.iter().map(LedgerAccountDto::from).collect(), next_cursor }))
 }

@@ -115,6 +115,19 @@ async fn an_admin_opens_reads_and_lists_ledger_accounts_by_code() {
     for code in ["assets:cash", "float:eur", "revenue:fees:usd", "settlement:usd", "suspense"] {
         assert!(codes.iter().any(|c| c == code), "{code} missing from {codes:?}");
     }
+    // The largest page is allowed and, holding them all, has no next page;
+    // a page ending exactly at the last account has none either.
+    let r = app.get("/api/ledger-accounts?limit=200").bearer(&admin).send().await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["items"].as_array().unwrap().len(), codes.len());
+    assert!(r.json()["next_cursor"].is_null());
+    let exact = app.get(&format!("/api/ledger-accounts?limit={}", codes.len())).bearer(&admin).send().await.json();
+    assert!(exact["next_cursor"].is_null(), "{exact}");
+    app.get("/api/ledger-accounts?limit=201")
+        .bearer(&admin)
+        .send()
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_page_size");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
