@@ -12,6 +12,7 @@
 //! **Invariant:** only this crate knows HTTP.
 
 pub mod auth;
+pub mod cli;
 pub mod command;
 pub mod config;
 pub mod dashboard;
@@ -22,6 +23,7 @@ pub mod extract;
 pub mod media_type;
 pub mod metrics;
 pub mod openapi;
+pub mod operate;
 pub mod rate_limit;
 pub mod routes;
 pub mod server;

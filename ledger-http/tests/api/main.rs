@@ -13,6 +13,7 @@ mod events;
 mod fuzz_targets;
 mod general_ledger;
 mod journey;
+mod operate;
 mod ops;
 mod over_time;
 mod security;
