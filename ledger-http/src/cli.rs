@@ -33,6 +33,17 @@ pub enum Command {
     /// postings and each currency sums to zero, and the store's indexes.
     /// Exits 1 when anything is off, 2 when the check could not run.
     Verify(StoreArgs),
+    /// Show the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `ledger-http config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective serving configuration (file, environment and
+    /// flags together) as TOML, secrets masked.
+    Print(Config),
 }
 
 /// `ledger-http admin ...`.

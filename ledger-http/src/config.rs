@@ -22,6 +22,11 @@ const MIB: u64 = 1024 * 1024;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "ledger-http", version, about)]
 pub struct Config {
+    /// A TOML file with any of these settings under their flag names
+    /// (`bind = "0.0.0.0:8080"`); flags and environment variables override it.
+    #[arg(long, env = "LEDGER_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "LEDGER_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,

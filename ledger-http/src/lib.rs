@@ -15,6 +15,7 @@ pub mod auth;
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod config_file;
 pub mod dashboard;
 pub mod dto;
 pub mod error;

@@ -4,17 +4,34 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use ledger_http::cli::{Cli, Command};
+use ledger_http::config_file::{self, ConfigFileError};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = match config_file::parse_matches(std::env::args_os().collect()) {
+        Ok(matches) => matches,
+        Err(ConfigFileError::Clap(error)) => error.exit(),
+        Err(error) => {
+            eprintln!("ledger-http: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(print) = config_file::print_matches(&matches) {
+        print!("{}", config_file::effective(print));
+        return ExitCode::SUCCESS;
+    }
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     let config = match cli.command {
         None => cli.serve,
         Some(Command::Serve(config)) => config,
         Some(Command::Admin(command)) => return operator(ledger_http::operate::admin(command).await),
         Some(Command::Verify(store)) => return operator(ledger_http::operate::verify(store).await),
+        Some(Command::Config(_)) => return ExitCode::SUCCESS,
     };
     ledger_http::server::init_tracing(config.log_format == "json");
     match ledger_http::server::run(config).await {

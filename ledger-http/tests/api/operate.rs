@@ -134,3 +134,34 @@ fn assert_tamper_found(storage: &str) {
     assert!(out.contains("USD balances sum to"), "{out}");
     assert!(out.contains("FAILED"), "{out}");
 }
+
+/// `--config` sets what flags do not; `config print` shows the effective
+/// settings with secrets masked; an unknown key stops the start, named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_file_configures_the_service_and_config_print_masks_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("from-file.db");
+    let file = dir.path().join("ledger.toml");
+    let storage = format!("sqlite:{}", db.display());
+    std::fs::write(&file, format!("storage = \"{storage}\"\nrate_limit_per_second = 0\nwebhook-secret = \"s3cret\"\n"))
+        .unwrap();
+    let file_arg = file.display().to_string();
+    let server = Server::start(&["--config", &file_arg], &[]);
+    let health: serde_json::Value = reqwest::get(format!("{}/health", server.url)).await.unwrap().json().await.unwrap();
+    assert_eq!(health["storage"], "sqlite", "{health}");
+    assert!(db.is_file(), "the store the file names was created");
+    assert!(server.terminate().success());
+
+    let printed = operator(&["config", "print", "--config", &file_arg, "--group-commit-max", "7"], "");
+    assert!(printed.status.success(), "{}", stderr(&printed));
+    let out = stdout(&printed);
+    assert!(out.contains(&format!("storage = \"{storage}\"")), "{out}");
+    assert!(out.contains("group-commit-max = \"7\""), "the flag wins: {out}");
+    assert!(out.contains("rate-limit-per-second = \"0\""), "{out}");
+    assert!(out.contains("webhook-secret = \"********\"") && !out.contains("s3cret"), "{out}");
+
+    std::fs::write(&file, "storage = \"memory:\"\nbindd = \"127.0.0.1:1\"\n").unwrap();
+    let refused = operator(&["--config", &file_arg], "");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("unknown key `bindd`"), "{}", stderr(&refused));
+}
