@@ -21,14 +21,20 @@ impl Ledger {
         account: AccountId,
         as_of: DateTime<Utc>,
     ) -> Result<BalanceAsOf, LedgerError> {
-        let account = self.account(actor, account).await?;
         if as_of > self.clock.now() {
             return Err(LedgerError::InstantInFuture);
         }
         if !crate::clock::is_storable_instant(as_of) {
             return Err(LedgerError::InvalidPeriod);
         }
-        let posted = self.posted_as_of(&account, as_of).await?;
+        // The account (which checks the actor may see it) and its last
+        // posting at the instant are read together: one round trip's wait,
+        // not two. The posting is dropped unseen if the account is not the
+        // actor's.
+        let (account, last) = tokio::join!(self.account(actor, account), self.store.posting_as_of(account, as_of));
+        let account = account?;
+        let last = last?;
+        let posted = account.normal_balance.reported(last.map_or(rust_decimal::Decimal::ZERO, |p| p.balance_after));
         Ok(BalanceAsOf { account: account.id, currency: account.currency, posted, as_of })
     }
 
