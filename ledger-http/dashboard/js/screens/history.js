@@ -4,7 +4,7 @@
 
 import * as api from '../api.js';
 import { accountLabel, accountOption } from '../account.js';
-import { badge, dateTime, h, pageHead, replace, title } from '../dom.js';
+import { badge, dateTime, h, pageHead, replace, startOfDay, title } from '../dom.js';
 import { field, handleSubmit, select } from '../forms.js';
 import * as live from '../live.js';
 import { formatMoney } from '../money.js';
@@ -17,12 +17,6 @@ const PLAIN_AMOUNT = /^\d+(\.\d+)?$/;
 // Cursors of the pages before the current one, for "Newer".
 let trail = [];
 let lastQuery = {};
-
-/** YYYY-MM-DD (local) to the RFC 3339 instant of that local midnight. */
-function startOfDay(date, daysLater = 0) {
-  const [y, m, d] = date.split('-').map(Number);
-  return new Date(y, m - 1, d + daysLater).toISOString();
-}
 
 function filterForm(accounts, query) {
   const input = (name, attrs = {}) => h('input', { name, value: query[name] ?? '', ...attrs });
@@ -91,8 +85,12 @@ function side(id, byId) {
   return byId.get(id) ? accountLabel(byId.get(id)) : 'Another customer';
 }
 
-function table(items, byId, mine) {
-  if (!items.length) return h('p', { class: 'empty', text: 'No transactions match these filters.' });
+/**
+ * The transactions table (newest first), rows opening the detail view.
+ * `byId` names accounts; `mine` holds the accounts whose side the signs take.
+ */
+export function transactionsTable(items, byId, mine, empty = 'No transactions match these filters.') {
+  if (!items.length) return h('p', { class: 'empty', text: empty });
   return h('div', { class: 'table-wrap' }, h('table', { 'aria-label': 'Transactions, newest first' },
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col', text: 'Date' }), h('th', { scope: 'col', text: 'Description' }),
@@ -130,7 +128,7 @@ async function list(main, query) {
   replace(main,
     pageHead('History', 'Newest first. Click a row for details.'),
     h('section', { class: 'panel' }, h('h2', { text: 'Filters' }), filterForm(accounts, query)),
-    h('section', { class: 'panel', 'aria-label': 'Transactions' }, fresh, table(page.items, byId, mine),
+    h('section', { class: 'panel', 'aria-label': 'Transactions' }, fresh, transactionsTable(page.items, byId, mine),
       h('div', { class: 'pager' }, h('span', { class: 'where', text: `${page.items.length} shown${query.cursor ? ' (older page)' : ''}` }), newer, older)));
   // New activity while reading the first page: offer to refresh rather than move rows under the cursor.
   return live.on('transaction', () => {
