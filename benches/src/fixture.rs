@@ -20,6 +20,20 @@ use crate::options::{Backend, Durability};
 /// Accounts a history fixture spreads its transfers over.
 pub const HISTORY_ACCOUNTS: usize = 100;
 
+/// The generation of the cached history fixtures, part of their names (the
+/// SQLite file, the sled directory, the PostgreSQL schema): bump it whenever
+/// the stores' formats or what [`history`] writes change, so that no run
+/// measures a fixture an older build left. Version 2: postings carry their
+/// commit time and running balance (sled format 4, SQL migration 0005).
+/// An older fixture would be upgraded in place when opened, but the upgrade
+/// rewrites every posting (sled keeps both versions in its log until it
+/// cleans it, PostgreSQL keeps the dead rows until a vacuum), so its reads
+/// would not be those of a fixture built in the current format. The
+/// version 1 files (`history-<postings>.*`, no version in the name) are
+/// deleted when the version 2 ones are built; an old PostgreSQL schema
+/// `bench_history_<postings>` is left alone (drop it by hand).
+pub const HISTORY_FIXTURE_VERSION: u32 = 2;
+
 /// Every backend, in the order the benches run and report them.
 pub const BACKENDS: [Backend; 4] = [Backend::Memory, Backend::Sled, Backend::Sqlite, Backend::Postgres];
 
@@ -123,7 +137,8 @@ impl HistoryCache {
 ///
 /// Memory is built in process. The others are built once and kept in
 /// `cache`: a SQLite file or a sled directory under `cache.dir` (delete it to
-/// rebuild), a schema `bench_history_<postings>` on PostgreSQL. A build
+/// rebuild), a schema `bench_history_v<version>_<postings>` on PostgreSQL
+/// (see [`HISTORY_FIXTURE_VERSION`]). A build
 /// that did not finish leaves no completion marker and is discarded and
 /// redone. `None` for PostgreSQL without a server in `cache`.
 pub async fn history(
@@ -153,19 +168,43 @@ enum OnDisk {
     Sqlite,
 }
 
+/// The file names of a sled or SQLite history fixture of `postings`
+/// postings: the store's, and its completion marker's. `version` 1 had no
+/// version in the names.
+fn fixture_files(kind: OnDisk, postings: usize, version: u32) -> (String, String) {
+    let stem = match version {
+        1 => format!("history-{postings}"),
+        _ => format!("history-v{version}-{postings}"),
+    };
+    match kind {
+        OnDisk::Sled => (format!("{stem}.sled"), format!("{stem}.sled.done")),
+        OnDisk::Sqlite => (format!("{stem}.db"), format!("{stem}.done")),
+    }
+}
+
+/// Where the sled or SQLite history fixture of `postings` postings lives
+/// under `dir` (see [`HISTORY_FIXTURE_VERSION`]): the store, and the marker
+/// of a finished build. `None` for the other backends.
+pub fn history_paths(backend: Backend, postings: usize, dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let kind = match backend {
+        Backend::Sled => OnDisk::Sled,
+        Backend::Sqlite => OnDisk::Sqlite,
+        Backend::Memory | Backend::Postgres => return None,
+    };
+    let (store_file, done_file) = fixture_files(kind, postings, HISTORY_FIXTURE_VERSION);
+    Some((dir.join(store_file), dir.join(done_file)))
+}
+
 /// The sled or SQLite history fixture under `dir`, with a `.done` file
 /// beside it once built.
 async fn file_history(kind: OnDisk, postings: usize, dir: &Path) -> Result<BenchLedger, BenchError> {
     std::fs::create_dir_all(dir).map_err(|e| BenchError::io(format!("creating {}", dir.display()), e))?;
-    let (path, done) = match kind {
-        OnDisk::Sled => {
-            (dir.join(format!("history-{postings}.sled")), dir.join(format!("history-{postings}.sled.done")))
-        }
-        OnDisk::Sqlite => (dir.join(format!("history-{postings}.db")), dir.join(format!("history-{postings}.done"))),
-    };
+    let (store_file, done_file) = fixture_files(kind, postings, HISTORY_FIXTURE_VERSION);
+    let (path, done) = (dir.join(store_file), dir.join(done_file));
     let built = done.exists();
     if !built {
         remove_unfinished(&path)?;
+        remove_older_versions(kind, postings, dir)?;
     }
     let store: Arc<dyn Store> = match kind {
         OnDisk::Sled => Arc::new(SledStore::open(&path)?),
@@ -178,6 +217,23 @@ async fn file_history(kind: OnDisk, postings: usize, dir: &Path) -> Result<Bench
         std::fs::write(&done, b"").map_err(|e| BenchError::io(format!("writing {}", done.display()), e))?;
     }
     Ok(fixture)
+}
+
+/// Removes the fixtures of `postings` postings that older versions of this
+/// builder left under `dir` (see [`HISTORY_FIXTURE_VERSION`]).
+fn remove_older_versions(kind: OnDisk, postings: usize, dir: &Path) -> Result<(), BenchError> {
+    for version in 1..HISTORY_FIXTURE_VERSION {
+        let (store_file, done_file) = fixture_files(kind, postings, version);
+        let (path, done) = (dir.join(store_file), dir.join(done_file));
+        if path.exists() || done.exists() {
+            eprintln!("history fixture: removing {} (version {version}, superseded)", path.display());
+        }
+        remove_unfinished(&path)?;
+        if done.exists() {
+            std::fs::remove_file(&done).map_err(|e| BenchError::io(format!("removing {}", done.display()), e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Removes what an unfinished build left at `path`: a sled directory, or a
@@ -196,10 +252,15 @@ fn remove_unfinished(path: &Path) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// The PostgreSQL history fixture, in schema `bench_history_<postings>`;
-/// a table `bench_history_built` in it marks a finished build.
+/// The schema of the PostgreSQL history fixture of `postings` postings.
+pub fn history_schema(postings: usize) -> String {
+    format!("bench_history_v{HISTORY_FIXTURE_VERSION}_{postings}")
+}
+
+/// The PostgreSQL history fixture, in schema [`history_schema`]; a table
+/// `bench_history_built` in it marks a finished build.
 async fn postgres_history(url: &str, postings: usize) -> Result<BenchLedger, BenchError> {
-    let schema = format!("bench_history_{postings}");
+    let schema = history_schema(postings);
     let marker = format!("{schema}.bench_history_built");
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url).await?;
     let found: Option<String> =

@@ -23,6 +23,7 @@ pub mod backend;
 pub mod baseline;
 pub mod chart;
 pub mod compare;
+pub mod criterion_ratios;
 pub mod driver;
 pub mod error;
 pub mod fixture;

@@ -1,10 +1,12 @@
-//! `ledger-bench`: the backend comparison harness (default) and the HTTP
-//! load generator (`ledger-bench http`). See `docs/benchmarks.md`.
+//! `ledger-bench`: the backend comparison harness (default), the HTTP
+//! load generator (`ledger-bench http`), and the ratios of the criterion
+//! `history` bench's last run (`ledger-bench history-ratios`). See
+//! `docs/benchmarks.md`.
 
 use clap::{Parser, Subcommand};
 use ledger_bench::http::HttpArgs;
 use ledger_bench::options::CompareArgs;
-use ledger_bench::{BenchError, chart, compare, http};
+use ledger_bench::{BenchError, chart, compare, criterion_ratios, http};
 
 /// mimalloc rather than the system allocator: sled allocates and frees on
 /// every insert, and glibc's allocator is about half its cost. The ledger
@@ -37,10 +39,22 @@ struct Cli {
 enum Command {
     /// Load a ledger-http service with balance reads and transfers.
     Http(HttpArgs),
+    /// Print, per backend, how the criterion `history` bench's balance as of
+    /// an instant and 100-row balance-history page compare with the current
+    /// balance measured in the same run; fails if a ratio exceeds 2x.
+    HistoryRatios {
+        /// Criterion's output directory (default: `CRITERION_HOME`, else
+        /// `target/criterion`).
+        #[arg(long)]
+        criterion_dir: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::HistoryRatios { criterion_dir }) = &cli.command {
+        return history_ratios(criterion_dir.clone().unwrap_or_else(criterion_ratios::criterion_dir));
+    }
     // One thread means one core: a current-thread runtime, no work stealing.
     let mut runtime = match cli.threads {
         Some(1) => tokio::runtime::Builder::new_current_thread(),
@@ -56,6 +70,7 @@ fn main() -> std::process::ExitCode {
         rt.block_on(async {
             match &cli.command {
                 Some(Command::Http(args)) => run_http(args).await,
+                Some(Command::HistoryRatios { .. }) => Ok(()),
                 None => run_compare(&cli.compare).await,
             }
         })
@@ -105,4 +120,30 @@ async fn run_http(args: &HttpArgs) -> Result<(), BenchError> {
         std::fs::write(path, text).map_err(|e| BenchError::io(format!("writing {}", path.display()), e))?;
     }
     Ok(())
+}
+
+/// Prints the history bench's ratios; fails when a ratio exceeds the bar,
+/// when nothing was measured, or when a row mixes runs.
+fn history_ratios(dir: std::path::PathBuf) -> std::process::ExitCode {
+    let rows = match criterion_ratios::history_ratios(&dir) {
+        Ok(rows) => rows,
+        Err(error) => {
+            eprintln!("ledger-bench: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if rows.is_empty() {
+        eprintln!(
+            "ledger-bench: no history estimates under {} (run `cargo bench -p ledger-bench --bench history`)",
+            dir.display()
+        );
+        return std::process::ExitCode::FAILURE;
+    }
+    println!("{}", criterion_ratios::markdown(&rows));
+    if rows.iter().all(|row| row.within_bar() && row.one_run()) {
+        std::process::ExitCode::SUCCESS
+    } else {
+        eprintln!("ledger-bench: a history case is over {}x the current balance", criterion_ratios::HISTORY_BAR);
+        std::process::ExitCode::FAILURE
+    }
 }

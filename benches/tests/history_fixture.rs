@@ -3,7 +3,7 @@
 //! build did not finish.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ledger_bench::fixture::{BenchLedger, HISTORY_ACCOUNTS, HistoryCache, history};
+use ledger_bench::fixture::{BenchLedger, HISTORY_ACCOUNTS, HistoryCache, history, history_paths, history_schema};
 use ledger_bench::options::Backend;
 use ledger_core::HistoryFilter;
 
@@ -47,14 +47,36 @@ async fn sled_and_sqlite_histories_are_built_once_and_reused() {
 async fn a_history_whose_build_did_not_finish_is_rebuilt_from_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cache = HistoryCache { dir: dir.path().to_owned(), postgres: None };
-    for (backend, marker) in [(Backend::Sled, "history-200.sled.done"), (Backend::Sqlite, "history-200.done")] {
+    for backend in [Backend::Sled, Backend::Sqlite] {
+        let (_, marker) = history_paths(backend, POSTINGS, dir.path()).unwrap();
         let unfinished = built(backend, &cache).await.accounts;
-        std::fs::remove_file(dir.path().join(marker)).unwrap();
+        std::fs::remove_file(&marker).unwrap();
         let rebuilt = built(backend, &cache).await;
         assert_eq!(transactions(&rebuilt).await, TRANSACTIONS, "{backend:?}: rebuilt, not added to");
         assert_eq!(rebuilt.accounts.len(), HISTORY_ACCOUNTS, "{backend:?}");
         assert!(rebuilt.accounts.iter().all(|a| !unfinished.contains(a)), "{backend:?}: new accounts only");
-        assert!(dir.path().join(marker).exists(), "{backend:?}: finished again");
+        assert!(marker.exists(), "{backend:?}: finished again");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn building_a_history_removes_the_fixture_an_older_version_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = HistoryCache { dir: dir.path().to_owned(), postgres: None };
+    // What version 1 (no version in the names) left: a SQLite file with its
+    // WAL and marker, a sled directory with its marker.
+    let old = ["history-200.db", "history-200.db-wal", "history-200.done", "history-200.sled.done"];
+    for file in old {
+        std::fs::write(dir.path().join(file), b"old").unwrap();
+    }
+    std::fs::create_dir(dir.path().join("history-200.sled")).unwrap();
+    for backend in [Backend::Sled, Backend::Sqlite] {
+        let fixture = built(backend, &cache).await;
+        assert_eq!(transactions(&fixture).await, TRANSACTIONS, "{backend:?}: built in the current format");
+        assert!(history_paths(backend, POSTINGS, dir.path()).unwrap().1.exists(), "{backend:?}");
+    }
+    for file in old.iter().chain(&["history-200.sled"]) {
+        assert!(!dir.path().join(file).exists(), "{file} is left");
     }
 }
 
@@ -73,7 +95,8 @@ async fn the_postgres_history_is_built_once_into_its_schema_and_reused() {
     let cache = HistoryCache { dir: std::env::temp_dir(), postgres: Some(url.clone()) };
     let drop_schema = || async {
         let pool = sqlx::PgPool::connect(&url).await.unwrap();
-        sqlx::query("DROP SCHEMA IF EXISTS bench_history_200 CASCADE").execute(&pool).await.unwrap();
+        let drop = format!("DROP SCHEMA IF EXISTS {} CASCADE", history_schema(POSTINGS));
+        sqlx::query(&drop).execute(&pool).await.unwrap();
         pool.close().await;
     };
     drop_schema().await;

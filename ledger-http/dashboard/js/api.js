@@ -33,10 +33,11 @@ function cookie(name) {
 
 /**
  * Sends a request. `body` is sent as JSON; `idempotencyKey` as the
- * `Idempotency-Key` header. Resolves to the parsed body (null for 204).
+ * `Idempotency-Key` header; `accept` as `Accept`. Resolves to the parsed
+ * body (null for 204), or with `blob` to the body as a Blob.
  */
-export async function request(method, path, { body, idempotencyKey, query } = {}) {
-  const headers = { Accept: 'application/json' };
+export async function request(method, path, { body, idempotencyKey, query, accept = 'application/json', blob = false } = {}) {
+  const headers = { Accept: accept };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET') headers['X-CSRF-Token'] = cookie('ledger_csrf');
   if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;
@@ -61,13 +62,27 @@ export async function request(method, path, { body, idempotencyKey, query } = {}
     if (response.status === 401 && error.code !== 'invalid_credentials') listeners.forEach((l) => l(error));
     throw error;
   }
+  if (blob) return response.blob();
   return response.status === 204 ? null : data;
+}
+
+/** A query object without its empty values, or undefined if nothing is left. */
+function cleanQuery(query) {
+  const clean = query && Object.fromEntries(Object.entries(query).filter(([, v]) => v !== '' && v != null));
+  return clean && Object.keys(clean).length ? clean : undefined;
 }
 
 /** GET with an optional query object (empty values left out). */
 export function get(path, query) {
-  const clean = query && Object.fromEntries(Object.entries(query).filter(([, v]) => v !== '' && v != null));
-  return request('GET', path, { query: clean && Object.keys(clean).length ? clean : undefined });
+  return request('GET', path, { query: cleanQuery(query) });
+}
+
+/**
+ * GET a file (a CSV statement) as a Blob, with the session cookie like any
+ * request; a refusal is still a problem, thrown as ApiError.
+ */
+export function download(path, query, accept = 'text/csv') {
+  return request('GET', path, { query: cleanQuery(query), accept: `${accept}, application/problem+json`, blob: true });
 }
 
 /** POST a JSON body. */

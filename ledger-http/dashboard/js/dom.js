@@ -46,6 +46,18 @@ export function dateOnly(iso) {
   return new Date(iso).toLocaleDateString(undefined, { dateStyle: 'medium' });
 }
 
+/** YYYY-MM-DD (local) to the RFC 3339 instant of that local midnight, `daysLater` days on. */
+export function startOfDay(date, daysLater = 0) {
+  const [y, m, d] = date.split('-').map(Number);
+  return new Date(y, m - 1, d + daysLater).toISOString();
+}
+
+/** A Date as the YYYY-MM-DD of its local day (the value of a date input). */
+export function localDate(date) {
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+}
+
 /** Capitalises the first letter ("checking" -> "Checking"). */
 export function title(text) {
   return text ? text.charAt(0).toUpperCase() + text.slice(1) : '';

@@ -80,21 +80,65 @@ export function checkAmount(text, currency) {
   return null;
 }
 
+/** The number of fraction digits the widest of these decimal strings has. */
+export function scaleOf(amounts) {
+  return Math.max(0, ...amounts.map((a) => (AMOUNT.exec(String(a).trim())?.[3] ?? '').length));
+}
+
+/**
+ * A decimal string as a BigInt count of 10^-scale units, exactly:
+ * toUnits("12.5", 2) -> 1250n. `scale` must be at least its fraction digits.
+ */
+export function toUnits(amount, scale) {
+  const match = AMOUNT.exec(String(amount).trim());
+  if (!match) throw new RangeError(`not an amount: ${amount}`);
+  const [, sign, whole, fraction = ''] = match;
+  if (fraction.length > scale) throw new RangeError(`${amount} has more than ${scale} decimals`);
+  const units = BigInt(whole + fraction.padEnd(scale, '0'));
+  return sign ? -units : units;
+}
+
+/** The decimal string of a BigInt count of 10^-scale units: fromUnits(1250n, 2) -> "12.50". */
+export function fromUnits(units, scale) {
+  const negative = units < 0n;
+  const digits = (negative ? -units : units).toString().padStart(scale + 1, '0');
+  const whole = digits.slice(0, digits.length - scale);
+  const fraction = scale ? `.${digits.slice(digits.length - scale)}` : '';
+  return `${negative ? '-' : ''}${whole}${fraction}`;
+}
+
 /**
  * The exact sum of decimal strings (as a decimal string), using BigInt on a
  * common scale: for totals across accounts.
  */
 export function sumAmounts(amounts) {
-  const parsed = amounts.map((a) => AMOUNT.exec(String(a).trim())).filter(Boolean);
-  const scale = Math.max(0, ...parsed.map((m) => (m[3] ?? '').length));
-  let total = 0n;
-  for (const [, sign, whole, fraction = ''] of parsed) {
-    const units = BigInt(whole + fraction.padEnd(scale, '0'));
-    total += sign ? -units : units;
-  }
-  const negative = total < 0n;
-  const digits = (negative ? -total : total).toString().padStart(scale + 1, '0');
-  const whole = digits.slice(0, digits.length - scale);
-  const fraction = scale ? `.${digits.slice(digits.length - scale)}` : '';
-  return `${negative ? '-' : ''}${whole}${fraction}`;
+  const parsed = amounts.filter((a) => AMOUNT.test(String(a).trim()));
+  const scale = scaleOf(parsed);
+  return fromUnits(parsed.reduce((total, a) => total + toUnits(a, scale), 0n), scale);
+}
+
+/** The decimal string with the other sign ("12.50" -> "-12.50"); zero stays unsigned. */
+export function negate(amount) {
+  const value = String(amount).trim();
+  if (value.startsWith('-')) return value.slice(1);
+  return /^0*(\.0*)?$/.test(value) ? value : `-${value}`;
+}
+
+/** -1, 0 or 1 as `a` is less than, equal to or more than `b` (decimal strings, exactly). */
+export function compareAmounts(a, b) {
+  const scale = scaleOf([a, b]);
+  const difference = toUnits(a, scale) - toUnits(b, scale);
+  return difference < 0n ? -1 : difference > 0n ? 1 : 0;
+}
+
+/**
+ * A decimal string written with its currency's minor-unit digits and no
+ * symbol or grouping, as the API writes amounts: plainAmount("30", "USD") -> "30.00".
+ */
+export function plainAmount(amount, currency) {
+  const match = AMOUNT.exec(String(amount).trim());
+  if (!match) return String(amount);
+  const [, sign, whole, fraction = ''] = match;
+  const digits = Math.max(minorUnits(currency), fraction.length);
+  return `${sign}${BigInt(whole)}${digits ? `.${fraction.padEnd(digits, '0')}` : ''}`;
 }

@@ -1,5 +1,6 @@
 // Accounts overview: a card per account with live balances, totals per
-// currency, and opening a new account.
+// currency, and opening a new account. `#/accounts/<id>` is one account's
+// page (screens/account.js).
 
 import * as api from '../api.js';
 import { accountLabel } from '../account.js';
@@ -9,6 +10,7 @@ import * as live from '../live.js';
 import { formatMoney, sumAmounts } from '../money.js';
 import { link } from '../router.js';
 import { announce } from '../status.js';
+import * as accountPage from './account.js';
 
 const KINDS = [['checking', 'Checking'], ['savings', 'Savings'], ['investment', 'Investment']];
 const CURRENCIES = [['USD', 'US dollar (USD)'], ['EUR', 'Euro (EUR)'], ['GBP', 'Pound sterling (GBP)']];
@@ -18,7 +20,7 @@ function card(account) {
   return h('article', { class: 'card', dataset: { accountId: account.id, accountNumber: account.number }, 'aria-label': accountLabel(account) },
     h('div', { class: 'card-top' },
       h('div', {},
-        h('div', { class: 'card-title', text: account.name || `${title(account.kind)} account` }),
+        h('a', { class: 'card-title', href: link('accounts', [account.id]), text: account.name || `${title(account.kind)} account` }),
         h('div', { class: 'card-sub' }, `${title(account.kind)} · ${account.currency} · `,
           h('span', { class: 'mono number', text: groupedNumber(account.number) }))),
       badge(account.status)),
@@ -31,7 +33,8 @@ function card(account) {
     h('div', { class: 'card-actions' },
       active ? h('a', { class: 'button small', href: link('pay', ['deposit'], { account: account.id }), text: 'Deposit' }) : null,
       active ? h('a', { class: 'button small ghost', href: link('pay', ['transfer'], { account: account.id }), text: 'Transfer' }) : null,
-      h('a', { class: 'button small ghost', href: link('history', [], { account_id: account.id }), text: 'History' })));
+      h('a', { class: 'button small ghost', href: link('history', [], { account_id: account.id }), text: 'History' }),
+      h('a', { class: 'button small ghost', href: link('accounts', [account.id]), text: 'Balance & statement', 'aria-label': `Balance over time and statement of ${accountLabel(account)}` })));
 }
 
 function totals(accounts) {
@@ -65,8 +68,10 @@ function openForm(onOpened) {
   return form;
 }
 
-/** Renders the overview; returns the cleanup (live subscriptions). */
-export async function render(main, { user }) {
+/** Renders the overview, or one account's page when `params[0]` is its id; returns the cleanup (live subscriptions). */
+export async function render(main, context) {
+  if (context.params[0]) return accountPage.render(main, context);
+  const { user } = context;
   const list = h('div', { class: 'grid', id: 'account-cards' });
   const summary = h('div', { class: 'summary' });
   const load = async () => {

@@ -1,12 +1,14 @@
 // Admin: users with KYC review (approve, or reject with a reason), each
-// user's accounts with freeze and unfreeze, and the audit log with the
-// hash-chain check. The server refuses all of it to customers.
+// user's accounts with freeze and unfreeze (and a link to each account's
+// page), and the audit log with the hash-chain check. The server refuses
+// all of it to customers.
 
 import * as api from '../api.js';
 import { accountLabel } from '../account.js';
 import { badge, dateTime, groupedNumber, h, pageHead, replace } from '../dom.js';
 import { field, formMessage, handleSubmit } from '../forms.js';
 import { formatMoney } from '../money.js';
+import { link } from '../router.js';
 import { announce } from '../status.js';
 
 const USERS_PAGE_SIZE = 50;
@@ -58,7 +60,7 @@ function accountsTable(user, accounts, reload) {
     h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Account' }), h('th', { scope: 'col', text: 'Status' }),
       h('th', { scope: 'col', class: 'num', text: 'Available' }), h('th', { scope: 'col', text: '' }))),
     h('tbody', {}, accounts.map((a) => h('tr', { dataset: { accountNumber: a.number } },
-      h('td', {}, accountLabel(a), h('div', { class: 'card-sub mono', text: groupedNumber(a.number) })),
+      h('td', {}, h('a', { href: link('accounts', [a.id]), text: accountLabel(a) }), h('div', { class: 'card-sub mono', text: groupedNumber(a.number) })),
       h('td', {}, badge(a.status)),
       h('td', { class: 'num', text: formatMoney(a.balance.available, a.currency) }),
       h('td', {}, a.status === 'active' ? action(a, 'freeze') : a.status === 'frozen' ? action(a, 'unfreeze') : null))))));

@@ -1,16 +1,21 @@
 // Transaction history: filters (account, kind, status, dates, amounts) kept
 // in the address, so a filtered view can be bookmarked; cursor pagination;
-// and a detail view per transaction.
+// and a detail view per transaction (its postings, metadata and
+// reversals), where admins can reverse it, whole or in part, after a
+// confirmation.
 
 import * as api from '../api.js';
 import { accountLabel, accountOption } from '../account.js';
-import { badge, dateTime, h, pageHead, replace, title } from '../dom.js';
-import { field, handleSubmit, select } from '../forms.js';
+import { badge, dateTime, h, pageHead, replace, startOfDay, title } from '../dom.js';
+import { IdempotencyKeys, field, handleSubmit, select } from '../forms.js';
 import * as live from '../live.js';
-import { formatMoney } from '../money.js';
+import { checkAmount, compareAmounts, formatMoney, negate, plainAmount, sumAmounts } from '../money.js';
 import { go, link } from '../router.js';
+import { announce } from '../status.js';
 
 const PAGE_SIZE = 20;
+/** Ledger accounts named on a detail view (one page; others are fetched one by one). */
+const LEDGER_ACCOUNTS_PAGE = 100;
 const FILTERS = ['account_id', 'kind', 'status', 'from', 'to', 'min_amount', 'max_amount'];
 const PLAIN_AMOUNT = /^\d+(\.\d+)?$/;
 
@@ -18,18 +23,12 @@ const PLAIN_AMOUNT = /^\d+(\.\d+)?$/;
 let trail = [];
 let lastQuery = {};
 
-/** YYYY-MM-DD (local) to the RFC 3339 instant of that local midnight. */
-function startOfDay(date, daysLater = 0) {
-  const [y, m, d] = date.split('-').map(Number);
-  return new Date(y, m - 1, d + daysLater).toISOString();
-}
-
 function filterForm(accounts, query) {
   const input = (name, attrs = {}) => h('input', { name, value: query[name] ?? '', ...attrs });
   const form = h('form', { 'aria-label': 'Filter transactions', class: 'filters' },
     h('div', { class: 'row' },
       field('Account', select('account_id', [['', 'All accounts'], ...accounts.map((a) => [a.id, accountOption(a)])], { value: query.account_id ?? '' })),
-      field('Kind', select('kind', [['', 'Any kind'], ['deposit', 'Deposit'], ['withdrawal', 'Withdrawal'], ['transfer', 'Transfer'], ['hold', 'Hold']], { value: query.kind ?? '' })),
+      field('Kind', select('kind', [['', 'Any kind'], ['deposit', 'Deposit'], ['withdrawal', 'Withdrawal'], ['transfer', 'Transfer'], ['hold', 'Hold'], ['reversal', 'Reversal'], ['entry', 'Entry']], { value: query.kind ?? '' })),
       field('Status', select('status', [['', 'Any status'], ['posted', 'Posted'], ['pending', 'Pending'], ['voided', 'Voided']], { value: query.status ?? '' }))),
     h('div', { class: 'row' },
       field('From date', input('from', { type: 'date' })),
@@ -91,8 +90,12 @@ function side(id, byId) {
   return byId.get(id) ? accountLabel(byId.get(id)) : 'Another customer';
 }
 
-function table(items, byId, mine) {
-  if (!items.length) return h('p', { class: 'empty', text: 'No transactions match these filters.' });
+/**
+ * The transactions table (newest first), rows opening the detail view.
+ * `byId` names accounts; `mine` holds the accounts whose side the signs take.
+ */
+export function transactionsTable(items, byId, mine, empty = 'No transactions match these filters.') {
+  if (!items.length) return h('p', { class: 'empty', text: empty });
   return h('div', { class: 'table-wrap' }, h('table', { 'aria-label': 'Transactions, newest first' },
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col', text: 'Date' }), h('th', { scope: 'col', text: 'Description' }),
@@ -130,7 +133,7 @@ async function list(main, query) {
   replace(main,
     pageHead('History', 'Newest first. Click a row for details.'),
     h('section', { class: 'panel' }, h('h2', { text: 'Filters' }), filterForm(accounts, query)),
-    h('section', { class: 'panel', 'aria-label': 'Transactions' }, fresh, table(page.items, byId, mine),
+    h('section', { class: 'panel', 'aria-label': 'Transactions' }, fresh, transactionsTable(page.items, byId, mine),
       h('div', { class: 'pager' }, h('span', { class: 'where', text: `${page.items.length} shown${query.cursor ? ' (older page)' : ''}` }), newer, older)));
   // New activity while reading the first page: offer to refresh rather than move rows under the cursor.
   return live.on('transaction', () => {
@@ -139,31 +142,198 @@ async function list(main, query) {
   });
 }
 
-async function detail(main, id) {
+/** How much of `t` reversals may move back in all (a captured hold: what was captured). */
+function reversible(t) {
+  return t.captured_amount ?? t.amount;
+}
+
+/**
+ * Labels (and links) for the accounts of `t`'s postings: the reader's
+ * own; for an admin also ledger accounts by code and customers' accounts.
+ */
+async function postingNames(t, accounts, user) {
+  const names = new Map(accounts.map((a) => [a.id, { label: accountLabel(a), href: link('accounts', [a.id]) }]));
+  const unknown = () => [...new Set(t.postings.flatMap((p) => [p.source_id, p.destination_id]))].filter((id) => !names.has(id));
+  if (user.role === 'admin' && unknown().length) {
+    const ledger = await api.get('/api/ledger-accounts', { limit: LEDGER_ACCOUNTS_PAGE }).catch(() => ({ items: [] }));
+    for (const l of ledger.items) names.set(l.id, { label: `${l.name || l.code} (@${l.code})` });
+    await Promise.all(unknown().map((id) => api.get(`/api/accounts/${encodeURIComponent(id)}`)
+      .then((a) => names.set(a.id, { label: accountLabel(a), href: link('accounts', [a.id]) }))
+      .catch(() => {})));
+  }
+  for (const id of unknown()) {
+    const customer = id === t.from_account_id || id === t.to_account_id;
+    names.set(id, { label: customer ? 'Another customer' : 'Ledger account' });
+  }
+  return names;
+}
+
+function postingsTable(t, names) {
+  const name = (id) => {
+    const { label, href } = names.get(id);
+    return href ? h('a', { href, text: label }) : label;
+  };
+  return h('div', { class: 'table-wrap' }, h('table', { 'aria-label': 'Postings' },
+    h('thead', {}, h('tr', {},
+      h('th', { scope: 'col', text: 'From (debited)' }), h('th', { scope: 'col', text: 'To (credited)' }),
+      h('th', { scope: 'col', class: 'num', text: 'Amount' }))),
+    h('tbody', {}, t.postings.map((p) => h('tr', { dataset: { source: p.source_id, destination: p.destination_id } },
+      h('td', {}, name(p.source_id)),
+      h('td', {}, name(p.destination_id)),
+      h('td', { class: 'num', text: formatMoney(p.amount, p.currency) }))))));
+}
+
+function metadataList(metadata) {
+  const entries = Object.entries(metadata ?? {});
+  if (!entries.length) return h('span', { class: 'card-sub', text: 'None' });
+  return h('dl', { class: 'details metadata' },
+    entries.map(([key, value]) => [h('dt', {}, h('code', { text: key })), h('dd', { text: value })]));
+}
+
+/** "Reversed: $30.00 of $100.00 ($70.00 left)". */
+function reversedText(t) {
+  const money = (a) => formatMoney(a, t.currency);
+  const left = sumAmounts([reversible(t), negate(t.reversed_amount)]);
+  return compareAmounts(left, '0') > 0
+    ? `${money(t.reversed_amount)} of ${money(reversible(t))} (${money(left)} left to reverse)`
+    : `${money(t.reversed_amount)}, all of it`;
+}
+
+/**
+ * The admin's Reverse action: how much (all that is left, or part of a
+ * single-posting transaction) and why, then a confirmation that names the
+ * amount, then one request with an Idempotency-Key. The server decides;
+ * its problem `detail` is shown as it came.
+ */
+function reversePanel(t, onDone) {
+  const section = h('section', { class: 'panel', 'aria-labelledby': 'reverse-h' }, h('h2', { id: 'reverse-h', text: 'Reverse' }));
+  const left = t.reversed_amount ? sumAmounts([reversible(t), negate(t.reversed_amount)]) : reversible(t);
+  if (compareAmounts(left, '0') <= 0) {
+    section.append(h('p', { class: 'card-sub', text: 'All of it has been reversed.' }));
+    return section;
+  }
+  const money = (a) => formatMoney(a, t.currency);
+  const single = t.postings.length === 1;
+  const choice = (value, text, checked) => h('label', { class: 'choice' }, h('input', { type: 'radio', name: 'how', value, checked }), text);
+  const amountField = field('Amount to reverse', h('input', { name: 'amount', inputmode: 'decimal', autocomplete: 'off', placeholder: '0.00' }),
+    { hint: `In ${t.currency}, at most ${money(left)}.` });
+  const form = h('form', { 'aria-label': 'Reverse this transaction' },
+    h('p', { class: 'card-sub', text: 'Moves the money back in a new transaction of kind reversal. The accounts\' floors apply: what the recipient already spent cannot come back.' }),
+    single
+      ? h('fieldset', {}, h('legend', { text: 'How much' }),
+        h('div', { class: 'row' }, choice('all', `All that is left (${money(left)})`, true), choice('part', 'Part of it', false)),
+        amountField)
+      : h('p', { text: `A transaction of ${t.postings.length} postings is reversed whole: every posting moves back.` }),
+    field('Description (optional)', h('input', { name: 'description', maxlength: 256, autocomplete: 'off' }), { hint: 'Stored on the reversal, e.g. "Refund: duplicate payment".' }),
+    h('div', { class: 'form-actions' }, h('button', { class: 'button danger', type: 'submit', text: 'Reverse' })));
+  const sync = () => { amountField.hidden = form.elements.namedItem('how')?.value !== 'part'; };
+  form.addEventListener('change', sync);
+  sync();
+  const keys = new IdempotencyKeys();
+  const path = `/api/transactions/${encodeURIComponent(t.id)}/reverse`;
+
+  const confirmStep = (body) => {
+    const what = body.amount
+      ? `${plainAmount(body.amount, t.currency)} ${t.currency}`
+      : `${t.reversed_amount ? 'all ' : ''}${plainAmount(left, t.currency)} ${t.currency}${t.reversed_amount ? ' left' : ''}`;
+    const question = h('p', { class: 'confirm-question', id: 'reverse-question', tabindex: '-1', text: `Reverse ${what} of this ${t.kind}?` });
+    const cancel = h('button', { class: 'button ghost', type: 'button', text: 'Cancel' });
+    const confirm = h('form', { class: 'confirm', 'aria-label': 'Confirm the reversal', 'aria-describedby': 'reverse-question' },
+      question,
+      h('p', { class: 'card-sub', text: 'The money moves back at once, and a reversal cannot itself be reversed.' }),
+      h('div', { class: 'form-actions' }, h('button', { class: 'button danger', type: 'submit', text: 'Yes, reverse' }), cancel));
+    cancel.addEventListener('click', () => {
+      confirm.remove();
+      form.hidden = false;
+      form.querySelector('button[type="submit"]').focus();
+    });
+    handleSubmit(confirm, {
+      submit: async () => {
+        cancel.disabled = true;
+        // A fresh key per confirmed submission; the same payload after a network failure keeps its key.
+        const idempotencyKey = keys.keyFor([path, body]);
+        try {
+          const reversal = await api.post(path, body, { idempotencyKey });
+          keys.settled();
+          announce(`Reversed ${money(reversal.amount)}.`);
+          await onDone(reversal);
+        } catch (error) {
+          if (error.status !== 0) keys.settled();
+          throw error;
+        } finally {
+          cancel.disabled = false;
+        }
+      },
+    });
+    form.hidden = true;
+    section.append(confirm);
+    question.focus();
+  };
+
+  handleSubmit(form, {
+    validate: (data) => ({
+      amount: single && data.get('how') === 'part' ? checkAmount(data.get('amount'), t.currency) : null,
+    }),
+    submit: async (data) => {
+      const body = {};
+      if (single && data.get('how') === 'part') body.amount = data.get('amount').trim();
+      const description = data.get('description').trim();
+      if (description) body.description = description;
+      confirmStep(body);
+    },
+  });
+  section.append(form);
+  return section;
+}
+
+async function detail(main, id, user, notice) {
   const [t, { items: accounts }] = await Promise.all([api.get(`/api/transactions/${encodeURIComponent(id)}`), api.get('/api/accounts')]);
+  const [names, original] = await Promise.all([
+    postingNames(t, accounts, user),
+    t.reverses ? api.get(`/api/transactions/${encodeURIComponent(t.reverses)}`).catch(() => null) : null,
+  ]);
   const byId = new Map(accounts.map((a) => [a.id, a]));
   const mine = new Set(accounts.map((a) => a.id));
   const row = (label, value) => (value === null || value === undefined || value === '' ? null : [h('dt', { text: label }), h('dd', {}, value)]);
+  const reverses = t.reverses ? h('a', {
+    href: link('history', [t.reverses]),
+    text: original ? `${title(original.kind)} ${formatMoney(original.amount, original.currency)} of ${dateTime(original.created_at)}` : t.reverses,
+  }) : null;
+  const canReverse = user.role === 'admin' && t.status === 'posted' && t.kind !== 'reversal';
   replace(main,
     pageHead(`${title(t.kind)} ${formatMoney(t.amount, t.currency)}`, dateTime(t.created_at),
       h('a', { class: 'button ghost', href: link('history', [], lastQuery), text: '← Back to history' })),
+    notice,
     h('section', { class: 'panel' }, h('dl', { class: 'details' },
       row('Amount', signedAmount(t, mine)),
       row('Status', badge(t.status)),
       row('Kind', title(t.kind)),
-      row('From', t.from_account_id ? side(t.from_account_id, byId) : null),
-      row('To', t.to_account_id ? side(t.to_account_id, byId) : null),
+      row('From', t.from_account_id ? names.get(t.from_account_id)?.label ?? side(t.from_account_id, byId) : null),
+      row('To', t.to_account_id ? names.get(t.to_account_id)?.label ?? side(t.to_account_id, byId) : null),
       row('Description', t.description),
+      row('Reverses', reverses),
+      row('Reversed', t.reversed_amount ? h('span', { class: 'reversed', text: reversedText(t) }) : null),
       row('Captured', t.captured_amount ? formatMoney(t.captured_amount, t.currency) : null),
       row('Hold expires', t.expires_at ? dateTime(t.expires_at) : null),
       row('Created', dateTime(t.created_at)),
       row('Last change', dateTime(t.updated_at)),
-      row('Reference', h('code', { text: t.id })))));
+      row('Metadata', metadataList(t.metadata)),
+      row('Reference', h('code', { text: t.id })))),
+    t.postings?.length ? h('section', { class: 'panel', 'aria-labelledby': 'postings-h' },
+      h('h2', { id: 'postings-h', text: t.postings.length === 1 ? 'Posting' : `Postings (${t.postings.length})` }),
+      postingsTable(t, names)) : null,
+    canReverse ? reversePanel(t, async (reversal) => {
+      const done = h('div', { class: 'form-ok', role: 'status', tabindex: '-1' },
+        `Reversed ${formatMoney(reversal.amount, reversal.currency)}. `,
+        h('a', { href: link('history', [reversal.id]), text: 'Open the reversal' }));
+      await detail(main, id, user, done);
+      done.focus();
+    }) : null);
 }
 
 /** Renders the list, or one transaction when `params[0]` is its id. */
-export async function render(main, { params, query }) {
-  if (params[0]) return detail(main, params[0]);
+export async function render(main, { user, params, query }) {
+  if (params[0]) return detail(main, params[0], user);
   if (!query.cursor) trail = [];
   return list(main, query);
 }

@@ -1,0 +1,168 @@
+// One account (`#/accounts/<id>?range=30d`): its balances, a chart of its
+// balance over time drawn from the balance history (up to 500 changes for
+// the chosen period), its recent transactions, and its statement for a
+// chosen period downloaded as CSV. Live: a balance event for the account
+// redraws it. Admins reach customers' accounts here from the Admin screen.
+
+import * as api from '../api.js';
+import { accountLabel } from '../account.js';
+import { balanceChart } from '../chart.js';
+import { badge, dateOnly, groupedNumber, h, localDate, pageHead, replace, startOfDay, title } from '../dom.js';
+import { field, formMessage, handleSubmit } from '../forms.js';
+import * as live from '../live.js';
+import { formatMoney, negate, sumAmounts } from '../money.js';
+import { link } from '../router.js';
+import { announce } from '../status.js';
+import { transactionsTable } from './history.js';
+
+/** The chart's periods: [name in the address, label, days back (null: all)]. */
+const RANGES = [['7d', 'Last 7 days', 7], ['30d', 'Last 30 days', 30], ['all', 'All time', null]];
+const DEFAULT_RANGE = '30d';
+const MAX_POINTS = 500;
+const HISTORY_PAGE = 200;
+const RECENT = 10;
+const DAY = 86_400_000;
+
+/** The balance history since `from` (all if empty), oldest first, at most MAX_POINTS (the newest). */
+async function balancePoints(id, from) {
+  const items = [];
+  let cursor;
+  do {
+    const page = await api.get(`/api/accounts/${encodeURIComponent(id)}/balance-history`, {
+      from, cursor, limit: Math.min(HISTORY_PAGE, MAX_POINTS - items.length),
+    });
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor && items.length < MAX_POINTS);
+  return { points: items.reverse(), truncated: Boolean(cursor) };
+}
+
+function figures(account) {
+  const money = (a) => formatMoney(a, account.currency);
+  const figure = (label, cls, value) => h('div', { class: 'figure' },
+    h('div', { class: 'label-small', text: label }), h('div', { class: cls, text: value }));
+  return h('div', { class: 'account-figures' },
+    figure('Available', 'available', money(account.balance.available)),
+    figure('Posted', 'posted', money(account.balance.posted)),
+    figure('On hold', 'pending', money(account.balance.pending)),
+    h('div', { class: 'figure' }, h('div', { class: 'label-small', text: 'Status' }), badge(account.status)),
+    figure('Opened', 'opened', dateOnly(account.created_at)));
+}
+
+async function chart(account, range) {
+  const [, label, days] = RANGES.find(([r]) => r === range);
+  const now = new Date();
+  const start = days ? new Date(now.getTime() - days * DAY) : new Date(account.created_at);
+  const { points, truncated } = await balancePoints(account.id, days ? start.toISOString() : '');
+  // The balance before the first change shown; with no change, the balance now held all along.
+  const opening = points.length ? sumAmounts([points[0].balance, negate(points[0].change)]) : account.balance.posted;
+  return balanceChart({
+    points,
+    opening,
+    currency: account.currency,
+    start: truncated ? points[0].at : start,
+    end: now,
+    title: `Posted balance, ${label.toLowerCase()}`,
+    period: days ? `over the last ${days} days` : 'since the account opened',
+    note: truncated ? `Showing the latest ${MAX_POINTS} changes.` : null,
+  });
+}
+
+function rangeTabs(account, range) {
+  return h('nav', { class: 'tabs', 'aria-label': 'Period of the chart' },
+    RANGES.map(([r, text]) => h('a', { href: link('accounts', [account.id], { range: r }), 'aria-current': r === range ? 'page' : null, text })));
+}
+
+/** Saves a Blob under `name` through a temporary `<a download>` (no navigation, nothing inline). */
+function save(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+function statementForm(account) {
+  const today = localDate(new Date());
+  const form = h('form', { 'aria-label': 'Statement' },
+    h('div', { class: 'row' },
+      field('From date', h('input', { name: 'from', type: 'date', value: `${today.slice(0, 8)}01`, max: today }),
+        { hint: 'Empty: since the account opened.' }),
+      field('To date (inclusive)', h('input', { name: 'to', type: 'date', value: today }), { hint: 'Empty: up to now.' })),
+    h('div', { class: 'form-actions' }, h('button', { class: 'button', type: 'submit', text: 'Download statement (CSV)' })));
+  handleSubmit(form, {
+    validate: (data) => {
+      const from = data.get('from');
+      const to = data.get('to');
+      return { to: from && to && to < from ? 'The end date is before the start date.' : null };
+    },
+    submit: async (data) => {
+      const from = data.get('from');
+      const to = data.get('to');
+      const blob = await api.download(`/api/accounts/${encodeURIComponent(account.id)}/statement`, {
+        format: 'csv', from: from ? startOfDay(from) : '', to: to ? startOfDay(to, 1) : '',
+      });
+      const name = `statement-${account.number}-${from || 'opening'}-to-${to || today}.csv`;
+      save(blob, name);
+      formMessage(form, 'ok', `Downloaded ${name}.`);
+      announce('Statement downloaded.');
+    },
+    fieldOf: (error) => ({ invalid_period: 'from', statement_too_long: 'from' })[error.code],
+  });
+  return form;
+}
+
+/** Renders the account in `params[0]`; returns the cleanup (live subscriptions). */
+export async function render(main, { user, params, query }) {
+  const id = params[0];
+  const range = RANGES.some(([r]) => r === query.range) ? query.range : DEFAULT_RANGE;
+  const own = user.role !== 'admin';
+  const figuresSlot = h('div');
+  const chartSlot = h('div', { class: 'chart-slot' });
+  const recentSlot = h('div');
+  let account;
+  const load = async () => {
+    const [fresh, mine, recent] = await Promise.all([
+      api.get(`/api/accounts/${encodeURIComponent(id)}`),
+      own ? api.get('/api/accounts').then((r) => r.items) : [],
+      api.get('/api/transactions', { account_id: id, limit: RECENT }),
+    ]);
+    account = fresh;
+    const byId = new Map([...mine, account].map((a) => [a.id, a]));
+    const drawn = await chart(account, range);
+    replace(figuresSlot, figures(account));
+    replace(chartSlot, drawn);
+    replace(recentSlot, transactionsTable(recent.items, byId, new Set([account.id]), 'No transactions yet.'));
+  };
+  await load();
+  const active = account.status === 'active';
+  document.title = `${accountLabel(account)} · Ledger`;
+  replace(main,
+    pageHead(account.name || `${title(account.kind)} account`,
+      `${title(account.kind)} · ${account.currency} · ${groupedNumber(account.number)}`,
+      own && active ? h('a', { class: 'button small', href: link('pay', ['deposit'], { account: account.id }), text: 'Deposit' }) : null,
+      own && active ? h('a', { class: 'button small ghost', href: link('pay', ['transfer'], { account: account.id }), text: 'Transfer' }) : null,
+      h('a', { class: 'button small ghost', href: own ? link('accounts') : link('admin'), text: own ? '← All accounts' : '← Admin' })),
+    h('section', { class: 'panel', 'aria-label': `Balances of ${accountLabel(account)}`, dataset: { accountId: account.id, accountNumber: account.number } }, figuresSlot),
+    h('section', { class: 'panel', 'aria-labelledby': 'chart-h' },
+      h('h2', { id: 'chart-h', text: 'Balance over time' }), rangeTabs(account, range), chartSlot),
+    h('div', { class: 'two-col' },
+      h('section', { class: 'panel', 'aria-labelledby': 'recent-h' },
+        h('h2', { id: 'recent-h', text: 'Recent transactions' }), recentSlot,
+        h('div', { class: 'pager' }, h('a', { href: link('history', [], { account_id: account.id }), text: 'All history of this account →' }))),
+      h('section', { class: 'panel', 'aria-labelledby': 'statement-h' },
+        h('h2', { id: 'statement-h', text: 'Statement' }),
+        h('p', { class: 'card-sub', text: 'Opening balance, every posting of the period oldest first with the balance after it, and the closing balance, as CSV.' }),
+        statementForm(account))));
+
+  // A change to this account, or missed events: re-read it (a burst of events, once).
+  let timer = null;
+  const refresh = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => { load().catch(() => {}); }, 250);
+  };
+  const offBalance = live.on('balance', (balance) => { if (balance.account_id === id) refresh(); });
+  const offResync = live.on('resync', refresh);
+  return () => { clearTimeout(timer); offBalance(); offResync(); };
+}
