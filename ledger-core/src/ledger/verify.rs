@@ -117,7 +117,7 @@ impl Ledger {
     }
 
     fn learn(t: &Transaction, facts: &mut HistoryFacts) {
-        for account in t.accounts() {
+        for account in touched(t) {
             *facts.per_account.entry(account).or_default() += 1;
         }
         match t.status {
@@ -268,4 +268,21 @@ impl Ledger {
             }
         }
     }
+}
+
+/// The accounts a transaction's history lists it under: every side it
+/// names and, for a posted one stored before transactions kept their legs
+/// (upgraded stores), the settlement account its derived leg moved.
+fn touched(t: &Transaction) -> Vec<AccountId> {
+    let mut accounts = t.accounts();
+    if t.legs.is_empty() && t.status == TransactionStatus::Posted {
+        for leg in t.legs() {
+            for side in [leg.source, leg.destination] {
+                if !accounts.contains(&side) {
+                    accounts.push(side);
+                }
+            }
+        }
+    }
+    accounts
 }
