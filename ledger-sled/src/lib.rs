@@ -83,7 +83,7 @@
 //! each batch of the call in order it reads the batch's keys (accounts,
 //! holds, account numbers, the idempotency key, users, emails, named
 //! sessions, the live sessions of the users in `sessions_of`, reset tokens)
-//! and the audit head, calls [`ledger_core::decide`], and stages what the
+//! and the audit head, calls `decide` (ledger-core), and stages what the
 //! decision says: on `Commit` every record and index entry of the `Writes`
 //! (accounts, transactions, postings, the idempotency record, users,
 //! sessions with their token, user and live-list entries, reset tokens) plus

@@ -17,7 +17,7 @@ use crate::trees::Trees;
 
 impl SledStore {
     /// Opens (creating if missing) the database at `path` with
-    /// [`Durability::Flush`].
+    /// [`Durability::Flush`](crate::Durability::Flush).
     pub fn open(path: impl AsRef<Path>) -> Result<SledStore, StorageError> {
         SledStore::open_with(SledConfig::new(path))
     }
@@ -32,7 +32,7 @@ impl SledStore {
     }
 
     /// A store in a fresh temporary directory, deleted when the last clone
-    /// drops: for tests and throwaway runs. Uses [`Durability::Flush`], so it
+    /// drops: for tests and throwaway runs. Uses [`Durability::Flush`](crate::Durability::Flush), so it
     /// behaves (and performs) like a real one.
     pub fn temporary() -> Result<SledStore, StorageError> {
         let dir = tempfile::Builder::new()

@@ -15,7 +15,7 @@
 //! ```
 //!
 //! Like every backend it stores and applies; it never decides. Each batch is
-//! judged by [`ledger_core::decide`] against state read inside the storage
+//! judged by `decide` (ledger-core) against state read inside the storage
 //! transaction that then writes the verdict.
 //!
 //! ## Tables

@@ -67,7 +67,7 @@ const AUDIT_HEAD_UPDATE: &str = "UPDATE audit_head SET sequence = $1, hash = $2 
 
 /// A baseline opened and seeded with `accounts` accounts, if the backend has
 /// one (the in-memory store has none). It splits each call's transfers into
-/// commands of `command_size` (see [`commands`]).
+/// commands of `command_size` (see `commands`).
 pub async fn open(
     backend: Backend,
     durability: Durability,

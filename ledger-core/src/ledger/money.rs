@@ -167,7 +167,7 @@ impl Ledger {
     }
 
     /// Voids pending holds whose expiry has passed, up to
-    /// [`EXPIRY_SWEEP_SIZE_MAX`] per call, in as few store calls as group
+    /// `EXPIRY_SWEEP_SIZE_MAX` per call, in as few store calls as group
     /// commit allows (see [`GroupCommit`]). Returns how many
     /// it released. Run it periodically; until it runs, an expired hold
     /// still reserves its funds but can no longer be captured.

@@ -1,7 +1,7 @@
 //! The apply loop: the one place a store's `apply` turns batches into
 //! outcomes. A backend implements [`Staging`], its side of one call inside
 //! its storage transaction (load state, stage writes); the loop calls
-//! [`decide`](crate::rules::decision::decide) on each batch in order and
+//! `decide` on each batch in order and
 //! makes batch k see what batches 1..k-1 staged.
 //!
 //! Two ways to load, one loop:

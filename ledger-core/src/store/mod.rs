@@ -34,7 +34,7 @@ use crate::write_batch::{BatchOutcome, WriteBatch};
 /// 1. loads the state named by [`WriteBatch::keys`] (locking it where the
 ///    backend has row locks, in the order the keys iterate) and the audit
 ///    chain's head into a [`Snapshot`](crate::Snapshot);
-/// 2. calls [`decide`](crate::decide) with it;
+/// 2. calls `decide` (`rules::decision`) with it;
 /// 3. on [`Decision::Commit`](crate::Decision::Commit) writes every part of
 ///    the [`Writes`](crate::Writes) (accounts, transactions, postings, the
 ///    idempotency record and the audit record); on `Reject` appends only the
@@ -51,7 +51,7 @@ use crate::write_batch::{BatchOutcome, WriteBatch};
 /// the snapshot must be the latest committed state of its keys when the
 /// writes commit. Audit records are appended in commit order, without gaps.
 ///
-/// **Idempotency.** A stored [`IdempotencyRecord`](crate::IdempotencyRecord)
+/// **Idempotency.** A stored [`IdempotencyRecord`]
 /// is unique per key; it is written only with its command's effects.
 ///
 /// **Ordering.** Transaction and posting sequences come from the audit

@@ -4,7 +4,7 @@
 //! The ledger plans a command into a batch of [`Op`]s using only immutable
 //! facts (an account's currency, kind and owner never change). Everything
 //! mutable (status, balances, hold state, idempotency) is decided by
-//! [`decide`](crate::decide) against a snapshot the store loads *inside* its
+//! `decide` against a snapshot the store loads *inside* its
 //! own storage transaction, so there is no read-decide-write race.
 
 use std::collections::BTreeSet;

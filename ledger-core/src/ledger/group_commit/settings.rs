@@ -66,7 +66,7 @@ impl Default for GroupCommit {
 }
 
 /// Why the group commit machinery itself failed a caller. Reported as the
-/// source of a [`StorageError`]: like a storage failure, it is never a verdict
+/// source of a [`StorageError`](crate::StorageError): like a storage failure, it is never a verdict
 /// on the command, and a replay of the idempotency key tells what happened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
