@@ -32,6 +32,7 @@ pub mod server;
 pub mod shared_events;
 pub mod state;
 pub mod storage;
+pub mod telemetry;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -33,7 +33,14 @@ async fn main() -> ExitCode {
         Some(Command::Verify(store)) => return operator(ledger_http::operate::verify(store).await),
         Some(Command::Config(_)) => return ExitCode::SUCCESS,
     };
-    ledger_http::server::init_tracing(config.log_format == "json");
+    // Held until the service stops: dropping it flushes buffered traces.
+    let _telemetry = match ledger_http::telemetry::init(config.log_format == "json") {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("ledger-http: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     match ledger_http::server::run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -36,15 +36,6 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// Installs the tracing subscriber (`RUST_LOG` filters; default `info`).
-pub fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    // A second install (in tests) is refused; the first subscriber stays.
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
-}
-
 /// Runs the service until a shutdown signal.
 pub async fn run(config: Config) -> Result<(), ServeError> {
     let url = config.storage_url();

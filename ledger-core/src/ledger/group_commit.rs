@@ -76,6 +76,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use tokio::sync::{Notify, broadcast, oneshot};
 
@@ -333,9 +334,10 @@ impl Shared {
         while let Some(range) = calls.pop_front() {
             let Some(call) = batches.get(range.clone()) else { break };
             let expected = call.len();
+            let span = tracing::info_span!("storage.apply", backend = self.store.backend(), batches = expected);
             let applied = match durability {
-                Durability::Synced => self.store.apply(call.to_vec()).await,
-                Durability::Unsynced => self.store.apply_unsynced(call.to_vec()).await,
+                Durability::Synced => self.store.apply(call.to_vec()).instrument(span).await,
+                Durability::Unsynced => self.store.apply_unsynced(call.to_vec()).instrument(span).await,
             };
             match self.counted(expected, applied) {
                 Ok(outcomes) => {

@@ -13,8 +13,11 @@ impl Ledger {
         key: IdempotencyKey,
         command: impl Into<MoneyCommand>,
     ) -> Result<Receipt, LedgerError> {
+        use tracing::Instrument as _;
+        let command = command.into();
+        let span = tracing::info_span!("ledger.execute", command = command.action());
         // Announced: a group commit leader may wait for it while it plans.
-        self.committer.announced(self.execute_announced(actor, key, command.into())).await
+        self.committer.announced(self.execute_announced(actor, key, command)).instrument(span).await
     }
 
     async fn execute_announced(

@@ -165,3 +165,80 @@ async fn a_config_file_configures_the_service_and_config_print_masks_secrets() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(stderr(&refused).contains("unknown key `bindd`"), "{}", stderr(&refused));
 }
+
+/// With `OTEL_EXPORTER_OTLP_ENDPOINT` set, one deposit's trace reaches an
+/// OTLP/HTTP receiver: the request's span (with its request id), the
+/// ledger's command span under it and the storage call under that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposit_is_traced_from_http_through_the_ledger_to_storage_over_otlp() {
+    use std::sync::{Arc, Mutex};
+    let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let sink = received.clone();
+    let receiver = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) {
+                    sink.lock().unwrap().push(json);
+                }
+                "{}"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let storage = format!("sqlite:{}", dir.path().join("ledger.db").display());
+    let envs = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    let server = Server::start(&["--storage", &storage, "--rate-limit-per-second", "0"], &envs);
+    let client = Client::http(&server.url, "nobody@example.com");
+    let alice = client.user(&client.email("alice")).await;
+    let (account, _) = client.account(&alice, "USD").await;
+    let deposit = client.deposit(&alice, &account, "10", "otel-1").await;
+    assert_eq!(deposit.status, StatusCode::CREATED, "{}", deposit.text());
+    let request_id = deposit.header("x-request-id").unwrap().to_owned();
+
+    // Spans: (trace id, span id, parent span id, name, request id attribute).
+    let spans = || -> Vec<(String, String, String, String, Option<String>)> {
+        let mut all = Vec::new();
+        for body in received.lock().unwrap().iter() {
+            for resource in body["resourceSpans"].as_array().into_iter().flatten() {
+                for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
+                    for span in scope["spans"].as_array().into_iter().flatten() {
+                        let text = |k: &str| span[k].as_str().unwrap_or_default().to_owned();
+                        let request_id = span["attributes"].as_array().into_iter().flatten().find_map(|a| {
+                            (a["key"] == "request_id")
+                                .then(|| a["value"]["stringValue"].as_str().unwrap_or("").to_owned())
+                        });
+                        all.push((text("traceId"), text("spanId"), text("parentSpanId"), text("name"), request_id));
+                    }
+                }
+            }
+        }
+        all
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (request, command, storage_span) = loop {
+        let all = spans();
+        let request = all.iter().find(|s| s.3 == "request" && s.4.as_deref() == Some(request_id.as_str())).cloned();
+        if let Some(request) = request {
+            let command = all.iter().find(|s| s.3 == "ledger.execute" && s.0 == request.0).cloned();
+            let storage = all.iter().find(|s| s.3 == "storage.apply" && s.0 == request.0).cloned();
+            if let (Some(command), Some(storage)) = (command, storage) {
+                break (request, command, storage);
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no complete trace of the deposit arrived: {all:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(command.2, request.1, "the command span is the request's child");
+    assert_eq!(storage_span.2, command.1, "the storage span is the command's child");
+    assert!(server.terminate().success());
+}
