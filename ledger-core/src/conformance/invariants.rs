@@ -156,7 +156,9 @@ fn check_feed(accounts: &[Account], transactions: &[Transaction], changes: &[cra
     for account in accounts {
         match last_state.get(&account.id) {
             Some(fed) => assert_eq!(*fed, account, "the feed's last state of {} is not its state", account.id),
-            None => assert!(account.updated_at < first.at, "account {} changed after the feed began, unfed", account.id),
+            None => {
+                assert!(account.updated_at < first.at, "account {} changed after the feed began, unfed", account.id)
+            }
         }
         if account.created_at > first.at {
             assert!(opened.contains(&account.id), "account {} was opened after the feed began, unfed", account.id);
@@ -167,7 +169,8 @@ fn check_feed(accounts: &[Account], transactions: &[Transaction], changes: &[cra
             assert!(t.sequence < first.sequence, "transaction {} committed after the feed began, unfed", t.id);
             continue;
         };
-        let but_reversed = Transaction { reversed_amount: t.reversed_amount, updated_at: t.updated_at, ..(*fed).clone() };
+        let but_reversed =
+            Transaction { reversed_amount: t.reversed_amount, updated_at: t.updated_at, ..(*fed).clone() };
         assert_eq!(&but_reversed, t, "the feed's last state of transaction {} is not its state", t.id);
     }
 }
