@@ -14,7 +14,8 @@
 #
 #   bash .ci/ha.sh              # CI's short run
 #   HA_HOLD=1 bash .ci/ha.sh    # start the cluster, print its URLs, wait (Ctrl-C tears down)
-#   BANK_ARGS="--seconds 120 --failovers 6" bash .ci/ha.sh   # a longer run
+#   BANK_ARGS="--seconds 120 --failovers 6 --kills 6" bash .ci/ha.sh   # another run shape
+#   (BANK_ARGS replaces CI's shape: --seconds 40 --failovers 2 --kills 2 --clients 8)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -268,7 +269,7 @@ set +e
 # shellcheck disable=SC2086 # BANK_ARGS is a list of flags
 summary=$(timeout --kill-after=10 240 "$bank" --backend cluster \
     --cluster-url "$primary_url" --cluster-read-url "$replica_url" --cluster-nodes "$nodes" \
-    --seconds 40 --failovers 2 --kills 2 --clients 8 --seed "${BANK_SEED:-$RANDOM}" ${BANK_ARGS:-})
+    --seed "${BANK_SEED:-$RANDOM}" ${BANK_ARGS:---seconds 40 --failovers 2 --kills 2 --clients 8})
 bank_status=$?
 set -e
 exit "$bank_status"
