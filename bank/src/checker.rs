@@ -326,7 +326,7 @@ mod tests {
     }
 
     fn record(op: Op, outcome: Outcome) -> OpRecord {
-        OpRecord { op, outcome, attempts: 1, replay: None }
+        OpRecord { op, outcome, attempts: 1, replay: None, acknowledged_at: None }
     }
 
     fn transaction(key: &str, kind: &str, from: Uuid, to: Uuid, amount: &str) -> TransactionState {

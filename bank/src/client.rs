@@ -3,6 +3,8 @@
 //! connection error, a 5xx or a 429, with backoff, until the service
 //! answers definitely or the retry budget is spent.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -55,12 +57,27 @@ pub struct Sent {
     pub attempts: u32,
     /// Whether the acknowledging answer was itself marked as a replay.
     pub replayed: bool,
+    /// When the acknowledging answer arrived.
+    pub acknowledged_at: Option<Instant>,
+}
+
+/// Answers the clients were given that say something about the service
+/// during faults (counted over every attempt).
+#[derive(Debug, Default)]
+pub struct Answers {
+    /// 500s: the service failing, never right for storage out of reach.
+    pub server_errors: AtomicUsize,
+    /// 503s: storage (or the instance) unavailable for a moment.
+    pub unavailable: AtomicUsize,
+    /// 503s without a `Retry-After` header.
+    pub unavailable_without_retry_after: AtomicUsize,
 }
 
 /// An HTTP client shared by every bank client.
 #[derive(Debug, Clone)]
 pub struct Api {
     http: reqwest::Client,
+    answers: Arc<Answers>,
 }
 
 impl Api {
@@ -71,7 +88,12 @@ impl Api {
             .connect_timeout(Duration::from_millis(CONNECT_MILLIS_MAX))
             .build()
             .map_err(|e| BankError::http("building the client", e))?;
-        Ok(Api { http })
+        Ok(Api { http, answers: Arc::default() })
+    }
+
+    /// What the money requests were answered so far.
+    pub fn answers(&self) -> &Answers {
+        &self.answers
     }
 
     /// Sends a money request until a definite answer, starting on
@@ -92,13 +114,24 @@ impl Api {
             attempts += 1;
             match self.attempt(&endpoint.url(), token, key, request).await {
                 Reply::Done { transaction, replayed } => {
-                    return Sent { outcome: Outcome::Acknowledged { transaction }, attempts, replayed };
+                    let outcome = Outcome::Acknowledged { transaction };
+                    return Sent { outcome, attempts, replayed, acknowledged_at: Some(Instant::now()) };
                 }
                 Reply::Refused { status, code } => {
-                    return Sent { outcome: Outcome::Rejected { status, code }, attempts, replayed: false };
+                    return Sent {
+                        outcome: Outcome::Rejected { status, code },
+                        attempts,
+                        replayed: false,
+                        acknowledged_at: None,
+                    };
                 }
                 Reply::Retry(reason) if started.elapsed() >= Duration::from_secs(OP_RETRY_SECS_MAX) => {
-                    return Sent { outcome: Outcome::Indeterminate { reason }, attempts, replayed: false };
+                    return Sent {
+                        outcome: Outcome::Indeterminate { reason },
+                        attempts,
+                        replayed: false,
+                        acknowledged_at: None,
+                    };
                 }
                 Reply::Retry(_) => {
                     tokio::time::sleep(backoff).await;
@@ -122,6 +155,14 @@ impl Api {
             Err(error) => return Reply::Retry(format!("transport: {error}")),
         };
         let status = response.status();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            self.answers.server_errors.fetch_add(1, Ordering::Relaxed);
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
+            self.answers.unavailable.fetch_add(1, Ordering::Relaxed);
+            if !response.headers().contains_key(reqwest::header::RETRY_AFTER) {
+                self.answers.unavailable_without_retry_after.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         let replayed = response.headers().get(REPLAYED_HEADER).is_some_and(|v| v.as_bytes() == b"true");
         let body: Value = match response.json().await {
             Ok(body) => body,

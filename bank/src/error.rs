@@ -41,6 +41,9 @@ pub enum BankError {
     /// The store could not be opened directly after the run.
     #[error("opening the store directly: {0}")]
     Storage(#[from] ledger_core::StorageError),
+    /// The PostgreSQL cluster did not do what a failover needs in time.
+    #[error("cluster: {0}")]
+    Cluster(String),
     /// A flag combination that cannot run.
     #[error("invalid options: {0}")]
     Options(String),

@@ -6,6 +6,7 @@
 
 mod checker;
 mod client;
+mod cluster;
 mod error;
 mod nemesis;
 mod observed;
@@ -50,9 +51,23 @@ async fn main() -> ExitCode {
 /// The one summary line.
 fn summary_line(summary: &Summary, options: &Options) -> String {
     let r = &summary.report;
+    let cluster = summary.cluster.map_or_else(String::new, |c| {
+        format!(
+            " failovers={} promotion_ms_max={} rejoin_ms_max={} write_outage_max_ms={} replica_lag_max_bytes={} \
+             http_500={} http_503={} http_503_without_retry_after={}",
+            summary.tally.failovers,
+            summary.tally.promotion_ms_max,
+            summary.tally.rejoin_ms_max,
+            c.write_outage_max_ms,
+            c.replica_lag_max_bytes,
+            c.server_errors,
+            c.unavailable,
+            c.unavailable_without_retry_after,
+        )
+    });
     format!(
         "bank: backend={} seed={} clients={} seconds={} attempted={} acknowledged={} rejected={} indeterminate={} \
-         indeterminate_applied={} retried={} lost={} duplicated={} phantom={} crashes={} db_restarts={} failures={} result={}",
+         indeterminate_applied={} retried={} lost={} duplicated={} phantom={} crashes={} db_restarts={}{cluster} failures={} result={}",
         summary.backend.name(),
         summary.seed,
         options.clients,

@@ -99,4 +99,6 @@ pub struct OpRecord {
     pub attempts: u32,
     /// A replay sent after the acknowledgement, if one was (and answered).
     pub replay: Option<ReplayCheck>,
+    /// When it was acknowledged, if it was (for the longest write outage).
+    pub acknowledged_at: Option<std::time::Instant>,
 }

@@ -49,6 +49,31 @@ pub struct Options {
     /// Keep the service logs and data directory and print where they are.
     #[arg(long)]
     pub keep: bool,
+
+    /// `cluster`: service instances on the cluster (default 2).
+    #[arg(long, default_value_t = 2)]
+    pub instances: usize,
+
+    /// `cluster`: the URL of the primary (HAProxy's primary port), which
+    /// the instances use as `--storage`.
+    #[arg(long, required_if_eq("backend", "cluster"))]
+    pub cluster_url: Option<String>,
+
+    /// `cluster`: a read replica URL (HAProxy's replica port), which the
+    /// instances use as `--storage-read`.
+    #[arg(long)]
+    pub cluster_read_url: Option<String>,
+
+    /// `cluster`: the nodes, comma-separated, each `PATRONI_REST_URL=DATA_DIR`
+    /// (the REST API tells which node leads; the data directory's
+    /// `postmaster.pid` which process to kill).
+    #[arg(long, value_delimiter = ',', required_if_eq("backend", "cluster"))]
+    pub cluster_nodes: Vec<String>,
+
+    /// `cluster`: how many times the primary's postmaster is SIGKILLed
+    /// (each a failover: Patroni promotes the sync standby).
+    #[arg(long, default_value_t = 2)]
+    pub failovers: usize,
 }
 
 /// The storage a run drives.
@@ -63,6 +88,9 @@ pub enum Backend {
     /// A throwaway PostgreSQL server, two service instances.
     #[value(name = "postgres-2")]
     Postgres2,
+    /// A running Patroni cluster behind HAProxy (`.ci/ha.sh` starts one),
+    /// `--instances` service instances, primaries killed by the nemesis.
+    Cluster,
 }
 
 impl Backend {
@@ -73,12 +101,17 @@ impl Backend {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
             Backend::Postgres2 => "postgres-2",
+            Backend::Cluster => "cluster",
         }
     }
 
-    /// How many service instances share the storage.
-    pub fn instances(self) -> usize {
-        if self == Backend::Postgres2 { 2 } else { 1 }
+    /// How many service instances share the storage (`cluster`: as asked).
+    pub fn instances(self, asked: usize) -> usize {
+        match self {
+            Backend::Postgres2 => 2,
+            Backend::Cluster => asked.max(1),
+            _ => 1,
+        }
     }
 
     /// Whether the run starts its own PostgreSQL server.

@@ -36,6 +36,8 @@ pub struct ServiceSpec {
     pub binary: PathBuf,
     /// Its `--storage` URL.
     pub storage: String,
+    /// Its `--storage-read` URL (a read replica), if any.
+    pub storage_read: Option<String>,
     /// Email of the bootstrap admin.
     pub admin_email: String,
     /// Where the service's stderr goes (appended across restarts).
@@ -143,6 +145,7 @@ async fn spawn(spec: &ServiceSpec) -> Result<(Child, String), BankError> {
     let mut child = Command::new(&spec.binary)
         .args(["--bind", "127.0.0.1:0", "--storage", &spec.storage, "--rate-limit-per-second", "0"])
         .args(["--request-timeout-secs", "20", "--shutdown-grace-secs", "5"])
+        .args(spec.storage_read.iter().flat_map(|url| ["--storage-read", url.as_str()]))
         .env("LEDGER_BOOTSTRAP_ADMIN_EMAIL", &spec.admin_email)
         .env("LEDGER_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)
         .env("RUST_LOG", "warn")

@@ -56,7 +56,8 @@ pub async fn run_client(context: ClientContext, index: usize, deadline: Instant)
         } else {
             None
         };
-        records.push(OpRecord { op, outcome: sent.outcome, attempts: sent.attempts, replay });
+        let acknowledged_at = sent.acknowledged_at;
+        records.push(OpRecord { op, outcome: sent.outcome, attempts: sent.attempts, replay, acknowledged_at });
     }
     records
 }

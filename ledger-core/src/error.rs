@@ -457,7 +457,10 @@ impl LedgerError {
             AccountNumberTaken => "account_number_taken",
             BatchCommandFailed { .. } => "batch_command_failed",
             AuditChainBroken(_) => "audit_chain_broken",
-            Storage(_) => "storage_error",
+            // Refused data is our fault; anything else is storage out of reach
+            // (or a commit whose outcome a retry with the same key will tell).
+            Storage(e) if e.kind == StorageErrorKind::Refused => "storage_error",
+            Storage(_) => "storage_unavailable",
         }
     }
 
@@ -534,6 +537,10 @@ impl LedgerError {
             BatchCommandFailed { source, .. } => source.category(),
             // The ledger draws a number again on a collision; this reaches a
             // caller only when every draw collided.
+            // A failover, a lost connection, a commit whose outcome is unknown:
+            // the same request may pass later (with its idempotency key, a
+            // money command then applies once or replays).
+            Storage(e) if e.kind != StorageErrorKind::Refused => ErrorCategory::Unavailable,
             AccountNumberTaken | PasswordHashing | AuditChainBroken(_) | Storage(_) => ErrorCategory::Internal,
         }
     }
@@ -570,6 +577,10 @@ pub enum ErrorCategory {
     Conflict,
     /// Too many attempts; try later.
     Throttled,
+    /// Storage is out of reach for now (a failover, a lost connection), or
+    /// a commit's outcome is unknown: nothing the caller did wrong; the same
+    /// request (with the same idempotency key) may pass later.
+    Unavailable,
     /// The ledger failed, not the caller: storage, or a broken invariant.
     Internal,
 }

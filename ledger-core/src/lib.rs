@@ -84,6 +84,7 @@ pub use query::{Cursor, HistoryFilter, PAGE_SIZE_MAX, Page, PageRequest};
 pub use rust_decimal::Decimal;
 pub use store::Store;
 pub use store::apply::{Staging, apply_batches, apply_batches_now};
+pub use store::read_replica::ReadReplicaStore;
 pub use store::rows::{Rows, rows_hold};
 pub use transaction::{Leg, Transaction, TransactionKind, TransactionStatus};
 pub use write_batch::{BatchOutcome, Decision, Keys, Op, SEQUENCE_STRIDE, Snapshot, WriteBatch, Writes};

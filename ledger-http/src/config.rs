@@ -37,6 +37,14 @@ pub struct Config {
     #[arg(long, env = "LEDGER_STORAGE")]
     pub storage: Option<StorageUrl>,
 
+    /// A PostgreSQL read replica (`postgres://...`: a hot standby, or a
+    /// proxy's replica port) serving history, balance history, statements
+    /// and audit reads, which may then lag the primary by the replication
+    /// delay; balances and everything a command decides on stay on
+    /// `--storage`, which must then be PostgreSQL too.
+    #[arg(long, env = "LEDGER_STORAGE_READ", value_parser = parse_read_replica)]
+    pub storage_read: Option<StorageUrl>,
+
     /// Shared secret of the transactions webhook (HMAC-SHA256); without it
     /// the webhook answers 503.
     #[arg(long, env = "LEDGER_WEBHOOK_SECRET", hide_env_values = true)]
@@ -110,6 +118,14 @@ pub struct Config {
     pub log_format: String,
 }
 
+/// A `--storage-read` value: PostgreSQL only (a replica of the primary).
+fn parse_read_replica(text: &str) -> Result<StorageUrl, String> {
+    match text.parse::<StorageUrl>()? {
+        url @ StorageUrl::Postgres(_) => Ok(url),
+        _ => Err("a read replica is a PostgreSQL URL (`postgres://...`)".into()),
+    }
+}
+
 impl Config {
     /// The store to open: `--storage`, or else the embedded store in
     /// [`EMBEDDED_DIR`].
@@ -136,6 +152,17 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Config, clap::Error> {
         Config::try_parse_from(std::iter::once("ledger-http").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn storage_read_takes_only_a_postgres_url_and_its_env_twin() {
+        let given = parse(&["--storage", "postgres://p/db", "--storage-read", "postgres://r/db"]).unwrap();
+        assert_eq!(given.storage_read, Some(StorageUrl::Postgres("postgres://r/db".into())));
+        assert_eq!(parse(&[]).unwrap().storage_read, None);
+        for wrong in ["sqlite:replica.db", "memory:", "mysql://r/db"] {
+            let error = parse(&["--storage-read", wrong]).unwrap_err().to_string();
+            assert!(error.contains("--storage-read"), "{error}");
+        }
     }
 
     #[test]

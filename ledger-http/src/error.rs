@@ -9,7 +9,9 @@
 //! How [`LedgerError`]s map to statuses is [`status_of`]: validation 422,
 //! unknown or foreign things 404 (never 403, so ids reveal nothing),
 //! authentication 401, role 403, conflicts of state 409, throttling 429,
-//! storage 500.
+//! storage out of reach (a failover, a lost connection, a commit whose
+//! outcome a retry with the same idempotency key will tell) 503 with
+//! `Retry-After`, anything else 500.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -22,6 +24,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::REQUEST_ID_HEADER;
+
+/// What a 503 for storage out of reach asks clients to wait, in seconds: a
+/// failover on a Patroni cluster takes a few.
+pub const STORAGE_RETRY_AFTER_SECS: u64 = 1;
 
 /// The media type of problem responses.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -132,6 +138,24 @@ impl ApiError {
         }
     }
 
+    /// 503: storage is out of reach for now; retry (with the same
+    /// idempotency key) after [`STORAGE_RETRY_AFTER_SECS`]. The cause is
+    /// logged with the request id and never sent.
+    pub fn storage_unavailable(cause: impl std::fmt::Display) -> ApiError {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "storage_unavailable",
+            detail: Some(
+                "storage is unavailable for a moment; retry the same request (with the same Idempotency-Key) \
+                 after Retry-After seconds"
+                    .into(),
+            ),
+            retry_after_secs: Some(STORAGE_RETRY_AFTER_SECS),
+            posting: None,
+            cause: Some(cause.to_string()),
+        }
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -163,6 +187,7 @@ pub fn status_of(error: &LedgerError) -> StatusCode {
         ErrorCategory::Forbidden => StatusCode::FORBIDDEN,
         ErrorCategory::Conflict => StatusCode::CONFLICT,
         ErrorCategory::Throttled => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCategory::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCategory::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -172,6 +197,9 @@ impl From<LedgerError> for ApiError {
         let status = status_of(&error);
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             return ApiError::internal(format!("{}: {error}", error.code()));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            return ApiError::storage_unavailable(error);
         }
         let mut api = ApiError::new(status, error.code(), error.to_string());
         match error.root() {
@@ -259,8 +287,14 @@ pub async fn problem_details(request: Request, next: Next) -> Response {
         }
     };
     if let Some(cause) = &cause {
-        // The span around this request carries the request id too.
-        tracing::error!(request_id = request_id.as_deref().unwrap_or("-"), %cause, "request failed");
+        // The span around this request carries the request id too. Storage
+        // out of reach is expected during a failover: a warning, not an error.
+        let request_id = request_id.as_deref().unwrap_or("-");
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(request_id, %cause, "storage unavailable");
+        } else {
+            tracing::error!(request_id, %cause, "request failed");
+        }
     }
     problem.instance = Some(instance);
     problem.request_id = request_id;
@@ -320,10 +354,29 @@ mod tests {
 
     #[test]
     fn storage_errors_hide_their_cause() {
-        let error = LedgerError::Storage(ledger_core::StorageError::new("sled", "disk on fire at /secret/path"));
+        let error = LedgerError::Storage(
+            ledger_core::StorageError::new("sled", "disk on fire at /secret/path")
+                .of_kind(ledger_core::StorageErrorKind::Refused),
+        );
         let api = ApiError::from(error);
         assert_eq!(api.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!api.detail.unwrap_or_default().contains("secret"));
         assert!(api.cause.unwrap_or_default().contains("secret"));
+    }
+
+    #[test]
+    fn storage_out_of_reach_or_of_unknown_outcome_is_503_with_retry_after_and_no_cause() {
+        use ledger_core::StorageErrorKind::{Unavailable, Unknown};
+        for kind in [Unavailable, Unknown] {
+            let storage = ledger_core::StorageError::new("postgres", "connection to 10.0.0.7 reset").of_kind(kind);
+            let api = ApiError::from(LedgerError::Storage(storage));
+            assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE, "{kind:?}");
+            assert_eq!(api.code(), "storage_unavailable");
+            assert_eq!(api.retry_after_secs, Some(STORAGE_RETRY_AFTER_SECS));
+            assert!(!api.detail.clone().unwrap_or_default().contains("10.0.0.7"));
+            assert!(api.cause.clone().unwrap_or_default().contains("10.0.0.7"));
+            let response = api.into_response();
+            assert_eq!(response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("1"));
+        }
     }
 }

@@ -36,6 +36,26 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// Puts the read replica beside the primary (a build without PostgreSQL has none).
+async fn open_read_replica(
+    opened: storage::OpenedStore,
+    primary: &storage::StorageUrl,
+    replica: &storage::StorageUrl,
+) -> Result<storage::OpenedStore, ServeError> {
+    #[cfg(feature = "postgres")]
+    {
+        Ok(storage::with_read_replica(opened, primary, replica).await?)
+    }
+    #[cfg(not(feature = "postgres"))]
+    {
+        let _ = (opened, primary);
+        Err(ServeError::Storage(ledger_core::StorageError::new(
+            "storage",
+            format!("--storage-read {replica}: this build has no PostgreSQL"),
+        )))
+    }
+}
+
 /// Runs the service until a shutdown signal.
 pub async fn run(config: Config) -> Result<(), ServeError> {
     let url = config.storage_url();
@@ -48,7 +68,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         );
     }
     tracing::info!(storage = %url, "opening storage");
-    let opened = storage::open(&url, config.storage_options()).await?;
+    let mut opened = storage::open(&url, config.storage_options()).await?;
+    if let Some(replica) = &config.storage_read {
+        tracing::info!(replica = %replica, "history, statements and audit reads from a read replica");
+        opened = open_read_replica(opened, &url, replica).await?;
+    }
     let settings = HttpSettings {
         cookie_secure: config.cookie_secure,
         request_timeout: Duration::from_secs(config.request_timeout_secs),

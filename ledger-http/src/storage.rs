@@ -21,6 +21,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+#[cfg(feature = "postgres")]
+use ledger_core::ReadReplicaStore;
 use ledger_core::{MemoryStore, StorageError, Store};
 #[cfg(feature = "sled")]
 use ledger_sled::{SledConfig, SledStore};
@@ -211,6 +213,31 @@ pub async fn open(url: &StorageUrl, options: StorageOptions) -> Result<OpenedSto
             ))
         }
     }
+}
+
+/// Puts a PostgreSQL read replica beside an opened PostgreSQL primary
+/// ([`ReadReplicaStore`]): the replica is opened read-only (no migration;
+/// its schema must be current) and must answer now, so a wrong URL stops
+/// the start with a clear error.
+#[cfg(feature = "postgres")]
+pub async fn with_read_replica(
+    mut opened: OpenedStore,
+    primary: &StorageUrl,
+    replica: &StorageUrl,
+) -> Result<OpenedStore, StorageError> {
+    let (StorageUrl::Postgres(_), StorageUrl::Postgres(url)) = (primary, replica) else {
+        return Err(StorageError::new(
+            "storage",
+            format!("--storage-read {replica} needs PostgreSQL for both --storage and --storage-read"),
+        ));
+    };
+    let options = SqlOptions::default().notify(false).read_only(true);
+    let store = SqlStore::connect_with(url, options)
+        .await
+        .map_err(|e| StorageError::new("storage", format!("read replica {replica}: {}", e.message)))?;
+    store.ping().await.map_err(|e| StorageError::new("storage", format!("read replica {replica}: {}", e.message)))?;
+    opened.store = Arc::new(ReadReplicaStore::new(opened.store.clone(), Arc::new(store)));
+    Ok(opened)
 }
 
 /// Opens a sled store; opening reads and may recover the log: blocking file I/O.

@@ -45,7 +45,13 @@ where
     DB: Database,
     DB::Connection: Session,
 {
-    let retryable = move |failed: &CallFailed| retryable(&failed.error);
+    // Before COMMIT a retryable failure left nothing applied. At COMMIT only
+    // a rollback the database reported did; a connection lost at COMMIT (a
+    // failover) may have applied the call, so it runs again only when every
+    // batch carries an idempotency key: a batch that did commit then
+    // replays its first outcome, and one that did not applies once.
+    let all_keyed = batches.iter().all(WriteBatch::has_idempotency_key);
+    let retryable = move |failed: &CallFailed| worth_running_again(failed, all_keyed, retryable);
     with_retries("a ledger commit", retryable, || transact_once(pool, begin, batches, notify)).await
 }
 
@@ -77,6 +83,19 @@ impl CallFailed {
             StorageErrorKind::Unavailable
         }
     }
+}
+
+/// Whether a failed call may run again: before `COMMIT` when `retryable`
+/// says so (nothing was applied); at `COMMIT` when the database rolled it
+/// back, or when the connection was lost there (the outcome unknown) and
+/// every batch carries an idempotency key, so that running it again
+/// replays what did commit and applies once what did not.
+pub(crate) fn worth_running_again(failed: &CallFailed, all_keyed: bool, retryable: fn(&sqlx::Error) -> bool) -> bool {
+    if !failed.at_commit {
+        return retryable(&failed.error);
+    }
+    let lost = crate::error::transient(&failed.error) && !crate::error::rolled_back(&failed.error);
+    if lost { all_keyed } else { retryable(&failed.error) }
 }
 
 /// Runs `run` until it succeeds, fails for good, or has run [`ATTEMPTS_MAX`]

@@ -1,7 +1,7 @@
 //! Turning sqlx errors into [`StorageError`]s that say what failed in the
 //! ledger's terms, and classifying which failures a retry may cure.
 
-use ledger_core::StorageError;
+use ledger_core::{StorageError, StorageErrorKind};
 
 /// Constraint names (PostgreSQL) and what SQLite names in its message (the
 /// failing column, `UNIQUE constraint failed: accounts.number`, or the
@@ -50,7 +50,32 @@ pub(crate) fn storage_error(backend: &'static str, context: &str, error: sqlx::E
         sqlx::Error::Configuration(config) => format!("invalid configuration: {config}"),
         other => other.to_string(),
     };
-    StorageError::with_source(backend, format!("{context}: {detail}"), error)
+    // A read or a single statement that met a failover applied nothing a
+    // caller relies on: it is storage out of reach, not an unknown outcome.
+    let kind = if transient(&error) { StorageErrorKind::Unavailable } else { StorageErrorKind::Unknown };
+    StorageError::with_source(backend, format!("{context}: {detail}"), error).of_kind(kind)
+}
+
+/// Whether a failure is the database being out of reach for a while (a
+/// failover, a restart, a lost connection) rather than anything about the
+/// statement: the connection broke or timed out (I/O, the pool's wait, a
+/// protocol break), or PostgreSQL said so: connection exceptions (SQLSTATE
+/// class 08), `admin_shutdown` (57P01, a primary stopping), `crash_shutdown`
+/// (57P02), `cannot_connect_now` (57P03, a node starting or promoting),
+/// `read_only_sql_transaction` (25006, the old primary's address now leading
+/// to a replica), a serialization failure (40001) or a deadlock (40P01).
+/// Before `COMMIT` each leaves nothing applied.
+pub(crate) fn transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| transient_sqlstate(&code)),
+        _ => false,
+    }
+}
+
+/// The SQLSTATEs of [`transient`].
+fn transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "25006" | "40001" | "40P01")
 }
 
 /// What a constraint violation means, from the constraint's name
@@ -64,17 +89,17 @@ fn constraint_meaning(name: Option<&str>, message: &str) -> Option<&'static str>
 }
 
 #[cfg(feature = "postgres")]
-/// Whether a PostgreSQL failure left nothing applied and may pass on retry:
-/// a serialization failure (40001, what CockroachDB and SERIALIZABLE
-/// PostgreSQL report), a deadlock (40P01), or a concurrent insert of the same
-/// idempotency key (the retry then replays it).
+/// Whether a PostgreSQL failure before `COMMIT` may pass on retry: a
+/// [`transient`] one (a serialization failure, what CockroachDB and
+/// SERIALIZABLE PostgreSQL report; a deadlock; a failover's lost connection
+/// or read-only node), or a concurrent insert of the same idempotency key
+/// (the retry then replays it).
 pub(crate) fn postgres_retryable(error: &sqlx::Error) -> bool {
-    let sqlx::Error::Database(db) = error else { return false };
-    match db.code().as_deref() {
-        Some("40001" | "40P01") => true,
-        Some("23505") => db.constraint() == Some("idempotency_pkey"),
-        _ => false,
+    if transient(error) {
+        return true;
     }
+    let sqlx::Error::Database(db) = error else { return false };
+    db.code().as_deref() == Some("23505") && db.constraint() == Some("idempotency_pkey")
 }
 
 /// Whether a failure at `COMMIT` is the database saying it rolled the
@@ -125,7 +150,99 @@ pub(crate) fn sqlite_retryable(error: &sqlx::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
     use super::*;
+    use crate::apply::{CallFailed, worth_running_again};
+
+    /// A database error carrying a SQLSTATE, as the server would send it.
+    #[derive(Debug)]
+    struct Sqlstate(&'static str);
+
+    impl std::fmt::Display for Sqlstate {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Sqlstate {}
+
+    impl sqlx::error::DatabaseError for Sqlstate {
+        fn message(&self) -> &str {
+            "from the server"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn db(code: &'static str) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(Sqlstate(code)))
+    }
+
+    fn io() -> sqlx::Error {
+        sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by peer"))
+    }
+
+    #[test]
+    fn a_failovers_errors_are_transient_and_the_datas_are_not() {
+        let transient_codes = ["57P01", "57P02", "57P03", "25006", "40001", "40P01", "08000", "08003", "08006"];
+        for code in transient_codes {
+            assert!(transient(&db(code)), "{code}");
+        }
+        assert!(transient(&io()));
+        assert!(transient(&sqlx::Error::PoolTimedOut));
+        for code in ["23505", "22P05", "42P01", "42501", "53100"] {
+            assert!(!transient(&db(code)), "{code}");
+        }
+        assert!(!transient(&sqlx::Error::RowNotFound));
+        assert!(!transient(&sqlx::Error::PoolClosed));
+    }
+
+    #[test]
+    fn transient_failures_are_unavailable_and_others_unknown() {
+        assert_eq!(storage_error("postgres", "reading", io()).kind, StorageErrorKind::Unavailable);
+        assert_eq!(storage_error("postgres", "reading", db("57P01")).kind, StorageErrorKind::Unavailable);
+        assert_eq!(storage_error("postgres", "reading", db("42P01")).kind, StorageErrorKind::Unknown);
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn before_commit_a_failovers_errors_are_retried_and_refused_data_is_not() {
+        for error in [io(), db("57P01"), db("57P03"), db("25006"), db("08006"), db("40001")] {
+            assert!(postgres_retryable(&error), "{error}");
+        }
+        assert!(!postgres_retryable(&db("23514")));
+        assert!(!postgres_retryable(&db("22P05")));
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn a_connection_lost_at_commit_runs_again_only_when_every_batch_has_a_key() {
+        let at_commit = |error| CallFailed { error, at_commit: true };
+        let before = |error| CallFailed { error, at_commit: false };
+        // Unknown outcome: only idempotency keys make running it again safe.
+        assert!(worth_running_again(&at_commit(io()), true, postgres_retryable));
+        assert!(!worth_running_again(&at_commit(io()), false, postgres_retryable));
+        assert!(!worth_running_again(&at_commit(db("57P01")), false, postgres_retryable));
+        // The database said it rolled back: nothing applied, keys or not.
+        assert!(worth_running_again(&at_commit(db("40001")), false, postgres_retryable));
+        // Before COMMIT nothing applied: retried whatever the keys.
+        assert!(worth_running_again(&before(io()), false, postgres_retryable));
+        assert!(!worth_running_again(&before(db("23514")), true, postgres_retryable));
+    }
 
     #[test]
     fn constraints_are_named_in_ledger_terms() {

@@ -24,6 +24,35 @@ fn latest(migrator: &Migrator) -> i64 {
     migrator.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
+/// Checks, without migrating, that a read-only database (a replica) holds
+/// exactly the schema this build's `migrator` makes.
+#[cfg(feature = "postgres")]
+pub(crate) async fn check_current(
+    conn: &mut sqlx::PgConnection,
+    backend: &'static str,
+    migrator: &Migrator,
+) -> Result<(), StorageError> {
+    let latest = latest(migrator);
+    let found: Result<Option<i64>, sqlx::Error> =
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success").fetch_one(&mut *conn).await;
+    let version = match found {
+        Ok(version) => version.unwrap_or(0),
+        // 42P01: undefined_table, a database no ledger was ever opened on.
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P01") => 0,
+        Err(error) => return Err(storage_error(backend, "reading the replica's schema version", error)),
+    };
+    if version == latest {
+        return Ok(());
+    }
+    Err(StorageError::new(
+        backend,
+        format!(
+            "the read replica's schema is at version {version} and this build needs {latest}: \
+             open the primary with this build first (it migrates), and let the replica catch up"
+        ),
+    ))
+}
+
 /// Explains a failed migration run.
 pub(crate) fn migration_error(backend: &'static str, migrator: &Migrator, error: MigrateError) -> StorageError {
     let latest = latest(migrator);

@@ -37,6 +37,11 @@ pub struct SqlOptions {
     /// it off for engines without `LISTEN`/`NOTIFY` (CockroachDB,
     /// YugabyteDB); see the [crate docs](crate#change-notifications-postgresql).
     pub notify: bool,
+    /// PostgreSQL only: open a read replica (a hot standby, or a proxy in
+    /// front of standbys): no migration is run and every storage
+    /// transaction is read-only; the schema must already be at this build's
+    /// newest version, or opening fails saying so (default `false`).
+    pub read_only: bool,
 }
 
 impl SqlOptions {
@@ -63,11 +68,23 @@ impl SqlOptions {
         self.notify = notify;
         self
     }
+
+    /// The same options, with `read_only` set.
+    pub fn read_only(mut self, read_only: bool) -> SqlOptions {
+        self.read_only = read_only;
+        self
+    }
 }
 
 impl Default for SqlOptions {
     fn default() -> Self {
-        SqlOptions { max_connections: 10, connect_timeout: Duration::from_secs(10), schema: None, notify: true }
+        SqlOptions {
+            max_connections: 10,
+            connect_timeout: Duration::from_secs(10),
+            schema: None,
+            notify: true,
+            read_only: false,
+        }
     }
 }
 

@@ -64,9 +64,18 @@ impl PgBackend {
                 ));
             }
         };
-        // sqlx serialises concurrent migrators with an advisory lock; a
-        // connection dropped on failure releases it with its session.
-        migrate::POSTGRES.run(&mut conn).await.map_err(|e| migrate::migration_error(BACKEND, &migrate::POSTGRES, e))?;
+        if options.read_only {
+            // A standby cannot be migrated: it must already hold the schema.
+            migrate::check_current(&mut conn, BACKEND, &migrate::POSTGRES).await?;
+            connect = connect.options([("default_transaction_read_only", "on")]);
+        } else {
+            // sqlx serialises concurrent migrators with an advisory lock; a
+            // connection dropped on failure releases it with its session.
+            migrate::POSTGRES
+                .run(&mut conn)
+                .await
+                .map_err(|e| migrate::migration_error(BACKEND, &migrate::POSTGRES, e))?;
+        }
         let schema: String = sqlx::query_scalar("SELECT current_schema()")
             .fetch_one(&mut conn)
             .await

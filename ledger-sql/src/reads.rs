@@ -56,14 +56,21 @@ impl SqlStore {
         Ok(lines.map_err(|e| storage_error(self.backend(), "explaining a query", e))?.join("\n"))
     }
 
-    /// Runs one read on a pooled connection and maps its rows.
+    /// Runs one read on a pooled connection and maps its rows. A read
+    /// changes nothing, so one that met a failover (a connection the dead
+    /// primary left in the pool, a node not yet accepting) runs again, with
+    /// the same bounded backoff as a commit, before it reports the storage
+    /// out of reach.
     pub(crate) async fn read<T>(&self, context: &str, stmt: Stmt, map: MapRow<T>) -> Result<Vec<T>, StorageError> {
-        let result = match &self.inner {
-            #[cfg(feature = "postgres")]
-            Inner::Postgres(b) => fetch(b.pool(), &stmt, map).await,
-            #[cfg(feature = "sqlite")]
-            Inner::Sqlite(b) => fetch(b.pool(), &stmt, map).await,
+        let run = || async {
+            match &self.inner {
+                #[cfg(feature = "postgres")]
+                Inner::Postgres(b) => fetch(b.pool(), &stmt, map).await,
+                #[cfg(feature = "sqlite")]
+                Inner::Sqlite(b) => fetch(b.pool(), &stmt, map).await,
+            }
         };
+        let result = crate::apply::with_retries(context, crate::error::transient, run).await;
         result.map_err(|e| storage_error(self.backend(), context, e))
     }
 

@@ -63,8 +63,9 @@ pub struct RecordingStore {
     syncs: Checkpoint,
     /// Calls carrying a batch that names one of these accounts are refused.
     refused_accounts: Mutex<Vec<AccountId>>,
-    /// While set, every call fails with this message (a broken disk).
-    broken: Mutex<Option<String>>,
+    /// While set, every call fails with this message and kind (a broken
+    /// disk, a database out of reach).
+    broken: Mutex<Option<(String, StorageErrorKind)>>,
     /// How long `ping` takes.
     ping_delay: Mutex<Duration>,
 }
@@ -90,7 +91,20 @@ impl RecordingStore {
     /// From now on every call, reads included, fails with a storage error
     /// carrying `message` (for tests that no internal detail leaks).
     pub fn break_with(&self, message: impl Into<String>) {
-        *self.broken.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.into());
+        *self.broken.lock().unwrap_or_else(|p| p.into_inner()) = Some((message.into(), StorageErrorKind::Unknown));
+    }
+
+    /// From now on every call, reads included, fails as a database out of
+    /// reach does (a [`StorageErrorKind::Unavailable`] error, nothing
+    /// applied): a failover in progress, until [`RecordingStore::mend`].
+    pub fn break_unavailable(&self, message: impl Into<String>) {
+        *self.broken.lock().unwrap_or_else(|p| p.into_inner()) = Some((message.into(), StorageErrorKind::Unavailable));
+    }
+
+    /// Ends [`RecordingStore::break_with`] and [`RecordingStore::break_unavailable`]:
+    /// calls reach the inner store again.
+    pub fn mend(&self) {
+        *self.broken.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// From now on `ping` takes `delay` (for timeout tests).
@@ -101,7 +115,7 @@ impl RecordingStore {
     /// Fails if the store was broken.
     fn check(&self) -> Result<(), StorageError> {
         match self.broken.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            Some(message) => Err(StorageError::new(self.inner.backend(), message.clone())),
+            Some((message, kind)) => Err(StorageError::new(self.inner.backend(), message.clone()).of_kind(*kind)),
             None => Ok(()),
         }
     }

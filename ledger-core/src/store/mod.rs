@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod lease;
 pub mod memory;
+pub mod read_replica;
 pub mod rows;
 pub mod write_batch;
 

@@ -245,6 +245,13 @@ impl WriteBatch {
         })
     }
 
+    /// Whether the batch carries an idempotency key: applying it again
+    /// after a commit of unknown outcome replays it rather than applying
+    /// it twice.
+    pub fn has_idempotency_key(&self) -> bool {
+        self.0.claim.is_some()
+    }
+
     /// What the store must load, in a stable order (lock accounts in this order
     /// to avoid deadlocks between concurrent commits).
     pub fn keys(&self) -> Keys {

@@ -1,4 +1,5 @@
-//! Operational endpoints: health, Prometheus metrics, the OpenAPI document.
+//! Operational endpoints: health (the report, liveness, readiness),
+//! Prometheus metrics, the OpenAPI document.
 
 pub mod dto;
 
@@ -6,45 +7,88 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Extension, State};
-use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::dto::Health;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, STORAGE_RETRY_AFTER_SECS};
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health)).routes(routes!(metrics)).routes(routes!(openapi_json))
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(live))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_json))
 }
 
-/// Liveness and storage readiness.
+/// The service and its storage: `ok`, or `degraded` while storage does
+/// not answer (still 200: the process serves, and says what it lacks).
 #[utoipa::path(
     get,
     path = "/health",
     tag = "operations",
-    responses(
-        (status = 200, description = "Serving, storage answers", body = Health),
-        (status = 503, description = "Storage does not answer", body = Health),
-    )
+    responses((status = 200, description = "Serving; `status` is `ok`, or `degraded` while storage does not answer", body = Health))
 )]
 pub async fn health(State(state): State<AppState>) -> Response {
-    let store = state.ledger().store();
-    let (status, word) = match store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok"),
+    let word = if storage_answers(&state).await { "ok" } else { "degraded" };
+    (StatusCode::OK, Json(report(&state, word))).into_response()
+}
+
+/// Liveness: the process is serving (200 whatever the storage says), so an
+/// orchestrator restarts it only when it stops answering at all.
+#[utoipa::path(
+    get,
+    path = "/health/live",
+    tag = "operations",
+    responses((status = 200, description = "The process is serving", body = Health))
+)]
+pub async fn live(State(state): State<AppState>) -> Response {
+    (StatusCode::OK, Json(report(&state, "ok"))).into_response()
+}
+
+/// Readiness: 200 only while storage answers, so a load balancer stops
+/// sending requests during a failover without restarting the instance.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Storage answers: ready for requests", body = Health),
+        (status = 503, description = "Storage does not answer: send requests elsewhere", body = Health),
+    )
+)]
+pub async fn ready(State(state): State<AppState>) -> Response {
+    if storage_answers(&state).await {
+        (StatusCode::OK, Json(report(&state, "ok"))).into_response()
+    } else {
+        let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(report(&state, "unavailable"))).into_response();
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(STORAGE_RETRY_AFTER_SECS));
+        response
+    }
+}
+
+/// Whether the store answers a ping (its failure is logged).
+async fn storage_answers(state: &AppState) -> bool {
+    match state.ledger().store().ping().await {
+        Ok(()) => true,
         Err(error) => {
             tracing::warn!(%error, "health check: storage does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            false
         }
-    };
-    let body = Health {
-        status: word.to_owned(),
-        storage: store.backend().to_owned(),
+    }
+}
+
+fn report(state: &AppState, status: &str) -> Health {
+    Health {
+        status: status.to_owned(),
+        storage: state.ledger().store().backend().to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
-    };
-    (status, Json(body)).into_response()
+    }
 }
 
 /// Metrics in the Prometheus text format.

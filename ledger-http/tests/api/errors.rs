@@ -225,19 +225,53 @@ async fn the_rate_limit_answers_429_with_retry_after() {
 const SECRET_DETAIL: &str = "/var/lib/secret-disk-path";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storage_failures_are_500_without_internals_and_health_says_503() {
+async fn a_storage_outage_is_503_with_retry_after_health_degraded_not_ready_then_recovers() {
     let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), Duration::ZERO));
     let app = TestApp::on_store(store.clone(), |b| b).await;
     let alice = app.user("alice@example.com").await;
+    let (account, _) = app.account(&alice, "USD").await;
     assert_eq!(app.get("/health").send().await.json()["status"], "ok");
-    store.break_with(format!("disk failure at {SECRET_DETAIL}"));
+
+    // A failover: every storage call fails as a database out of reach does.
+    store.break_unavailable(format!("connection to the primary at {SECRET_DETAIL} lost"));
     let r = app.get("/health").send().await;
+    assert_eq!(r.status, StatusCode::OK, "the process still serves");
+    assert_eq!(r.json()["status"], "degraded");
+    assert_eq!(r.json()["storage"], "memory");
+    assert_eq!(app.get("/health/live").send().await.status, StatusCode::OK);
+    let r = app.get("/health/ready").send().await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.json()["status"], "unavailable");
-    assert_eq!(r.json()["storage"], "memory");
+    assert_eq!(r.header("retry-after"), Some("1"));
     let r = app.get("/api/accounts").bearer(&alice).send().await;
-    let body = r.assert_problem(StatusCode::INTERNAL_SERVER_ERROR, "internal_error");
+    let body = r.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable");
+    assert_eq!(r.header("retry-after"), Some("1"));
     assert!(!r.text().contains(SECRET_DETAIL), "{body}");
+    let r = app.deposit(&alice, &account, "5.00", "k-1").await;
+    r.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable");
+    assert_eq!(r.header("retry-after"), Some("1"));
+
+    // The new leader answers: the same request with the same key applies once.
+    store.mend();
+    assert_eq!(app.get("/health").send().await.json()["status"], "ok");
+    assert_eq!(app.get("/health/ready").send().await.status, StatusCode::OK);
+    let first = app.deposit(&alice, &account, "5.00", "k-1").await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    let again = app.deposit(&alice, &account, "5.00", "k-1").await;
+    assert_eq!(again.json()["id"], first.json()["id"]);
+    assert_eq!(app.available(&alice, &account).await, "5.00");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_failures_of_refused_data_are_500_without_internals() {
+    let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), Duration::ZERO));
+    let app = TestApp::on_store(store.clone(), |b| b).await;
+    let alice = app.user("alice@example.com").await;
+    let (account, _) = app.account(&alice, "USD").await;
+    store.refuse_batches_naming(account.parse().unwrap());
+    let r = app.deposit(&alice, &account, "5.00", "k-2").await;
+    let body = r.assert_problem(StatusCode::INTERNAL_SERVER_ERROR, "internal_error");
+    assert!(r.header("retry-after").is_none(), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

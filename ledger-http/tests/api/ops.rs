@@ -8,6 +8,8 @@ use crate::common::*;
 /// Every route the service has (method, OpenAPI path).
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/health"),
+    ("get", "/health/live"),
+    ("get", "/health/ready"),
     ("get", "/metrics"),
     ("get", "/api/openapi.json"),
     ("post", "/api/auth/register"),
@@ -96,6 +98,11 @@ async fn health_and_metrics() {
     let r = app.get("/health").send().await;
     assert_eq!(r.json(), json!({"status": "ok", "storage": "memory", "version": env!("CARGO_PKG_VERSION")}));
     assert!(r.header("x-request-id").is_some());
+    for path in ["/health/live", "/health/ready"] {
+        let r = app.get(path).send().await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_eq!(r.json()["status"], "ok", "{path}");
+    }
 
     let alice = app.user("alice@example.com").await;
     let (acc, _) = app.account(&alice, "USD").await;

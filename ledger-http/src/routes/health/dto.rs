@@ -6,10 +6,11 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// `GET /health`.
+/// `GET /health`, `/health/live` and `/health/ready`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Health {
-    /// `ok` or `unavailable`.
+    /// `ok`; `degraded` (`/health`) or `unavailable` (`/health/ready`)
+    /// while storage does not answer.
     pub status: String,
     /// The storage backend (`memory`, `sled`, ...).
     pub storage: String,
