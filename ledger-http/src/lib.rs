@@ -22,6 +22,7 @@ pub mod extract;
 pub mod media_type;
 pub mod metrics;
 pub mod openapi;
+pub mod publish;
 pub mod rate_limit;
 pub mod routes;
 pub mod server;

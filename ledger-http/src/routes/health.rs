@@ -20,7 +20,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(health)).routes(routes!(metrics)).routes(routes!(openapi_json))
 }
 
-/// Liveness and storage readiness.
+/// Liveness and storage readiness; event sinks failing for long are
+/// listed, and leave the service healthy.
 #[utoipa::path(
     get,
     path = "/health",
@@ -43,6 +44,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
         status: word.to_owned(),
         storage: store.backend().to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        degraded_sinks: state.publishing().degraded(state.ledger().now()),
     };
     (status, Json(body)).into_response()
 }
@@ -55,6 +57,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"))
 )]
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    state.publishing().refresh_metrics(state.ledger(), state.metrics(), state.ledger().now()).await;
     let text = state.metrics().render().map_err(ApiError::internal)?;
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }
