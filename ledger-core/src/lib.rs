@@ -68,6 +68,7 @@ pub use event::LedgerEvent;
 pub use id::{AccountId, TransactionId, UserId};
 pub use idempotency::{IdempotencyKey, IdempotencyRecord};
 pub use identity::{Actor, Role};
+pub use ledger::verify::{IntegrityReport, VERIFY_PROBLEMS_MAX};
 pub use ledger::{
     Authenticated, BatchReceipt, GROUP_COMMIT_BATCHES_CAP, GROUP_COMMIT_BATCHES_DEFAULT, GROUP_COMMIT_WAIT_MICROS_MAX,
     GroupCommit, GroupCommitError, Ledger, LedgerBuilder, LedgerConfig, Login, LoginRequest, Receipt, Registration,

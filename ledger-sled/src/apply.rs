@@ -135,6 +135,20 @@ impl Inner {
         self.trees.sessions.insert(key, touched).map_err(|e| error::sled("touching a session", e))?;
         Ok(())
     }
+
+    /// Moves a sink's cursor forward to `to` (never back). Not flushed on
+    /// its own: a cursor lost in a crash only makes the sink send again
+    /// what it had sent, under the same event ids.
+    pub(crate) fn advance_sink_cursor(&self, sink: &str, to: u64) -> Result<(), StorageError> {
+        if self.sink_cursor(sink)? < to {
+            let cursor = keys::sequence(to);
+            self.trees
+                .sink_cursors
+                .insert(sink.as_bytes(), &cursor[..])
+                .map_err(|e| error::sled("advancing a sink cursor", e))?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

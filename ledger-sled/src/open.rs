@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use ledger_core::StorageError;
+use ledger_core::store::lease::LocalLeases;
 
 use crate::account_cache::AccountCache;
 use crate::config::SledConfig;
@@ -65,6 +66,7 @@ impl SledStore {
             commit_gate: RwLock::new(()),
             accounts: AccountCache::default(),
             flush_failed: AtomicBool::new(false),
+            leases: LocalLeases::default(),
             #[cfg(test)]
             fail_next_flush: AtomicBool::new(false),
             temp_dir,

@@ -7,7 +7,7 @@ use std::ops::Bound;
 use chrono::{DateTime, Utc};
 use ledger_core::identity::{Email, ResetToken, Session, SessionId, User};
 use ledger_core::{
-    Account, AccountCode, AccountId, AccountNumber, AuditRecord, Digest, HistoryFilter, IdempotencyKey,
+    Account, AccountCode, AccountId, AccountNumber, AuditRecord, Change, Digest, HistoryFilter, IdempotencyKey,
     IdempotencyRecord, Posting, PostingRange, StorageError, Transaction, TransactionId, UserId,
 };
 
@@ -268,6 +268,35 @@ impl Inner {
                 decode("an audit record", &bytes)
             })
             .collect()
+    }
+
+    pub(crate) fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<Change>, StorageError> {
+        self.trees
+            .changes
+            .range((Bound::Excluded(keys::sequence(after)), Bound::Unbounded))
+            .take(limit)
+            .map(|entry| {
+                let (_, bytes) = entry.map_err(|e| error::sled("reading the change feed", e))?;
+                decode("a change", &bytes)
+            })
+            .collect()
+    }
+
+    /// Counts by walking the range: a lag is what the sinks have yet to
+    /// send, which they keep short.
+    pub(crate) fn changes_count_after(&self, after: u64) -> Result<u64, StorageError> {
+        let mut count = 0u64;
+        for entry in self.trees.changes.range((Bound::Excluded(keys::sequence(after)), Bound::Unbounded)).keys() {
+            entry.map_err(|e| error::sled("counting the change feed", e))?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    pub(crate) fn sink_cursor(&self, sink: &str) -> Result<u64, StorageError> {
+        let bytes =
+            self.trees.sink_cursors.get(sink.as_bytes()).map_err(|e| error::sled("reading a sink cursor", e))?;
+        bytes.map_or(Ok(0), |bytes| keys::sequence_suffix(&bytes))
     }
 
     pub(crate) fn expired_holds(&self, at: DateTime<Utc>, limit: usize) -> Result<Vec<Transaction>, StorageError> {

@@ -10,8 +10,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_core::identity::{Email, ResetToken, Session, SessionId, User};
 use ledger_core::{
-    Account, AccountCode, AccountId, AccountNumber, AuditRecord, BatchOutcome, Digest, HistoryFilter, IdempotencyKey,
-    IdempotencyRecord, Posting, PostingRange, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch,
+    Account, AccountCode, AccountId, AccountNumber, AuditRecord, BatchOutcome, Change, Digest, HistoryFilter,
+    IdempotencyKey, IdempotencyRecord, Posting, PostingRange, StorageError, Store, Transaction, TransactionId, UserId,
+    WriteBatch,
 };
 
 use crate::account_cache::AccountCache;
@@ -19,6 +20,7 @@ use crate::config::Durability;
 use crate::error::{self, BACKEND};
 use crate::keys;
 use crate::trees::Trees;
+use ledger_core::store::lease::LocalLeases;
 
 /// A ledger [`Store`] in a sled database directory.
 ///
@@ -50,6 +52,8 @@ pub(crate) struct Inner {
     /// Set when a flush fails. Commits made since may rest on writes that
     /// flush lost, so from then on every apply and sync fails.
     pub(crate) flush_failed: AtomicBool,
+    /// The publishers' leases (see `try_lease`).
+    pub(crate) leases: LocalLeases,
     /// Tests set it to make the next flush fail.
     #[cfg(test)]
     pub(crate) fail_next_flush: AtomicBool,
@@ -316,6 +320,37 @@ impl Store for SledStore {
     async fn reset_token(&self, token: &Digest) -> Result<Option<ResetToken>, StorageError> {
         let token = *token;
         self.read(move |inner| inner.reset_token(&token)).await
+    }
+
+    async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<Change>, StorageError> {
+        self.read(move |inner| inner.changes_after(after, limit)).await
+    }
+
+    async fn changes_count_after(&self, after: u64) -> Result<u64, StorageError> {
+        self.read(move |inner| inner.changes_count_after(after)).await
+    }
+
+    async fn sink_cursor(&self, sink: &str) -> Result<u64, StorageError> {
+        let sink = sink.to_owned();
+        self.read(move |inner| inner.sink_cursor(&sink)).await
+    }
+
+    async fn advance_sink_cursor(&self, sink: &str, to: u64) -> Result<(), StorageError> {
+        let sink = sink.to_owned();
+        // As the writer, so two advances never both read the old cursor.
+        self.write(move |inner| inner.advance_sink_cursor(&sink, to)).await
+    }
+
+    /// One process owns a sled database (its directory lock), so its
+    /// leases live in that process.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        Ok(self.inner.leases.try_take(name, holder, now, until))
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

@@ -23,16 +23,22 @@ use crate::keys;
 /// 3 added ledger account codes (`account_codes`), the `metadata_index`, and
 /// history under every account a transaction touches. Version 4 added each
 /// posting's running balance and commit time, the `posting_times` index,
-/// and the last commit's time in the audit head. Older versions from 2 on
-/// are upgraded on open, one version at a time ([`upgrade_from_2`],
-/// [`upgrade_from_3`]).
-const FORMAT_VERSION: &[u8] = b"4";
+/// and the last commit's time in the audit head. Version 5 added the change
+/// feed (`changes`) and the sinks' cursors (`sink_cursors`); a version 4
+/// database's feed starts empty at the upgrade (its earlier commits were
+/// never recorded as changes). Older versions from 2 on are upgraded on
+/// open, one version at a time ([`upgrade_from_2`], [`upgrade_from_3`],
+/// [`upgrade_from_4`]).
+const FORMAT_VERSION: &[u8] = b"5";
 
 /// The version [`upgrade_from_2`] upgrades from.
 const FORMAT_VERSION_2: &[u8] = b"2";
 
 /// The version [`upgrade_from_3`] upgrades from.
 const FORMAT_VERSION_3: &[u8] = b"3";
+
+/// The version [`upgrade_from_4`] upgrades from.
+const FORMAT_VERSION_4: &[u8] = b"4";
 
 /// Declares the trees once: the [`Trees`] handles, their names, and the
 /// [`Staged`] view of them an `apply` call works on, all in the same order.
@@ -126,6 +132,10 @@ trees! {
     live_sessions,
     /// `token digest -> ResetToken`.
     reset_tokens,
+    /// `change sequence -> Change`: the change feed, in commit order.
+    changes,
+    /// `sink name -> cursor (u64, big-endian)`: what each sink confirmed.
+    sink_cursors,
     /// Small named values: the audit head and the format version.
     meta,
 }
@@ -143,8 +153,13 @@ impl Trees {
             Some(version) if version.as_ref() == FORMAT_VERSION_2 => {
                 upgrade_from_2(&trees)?;
                 upgrade_from_3(&trees)?;
+                upgrade_from_4(&trees)?;
             }
-            Some(version) if version.as_ref() == FORMAT_VERSION_3 => upgrade_from_3(&trees)?,
+            Some(version) if version.as_ref() == FORMAT_VERSION_3 => {
+                upgrade_from_3(&trees)?;
+                upgrade_from_4(&trees)?;
+            }
+            Some(version) if version.as_ref() == FORMAT_VERSION_4 => upgrade_from_4(&trees)?,
             Some(version) => {
                 let found = String::from_utf8_lossy(&version).into_owned();
                 let ours = String::from_utf8_lossy(FORMAT_VERSION);
@@ -271,6 +286,15 @@ fn upgrade_from_3(trees: &Trees) -> Result<(), StorageError> {
         let record: AuditRecord = decode("an audit record", &last.1)?;
         trees.meta.insert(keys::META_AUDIT_HEAD, encode_head(record.head())).map_err(failed)?;
     }
+    trees.meta.insert(keys::META_FORMAT, FORMAT_VERSION_4).map_err(failed)?;
+    trees.db.flush().map_err(failed)?;
+    Ok(())
+}
+
+/// Upgrades a format 4 database to 5: the `changes` and `sink_cursors`
+/// trees exist once opened, and start empty, so only the marker moves.
+fn upgrade_from_4(trees: &Trees) -> Result<(), StorageError> {
+    let failed = |e| error::sled("upgrading the database to format 5", e);
     trees.meta.insert(keys::META_FORMAT, FORMAT_VERSION).map_err(failed)?;
     trees.db.flush().map_err(failed)?;
     Ok(())
@@ -511,6 +535,9 @@ impl Staged<'_> {
         }
         if let Some(record) = &writes.idempotency {
             self.idempotency.insert(record.key.as_str().as_bytes(), encode("an idempotency record", record)?);
+        }
+        for change in &writes.changes {
+            self.changes.insert(keys::sequence(change.sequence), encode("a change", change)?);
         }
         self.write_identity(writes, order_base)?;
         self.append_audit(&writes.audit)

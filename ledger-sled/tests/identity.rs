@@ -93,12 +93,13 @@ fn a_version_1_database_is_refused() {
     sled_with_format(dir.path(), b"1");
     let error = SledStore::open(dir.path()).unwrap_err();
     assert!(error.message.contains("unsupported storage format version \"1\""), "{error}");
-    assert!(error.message.contains("reads version 4"), "{error}");
+    assert!(error.message.contains("reads version 5"), "{error}");
 }
 
 /// Rewrites a format 4 database as format 3 wrote it: postings without a
 /// running balance or commit time, no time index, a head without a time.
 fn downgrade_to_format_3(path: &Path) {
+    downgrade_to_format_4(path);
     let db = sled::open(path).unwrap();
     let postings = db.open_tree("account_postings").unwrap();
     for entry in postings.iter() {
@@ -115,6 +116,56 @@ fn downgrade_to_format_3(path: &Path) {
     meta.insert(b"audit_head", &head[..40]).unwrap();
     meta.insert(b"format_version", b"3").unwrap();
     db.flush().unwrap();
+}
+
+/// Rewrites a format 5 database as format 4 wrote it: no change feed and
+/// no sink cursors.
+fn downgrade_to_format_4(path: &Path) {
+    let db = sled::open(path).unwrap();
+    db.drop_tree("changes").unwrap();
+    db.drop_tree("sink_cursors").unwrap();
+    db.open_tree("meta").unwrap().insert(b"format_version", b"4").unwrap();
+    db.flush().unwrap();
+}
+
+/// A version 4 database opens as version 5: its change feed starts empty
+/// at the upgrade (earlier commits were never recorded as changes) and
+/// records every commit from then on.
+#[tokio::test]
+async fn a_version_4_database_starts_its_change_feed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let sys = Actor::System;
+    let account = {
+        let store = SledStore::open(dir.path()).unwrap();
+        let h = harness(&store).await;
+        let open = OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
+        let account = h.ledger.open_account(&sys, open).await.unwrap();
+        h.ledger.advance_sink_cursor("nats", 4096).await.unwrap();
+        store.flush().await.unwrap();
+        account
+    };
+    downgrade_to_format_4(dir.path());
+
+    let store = SledStore::open(dir.path()).unwrap();
+    let h = harness(&store).await;
+    assert_eq!(h.ledger.events_after(0, 10).await.unwrap(), vec![]);
+    assert_eq!(h.ledger.sink_cursor("nats").await.unwrap(), 0);
+    h.clock.advance(chrono::Duration::seconds(1));
+    let deposit = Deposit {
+        account: account.id,
+        amount: Amount::parse("5").unwrap(),
+        description: None,
+        metadata: Default::default(),
+    };
+    let receipt = h.ledger.deposit(&sys, IdempotencyKey::new("d").unwrap(), deposit).await.unwrap();
+    let feed = h.ledger.events_after(0, 10).await.unwrap();
+    assert_eq!(feed.len(), 1);
+    assert_eq!(feed[0].transaction.as_ref().map(|t| t.id), Some(receipt.transaction.id));
+    ledger_core::conformance::invariants::check(&h.ledger).await;
+    drop(h);
+    drop(store);
+    let reopened = SledStore::open(dir.path()).unwrap();
+    assert_eq!(reopened.changes_after(0, 10).await.unwrap(), feed, "the feed survives a reopen");
 }
 
 /// Rewrites a format 3 database as format 2 wrote it: settlement accounts

@@ -12,12 +12,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use ledger_core::identity::{ResetToken, Session, SessionId, User};
 use ledger_core::{
-    Account, AccountId, AuditRecord, Digest, IdempotencyRecord, Posting, Transaction, TransactionId, UserId, Writes,
+    Account, AccountId, AuditRecord, Change, Digest, IdempotencyRecord, Posting, Transaction, TransactionId, UserId,
+    Writes,
 };
 
 use crate::bulk_sql::{
-    self, ACCOUNT_TRANSACTIONS_INSERT, ACCOUNTS_INSERT, ACCOUNTS_UPDATE, AUDIT_INSERT, IDEMPOTENCY_INSERT,
-    POSTINGS_INSERT, RESET_TOKENS_INSERT, RESET_TOKENS_UPDATE, SESSIONS_INSERT, SESSIONS_UPDATE,
+    self, ACCOUNT_TRANSACTIONS_INSERT, ACCOUNTS_INSERT, ACCOUNTS_UPDATE, AUDIT_INSERT, CHANGES_INSERT,
+    IDEMPOTENCY_INSERT, POSTINGS_INSERT, RESET_TOKENS_INSERT, RESET_TOKENS_UPDATE, SESSIONS_INSERT, SESSIONS_UPDATE,
     TRANSACTION_METADATA_INSERT, TRANSACTIONS_INSERT, TRANSACTIONS_UPDATE, USERS_INSERT, USERS_UPDATE,
 };
 use crate::row;
@@ -80,6 +81,7 @@ pub(crate) struct Bulk {
     opened_seq: HashMap<AccountId, u64>,
     transactions: Rows<TransactionId, Transaction>,
     postings: Vec<Posting>,
+    changes: Vec<Change>,
     idempotency: Vec<IdempotencyRecord>,
     users: Rows<UserId, User>,
     sessions: Rows<SessionId, Session>,
@@ -99,6 +101,7 @@ impl Bulk {
         self.transactions.created(&w.new_transactions, |t| t.id);
         self.transactions.changed(&w.updated_transactions, |t| t.id);
         self.postings.extend(w.postings.iter().cloned());
+        self.changes.extend(w.changes.iter().cloned());
         self.idempotency.extend(w.idempotency.iter().cloned());
         self.users.created(&w.new_users, |u| u.id);
         self.users.changed(&w.updated_users, |u| u.id);
@@ -131,6 +134,8 @@ impl Bulk {
         let transactions = staged.transactions.changed.values().map(row::transaction_update_values).collect();
         update(s, TRANSACTIONS_UPDATE, transactions).await?;
         insert(s, POSTINGS_INSERT, staged.postings.iter().map(row::posting_values).collect()).await?;
+        let changes = staged.changes.iter().map(row::change_values).collect::<Result<_, _>>()?;
+        insert(s, CHANGES_INSERT, changes).await?;
         let records = staged.idempotency.iter().map(row::idempotency_values).collect::<Result<_, _>>()?;
         insert(s, IDEMPOTENCY_INSERT, records).await?;
         if !staged.users.is_empty() || !staged.sessions.is_empty() || !staged.reset_tokens.is_empty() {

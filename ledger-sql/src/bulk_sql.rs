@@ -166,6 +166,8 @@ pub(crate) const RESET_TOKENS_INSERT: (&str, &str) = ("reset_tokens", RESET_TOKE
 
 /// The columns of an account's history row: the account and the transaction's sequence.
 pub(crate) const ACCOUNT_TRANSACTIONS_INSERT: (&str, &str) = ("account_transactions", "account_id, sequence");
+/// The columns of [`crate::row::change_values`].
+pub(crate) const CHANGES_INSERT: (&str, &str) = ("changes", crate::row::CHANGE_COLUMNS);
 /// The columns of a transaction's metadata row.
 pub(crate) const TRANSACTION_METADATA_INSERT: (&str, &str) = ("transaction_metadata", "key, value, sequence");
 

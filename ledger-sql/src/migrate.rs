@@ -63,7 +63,7 @@ mod tests {
     fn both_schemas_have_the_same_versions() {
         let versions = |m: &Migrator| m.iter().map(|m| m.version).collect::<Vec<_>>();
         assert_eq!(versions(&POSTGRES), versions(&SQLITE));
-        assert_eq!(latest(&POSTGRES), 5);
+        assert_eq!(latest(&POSTGRES), 6);
     }
 
     #[test]

@@ -149,7 +149,58 @@ pub(crate) fn touch_session(d: Dialect, id: SessionId, at: DateTime<Utc>) -> Stm
     s
 }
 
+/// Moves a sink's cursor to `to` if that is forward (one statement: two
+/// racing advances never both read the old cursor).
+pub(crate) fn advance_sink_cursor(d: Dialect, sink: &str, to: u64) -> Stmt {
+    let mut s = Stmt::new(d, "INSERT INTO sink_cursors (sink, sequence) VALUES (");
+    s.bind(Value::Text(sink.to_owned())).push(", ").bind(Value::Int(int(to)));
+    s.push(") ON CONFLICT (sink) DO UPDATE SET sequence = excluded.sequence");
+    s.push(" WHERE sink_cursors.sequence < excluded.sequence");
+    s
+}
+
+/// Takes a lease nobody holds yet (changes one row if taken).
+pub(crate) fn insert_lease(d: Dialect, name: &str, holder: &str, until: DateTime<Utc>) -> Stmt {
+    let mut s = Stmt::new(d, "INSERT INTO leases (name, holder, until) VALUES (");
+    s.bind(Value::Text(name.to_owned())).push(", ").bind(Value::Text(holder.to_owned()));
+    s.push(", ").bind(Value::Time(micros_floor(until))).push(") ON CONFLICT (name) DO NOTHING");
+    s
+}
+
+/// Renews a lease `holder` holds, or takes one expired at `now` (changes
+/// one row if held). One statement: PostgreSQL re-checks the condition on
+/// the row it waited for, so of two racing takers only the first wins.
+pub(crate) fn renew_lease(d: Dialect, name: &str, holder: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Stmt {
+    let mut s = Stmt::new(d, "UPDATE leases SET holder = ");
+    s.bind(Value::Text(holder.to_owned())).push(", until = ").bind(Value::Time(micros_floor(until)));
+    s.push(" WHERE name = ").bind(Value::Text(name.to_owned()));
+    s.push(" AND (holder = ").bind(Value::Text(holder.to_owned()));
+    s.push(" OR until <= ").bind(Value::Time(micros_floor(now))).push(")");
+    s
+}
+
 // Reads.
+
+/// Changes after a sequence, in order (primary key).
+pub(crate) fn changes_after(d: Dialect, after: u64, limit: usize) -> Stmt {
+    let mut s = Stmt::new(d, "SELECT body FROM changes WHERE sequence > ");
+    s.bind(Value::Int(int(after))).push(" ORDER BY sequence").limit(limit);
+    s
+}
+
+/// How many changes come after a sequence (a range of the primary key).
+pub(crate) fn changes_count_after(d: Dialect, after: u64) -> Stmt {
+    let mut s = Stmt::new(d, "SELECT COUNT(*) AS n FROM changes WHERE sequence > ");
+    s.bind(Value::Int(int(after)));
+    s
+}
+
+/// A sink's cursor.
+pub(crate) fn sink_cursor(d: Dialect, sink: &str) -> Stmt {
+    let mut s = Stmt::new(d, "SELECT sequence FROM sink_cursors WHERE sink = ");
+    s.bind(Value::Text(sink.to_owned()));
+    s
+}
 
 /// An account by id (primary key).
 pub(crate) fn account(d: Dialect, id: AccountId) -> Stmt {

@@ -14,8 +14,8 @@ use ledger_core::identity::{
 use ledger_core::transaction::Leg;
 use ledger_core::{
     Account, AccountCode, AccountId, AccountKind, AccountNumber, AccountStatus, AuditMetadata, AuditOutcome,
-    AuditRecord, Balance, Currency, Digest, IdempotencyKey, IdempotencyRecord, Metadata, NormalBalance, Posting,
-    Transaction, TransactionId, TransactionKind, TransactionStatus, UserId,
+    AuditRecord, Balance, Change, Currency, Digest, IdempotencyKey, IdempotencyRecord, Metadata, NormalBalance,
+    Posting, Transaction, TransactionId, TransactionKind, TransactionStatus, UserId,
 };
 
 use rust_decimal::Decimal;
@@ -290,6 +290,32 @@ pub(crate) fn audit_values(r: &AuditRecord) -> Result<Vec<Value>, sqlx::Error> {
         Value::Bytes(r.prev_hash.0.to_vec()),
         Value::Bytes(r.hash.0.to_vec()),
     ])
+}
+
+/// The columns of a change row, in [`change_values`] order.
+pub(crate) const CHANGE_COLUMNS: &str = "sequence, kind, at, body";
+
+/// A change's row: its body is the change as serialized here, read back
+/// by [`change`] unchanged.
+pub(crate) fn change_values(c: &Change) -> Result<Vec<Value>, sqlx::Error> {
+    let body = serde_json::to_string(c).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    Ok(vec![Value::Int(int(c.sequence)), Value::Text(c.kind.as_str().to_owned()), Value::Time(c.at), Value::Text(body)])
+}
+
+/// Reads a change row's body.
+pub(crate) fn change(row: &dyn Cells) -> Result<Change, sqlx::Error> {
+    let body = row.text("body")?;
+    serde_json::from_str(&body).map_err(|e| sqlx::Error::Decode(format!("a stored change does not decode: {e}").into()))
+}
+
+/// Reads a count (`n`).
+pub(crate) fn count(row: &dyn Cells) -> Result<u64, sqlx::Error> {
+    u64::try_from(row.int("n")?).map_err(|e| sqlx::Error::Decode(e.into()))
+}
+
+/// Reads a sink cursor (`sequence`).
+pub(crate) fn cursor(row: &dyn Cells) -> Result<u64, sqlx::Error> {
+    sequence(row.int("sequence")?)
 }
 
 /// Reads an audit row ([`AUDIT_COLUMNS`]).

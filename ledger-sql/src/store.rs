@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_core::identity::{Email, ResetToken, Session as UserSession, SessionId, User};
 use ledger_core::{
-    Account, AccountCode, AccountId, AccountNumber, AuditRecord, BatchOutcome, Digest, HistoryFilter, IdempotencyKey,
-    IdempotencyRecord, Posting, PostingRange, StorageError, Store, Transaction, TransactionId, UserId, WriteBatch,
+    Account, AccountCode, AccountId, AccountNumber, AuditRecord, BatchOutcome, Change, Digest, HistoryFilter,
+    IdempotencyKey, IdempotencyRecord, Posting, PostingRange, StorageError, Store, Transaction, TransactionId, UserId,
+    WriteBatch,
 };
 
 #[cfg(feature = "postgres")]
@@ -44,6 +45,17 @@ impl SqlStore {
     #[cfg(all(test, feature = "postgres", feature = "sqlite"))]
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner
+    }
+
+    /// Runs one write outside `apply` (retried as its backend retries);
+    /// how many rows it changed.
+    async fn write_one(&self, context: &str, stmt: &crate::stmt::Stmt) -> Result<u64, StorageError> {
+        match &self.inner {
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(b) => b.write_one(context, stmt).await,
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(b) => b.write_one(context, stmt).await,
+        }
     }
 
     pub(crate) fn dialect(&self) -> Dialect {
@@ -208,13 +220,40 @@ impl Store for SqlStore {
 
     async fn touch_session(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StorageError> {
         let stmt = queries::touch_session(self.dialect(), id, at);
-        let context = "recording a session's use";
-        match &self.inner {
-            #[cfg(feature = "postgres")]
-            Inner::Postgres(b) => b.write_one(context, &stmt).await.map(drop),
-            #[cfg(feature = "sqlite")]
-            Inner::Sqlite(b) => b.write_one(context, &stmt).await.map(drop),
+        self.write_one("recording a session's use", &stmt).await.map(drop)
+    }
+
+    async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<Change>, StorageError> {
+        self.read("reading the change feed", queries::changes_after(self.dialect(), after, limit), row::change).await
+    }
+
+    async fn changes_count_after(&self, after: u64) -> Result<u64, StorageError> {
+        let stmt = queries::changes_count_after(self.dialect(), after);
+        Ok(self.read_one("counting the change feed", stmt, row::count).await?.unwrap_or(0))
+    }
+
+    async fn sink_cursor(&self, sink: &str) -> Result<u64, StorageError> {
+        let stmt = queries::sink_cursor(self.dialect(), sink);
+        Ok(self.read_one("reading a sink cursor", stmt, row::cursor).await?.unwrap_or(0))
+    }
+
+    async fn advance_sink_cursor(&self, sink: &str, to: u64) -> Result<(), StorageError> {
+        let stmt = queries::advance_sink_cursor(self.dialect(), sink, to);
+        self.write_one("advancing a sink cursor", &stmt).await.map(drop)
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let d = self.dialect();
+        if self.write_one("taking a lease", &queries::insert_lease(d, name, holder, until)).await? == 1 {
+            return Ok(true);
         }
+        Ok(self.write_one("renewing a lease", &queries::renew_lease(d, name, holder, now, until)).await? == 1)
     }
 
     async fn reset_token(&self, token: &Digest) -> Result<Option<ResetToken>, StorageError> {

@@ -155,6 +155,7 @@ on_both!(
     schema_0002_applies_on_a_0001_database_with_data,
     schema_0004_backfills_history_on_a_0003_database_with_data,
     schema_0005_fills_running_balances_on_a_0004_database_with_data,
+    schema_0006_starts_the_change_feed_on_a_0005_database_with_data,
 );
 
 fn registration(email: &str, full_name: &str) -> Registration {
@@ -465,9 +466,19 @@ async fn migrate_to(db: &Db, version: i64) {
     }
 }
 
-/// Undoes migration 0005 (running balances) and drops its record, leaving a
-/// 0004 database.
+/// Undoes migration 0006 (the change feed) and drops its record, leaving a
+/// 0005 database.
+async fn strip_0006(db: &Db) {
+    let statements = ["DROP TABLE changes", "DROP TABLE sink_cursors", "DROP TABLE leases"];
+    let mut statements: Vec<String> = statements.iter().map(|s| (*s).to_owned()).collect();
+    statements.push("DELETE FROM _sqlx_migrations WHERE version >= 6".to_owned());
+    db.raw(&statements).await.unwrap();
+}
+
+/// Undoes migrations 0006 and 0005 (running balances) and drops their
+/// records, leaving a 0004 database.
 async fn strip_0005(db: &Db) {
+    strip_0006(db).await;
     let mut statements = vec!["DROP INDEX postings_account_time_idx", "ALTER TABLE audit_head DROP COLUMN at"];
     if db.is_postgres() {
         statements.extend([
@@ -578,7 +589,7 @@ async fn schema_0002_applies_on_a_0001_database_with_data(db: Db) {
 
     // Opening it applies 0002 and keeps everything.
     let store = db.store().await;
-    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5"]);
+    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5", "6"]);
     let h = Harness::new(store.clone()).await;
     assert_eq!(h.ledger.verify_audit_chain(&Actor::System, Some(head)).await.unwrap(), head);
     assert_eq!(h.ledger.balance(&Actor::System, from.id).await.unwrap().posted.to_string(), "57.50");
@@ -597,7 +608,7 @@ async fn schema_0002_applies_on_a_0001_database_with_data(db: Db) {
     let migrated = pristine.store().await;
     Ledger::builder(migrated.clone()).open().await.unwrap();
     migrated.close().await;
-    assert_eq!(pristine.versions().await, ["1", "2", "3", "4", "5"]);
+    assert_eq!(pristine.versions().await, ["1", "2", "3", "4", "5", "6"]);
     assert_eq!(describe_schema(&pristine).await, describe_schema(&db).await);
 }
 
@@ -653,7 +664,7 @@ async fn schema_0004_backfills_history_on_a_0003_database_with_data(db: Db) {
     assert_eq!(describe_schema(&db).await, schema_0003, "the stripped database is a 0003 database");
 
     let store = db.store().await;
-    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5"]);
+    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5", "6"]);
     let h = Harness::new(store.clone()).await;
     assert_eq!(h.ledger.verify_audit_chain(&sys, Some(head)).await.unwrap(), head);
     for (account, before) in [a.id, b.id, settlement].into_iter().zip(&histories) {
@@ -742,7 +753,7 @@ async fn schema_0005_fills_running_balances_on_a_0004_database_with_data(db: Db)
     assert_eq!(describe_schema(&db).await, schema_0004, "the stripped database is a 0004 database");
 
     let store = db.store().await;
-    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5"]);
+    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5", "6"]);
     let h = Harness::new(store.clone()).await;
     h.clock.advance(Duration::seconds(100));
     let mut found = Vec::new();
@@ -769,4 +780,45 @@ async fn schema_0005_fills_running_balances_on_a_0004_database_with_data(db: Db)
     Ledger::builder(migrated.clone()).open().await.unwrap();
     migrated.close().await;
     assert_eq!(describe_schema(&pristine).await, describe_schema(&db).await);
+}
+
+/// A ledger with money in it at schema 0005 gets 0006: its change feed
+/// starts empty (earlier commits were never recorded as changes) and
+/// records every commit from then on; cursors and leases work at once.
+async fn schema_0006_starts_the_change_feed_on_a_0005_database_with_data(db: Db) {
+    let store = db.store().await;
+    let h = Harness::new(store.clone()).await;
+    let sys = Actor::System;
+    let a = h
+        .ledger
+        .open_account(&sys, OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Eur))
+        .await
+        .unwrap();
+    let money = |t: &str| Amount::parse(t).unwrap();
+    let deposit = Deposit { account: a.id, amount: money("10"), description: None, metadata: Default::default() };
+    h.ledger.deposit(&sys, IdempotencyKey::new("d").unwrap(), deposit).await.unwrap();
+    drop(h);
+    store.close().await;
+    strip_0006(&db).await;
+    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5"]);
+
+    let store = db.store().await;
+    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5", "6"]);
+    let h = Harness::new(store.clone()).await;
+    assert_eq!(h.ledger.events_after(0, 10).await.unwrap(), vec![]);
+    h.clock.advance(Duration::seconds(10));
+    let deposit = Deposit { account: a.id, amount: money("2.5"), description: None, metadata: Default::default() };
+    let receipt = h.ledger.deposit(&sys, IdempotencyKey::new("after").unwrap(), deposit).await.unwrap();
+    let feed = h.ledger.events_after(0, 10).await.unwrap();
+    assert_eq!(
+        feed.iter().map(|c| c.transaction.as_ref().map(|t| t.id)).collect::<Vec<_>>(),
+        [Some(receipt.transaction.id)]
+    );
+    let fed = feed[0].balances.iter().find(|x| x.id == a.id).unwrap();
+    assert_eq!(fed.balance.posted.to_string(), "12.50");
+    h.ledger.advance_sink_cursor("amqp", feed[0].sequence).await.unwrap();
+    assert_eq!(h.ledger.sink_cursor("amqp").await.unwrap(), feed[0].sequence);
+    assert!(h.ledger.try_lease("publish:amqp", "me", h.ledger.now() + Duration::seconds(5)).await.unwrap());
+    invariants::check(&h.ledger).await;
+    store.close().await;
 }

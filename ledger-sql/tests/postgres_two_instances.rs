@@ -94,6 +94,54 @@ async fn two_sqlite_instances_never_overdraw_nor_lose_updates() {
     race(a, b).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_postgres_instances_share_leases_and_cursors() {
+    let Some(url) = common::postgres_url("PostgreSQL two-instance leases") else { return };
+    let schema = common::fresh_schema(&url).await;
+    let (a, b) = two_ledgers(&url, common::test_options(&schema)).await;
+    leases_and_cursors(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_sqlite_instances_share_leases_and_cursors() {
+    let options = SqlOptions::default().max_connections(5);
+    let (a, b) = two_ledgers(&common::fresh_sqlite_url(), options).await;
+    leases_and_cursors(a, b).await;
+}
+
+/// Instances racing for a publisher's lease: exactly one wins each round,
+/// the winner keeps it by renewing, and the other gets it only once it
+/// expired unrenewed. Racing cursor advances leave the highest.
+async fn leases_and_cursors(a: Ledger, b: Ledger) {
+    for round in 0..20 {
+        let name = format!("publish:round-{round}");
+        let until = a.now() + chrono::Duration::seconds(30);
+        let (won_a, won_b) = tokio::join!(a.try_lease(&name, "a", until), b.try_lease(&name, "b", until));
+        let (won_a, won_b) = (won_a.unwrap(), won_b.unwrap());
+        assert!(won_a ^ won_b, "round {round}: exactly one instance holds the lease ({won_a}, {won_b})");
+        let (holder, other, other_name) = if won_a { (&a, &b, "b") } else { (&b, &a, "a") };
+        let holder_name = if won_a { "a" } else { "b" };
+        assert!(holder.try_lease(&name, holder_name, until).await.unwrap(), "the holder renews");
+        assert!(!other.try_lease(&name, other_name, until).await.unwrap(), "the other waits");
+    }
+    // An expired lease passes: `until` already past.
+    let past = a.now() - chrono::Duration::seconds(1);
+    assert!(a.try_lease("publish:expiring", "a", past).await.unwrap());
+    assert!(b.try_lease("publish:expiring", "b", b.now() + chrono::Duration::seconds(30)).await.unwrap());
+    assert!(!a.try_lease("publish:expiring", "a", a.now() + chrono::Duration::seconds(30)).await.unwrap());
+
+    let mut advances = Vec::new();
+    for i in 1..=40u64 {
+        let ledger = if i % 2 == 0 { a.clone() } else { b.clone() };
+        advances.push(tokio::spawn(async move { ledger.advance_sink_cursor("nats", i * 4096).await }));
+    }
+    for advance in advances {
+        advance.await.unwrap().unwrap();
+    }
+    assert_eq!(a.sink_cursor("nats").await.unwrap(), 40 * 4096);
+    assert_eq!(b.sink_cursor("nats").await.unwrap(), 40 * 4096);
+}
+
 async fn race(a: Ledger, b: Ledger) {
     let mut hot = Vec::new();
     for i in 0..HOT_ACCOUNTS {

@@ -32,6 +32,7 @@ mod auth;
 mod balances;
 mod feed;
 mod group_commit;
+pub(crate) mod verify;
 
 use group_commit::Committer;
 pub use group_commit::{
