@@ -14,8 +14,6 @@ use super::sink::{Sink, SinkError};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long JetStream requests (stream info, a publish's ack) may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// JetStream's error code for a stream that does not exist.
-const STREAM_NOT_FOUND: u64 = 10059;
 
 /// The JetStream sink.
 pub struct NatsSink {
@@ -53,7 +51,9 @@ impl NatsSink {
                 }
             }
             Err(error) => match error.kind() {
-                jetstream::context::GetStreamErrorKind::JetStream(js) if js.code() == STREAM_NOT_FOUND as usize => {
+                jetstream::context::GetStreamErrorKind::JetStream(js)
+                    if js.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
+                {
                     let config = stream::Config {
                         name: self.settings.stream.clone(),
                         subjects: wanted,

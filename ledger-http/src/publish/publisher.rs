@@ -106,11 +106,20 @@ impl<S: Sink> Publisher<S> {
                     continue;
                 }
             };
-            backoff = self::backoff();
             if changes.is_empty() {
+                backoff = self::backoff();
                 wait_for_commit(&mut commits).await;
                 continue;
             }
+            // A commit is visible to reads before group commit has synced
+            // it (sled); publishing it then, a crash could take back what a
+            // sink was told. The sync makes everything read so far durable.
+            if let Err(error) = self.ledger.store().sync().await {
+                tracing::warn!(sink = self.sink.name(), %error, "cannot make the changes read durable");
+                tokio::time::sleep(backoff.next().unwrap_or(RETRY_DELAY_MAX)).await;
+                continue;
+            }
+            backoff = self::backoff();
             for change in &changes {
                 self.deliver(change).await;
                 self.confirmed = change.sequence;
