@@ -15,4 +15,5 @@ mod general_ledger;
 mod journey;
 mod ops;
 mod over_time;
+mod publish;
 mod security;
