@@ -8,9 +8,11 @@
 //! sink always runs.
 
 mod crash;
+mod instances;
 mod outage;
 mod proxy;
 mod receivers;
+mod startup;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
