@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use clap::Parser;
 use clap::builder::TypedValueParser as _;
 
+use crate::publish::{PublishFlags, PublishSettings, SettingsError};
 use crate::storage::{EMBEDDED_DIR, StorageOptions, StorageUrl};
 
 /// The default of `--sled-cache-mib`: sled's own default, 1 GiB.
@@ -113,6 +114,43 @@ pub struct Config {
     )]
     pub sled_cache_mib: u64,
 
+    /// Publish every committed change to NATS JetStream at this server
+    /// (`nats://127.0.0.1:4222`).
+    #[arg(long, env = "LEDGER_PUBLISH_NATS")]
+    pub publish_nats: Option<String>,
+
+    /// The JetStream stream events go to (created if absent, with the
+    /// subjects `<prefix>.>`).
+    #[arg(long, env = "LEDGER_PUBLISH_NATS_STREAM", default_value = crate::publish::settings::NATS_STREAM_DEFAULT)]
+    pub publish_nats_stream: String,
+
+    /// Events go to the subject `<prefix>.<type>`.
+    #[arg(long, env = "LEDGER_PUBLISH_NATS_SUBJECT_PREFIX", default_value = crate::publish::settings::NATS_SUBJECT_PREFIX_DEFAULT)]
+    pub publish_nats_subject_prefix: String,
+
+    /// Publish every committed change to RabbitMQ at this URL
+    /// (`amqp://guest:guest@127.0.0.1:5672/%2f`).
+    #[arg(long, env = "LEDGER_PUBLISH_AMQP", hide_env_values = true)]
+    pub publish_amqp: Option<String>,
+
+    /// The durable topic exchange events go to (declared if absent).
+    #[arg(long, env = "LEDGER_PUBLISH_AMQP_EXCHANGE", default_value = crate::publish::settings::AMQP_EXCHANGE_DEFAULT)]
+    pub publish_amqp_exchange: String,
+
+    /// POST every committed change, signed, to this URL (repeatable; the
+    /// environment twin is comma-separated). https, or http to a loopback
+    /// address.
+    #[arg(long = "publish-webhook", env = "LEDGER_PUBLISH_WEBHOOK", value_delimiter = ',')]
+    pub publish_webhooks: Vec<String>,
+
+    /// The secret outgoing webhooks are signed with (HMAC-SHA256).
+    #[arg(long, env = "LEDGER_PUBLISH_WEBHOOK_SECRET", hide_env_values = true)]
+    pub publish_webhook_secret: Option<String>,
+
+    /// Seconds a sink may fail before `/health` reports it degraded.
+    #[arg(long, env = "LEDGER_PUBLISH_DEGRADED_AFTER_SECS", default_value_t = 60)]
+    pub publish_degraded_after_secs: u64,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "LEDGER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -134,6 +172,20 @@ impl Config {
             Some(url) => url.clone(),
             None => StorageUrl::embedded(std::path::Path::new(EMBEDDED_DIR)),
         }
+    }
+
+    /// The event sinks these flags enable, checked.
+    pub fn publish_settings(&self) -> Result<PublishSettings, SettingsError> {
+        PublishSettings::from_flags(PublishFlags {
+            nats: self.publish_nats.clone(),
+            nats_stream: Some(self.publish_nats_stream.clone()),
+            nats_subject_prefix: Some(self.publish_nats_subject_prefix.clone()),
+            amqp: self.publish_amqp.clone(),
+            amqp_exchange: Some(self.publish_amqp_exchange.clone()),
+            webhooks: self.publish_webhooks.clone(),
+            webhook_secret: self.publish_webhook_secret.clone(),
+            degraded_after: Some(std::time::Duration::from_secs(self.publish_degraded_after_secs)),
+        })
     }
 
     /// The settings `storage::open` takes from these flags.
@@ -207,6 +259,41 @@ mod tests {
         let default = parse(&[]).unwrap();
         assert_eq!(default.storage, None);
         assert_eq!(default.storage_url(), StorageUrl::embedded(std::path::Path::new("./ledger-data")));
+    }
+
+    #[test]
+    fn publishing_flags_have_environment_twins_and_webhooks_split_on_commas() {
+        let command = Config::command();
+        for (id, env) in [
+            ("publish_nats", "LEDGER_PUBLISH_NATS"),
+            ("publish_amqp", "LEDGER_PUBLISH_AMQP"),
+            ("publish_webhooks", "LEDGER_PUBLISH_WEBHOOK"),
+            ("publish_webhook_secret", "LEDGER_PUBLISH_WEBHOOK_SECRET"),
+        ] {
+            let arg = command.get_arguments().find(|a| a.get_id() == id).unwrap();
+            assert_eq!(arg.get_env(), Some(std::ffi::OsStr::new(env)), "{id}");
+        }
+        let config = parse(&[
+            "--publish-webhook",
+            "http://127.0.0.1:1/a,https://example.com/b",
+            "--publish-webhook",
+            "https://example.com/c",
+            "--publish-webhook-secret",
+            "s",
+        ])
+        .unwrap();
+        let settings = config.publish_settings().unwrap();
+        assert_eq!(settings.webhooks.len(), 3);
+        assert_eq!(settings.nats, None);
+        let defaults =
+            parse(&["--publish-nats", "nats://127.0.0.1:4222", "--publish-amqp", "amqp://127.0.0.1"]).unwrap();
+        let settings = defaults.publish_settings().unwrap();
+        assert_eq!(settings.nats.map(|n| (n.stream, n.subject_prefix)), Some(("LEDGER".into(), "ledger".into())));
+        assert_eq!(settings.amqp.map(|a| a.exchange), Some("ledger".into()));
+        let insecure = parse(&["--publish-webhook", "http://example.com/", "--publish-webhook-secret", "s"]).unwrap();
+        assert!(insecure.publish_settings().is_err());
+        let unsigned = parse(&["--publish-webhook", "https://example.com/"]).unwrap();
+        assert!(unsigned.publish_settings().is_err());
     }
 
     #[test]

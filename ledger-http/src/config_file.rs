@@ -151,7 +151,7 @@ pub fn effective(matches: &ArgMatches) -> String {
         let shown: Vec<String> = if arg.is_hide_env_values_set() {
             values.iter().map(|_| "\"********\"".to_owned()).collect()
         } else {
-            values.iter().map(|v| toml::Value::String(v.clone()).to_string()).collect()
+            values.iter().map(|v| toml::Value::String(without_password(v)).to_string()).collect()
         };
         match shown.as_slice() {
             [_] if !arg.get_action().takes_values() => lines.push(format!("{long} = {}", values[0] == "true")),
@@ -160,6 +160,17 @@ pub fn effective(matches: &ArgMatches) -> String {
         }
     }
     lines.join("\n") + "\n"
+}
+
+/// A URL's password masked (`postgres://u:********@host/db`); other text
+/// as it is.
+fn without_password(value: &str) -> String {
+    let Some((scheme, rest)) = value.split_once("://") else { return value.to_owned() };
+    let Some((credentials, host)) = rest.rsplit_once('@') else { return value.to_owned() };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:********@{host}"),
+        None => value.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -220,6 +231,10 @@ mod tests {
         assert!(shown.contains("webhook-secret = \"********\""), "{shown}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("cookie-secure = false"), "{shown}");
+        assert_eq!(without_password("postgres://u:pw@db:5432/x"), "postgres://u:********@db:5432/x");
+        assert_eq!(without_password("amqp://guest:guest@127.0.0.1:5672/%2f"), "amqp://guest:********@127.0.0.1:5672/%2f");
+        assert_eq!(without_password("sqlite:./ledger.db"), "sqlite:./ledger.db");
+        assert_eq!(without_password("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
         let parsed: toml::Table = shown.parse().unwrap();
         assert!(parsed.contains_key("group-commit-max"));
     }

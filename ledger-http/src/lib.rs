@@ -25,6 +25,7 @@ pub mod media_type;
 pub mod metrics;
 pub mod openapi;
 pub mod operate;
+pub mod publish;
 pub mod rate_limit;
 pub mod routes;
 pub mod server;

@@ -1,5 +1,6 @@
 //! Prometheus metrics: requests by route and status, latency histograms,
-//! and money commands committed and rejected (by reason).
+//! money commands committed and rejected (by reason), and each event
+//! sink's cursor, lag, deliveries and failures.
 //!
 //! Each [`AppState`](crate::AppState) owns its registry (no process-global recorder), so
 //! several services in one process (as in tests) never mix their numbers.
@@ -9,7 +10,9 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// The route label of requests that matched no route (kept constant so
 /// scanners cannot blow up the label cardinality).
@@ -23,6 +26,11 @@ pub struct Metrics {
     latency: HistogramVec,
     committed: IntCounterVec,
     rejected: IntCounterVec,
+    sink_published: IntCounterVec,
+    sink_failures: IntCounterVec,
+    sink_cursor: IntGaugeVec,
+    sink_lag_events: IntGaugeVec,
+    sink_lag_seconds: GaugeVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -52,11 +60,71 @@ impl Metrics {
             Opts::new("ledger_transactions_rejected_total", "Money commands rejected, by reason code"),
             &["reason"],
         )?;
+        let sink_published = IntCounterVec::new(
+            Opts::new("ledger_publish_published_total", "Events a sink confirmed, by sink"),
+            &["sink"],
+        )?;
+        let sink_failures = IntCounterVec::new(
+            Opts::new("ledger_publish_failures_total", "Failed deliveries (each retried), by sink"),
+            &["sink"],
+        )?;
+        let sink_cursor = IntGaugeVec::new(
+            Opts::new("ledger_publish_cursor", "The sequence up to which a sink confirmed every event"),
+            &["sink"],
+        )?;
+        let sink_lag_events = IntGaugeVec::new(
+            Opts::new("ledger_publish_lag_events", "Committed events a sink has not confirmed yet"),
+            &["sink"],
+        )?;
+        let sink_lag_seconds = GaugeVec::new(
+            Opts::new("ledger_publish_lag_seconds", "Age of the oldest event a sink has not confirmed (0: none)"),
+            &["sink"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(committed.clone()))?;
         registry.register(Box::new(rejected.clone()))?;
-        Ok(Metrics { registry, requests, latency, committed, rejected })
+        registry.register(Box::new(sink_published.clone()))?;
+        registry.register(Box::new(sink_failures.clone()))?;
+        registry.register(Box::new(sink_cursor.clone()))?;
+        registry.register(Box::new(sink_lag_events.clone()))?;
+        registry.register(Box::new(sink_lag_seconds.clone()))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            latency,
+            committed,
+            rejected,
+            sink_published,
+            sink_failures,
+            sink_cursor,
+            sink_lag_events,
+            sink_lag_seconds,
+        })
+    }
+
+    /// Counts an event the sink confirmed.
+    pub fn sink_published(&self, sink: &str) {
+        self.sink_published.with_label_values(&[sink]).inc();
+    }
+
+    /// Counts a failed delivery to the sink.
+    pub fn sink_failed(&self, sink: &str) {
+        self.sink_failures.with_label_values(&[sink]).inc();
+    }
+
+    /// Shows a sink's series from 0 before anything happened.
+    pub fn sink_registered(&self, sink: &str) {
+        self.sink_published.with_label_values(&[sink]);
+        self.sink_failures.with_label_values(&[sink]);
+        self.sink_lag(sink, 0, 0, 0.0);
+    }
+
+    /// Records a sink's cursor and lag, as read from the store.
+    pub fn sink_lag(&self, sink: &str, cursor: u64, lag_events: u64, lag_seconds: f64) {
+        self.sink_cursor.with_label_values(&[sink]).set(i64::try_from(cursor).unwrap_or(i64::MAX));
+        self.sink_lag_events.with_label_values(&[sink]).set(i64::try_from(lag_events).unwrap_or(i64::MAX));
+        self.sink_lag_seconds.with_label_values(&[sink]).set(lag_seconds);
     }
 
     /// Counts a committed money command (replays are not counted again).

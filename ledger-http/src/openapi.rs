@@ -16,9 +16,11 @@ use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, RefOr};
 
 use crate::auth::SESSION_COOKIE;
 use crate::error::Problem;
+use crate::publish::{EventBalance, EventDto};
 
 /// Completes the document collected from the routes: title, version, the
-/// security schemes the routes name, and the problem schema.
+/// security schemes the routes name, the problem schema, and the `Event`
+/// schema of what the publishers send.
 pub fn finish(mut openapi: OpenApi) -> OpenApi {
     openapi.info = InfoBuilder::new()
         .title("ledger-http")
@@ -33,6 +35,9 @@ pub fn finish(mut openapi: OpenApi) -> OpenApi {
         .security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)))
         .security_scheme("cookie", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))))
         .schema_from::<Problem>()
+        // Not a response of any route: what the sinks publish (docs/events.md).
+        .schema_from::<EventDto>()
+        .schema_from::<EventBalance>()
         .build();
     match openapi.components.as_mut() {
         Some(components) => {

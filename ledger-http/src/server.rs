@@ -1,6 +1,7 @@
 //! What the binary does: open the store, build the state, bootstrap the
 //! admin, bind, print the address, serve until SIGTERM or Ctrl-C, let
-//! in-flight requests finish, stop background work, flush the store.
+//! in-flight requests finish, stop background work (the hold sweeper, the
+//! event publishers), flush the store.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -18,6 +19,9 @@ use crate::rate_limit::RateLimit;
 use crate::state::{AppState, HttpSettings, StateError, WebhookSecret};
 use crate::{app, storage};
 
+/// How long publishers get to store their cursors at shutdown.
+const PUBLISHERS_STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// Why the service stopped with an error.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +35,12 @@ pub enum ServeError {
     /// The bootstrap admin could not be created.
     #[error("cannot create the bootstrap admin: {0}")]
     Bootstrap(LedgerError),
+    /// The publishing flags are wrong.
+    #[error(transparent)]
+    PublishSettings(#[from] crate::publish::SettingsError),
+    /// A sink's broker contradicts its settings.
+    #[error("publishing: {0}")]
+    Publish(#[from] crate::publish::StartError),
     /// Binding or serving failed.
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
@@ -58,6 +68,7 @@ async fn open_read_replica(
 
 /// Runs the service until a shutdown signal.
 pub async fn run(config: Config) -> Result<(), ServeError> {
+    let publish = config.publish_settings()?;
     let url = config.storage_url();
     if config.storage.is_none() && matches!(url, storage::StorageUrl::Sled(_)) {
         tracing::warn!(
@@ -101,6 +112,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         tracing::info!(admin = %admin.email, "bootstrap admin present");
     }
 
+    let publishing = crate::publish::start(&state, publish).await?;
+
     let listener = TcpListener::bind(config.bind).await?;
     let address = listener.local_addr()?;
     // Tests and scripts read this line to find the port.
@@ -125,6 +138,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     if let Err(error) = sweeper.await {
         tracing::warn!(%error, "the hold sweeper ended abnormally");
     }
+    publishing.stopped(PUBLISHERS_STOP_GRACE).await;
     opened.flush().await?;
     tracing::info!("stopped; storage flushed");
     served.map_err(ServeError::Io)

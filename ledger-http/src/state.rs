@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::{EventSource, LocalEvents};
 use crate::metrics::Metrics;
+use crate::publish::Sinks;
 use crate::rate_limit::{Limiter, RateLimit};
 
 /// The request timeout when none is configured.
@@ -118,6 +119,7 @@ struct Inner {
     settings: HttpSettings,
     limiter: Option<Arc<Limiter>>,
     shutdown: CancellationToken,
+    publishing: Sinks,
 }
 
 impl std::fmt::Debug for AppState {
@@ -163,6 +165,11 @@ impl AppState {
     /// The per-client rate limiter, if enabled.
     pub fn limiter(&self) -> Option<&Arc<Limiter>> {
         self.inner.limiter.as_ref()
+    }
+
+    /// The event sinks this process publishes (none unless started).
+    pub fn publishing(&self) -> &Sinks {
+        &self.inner.publishing
     }
 
     /// Cancelled when the service shuts down: long-lived responses (event
@@ -253,6 +260,7 @@ impl AppStateBuilder {
             settings: self.settings,
             limiter: self.rate_limit.map(|limit| Arc::new(Limiter::new(limit))),
             shutdown: CancellationToken::new(),
+            publishing: Sinks::default(),
         };
         Ok(AppState { inner: Arc::new(inner) })
     }

@@ -27,7 +27,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The service and its storage: `ok`, or `degraded` while storage does
-/// not answer (still 200: the process serves, and says what it lacks).
+/// not answer (still 200: the process serves, and says what it lacks);
+/// event sinks failing for long are listed, and leave the service healthy.
 #[utoipa::path(
     get,
     path = "/health",
@@ -88,6 +89,7 @@ fn report(state: &AppState, status: &str) -> Health {
         status: status.to_owned(),
         storage: state.ledger().store().backend().to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        degraded_sinks: state.publishing().degraded(state.ledger().now()),
     }
 }
 
@@ -99,6 +101,7 @@ fn report(state: &AppState, status: &str) -> Health {
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"))
 )]
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    state.publishing().refresh_metrics(state.ledger(), state.metrics(), state.ledger().now()).await;
     let text = state.metrics().render().map_err(ApiError::internal)?;
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }

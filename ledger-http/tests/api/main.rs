@@ -16,4 +16,5 @@ mod journey;
 mod operate;
 mod ops;
 mod over_time;
+mod publish;
 mod security;

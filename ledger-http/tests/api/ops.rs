@@ -87,7 +87,8 @@ async fn the_openapi_document_covers_every_route() {
     for scheme in ["bearer", "cookie"] {
         assert!(doc["components"]["securitySchemes"][scheme].is_object(), "{scheme}");
     }
-    for schema in ["Problem", "TransactionDto", "AccountDto", "WebhookEvent", "LoginResponse"] {
+    for schema in ["Problem", "TransactionDto", "AccountDto", "WebhookEvent", "LoginResponse", "Event", "EventBalance"]
+    {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
 }
@@ -96,7 +97,10 @@ async fn the_openapi_document_covers_every_route() {
 async fn health_and_metrics() {
     let app = TestApp::new().await;
     let r = app.get("/health").send().await;
-    assert_eq!(r.json(), json!({"status": "ok", "storage": "memory", "version": env!("CARGO_PKG_VERSION")}));
+    assert_eq!(
+        r.json(),
+        json!({"status": "ok", "storage": "memory", "version": env!("CARGO_PKG_VERSION"), "degraded_sinks": []})
+    );
     assert!(r.header("x-request-id").is_some());
     for path in ["/health/live", "/health/ready"] {
         let r = app.get(path).send().await;
@@ -130,6 +134,53 @@ async fn health_and_metrics() {
     ] {
         assert!(text.contains(line), "missing `{line}` in:\n{text}");
     }
+}
+
+/// A sink failing past the threshold is named in `/health`, which stays
+/// 200; one failing for less is not; `/metrics` shows each sink's series.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_sinks_show_in_health_without_making_it_unhealthy() {
+    use std::sync::Arc;
+
+    use ledger_http::publish::SinkStatus;
+
+    let app = TestApp::new().await;
+    let now = app.state.ledger().now();
+    let long = Arc::new(SinkStatus::new("nats:LONG".into(), app.state.metrics().clone()));
+    let short = Arc::new(SinkStatus::new("webhook:https://example.com/h".into(), app.state.metrics().clone()));
+    let fine = Arc::new(SinkStatus::new("amqp:fine".into(), app.state.metrics().clone()));
+    for sink in [&long, &short, &fine] {
+        app.state.metrics().sink_registered(sink.name());
+        app.state.publishing().register(sink.clone());
+    }
+    let since = now - chrono::Duration::seconds(61);
+    long.failed(since);
+    long.failed(now);
+    short.failed(now - chrono::Duration::seconds(5));
+    fine.failed(since);
+    fine.published();
+
+    let r = app.get("/health").send().await;
+    assert_eq!(r.status, StatusCode::OK);
+    let body = r.json();
+    assert_eq!(body["status"], "ok");
+    let since = serde_json::to_value(since).unwrap();
+    assert_eq!(body["degraded_sinks"], json!([{"sink": "nats:LONG", "failing_since": since}]));
+
+    let text = app.get("/metrics").send().await.text();
+    for line in [
+        r#"ledger_publish_failures_total{sink="nats:LONG"} 2"#,
+        r#"ledger_publish_published_total{sink="amqp:fine"} 1"#,
+        r#"ledger_publish_lag_events{sink="nats:LONG"} "#,
+        r#"ledger_publish_lag_seconds{sink="nats:LONG"} "#,
+        r#"ledger_publish_cursor{sink="nats:LONG"} 0"#,
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
+    // Nothing confirmed yet: the lag is the whole feed.
+    let lag = text.lines().find_map(|l| l.strip_prefix(r#"ledger_publish_lag_events{sink="nats:LONG"} "#)).unwrap();
+    let feed = app.state.ledger().events_count_after(0).await.unwrap();
+    assert_eq!(lag.parse::<u64>().unwrap(), feed);
 }
 
 /// The OpenAPI links stateful fuzzers follow: each starts at a documented

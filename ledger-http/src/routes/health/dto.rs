@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use crate::publish::DegradedSink;
+
 /// `GET /health`, `/health/live` and `/health/ready`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Health {
@@ -16,4 +18,9 @@ pub struct Health {
     pub storage: String,
     /// The service's version.
     pub version: String,
+    /// Event sinks failing for longer than the threshold
+    /// (`--publish-degraded-after-secs`): their events wait in the outbox.
+    /// They leave the service healthy.
+    #[serde(default)]
+    pub degraded_sinks: Vec<DegradedSink>,
 }
