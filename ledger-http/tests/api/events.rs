@@ -16,7 +16,10 @@ async fn read_until(
     buffer: &mut String,
     wanted: impl Fn(&str) -> bool,
 ) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    // A bound, not a pause: the wait ends as soon as the event arrives. Across
+    // two instances an event goes commit -> NOTIFY -> LISTEN -> re-read ->
+    // broadcast; 5 s was once too little on a 2-core machine at load 8.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(end) = buffer.find("\n\n") {
             let frame: String = buffer.drain(..end + 2).collect();
