@@ -232,7 +232,10 @@ mod tests {
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("cookie-secure = false"), "{shown}");
         assert_eq!(without_password("postgres://u:pw@db:5432/x"), "postgres://u:********@db:5432/x");
-        assert_eq!(without_password("amqp://guest:guest@127.0.0.1:5672/%2f"), "amqp://guest:********@127.0.0.1:5672/%2f");
+        assert_eq!(
+            without_password("amqp://guest:guest@127.0.0.1:5672/%2f"),
+            "amqp://guest:********@127.0.0.1:5672/%2f"
+        );
         assert_eq!(without_password("sqlite:./ledger.db"), "sqlite:./ledger.db");
         assert_eq!(without_password("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
         let parsed: toml::Table = shown.parse().unwrap();
