@@ -200,6 +200,7 @@ mod apply;
 mod codec;
 mod config;
 mod error;
+mod format;
 mod keys;
 mod open;
 mod reads;
