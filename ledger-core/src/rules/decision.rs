@@ -13,15 +13,18 @@ use rust_decimal::Decimal;
 use crate::account::{ACCOUNTS_PER_OWNER_MAX, Account};
 use crate::audit::{AuditHead, AuditOutcome, AuditRecord};
 use crate::change::{Change, ChangeKind};
-use crate::digest::Digest;
 use crate::error::LedgerError;
 use crate::id::UserId;
 use crate::id::{AccountId, IdMap, IdSet, TransactionId};
 use crate::idempotency::{IdempotencyRecord, Replay};
-use crate::identity::{Email, KycStatus, KycTransition, ResetToken, Session, SessionId, User};
+use crate::identity::{KycStatus, KycTransition};
 use crate::posting::{self, Posting};
 use crate::transaction::{Leg, Transaction, TransactionKind, TransactionStatus};
 use crate::write_batch::{Decision, Op, SEQUENCE_STRIDE, Shape, Snapshot, WriteBatch, Writes};
+
+mod identity;
+
+use identity::IdentityWork;
 
 /// Decides a batch against the current state of its keys.
 ///
@@ -95,21 +98,6 @@ struct Working {
 enum Changed {
     Transaction(ChangeKind, TransactionId),
     Account(ChangeKind, AccountId),
-}
-
-/// The identity part of the working state.
-#[derive(Default)]
-struct IdentityWork {
-    users: IdMap<UserId, User>,
-    taken_emails: BTreeSet<Email>,
-    sessions: IdMap<SessionId, Session>,
-    reset_tokens: IdMap<Digest, ResetToken>,
-    new_users: Vec<UserId>,
-    changed_users: Vec<UserId>,
-    new_sessions: Vec<SessionId>,
-    changed_sessions: Vec<SessionId>,
-    new_reset_tokens: Vec<Digest>,
-    changed_reset_tokens: Vec<Digest>,
 }
 
 impl Working {
@@ -556,72 +544,4 @@ impl Working {
 /// Removes the entries for `ids` from `map`, in `ids` order.
 fn take_all<K: std::hash::Hash + Eq, V>(ids: &[K], map: &mut IdMap<K, V>) -> Vec<V> {
     ids.iter().filter_map(|id| map.remove(id)).collect()
-}
-
-impl IdentityWork {
-    fn create_user(&mut self, user: &User) -> Result<(), LedgerError> {
-        if self.taken_emails.contains(&user.email) || self.users.contains_key(&user.id) {
-            return Err(LedgerError::EmailTaken);
-        }
-        self.taken_emails.insert(user.email.clone());
-        self.users.insert(user.id, user.clone());
-        self.new_users.push(user.id);
-        Ok(())
-    }
-
-    /// The user for a change, recorded as changed.
-    fn user_mut(&mut self, id: UserId, at: DateTime<Utc>) -> Result<&mut User, LedgerError> {
-        let user = self.users.get_mut(&id).ok_or(LedgerError::UserNotFound)?;
-        if !self.changed_users.contains(&id) && !self.new_users.contains(&id) {
-            self.changed_users.push(id);
-        }
-        user.updated_at = at;
-        Ok(user)
-    }
-
-    fn mark_session(&mut self, id: SessionId) {
-        if !self.changed_sessions.contains(&id) && !self.new_sessions.contains(&id) {
-            self.changed_sessions.push(id);
-        }
-    }
-
-    fn revoke_session(&mut self, id: SessionId, user: UserId, at: DateTime<Utc>) -> Result<(), LedgerError> {
-        match self.sessions.get_mut(&id) {
-            Some(s) if s.user_id == user && s.revoked_at.is_none() => s.revoked_at = Some(at),
-            _ => return Err(LedgerError::SessionNotFound),
-        }
-        self.mark_session(id);
-        Ok(())
-    }
-
-    fn revoke_sessions(&mut self, user: UserId, except: Option<SessionId>, at: DateTime<Utc>) {
-        let ids: Vec<SessionId> = self
-            .sessions
-            .values()
-            .filter(|s| s.user_id == user && s.revoked_at.is_none() && Some(s.id) != except)
-            .map(|s| s.id)
-            .collect();
-        for id in ids {
-            if let Some(s) = self.sessions.get_mut(&id) {
-                s.revoked_at = Some(at);
-            }
-            self.mark_session(id);
-        }
-    }
-
-    fn consume_reset_token(&mut self, digest: Digest, user: UserId, at: DateTime<Utc>) -> Result<(), LedgerError> {
-        let outstanding = self.users.get(&user).and_then(|u| u.reset_token);
-        let token = self.reset_tokens.get_mut(&digest).ok_or(LedgerError::InvalidResetToken)?;
-        if token.user_id != user || outstanding != Some(digest) {
-            // Superseded by a newer token, or the password changed since.
-            return Err(LedgerError::InvalidResetToken);
-        }
-        token.check(at)?;
-        token.used_at = Some(at);
-        self.user_mut(user, at)?.reset_token = None;
-        if !self.changed_reset_tokens.contains(&digest) && !self.new_reset_tokens.contains(&digest) {
-            self.changed_reset_tokens.push(digest);
-        }
-        Ok(())
-    }
 }
