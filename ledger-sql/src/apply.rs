@@ -2,8 +2,10 @@
 //! transaction per call, in which ledger-core's apply loop
 //! ([`apply_batches`]) runs over this crate's [`Staging`]: the head locked
 //! first, each batch's keys loaded (or the group's at once, [`load`]), and
-//! every verdict staged in one [`Bulk`], written in a few statements before
-//! the commit (and before any later load, which must see it).
+//! every verdict staged in one [`Bulk`], written before the commit (and
+//! before any later load, which must see it): on PostgreSQL the last write
+//! (the staged rows, the audit head and the change notification) is one
+//! statement, one round trip (see [`crate::write_steps`]).
 //!
 //! The backends differ only in how the storage transaction starts (its
 //! `BEGIN` statement), which failures are worth running the whole call
@@ -23,6 +25,9 @@ use crate::notify::Changed;
 use crate::queries;
 use crate::session::{Session, corrupt};
 use crate::stmt::Dialect;
+
+/// The table holding the audit head, one row.
+const AUDIT_HEAD_TABLE: &str = "audit_head";
 
 /// How many times a call is run in all when it keeps failing retryably.
 pub(crate) const ATTEMPTS_MAX: u32 = 8;
@@ -241,15 +246,18 @@ pub(crate) async fn apply_in<S: Session>(
         Ok(outcomes) => outcomes,
         Err(error) => return Err(staging.failure.take().unwrap_or_else(|| corrupt(error.message))),
     };
-    staging.flush().await?;
+    // The last write: what is still staged, the head and the announcement,
+    // in one round trip on PostgreSQL (see `write_steps`).
+    let mut last = staging.pending.steps(S::DIALECT)?;
     if staging.head != staging.start {
-        staging.s.execute(&queries::write_audit_head(S::DIALECT, staging.head)).await?;
+        last.updates(AUDIT_HEAD_TABLE, 1, vec![queries::write_audit_head(S::DIALECT, staging.head)]);
     }
     if let Some(schema) = notify.filter(|_| S::DIALECT == Dialect::Postgres)
         && let Some(statement) = staging.changed.statement(schema)
     {
-        staging.s.fetch(&statement).await?;
+        last.effect(statement);
     }
+    last.run(staging.s).await?;
     Ok(outcomes)
 }
 

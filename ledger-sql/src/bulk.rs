@@ -22,8 +22,9 @@ use crate::bulk_sql::{
     TRANSACTION_METADATA_INSERT, TRANSACTIONS_INSERT, TRANSACTIONS_UPDATE, USERS_INSERT, USERS_UPDATE,
 };
 use crate::row;
-use crate::session::{Session as DbSession, corrupt, run_all};
-use crate::stmt::{Stmt, Value, int};
+use crate::session::Session as DbSession;
+use crate::stmt::{Dialect, Value, int};
+use crate::write_steps::WriteSteps;
 
 /// Rows of one table to insert (new) or update (existing), by key, each in
 /// its latest state.
@@ -66,10 +67,6 @@ impl<K: Copy + Ord + std::hash::Hash, V: Clone> Rows<K, V> {
                 }
             }
         }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.new.is_empty() && self.changed.is_empty()
     }
 }
 
@@ -124,33 +121,39 @@ impl Bulk {
 
     /// Writes it all and empties the bulk.
     pub(crate) async fn write<S: DbSession>(&mut self, s: &mut S) -> Result<(), sqlx::Error> {
+        self.steps(S::DIALECT)?.run(s).await
+    }
+
+    /// The statements that write it all, in the order foreign keys need;
+    /// empties the bulk.
+    pub(crate) fn steps(&mut self, d: Dialect) -> Result<WriteSteps, sqlx::Error> {
         let staged = std::mem::take(self);
+        let mut w = WriteSteps::default();
         let opened = |a: &Account| row::account_values(a, staged.opened_seq.get(&a.id).copied().unwrap_or_default());
-        insert(s, ACCOUNTS_INSERT, staged.accounts.new.iter().map(opened).collect()).await?;
-        update(s, ACCOUNTS_UPDATE, staged.accounts.changed.values().map(row::account_update_values).collect()).await?;
-        insert(s, TRANSACTIONS_INSERT, staged.transactions.new.iter().map(row::transaction_values).collect()).await?;
-        insert(s, ACCOUNT_TRANSACTIONS_INSERT, history_rows(&staged.transactions.new)).await?;
-        insert(s, TRANSACTION_METADATA_INSERT, metadata_rows(&staged.transactions.new)).await?;
+        insert(&mut w, d, ACCOUNTS_INSERT, staged.accounts.new.iter().map(opened).collect())?;
+        update(&mut w, d, ACCOUNTS_UPDATE, staged.accounts.changed.values().map(row::account_update_values).collect())?;
+        insert(&mut w, d, TRANSACTIONS_INSERT, staged.transactions.new.iter().map(row::transaction_values).collect())?;
+        insert(&mut w, d, ACCOUNT_TRANSACTIONS_INSERT, history_rows(&staged.transactions.new))?;
+        insert(&mut w, d, TRANSACTION_METADATA_INSERT, metadata_rows(&staged.transactions.new))?;
         let transactions = staged.transactions.changed.values().map(row::transaction_update_values).collect();
-        update(s, TRANSACTIONS_UPDATE, transactions).await?;
-        insert(s, POSTINGS_INSERT, staged.postings.iter().map(row::posting_values).collect()).await?;
+        update(&mut w, d, TRANSACTIONS_UPDATE, transactions)?;
+        insert(&mut w, d, POSTINGS_INSERT, staged.postings.iter().map(row::posting_values).collect())?;
         let changes = staged.changes.iter().map(row::change_values).collect::<Result<_, _>>()?;
-        insert(s, CHANGES_INSERT, changes).await?;
+        insert(&mut w, d, CHANGES_INSERT, changes)?;
         let records = staged.idempotency.iter().map(row::idempotency_values).collect::<Result<_, _>>()?;
-        insert(s, IDEMPOTENCY_INSERT, records).await?;
-        if !staged.users.is_empty() || !staged.sessions.is_empty() || !staged.reset_tokens.is_empty() {
-            insert(s, USERS_INSERT, staged.users.new.iter().map(row::user_values).collect()).await?;
-            update(s, USERS_UPDATE, staged.users.changed.values().map(row::user_update_values).collect()).await?;
-            insert(s, SESSIONS_INSERT, staged.sessions.new.iter().map(row::session_values).collect()).await?;
-            let sessions = staged.sessions.changed.values().map(row::session_update_values).collect();
-            update(s, SESSIONS_UPDATE, sessions).await?;
-            let tokens = staged.reset_tokens.new.iter().map(row::reset_token_values).collect();
-            insert(s, RESET_TOKENS_INSERT, tokens).await?;
-            let tokens = staged.reset_tokens.changed.values().map(row::reset_token_update_values).collect();
-            update(s, RESET_TOKENS_UPDATE, tokens).await?;
-        }
+        insert(&mut w, d, IDEMPOTENCY_INSERT, records)?;
+        insert(&mut w, d, USERS_INSERT, staged.users.new.iter().map(row::user_values).collect())?;
+        update(&mut w, d, USERS_UPDATE, staged.users.changed.values().map(row::user_update_values).collect())?;
+        insert(&mut w, d, SESSIONS_INSERT, staged.sessions.new.iter().map(row::session_values).collect())?;
+        let sessions = staged.sessions.changed.values().map(row::session_update_values).collect();
+        update(&mut w, d, SESSIONS_UPDATE, sessions)?;
+        let tokens = staged.reset_tokens.new.iter().map(row::reset_token_values).collect();
+        insert(&mut w, d, RESET_TOKENS_INSERT, tokens)?;
+        let tokens = staged.reset_tokens.changed.values().map(row::reset_token_update_values).collect();
+        update(&mut w, d, RESET_TOKENS_UPDATE, tokens)?;
         let audit = staged.audit.iter().map(row::audit_values).collect::<Result<_, _>>()?;
-        insert(s, AUDIT_INSERT, audit).await
+        insert(&mut w, d, AUDIT_INSERT, audit)?;
+        Ok(w)
     }
 }
 
@@ -168,32 +171,27 @@ fn metadata_rows(transactions: &[Transaction]) -> Vec<Vec<Value>> {
     transactions.iter().flat_map(|t| t.metadata.iter().map(move |pair| row(t, pair))).collect()
 }
 
-/// Inserts new rows of a table (nothing for no rows).
-async fn insert<S: DbSession>(
-    s: &mut S,
+/// Adds the inserts of new rows of a table (nothing for no rows).
+fn insert(
+    w: &mut WriteSteps,
+    d: Dialect,
     (table, columns): (&str, &str),
     rows: Vec<Vec<Value>>,
 ) -> Result<(), sqlx::Error> {
-    run_all(s, bulk_sql::insert_rows(S::DIALECT, table, columns, rows)?).await
+    w.inserts(bulk_sql::insert_rows(d, table, columns, rows)?);
+    Ok(())
 }
 
-/// Updates rows with distinct keys, each loaded (and locked) by the call:
-/// together the statements must change exactly that many rows, or the
+/// Adds the updates of rows with distinct keys, each loaded (and locked) by
+/// the call: together they must change exactly that many rows, or the
 /// table changed under the lock.
-async fn update<S: DbSession>(
-    s: &mut S,
-    (table, columns): (&str, &str),
+fn update(
+    w: &mut WriteSteps,
+    d: Dialect,
+    (table, columns): (&'static str, &str),
     rows: Vec<Vec<Value>>,
 ) -> Result<(), sqlx::Error> {
     let expected = rows.len() as u64;
-    let mut changed = 0;
-    let statements: Vec<Stmt> = bulk_sql::update_rows(S::DIALECT, table, columns, rows)?;
-    for statement in &statements {
-        changed += s.execute(statement).await?;
-    }
-    if changed == expected {
-        Ok(())
-    } else {
-        Err(corrupt(format!("updating {expected} rows of {table} changed {changed}")))
-    }
+    w.updates(table, expected, bulk_sql::update_rows(d, table, columns, rows)?);
+    Ok(())
 }

@@ -251,6 +251,7 @@ mod session;
 mod sqlite;
 mod stmt;
 mod store;
+mod write_steps;
 
 #[cfg(feature = "postgres")]
 pub use notify::ChangeListener;

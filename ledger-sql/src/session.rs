@@ -58,11 +58,3 @@ pub(crate) trait Cells {
 pub(crate) fn corrupt(what: impl Into<String>) -> sqlx::Error {
     sqlx::Error::Decode(what.into().into())
 }
-
-/// Runs statements in order.
-pub(crate) async fn run_all<S: Session>(s: &mut S, statements: Vec<Stmt>) -> Result<(), sqlx::Error> {
-    for statement in &statements {
-        s.execute(statement).await?;
-    }
-    Ok(())
-}

@@ -277,6 +277,43 @@ impl Stmt {
         self.push(" LIMIT ").push(&limit.to_string())
     }
 
+    /// Appends another statement of the same dialect, its values after this
+    /// one's. On PostgreSQL its placeholders are renumbered: `$k` becomes
+    /// `$(k + n)`, n being this statement's value count. Statements built
+    /// here write every value as a placeholder, so a `$` in their text is
+    /// always one; a placeholder out of order is refused as a bug.
+    pub(crate) fn append(&mut self, other: Stmt) -> Result<&mut Stmt, String> {
+        if other.dialect != self.dialect {
+            return Err("appending a statement of another dialect".into());
+        }
+        if self.dialect == Dialect::Sqlite {
+            self.sql.push_str(&other.sql);
+            self.args.extend(other.args);
+            return Ok(self);
+        }
+        let offset = self.args.len();
+        let mut seen = 0;
+        let mut rest = other.sql.as_str();
+        while let Some(at) = rest.find('$') {
+            self.sql.push_str(&rest[..at]);
+            let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+            let number: usize = rest[at + 1..at + 1 + digits].parse().map_err(|_| "a `$` that is no placeholder")?;
+            if number != seen + 1 {
+                return Err(format!("placeholder ${number} after ${seen}"));
+            }
+            seen = number;
+            self.sql.push('$');
+            self.sql.push_str(&(number + offset).to_string());
+            rest = &rest[at + 1 + digits..];
+        }
+        self.sql.push_str(rest);
+        if seen != other.args.len() {
+            return Err(format!("{seen} placeholders for {} values", other.args.len()));
+        }
+        self.args.extend(other.args);
+        Ok(self)
+    }
+
     /// Appends `(v1, v2, ...)` with one placeholder per value.
     pub(crate) fn tuple(&mut self, values: Vec<Value>) -> &mut Stmt {
         self.push("(");
@@ -317,5 +354,38 @@ mod tests {
         one.any_of("id", List::Ints(vec![7]));
         assert_eq!(one.sql(), "id = $1");
         assert_eq!(one.args(), &[Value::Int(7)]);
+    }
+
+    #[test]
+    fn an_appended_statement_is_renumbered_after_the_first() {
+        let mut first = Stmt::new(Dialect::Postgres, "WITH a AS (UPDATE t SET n = ");
+        first.bind(Value::Int(1)).push(" WHERE id = ").bind(Value::Int(2)).push(" RETURNING 1), b AS (");
+        let mut second = Stmt::new(Dialect::Postgres, "INSERT INTO u (x, y) VALUES (");
+        second.bind(Value::Int(3)).push(", ").bind(Value::Int(4)).push(")");
+        assert!(first.append(second).is_ok());
+        first.push(" RETURNING 1) SELECT 1");
+        assert_eq!(
+            first.sql(),
+            "WITH a AS (UPDATE t SET n = $1 WHERE id = $2 RETURNING 1), b AS (INSERT INTO u (x, y) VALUES ($3, $4) \
+             RETURNING 1) SELECT 1"
+        );
+        assert_eq!(first.args(), &[Value::Int(1), Value::Int(2), Value::Int(3), Value::Int(4)]);
+        let mut lite = Stmt::new(Dialect::Sqlite, "SELECT ");
+        lite.bind(Value::Int(1));
+        let mut more = Stmt::new(Dialect::Sqlite, ", ");
+        more.bind(Value::Int(2));
+        assert!(lite.append(more).is_ok());
+        assert_eq!((lite.sql(), lite.args().len()), ("SELECT ?, ?", 2));
+    }
+
+    #[test]
+    fn an_appended_statement_with_a_stray_dollar_or_missing_value_is_refused() {
+        let stray = Stmt::new(Dialect::Postgres, "SELECT $tag$x$tag$");
+        assert!(Stmt::new(Dialect::Postgres, "").append(stray).is_err());
+        let missing = Stmt::new(Dialect::Postgres, "SELECT $1");
+        assert!(Stmt::new(Dialect::Postgres, "").append(missing).is_err());
+        let skipped = Stmt { dialect: Dialect::Postgres, sql: "SELECT $2".into(), args: vec![Value::Int(1)] };
+        assert!(Stmt::new(Dialect::Postgres, "").append(skipped).is_err());
+        assert!(Stmt::new(Dialect::Postgres, "").append(Stmt::new(Dialect::Sqlite, "")).is_err());
     }
 }
