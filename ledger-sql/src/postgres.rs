@@ -81,9 +81,14 @@ impl PgBackend {
             .await
             .map_err(|e| storage_error(BACKEND, "reading the current schema", e))?;
         let _ = conn.close().await;
+        // No ping before each use: it costs a round trip on every read and
+        // every commit, and a connection that died since (a failover) fails
+        // its first statement instead, which is retried like any lost
+        // connection (see `apply::transact` and `reads`).
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.connect_timeout)
+            .test_before_acquire(false)
             .connect_lazy_with(connect);
         Ok(PgBackend { pool, connect_timeout: options.connect_timeout, schema, notify: options.notify })
     }
