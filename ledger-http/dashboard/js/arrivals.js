@@ -22,7 +22,8 @@ export function start() {
       const full = await api.get(`/api/transactions/${encodeURIComponent(t.id)}`);
       const from = full.names?.[t.from_account_id] ?? 'another customer';
       const money = formatMoney(full.captured_amount ?? full.amount, full.currency);
-      toast(`You received ${money} from ${from}.`, link('history', [t.id]));
+      // "Alice N." already ends its sentence.
+      toast(`You received ${money} from ${from}${from.endsWith('.') ? '' : '.'}`, link('history', [t.id]));
     } catch {
       // A toast is a courtesy: the balances update anyway.
     }

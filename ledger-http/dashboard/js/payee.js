@@ -17,7 +17,7 @@ export function lookUp(number, currency) {
 export function confirmPayee(slot, payee, what, verb = 'Send') {
   return new Promise((resolve) => {
     const question = h('p', { class: 'confirm-question', id: 'payee-question', tabindex: '-1' },
-      `${verb} ${what} to `, h('strong', { class: 'payee-name', text: payee.display_name }), '?');
+      `${verb} ${what} ${verb === 'Hold' ? 'for' : 'to'} `, h('strong', { class: 'payee-name', text: payee.display_name }), '?');
     const done = (answer) => {
       box.remove();
       resolve(answer);

@@ -47,6 +47,7 @@ const WORDS = {
   statement_too_long: 'That period is too long for one statement. Choose a shorter one.',
   instant_in_future: 'Choose a date that is not in the future.',
   transaction_not_found: 'We could not find that transaction.',
+  not_found: 'We could not find what you asked for.',
   // Reversals (admins)
   not_reversible: 'This transaction cannot be reversed.',
   already_reversed: 'All of this transaction has already been reversed.',
