@@ -30,9 +30,12 @@ rm -rf "$shots"
 mkdir -p "$shots"
 work="$(mktemp -d)"
 pid=""
+dev_pid=""
 cleanup() {
     stop_service "$pid"
+    stop_service "$dev_pid"
     cp "$work/stderr" "$shots/server.log" 2>/dev/null || true
+    cp "$work/dev-stderr" "$shots/dev-server.log" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -55,11 +58,25 @@ pid=$!
 url="$(wait_listening "$pid" "$work/stdout" "$work/stderr")"
 echo "ledger-http at $url"
 
+# A second service as `cargo run` starts it for a newcomer, in the
+# development mode that approves KYC at once: no admin, a warning banner.
+NO_COLOR=1 RUST_LOG=warn "$bin" \
+    --bind 127.0.0.1:0 \
+    --storage memory: \
+    --rate-limit-per-second 0 \
+    --dev-auto-approve-kyc \
+    >"$work/dev-stdout" 2>"$work/dev-stderr" &
+dev_pid=$!
+dev_url="$(wait_listening "$dev_pid" "$work/dev-stdout" "$work/dev-stderr")"
+echo "ledger-http (development mode) at $dev_url"
+
 cd e2e
 LEDGER_E2E_URL="$url" \
 LEDGER_E2E_ADMIN_EMAIL="$admin_email" \
 LEDGER_E2E_ADMIN_PASSWORD="$admin_password" \
 LEDGER_E2E_SERVER_LOG="$work/stderr" \
+LEDGER_E2E_DEV_URL="$dev_url" \
+LEDGER_E2E_DEV_SERVER_LOG="$work/dev-stderr" \
 LEDGER_E2E_SCREENSHOTS="$shots" \
     timeout 300 node --test --test-concurrency=1 --test-reporter=spec tests/*.test.js
 echo "screenshots in $shots"

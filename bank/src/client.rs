@@ -180,6 +180,11 @@ impl Api {
         read(path, request.send().await).await
     }
 
+    /// PATCHes JSON (no retries: setup runs before the nemesis).
+    pub async fn patch(&self, base: &str, path: &str, token: &str, body: &Value) -> Result<Value, BankError> {
+        read(path, self.http.patch(format!("{base}{path}")).json(body).bearer_auth(token).send().await).await
+    }
+
     /// GETs JSON with a query string.
     pub async fn get_query(
         &self,

@@ -60,6 +60,9 @@ pub async fn customers(
         let user = api.post(base, "/api/auth/register", None, &registration).await?;
         let id = uuid(&user, "id")?;
         let token = login(api, base, &email).await?;
+        // A KYC submission needs what a reviewer checks.
+        let profile = json!({"date_of_birth": "1990-01-01", "address": "1 Bank Street"});
+        api.patch(base, "/api/me", &token, &profile).await?;
         api.post(base, "/api/me/kyc", Some(&token), &json!({})).await?;
         let review = json!({"decision": "verified"});
         api.post(base, &format!("/api/admin/users/{id}/kyc"), Some(admin_token), &review).await?;

@@ -48,7 +48,9 @@ async function register(page, who) {
 
 async function openAccount(page, { kind = 'checking', currency = 'USD', name = '' } = {}) {
   await page.goto('/#/accounts');
+  await page.locator('#main h1').filter({ hasText: /^Hello/ }).waitFor();
   const form = page.getByRole('form', { name: 'Open an account' });
+  if (!(await form.isVisible())) await page.getByRole('button', { name: 'Open an account' }).click();
   await form.getByLabel('Kind').selectOption(kind);
   await form.getByLabel('Currency').selectOption(currency);
   await form.getByLabel('Name (optional)').fill(name);
@@ -147,8 +149,9 @@ scenario('an unverified transfer is refused in words; after KYC submission an ad
   await form.getByLabel('Someone else, by account number').check();
   await form.getByLabel('Account number', { exact: true }).fill(bobNumber);
   await form.getByLabel('Amount').fill('25');
-  await form.getByRole('button', { name: 'Send transfer' }).click();
-  await form.getByRole('alert').filter({ hasText: /verif/i }).waitFor();
+  await form.getByRole('button', { name: 'Review transfer' }).click();
+  await form.getByRole('button', { name: 'Yes, send $25.00' }).click();
+  await form.getByRole('alert').filter({ hasText: /verified identity/i }).getByRole('link', { name: /Verify your identity/ }).waitFor();
 
   await alicePage.goto('/#/profile');
   const profile = alicePage.getByRole('form', { name: 'Profile' });
@@ -157,6 +160,7 @@ scenario('an unverified transfer is refused in words; after KYC submission an ad
   await profile.getByText('Use the international format, e.g. +14155550123.').waitFor();
   await profile.getByLabel('Phone').fill('+14155550123');
   await profile.getByLabel('Address').fill('1 Main Street, Springfield');
+  await profile.getByLabel('Date of birth').fill('1990-04-01');
   await profile.getByRole('button', { name: 'Save changes' }).click();
   await profile.getByText('Profile saved.').waitFor();
   await alicePage.getByRole('button', { name: 'Submit for verification' }).click();
@@ -167,19 +171,18 @@ scenario('an unverified transfer is refused in words; after KYC submission an ad
   await adminPage.getByLabel('Email').fill(ADMIN_EMAIL);
   await adminPage.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
   await adminPage.getByRole('button', { name: 'Sign in' }).click();
-  await adminPage.getByRole('link', { name: 'Admin' }).click();
-  await adminPage.getByLabel('Only users waiting for KYC review').check();
-  await adminPage.getByRole('button', { name: `Review ${alice.email}` }).click();
+  // Admins land on their overview, reviews waiting first.
+  await adminPage.getByRole('heading', { level: 1, name: 'Administration' }).waitFor();
+  const waiting = adminPage.getByRole('table', { name: 'Users waiting for KYC review' });
+  await waiting.getByRole('button', { name: `Review ${alice.email}` }).click();
   const review = adminPage.getByRole('form', { name: `KYC review of ${alice.email}` });
   await review.getByRole('button', { name: 'Reject' }).click();
   await review.getByText('Give the customer a reason for the rejection.').waitFor();
   await review.getByRole('button', { name: 'Approve' }).click();
-  await adminPage.locator(`tr[data-user-email="${alice.email}"]`).waitFor({ state: 'detached' });
-  await adminPage.getByLabel('Only users waiting for KYC review').uncheck();
-  await expectText(adminPage.locator(`tr[data-user-email="${alice.email}"] .badge`).last(), 'Verified');
+  await waiting.locator(`tr[data-user-email="${alice.email}"]`).waitFor({ state: 'detached' });
+  await expectText(adminPage.getByRole('table', { name: 'Users' }).locator(`tr[data-user-email="${alice.email}"] .badge`).last(), 'Verified');
 
-  await alicePage.getByRole('link', { name: 'Accounts' }).click();
-  await alicePage.getByRole('link', { name: 'Profile' }).click();
+  // The decision reaches Alice's profile live, without a reload.
   await alicePage.locator('#kyc .badge', { hasText: 'Verified' }).waitFor();
 }, () => adminPage);
 
@@ -195,7 +198,9 @@ scenario('a transfer by account number changes the recipient balance live in ano
   await form.getByLabel('Account number', { exact: true }).fill(bobNumber.replace(/(\d{4})(?=\d)/g, '$1 '));
   await form.getByLabel('Amount').fill('25.00');
   await form.getByLabel('Description (optional)').fill('Dinner');
-  await form.getByRole('button', { name: 'Send transfer' }).click();
+  await form.getByRole('button', { name: 'Review transfer' }).click();
+  await expectText(form.locator('.payee-name'), 'Bob B.');
+  await form.getByRole('button', { name: 'Yes, send $25.00' }).click();
   await form.getByText(/^Sent \$25\.00 to /).waitFor();
 
   await expectText(card(bobPage, bobNumber).locator('.available'), '$25.00');
@@ -203,7 +208,8 @@ scenario('a transfer by account number changes the recipient balance live in ano
 
   // More than is available: refused by the server, shown on the amount.
   await form.getByLabel('Amount').fill('5000');
-  await form.getByRole('button', { name: 'Send transfer' }).click();
+  await form.getByRole('button', { name: 'Review transfer' }).click();
+  await form.getByRole('button', { name: 'Yes, send $5,000.00' }).click();
   await form.locator('.field .error', { hasText: /insufficient|available/i }).waitFor();
 }, () => bobPage);
 
@@ -280,7 +286,7 @@ scenario('a revoked session is signed out in its browser without a click', async
 scenario('an admin freezes and unfreezes an account and verifies the audit chain', async () => {
   await bobPage.goto('/#/accounts');
   await adminPage.goto('/#/admin');
-  await adminPage.getByRole('button', { name: `Review ${bob.email}` }).click();
+  await adminPage.getByRole('button', { name: `Review ${bob.email}` }).first().click();
   const row = adminPage.locator(`tr[data-account-number="${bobNumber}"]`);
   await row.getByRole('button', { name: /^Freeze/ }).click();
   await expectText(row.locator('.badge'), 'Frozen');

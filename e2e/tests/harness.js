@@ -1,6 +1,7 @@
 // The e2e harness: one headless Chromium, a browser context per person,
-// a screenshot at the end of every test (and of the failing page when a
-// test fails), and a watch for script errors and CSP violations.
+// a screenshot per step (`step`), at the end of every test and of every
+// page when a test fails, and a watch that fails the test on any script
+// error, console error, CSP violation or response with a 5xx status.
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,8 +47,8 @@ after(async () => {
  * A new person: a fresh browser context (own cookies) with one page.
  * `problems` collects uncaught script errors, console errors and CSP reports.
  */
-export async function person(label, { width = 1280, height = 860 } = {}) {
-  const context = await browser.newContext({ viewport: { width, height }, baseURL: BASE_URL, locale: 'en-US', timezoneId: 'UTC' });
+export async function person(label, { width = 1280, height = 860, colorScheme = 'light', baseURL = BASE_URL } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, baseURL, locale: 'en-US', timezoneId: 'UTC', colorScheme });
   context.setDefaultTimeout(WAIT_MS);
   const page = await context.newPage();
   page.problems = [];
@@ -58,9 +59,29 @@ export async function person(label, { width = 1280, height = 860 } = {}) {
     const expected = /Failed to load resource|EventSource's response has a MIME type/.test(message.text());
     if (message.type() === 'error' && !expected) page.problems.push(message.text());
   });
+  page.on('response', (response) => {
+    if (response.status() >= 500) page.problems.push(`${response.status()} from ${response.request().method()} ${response.url()}`);
+  });
   page.label = label;
   pages.push(page);
   return page;
+}
+
+/** The phone width every narrow-screen test uses. */
+export const PHONE = { width: 375, height: 812 };
+
+let stepShot = 0;
+
+/** Screenshots `page` as one step of the running test (`name` in the file name). */
+export async function step(page, name) {
+  stepShot += 1;
+  const file = `${String(shot).padStart(2, '0')}-${String(stepShot).padStart(3, '0')}-${slug(page.label)}-${slug(name)}.png`;
+  await page.screenshot({ path: join(SCREENSHOTS, file), fullPage: true });
+}
+
+/** How far the page is wider than its viewport (0 when it fits). */
+export function overflow(page) {
+  return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 }
 
 function slug(text) {

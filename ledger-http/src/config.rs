@@ -59,6 +59,13 @@ pub struct Config {
     #[arg(long, env = "LEDGER_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true, requires = "bootstrap_admin_email")]
     pub bootstrap_admin_password: Option<String>,
 
+    /// DEVELOPMENT ONLY: approve every KYC submission at once, as the
+    /// system, so a fresh start without an admin is usable. Never in
+    /// production: identity goes unchecked. Logged at WARN and shown in
+    /// the dashboard.
+    #[arg(long, env = "LEDGER_DEV_AUTO_APPROVE_KYC")]
+    pub dev_auto_approve_kyc: bool,
+
     /// Mark cookies `Secure` (set this when served over HTTPS).
     #[arg(long, env = "LEDGER_COOKIE_SECURE")]
     pub cookie_secure: bool,

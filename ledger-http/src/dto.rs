@@ -13,6 +13,7 @@ pub use crate::routes::health::dto::*;
 pub use crate::routes::history::dto::*;
 pub use crate::routes::ledger_accounts::dto::*;
 pub use crate::routes::money::dto::*;
+pub use crate::routes::payees::dto::*;
 pub use crate::routes::profile::dto::*;
 pub use crate::routes::reversals::dto::*;
 pub use crate::routes::webhook::dto::*;

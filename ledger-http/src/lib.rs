@@ -23,6 +23,7 @@ pub mod events;
 pub mod extract;
 pub mod media_type;
 pub mod metrics;
+pub mod names;
 pub mod openapi;
 pub mod operate;
 pub mod publish;

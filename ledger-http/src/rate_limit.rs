@@ -74,3 +74,49 @@ pub async fn limit(State(limiter): State<Option<Arc<Limiter>>>, request: Request
     }
     next.run(request).await
 }
+
+/// Look-ups of a payee's name a user may make in a burst (confirmation of
+/// payee: enough to check a few transfers, too few to map account numbers
+/// to names).
+pub const PAYEE_LOOKUPS_BURST: u32 = 20;
+/// How many more a user may make per minute once the burst is spent.
+pub const PAYEE_LOOKUPS_PER_MINUTE: u32 = 10;
+
+/// The per-user budget of payee look-ups (`GET /api/payees/{number}`), on
+/// top of the per-address limit every request goes through.
+pub struct PayeeLookups {
+    limiter: DefaultKeyedRateLimiter<ledger_core::UserId>,
+    clock: DefaultClock,
+}
+
+impl std::fmt::Debug for PayeeLookups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PayeeLookups").field("users", &self.limiter.len()).finish()
+    }
+}
+
+impl PayeeLookups {
+    /// The budget of [`PAYEE_LOOKUPS_BURST`] and [`PAYEE_LOOKUPS_PER_MINUTE`].
+    pub fn new() -> PayeeLookups {
+        let per_minute = NonZeroU32::new(PAYEE_LOOKUPS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(PAYEE_LOOKUPS_BURST).unwrap_or(NonZeroU32::MIN);
+        PayeeLookups {
+            limiter: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// `Err(seconds to wait)` if the user has spent their budget.
+    pub fn check(&self, user: ledger_core::UserId) -> Result<(), u64> {
+        self.limiter.check_key(&user).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
+    }
+}
+
+impl Default for PayeeLookups {
+    fn default() -> Self {
+        PayeeLookups::new()
+    }
+}

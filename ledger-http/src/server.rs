@@ -22,6 +22,27 @@ use crate::{app, storage};
 /// How long publishers get to store their cursors at shutdown.
 const PUBLISHERS_STOP_GRACE: Duration = Duration::from_secs(5);
 
+/// Whether any admin exists. Users are read in id order (oldest first), so
+/// an admin made at the first start is found on the first page; at most
+/// `ADMIN_SCAN_PAGES` pages are read, and a store too large to tell is taken
+/// to have one.
+async fn any_admin(ledger: &ledger_core::Ledger) -> bool {
+    const ADMIN_SCAN_PAGES: usize = 20;
+    const PAGE: usize = 200;
+    let mut after = None;
+    for _ in 0..ADMIN_SCAN_PAGES {
+        let Ok(users) = ledger.users(&ledger_core::Actor::System, after, PAGE).await else { return true };
+        if users.iter().any(|user| user.role == ledger_core::identity::Role::Admin) {
+            return true;
+        }
+        match users.last() {
+            Some(last) if users.len() == PAGE => after = Some(last.id),
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Why the service stopped with an error.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +110,13 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         request_timeout: Duration::from_secs(config.request_timeout_secs),
         webhook_secret: config.webhook_secret.and_then(WebhookSecret::new),
         event_session_check: Duration::from_secs(config.event_session_check_secs.max(1)),
+        dev_auto_approve_kyc: config.dev_auto_approve_kyc,
     };
+    if settings.dev_auto_approve_kyc {
+        tracing::warn!(
+            "DEVELOPMENT MODE: --dev-auto-approve-kyc approves every KYC submission without review; never use it in production"
+        );
+    }
     if settings.webhook_secret.is_none() {
         tracing::info!("no LEDGER_WEBHOOK_SECRET: the transactions webhook answers 503");
     }
@@ -110,6 +137,13 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         let admin = Registration { email, password, full_name: "Administrator".into() };
         let admin = state.ledger().bootstrap_admin(admin).await.map_err(ServeError::Bootstrap)?;
         tracing::info!(admin = %admin.email, "bootstrap admin present");
+    }
+    if !any_admin(state.ledger()).await {
+        tracing::warn!(
+            "no admin exists yet, so KYC submissions wait with nobody to review them: create one with \
+             `ledger-http admin create --email you@example.com` (same --storage), start with \
+             --bootstrap-admin-email/--bootstrap-admin-password, or, in development only, --dev-auto-approve-kyc"
+        );
     }
 
     let publishing = crate::publish::start(&state, publish).await?;

@@ -5,19 +5,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ledger_core::identity::{HashParams, Notifier};
-use ledger_core::{Clock, Ledger, LedgerConfig, LedgerError, Store};
+use ledger_core::{Clock, Ledger, LedgerConfig, LedgerError, Store, UserId};
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{EventSource, LocalEvents};
 use crate::metrics::Metrics;
 use crate::publish::Sinks;
-use crate::rate_limit::{Limiter, RateLimit};
+use crate::rate_limit::{Limiter, PayeeLookups, RateLimit};
 
 /// The request timeout when none is configured.
 pub const REQUEST_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 
 /// How often an open event stream re-checks its session by default.
 pub const EVENT_SESSION_CHECK_DEFAULT: Duration = Duration::from_secs(30);
+
+/// How many profile changes an event stream may fall behind before it
+/// misses some (it then learns of the next one at its session check).
+const USER_CHANGES_CAPACITY: usize = 256;
 
 /// HTTP-level settings (the ledger's own live in [`LedgerConfig`]).
 #[non_exhaustive]
@@ -32,6 +36,10 @@ pub struct HttpSettings {
     /// How often an open event stream re-checks its session (a stream ends
     /// soon after logout or revocation).
     pub event_session_check: Duration,
+    /// Development only: a KYC submission is approved at once by the
+    /// system (`--dev-auto-approve-kyc`). Off by default; logged at WARN
+    /// on start and shown in the dashboard.
+    pub dev_auto_approve_kyc: bool,
 }
 
 impl HttpSettings {
@@ -53,6 +61,12 @@ impl HttpSettings {
         self
     }
 
+    /// The same settings, with `dev_auto_approve_kyc` set.
+    pub fn dev_auto_approve_kyc(mut self, on: bool) -> HttpSettings {
+        self.dev_auto_approve_kyc = on;
+        self
+    }
+
     /// The same settings, with `event_session_check` set.
     pub fn event_session_check(mut self, event_session_check: Duration) -> HttpSettings {
         self.event_session_check = event_session_check;
@@ -67,6 +81,7 @@ impl Default for HttpSettings {
             request_timeout: REQUEST_TIMEOUT_DEFAULT,
             webhook_secret: None,
             event_session_check: EVENT_SESSION_CHECK_DEFAULT,
+            dev_auto_approve_kyc: false,
         }
     }
 }
@@ -120,6 +135,8 @@ struct Inner {
     limiter: Option<Arc<Limiter>>,
     shutdown: CancellationToken,
     publishing: Sinks,
+    user_changes: tokio::sync::broadcast::Sender<UserId>,
+    payee_lookups: PayeeLookups,
 }
 
 impl std::fmt::Debug for AppState {
@@ -170,6 +187,24 @@ impl AppState {
     /// The event sinks this process publishes (none unless started).
     pub fn publishing(&self) -> &Sinks {
         &self.inner.publishing
+    }
+
+    /// Users whose profile or KYC status this process just changed: their
+    /// event streams send a `profile` event (other instances' changes are
+    /// found by the streams' periodic session check).
+    pub fn user_changes(&self) -> &tokio::sync::broadcast::Sender<UserId> {
+        &self.inner.user_changes
+    }
+
+    /// Tells this user's open event streams that their profile changed.
+    pub fn user_changed(&self, user: UserId) {
+        // No stream listening is not an error.
+        let _ = self.inner.user_changes.send(user);
+    }
+
+    /// The per-user budget of payee look-ups.
+    pub fn payee_lookups(&self) -> &PayeeLookups {
+        &self.inner.payee_lookups
     }
 
     /// Cancelled when the service shuts down: long-lived responses (event
@@ -261,6 +296,8 @@ impl AppStateBuilder {
             limiter: self.rate_limit.map(|limit| Arc::new(Limiter::new(limit))),
             shutdown: CancellationToken::new(),
             publishing: Sinks::default(),
+            user_changes: tokio::sync::broadcast::channel(USER_CHANGES_CAPACITY).0,
+            payee_lookups: PayeeLookups::new(),
         };
         Ok(AppState { inner: Arc::new(inner) })
     }

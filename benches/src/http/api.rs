@@ -80,6 +80,10 @@ impl Api {
         let (token, id) = self.login(email, USER_PASSWORD).await?;
         let r = self.post("/api/accounts").bearer_auth(&token).json(&json!({"kind": "checking", "currency": "USD"}));
         let account = expect(r.send().await?, StatusCode::CREATED, "open account").await?;
+        // A KYC submission needs what a reviewer checks.
+        let profile = json!({"date_of_birth": "1990-01-01", "address": "1 Load Street"});
+        let r = self.client.patch(format!("{}/api/me", self.base)).bearer_auth(&token).json(&profile).send().await?;
+        expect(r, StatusCode::OK, "complete the profile").await?;
         let r = self.post("/api/me/kyc").bearer_auth(&token).send().await?;
         expect(r, StatusCode::OK, "submit KYC").await?;
         let r =

@@ -2,10 +2,15 @@
 // names, the navigation, sign-out, and the live connection.
 
 import * as api from './api.js';
+import * as arrivals from './arrivals.js';
+import * as connection from './connection.js';
+import * as devMode from './dev_mode.js';
 import { h, replace } from './dom.js';
 import * as live from './live.js';
 import * as router from './router.js';
 import * as session from './session.js';
+import { skeleton } from './skeleton.js';
+import { problemText } from './problems.js';
 import { announce } from './status.js';
 import * as accounts from './screens/accounts.js';
 import * as admin from './screens/admin.js';
@@ -47,14 +52,25 @@ function chrome(user, name) {
   document.title = `${TITLES[name] ?? 'Ledger'} · Ledger`;
 }
 
+/** Where a user lands: admins on their overview, customers on their accounts. */
+function home(user) {
+  return user?.role === 'admin' ? 'admin' : 'accounts';
+}
+
+function startLive() {
+  live.connect();
+  arrivals.start();
+}
+
 function signedIn(user) {
   session.remember(user);
-  live.connect();
+  startLive();
   announce(`Signed in as ${user.email}.`);
-  router.go('accounts');
+  router.go(home(user));
 }
 
 function signedOut(query = {}) {
+  arrivals.end();
   live.disconnect();
   session.forget();
   router.go('login', [], query);
@@ -68,10 +84,10 @@ async function render(route) {
   const user = session.currentUser();
   const { name } = route;
   if (!user && !SIGNED_OUT.has(name)) return router.go('login');
-  if (user && (SIGNED_OUT.has(name) || !SCREENS[name])) return router.go('accounts');
+  if (user && (SIGNED_OUT.has(name) || !SCREENS[name])) return router.go(home(user));
   if (name === 'admin' && user.role !== 'admin') return router.go('accounts');
   chrome(user, name);
-  replace(main, h('p', { class: 'loading', text: 'Loading…' }));
+  replace(main, skeleton(name));
   try {
     const result = await SCREENS[name](main, { user, params: route.params, query: route.query, signedIn });
     if (run !== renders) {
@@ -79,12 +95,14 @@ async function render(route) {
       return;
     }
     cleanup = typeof result === 'function' ? result : null;
+    main.removeAttribute('aria-busy');
     main.focus({ preventScroll: true });
   } catch (error) {
     if (run !== renders || error.status === 401) return;
+    main.removeAttribute('aria-busy');
     replace(main, h('section', { class: 'panel' },
       h('h1', { text: 'This page could not load' }),
-      h('p', { role: 'alert', text: error.detail ?? String(error) }),
+      h('p', { role: 'alert', text: problemText(error) }),
       h('button', { class: 'button', type: 'button', text: 'Try again', onclick: () => router.go(name, route.params, route.query) })));
   }
 }
@@ -109,11 +127,17 @@ async function main() {
       announce('Signed out.');
     }
   });
+  connection.start();
+  devMode.start();
+  // The user's own changes (KYC decided, profile saved elsewhere) arrive live.
+  live.on('profile', (user) => {
+    if (session.currentUser()?.id === user.id) session.remember(user);
+  });
   try {
     const user = await session.refresh();
-    if (user) live.connect();
+    if (user) startLive();
   } catch (error) {
-    replace(document.getElementById('main'), h('p', { class: 'form-error', role: 'alert', text: `The service is unreachable: ${error.detail}` }));
+    replace(document.getElementById('main'), h('p', { class: 'form-error', role: 'alert', text: `The service is unreachable. ${problemText(error)}` }));
     return;
   }
   router.start(render);

@@ -1,8 +1,10 @@
 // Form plumbing shared by every screen: labelled fields, field errors
-// linked with aria-describedby, one submission at a time, the server's
-// problem shown in words, and idempotency keys for money forms.
+// linked with aria-describedby, one submission at a time, a refusal shown
+// in the customer's words (problems.js) with what to do next, and
+// idempotency keys for money forms.
 
 import { h, replace } from './dom.js';
+import { nextStep, problemText } from './problems.js';
 
 let serial = 0;
 
@@ -54,8 +56,8 @@ export function clearErrors(form) {
   if (message) replace(message);
 }
 
-/** Shows a message at the top of the form: `kind` is 'error' or 'ok'. */
-export function formMessage(form, kind, text) {
+/** Shows a message at the top of the form: `kind` is 'error' or 'ok'; `link` is [text, href]. */
+export function formMessage(form, kind, text, link = null) {
   let slot = form.querySelector('.form-message');
   if (!slot) {
     slot = h('div', { class: 'form-message' });
@@ -64,8 +66,17 @@ export function formMessage(form, kind, text) {
   replace(slot, text ? h('div', {
     class: kind === 'error' ? 'form-error' : 'form-ok',
     role: kind === 'error' ? 'alert' : 'status',
-    text,
-  }) : null);
+  }, text, link ? [' ', h('a', { href: link[1], text: `${link[0]} →` })] : null) : null);
+}
+
+/** Shows a failed request in the form: on its field if `name` is one, else at the top with what to do next. */
+export function showProblem(form, error, name) {
+  const text = problemText(error);
+  if (name && setFieldError(form, name, text)) {
+    form.elements.namedItem(name)?.focus?.();
+    return;
+  }
+  formMessage(form, 'error', text, nextStep(error));
 }
 
 /**
@@ -95,8 +106,8 @@ export function handleSubmit(form, { validate, submit, fieldOf }) {
     try {
       await submit(new FormData(form));
     } catch (error) {
-      const name = fieldOf?.(error);
-      if (!(name && setFieldError(form, name, error.detail))) formMessage(form, 'error', error.detail ?? String(error));
+      if (!(error instanceof Error) || error.status === undefined) console.warn(error);
+      showProblem(form, error, fieldOf?.(error));
     } finally {
       busy = false;
       buttons.forEach((b) => { b.disabled = false; b.removeAttribute('aria-busy'); });

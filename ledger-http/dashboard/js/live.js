@@ -1,6 +1,8 @@
 // Live updates from `GET /api/events` (Server-Sent Events, authenticated by
-// the session cookie). Screens subscribe to `balance`, `transaction` and
-// `resync` (re-read everything: events were missed or the stream was down).
+// the session cookie). Screens subscribe to `balance`, `transaction`,
+// `profile` (the user after a profile or KYC change), `resync` (re-read
+// everything: events were missed or the stream was down) and `connection`
+// ({ up }: the stream opened, or dropped or the browser went offline).
 // When the stream fails, the session is checked: a revoked session signs
 // this browser out at once, without waiting for the next click.
 
@@ -11,7 +13,7 @@ let source = null;
 let probing = false;
 let retryTimer = null;
 
-/** Listens for `type` ('balance', 'transaction', 'resync'); returns the unsubscribe. */
+/** Listens for `type` ('balance', 'transaction', 'profile', 'resync', 'connection'); returns the unsubscribe. */
 export function on(type, listener) {
   const handler = (event) => listener(event.detail);
   bus.addEventListener(type, handler);
@@ -28,10 +30,30 @@ export function connect() {
   source = new EventSource('/api/events', { withCredentials: true });
   source.addEventListener('balance', (event) => emit('balance', JSON.parse(event.data)));
   source.addEventListener('transaction', (event) => emit('transaction', JSON.parse(event.data)));
+  source.addEventListener('profile', (event) => emit('profile', JSON.parse(event.data)));
   source.addEventListener('lagged', () => emit('resync'));
-  source.addEventListener('open', () => document.body.dataset.live = 'on');
+  source.addEventListener('open', () => {
+    const wasDown = document.body.dataset.live === 'off';
+    document.body.dataset.live = 'on';
+    emit('connection', { up: true });
+    if (wasDown) emit('resync');
+  });
   source.addEventListener('error', onError);
 }
+
+// The browser knows before the stream does that the network is gone.
+window.addEventListener('offline', () => {
+  if (!source) return;
+  document.body.dataset.live = 'off';
+  emit('connection', { up: false });
+});
+window.addEventListener('online', () => {
+  if (!source) return;
+  // Start over at once rather than wait for EventSource's own retry.
+  source.close();
+  source = null;
+  connect();
+});
 
 /** Closes the stream (sign-out). */
 export function disconnect() {
@@ -39,10 +61,12 @@ export function disconnect() {
   source?.close();
   source = null;
   delete document.body.dataset.live;
+  emit('connection', { up: true });
 }
 
 async function onError() {
   document.body.dataset.live = 'off';
+  emit('connection', { up: false });
   if (probing || !source) return;
   probing = true;
   try {

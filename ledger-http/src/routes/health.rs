@@ -1,5 +1,6 @@
 //! Operational endpoints: health (the report, liveness, readiness),
-//! Prometheus metrics, the OpenAPI document.
+//! Prometheus metrics, the OpenAPI document, the service's user-visible
+//! settings.
 
 pub mod dto;
 
@@ -13,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::dto::Health;
+use crate::dto::{Health, ServiceConfig};
 use crate::error::{ApiError, Problem, STORAGE_RETRY_AFTER_SECS};
 use crate::state::AppState;
 
@@ -24,6 +25,19 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ready))
         .routes(routes!(metrics))
         .routes(routes!(openapi_json))
+        .routes(routes!(service_config))
+}
+
+/// What the dashboard needs to know about how this service runs, before
+/// and after sign-in: the development modes that are on.
+#[utoipa::path(
+    get,
+    path = "/api/config",
+    tag = "operations",
+    responses((status = 200, description = "The service's user-visible settings", body = ServiceConfig))
+)]
+pub async fn service_config(State(state): State<AppState>) -> Json<ServiceConfig> {
+    Json(ServiceConfig { dev_auto_approve_kyc: state.settings().dev_auto_approve_kyc })
 }
 
 /// The service and its storage: `ok`, or `degraded` while storage does

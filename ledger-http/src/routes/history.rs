@@ -9,6 +9,9 @@ use ledger_core::{
     AccountId, Cursor, HistoryFilter, LedgerError, PAGE_SIZE_MAX, PageRequest, TransactionId, TransactionKind,
     TransactionStatus,
 };
+use std::collections::BTreeMap;
+
+use ledger_core::Transaction;
 use rust_decimal::Decimal;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,6 +21,7 @@ use crate::auth::Auth;
 use crate::dto::{HistoryQuery, TransactionDto, TransactionPage};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiPath, ApiQuery};
+use crate::names::counterparty_names;
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -59,8 +63,11 @@ pub async fn history(
     let size = query.limit.unwrap_or(PAGE_SIZE_DEFAULT).min(PAGE_SIZE_MAX);
     let cursor = query.cursor.as_deref().map(str::parse::<Cursor>).transpose()?;
     let page = state.ledger().history(&auth.actor(), &filter, PageRequest { cursor, size }).await?;
+    let reader = auth.authenticated.user.id;
+    let sides: Vec<AccountId> = page.items.iter().flat_map(|t| [t.from_account, t.to_account]).flatten().collect();
+    let names = counterparty_names(state.ledger(), reader, sides).await;
     Ok(Json(TransactionPage {
-        items: page.items.iter().map(TransactionDto::from).collect(),
+        items: page.items.iter().map(|t| named(t, &names)).collect(),
         next_cursor: page.next_cursor.map(|c| c.to_string()),
     }))
 }
@@ -124,5 +131,19 @@ pub async fn get_transaction(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<TransactionDto>, ApiError> {
     let transaction = state.ledger().transaction(&auth.actor(), TransactionId::from_uuid(id)).await?;
-    Ok(Json(TransactionDto::from(&transaction)))
+    let sides = [transaction.from_account, transaction.to_account].into_iter().flatten();
+    let names = counterparty_names(state.ledger(), auth.authenticated.user.id, sides).await;
+    Ok(Json(named(&transaction, &names)))
+}
+
+/// The transaction with the names of the people on its sides that are not
+/// the reader (from `names`, of a whole page).
+fn named(transaction: &Transaction, names: &BTreeMap<Uuid, String>) -> TransactionDto {
+    let mut dto = TransactionDto::from(transaction);
+    for side in [transaction.from_account, transaction.to_account].into_iter().flatten() {
+        if let Some(name) = names.get(side.as_uuid()) {
+            dto.names.insert(*side.as_uuid(), name.clone());
+        }
+    }
+    dto
 }

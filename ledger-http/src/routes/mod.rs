@@ -12,6 +12,7 @@ pub mod health;
 pub mod history;
 pub mod ledger_accounts;
 pub mod money;
+pub mod payees;
 pub mod profile;
 pub mod reversals;
 pub mod webhook;
@@ -30,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(profile::router())
         .merge(accounts::router())
         .merge(money::router())
+        .merge(payees::router())
         .merge(history::router())
         .merge(entries::router())
         .merge(reversals::router())

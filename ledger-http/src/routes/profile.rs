@@ -4,8 +4,8 @@ pub mod dto;
 
 use axum::Json;
 use axum::extract::State;
-use ledger_core::UserId;
-use ledger_core::identity::{KycTransition, ProfilePatch};
+use ledger_core::identity::{KycTransition, ProfilePatch, UserView};
+use ledger_core::{Actor, UserId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -20,6 +20,8 @@ use crate::state::AppState;
 pub const USERS_PAGE_SIZE_MAX: usize = 200;
 /// The page size when none is asked for.
 pub const USERS_PAGE_SIZE_DEFAULT: usize = 50;
+/// How many users one search request reads at most.
+pub const USERS_SEARCH_SCAN_MAX: usize = 5_000;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -69,27 +71,60 @@ pub async fn update_me(
         date_of_birth: body.date_of_birth,
     };
     let user = state.ledger().update_profile(&auth.actor(), auth.authenticated.user.id, patch).await?;
+    state.user_changed(user.id);
     Ok(Json(UserDto::from(&user)))
 }
 
-/// Submits identity documents for review (unverified or rejected -> pending).
+/// Submits one's details for identity review (unverified or rejected ->
+/// pending). The profile must hold what a reviewer checks: a date of birth
+/// and an address (`profile_incomplete` names what is missing). With
+/// `--dev-auto-approve-kyc` the system approves it at once (`verified`).
 #[utoipa::path(
     post,
     path = "/api/me/kyc",
     tag = "profile",
     responses(
-        (status = 200, description = "Submitted; status is now `pending`", body = UserDto),
+        (status = 200, description = "Submitted; status is now `pending` (`verified` in the development mode that approves at once)", body = UserDto),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already pending or verified (`invalid_kyc_transition`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The profile lacks a date of birth or an address (`profile_incomplete`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
 pub async fn submit_kyc(State(state): State<AppState>, auth: Auth) -> Result<Json<UserDto>, ApiError> {
-    let user = state.ledger().submit_kyc(&auth.actor(), auth.authenticated.user.id).await?;
+    let id = auth.authenticated.user.id;
+    let current = state.ledger().user(&auth.actor(), id).await?;
+    let missing = missing_for_review(&current);
+    if !missing.is_empty() {
+        let error = ApiError::unprocessable(
+            "profile_incomplete",
+            format!("add your {} to your profile before submitting it for review", missing.join(" and ")),
+        );
+        return Err(error);
+    }
+    let mut user = state.ledger().submit_kyc(&auth.actor(), id).await?;
+    if state.settings().dev_auto_approve_kyc {
+        tracing::warn!(user = %id, "development mode: KYC approved without review");
+        user = state.ledger().review_kyc(&Actor::System, id, KycTransition::Approve).await?;
+    }
+    state.user_changed(id);
     Ok(Json(UserDto::from(&user)))
 }
 
-/// Users in id order (admins only).
+/// The profile fields a KYC reviewer needs that `user` has not filled in.
+pub fn missing_for_review(user: &UserView) -> Vec<&'static str> {
+    let profile = &user.profile;
+    let mut missing = Vec::new();
+    if profile.date_of_birth.is_none() {
+        missing.push("date of birth");
+    }
+    if profile.address.as_deref().is_none_or(|a| a.trim().is_empty()) {
+        missing.push("address");
+    }
+    missing
+}
+
+/// Users in id order (admins only), optionally only those matching `q`.
 #[utoipa::path(
     get,
     path = "/api/admin/users",
@@ -109,9 +144,38 @@ pub async fn list_users(
 ) -> Result<Json<UserList>, ApiError> {
     let limit = query.limit.unwrap_or(USERS_PAGE_SIZE_DEFAULT).min(USERS_PAGE_SIZE_MAX);
     let after = query.after.map(UserId::from_uuid);
-    let users = state.ledger().users(&auth.actor(), after, limit).await?;
-    let next_after = if users.len() == limit { users.last().map(|u| *u.id.as_uuid()) } else { None };
-    Ok(Json(UserList { items: users.iter().map(UserDto::from).collect(), next_after }))
+    let needle = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase);
+    let Some(needle) = needle else {
+        let users = state.ledger().users(&auth.actor(), after, limit).await?;
+        let next_after = if users.len() == limit { users.last().map(|u| *u.id.as_uuid()) } else { None };
+        return Ok(Json(UserList { items: users.iter().map(UserDto::from).collect(), next_after }));
+    };
+    // A search reads pages in id order until it has `limit` matches or has
+    // read USERS_SEARCH_SCAN_MAX users; `next_after` resumes after the last read.
+    let mut items = Vec::new();
+    let mut cursor = after;
+    let mut scanned = 0;
+    loop {
+        let page = state.ledger().users(&auth.actor(), cursor, USERS_PAGE_SIZE_MAX).await?;
+        let full = page.len() == USERS_PAGE_SIZE_MAX;
+        for user in &page {
+            scanned += 1;
+            cursor = Some(user.id);
+            let name = user.profile.full_name.to_lowercase();
+            if name.contains(&needle) || user.email.as_str().contains(&needle) {
+                items.push(UserDto::from(user));
+                if items.len() == limit {
+                    return Ok(Json(UserList { items, next_after: cursor.map(|c| *c.as_uuid()) }));
+                }
+            }
+        }
+        if !full {
+            return Ok(Json(UserList { items, next_after: None }));
+        }
+        if scanned >= USERS_SEARCH_SCAN_MAX {
+            return Ok(Json(UserList { items, next_after: cursor.map(|c| *c.as_uuid()) }));
+        }
+    }
 }
 
 /// Approves or rejects a pending KYC submission (admins only).
@@ -141,5 +205,6 @@ pub async fn review_kyc(
         KycDecision::Rejected => KycTransition::Reject { reason: body.reason.unwrap_or_default() },
     };
     let user = state.ledger().review_kyc(&auth.actor(), UserId::from_uuid(id), transition).await?;
+    state.user_changed(user.id);
     Ok(Json(UserDto::from(&user)))
 }

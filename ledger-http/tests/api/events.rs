@@ -1,9 +1,12 @@
-//! Server-Sent Events deliver the user's own balance and transaction changes.
+//! Server-Sent Events deliver the user's own balance, transaction and
+//! profile changes.
 
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use futures::StreamExt;
+use ledger_core::identity::KycTransition;
+use ledger_core::{Actor, UserId};
 use tower::ServiceExt;
 
 use ledger_http::state::HttpSettings;
@@ -163,4 +166,54 @@ async fn a_deposit_through_one_instance_reaches_a_stream_on_another() {
     drop(stream);
     drop((a, b));
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&mut conn).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kyc_decision_reaches_the_users_stream_as_a_profile_event() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice@example.com").await;
+    let bob = app.user("bob@example.com").await;
+    let response = app.router.clone().oneshot(app.get("/api/events").bearer(&alice).request()).await.unwrap();
+    let mut stream = response.into_body().into_data_stream();
+    let mut buffer = String::new();
+    let bobs = app.router.clone().oneshot(app.get("/api/events").bearer(&bob).request()).await.unwrap();
+    let mut bob_stream = bobs.into_body().into_data_stream();
+
+    app.complete_profile(&alice).await;
+    let saved = read_until(&mut stream, &mut buffer, |f| f.contains("event: profile")).await;
+    assert!(
+        saved.contains("\"address\":\"1 Main Street\"") && saved.contains("\"kyc_status\":\"unverified\""),
+        "{saved}"
+    );
+    // The stream sends the profile as it is when read: a quick submission
+    // and approval may arrive as one event, never out of order.
+    app.verify(&alice).await;
+    let verified = read_until(&mut stream, &mut buffer, |f| f.contains("\"kyc_status\":\"verified\"")).await;
+    assert!(verified.contains("event: profile"), "{verified}");
+
+    // Bob's stream hears nothing of Alice's profile.
+    let mut bob_buffer = String::new();
+    let heard = tokio::time::timeout(Duration::from_millis(300), bob_stream.next()).await;
+    if let Ok(Some(Ok(chunk))) = heard {
+        bob_buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(!bob_buffer.contains("alice@example.com"), "{bob_buffer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kyc_decision_made_elsewhere_reaches_the_stream_at_its_session_check() {
+    let settings = HttpSettings::default().event_session_check(Duration::from_millis(100));
+    let app = TestApp::with(|b| b.settings(settings)).await;
+    let alice = app.user("alice@example.com").await;
+    app.complete_profile(&alice).await;
+    assert_eq!(app.post("/api/me/kyc").bearer(&alice).send().await.status, StatusCode::OK);
+    let response = app.router.clone().oneshot(app.get("/api/events").bearer(&alice).request()).await.unwrap();
+    let mut stream = response.into_body().into_data_stream();
+    let mut buffer = String::new();
+    // Not through this instance's handlers: as another instance or the
+    // `admin kyc` command would.
+    let id = UserId::from_uuid(alice.id.parse().unwrap());
+    app.state.ledger().review_kyc(&Actor::System, id, KycTransition::Approve).await.unwrap();
+    let verified = read_until(&mut stream, &mut buffer, |f| f.contains("event: profile")).await;
+    assert!(verified.contains("\"kyc_status\":\"verified\""), "{verified}");
 }

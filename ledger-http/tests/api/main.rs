@@ -16,5 +16,6 @@ mod journey;
 mod operate;
 mod ops;
 mod over_time;
+mod people;
 mod publish;
 mod security;

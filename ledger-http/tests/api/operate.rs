@@ -78,6 +78,7 @@ async fn operator_commands(storage: &str) {
     let (alice_email, bob_email) = (client.email("alice"), client.email("bob"));
     let (alice, bob) = (client.user(&alice_email).await, client.user(&bob_email).await);
     for user in [&alice, &bob] {
+        client.complete_profile(user).await;
         let r = client.post("/api/me/kyc").bearer(user).send().await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     }

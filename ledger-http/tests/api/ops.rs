@@ -55,6 +55,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/audit"),
     ("get", "/api/admin/audit/verify"),
     ("get", "/api/events"),
+    ("get", "/api/payees/{number}"),
+    ("get", "/api/config"),
     ("post", "/api/webhooks/transactions"),
 ];
 
@@ -73,7 +75,10 @@ async fn the_openapi_document_covers_every_route() {
     assert_eq!(documented, ROUTES.len(), "documented operations: {:?}", paths.keys().collect::<Vec<_>>());
     // And every documented operation is served (not a 404/405 fallback).
     for (method, path) in ROUTES {
-        let concrete = path.replace("{id}", &uuid::Uuid::nil().to_string()).replace("{code}", "settlement:usd");
+        let concrete = path
+            .replace("{id}", &uuid::Uuid::nil().to_string())
+            .replace("{code}", "settlement:usd")
+            .replace("{number}", "123456789012");
         let method = method.to_uppercase().parse().unwrap();
         let r = app.call(method, &concrete).send().await;
         let code = if r.header("content-type") == Some("application/problem+json") {

@@ -7,6 +7,7 @@
 import * as api from '../api.js';
 import { accountLabel } from '../account.js';
 import { balanceChart } from '../chart.js';
+import { copyButton } from '../clipboard.js';
 import { badge, dateOnly, groupedNumber, h, localDate, pageHead, replace, startOfDay, title } from '../dom.js';
 import { field, formMessage, handleSubmit } from '../forms.js';
 import * as live from '../live.js';
@@ -113,6 +114,38 @@ function statementForm(account) {
   return form;
 }
 
+/**
+ * Closing the account: final, and only with a zero balance and no open
+ * holds (the server decides; its refusal is shown in words). A
+ * confirmation first.
+ */
+function closePanel(account, reload) {
+  const section = h('section', { class: 'panel', 'aria-labelledby': 'close-h' },
+    h('h2', { id: 'close-h', text: 'Close this account' }),
+    h('p', { class: 'card-sub', text: 'Closing is final. The balance must be zero and no hold open; the history stays readable.' }));
+  const start = h('button', { class: 'button ghost danger', type: 'button', text: 'Close account…' });
+  const confirm = h('form', { class: 'confirm', 'aria-label': 'Confirm closing the account', hidden: true },
+    h('p', { class: 'confirm-question', tabindex: '-1', text: `Close ${accountLabel(account)} for good?` }),
+    h('div', { class: 'form-actions' },
+      h('button', { class: 'button danger', type: 'submit', text: 'Yes, close it' }),
+      h('button', { class: 'button ghost', type: 'button', text: 'Cancel', onclick: () => { confirm.hidden = true; start.hidden = false; start.focus(); } })));
+  start.addEventListener('click', () => {
+    start.hidden = true;
+    confirm.hidden = false;
+    confirm.querySelector('.confirm-question').focus();
+  });
+  handleSubmit(confirm, {
+    submit: async () => {
+      const closed = await api.post(`/api/accounts/${encodeURIComponent(account.id)}/close`);
+      announce(`${accountLabel(closed)} is closed.`);
+      await reload();
+      section.replaceWith(h('p', { class: 'form-ok', role: 'status', text: `${accountLabel(closed)} is closed.` }));
+    },
+  });
+  section.append(start, confirm);
+  return section;
+}
+
 /** Renders the account in `params[0]`; returns the cleanup (live subscriptions). */
 export async function render(main, { user, params, query }) {
   const id = params[0];
@@ -141,12 +174,14 @@ export async function render(main, { user, params, query }) {
   replace(main,
     pageHead(account.name || `${title(account.kind)} account`,
       `${title(account.kind)} · ${account.currency} · ${groupedNumber(account.number)}`,
+      copyButton(account.number, `account number ${groupedNumber(account.number)}`),
       own && active ? h('a', { class: 'button small', href: link('pay', ['deposit'], { account: account.id }), text: 'Deposit' }) : null,
       own && active ? h('a', { class: 'button small ghost', href: link('pay', ['transfer'], { account: account.id }), text: 'Transfer' }) : null,
       h('a', { class: 'button small ghost', href: own ? link('accounts') : link('admin'), text: own ? '← All accounts' : '← Admin' })),
     h('section', { class: 'panel', 'aria-label': `Balances of ${accountLabel(account)}`, dataset: { accountId: account.id, accountNumber: account.number } }, figuresSlot),
     h('section', { class: 'panel', 'aria-labelledby': 'chart-h' },
       h('h2', { id: 'chart-h', text: 'Balance over time' }), rangeTabs(account, range), chartSlot),
+    own && account.status !== 'closed' ? closePanel(account, () => load()) : null,
     h('div', { class: 'two-col' },
       h('section', { class: 'panel', 'aria-labelledby': 'recent-h' },
         h('h2', { id: 'recent-h', text: 'Recent transactions' }), recentSlot,

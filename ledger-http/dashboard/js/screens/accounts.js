@@ -4,6 +4,7 @@
 
 import * as api from '../api.js';
 import { accountLabel } from '../account.js';
+import { copyButton } from '../clipboard.js';
 import { badge, groupedNumber, h, pageHead, replace, title } from '../dom.js';
 import { field, formMessage, handleSubmit, select } from '../forms.js';
 import * as live from '../live.js';
@@ -15,14 +16,22 @@ import * as accountPage from './account.js';
 const KINDS = [['checking', 'Checking'], ['savings', 'Savings'], ['investment', 'Investment']];
 const CURRENCIES = [['USD', 'US dollar (USD)'], ['EUR', 'Euro (EUR)'], ['GBP', 'Pound sterling (GBP)']];
 
+/** What a status means for the customer, when it is not plain "active". */
+const STATUS_TEXT = {
+  frozen: 'Frozen by our team: no money can move in or out. Contact support to unfreeze it.',
+  closed: 'Closed: it keeps its history and takes no money.',
+};
+
 function card(account) {
   const active = account.status === 'active';
-  return h('article', { class: 'card', dataset: { accountId: account.id, accountNumber: account.number }, 'aria-label': accountLabel(account) },
+  const label = accountLabel(account);
+  return h('article', { class: `card ${account.status}`, dataset: { accountId: account.id, accountNumber: account.number, status: account.status }, 'aria-label': label },
     h('div', { class: 'card-top' },
       h('div', {},
         h('a', { class: 'card-title', href: link('accounts', [account.id]), text: account.name || `${title(account.kind)} account` }),
         h('div', { class: 'card-sub' }, `${title(account.kind)} · ${account.currency} · `,
-          h('span', { class: 'mono number', text: groupedNumber(account.number) }))),
+          h('span', { class: 'mono number', text: groupedNumber(account.number) }), ' ',
+          copyButton(account.number, `account number ${groupedNumber(account.number)}`))),
       badge(account.status)),
     h('div', {},
       h('div', { class: 'label-small', text: 'Available' }),
@@ -30,11 +39,12 @@ function card(account) {
     h('div', { class: 'figures' },
       h('span', {}, 'Posted ', h('strong', { class: 'posted', text: formatMoney(account.balance.posted, account.currency) })),
       h('span', {}, 'On hold ', h('strong', { class: 'pending', text: formatMoney(account.balance.pending, account.currency) }))),
+    STATUS_TEXT[account.status] ? h('p', { class: 'status-note', text: STATUS_TEXT[account.status] }) : null,
     h('div', { class: 'card-actions' },
-      active ? h('a', { class: 'button small', href: link('pay', ['deposit'], { account: account.id }), text: 'Deposit' }) : null,
-      active ? h('a', { class: 'button small ghost', href: link('pay', ['transfer'], { account: account.id }), text: 'Transfer' }) : null,
-      h('a', { class: 'button small ghost', href: link('history', [], { account_id: account.id }), text: 'History' }),
-      h('a', { class: 'button small ghost', href: link('accounts', [account.id]), text: 'Balance & statement', 'aria-label': `Balance over time and statement of ${accountLabel(account)}` })));
+      active ? h('a', { class: 'button small', href: link('pay', ['deposit'], { account: account.id }), text: 'Deposit', 'aria-label': `Deposit to ${label}` }) : null,
+      active ? h('a', { class: 'button small ghost', href: link('pay', ['transfer'], { account: account.id }), text: 'Transfer', 'aria-label': `Transfer from ${label}` }) : null,
+      h('a', { class: 'button small ghost', href: link('history', [], { account_id: account.id }), text: 'History', 'aria-label': `History of ${label}` }),
+      h('a', { class: 'button small ghost', href: link('accounts', [account.id]), text: 'Details', 'aria-label': `Balance over time and statement of ${label}` })));
 }
 
 function totals(accounts) {
@@ -47,13 +57,26 @@ function totals(accounts) {
     [...byCurrency].map(([currency, amounts], i) => [i ? ' · ' : '', h('strong', { text: formatMoney(sumAmounts(amounts), currency) })]));
 }
 
-function openForm(onOpened) {
+/** The open-account form, behind an "Open an account" button. */
+function openPanel(onOpened) {
+  const toggle = h('button', { class: 'button', type: 'button', 'aria-expanded': 'false', 'aria-controls': 'open-panel', text: 'Open an account' });
   const form = h('form', { 'aria-label': 'Open an account' },
     h('div', { class: 'row' },
       field('Kind', select('kind', KINDS, { value: 'checking' })),
       field('Currency', select('currency', CURRENCIES, { value: 'USD' })),
       field('Name (optional)', h('input', { name: 'name', maxlength: 64, autocomplete: 'off' }), { hint: 'Shown on the card, e.g. "Holiday fund".' })),
-    h('div', { class: 'form-actions' }, h('button', { class: 'button', type: 'submit', text: 'Open account' })));
+    h('div', { class: 'form-actions' },
+      h('button', { class: 'button', type: 'submit', text: 'Open account' }),
+      h('button', { class: 'button ghost', type: 'button', text: 'Cancel', onclick: () => show(false) })));
+  const panel = h('section', { class: 'panel', id: 'open-panel', 'aria-labelledby': 'open-h', hidden: true },
+    h('h2', { id: 'open-h', text: 'Open an account' }), form);
+  const show = (open) => {
+    panel.hidden = !open;
+    toggle.setAttribute('aria-expanded', String(open));
+    if (open) form.elements.namedItem('kind').focus();
+    else toggle.focus();
+  };
+  toggle.addEventListener('click', () => show(panel.hidden));
   handleSubmit(form, {
     submit: async (data) => {
       const name = data.get('name').trim();
@@ -65,7 +88,12 @@ function openForm(onOpened) {
     },
     fieldOf: (error) => ({ invalid_account_name: 'name', invalid_currency: 'currency', invalid_account_kind: 'kind' })[error.code],
   });
-  return form;
+  return { toggle, panel, show };
+}
+
+function flash(el) {
+  el.classList.add('flash');
+  setTimeout(() => el.classList.remove('flash'), 1500);
 }
 
 /** Renders the overview, or one account's page when `params[0]` is its id; returns the cleanup (live subscriptions). */
@@ -77,36 +105,33 @@ export async function render(main, context) {
   const load = async () => {
     const { items } = await api.get('/api/accounts');
     replace(summary, totals(items));
-    replace(list, items.length ? items.map(card) : h('p', { class: 'empty', text: 'No accounts yet. Open your first one below.' }));
+    const before = new Map([...list.querySelectorAll('[data-account-id]')].map((el) => [el.dataset.accountId, el]));
+    replace(list, items.length ? items.map((a) => {
+      const fresh = card(a);
+      const old = before.get(a.id);
+      // A card whose figures changed flashes once.
+      if (old && old.querySelector('.available')?.textContent !== fresh.querySelector('.available').textContent) flash(fresh);
+      return fresh;
+    }) : h('p', { class: 'empty', text: 'No accounts yet. Open your first one with the button above.' }));
     return items;
   };
-  const form = openForm(load);
-  await load();
+  const open = openPanel(load);
+  const items = await load();
   replace(main,
-    pageHead(`Hello, ${user.full_name.split(' ')[0] || user.email}`, 'Your accounts, updated live.'),
+    pageHead(`Hello, ${user.full_name.split(' ')[0] || user.email}`, 'Your accounts, updated live.', open.toggle),
     summary,
-    h('section', { 'aria-label': 'Accounts', class: 'cards' }, list),
-    h('section', { class: 'panel', 'aria-labelledby': 'open-h' }, h('h2', { id: 'open-h', text: 'Open an account' }), form));
+    open.panel,
+    h('section', { 'aria-label': 'Accounts', class: 'cards' }, list));
+  if (!items.length) open.show(true);
 
-  const offBalance = live.on('balance', (balance) => {
-    const el = list.querySelector(`[data-account-id="${balance.account_id}"]`);
-    if (!el) {
-      load();
-      return;
-    }
-    el.querySelector('.available').textContent = formatMoney(balance.available, balance.currency);
-    el.querySelector('.posted').textContent = formatMoney(balance.posted, balance.currency);
-    el.querySelector('.pending').textContent = formatMoney(balance.pending, balance.currency);
-    el.classList.add('flash');
-    setTimeout(() => el.classList.remove('flash'), 1500);
-    // Totals and statuses need every account: re-read them (cheap, and exact).
-    api.get('/api/accounts').then(({ items }) => {
-      replace(summary, totals(items));
-      for (const account of items) {
-        list.querySelector(`[data-account-id="${account.id}"] .badge`)?.replaceWith(badge(account.status));
-      }
-    }).catch(() => {});
-  });
-  const offResync = live.on('resync', () => { load().catch(() => {}); });
-  return () => { offBalance(); offResync(); };
+  // Any change to an account (balance, status) redraws its card from a
+  // fresh read, so buttons and explanations follow the status live.
+  let timer = null;
+  const refresh = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => { load().catch(() => {}); }, 150);
+  };
+  const offBalance = live.on('balance', refresh);
+  const offResync = live.on('resync', refresh);
+  return () => { clearTimeout(timer); offBalance(); offResync(); };
 }

@@ -1,7 +1,8 @@
-// Admin: users with KYC review (approve, or reject with a reason), each
-// user's accounts with freeze and unfreeze (and a link to each account's
-// page), and the audit log with the hash-chain check. The server refuses
-// all of it to customers.
+// Admin: the overview admins land on: who waits for KYC review (approve,
+// or reject with a reason), a user search, each user's accounts with
+// freeze and unfreeze (and a link to each account's page), and the audit
+// log newest first, naming the people and accounts, with the hash-chain
+// check. The server refuses all of it to customers.
 
 import * as api from '../api.js';
 import { accountLabel } from '../account.js';
@@ -9,6 +10,7 @@ import { badge, dateTime, groupedNumber, h, pageHead, replace } from '../dom.js'
 import { field, formMessage, handleSubmit } from '../forms.js';
 import { formatMoney } from '../money.js';
 import { link } from '../router.js';
+import { problemText } from '../problems.js';
 import { announce } from '../status.js';
 
 const USERS_PAGE_SIZE = 50;
@@ -51,7 +53,7 @@ function accountsTable(user, accounts, reload) {
         const updated = await api.post(`/api/accounts/${account.id}/${verb}`);
         announce(`${accountLabel(updated)} is ${updated.status}.`);
       } catch (error) {
-        announce(error.detail);
+        announce(problemText(error));
       }
       await reload();
     },
@@ -78,53 +80,88 @@ async function userDetail(user, slot, reloadUsers) {
     h('p', {}, 'KYC: ', badge(user.kyc_status), user.kyc_reason ? ` — ${user.kyc_reason}` : '',
       user.phone ? ` · ${user.phone}` : '', user.date_of_birth ? ` · born ${user.date_of_birth}` : ''),
     user.address ? h('p', { class: 'card-sub', text: user.address }) : null,
-    user.kyc_status === 'pending' ? kycForm(user, reloadUsers) : null,
+    user.kyc_status === 'pending' ? kycForm(user, async (updated) => {
+      await userDetail(updated, slot, reloadUsers);
+      slot.dispatchEvent(new CustomEvent('decided'));
+    }) : null,
     h('h3', { text: 'Accounts' }), accountsSlot));
 }
 
-function usersPanel() {
-  const section = h('section', { class: 'panel', 'aria-labelledby': 'users-h' });
-  const detail = h('div');
-  const state = { after: '', trail: [], pendingOnly: false, open: null };
+function usersTable(users, detail, reload, label) {
+  const rows = users.map((u) => h('tr', { dataset: { userEmail: u.email } },
+    h('td', { class: 'who-cell' }, h('strong', { text: u.full_name }), h('div', { class: 'card-sub', text: u.email })),
+    h('td', { class: 'hide-narrow' }, badge(u.role)),
+    h('td', {}, badge(u.kyc_status)),
+    h('td', { class: 'hide-narrow', text: dateTime(u.created_at) }),
+    h('td', { class: 'actions-cell' }, h('button', {
+      class: 'button small ghost', type: 'button', text: 'Review', 'aria-label': `Review ${u.email}`,
+      onclick: async () => {
+        detail.dataset.open = u.id;
+        await userDetail(u, detail, reload);
+        detail.querySelector('h3')?.setAttribute('tabindex', '-1');
+        detail.querySelector('h3')?.focus();
+      },
+    }))));
+  return h('div', { class: 'table-wrap' }, h('table', { 'aria-label': label },
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'User' }), h('th', { scope: 'col', class: 'hide-narrow', text: 'Role' }),
+      h('th', { scope: 'col', text: 'KYC' }), h('th', { scope: 'col', class: 'hide-narrow', text: 'Registered' }), h('th', { scope: 'col', text: '' }))),
+    h('tbody', {}, rows)));
+}
+
+/** Users waiting for a KYC decision (from the first pages of users). */
+function pendingPanel(detail) {
+  const section = h('section', { class: 'panel', 'aria-labelledby': 'pending-h' });
   const load = async () => {
-    const page = await api.get('/api/admin/users', { after: state.after, limit: USERS_PAGE_SIZE });
-    const users = state.pendingOnly ? page.items.filter((u) => u.kyc_status === 'pending') : page.items;
-    const toggle = h('label', { class: 'choice' },
-      h('input', { type: 'checkbox', name: 'pending_only', checked: state.pendingOnly, onchange: (e) => { state.pendingOnly = e.target.checked; load(); } }),
-      'Only users waiting for KYC review');
-    const rows = users.map((u) => h('tr', { dataset: { userEmail: u.email } },
-      h('td', {}, h('strong', { text: u.full_name }), h('div', { class: 'card-sub', text: u.email })),
-      h('td', { class: 'hide-narrow' }, badge(u.role)),
-      h('td', {}, badge(u.kyc_status)),
-      h('td', { class: 'hide-narrow', text: dateTime(u.created_at) }),
-      h('td', {}, h('button', {
-        class: 'button small ghost', type: 'button', text: 'Review', 'aria-label': `Review ${u.email}`,
-        onclick: async () => {
-          state.open = u.id;
-          await userDetail(u, detail, async () => { await load(); });
-          detail.querySelector('h3')?.setAttribute('tabindex', '-1');
-          detail.querySelector('h3')?.focus();
-        },
-      }))));
-    replace(section, h('h2', { id: 'users-h', text: 'Users' }), toggle,
-      users.length ? h('div', { class: 'table-wrap' }, h('table', { 'aria-label': 'Users' },
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'User' }), h('th', { scope: 'col', class: 'hide-narrow', text: 'Role' }),
-          h('th', { scope: 'col', text: 'KYC' }), h('th', { scope: 'col', class: 'hide-narrow', text: 'Registered' }), h('th', { scope: 'col', text: '' }))),
-        h('tbody', {}, rows))) : h('p', { class: 'empty', text: 'No users on this page.' }),
-      h('div', { class: 'pager' },
-        state.trail.length ? h('button', { class: 'button ghost small', type: 'button', text: '← Previous', onclick: () => { state.after = state.trail.pop(); load(); } }) : null,
-        page.next_after ? h('button', { class: 'button ghost small', type: 'button', text: 'Next →', onclick: () => { state.trail.push(state.after); state.after = page.next_after; load(); } }) : null),
-      detail);
-    // Keep an open review in sync after a decision.
-    const open = page.items.find((u) => u.id === state.open);
-    if (open) await userDetail(open, detail, async () => { await load(); });
+    const page = await api.get('/api/admin/users', { limit: 200 });
+    const pending = page.items.filter((u) => u.kyc_status === 'pending');
+    replace(section, h('h2', { id: 'pending-h' }, 'Waiting for KYC review ', h('span', { class: 'badge warn', text: String(pending.length) })),
+      pending.length ? usersTable(pending, detail, load, 'Users waiting for KYC review')
+        : h('p', { class: 'empty', text: 'Nobody is waiting for a review.' }));
   };
   return { section, load };
 }
 
+/** Search users by name or email; without a query, all users by registration. */
+function usersPanel(detail) {
+  const section = h('section', { class: 'panel', 'aria-labelledby': 'users-h' });
+  const results = h('div');
+  const state = { q: '', after: '', trail: [] };
+  const form = h('form', { role: 'search', 'aria-label': 'Search users', class: 'search' },
+    field('Name or email', h('input', { name: 'q', type: 'search', autocomplete: 'off', placeholder: 'alice@example.com' })),
+    h('div', { class: 'form-actions' }, h('button', { class: 'button', type: 'submit', text: 'Search' })));
+  const load = async () => {
+    const page = await api.get('/api/admin/users', { q: state.q, after: state.after, limit: USERS_PAGE_SIZE });
+    replace(results,
+      page.items.length ? usersTable(page.items, detail, load, state.q ? `Users matching ${state.q}` : 'Users')
+        : h('p', { class: 'empty', text: state.q ? `Nobody matches "${state.q}".` : 'No users.' }),
+      h('div', { class: 'pager' },
+        state.trail.length ? h('button', { class: 'button ghost small', type: 'button', text: '← Previous', onclick: () => { state.after = state.trail.pop(); load(); } }) : null,
+        page.next_after ? h('button', { class: 'button ghost small', type: 'button', text: 'Next →', onclick: () => { state.trail.push(state.after); state.after = page.next_after; load(); } }) : null));
+  };
+  handleSubmit(form, {
+    submit: async (data) => {
+      state.q = String(data.get('q') ?? '').trim();
+      state.after = '';
+      state.trail = [];
+      await load();
+    },
+  });
+  replace(section, h('h2', { id: 'users-h', text: 'Users' }), form, results);
+  return { section, load };
+}
+
+/** "Alice Archer <alice@…>" for `user:<id>`, as the page's `names` say; else the raw name. */
+function named(raw, names) {
+  const name = names?.[raw];
+  if (name) return h('span', { title: raw, text: name });
+  if (raw === 'system') return h('span', { text: 'The system' });
+  return h('span', { class: 'mono', text: raw });
+}
+
 function auditPanel() {
   const section = h('section', { class: 'panel', 'aria-labelledby': 'audit-h' });
-  const state = { after: 0, trail: [] };
+  // Newest first: `before` is the cursor (0: the newest page).
+  const state = { before: 0, trail: [] };
   const verify = h('form', { 'aria-label': 'Verify the audit chain' },
     h('div', { class: 'form-actions' }, h('button', { class: 'button', type: 'submit', text: 'Verify the hash chain' })));
   handleSubmit(verify, {
@@ -132,10 +169,8 @@ function auditPanel() {
       const result = await api.get('/api/admin/audit/verify');
       if (result.valid) {
         formMessage(verify, 'ok', `Chain intact: ${result.sequence} records verified. Head hash ${result.hash.slice(0, 16)}…`);
-        // Show the newest records, up to the verified head.
-        const latest = Math.max(0, result.sequence - AUDIT_PAGE_SIZE);
-        state.trail = latest > 0 ? [0] : [];
-        state.after = latest;
+        state.before = 0;
+        state.trail = [];
         await load();
       } else {
         formMessage(verify, 'error', `Chain broken: ${result.error}`);
@@ -143,32 +178,38 @@ function auditPanel() {
     },
   });
   const load = async () => {
-    const page = await api.get('/api/audit', { after: state.after, limit: AUDIT_PAGE_SIZE });
+    const page = await api.get('/api/audit', { before: state.before, limit: AUDIT_PAGE_SIZE });
     replace(section, h('h2', { id: 'audit-h', text: 'Audit log' }),
-      h('p', { class: 'card-sub', text: 'Append-only and hash-chained: each record carries the hash of the one before it.' }),
+      h('p', { class: 'card-sub', text: 'Newest first. Append-only and hash-chained: each record carries the hash of the one before it.' }),
       verify,
       h('div', { class: 'table-wrap' }, h('table', { 'aria-label': 'Audit records' },
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col', class: 'num', text: '#' }), h('th', { scope: 'col', text: 'When' }),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col', class: 'num hide-narrow', text: '#' }), h('th', { scope: 'col', text: 'When' }),
           h('th', { scope: 'col', text: 'Action' }), h('th', { scope: 'col', class: 'hide-narrow', text: 'Actor' }),
-          h('th', { scope: 'col', class: 'hide-narrow', text: 'Target' }), h('th', { scope: 'col', text: 'Outcome' }))),
-        h('tbody', {}, page.items.map((r) => h('tr', {},
-          h('td', { class: 'num', text: String(r.sequence) }),
-          h('td', { text: dateTime(r.at) }),
-          h('td', {}, h('code', { text: r.action }), r.reason ? h('div', { class: 'card-sub', text: r.reason }) : null),
-          h('td', { class: 'hide-narrow mono', text: r.actor }),
-          h('td', { class: 'hide-narrow mono', text: r.target }),
-          h('td', {}, badge(r.outcome))))))),
+          h('th', { scope: 'col', class: 'hide-narrow', text: 'Target' }), h('th', { scope: 'col', class: 'hide-narrow', text: 'Outcome' }))),
+        h('tbody', {}, page.items.map((r) => h('tr', { dataset: { sequence: r.sequence } },
+          h('td', { class: 'num hide-narrow', text: String(r.sequence) }),
+          h('td', { class: 'when-cell', text: dateTime(r.at) }),
+          h('td', { class: 'what' }, h('code', { text: r.action }), r.code ? h('div', { class: 'card-sub', text: r.code }) : null,
+            r.outcome !== 'accepted' ? h('div', { class: 'show-narrow' }, badge(r.outcome)) : null,
+            h('div', { class: 'card-sub show-narrow' }, named(r.actor, page.names), ' → ', named(r.target, page.names))),
+          h('td', { class: 'hide-narrow actor' }, named(r.actor, page.names)),
+          h('td', { class: 'hide-narrow target' }, named(r.target, page.names)),
+          h('td', { class: 'hide-narrow' }, badge(r.outcome))))))),
       h('div', { class: 'pager' },
-        state.trail.length ? h('button', { class: 'button ghost small', type: 'button', text: '← Earlier', onclick: () => { state.after = state.trail.pop(); load(); } }) : null,
-        page.next_after ? h('button', { class: 'button ghost small', type: 'button', text: 'Later →', onclick: () => { state.trail.push(state.after); state.after = page.next_after; load(); } }) : null));
+        state.trail.length ? h('button', { class: 'button ghost small', type: 'button', text: '← Newer', onclick: () => { state.before = state.trail.pop(); load(); } }) : null,
+        page.next_before ? h('button', { class: 'button ghost small', type: 'button', text: 'Older →', onclick: () => { state.trail.push(state.before); state.before = page.next_before; load(); } }) : null));
   };
   return { section, load };
 }
 
-/** Renders the users and audit panels. */
+/** Renders the admin's overview: reviews waiting, user search, the audit log. */
 export async function render(main) {
-  const users = usersPanel();
+  const detail = h('div', { class: 'user-detail-slot' });
+  const pending = pendingPanel(detail);
+  const users = usersPanel(detail);
   const audit = auditPanel();
-  await Promise.all([users.load(), audit.load()]);
-  replace(main, pageHead('Administration', 'KYC reviews, account freezes and the audit trail.'), users.section, audit.section);
+  await Promise.all([pending.load(), users.load(), audit.load()]);
+  detail.addEventListener('decided', () => { Promise.all([pending.load(), users.load(), audit.load()]).catch(() => {}); });
+  replace(main, pageHead('Administration', 'KYC reviews, users and their accounts, and the audit trail.'),
+    pending.section, detail, users.section, audit.section);
 }

@@ -7,11 +7,13 @@
 import * as api from '../api.js';
 import { accountLabel, accountOption } from '../account.js';
 import { badge, dateTime, h, pageHead, replace, startOfDay, title } from '../dom.js';
-import { IdempotencyKeys, field, handleSubmit, select } from '../forms.js';
+import { IdempotencyKeys, field, handleSubmit, select, setFieldError } from '../forms.js';
 import * as live from '../live.js';
 import { checkAmount, compareAmounts, formatMoney, negate, plainAmount, sumAmounts } from '../money.js';
+import { problemText } from '../problems.js';
 import { go, link } from '../router.js';
 import { announce } from '../status.js';
+import { decidesHold, holdPanel } from './hold.js';
 
 const PAGE_SIZE = 20;
 /** Ledger accounts named on a detail view (one page; others are fetched one by one). */
@@ -44,9 +46,12 @@ function filterForm(accounts, query) {
       const max = data.get('max_amount').trim();
       const from = data.get('from');
       const to = data.get('to');
+      const minOk = !min || PLAIN_AMOUNT.test(min);
+      const maxOk = !max || PLAIN_AMOUNT.test(max);
       return {
-        min_amount: min && !PLAIN_AMOUNT.test(min) ? 'Enter a plain amount like 10 or 10.50.' : null,
-        max_amount: max && !PLAIN_AMOUNT.test(max) ? 'Enter a plain amount like 10 or 10.50.' : null,
+        min_amount: minOk ? null : 'Enter a plain amount like 10 or 10.50.',
+        max_amount: maxOk ? (min && max && minOk && compareAmounts(min, max) > 0 ? 'The maximum is below the minimum.' : null)
+          : 'Enter a plain amount like 10 or 10.50.',
         to: from && to && to < from ? 'The end date is before the start date.' : null,
       };
     },
@@ -85,9 +90,19 @@ function signedAmount(t, mine) {
   return h('span', { text: money });
 }
 
-function side(id, byId) {
+/** How the reader knows the account `id`: theirs by label, someone else's by name ("Alice N."). */
+function side(id, byId, names = {}) {
   if (!id) return '';
-  return byId.get(id) ? accountLabel(byId.get(id)) : 'Another customer';
+  if (byId.get(id)) return accountLabel(byId.get(id));
+  return names[id] ?? 'Another customer';
+}
+
+/** The transaction's date, short, on two lines that never wrap: "Dec 3, 2026" over "2:05 PM". */
+function when(iso) {
+  const date = new Date(iso);
+  return h('time', { datetime: iso, class: 'when' },
+    h('span', { class: 'when-date', text: date.toLocaleDateString(undefined, { dateStyle: 'medium' }) }),
+    h('span', { class: 'when-time', text: date.toLocaleTimeString(undefined, { timeStyle: 'short' }) }));
 }
 
 /**
@@ -99,23 +114,38 @@ export function transactionsTable(items, byId, mine, empty = 'No transactions ma
   return h('div', { class: 'table-wrap' }, h('table', { 'aria-label': 'Transactions, newest first' },
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col', text: 'Date' }), h('th', { scope: 'col', text: 'Description' }),
-      h('th', { scope: 'col', class: 'hide-narrow', text: 'Kind' }), h('th', { scope: 'col', text: 'Status' }),
+      h('th', { scope: 'col', class: 'hide-narrow', text: 'Kind' }), h('th', { scope: 'col', class: 'hide-narrow', text: 'Status' }),
       h('th', { scope: 'col', class: 'num', text: 'Amount' }))),
     h('tbody', {}, items.map((t) => {
       const href = link('history', [t.id]);
-      const counterpart = t.to_account_id && mine.has(t.to_account_id) ? t.from_account_id : t.to_account_id;
-      const what = t.description || (counterpart ? `${title(t.kind)} · ${side(counterpart, byId)}` : title(t.kind));
+      const into = t.to_account_id && mine.has(t.to_account_id);
+      const counterpart = into ? t.from_account_id : t.to_account_id;
+      const other = counterpart ? side(counterpart, byId, t.names) : '';
+      const sub = other ? `${title(t.kind)} ${into ? 'from' : 'to'} ${other}` : title(t.kind);
       return h('tr', { class: 'clickable', dataset: { transactionId: t.id, kind: t.kind }, onclick: () => { location.hash = href; } },
-        h('td', { text: dateTime(t.created_at) }),
-        h('td', {}, h('a', { href, text: what })),
+        h('td', {}, when(t.created_at)),
+        h('td', { class: 'what' }, h('a', { href, text: t.description || sub }),
+          t.description ? h('div', { class: 'card-sub counterparty', text: sub }) : null,
+          t.status !== 'posted' ? h('div', { class: 'show-narrow' }, badge(t.status)) : null),
         h('td', { class: 'hide-narrow', text: title(t.kind) }),
-        h('td', {}, badge(t.status)),
+        h('td', { class: 'hide-narrow' }, badge(t.status)),
         h('td', { class: 'num' }, signedAmount(t, mine)));
     }))));
 }
 
 async function list(main, query) {
-  const [{ items: accounts }, page] = await Promise.all([api.get('/api/accounts'), api.get('/api/transactions', apiQuery(query))]);
+  const { items: accounts } = await api.get('/api/accounts');
+  let page;
+  let failure = null;
+  try {
+    page = await api.get('/api/transactions', apiQuery(query));
+  } catch (error) {
+    // Filters the server refuses (an address typed by hand) are the form's
+    // error: the page, and the filters to correct, stay.
+    if (error.status === 401 || error.status === 0 || error.status >= 500) throw error;
+    failure = error;
+    page = { items: [], next_cursor: null };
+  }
   lastQuery = query;
   const byId = new Map(accounts.map((a) => [a.id, a]));
   const mine = new Set(accounts.map((a) => a.id));
@@ -130,11 +160,22 @@ async function list(main, query) {
     onclick: () => { trail.push(query.cursor ?? ''); go('history', [], { ...filters, cursor: page.next_cursor }); },
   }) : null;
   const fresh = h('div', { role: 'status' });
+  const form = filterForm(accounts, query);
+  const active = FILTERS.filter((k) => query[k]).length;
+  const narrow = window.matchMedia('(max-width: 760px)').matches;
+  const filtersPanel = h('details', { class: 'panel filters-panel', open: !narrow || Boolean(failure) },
+    h('summary', {}, h('h2', { text: active ? `Filters (${active} on)` : 'Filters' })), form);
   replace(main,
     pageHead('History', 'Newest first. Click a row for details.'),
-    h('section', { class: 'panel' }, h('h2', { text: 'Filters' }), filterForm(accounts, query)),
-    h('section', { class: 'panel', 'aria-label': 'Transactions' }, fresh, transactionsTable(page.items, byId, mine),
+    filtersPanel,
+    h('section', { class: 'panel', 'aria-label': 'Transactions' }, fresh,
+      failure ? h('p', { class: 'form-error', role: 'alert', text: problemText(failure) }) : transactionsTable(page.items, byId, mine),
       h('div', { class: 'pager' }, h('span', { class: 'where', text: `${page.items.length} shown${query.cursor ? ' (older page)' : ''}` }), newer, older)));
+  if (failure) {
+    const { min_amount: min, max_amount: max } = query;
+    const inverted = PLAIN_AMOUNT.test(min ?? '') && PLAIN_AMOUNT.test(max ?? '') && compareAmounts(min, max) > 0;
+    if (inverted) setFieldError(form, 'max_amount', 'The maximum is below the minimum.');
+  }
   // New activity while reading the first page: offer to refresh rather than move rows under the cursor.
   return live.on('transaction', () => {
     replace(fresh, h('p', { class: 'notice' }, 'New activity. ',
@@ -163,7 +204,7 @@ async function postingNames(t, accounts, user) {
   }
   for (const id of unknown()) {
     const customer = id === t.from_account_id || id === t.to_account_id;
-    names.set(id, { label: customer ? 'Another customer' : 'Ledger account' });
+    names.set(id, { label: customer ? (t.names?.[id] ?? 'Another customer') : 'Ledger account' });
   }
   return names;
 }
@@ -308,8 +349,8 @@ async function detail(main, id, user, notice) {
       row('Amount', signedAmount(t, mine)),
       row('Status', badge(t.status)),
       row('Kind', title(t.kind)),
-      row('From', t.from_account_id ? names.get(t.from_account_id)?.label ?? side(t.from_account_id, byId) : null),
-      row('To', t.to_account_id ? names.get(t.to_account_id)?.label ?? side(t.to_account_id, byId) : null),
+      row('From', t.from_account_id ? names.get(t.from_account_id)?.label ?? side(t.from_account_id, byId, t.names) : null),
+      row('To', t.to_account_id ? names.get(t.to_account_id)?.label ?? side(t.to_account_id, byId, t.names) : null),
       row('Description', t.description),
       row('Reverses', reverses),
       row('Reversed', t.reversed_amount ? h('span', { class: 'reversed', text: reversedText(t) }) : null),
@@ -322,6 +363,12 @@ async function detail(main, id, user, notice) {
     t.postings?.length ? h('section', { class: 'panel', 'aria-labelledby': 'postings-h' },
       h('h2', { id: 'postings-h', text: t.postings.length === 1 ? 'Posting' : `Postings (${t.postings.length})` }),
       postingsTable(t, names)) : null,
+    decidesHold(t, mine, user) ? holdPanel(t, async (done, verb) => {
+      const note = h('div', { class: 'form-ok', role: 'status', tabindex: '-1' },
+        `Hold ${verb}${verb === 'captured' ? `: ${formatMoney(done.captured_amount ?? done.amount, done.currency)}` : ''}.`);
+      await detail(main, id, user, note);
+      note.focus();
+    }) : null,
     canReverse ? reversePanel(t, async (reversal) => {
       const done = h('div', { class: 'form-ok', role: 'status', tabindex: '-1' },
         `Reversed ${formatMoney(reversal.amount, reversal.currency)}. `,

@@ -1,28 +1,30 @@
-// Profile: edit one's details; KYC status and submission for review.
+// Profile: edit one's details; KYC status and submission for review. The
+// KYC panel says what is missing before a submission, and the page follows
+// the user live (`profile` events: a decision arrives without a reload).
 
 import * as api from '../api.js';
 import { badge, h, pageHead, replace } from '../dom.js';
-import { field, formMessage, handleSubmit } from '../forms.js';
+import { field, formMessage, handleSubmit, setFieldError } from '../forms.js';
+import { autoApprovesKyc } from '../dev_mode.js';
+import * as live from '../live.js';
 import * as session from '../session.js';
 import { announce } from '../status.js';
 
 const FIELDS = ['full_name', 'phone', 'address', 'date_of_birth'];
 
 const KYC_TEXT = {
-  unverified: 'Verify your identity to withdraw and send transfers. Submit your details for review.',
-  pending: 'Your details are with our team for review. We will update this page when it is done.',
+  unverified: 'Verify your identity to withdraw, send transfers and place holds. Complete your details, then submit them for review.',
+  pending: 'Your details are with our team for review. This page updates by itself when they decide.',
   verified: 'Your identity is verified. Every feature is open to you.',
   rejected: 'Your last submission was rejected. Correct your details and submit again.',
 };
 
-/** Which profile field a server message is about (the core names it in words). */
-function fieldOfProfileError(error) {
-  if (error.code !== 'invalid_profile') return undefined;
-  const text = error.detail.toLowerCase();
-  if (text.includes('phone')) return 'phone';
-  if (text.includes('birth') || text.includes('date')) return 'date_of_birth';
-  if (text.includes('address')) return 'address';
-  return 'full_name';
+/** The details a reviewer needs that the profile lacks, as [field, words]. */
+function missingForReview(user) {
+  return [
+    ['date_of_birth', 'your date of birth'],
+    ['address', 'your address'],
+  ].filter(([name]) => !String(user[name] ?? '').trim());
 }
 
 function profileForm(user, onSaved) {
@@ -58,40 +60,68 @@ function profileForm(user, onSaved) {
       announce('Profile saved.');
       onSaved(updated);
     },
-    fieldOf: fieldOfProfileError,
+    fieldOf: () => undefined,
   });
   return form;
 }
 
 function kycPanel(user, onChange) {
   const canSubmit = user.kyc_status === 'unverified' || user.kyc_status === 'rejected';
-  const button = h('button', { class: 'button', type: 'submit', text: 'Submit for verification' });
+  const missing = missingForReview(user);
+  const button = h('button', { class: 'button', type: 'submit', text: 'Submit for verification', 'aria-describedby': missing.length ? 'kyc-missing' : null });
   const form = h('form', { 'aria-label': 'Identity verification' }, h('div', { class: 'form-actions' }, button));
   handleSubmit(form, {
+    validate: () => {
+      if (!missing.length) return {};
+      // The fields to fill are in the profile form: mark them, and go to the first.
+      const profile = document.querySelector('form[aria-label="Profile"]');
+      for (const [name] of missing) if (profile) setFieldError(profile, name, 'Needed for identity review.');
+      queueMicrotask(() => profile?.elements.namedItem(missing[0][0])?.focus());
+      return { kyc: `Add ${missing.map(([, w]) => w).join(' and ')} to your details first.` };
+    },
     submit: async () => {
       const updated = await api.post('/api/me/kyc');
       session.remember(updated);
-      announce('Submitted for verification.');
+      announce(updated.kyc_status === 'verified' ? 'Identity verified.' : 'Submitted for verification.');
       onChange(updated);
     },
   });
+  const focusField = (name) => (event) => {
+    event.preventDefault();
+    document.querySelector(`[name="${name}"]`)?.focus();
+  };
   return h('section', { class: 'panel', 'aria-labelledby': 'kyc-h', id: 'kyc' },
     h('h2', { id: 'kyc-h' }, 'Identity verification ', badge(user.kyc_status)),
     h('p', { text: KYC_TEXT[user.kyc_status] ?? '' }),
     user.kyc_status === 'rejected' && user.kyc_reason ? h('p', { class: 'form-error', text: `Reason: ${user.kyc_reason}` }) : null,
+    canSubmit && missing.length ? h('div', { class: 'notice', id: 'kyc-missing' },
+      h('p', { text: 'Before you submit, add what our team reviews:' }),
+      h('ul', {}, missing.map(([name, words]) => h('li', {}, h('a', { href: '#kyc', text: words, onclick: focusField(name) }))))) : null,
+    canSubmit && autoApprovesKyc() ? h('p', { class: 'card-sub dev-note', text: 'Development mode: your submission will be approved at once.' }) : null,
     canSubmit ? form : null);
 }
 
-/** Renders the profile and KYC panels. */
+/** Renders the profile and KYC panels; returns the cleanup (live subscription). */
 export async function render(main) {
   const user = await api.get('/api/me');
   session.remember(user);
-  const draw = (current) => {
-    replace(main,
-      pageHead('Profile', `Customer since ${new Date(current.created_at).toLocaleDateString()}.`),
-      h('div', { class: 'two-col' },
-        h('section', { class: 'panel', 'aria-labelledby': 'profile-h' }, h('h2', { id: 'profile-h', text: 'Your details' }), profileForm(current, () => {})),
-        kycPanel(current, draw)));
+  let shown = user;
+  const kycSlot = h('div');
+  const drawKyc = (current) => {
+    shown = current;
+    replace(kycSlot, kycPanel(current, drawKyc));
   };
-  draw(user);
+  replace(main,
+    pageHead('Profile', `Customer since ${new Date(user.created_at).toLocaleDateString()}.`),
+    h('div', { class: 'two-col' },
+      h('section', { class: 'panel', 'aria-labelledby': 'profile-h' }, h('h2', { id: 'profile-h', text: 'Your details' }),
+        profileForm(user, (updated) => drawKyc(updated))),
+      kycSlot));
+  drawKyc(user);
+  // A KYC decision (or a change made in another browser) arrives live; the
+  // form being edited keeps what the customer typed.
+  return live.on('profile', (updated) => {
+    if (updated.kyc_status !== shown.kyc_status) announce(`Identity verification: ${updated.kyc_status}.`);
+    drawKyc(updated);
+  });
 }

@@ -4,6 +4,7 @@
 import * as api from '../api.js';
 import { dateTime, h, pageHead, replace } from '../dom.js';
 import { field, formMessage, handleSubmit } from '../forms.js';
+import { problemText } from '../problems.js';
 import { announce } from '../status.js';
 
 const PASSWORD_LEN_MIN = 10;
@@ -30,7 +31,7 @@ function sessionsPanel(sessions, reload) {
           await api.del(`/api/auth/sessions/${s.id}`);
           announce(`Session on ${device(s)} revoked.`);
         } catch (error) {
-          announce(error.detail);
+          announce(problemText(error));
         }
         await reload();
       },

@@ -16,6 +16,9 @@ use utoipa::{IntoParams, ToSchema};
 pub struct AuditQuery {
     /// Records after this sequence (from `next_after`; default 0).
     pub after: Option<u64>,
+    /// Newest first instead (admins only): records before this sequence,
+    /// from `next_before`; `0` starts at the newest record. Not with `after`.
+    pub before: Option<u64>,
     /// Page size, 1 to 1000 (default 100).
     pub limit: Option<usize>,
 }
@@ -69,13 +72,21 @@ impl From<&AuditRecord> for AuditRecordDto {
     }
 }
 
-/// A page of audit records, oldest first.
+/// A page of audit records, oldest first (newest first with `before`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AuditPage {
     /// The records.
     pub items: Vec<AuditRecordDto>,
     /// Pass as `after` for the next page; `null` when this page was not full.
     pub next_after: Option<u64>,
+    /// With `before`: pass as `before` for the next (older) page; `null` at the oldest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<u64>,
+    /// For admins: who the page's actors and targets are, by their
+    /// `user:<id>` or `account:<id>` name ("Alice Archer <alice@example.com>",
+    /// "Checking 1234 5678 9012").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub names: BTreeMap<String, String>,
 }
 
 /// The result of verifying the audit chain.

@@ -24,3 +24,11 @@ pub struct Health {
     #[serde(default)]
     pub degraded_sinks: Vec<DegradedSink>,
 }
+
+/// `GET /api/config`: the service's settings a user should see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ServiceConfig {
+    /// Development mode: KYC submissions are approved at once without
+    /// review (`--dev-auto-approve-kyc`). Never on in production.
+    pub dev_auto_approve_kyc: bool,
+}

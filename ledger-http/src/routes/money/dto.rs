@@ -143,6 +143,11 @@ pub struct TransactionDto {
     /// How much of it reversals have moved back (absent when nothing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reversed_amount: Option<String>,
+    /// In history and transaction reads: the other people whose customer
+    /// accounts it touches, by account id, as they are shown to others
+    /// ("Alice N."); absent when none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub names: BTreeMap<Uuid, String>,
 }
 
 /// One movement of a transaction.
@@ -191,6 +196,7 @@ impl From<&Transaction> for TransactionDto {
             metadata: metadata_map(&t.metadata),
             reverses: t.reverses.map(|r| *r.as_uuid()),
             reversed_amount: (!t.reversed_amount.is_zero()).then(|| format_minor(t.reversed_amount, t.currency)),
+            names: BTreeMap::new(),
         }
     }
 }

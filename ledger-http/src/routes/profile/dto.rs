@@ -110,6 +110,9 @@ pub struct UsersQuery {
     pub after: Option<Uuid>,
     /// Page size, 1 to 200 (default 50).
     pub limit: Option<usize>,
+    /// Only users whose name or email contains this text (any case). A
+    /// search reads at most 5,000 users per page; `next_after` continues it.
+    pub q: Option<String>,
 }
 
 /// A page of users.

@@ -212,7 +212,11 @@ pub async fn cross_user_isolation(app: &Client) {
     // No route with an id escapes: the probes cover the document exactly.
     let probed: BTreeSet<_> =
         foreign.iter().filter_map(|p| p.template.map(|t| (p.method.to_string(), t.to_owned()))).collect();
-    let documented = routes_with_path_parameters(app).await;
+    let mut documented = routes_with_path_parameters(app).await;
+    // Confirmation of payee answers for other people's account numbers by
+    // design (a transfer may credit anyone's); what it tells and how often
+    // is tested in `people.rs`.
+    assert!(documented.remove(&("GET".to_owned(), "/api/payees/{number}".to_owned())));
     assert_eq!(probed, documented, "routes with a path parameter and no cross-user probe, or stale probes");
 
     let before = victim_view(app, &bob).await;
