@@ -354,6 +354,13 @@ pub enum LedgerError {
         /// The current status.
         from: crate::identity::KycStatus,
     },
+    /// A KYC submission whose profile lacks what a reviewer checks (see
+    /// [`Profile::missing_for_review`](crate::identity::Profile::missing_for_review)).
+    #[error("add your {} to your profile before submitting it for review", missing.join(" and "))]
+    ProfileIncomplete {
+        /// The missing fields, in words (`date of birth`, `address`).
+        missing: Vec<&'static str>,
+    },
     /// Hashing a password failed (bad parameters); never the user's fault.
     #[error("password hashing failed")]
     PasswordHashing,
@@ -431,6 +438,7 @@ impl LedgerError {
             InvalidResetToken => "invalid_reset_token",
             EmailTaken => "email_taken",
             InvalidKycTransition { .. } => "invalid_kyc_transition",
+            ProfileIncomplete { .. } => "profile_incomplete",
             PasswordHashing => "password_hashing",
             AccountNotFound { .. } => "account_not_found",
             AccountNumberNotFound { .. } => "account_number_not_found",
@@ -502,6 +510,7 @@ impl LedgerError {
             | WeakPassword(_)
             | InvalidProfile(_)
             | InvalidKycReason
+            | ProfileIncomplete { .. }
             | InvalidDeviceLabel
             | InternalAccount { .. }
             | CurrencyMismatch { .. }

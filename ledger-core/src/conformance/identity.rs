@@ -39,6 +39,17 @@ pub(super) async fn register(h: &Harness, email: &str) -> UserView {
     h.ledger.register(registration(email)).await.expect("registration")
 }
 
+/// Fills in what a KYC reviewer checks (a date of birth and an address), as
+/// a customer must before submitting.
+pub(super) async fn complete_profile(h: &Harness, actor: &Actor, user: UserId) {
+    let patch = ProfilePatch {
+        address: Some(Some("1 Main Street, Springfield".into())),
+        date_of_birth: Some(chrono::NaiveDate::from_ymd_opt(1990, 5, 17)),
+        ..Default::default()
+    };
+    h.ledger.update_profile(actor, user, patch).await.expect("complete the profile");
+}
+
 pub(super) fn device(label: &str, ip: [u8; 4]) -> Device {
     Device::new(Some("Mozilla/5.0 (X11; Linux x86_64)"), Some(IpAddr::V4(Ipv4Addr::from(ip))), Some(label))
         .expect("valid device")
@@ -62,6 +73,7 @@ pub(super) async fn customer(h: &Harness, email: &str, funds: &str, verified: bo
     let user = register(h, email).await;
     let actor = Actor::customer(user.id);
     if verified {
+        complete_profile(h, &actor, user.id).await;
         h.ledger.submit_kyc(&actor, user.id).await.expect("submit");
         let admin = admin(h).await;
         h.ledger.review_kyc(&admin, user.id, KycTransition::Approve).await.expect("approve");
@@ -359,6 +371,15 @@ pub async fn kyc_follows_its_transitions_and_only_admins_decide(h: Harness) {
         async move { ledger.review_kyc(&a, user.id, KycTransition::Approve).await }
     };
     assert_eq!(code(approve(admin).await), Err("invalid_kyc_transition"), "nothing submitted yet");
+    assert_eq!(code(h.ledger.submit_kyc(&me, user.id).await), Err("profile_incomplete"), "nothing to review");
+    assert_last_audit_rejected(&h, "profile_incomplete").await;
+    let unchanged = h.ledger.user(&me, user.id).await.map(|u| u.kyc_status);
+    assert_eq!(unchanged, Ok(KycStatus::Unverified));
+    let half = ProfilePatch { address: Some(Some("1 Main Street".into())), ..Default::default() };
+    h.ledger.update_profile(&me, user.id, half).await.expect("an address");
+    let refused = h.ledger.submit_kyc(&me, user.id).await;
+    assert_eq!(refused, Err(LedgerError::ProfileIncomplete { missing: vec!["date of birth"] }));
+    complete_profile(&h, &me, user.id).await;
     assert_eq!(h.ledger.submit_kyc(&me, user.id).await.map(|u| u.kyc_status), Ok(KycStatus::Pending));
     assert_eq!(code(h.ledger.submit_kyc(&me, user.id).await), Err("invalid_kyc_transition"));
     assert_eq!(code(approve(me).await), Err("forbidden"), "customers cannot approve themselves");
@@ -412,6 +433,7 @@ pub async fn kyc_policy_blocks_unverified_customers_moving_money_out(h: Harness)
     }
     assert_eq!(h.ledger.balance(&me, account.id).await.map(|b| b.posted), Ok(Decimal::from(50)));
     let user = me.user_id().expect("a user");
+    complete_profile(&h, &me, user).await;
     h.ledger.submit_kyc(&me, user).await.expect("submit");
     let admin = admin(&h).await;
     h.ledger.review_kyc(&admin, user, KycTransition::Approve).await.expect("approve");

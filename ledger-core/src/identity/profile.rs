@@ -31,6 +31,21 @@ pub struct Profile {
     pub date_of_birth: Option<NaiveDate>,
 }
 
+impl Profile {
+    /// The fields a KYC reviewer checks that are not filled in, in words:
+    /// a date of birth and an address. A submission needs none missing.
+    pub fn missing_for_review(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        if self.date_of_birth.is_none() {
+            missing.push("date of birth");
+        }
+        if self.address.as_deref().is_none_or(|a| a.trim().is_empty()) {
+            missing.push("address");
+        }
+        missing
+    }
+}
+
 /// A partial update: `None` leaves a field alone; `Some(None)` clears it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfilePatch {

@@ -186,6 +186,12 @@ impl Working {
             Op::ChangeKyc { user, transition } => {
                 let user = self.identity.user_mut(*user, self.at)?;
                 user.kyc_status = transition.apply(user.kyc_status)?;
+                // Judged on the stored profile, in the commit: a reviewer
+                // must have something to review.
+                let missing = user.profile.missing_for_review();
+                if matches!(transition, KycTransition::Submit) && !missing.is_empty() {
+                    return Err(LedgerError::ProfileIncomplete { missing });
+                }
                 user.kyc_reason = match transition {
                     KycTransition::Reject { reason } => Some(reason.trim().to_owned()),
                     _ => None,

@@ -4,7 +4,7 @@ pub mod dto;
 
 use axum::Json;
 use axum::extract::State;
-use ledger_core::identity::{KycTransition, ProfilePatch, UserView};
+use ledger_core::identity::{KycTransition, ProfilePatch};
 use ledger_core::{Actor, UserId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -93,15 +93,6 @@ pub async fn update_me(
 )]
 pub async fn submit_kyc(State(state): State<AppState>, auth: Auth) -> Result<Json<UserDto>, ApiError> {
     let id = auth.authenticated.user.id;
-    let current = state.ledger().user(&auth.actor(), id).await?;
-    let missing = missing_for_review(&current);
-    if !missing.is_empty() {
-        let error = ApiError::unprocessable(
-            "profile_incomplete",
-            format!("add your {} to your profile before submitting it for review", missing.join(" and ")),
-        );
-        return Err(error);
-    }
     let mut user = state.ledger().submit_kyc(&auth.actor(), id).await?;
     if state.settings().dev_auto_approve_kyc {
         tracing::warn!(user = %id, "development mode: KYC approved without review");
@@ -109,19 +100,6 @@ pub async fn submit_kyc(State(state): State<AppState>, auth: Auth) -> Result<Jso
     }
     state.user_changed(id);
     Ok(Json(UserDto::from(&user)))
-}
-
-/// The profile fields a KYC reviewer needs that `user` has not filled in.
-pub fn missing_for_review(user: &UserView) -> Vec<&'static str> {
-    let profile = &user.profile;
-    let mut missing = Vec::new();
-    if profile.date_of_birth.is_none() {
-        missing.push("date of birth");
-    }
-    if profile.address.as_deref().is_none_or(|a| a.trim().is_empty()) {
-        missing.push("address");
-    }
-    missing
 }
 
 /// Users in id order (admins only), optionally only those matching `q`.

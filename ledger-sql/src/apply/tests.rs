@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ledger_core::conformance::recording::RecordingStore;
-use ledger_core::identity::{KycTransition, User};
+use ledger_core::identity::{KycTransition, ProfilePatch, User};
 use ledger_core::{
     Account, AccountId, AccountKind, AccountRef, Actor, Amount, AuditRecord, BatchOutcome, CaptureHold, Currency,
     Deposit, IdempotencyKey, IdempotencyRecord, Ledger, OpenAccount, PlaceHold, Posting, Registration, Store,
@@ -82,6 +82,15 @@ fn registration(email: &str) -> Registration {
     Registration { email: email.into(), password: "correct horse battery staple".into(), full_name: "Test".into() }
 }
 
+/// What a KYC submission needs in the profile: an address and a date of birth.
+fn reviewable() -> ProfilePatch {
+    ProfilePatch {
+        address: Some(Some("1 Main Street".into())),
+        date_of_birth: Some(chrono::NaiveDate::from_ymd_opt(1990, 5, 17)),
+        ..ProfilePatch::default()
+    }
+}
+
 // Scenarios: commands planned against committed state, captured as batches.
 
 /// Batches where later ones depend on earlier ones: a hot account debited to
@@ -94,10 +103,12 @@ async fn dependent_batches(store: &Arc<SqlStore>) -> Vec<WriteBatch> {
     let admin = ledger.bootstrap_admin(registration("root@bank.example")).await.unwrap().actor();
     let alice = ledger.register(registration("alice@bank.example")).await.unwrap();
     let alice_actor = Actor::customer(alice.id);
+    ledger.update_profile(&alice_actor, alice.id, reviewable()).await.unwrap();
     ledger.submit_kyc(&alice_actor, alice.id).await.unwrap();
     ledger.review_kyc(&admin, alice.id, KycTransition::Approve).await.unwrap();
     let bob = ledger.register(registration("bob@bank.example")).await.unwrap();
     let bob_actor = Actor::customer(bob.id);
+    ledger.update_profile(&bob_actor, bob.id, reviewable()).await.unwrap();
     let open = |owner, currency| OpenAccount::new(owner, AccountKind::Checking, currency);
     let hot = ledger.open_account(&alice_actor, open(alice.id, Currency::Usd)).await.unwrap().id;
     let other = ledger.open_account(&SYS, open(UserId::new(), Currency::Usd)).await.unwrap();
