@@ -12,6 +12,17 @@ cd "$(dirname "$0")/.."
 cargo build --quiet -p ledger-http -p ledger-bank
 bank="${CARGO_TARGET_DIR:-target}/debug/ledger-bank"
 
+# `cargo install` from the checkout works (issue 28): with the workspace's
+# target dir and --debug it reuses the build above instead of compiling
+# everything again in release. The installed binary answers --help and
+# verifies a fresh SQLite store.
+install_root="$(mktemp -d)"
+trap 'rm -rf "$install_root"' EXIT
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" \
+    cargo install --quiet --debug --locked --path ledger-http --root "$install_root"
+"$install_root/bin/ledger-http" --help | grep -q "export"
+"$install_root/bin/ledger-http" verify --storage "sqlite:$install_root/fresh.db"
+
 for backend in sled sqlite postgres postgres-2; do
     # Each run stops by itself; the timeout only guards against a hang.
     timeout --kill-after=10 120 "$bank" --backend "$backend" --seconds 12 --kills 3 --clients 8 --seed "${BANK_SEED:-$RANDOM}"

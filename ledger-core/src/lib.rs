@@ -29,6 +29,7 @@ pub mod clock;
 pub mod command;
 pub mod digest;
 mod domain;
+pub mod dump;
 pub mod error;
 pub mod event;
 pub mod id;

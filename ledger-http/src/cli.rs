@@ -33,6 +33,33 @@ pub enum Command {
     /// postings and each currency sums to zero, and the store's indexes.
     /// Exits 1 when anything is off, 2 when the check could not run.
     Verify(StoreArgs),
+    /// Write a complete dump of a store to a new file: every account,
+    /// transaction, posting, hold, idempotency record, user, session and
+    /// the audit log with its hashes, as versioned JSON Lines ending in a
+    /// SHA-256 trailer. Stop the service first: records committed during
+    /// an export may be missing. Exits 2 when the export failed (no file is
+    /// left under the name).
+    Export {
+        /// The file to write (must not exist).
+        #[arg(long, value_name = "FILE")]
+        to: std::path::PathBuf,
+        /// The store.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Load a dump into a new, empty store (any backend: the way from sled
+    /// to SQLite or PostgreSQL), then verify it. The whole file is checked
+    /// first; a truncated or altered file, or a store that is not empty, is
+    /// refused and nothing is imported. Exits 1 when the imported store
+    /// does not verify, 2 when the import was refused or failed.
+    Import {
+        /// The dump file to read.
+        #[arg(long, value_name = "FILE")]
+        from: std::path::PathBuf,
+        /// The store (new and empty: do not `verify` or serve it first).
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Show the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),

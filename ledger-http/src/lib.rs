@@ -18,6 +18,7 @@ pub mod config;
 pub mod config_file;
 pub mod dashboard;
 pub mod dto;
+pub mod dump_file;
 pub mod error;
 pub mod events;
 pub mod extract;

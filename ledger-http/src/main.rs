@@ -31,6 +31,8 @@ async fn main() -> ExitCode {
         Some(Command::Serve(config)) => config,
         Some(Command::Admin(command)) => return operator(ledger_http::operate::admin(command).await),
         Some(Command::Verify(store)) => return operator(ledger_http::operate::verify(store).await),
+        Some(Command::Export { to, store }) => return operator(ledger_http::operate::export(store, to).await),
+        Some(Command::Import { from, store }) => return operator(ledger_http::operate::import(store, from).await),
         Some(Command::Config(_)) => return ExitCode::SUCCESS,
     };
     // Held until the service stops: dropping it flushes buffered traces.

@@ -199,6 +199,7 @@ mod account_cache;
 mod apply;
 mod codec;
 mod config;
+mod dump;
 mod error;
 mod format;
 mod keys;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ledger_core::dump::{DumpChunk, SinkCursor};
 use ledger_core::identity::{Email, ResetToken, Session, SessionId, User};
 use ledger_core::{
     Account, AccountCode, AccountId, AccountNumber, AuditRecord, BatchOutcome, Change, Digest, HistoryFilter,
@@ -358,5 +359,35 @@ impl Store for SledStore {
             inner.trees.meta.get(keys::META_FORMAT).map(|_| ()).map_err(|e| error::sled("ping failed", e))
         })
         .await
+    }
+
+    async fn transactions_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
+        self.read(move |inner| inner.transactions_after(after, limit)).await
+    }
+
+    async fn sessions(&self, after: Option<SessionId>, limit: usize) -> Result<Vec<Session>, StorageError> {
+        self.read(move |inner| inner.sessions_page(after, limit)).await
+    }
+
+    async fn reset_tokens(&self, after: Option<Digest>, limit: usize) -> Result<Vec<ResetToken>, StorageError> {
+        self.read(move |inner| inner.reset_tokens_page(after, limit)).await
+    }
+
+    async fn idempotency_records(
+        &self,
+        after: Option<&IdempotencyKey>,
+        limit: usize,
+    ) -> Result<Vec<IdempotencyRecord>, StorageError> {
+        let after = after.cloned();
+        self.read(move |inner| inner.idempotency_page(after, limit)).await
+    }
+
+    async fn sink_cursors(&self) -> Result<Vec<SinkCursor>, StorageError> {
+        self.read(|inner| inner.sink_cursors()).await
+    }
+
+    async fn restore(&self, chunk: &DumpChunk) -> Result<(), StorageError> {
+        let chunk = chunk.clone();
+        self.blocking(move |inner| inner.restore(&chunk)).await
     }
 }

@@ -46,7 +46,7 @@ macro_rules! trees {
         pub(crate) struct Staged<'a> {
             /// Committed accounts, decoded: read before the `accounts` tree.
             cache: &'a AccountCache,
-            $($(#[$doc])* $name: View<'a>,)+
+            $($(#[$doc])* pub(crate) $name: View<'a>,)+
         }
 
         impl<'a> Staged<'a> {
@@ -192,7 +192,7 @@ impl<'a> View<'a> {
     }
 
     /// The value at `key`: staged if this call wrote it, else committed.
-    fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, StorageError> {
+    pub(crate) fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, StorageError> {
         match self.staged(key.as_ref()) {
             Some(value) => Ok(value.cloned()),
             None => self.committed(key),
@@ -221,7 +221,7 @@ impl<'a> View<'a> {
         Ok(count + staged.filter(|(_, value)| value.is_some()).count())
     }
 
-    fn insert(&mut self, key: impl AsRef<[u8]>, value: impl Into<IVec>) {
+    pub(crate) fn insert(&mut self, key: impl AsRef<[u8]>, value: impl Into<IVec>) {
         self.staged.insert(key.as_ref().to_vec(), Some(value.into()));
     }
 

@@ -158,13 +158,13 @@ impl Bulk {
 }
 
 /// The history rows of new transactions: one per account each touches.
-fn history_rows(transactions: &[Transaction]) -> Vec<Vec<Value>> {
+pub(crate) fn history_rows(transactions: &[Transaction]) -> Vec<Vec<Value>> {
     let row = |t: &Transaction, a: ledger_core::AccountId| vec![Value::Uuid(*a.as_uuid()), Value::Int(int(t.sequence))];
     transactions.iter().flat_map(|t| t.accounts().into_iter().map(move |a| row(t, a))).collect()
 }
 
 /// The metadata rows of new transactions: one per pair each carries.
-fn metadata_rows(transactions: &[Transaction]) -> Vec<Vec<Value>> {
+pub(crate) fn metadata_rows(transactions: &[Transaction]) -> Vec<Vec<Value>> {
     let row = |t: &Transaction, (k, v): (&str, &str)| {
         vec![Value::Text(k.to_owned()), Value::Text(v.to_owned()), Value::Int(int(t.sequence))]
     };
@@ -172,7 +172,7 @@ fn metadata_rows(transactions: &[Transaction]) -> Vec<Vec<Value>> {
 }
 
 /// Adds the inserts of new rows of a table (nothing for no rows).
-fn insert(
+pub(crate) fn insert(
     w: &mut WriteSteps,
     d: Dialect,
     (table, columns): (&str, &str),

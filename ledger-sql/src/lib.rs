@@ -236,6 +236,7 @@ compile_error!("ledger-sql needs at least one database: enable the `postgres` or
 mod apply;
 mod bulk;
 mod bulk_sql;
+mod dump;
 mod error;
 mod load;
 mod migrate;

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use ledger_core::dump::DumpChunk;
 use ledger_core::{BatchOutcome, StorageError, WriteBatch};
 use rust_decimal::Decimal;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
@@ -127,6 +128,13 @@ impl PgBackend {
             let kind = failed.kind(postgres_refused);
             storage_error(BACKEND, "applying a batch", failed.error).of_kind(kind)
         })
+    }
+
+    /// Writes dumped records in one transaction (not retried: a dump is
+    /// imported into a store no one else writes to).
+    pub(crate) async fn restore(&self, chunk: &DumpChunk) -> Result<(), StorageError> {
+        let restored = crate::dump::restore(&self.pool, BEGIN, chunk).await;
+        restored.map_err(|e| storage_error(BACKEND, "restoring dumped records", e))
     }
 
     /// Runs one write statement on its own (autocommit), retried like a

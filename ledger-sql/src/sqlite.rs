@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use ledger_core::dump::DumpChunk;
 use ledger_core::{BatchOutcome, StorageError, WriteBatch};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -106,6 +107,14 @@ impl SqliteBackend {
             let kind = failed.kind(sqlite_refused);
             storage_error(BACKEND, "applying a batch", failed.error).of_kind(kind)
         })
+    }
+
+    /// Writes dumped records in one transaction, queued behind this
+    /// process's other writers.
+    pub(crate) async fn restore(&self, chunk: &DumpChunk) -> Result<(), StorageError> {
+        let _gate = self.write_gate.lock().await;
+        let restored = crate::dump::restore(&self.pool, BEGIN, chunk).await;
+        restored.map_err(|e| storage_error(BACKEND, "restoring dumped records", e))
     }
 
     /// Runs one write statement on its own (autocommit: a single statement

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ledger_core::dump::{DumpChunk, SinkCursor};
 use ledger_core::identity::{Email, ResetToken, Session as UserSession, SessionId, User};
 use ledger_core::{
     Account, AccountCode, AccountId, AccountNumber, AuditRecord, BatchOutcome, Change, Digest, HistoryFilter,
@@ -262,5 +263,44 @@ impl Store for SqlStore {
 
     async fn ping(&self) -> Result<(), StorageError> {
         self.read("ping", queries::ping(self.dialect()), |_| Ok(())).await.map(drop)
+    }
+
+    async fn transactions_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
+        let stmt = crate::dump::transactions_after(self.dialect(), after, limit);
+        self.read("listing transactions", stmt, row::transaction).await
+    }
+
+    async fn sessions(&self, after: Option<SessionId>, limit: usize) -> Result<Vec<UserSession>, StorageError> {
+        self.read("listing sessions", crate::dump::sessions(self.dialect(), after, limit), row::session).await
+    }
+
+    async fn reset_tokens(&self, after: Option<Digest>, limit: usize) -> Result<Vec<ResetToken>, StorageError> {
+        let stmt = crate::dump::reset_tokens(self.dialect(), after, limit);
+        self.read("listing reset tokens", stmt, row::reset_token).await
+    }
+
+    async fn idempotency_records(
+        &self,
+        after: Option<&IdempotencyKey>,
+        limit: usize,
+    ) -> Result<Vec<IdempotencyRecord>, StorageError> {
+        let stmt = crate::dump::idempotency_records(self.dialect(), after, limit);
+        self.read("listing idempotency records", stmt, row::idempotency).await
+    }
+
+    async fn sink_cursors(&self) -> Result<Vec<SinkCursor>, StorageError> {
+        let cursor = |r: &dyn crate::session::Cells| -> Result<SinkCursor, sqlx::Error> {
+            Ok(SinkCursor { sink: r.text("sink")?, sequence: row::cursor(r)? })
+        };
+        self.read("listing sink cursors", crate::dump::sink_cursors(self.dialect()), cursor).await
+    }
+
+    async fn restore(&self, chunk: &DumpChunk) -> Result<(), StorageError> {
+        match &self.inner {
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(b) => b.restore(chunk).await,
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(b) => b.restore(chunk).await,
+        }
     }
 }

@@ -19,6 +19,7 @@
 
 pub mod concurrency;
 pub mod crash;
+pub mod dump;
 pub mod group_commit;
 pub mod hardening;
 pub mod identity;
@@ -117,6 +118,26 @@ where
         let harness = Harness::new(store.clone()).await;
         let ledger = harness.ledger.clone();
         case(harness).await;
+        invariants::check(&ledger).await;
+    });
+}
+
+/// Runs one case on a fresh store, handing it a second fresh store from the
+/// same factory (a copy's destination), then checks the invariants of the
+/// first. Skipped when the factory returns `None`.
+pub fn run_with_second_store<F, FFut, C, CFut>(factory: F, case: C)
+where
+    F: Fn() -> FFut,
+    FFut: Future<Output = Option<Arc<dyn Store>>>,
+    C: FnOnce(Harness, Arc<dyn Store>) -> CFut,
+    CFut: Future<Output = ()>,
+{
+    runtime().block_on(async move {
+        let Some(store) = factory().await else { return };
+        let Some(second) = factory().await else { return };
+        let harness = Harness::new(store.clone()).await;
+        let ledger = harness.ledger.clone();
+        case(harness, second).await;
         invariants::check(&ledger).await;
     });
 }
@@ -242,6 +263,17 @@ macro_rules! conformance_suite {
             storage_error_reaches_every_caller_in_the_group,
             one_refused_batch_never_fails_its_group,
         );
+        #[test]
+        fn a_dump_imports_into_a_fresh_store_as_the_same_records() {
+            $crate::conformance::run_with_second_store($factory, $crate::conformance::dump::a_dump_imports_into_a_fresh_store_as_the_same_records);
+        }
+        #[test]
+        fn an_import_refuses_a_store_that_is_not_empty_or_records_out_of_order() {
+            $crate::conformance::run_with_second_store(
+                $factory,
+                $crate::conformance::dump::an_import_refuses_a_store_that_is_not_empty_or_records_out_of_order,
+            );
+        }
         #[test]
         fn model_matches_reference_under_random_commands() {
             $crate::conformance::model::run_model_test($factory, $crate::conformance::model::ModelConfig::from_env());

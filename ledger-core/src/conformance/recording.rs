@@ -22,6 +22,7 @@ use crate::account_number::AccountNumber;
 use crate::audit::AuditRecord;
 use crate::balance_query::PostingRange;
 use crate::digest::Digest;
+use crate::dump::{DumpChunk, SinkCursor};
 use crate::error::{StorageError, StorageErrorKind};
 use crate::id::{AccountId, TransactionId, UserId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
@@ -496,5 +497,39 @@ impl Store for RecordingStore {
             tokio::time::sleep(delay).await;
         }
         self.inner.ping().await
+    }
+
+    async fn transactions_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
+        self.check()?;
+        self.inner.transactions_after(after, limit).await
+    }
+
+    async fn sessions(&self, after: Option<SessionId>, limit: usize) -> Result<Vec<Session>, StorageError> {
+        self.check()?;
+        self.inner.sessions(after, limit).await
+    }
+
+    async fn reset_tokens(&self, after: Option<Digest>, limit: usize) -> Result<Vec<ResetToken>, StorageError> {
+        self.check()?;
+        self.inner.reset_tokens(after, limit).await
+    }
+
+    async fn idempotency_records(
+        &self,
+        after: Option<&IdempotencyKey>,
+        limit: usize,
+    ) -> Result<Vec<IdempotencyRecord>, StorageError> {
+        self.check()?;
+        self.inner.idempotency_records(after, limit).await
+    }
+
+    async fn sink_cursors(&self) -> Result<Vec<SinkCursor>, StorageError> {
+        self.check()?;
+        self.inner.sink_cursors().await
+    }
+
+    async fn restore(&self, chunk: &DumpChunk) -> Result<(), StorageError> {
+        self.check()?;
+        self.inner.restore(chunk).await
     }
 }

@@ -17,6 +17,7 @@ use crate::audit::AuditRecord;
 use crate::balance_query::PostingRange;
 use crate::change::Change;
 use crate::digest::Digest;
+use crate::dump::{DumpChunk, SinkCursor};
 use crate::error::StorageError;
 use crate::id::{AccountId, TransactionId, UserId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
@@ -94,6 +95,21 @@ use crate::write_batch::{BatchOutcome, WriteBatch};
 /// later `apply_unsynced` and `sync` must fail too, until the store is
 /// opened again. The defaults (`apply`, and a `sync` with nothing to do)
 /// suit a backend whose `apply` is durable when it returns.
+///
+/// **Dumps** ([`crate::dump`]). Every record can be read in its section's
+/// canonical order, page by page: the listings by id ([`Store::users`],
+/// [`Store::sessions`], [`Store::accounts`]), by sequence
+/// ([`Store::transactions_after`], [`Store::postings`] per account,
+/// [`Store::audit_records`], [`Store::changes_after`]), by digest
+/// ([`Store::reset_tokens`]), by the bytes of the key
+/// ([`Store::idempotency_records`], [`Store::sink_cursors`]), so every
+/// backend lists the same ledger alike. [`Store::restore`] writes dumped
+/// records verbatim, with the indexes the backend keeps for them, in one
+/// storage transaction per call, deciding nothing; after the last audit
+/// record is restored the chain's head is that record, so the next commit
+/// continues the chain (transaction, posting and change sequences follow
+/// from the audit sequence). It is meant for an empty store, filled in dump
+/// order (sections in order; what a record refers to restored before it).
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// The backend's name, for errors and health reports.
@@ -230,4 +246,31 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks that the storage answers.
     async fn ping(&self) -> Result<(), StorageError>;
+
+    /// Transactions (holds in any status included) with sequence above
+    /// `after`, oldest first, at most `limit`.
+    async fn transactions_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<Transaction>, StorageError>;
+
+    /// Sessions (revoked and expired included) with ids above `after`, in
+    /// id order, at most `limit`.
+    async fn sessions(&self, after: Option<SessionId>, limit: usize) -> Result<Vec<Session>, StorageError>;
+
+    /// Reset tokens (used and expired included) with digests above `after`,
+    /// in digest order, at most `limit`.
+    async fn reset_tokens(&self, after: Option<Digest>, limit: usize) -> Result<Vec<ResetToken>, StorageError>;
+
+    /// Idempotency records with keys above `after`, in the byte order of
+    /// the keys, at most `limit`.
+    async fn idempotency_records(
+        &self,
+        after: Option<&IdempotencyKey>,
+        limit: usize,
+    ) -> Result<Vec<IdempotencyRecord>, StorageError>;
+
+    /// Every sink's cursor, in the byte order of the sinks' names.
+    async fn sink_cursors(&self) -> Result<Vec<SinkCursor>, StorageError>;
+
+    /// Writes dumped records verbatim, in one storage transaction (see
+    /// **Dumps** above).
+    async fn restore(&self, chunk: &DumpChunk) -> Result<(), StorageError>;
 }

@@ -25,6 +25,7 @@ use crate::audit::AuditRecord;
 use crate::balance_query::PostingRange;
 use crate::change::Change;
 use crate::digest::Digest;
+use crate::dump::{DumpChunk, SinkCursor};
 use crate::error::{StorageError, StorageErrorKind};
 use crate::id::{AccountId, TransactionId, UserId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
@@ -224,5 +225,33 @@ impl Store for ReadReplicaStore {
     /// does not decide readiness, since its reads fall back to the primary.)
     async fn ping(&self) -> Result<(), StorageError> {
         self.primary.ping().await
+    }
+
+    async fn transactions_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
+        self.primary.transactions_after(after, limit).await
+    }
+
+    async fn sessions(&self, after: Option<SessionId>, limit: usize) -> Result<Vec<Session>, StorageError> {
+        self.primary.sessions(after, limit).await
+    }
+
+    async fn reset_tokens(&self, after: Option<Digest>, limit: usize) -> Result<Vec<ResetToken>, StorageError> {
+        self.primary.reset_tokens(after, limit).await
+    }
+
+    async fn idempotency_records(
+        &self,
+        after: Option<&IdempotencyKey>,
+        limit: usize,
+    ) -> Result<Vec<IdempotencyRecord>, StorageError> {
+        self.primary.idempotency_records(after, limit).await
+    }
+
+    async fn sink_cursors(&self) -> Result<Vec<SinkCursor>, StorageError> {
+        self.primary.sink_cursors().await
+    }
+
+    async fn restore(&self, chunk: &DumpChunk) -> Result<(), StorageError> {
+        self.primary.restore(chunk).await
     }
 }

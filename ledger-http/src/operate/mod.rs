@@ -1,8 +1,10 @@
-//! The operator commands of the binary (`admin`, `verify`): each opens the
-//! store a `serve` would, does one thing through the ledger, and says what
-//! it did in words on standard output.
+//! The operator commands of the binary (`admin`, `verify`, `export`,
+//! `import`): each opens the store a `serve` would, does one thing through
+//! the ledger (or, for dumps, on the store itself), and says what it did in
+//! words on standard output.
 
 mod admin;
+mod dump;
 mod secret_input;
 mod verify;
 
@@ -26,6 +28,9 @@ pub enum OperateError {
     /// Input the command needs was missing or unreadable.
     #[error("{0}")]
     Input(String),
+    /// A dump could not be written, read or imported.
+    #[error("{0}")]
+    Dump(#[from] crate::dump_file::DumpFileError),
 }
 
 /// Runs `ledger-http admin ...`.
@@ -50,6 +55,22 @@ pub async fn verify(store: StoreArgs) -> Result<ExitCode, OperateError> {
     with_ledger(&store, |ledger| verify::run(ledger, url)).await
 }
 
+/// Runs `ledger-http export --to FILE`.
+pub async fn export(store: StoreArgs, to: std::path::PathBuf) -> Result<ExitCode, OperateError> {
+    let url = store.url();
+    let opened = storage::open(&url, StorageOptions::default()).await?;
+    dump::export(&opened.store, &url, &to).await
+}
+
+/// Runs `ledger-http import --from FILE`: exit 0 when imported and sound,
+/// 1 when the imported store does not verify.
+pub async fn import(store: StoreArgs, from: std::path::PathBuf) -> Result<ExitCode, OperateError> {
+    let url = store.url();
+    let opened = storage::open(&url, StorageOptions::default()).await?;
+    dump::import(&opened.store, &url, &from).await?;
+    on_ledger(opened, |ledger| verify::run(ledger, url)).await
+}
+
 /// Opens the store and a ledger on it, runs `work`, and flushes the store.
 async fn with_ledger<F, Fut>(store: &StoreArgs, work: F) -> Result<ExitCode, OperateError>
 where
@@ -57,6 +78,15 @@ where
     Fut: std::future::Future<Output = Result<ExitCode, OperateError>>,
 {
     let opened: OpenedStore = storage::open(&store.url(), StorageOptions::default()).await?;
+    on_ledger(opened, work).await
+}
+
+/// Opens a ledger on an opened store, runs `work`, and flushes the store.
+async fn on_ledger<F, Fut>(opened: OpenedStore, work: F) -> Result<ExitCode, OperateError>
+where
+    F: FnOnce(Ledger) -> Fut,
+    Fut: std::future::Future<Output = Result<ExitCode, OperateError>>,
+{
     let config = LedgerConfig::default().password_hash(HashParams::RECOMMENDED);
     let ledger = Ledger::builder(opened.store.clone()).config(config).open().await?;
     let outcome = work(ledger).await;

@@ -8,6 +8,7 @@ mod backends;
 mod binary;
 mod common;
 mod dashboard;
+mod dump;
 mod errors;
 mod events;
 mod fuzz_targets;

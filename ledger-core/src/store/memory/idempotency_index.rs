@@ -48,6 +48,11 @@ impl<S: BuildHasher> IdempotencyIndex<S> {
         }
     }
 
+    /// Every record, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &IdempotencyRecord> {
+        self.records.range(0, self.records.len())
+    }
+
     /// The number of records.
     #[cfg(test)]
     pub fn len(&self) -> usize {

@@ -17,10 +17,12 @@ use crate::change::Change;
 use crate::store::apply::{Staging, apply_batches_now};
 use crate::store::lease::LocalLeases;
 mod chunked_vec;
+mod dump;
 mod idempotency_index;
 
 use crate::balance_query::{PostingCursor, PostingRange};
 use crate::digest::Digest;
+use crate::dump::{DumpChunk, SinkCursor};
 use crate::error::StorageError;
 use crate::id::{AccountId, IdMap, TransactionId, UserId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
@@ -555,6 +557,35 @@ impl Store for MemoryStore {
     }
 
     async fn ping(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    async fn transactions_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<Transaction>, StorageError> {
+        Ok(self.lock().transactions_after(after, limit))
+    }
+
+    async fn sessions(&self, after: Option<SessionId>, limit: usize) -> Result<Vec<Session>, StorageError> {
+        Ok(self.lock().sessions_page(after, limit))
+    }
+
+    async fn reset_tokens(&self, after: Option<Digest>, limit: usize) -> Result<Vec<ResetToken>, StorageError> {
+        Ok(self.lock().reset_tokens_page(after, limit))
+    }
+
+    async fn idempotency_records(
+        &self,
+        after: Option<&IdempotencyKey>,
+        limit: usize,
+    ) -> Result<Vec<IdempotencyRecord>, StorageError> {
+        Ok(self.lock().idempotency_page(after, limit))
+    }
+
+    async fn sink_cursors(&self) -> Result<Vec<SinkCursor>, StorageError> {
+        Ok(self.lock().sink_cursors())
+    }
+
+    async fn restore(&self, chunk: &DumpChunk) -> Result<(), StorageError> {
+        self.lock().restore(chunk);
         Ok(())
     }
 }
