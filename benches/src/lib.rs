@@ -20,6 +20,7 @@
 //! and the exact commands are in `docs/benchmarks.md`.
 
 pub mod backend;
+pub mod bars;
 pub mod baseline;
 pub mod chart;
 pub mod compare;
@@ -28,10 +29,13 @@ pub mod driver;
 pub mod error;
 pub mod fixture;
 pub mod http;
+pub mod instance;
 pub mod invariants;
 pub mod latency;
 pub mod options;
 pub mod report;
+pub mod rounds;
+pub mod summary;
 pub mod zipf;
 
 pub use error::BenchError;

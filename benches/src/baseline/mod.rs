@@ -65,6 +65,11 @@ const AUDIT_INSERT: &str =
 /// Moves the audit head.
 const AUDIT_HEAD_UPDATE: &str = "UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1";
 
+/// Whether the backend has a baseline (the in-memory store has none).
+pub fn exists(backend: Backend) -> bool {
+    backend != Backend::Memory
+}
+
 /// A baseline opened and seeded with `accounts` accounts, if the backend has
 /// one (the in-memory store has none). It splits each call's transfers into
 /// commands of `command_size` (see `commands`).
