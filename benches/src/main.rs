@@ -121,6 +121,20 @@ async fn run_compare(args: &CompareArgs) -> Result<(), BenchError> {
     Ok(())
 }
 
+/// `ledger-bench http --baseline`: the service beside the axum baseline.
+async fn run_http_comparison(args: &HttpArgs) -> Result<(), BenchError> {
+    let comparison = http::comparison::run(args, &mut progress).await?;
+    println!("{}", comparison.markdown());
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&comparison)?;
+        std::fs::write(path, text).map_err(|e| BenchError::io(format!("writing {}", path.display()), e))?;
+    }
+    if args.check_bars && bars::any_missed(&comparison.bars) {
+        return Err(missed(&comparison.bars));
+    }
+    Ok(())
+}
+
 /// The error `--check-bars` exits with: the bars missed.
 fn missed(results: &[bars::BarResult]) -> BenchError {
     let names: Vec<String> = results
@@ -132,6 +146,9 @@ fn missed(results: &[bars::BarResult]) -> BenchError {
 }
 
 async fn run_http(args: &HttpArgs) -> Result<(), BenchError> {
+    if args.baseline {
+        return run_http_comparison(args).await;
+    }
     let report = http::run(args, &mut progress).await?;
     println!("{}", report.markdown());
     if let Some(path) = &args.json {
