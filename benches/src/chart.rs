@@ -18,7 +18,8 @@ const CHART_SIZE: (u32, u32) = (960, 600);
 pub fn draw(report: &Report, path: &Path) -> Result<(), BenchError> {
     let err = |e: &dyn std::fmt::Display| BenchError::Chart(e.to_string());
     let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-    for r in &report.rows {
+    // Warm-up rounds are not results.
+    for r in report.rows.iter().filter(|r| !r.warmup) {
         let split = match r.workload {
             WorkloadKind::Transfer => "",
             WorkloadKind::Split => " split",

@@ -14,16 +14,20 @@ use ledger_core::Ledger;
 
 use crate::BenchError;
 use crate::backend::{LedgerWorkload, durability_label, ledger_config, open_split_accounts, open_store, seed_accounts};
+use crate::bars;
 use crate::baseline;
 use crate::driver::{Measurement, RunPlan, Workload, drive};
+use crate::instance::{self, Instance, InstanceSpec};
 use crate::invariants::{Expected, check_balances_expecting};
 use crate::options::{Backend, CompareArgs, Durability, WorkloadKind};
 use crate::report::{InvariantRow, Machine, Report, Row, System};
+use crate::rounds::alternated;
 use crate::zipf::Picker;
 
 /// Runs everything the options ask for; `log` hears progress lines.
 pub async fn run(args: &CompareArgs, log: &mut dyn FnMut(&str)) -> Result<Report, BenchError> {
-    let mut report = Report { machine: Machine::detect(), settings: settings(args), rows: vec![], invariants: vec![] };
+    check_instances(args)?;
+    let mut report = Report::new(Machine::detect(), settings(args), vec![]);
     let picker = Arc::new(Picker::new(args.accounts, args.skew, args.zipf_exponent));
     if !args.no_baselines && !args.workload.kinds().contains(&WorkloadKind::Transfer) {
         log("the baselines are transfer-only: none run with --workload split");
@@ -38,17 +42,49 @@ pub async fn run(args: &CompareArgs, log: &mut dyn FnMut(&str)) -> Result<Report
         }
     }
     report.compute_ratios();
+    report.bars = if args.instances > 1 {
+        // The bars are defined for one ledger process per store.
+        bars::BARS.iter().map(|bar| bar.judge(None)).collect()
+    } else {
+        bars::from_summary(&report.summary, |backend| {
+            let backend = args.backends.iter().find(|b| b.name() == backend)?;
+            durability_label(*backend, Durability::Strict)
+        })
+    };
     Ok(report)
 }
 
+/// `--instances` above 1 runs on PostgreSQL, the transfer workload, and
+/// at least one client per process.
+fn check_instances(args: &CompareArgs) -> Result<(), BenchError> {
+    let instances = args.instances as usize;
+    if instances <= 1 {
+        return Ok(());
+    }
+    if args.backends.iter().any(|&b| b != Backend::Postgres) {
+        return Err(BenchError::Unsupported(format!(
+            "--instances {instances}: several ledger processes share a store on PostgreSQL only (--backends postgres)"
+        )));
+    }
+    if args.workload.kinds().contains(&WorkloadKind::Split) {
+        return Err(BenchError::Unsupported(format!("--instances {instances} runs the transfer workload only")));
+    }
+    if args.clients.iter().any(|&c| c < instances) {
+        return Err(BenchError::Unsupported(format!("--instances {instances} needs at least one client per process")));
+    }
+    Ok(())
+}
+
 /// Where one run belongs: a backend in a durability mode, at a client
-/// count, in a round.
+/// count, in an entry of `--clients` and a round of `--rounds`.
 struct RunSite<'a> {
     backend: Backend,
     durability: Durability,
     label: &'a str,
     clients: usize,
     round: usize,
+    repeat: usize,
+    warmup: bool,
 }
 
 impl RunSite<'_> {
@@ -67,6 +103,9 @@ impl RunSite<'_> {
             group_commit,
             clients: self.clients,
             round: self.round,
+            repeat: self.repeat,
+            warmup: self.warmup,
+            instances: if system == System::Ledger { args.instances as usize } else { 1 },
             batch_size: args.batch_size,
             commands: m.commands,
             errors: m.errors,
@@ -78,7 +117,53 @@ impl RunSite<'_> {
             baseline_ratio: None,
             grouped_ratio: None,
             split_ratio: None,
+            gc_ratio: None,
         }
+    }
+
+    /// The prefix of this site's idempotency keys (see [`run_tag`]).
+    fn tag(&self, step: Step) -> String {
+        run_tag((self.round, self.repeat, self.warmup), self.clients, step)
+    }
+}
+
+/// One setting of a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Step {
+    /// The ledger with group commit on or off, running a workload.
+    Ledger(bool, WorkloadKind),
+    /// The per-transaction baseline.
+    Baseline,
+    /// The grouped baseline.
+    Grouped,
+}
+
+/// The settings of one round at `clients`, in their order on even rounds:
+/// the ledger's (group commit off first; each split run beside its
+/// transfer run), then the baseline and the grouped baseline.
+fn steps(args: &CompareArgs, backend: Backend, clients: usize) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for group_commit in args.group_commit.settings() {
+        steps.extend(args.workload.kinds().into_iter().map(|workload| Step::Ledger(group_commit, workload)));
+    }
+    let baselines =
+        !args.no_baselines && args.workload.kinds().contains(&WorkloadKind::Transfer) && baseline::exists(backend);
+    if baselines {
+        steps.push(Step::Baseline);
+        if clients > 1 && args.group_commit.settings().contains(&true) {
+            steps.push(Step::Grouped);
+        }
+    }
+    steps
+}
+
+/// The rounds at each client count: `(round, warm-up)`. Without
+/// `--rounds`, one counted round; with `--rounds N`, a warm-up round and N
+/// counted ones.
+fn rounds(args: &CompareArgs) -> Vec<(usize, bool)> {
+    match args.rounds {
+        None => vec![(0, false)],
+        Some(n) => std::iter::once((0, true)).chain((0..n as usize).map(|r| (r, false))).collect(),
     }
 }
 
@@ -96,35 +181,57 @@ async fn run_backend(
     log: &mut dyn FnMut(&str),
 ) -> Result<(), BenchError> {
     for (round, &clients) in args.clients.iter().enumerate() {
-        let site = RunSite { backend, durability, label, clients, round };
-        for group_commit in args.group_commit.settings() {
-            for workload in args.workload.kinds() {
-                let m = run_ledger(args, &site, (group_commit, workload), picker, report, log).await?;
-                report.rows.push(site.row(args, (System::Ledger, workload), Some(group_commit), m));
+        let steps = steps(args, backend, clients);
+        for (repeat, warmup) in rounds(args) {
+            if args.rounds.is_some() {
+                let what =
+                    if warmup { "warm-up round (not counted)".to_owned() } else { format!("round {}", repeat + 1) };
+                log(&format!("{} clients={clients}: {what}", backend.name()));
+            }
+            let site = RunSite { backend, durability, label, clients, round, repeat, warmup };
+            for step in alternated(&steps, repeat) {
+                let row = run_step(args, &site, step, picker, report, log).await?;
+                report.rows.push(row);
             }
         }
-        if args.no_baselines || !args.workload.kinds().contains(&WorkloadKind::Transfer) {
-            continue;
+    }
+    Ok(())
+}
+
+/// One setting's run at a site.
+async fn run_step(
+    args: &CompareArgs,
+    site: &RunSite<'_>,
+    step: Step,
+    picker: &Arc<Picker>,
+    report: &mut Report,
+    log: &mut dyn FnMut(&str),
+) -> Result<Row, BenchError> {
+    let RunSite { backend, durability, clients, .. } = *site;
+    match step {
+        Step::Ledger(group_commit, workload) => {
+            let m = run_ledger(args, site, (group_commit, workload), picker, report, log).await?;
+            Ok(site.row(args, (System::Ledger, workload), Some(group_commit), m))
         }
-        let sizes = (clients, args.batch_size);
-        let Some(baseline) = baseline::open(backend, durability, &args.postgres_url, args.accounts, sizes).await?
-        else {
-            continue;
-        };
-        let m = drive(baseline, &plan(args, picker, clients, run_tag(round, clients, None))).await?;
-        log(&format!("{} baseline clients={clients}: {:.0}/s", backend.name(), m.per_second()));
-        report.rows.push(site.row(args, (System::Baseline, WorkloadKind::Transfer), None, m));
-        if clients > 1 && args.group_commit.settings().contains(&true) {
-            let m = run_grouped_baseline(args, &site, picker).await?;
+        Step::Baseline => {
+            let sizes = (clients, args.batch_size);
+            let baseline = baseline::open(backend, durability, &args.postgres_url, args.accounts, sizes)
+                .await?
+                .ok_or_else(|| BenchError::Baseline(format!("{} has no baseline", backend.name())))?;
+            let m = drive(baseline, &plan(args, picker, clients, site.tag(step))).await?;
+            log(&format!("{} baseline clients={clients}: {:.0}/s", backend.name(), m.per_second()));
+            Ok(site.row(args, (System::Baseline, WorkloadKind::Transfer), None, m))
+        }
+        Step::Grouped => {
+            let m = run_grouped_baseline(args, site, picker).await?;
             log(&format!(
                 "{} grouped baseline, {clients} commands a transaction: {:.0}/s",
                 backend.name(),
                 m.per_second()
             ));
-            report.rows.push(site.row(args, (System::GroupedBaseline, WorkloadKind::Transfer), None, m));
+            Ok(site.row(args, (System::GroupedBaseline, WorkloadKind::Transfer), None, m))
         }
     }
-    Ok(())
 }
 
 /// Group commit by hand at `clients`: one client committing `clients`
@@ -135,12 +242,12 @@ async fn run_grouped_baseline(
     site: &RunSite<'_>,
     picker: &Arc<Picker>,
 ) -> Result<Measurement, BenchError> {
-    let RunSite { backend, durability, clients, round, .. } = *site;
+    let RunSite { backend, durability, clients, .. } = *site;
     let sizes = (1, args.batch_size);
     let Some(baseline) = baseline::open(backend, durability, &args.postgres_url, args.accounts, sizes).await? else {
         return Err(BenchError::Baseline(format!("{} has no baseline to group", backend.name())));
     };
-    let mut plan = plan(args, picker, 1, format!("r{round}-c{clients}-grouped"));
+    let mut plan = plan(args, picker, 1, site.tag(Step::Grouped));
     plan.batch_size = clients.saturating_mul(args.batch_size);
     drive(baseline, &plan).await
 }
@@ -158,7 +265,7 @@ async fn run_ledger(
     report: &mut Report,
     log: &mut dyn FnMut(&str),
 ) -> Result<Measurement, BenchError> {
-    let RunSite { backend, durability, label, clients, round } = *site;
+    let RunSite { backend, durability, label, clients, round, repeat, warmup } = *site;
     log(&format!("{} ({label}): seeding {} accounts", backend.name(), args.accounts));
     let opened = open_store(backend, durability, &args.postgres_url, clients).await?;
     let seeder = Ledger::builder(opened.store.clone()).open().await?;
@@ -173,19 +280,39 @@ async fn run_ledger(
         .open()
         .await?;
     let ledger_workload = Arc::new(match split {
-        None => LedgerWorkload::new(ledger, accounts)?,
+        None => LedgerWorkload::new(ledger, accounts.clone())?,
         Some(split) => {
             expected.accounts.extend([split.fee, split.tax]);
-            LedgerWorkload::split(ledger, accounts, split)?
+            LedgerWorkload::split(ledger, accounts.clone(), split)?
         }
     });
-    let tag = run_tag(round, clients, Some((group_commit, workload)));
-    let m = drive(ledger_workload.clone() as Arc<dyn Workload>, &plan(args, picker, clients, tag)).await?;
+    let tag = site.tag(Step::Ledger(group_commit, workload));
+    // With `--instances N`, N - 1 more processes drive their share of the
+    // clients on the same schema and accounts, started together with this one.
+    let shares = instance::shares(clients, args.instances as usize);
+    let mut others = Vec::new();
+    for (i, &share) in shares.iter().enumerate().skip(1) {
+        let first_client = shares[..i].iter().sum::<usize>();
+        let spec = InstanceSpec { durability, group_commit, clients: share, first_client, tag: format!("{tag}-i{i}") };
+        others.push(Instance::spawn(args, &spec, &accounts).await?);
+    }
+    for other in &mut others {
+        other.go().await?;
+    }
+    let mut m = drive(ledger_workload.clone() as Arc<dyn Workload>, &plan(args, picker, shares[0], tag)).await?;
+    for other in others {
+        m = m.merge(other.finish().await?);
+    }
     let name = match workload {
         WorkloadKind::Transfer => String::new(),
         WorkloadKind::Split => format!(" {}", workload.name()),
     };
-    log(&format!("{} ledger{name} gc={group_commit} clients={clients}: {:.0}/s", backend.name(), m.per_second()));
+    let processes = if shares.len() > 1 { format!(" in {} processes", shares.len()) } else { String::new() };
+    log(&format!(
+        "{} ledger{name} gc={group_commit} clients={clients}{processes}: {:.0}/s",
+        backend.name(),
+        m.per_second()
+    ));
     expected.balances = ledger_workload.expected_ledger_balances();
     let check = check_balances_expecting(opened.store.as_ref(), &expected).await?;
     log(&format!(
@@ -210,19 +337,25 @@ async fn run_ledger(
         workload,
         clients,
         round,
+        repeat,
+        warmup,
         check,
     });
     Ok(m)
 }
 
-/// The prefix of one run's idempotency keys: unique per round, client count,
-/// system and workload, so no run replays another's commands (a replay
-/// costs a read, not a write, and would flatter the run).
-fn run_tag(round: usize, clients: usize, ledger: Option<(bool, WorkloadKind)>) -> String {
-    match ledger {
-        Some((on, WorkloadKind::Transfer)) => format!("r{round}-c{clients}-g{}", u8::from(on)),
-        Some((on, WorkloadKind::Split)) => format!("r{round}-c{clients}-g{}-split", u8::from(on)),
-        None => format!("r{round}-c{clients}-baseline"),
+/// The prefix of one run's idempotency keys: unique per entry of
+/// `--clients`, round of `--rounds` (the warm-up round its own), client
+/// count, system and workload, so no run replays another's commands (a
+/// replay costs a read, not a write, and would flatter the run).
+fn run_tag((round, repeat, warmup): (usize, usize, bool), clients: usize, step: Step) -> String {
+    let pass = if warmup { "w".to_owned() } else { format!("p{repeat}") };
+    let prefix = format!("r{round}-{pass}-c{clients}");
+    match step {
+        Step::Ledger(on, WorkloadKind::Transfer) => format!("{prefix}-g{}", u8::from(on)),
+        Step::Ledger(on, WorkloadKind::Split) => format!("{prefix}-g{}-split", u8::from(on)),
+        Step::Baseline => format!("{prefix}-baseline"),
+        Step::Grouped => format!("{prefix}-grouped"),
     }
 }
 
@@ -253,6 +386,8 @@ fn settings(args: &CompareArgs) -> serde_json::Value {
         "group_commit": format!("{:?}", args.group_commit).to_lowercase(),
         "group_commit_wait_micros": args.group_commit_wait_micros,
         "baselines": !args.no_baselines,
+        "rounds": args.rounds,
+        "instances": args.instances,
         "seed": args.seed,
     })
 }
@@ -262,17 +397,48 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+    use crate::options::{GroupCommitMode, WorkloadMode};
 
     #[test]
     fn every_run_of_a_comparison_gets_its_own_idempotency_keys() {
-        // `--clients 64,64 --group-commit both --workload both`: ten runs,
-        // one key space each.
-        let ledger = [false, true]
-            .into_iter()
-            .flat_map(|on| [WorkloadKind::Transfer, WorkloadKind::Split].into_iter().map(move |w| Some((on, w))));
-        let systems: Vec<_> = ledger.chain([None]).collect();
-        let runs = [0, 1].into_iter().flat_map(|round| systems.iter().map(move |&s| run_tag(round, 64, s)));
+        // `--clients 64,64 --group-commit both --workload both --rounds 2`:
+        // per entry of --clients a warm-up round and two rounds of six runs.
+        let mut args = CompareArgs::tiny(vec![Backend::Sqlite]);
+        args.clients = vec![64, 64];
+        args.group_commit = GroupCommitMode::Both;
+        args.workload = WorkloadMode::Both;
+        args.rounds = Some(2);
+        let steps = steps(&args, Backend::Sqlite, 64);
+        assert_eq!(steps.len(), 6, "{steps:?}");
+        let passes = rounds(&args);
+        assert_eq!(passes, vec![(0, true), (0, false), (1, false)]);
+        let runs = (0..2).flat_map(|round| {
+            let steps = &steps;
+            passes.iter().flat_map(move |&(repeat, warmup)| {
+                steps.iter().map(move |&step| run_tag((round, repeat, warmup), 64, step))
+            })
+        });
         let tags: HashSet<String> = runs.collect();
-        assert_eq!(tags.len(), 10, "{tags:?}");
+        assert_eq!(tags.len(), 2 * 3 * 6, "{tags:?}");
+    }
+
+    #[test]
+    fn without_rounds_there_is_one_counted_round_and_no_warm_up() {
+        let args = CompareArgs::tiny(vec![Backend::Memory]);
+        assert_eq!(rounds(&args), vec![(0, false)]);
+        assert_eq!(steps(&args, Backend::Memory, 4), vec![Step::Ledger(false, WorkloadKind::Transfer)]);
+    }
+
+    #[test]
+    fn several_instances_run_on_postgres_only_with_a_client_each() {
+        let mut args = CompareArgs::tiny(vec![Backend::Postgres]);
+        args.instances = 2;
+        args.clients = vec![8];
+        assert!(check_instances(&args).is_ok());
+        args.clients = vec![1, 8];
+        assert!(check_instances(&args).is_err());
+        args.clients = vec![8];
+        args.backends = vec![Backend::Postgres, Backend::Sqlite];
+        assert!(check_instances(&args).is_err());
     }
 }

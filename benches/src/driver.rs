@@ -59,6 +59,8 @@ pub struct Measurement {
     pub elapsed: Duration,
     /// Latencies of the committed calls.
     pub latency: Latency,
+    /// Their histogram, to merge with another process's.
+    pub recorder: Recorder,
 }
 
 impl Measurement {
@@ -66,6 +68,19 @@ impl Measurement {
     pub fn per_second(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
         if secs > 0.0 { self.commands as f64 / secs } else { 0.0 }
+    }
+
+    /// Two measurements of one run made side by side (two processes on
+    /// one store): commands, errors and latencies added up, over the longer
+    /// of the two measured times.
+    pub fn merge(mut self, other: Measurement) -> Measurement {
+        self.commands += other.commands;
+        self.errors += other.errors;
+        self.first_error = self.first_error.or(other.first_error);
+        self.elapsed = self.elapsed.max(other.elapsed);
+        self.recorder.merge(&other.recorder);
+        self.latency = self.recorder.summary();
+        self
     }
 }
 
@@ -101,7 +116,7 @@ pub async fn drive(workload: Arc<dyn Workload>, plan: &RunPlan) -> Result<Measur
     }
     let elapsed = Instant::now().saturating_duration_since(measure_from).max(Duration::from_micros(1));
     let commands = recorder.len().saturating_mul(batch_size as u64);
-    Ok(Measurement { commands, errors, first_error, elapsed, latency: recorder.summary() })
+    Ok(Measurement { commands, errors, first_error, elapsed, latency: recorder.summary(), recorder })
 }
 
 async fn client_loop(

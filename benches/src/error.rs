@@ -44,6 +44,12 @@ pub enum BenchError {
     /// A ledger invariant does not hold after a run.
     #[error("invariant broken: {0}")]
     Invariant(String),
+    /// A bar was missed (`--check-bars`).
+    #[error("bar missed: {0}")]
+    BarMissed(String),
+    /// A second ledger process (`--instances`) failed.
+    #[error("instance: {0}")]
+    Instance(String),
     /// A baseline found its own state inconsistent (a bug in the harness).
     #[error("baseline state: {0}")]
     Baseline(String),

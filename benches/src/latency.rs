@@ -45,6 +45,21 @@ impl Recorder {
         }
     }
 
+    /// The recorded values (microseconds) and their counts, to send to
+    /// another process.
+    pub fn counts(&self) -> Vec<(u64, u64)> {
+        self.histogram.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect()
+    }
+
+    /// A recorder of values and counts from [`Recorder::counts`].
+    pub fn from_counts(counts: &[(u64, u64)]) -> Recorder {
+        let mut recorder = Recorder::new();
+        for &(micros, count) in counts {
+            recorder.histogram.saturating_record_n(micros.clamp(1, LATENCY_MICROS_MAX), count);
+        }
+        recorder
+    }
+
     /// How many samples.
     pub fn len(&self) -> u64 {
         self.histogram.len()
@@ -97,6 +112,16 @@ mod tests {
         assert!(s.p50_micros <= 60, "{s:?}");
         assert!(s.p99_micros <= 101, "{s:?}");
         assert!(s.p999_micros >= 49_000, "{s:?}");
+    }
+
+    #[test]
+    fn counts_carry_a_recorder_to_another_process_unchanged() {
+        let mut r = Recorder::new();
+        for i in 1..=500 {
+            r.record(Duration::from_micros(i * 7));
+        }
+        let copy = Recorder::from_counts(&r.counts());
+        assert_eq!((copy.len(), copy.summary()), (r.len(), r.summary()));
     }
 
     #[test]

@@ -14,12 +14,17 @@
 //! transaction (group commit by hand). It prints a markdown table of
 //! transfers per second and latency percentiles with ledger/baseline and
 //! ledger/grouped ratios ([`report`]), writes JSON, and draws an SVG chart
-//! ([`chart`]).
+//! ([`chart`]). With `--rounds N` each setting runs N times, alternated,
+//! after a warm-up round, and the report adds medians, spreads and ratios
+//! over rounds ([`rounds`], [`summary`]); every report ends with issue 26's
+//! bars ([`bars`]). `--instances N` runs N ledger processes on one
+//! PostgreSQL schema ([`instance`]).
 //!
 //! Run it with `cargo run --release -p ledger-bench -- --help`; the numbers
 //! and the exact commands are in `docs/benchmarks.md`.
 
 pub mod backend;
+pub mod bars;
 pub mod baseline;
 pub mod chart;
 pub mod compare;
@@ -28,10 +33,13 @@ pub mod driver;
 pub mod error;
 pub mod fixture;
 pub mod http;
+pub mod instance;
 pub mod invariants;
 pub mod latency;
 pub mod options;
 pub mod report;
+pub mod rounds;
+pub mod summary;
 pub mod zipf;
 
 pub use error::BenchError;

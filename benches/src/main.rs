@@ -5,8 +5,9 @@
 
 use clap::{Parser, Subcommand};
 use ledger_bench::http::HttpArgs;
+use ledger_bench::instance::InstanceArgs;
 use ledger_bench::options::CompareArgs;
-use ledger_bench::{BenchError, chart, compare, criterion_ratios, http};
+use ledger_bench::{BenchError, bars, chart, compare, criterion_ratios, http, instance};
 
 /// mimalloc rather than the system allocator: sled allocates and frees on
 /// every insert, and glibc's allocator is about half its cost. The ledger
@@ -48,6 +49,10 @@ enum Command {
         #[arg(long)]
         criterion_dir: Option<std::path::PathBuf>,
     },
+    /// One more ledger process of a `--instances` run (the harness starts
+    /// it; not for direct use).
+    #[command(hide = true)]
+    Instance(InstanceArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,6 +76,7 @@ fn main() -> std::process::ExitCode {
             match &cli.command {
                 Some(Command::Http(args)) => run_http(args).await,
                 Some(Command::HistoryRatios { .. }) => Ok(()),
+                Some(Command::Instance(args)) => instance::serve(args).await,
                 None => run_compare(&cli.compare).await,
             }
         })
@@ -109,10 +115,40 @@ async fn run_compare(args: &CompareArgs) -> Result<(), BenchError> {
             broken.check.mismatches,
         )));
     }
+    if args.check_bars && bars::any_missed(&report.bars) {
+        return Err(missed(&report.bars));
+    }
     Ok(())
 }
 
+/// `ledger-bench http --baseline`: the service beside the axum baseline.
+async fn run_http_comparison(args: &HttpArgs) -> Result<(), BenchError> {
+    let comparison = http::comparison::run(args, &mut progress).await?;
+    println!("{}", comparison.markdown());
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&comparison)?;
+        std::fs::write(path, text).map_err(|e| BenchError::io(format!("writing {}", path.display()), e))?;
+    }
+    if args.check_bars && bars::any_missed(&comparison.bars) {
+        return Err(missed(&comparison.bars));
+    }
+    Ok(())
+}
+
+/// The error `--check-bars` exits with: the bars missed.
+fn missed(results: &[bars::BarResult]) -> BenchError {
+    let names: Vec<String> = results
+        .iter()
+        .filter(|r| r.verdict == bars::Verdict::Fail)
+        .map(|r| format!("{} ({:.2} against {})", r.bar.name, r.measured.unwrap_or(f64::NAN), r.bar.threshold))
+        .collect();
+    BenchError::BarMissed(names.join("; "))
+}
+
 async fn run_http(args: &HttpArgs) -> Result<(), BenchError> {
+    if args.baseline {
+        return run_http_comparison(args).await;
+    }
     let report = http::run(args, &mut progress).await?;
     println!("{}", report.markdown());
     if let Some(path) = &args.json {

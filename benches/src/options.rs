@@ -177,6 +177,22 @@ pub struct CompareArgs {
     /// Skip the hand-written baselines.
     #[arg(long)]
     pub no_baselines: bool,
+    /// Run every setting (ledger group commit off and on, split, baseline,
+    /// grouped baseline) N times at each client count, in an order reversed
+    /// on every other round, after one uncounted warm-up round; the report
+    /// adds each setting's median and spread and each ratio's median over
+    /// rounds. Without it: one round, no warm-up round (as before).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rounds: Option<u32>,
+    /// Ledger processes sharing the store (PostgreSQL only): 2 runs a
+    /// second `ledger-bench` process, with its own group commit, on the same
+    /// schema and seeded accounts, each driving half of the clients.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub instances: u32,
+    /// Exit non-zero when a measured bar is missed (bars the run did not
+    /// measure are listed, not failed).
+    #[arg(long)]
+    pub check_bars: bool,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -218,6 +234,9 @@ impl CompareArgs {
             group_commit: GroupCommitMode::Off,
             group_commit_wait_micros: None,
             no_baselines: false,
+            rounds: None,
+            instances: 1,
+            check_bars: false,
             seed: 42,
             postgres_url: POSTGRES_URL_DEFAULT.to_owned(),
             json: None,

@@ -6,9 +6,11 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::BenchError;
+use crate::bars::{self, BarResult};
 use crate::invariants::BalanceCheck;
 use crate::latency::Latency;
 use crate::options::WorkloadKind;
+use crate::summary::Summary;
 
 /// What a row measured: the ledger, or a hand-written baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +28,7 @@ pub enum System {
 
 impl System {
     /// The name the table prints.
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             System::Ledger => "ledger",
             System::Baseline => "baseline",
@@ -55,6 +57,18 @@ pub struct Row {
     /// Which entry of `--clients` this run measured (from 0), so a client
     /// count given twice pairs each ledger run with the baseline run beside it.
     pub round: usize,
+    /// Which of `--rounds` this run belongs to (from 0); the warm-up round,
+    /// if any, is 0 too and marked `warmup`.
+    #[serde(default)]
+    pub repeat: usize,
+    /// Whether this run is the warm-up round `--rounds` runs first on a
+    /// fresh sitting: reported, never counted in medians or ratios.
+    #[serde(default)]
+    pub warmup: bool,
+    /// Ledger processes that shared the store (`--instances`; 1 for every
+    /// baseline row).
+    #[serde(default = "one")]
+    pub instances: usize,
     /// Commands per call (one atomic batch, one storage transaction).
     pub batch_size: usize,
     /// Commands (transfers, or split entries) committed in the measured time.
@@ -91,9 +105,31 @@ pub struct Row {
     /// three times this.
     #[serde(default)]
     pub split_ratio: Option<f64>,
+    /// Ledger rows with group commit: commands per second over the ledger
+    /// row's without it, same workload, backend, durability, clients, batch
+    /// size and round.
+    #[serde(default)]
+    pub gc_ratio: Option<f64>,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Row {
+    /// The system as the table prints it: warm-up runs and runs of several
+    /// ledger processes say so.
+    fn label(&self) -> String {
+        let mut label = self.system.label().to_owned();
+        if self.instances > 1 {
+            label.push_str(&format!(" x{} processes", self.instances));
+        }
+        if self.warmup {
+            label.push_str(" (warm-up)");
+        }
+        label
+    }
+
     /// Whether `other` measured the same backend, durability, clients, batch
     /// size and round.
     fn pairs_with(&self, other: &Row) -> bool {
@@ -101,6 +137,8 @@ impl Row {
             && self.durability == other.durability
             && self.clients == other.clients
             && self.round == other.round
+            && self.repeat == other.repeat
+            && self.warmup == other.warmup
             && self.batch_size == other.batch_size
     }
 
@@ -112,6 +150,17 @@ impl Row {
             && self.workload == WorkloadKind::Split
             && other.workload == WorkloadKind::Transfer
             && self.group_commit == other.group_commit
+            && self.pairs_with(other)
+    }
+
+    /// Whether `other` is the ledger run without group commit this group
+    /// commit ledger run is compared with: same place, same workload.
+    fn groups_against(&self, other: &Row) -> bool {
+        self.system == System::Ledger
+            && other.system == System::Ledger
+            && self.workload == other.workload
+            && self.group_commit == Some(true)
+            && other.group_commit == Some(false)
             && self.pairs_with(other)
     }
 }
@@ -131,6 +180,10 @@ pub struct InvariantRow {
     pub clients: usize,
     /// Its position in the `--clients` list.
     pub round: usize,
+    /// Which of `--rounds` (from 0).
+    pub repeat: usize,
+    /// Whether it ran in the uncounted warm-up round.
+    pub warmup: bool,
     /// What the check found.
     pub check: BalanceCheck,
 }
@@ -174,13 +227,23 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// The invariant after each ledger run.
     pub invariants: Vec<InvariantRow>,
+    /// Medians, spreads and ratios over the counted rounds.
+    pub summary: Summary,
+    /// The bars, measured or not.
+    pub bars: Vec<BarResult>,
 }
 
 impl Report {
+    /// A report of these rows, nothing computed yet.
+    pub fn new(machine: Machine, settings: serde_json::Value, rows: Vec<Row>) -> Report {
+        Report { machine, settings, rows, invariants: vec![], summary: Summary::default(), bars: vec![] }
+    }
+
     /// Fills each transfer ledger and grouped baseline row's ratio against
     /// its baseline row, each group-commit transfer ledger row's against its
-    /// grouped baseline row, and each split ledger row's against its
-    /// transfer ledger row.
+    /// grouped baseline row, each split ledger row's against its
+    /// transfer ledger row, and each group commit ledger row's against the
+    /// ledger row without it; then the summary over rounds.
     pub fn compute_ratios(&mut self) {
         let of = |system: System, rows: &[Row]| rows.iter().filter(|r| r.system == system).cloned().collect();
         let baselines: Vec<Row> = of(System::Baseline, &self.rows);
@@ -195,7 +258,10 @@ impl Report {
             to.filter(|b| b.commands_per_second > 0.0).map(|b| row.commands_per_second / b.commands_per_second)
         };
         let ratio = |row: &Row, to: &[Row]| over(row, to.iter().find(|b| b.pairs_with(row)));
+        let ungrouped: Vec<Row> =
+            self.rows.iter().filter(|r| r.system == System::Ledger && r.group_commit == Some(false)).cloned().collect();
         for row in self.rows.iter_mut() {
+            row.gc_ratio = over(row, ungrouped.iter().find(|off| row.groups_against(off)));
             if row.workload == WorkloadKind::Split {
                 row.split_ratio = over(row, transfers.iter().find(|t| row.splits_against(t)));
                 continue;
@@ -207,23 +273,41 @@ impl Report {
                 row.grouped_ratio = ratio(row, &grouped);
             }
         }
+        self.summary = Summary::of(&self.rows);
     }
 
-    /// The results as a markdown table; when split rows ran beside
-    /// transfer rows, a second table of the split/transfer ratios.
+    /// The results as markdown: the table of every run; when split rows
+    /// ran beside transfer rows, a table of the split/transfer ratios; with
+    /// rounds (`--rounds`, or a client count given twice), the summary over
+    /// rounds; and the bars.
     pub fn markdown(&self) -> String {
+        let mut out = self.runs_markdown();
+        if self.summary.rounds() > 1 || self.rows.iter().any(|r| r.warmup) {
+            out.push('\n');
+            out.push_str(&self.summary.markdown());
+        }
+        if !self.bars.is_empty() {
+            out.push_str("\nBars (issue 26; ratios are medians of per-round ratios):\n\n");
+            out.push_str(&bars::markdown(&self.bars));
+        }
+        out
+    }
+
+    /// The table of every run, and the split/transfer table.
+    fn runs_markdown(&self) -> String {
         let mut out = String::from(
-            "| backend | durability | workload | system | group commit | clients | batch | commands/s | postings/s | p50 ms | p99 ms | p99.9 ms | errors | x baseline | x grouped | x transfer |\n\
-             |---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            "| backend | durability | workload | system | group commit | clients | batch | commands/s | postings/s | p50 ms | p99 ms | p99.9 ms | errors | x baseline | x grouped | x transfer | x gc off |\n\
+             |---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         let ms = |micros: u64| format!("{:.2}", micros as f64 / 1000.0);
         for r in &self.rows {
-            let system = r.system.label();
+            let system = r.label();
             let gc = gc_label(r.group_commit);
             let (ratio, grouped, split) = (times(r.baseline_ratio), times(r.grouped_ratio), times(r.split_ratio));
+            let gc_ratio = times(r.gc_ratio);
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {system} | {gc} | {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {ratio} | {grouped} | {split} |",
+                "| {} | {} | {} | {system} | {gc} | {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {ratio} | {grouped} | {split} | {gc_ratio} |",
                 r.backend,
                 r.durability,
                 r.workload.name(),
@@ -279,7 +363,7 @@ impl Report {
     }
 }
 
-fn gc_label(group_commit: Option<bool>) -> &'static str {
+pub(crate) fn gc_label(group_commit: Option<bool>) -> &'static str {
     match group_commit {
         Some(true) => "on",
         Some(false) => "off",
@@ -287,7 +371,7 @@ fn gc_label(group_commit: Option<bool>) -> &'static str {
     }
 }
 
-fn times(ratio: Option<f64>) -> String {
+pub(crate) fn times(ratio: Option<f64>) -> String {
     ratio.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}x"))
 }
 
@@ -299,6 +383,9 @@ mod tests {
     fn row(system: System, clients: usize, tps: f64) -> Row {
         Row {
             round: 0,
+            repeat: 0,
+            warmup: false,
+            instances: 1,
             backend: "sqlite".into(),
             system,
             workload: WorkloadKind::Transfer,
@@ -316,23 +403,23 @@ mod tests {
             baseline_ratio: None,
             grouped_ratio: None,
             split_ratio: None,
+            gc_ratio: None,
         }
     }
 
     #[test]
     fn ratios_pair_ledger_rows_with_the_baseline_of_the_same_clients() {
-        let mut report = Report {
-            machine: Machine::default(),
-            settings: serde_json::Value::Null,
-            rows: vec![
+        let mut report = Report::new(
+            Machine::default(),
+            serde_json::Value::Null,
+            vec![
                 row(System::Ledger, 1, 50.0),
                 row(System::Baseline, 1, 100.0),
                 row(System::Ledger, 8, 300.0),
                 row(System::Baseline, 8, 200.0),
                 row(System::Ledger, 64, 1.0),
             ],
-            invariants: vec![],
-        };
+        );
         report.compute_ratios();
         let ratios: Vec<Option<f64>> = report.rows.iter().map(|r| r.baseline_ratio).collect();
         assert_eq!(ratios, vec![Some(0.5), None, Some(1.5), None, None]);
@@ -350,17 +437,16 @@ mod tests {
     #[test]
     fn a_repeated_client_count_pairs_each_ledger_run_with_its_own_round_baseline() {
         let in_round = |round, system, tps| Row { round, ..row(system, 64, tps) };
-        let mut report = Report {
-            machine: Machine::default(),
-            settings: serde_json::Value::Null,
-            rows: vec![
+        let mut report = Report::new(
+            Machine::default(),
+            serde_json::Value::Null,
+            vec![
                 in_round(0, System::Ledger, 300.0),
                 in_round(0, System::Baseline, 100.0),
                 in_round(1, System::Ledger, 300.0),
                 in_round(1, System::Baseline, 200.0),
             ],
-            invariants: vec![],
-        };
+        );
         report.compute_ratios();
         let ratios: Vec<Option<f64>> = report.rows.iter().map(|r| r.baseline_ratio).collect();
         assert_eq!(ratios, vec![Some(3.0), None, Some(1.5), None]);
@@ -369,24 +455,25 @@ mod tests {
     #[test]
     fn group_commit_rows_are_priced_against_the_grouped_baseline_too() {
         let gc = |on, tps| Row { group_commit: Some(on), ..row(System::Ledger, 64, tps) };
-        let mut report = Report {
-            machine: Machine::default(),
-            settings: serde_json::Value::Null,
-            rows: vec![
+        let mut report = Report::new(
+            Machine::default(),
+            serde_json::Value::Null,
+            vec![
                 gc(false, 150.0),
                 gc(true, 600.0),
                 row(System::Baseline, 64, 200.0),
                 row(System::GroupedBaseline, 64, 800.0),
             ],
-            invariants: vec![],
-        };
+        );
         report.compute_ratios();
         let ratios: Vec<(Option<f64>, Option<f64>)> =
             report.rows.iter().map(|r| (r.baseline_ratio, r.grouped_ratio)).collect();
         assert_eq!(ratios, vec![(Some(0.75), None), (Some(3.0), Some(0.75)), (None, None), (Some(4.0), None)]);
+        let gc: Vec<Option<f64>> = report.rows.iter().map(|r| r.gc_ratio).collect();
+        assert_eq!(gc, vec![None, Some(4.0), None, None], "group commit on over off, same clients and round");
         let table = report.markdown();
         assert!(
-            table.contains("| ledger | on | 64 | 1 | 600 | 600 | 1.50 | 2.00 | 2.50 | 0 | 3.00x | 0.75x | - |"),
+            table.contains("| ledger | on | 64 | 1 | 600 | 600 | 1.50 | 2.00 | 2.50 | 0 | 3.00x | 0.75x | - | 4.00x |"),
             "{table}"
         );
         assert!(
@@ -403,18 +490,17 @@ mod tests {
             postings_per_second: tps * workload.postings() as f64,
             ..row(System::Ledger, 8, tps)
         };
-        let mut report = Report {
-            machine: Machine::default(),
-            settings: serde_json::Value::Null,
-            rows: vec![
+        let mut report = Report::new(
+            Machine::default(),
+            serde_json::Value::Null,
+            vec![
                 ledger(WorkloadKind::Transfer, false, 400.0),
                 ledger(WorkloadKind::Split, false, 300.0),
                 ledger(WorkloadKind::Transfer, true, 1000.0),
                 ledger(WorkloadKind::Split, true, 500.0),
                 row(System::Baseline, 8, 200.0),
             ],
-            invariants: vec![],
-        };
+        );
         report.compute_ratios();
         let ratios: Vec<(Option<f64>, Option<f64>)> =
             report.rows.iter().map(|r| (r.baseline_ratio, r.split_ratio)).collect();

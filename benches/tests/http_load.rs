@@ -37,7 +37,12 @@ fn args(url: String) -> HttpArgs {
     HttpArgs {
         url: Some(url),
         server_bin: None,
-        storage: "memory:".into(),
+        storage: None,
+        baseline: false,
+        baseline_bin: None,
+        rounds: 1,
+        rate: None,
+        check_bars: false,
         pid: Some(std::process::id()),
         admin_email: ADMIN_EMAIL.into(),
         admin_password: ADMIN_PASSWORD.into(),
@@ -66,6 +71,19 @@ async fn load_reads_balances_and_transfers_between_funded_users_and_samples_memo
     let check = check_balances(state.ledger().store().as_ref()).await.unwrap();
     assert!(check.balanced, "{check:?}");
     assert_eq!(check.sums.get("USD").map(String::as_str), Some("0"), "{check:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_loop_rate_sends_on_schedule_not_as_fast_as_answers_come() {
+    let (url, _state) = serve().await;
+    let mut args = args(url);
+    args.rate = Some(100.0);
+    args.pid = None;
+    let report = run(&args, &mut |_: &str| {}).await.unwrap();
+    let sent: u64 = report.kinds.iter().map(|k| k.ok + k.errors).sum();
+    // 100/s for one second over four clients: about 100, never the
+    // thousands a closed loop gets from an in-memory service.
+    assert!((80..=110).contains(&sent), "{sent} requests: {report:?}");
 }
 
 #[tokio::test]

@@ -148,3 +148,44 @@ async fn split_entries_batch_like_transfers_and_skip_the_transfer_only_baselines
     assert!(log.iter().any(|l| l.contains("baselines are transfer-only")), "{log:?}");
     assert!(!report.markdown().contains("split/transfer"), "{}", report.markdown());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rounds_run_a_warm_up_then_alternate_the_settings_and_the_summary_judges_the_bars() {
+    let mut args = CompareArgs::tiny(vec![Backend::Memory, Backend::Sqlite]);
+    args.clients = vec![1];
+    args.seconds = 0.3;
+    args.group_commit = GroupCommitMode::Both;
+    args.rounds = Some(2);
+    let report = compare::run(&args, &mut |_: &str| {}).await.unwrap();
+
+    // Memory: ledger off and on; SQLite: those and the baseline. Each a
+    // warm-up round and two counted ones.
+    assert_eq!(report.rows.len(), (2 + 3) * 3, "{:?}", report.rows);
+    assert_eq!(report.rows.iter().filter(|r| r.warmup).count(), 5);
+    let sqlite: Vec<_> = report.rows.iter().filter(|r| r.backend == "sqlite").collect();
+    let order = |warmup: bool, repeat: usize| -> Vec<(System, Option<bool>)> {
+        sqlite.iter().filter(|r| r.warmup == warmup && r.repeat == repeat).map(|r| (r.system, r.group_commit)).collect()
+    };
+    let forward = vec![(System::Ledger, Some(false)), (System::Ledger, Some(true)), (System::Baseline, None)];
+    assert_eq!(order(true, 0), forward, "the warm-up round runs in the first round's order");
+    assert_eq!(order(false, 0), forward);
+    assert_eq!(order(false, 1), forward.into_iter().rev().collect::<Vec<_>>(), "odd rounds run in reverse");
+
+    let on = ledger_bench::summary::Setting::ledger(true, WorkloadKind::Transfer);
+    let durability = "WAL, synchronous=FULL";
+    let gc = report.summary.find("sqlite", durability, 1, ledger_bench::summary::RatioKind::GroupCommit, on).unwrap();
+    assert_eq!((gc.paired.rounds, gc.numerator_spread.rounds), (2, 2), "warm-up rows are not counted: {gc:?}");
+    let sqlite_bar = report.bars.iter().find(|b| b.bar.id == "sqlite-gc-1").unwrap();
+    assert_eq!(sqlite_bar.measured, Some(gc.paired.median));
+    assert!(
+        report.bars.iter().filter(|b| b.bar.id != "sqlite-gc-1").all(|b| b.measured.is_none()),
+        "{:?}",
+        report.bars
+    );
+    let table = report.markdown();
+    assert!(table.contains("Per setting over the counted rounds"), "{table}");
+    assert!(table.contains("| ledger gc on / ledger gc off |"), "{table}");
+    assert!(table.contains("(warm-up)"), "{table}");
+    assert!(table.contains("| SQLite, 1 client: ledger group commit on / off |"), "{table}");
+    assert!(report.invariants.iter().all(|i| i.check.holds()), "{:?}", report.invariants);
+}

@@ -56,7 +56,8 @@ const ROWS_PER_INSERT: usize = 1000;
 const TRANSACTIONS_INSERT: &str = "INSERT INTO transactions (id, sequence, kind, status, amount, currency, from_account, to_account, \
      description, captured_amount, expires_at, created_at, updated_at) ";
 /// The head of a multi-row insert of transfers' postings.
-const POSTINGS_INSERT: &str = "INSERT INTO postings (sequence, transaction_id, account_id, amount, currency) ";
+const POSTINGS_INSERT: &str =
+    "INSERT INTO postings (sequence, transaction_id, account_id, amount, currency, balance_after, at) ";
 /// The head of a multi-row insert of commands' idempotency records.
 const IDEMPOTENCY_INSERT: &str = "INSERT INTO idempotency (key, fingerprint, transaction_ids, created_at) ";
 /// The head of a multi-row insert of commands' audit records.
@@ -64,6 +65,11 @@ const AUDIT_INSERT: &str =
     "INSERT INTO audit_log (sequence, at, actor, action, target, outcome, code, reason, metadata, prev_hash, hash) ";
 /// Moves the audit head.
 const AUDIT_HEAD_UPDATE: &str = "UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1";
+
+/// Whether the backend has a baseline (the in-memory store has none).
+pub fn exists(backend: Backend) -> bool {
+    backend != Backend::Memory
+}
 
 /// A baseline opened and seeded with `accounts` accounts, if the backend has
 /// one (the in-memory store has none). It splits each call's transfers into
@@ -139,12 +145,16 @@ fn lock_order(commands: &[Command<'_, uuid::Uuid>]) -> Vec<uuid::Uuid> {
 }
 
 /// Applies the transfers of `amount` to `balances` in order; a transfer
-/// that would overdraw its payer fails the whole command.
-fn settle<K, T>(balances: &mut HashMap<K, T>, moves: &[(K, K)], amount: T) -> Result<(), BenchError>
+/// that would overdraw its payer fails the whole command. Returns each
+/// posting's account balance after it, payer then payee per transfer (the
+/// order of [`sequenced_postings`]), which the ledger stores with every
+/// posting (`balance_after`).
+fn settle<K, T>(balances: &mut HashMap<K, T>, moves: &[(K, K)], amount: T) -> Result<Vec<T>, BenchError>
 where
     K: Copy + Eq + std::hash::Hash,
     T: Copy + PartialOrd + std::ops::Add<Output = T> + std::ops::Sub<Output = T>,
 {
+    let mut after = Vec::with_capacity(moves.len() * 2);
     for (from, to) in moves {
         let missing = || BenchError::Baseline("an account row is missing or unreadable".into());
         let payer = *balances.get(from).ok_or_else(missing)?;
@@ -152,10 +162,12 @@ where
             return Err(BenchError::Baseline("insufficient funds".into()));
         }
         balances.insert(*from, payer - amount);
+        after.push(payer - amount);
         let payee = balances.get_mut(to).ok_or_else(missing)?;
         *payee = *payee + amount;
+        after.push(*payee);
     }
-    Ok(())
+    Ok(after)
 }
 
 /// The commands of a call that are not replays, each with the audit
@@ -206,13 +218,22 @@ where
 }
 
 /// The multi-row inserts of everything the `written` commands write but the
-/// balances: transactions, postings, idempotency records and audit records,
-/// at most [`ROWS_PER_INSERT`] rows each, with `amount` and `now` in the
-/// backend's money and timestamp types (both baselines send the same SQL).
-fn row_inserts<'q, DB, A, T>(written: &'q [Sequenced<'_, '_>], amount: A, now: T) -> Vec<sqlx::QueryBuilder<'q, DB>>
+/// balances: transactions, postings (each with its account's balance after
+/// it, `after`, in the order of [`sequenced_postings`], and its commit
+/// time), idempotency records and audit records, at most
+/// [`ROWS_PER_INSERT`] rows each, with `amount`, balances and `now` in the
+/// backend's money, balance and timestamp types (both baselines send the
+/// same SQL).
+fn row_inserts<'q, DB, A, B, T>(
+    written: &'q [Sequenced<'_, '_>],
+    amount: A,
+    after: &'q [B],
+    now: T,
+) -> Vec<sqlx::QueryBuilder<'q, DB>>
 where
     DB: sqlx::Database,
     DB::Arguments<'q>: Default,
+    B: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     A: Copy + 'q + std::ops::Neg<Output = A> + sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     T: Copy + 'q + sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<A>: sqlx::Encode<'q, DB>,
@@ -234,10 +255,12 @@ where
         });
         inserts.push(q);
     }
-    for chunk in sequenced_postings(written, amount).chunks(ROWS_PER_INSERT) {
+    let postings: Vec<_> = sequenced_postings(written, amount).into_iter().zip(after).collect();
+    for chunk in postings.chunks(ROWS_PER_INSERT) {
         let mut q = sqlx::QueryBuilder::new(POSTINGS_INSERT);
-        q.push_values(chunk, |mut row, (sequence, id, account, amount)| {
+        q.push_values(chunk, |mut row, ((sequence, id, account, amount), after)| {
             row.push_bind(*sequence).push_bind(*id).push_bind(*account).push_bind(*amount).push_bind("USD");
+            row.push_bind(*after).push_bind(now);
         });
         inserts.push(q);
     }

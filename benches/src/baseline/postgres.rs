@@ -88,8 +88,9 @@ impl Workload for PostgresBaseline {
         let written = sequenced(&commands, &replayed.into_iter().map(|(key,)| key).collect(), head);
         let Some(&(_, last, _)) = written.last() else { return Ok(()) };
         let mut balances: HashMap<Uuid, Decimal> = rows.into_iter().collect();
+        let mut after = Vec::new();
         for (command, _, _) in &written {
-            settle(&mut balances, &command.moves, self.amount)?;
+            after.extend(settle(&mut balances, &command.moves, self.amount)?);
         }
         let posted: Vec<Option<Decimal>> = locked.iter().map(|id| balances.get(id).copied()).collect();
         sqlx::query(
@@ -101,7 +102,7 @@ impl Workload for PostgresBaseline {
         .bind(&posted)
         .execute(&mut *db_tx)
         .await?;
-        for mut q in row_inserts::<sqlx::Postgres, _, _>(&written, self.amount, now) {
+        for mut q in row_inserts::<sqlx::Postgres, _, _, _>(&written, self.amount, &after, now) {
             q.build().execute(&mut *db_tx).await?;
         }
         sqlx::query(AUDIT_HEAD_UPDATE).bind(last).bind(digest_bytes(last)).execute(&mut *db_tx).await?;

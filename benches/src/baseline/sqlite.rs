@@ -98,8 +98,9 @@ impl Workload for SqliteBaseline {
         let Some(&(_, last, _)) = written.last() else { return Ok(()) };
         let mut balances: HashMap<Uuid, Decimal> =
             rows.into_iter().filter_map(|(id, posted)| Some((id, Decimal::from_str(&posted).ok()?))).collect();
+        let mut after = Vec::new();
         for (command, _, _) in &written {
-            settle(&mut balances, &command.moves, amount)?;
+            after.extend(settle(&mut balances, &command.moves, amount)?.iter().map(Decimal::to_string));
         }
         let mut q = sqlx::QueryBuilder::new("UPDATE accounts SET posted = v.column2, updated_at = ");
         q.push_bind(now).push(" FROM (");
@@ -108,7 +109,7 @@ impl Workload for SqliteBaseline {
         });
         q.push(") AS v WHERE accounts.id = v.column1");
         q.build().execute(&mut *db_tx).await?;
-        for mut q in row_inserts::<sqlx::Sqlite, _, _>(&written, TRANSFER_UNITS, now) {
+        for mut q in row_inserts::<sqlx::Sqlite, _, _, _>(&written, TRANSFER_UNITS, &after, now) {
             q.build().execute(&mut *db_tx).await?;
         }
         sqlx::query(AUDIT_HEAD_UPDATE).bind(last).bind(digest_bytes(last)).execute(&mut *db_tx).await?;
@@ -170,5 +171,14 @@ mod tests {
         let seed = Decimal::new(SEED_UNITS, 4);
         let unit = Decimal::new(TRANSFER_UNITS, 4);
         assert_eq!((balance(0), balance(1), balance(9)), (seed - unit - unit, seed + unit, seed + unit));
+        let after: Vec<(String,)> =
+            sqlx::query_as("SELECT balance_after FROM postings ORDER BY sequence").fetch_all(pool).await.unwrap();
+        let after: Vec<Decimal> = after.into_iter().map(|(b,)| Decimal::from_str(&b).unwrap()).collect();
+        let (down, up) = (seed - unit, seed + unit);
+        assert_eq!(
+            after,
+            [down, up, down, up, down, up, seed - unit - unit, up],
+            "each posting keeps its account's balance after it"
+        );
     }
 }

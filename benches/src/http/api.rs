@@ -126,6 +126,18 @@ impl Api {
         Ok(status)
     }
 
+    /// Reads an account's balance; returns the body of a 2xx answer.
+    pub async fn balance_body(&self, user: &LoadUser) -> Result<String, BenchError> {
+        let url = format!("{}/api/accounts/{}/balance", self.base, user.account);
+        let r = self.client.get(url).bearer_auth(&user.token).send().await?;
+        let status = r.status();
+        let body = r.text().await?;
+        if !status.is_success() {
+            return Err(BenchError::Http(format!("balance: {status}: {body}")));
+        }
+        Ok(body)
+    }
+
     /// Transfers to an account number under a key; returns the status.
     pub async fn transfer(
         &self,

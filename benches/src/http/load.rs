@@ -135,7 +135,7 @@ impl Tally {
 pub async fn run(args: &HttpArgs, log: &mut dyn FnMut(&str)) -> Result<HttpReport, BenchError> {
     let spawned = match &args.url {
         Some(_) => None,
-        None => Some(SpawnedServer::start(args).await?),
+        None => Some(SpawnedServer::ledger(args, &args.storage()).await?),
     };
     let url = args.url.clone().or_else(|| spawned.as_ref().map(|s| s.url.clone())).unwrap_or_default();
     let pid = args.pid.or_else(|| spawned.as_ref().map(|s| s.pid));
@@ -156,15 +156,92 @@ async fn load(
     let api = Api::new(url, args.clients)?;
     let users = Arc::new(set_up(&api, args).await?);
     log(&format!("{} users funded; loading with {} clients for {} s", users.len(), args.clients, args.seconds));
-    let duration = Duration::from_secs_f64(args.seconds.max(0.01));
+    let phase =
+        Phase { clients: args.clients, seconds: args.seconds, read_percent: args.read_percent, rate: args.rate };
+    let sampled = pid.map(|pid| (pid, args.rss_interval_seconds));
+    let measured = measure(&api, &users, &phase, args.seed, sampled).await?;
+    Ok(HttpReport {
+        machine: Machine::detect(),
+        url: url.to_owned(),
+        settings: serde_json::json!({
+            "clients": args.clients, "users": args.users, "seconds": args.seconds,
+            "read_percent": args.read_percent, "rate": args.rate, "seed": args.seed, "storage": args.storage(),
+        }),
+        seconds: measured.seconds,
+        requests_per_second: measured.requests_per_second(),
+        kinds: measured.kinds,
+        rss: measured.rss,
+    })
+}
+
+/// One stretch of load: how many clients, how long, what mix, how fast.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Phase {
+    /// Concurrent clients, each with one request in flight.
+    pub clients: usize,
+    /// Measured seconds.
+    pub seconds: f64,
+    /// Percentage of balance reads (the rest are transfers).
+    pub read_percent: u8,
+    /// Requests per second over all clients (open loop: each client sends
+    /// on a fixed schedule and a request's latency counts from when it was
+    /// due), or as fast as answers come (`None`: closed loop).
+    pub rate: Option<f64>,
+}
+
+/// What one phase measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Measured {
+    /// The measured time.
+    pub seconds: f64,
+    /// Balance reads, then transfers.
+    pub kinds: Vec<KindStats>,
+    /// The server's memory over the phase (empty without a pid).
+    pub rss: Vec<RssSample>,
+}
+
+impl Measured {
+    /// All 2xx requests per second.
+    pub fn requests_per_second(&self) -> f64 {
+        self.kinds.iter().map(|k| k.per_second).sum()
+    }
+
+    /// The stats of one request kind (`balance` or `transfer`).
+    pub fn kind(&self, kind: &str) -> Option<&KindStats> {
+        self.kinds.iter().find(|k| k.kind == kind)
+    }
+}
+
+/// Runs one phase of load against `api` with funded `users`; samples the
+/// memory of `sampled`'s process every so many seconds.
+pub async fn measure(
+    api: &Api,
+    users: &Arc<Vec<LoadUser>>,
+    phase: &Phase,
+    seed: u64,
+    sampled: Option<(u32, f64)>,
+) -> Result<Measured, BenchError> {
+    let duration = Duration::from_secs_f64(phase.seconds.max(0.01));
     let started = Instant::now();
     let end = started + duration;
-    let sampler = pid.map(|pid| tokio::spawn(sample_rss(pid, started, end, args.rss_interval_seconds)));
+    let sampler = sampled.map(|(pid, every)| tokio::spawn(sample_rss(pid, started, end, every)));
+    let clients = phase.clients.max(1);
+    // Every phase its own idempotency keys: a key sent again would be a
+    // replay, answered from the record without a write.
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    // Each client's share of an open-loop rate, as the time between its sends.
+    let interval = phase
+        .rate
+        .filter(|rate| *rate > 0.0 && rate.is_finite())
+        .map(|rate| Duration::from_secs_f64(clients as f64 / rate));
     let mut tasks = Vec::new();
-    for client in 0..args.clients {
+    for client in 0..clients {
         let (api, users) = (api.clone(), users.clone());
-        let (seed, read_percent) = (args.seed.wrapping_add(client as u64), args.read_percent.min(100));
-        tasks.push(tokio::spawn(async move { client_loop(api, users, client, seed, read_percent, end).await }));
+        let (seed, read_percent) = (seed.wrapping_add(client as u64), phase.read_percent.min(100));
+        // Clients' schedules are staggered over one interval.
+        let schedule = interval.map(|every| (started + every.mul_f64(client as f64 / clients as f64), every));
+        let setup = ClientSetup { client, seed, read_percent, schedule, end, keys: format!("load-{run}-{client}") };
+        tasks.push(tokio::spawn(async move { client_loop(api, users, setup).await }));
     }
     let (mut reads, mut writes) = (Tally::default(), Tally::default());
     for task in tasks {
@@ -177,23 +254,11 @@ async fn load(
         Some(task) => task.await.map_err(|e| BenchError::Http(format!("the sampler failed: {e}")))?,
         None => Vec::new(),
     };
-    let total = reads.recorder.len() + writes.recorder.len();
-    Ok(HttpReport {
-        machine: Machine::detect(),
-        url: url.to_owned(),
-        settings: serde_json::json!({
-            "clients": args.clients, "users": args.users, "seconds": args.seconds,
-            "read_percent": args.read_percent, "seed": args.seed, "storage": args.storage,
-        }),
-        seconds,
-        requests_per_second: total as f64 / seconds,
-        kinds: vec![reads.stats("balance", seconds), writes.stats("transfer", seconds)],
-        rss,
-    })
+    Ok(Measured { seconds, kinds: vec![reads.stats("balance", seconds), writes.stats("transfer", seconds)], rss })
 }
 
 /// Registers, verifies and funds `args.users` users, a few at a time.
-async fn set_up(api: &Api, args: &HttpArgs) -> Result<Vec<LoadUser>, BenchError> {
+pub(super) async fn set_up(api: &Api, args: &HttpArgs) -> Result<Vec<LoadUser>, BenchError> {
     use futures::{StreamExt, TryStreamExt};
     let (admin, _) = api.login(&args.admin_email, &args.admin_password).await?;
     let run = uuid::Uuid::now_v7().simple().to_string();
@@ -209,26 +274,44 @@ async fn set_up(api: &Api, args: &HttpArgs) -> Result<Vec<LoadUser>, BenchError>
     futures::stream::iter(0..args.users.max(2)).map(new_user).buffered(SETUP_CONCURRENCY).try_collect().await
 }
 
-async fn client_loop(
-    api: Api,
-    users: Arc<Vec<LoadUser>>,
+/// What one client task does.
+struct ClientSetup {
     client: usize,
     seed: u64,
     read_percent: u8,
+    /// Open loop: its first send and the time between sends.
+    schedule: Option<(Instant, Duration)>,
     end: Instant,
-) -> (Tally, Tally) {
+    /// The prefix of its idempotency keys.
+    keys: String,
+}
+
+async fn client_loop(api: Api, users: Arc<Vec<LoadUser>>, setup: ClientSetup) -> (Tally, Tally) {
+    let ClientSetup { client, seed, read_percent, schedule, end, keys } = setup;
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut reads, mut writes) = (Tally::default(), Tally::default());
     let me = &users[client % users.len()];
     let mut n = 0u64;
-    while Instant::now() < end {
-        let began = Instant::now();
+    loop {
+        // Open loop: the request is due at its slot, and its latency counts
+        // from then, so a slow answer that delays the next send is charged.
+        let began = match schedule {
+            Some((first, every)) => {
+                let due = first + every.mul_f64(n as f64);
+                tokio::time::sleep_until(due.into()).await;
+                due
+            }
+            None => Instant::now(),
+        };
+        if began >= end {
+            break;
+        }
+        n += 1;
         if rng.random_range(0..100u8) < read_percent {
             reads.note(began, api.balance(me).await);
         } else {
             let to = &users[(client + 1 + rng.random_range(0..users.len() - 1)) % users.len()];
-            n += 1;
-            let key = format!("load-{client}-{seed}-{n}");
+            let key = format!("{keys}-{n}");
             writes.note(began, api.transfer(me, &to.number, LOAD_TRANSFER, &key).await);
         }
     }

@@ -8,11 +8,14 @@
 //! stops after `--seconds`.
 
 mod api;
+pub mod axum_baseline;
+pub mod comparison;
 mod load;
 mod rss;
 mod server;
 
-pub use load::{HttpReport, KindStats, run};
+pub use comparison::HttpComparison;
+pub use load::{HttpReport, KindStats, Measured, Phase, run};
 pub use rss::RssSample;
 pub use server::SpawnedServer;
 
@@ -28,9 +31,34 @@ pub struct HttpArgs {
     /// The ledger-http binary to spawn (default: `ledger-http` next to this binary).
     #[arg(long)]
     pub server_bin: Option<PathBuf>,
-    /// Storage of the spawned service.
-    #[arg(long, default_value = "memory:")]
-    pub storage: String,
+    /// Storage of the spawned service (default `memory:`; with `--baseline`,
+    /// a fresh SQLite file in a temporary directory: the service's default
+    /// store kind).
+    #[arg(long)]
+    pub storage: Option<String>,
+    /// Measure the service beside a minimal axum server answering a fixed
+    /// JSON body (`ledger-bench-http-baseline`) under the same load
+    /// generator: balance reads against both (alternated, `--rounds`
+    /// times), then the peak transfer rate, then transfers at half of it
+    /// (open loop) for their p99; prints the ratio and the HTTP bars.
+    #[arg(long, conflicts_with = "url")]
+    pub baseline: bool,
+    /// The baseline server binary to spawn (default: `ledger-bench-http-baseline`
+    /// next to this binary).
+    #[arg(long)]
+    pub baseline_bin: Option<PathBuf>,
+    /// With `--baseline`: pairs of balance-read runs (service, baseline),
+    /// each pair in the opposite order of the one before.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
+    /// Requests per second over all clients, sent on a fixed schedule
+    /// (open loop; latency counts from when a request was due); without it,
+    /// each client sends as soon as its last answer came (closed loop).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// With `--baseline`: exit non-zero when an HTTP bar is missed.
+    #[arg(long)]
+    pub check_bars: bool,
     /// The service's process id, to sample its memory when `--url` is given.
     #[arg(long)]
     pub pid: Option<u32>,
@@ -69,4 +97,11 @@ pub struct HttpArgs {
     /// Write the report as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+impl HttpArgs {
+    /// The storage of a spawned service without `--baseline`.
+    pub fn storage(&self) -> String {
+        self.storage.clone().unwrap_or_else(|| "memory:".to_owned())
+    }
 }

@@ -1,0 +1,283 @@
+//! `ledger-bench http --baseline`: the service priced against a minimal
+//! axum server ([`super::axum_baseline`]) under the same load generator, in
+//! one sitting, and its transfer latency at half of its peak rate.
+//!
+//! 1. ledger-http is spawned on `--storage` (default: a fresh SQLite file
+//!    in a temporary directory, the service's default store kind), the
+//!    users set up, and one real balance response read: the baseline
+//!    answers with exactly those bytes.
+//! 2. Balance reads only (closed loop, `--clients`, `--seconds`) against
+//!    the service and against the baseline, after one unmeasured second on
+//!    each, in `--rounds` pairs, each pair in the opposite order of the one
+//!    before. The ratio is the median of the pairs' ratios.
+//! 3. Transfers only, closed loop: the peak transfer rate.
+//! 4. Transfers only, open loop at half that rate: the p99, counted from
+//!    when each request was due.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::api::{Api, LoadUser};
+use super::load::{Measured, Phase, measure, set_up};
+use super::{HttpArgs, SpawnedServer};
+use crate::BenchError;
+use crate::bars::{self, BarResult};
+use crate::report::Machine;
+use crate::rounds::{Spread, alternated, within_noise};
+
+/// Seconds of balance reads on each server before the measured rounds.
+const WARMUP_SECONDS: f64 = 1.0;
+
+/// Which server a run loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Server {
+    /// ledger-http.
+    Ledger,
+    /// The minimal axum server.
+    Baseline,
+}
+
+impl Server {
+    fn label(self) -> &'static str {
+        match self {
+            Server::Ledger => "ledger-http",
+            Server::Baseline => "axum baseline",
+        }
+    }
+}
+
+/// One measured run of the sitting.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpRun {
+    /// `reads`, `transfers at peak` or `transfers at half of peak`.
+    pub name: &'static str,
+    /// Which server.
+    pub server: Server,
+    /// The pair of read runs it belongs to (reads only).
+    pub round: Option<usize>,
+    /// How it was loaded.
+    #[serde(skip)]
+    pub phase: Phase,
+    /// The open-loop rate asked for, if any.
+    pub rate: Option<f64>,
+    /// What it measured.
+    pub measured: Measured,
+}
+
+/// What the sitting measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpComparison {
+    /// Where.
+    pub machine: Machine,
+    /// The service's storage.
+    pub storage: String,
+    /// Clients, seconds, rounds, seed.
+    pub settings: serde_json::Value,
+    /// Bytes of the balance response both servers answered with.
+    pub body_bytes: usize,
+    /// Every measured run, in order.
+    pub runs: Vec<HttpRun>,
+    /// Balance reads per second of the service over the baseline's, per pair.
+    pub read_ratio: Spread,
+    /// The service's read rates over the pairs.
+    pub ledger_reads: Spread,
+    /// The baseline's.
+    pub baseline_reads: Spread,
+    /// Whether either side's spread is wider than the ratio's distance from 1.
+    pub within_noise: bool,
+    /// Transfers per second, closed loop.
+    pub peak_transfers_per_second: f64,
+    /// Transfer p99 at half of that rate, in milliseconds.
+    pub half_peak_p99_ms: f64,
+    /// The bars.
+    pub bars: Vec<BarResult>,
+}
+
+/// Runs the sitting; `log` hears progress lines.
+pub async fn run(args: &HttpArgs, log: &mut dyn FnMut(&str)) -> Result<HttpComparison, BenchError> {
+    let dir =
+        tempfile::Builder::new().prefix("ledger-bench-http-").tempdir().map_err(|e| BenchError::io("temp dir", e))?;
+    let storage = match &args.storage {
+        Some(storage) => storage.clone(),
+        None => format!("sqlite:{}", dir.path().join("ledger.sqlite3").display()),
+    };
+    let ledger = SpawnedServer::ledger(args, &storage).await?;
+    log(&format!("ledger-http at {} on {storage}; setting up {} users", ledger.url, args.users));
+    let result = sitting(args, &storage, &ledger, log).await;
+    ledger.stop().await;
+    result
+}
+
+async fn sitting(
+    args: &HttpArgs,
+    storage: &str,
+    ledger: &SpawnedServer,
+    log: &mut dyn FnMut(&str),
+) -> Result<HttpComparison, BenchError> {
+    let api = Api::new(&ledger.url, args.clients)?;
+    let users: Arc<Vec<LoadUser>> = Arc::new(set_up(&api, args).await?);
+    let body = match users.first() {
+        Some(user) => api.balance_body(user).await?,
+        None => return Err(BenchError::Http("no load users".into())),
+    };
+    let baseline = SpawnedServer::baseline(args, &body).await?;
+    log(&format!("axum baseline at {}, answering {} bytes", baseline.url, body.len()));
+    let base_api = Api::new(&baseline.url, args.clients)?;
+    let reads = Phase { clients: args.clients, seconds: args.seconds, read_percent: 100, rate: None };
+    let mut runs = Vec::new();
+    let outcome = async {
+        for api in [&api, &base_api] {
+            measure(api, &users, &Phase { seconds: WARMUP_SECONDS, ..reads }, args.seed, None).await?;
+        }
+        for round in 0..args.rounds as usize {
+            for server in alternated(&[Server::Ledger, Server::Baseline], round) {
+                let target = if server == Server::Ledger { &api } else { &base_api };
+                let measured = measure(target, &users, &reads, args.seed, None).await?;
+                let per_second = measured.kind("balance").map_or(0.0, |k| k.per_second);
+                log(&format!("reads, round {}: {} {per_second:.0}/s", round + 1, server.label()));
+                runs.push(HttpRun { name: "reads", server, round: Some(round), phase: reads, rate: None, measured });
+            }
+        }
+        Ok::<(), BenchError>(())
+    }
+    .await;
+    baseline.stop().await;
+    outcome?;
+
+    let transfers = Phase { read_percent: 0, ..reads };
+    let measured = measure(&api, &users, &transfers, args.seed, None).await?;
+    let peak = measured.kind("transfer").map_or(0.0, |k| k.per_second);
+    log(&format!("transfers at peak (closed loop): {peak:.0}/s"));
+    runs.push(HttpRun {
+        name: "transfers at peak",
+        server: Server::Ledger,
+        round: None,
+        phase: transfers,
+        rate: None,
+        measured,
+    });
+    let half = Phase { rate: Some(peak / 2.0), ..transfers };
+    let measured = measure(&api, &users, &half, args.seed, None).await?;
+    let p99_ms = measured.kind("transfer").map_or(f64::NAN, |k| k.latency.p99_micros as f64 / 1000.0);
+    log(&format!("transfers at half of peak ({:.0}/s, open loop): p99 {p99_ms:.2} ms", peak / 2.0));
+    runs.push(HttpRun {
+        name: "transfers at half of peak",
+        server: Server::Ledger,
+        round: None,
+        phase: half,
+        rate: half.rate,
+        measured,
+    });
+    summarize(args, storage, body.len(), runs, (peak, p99_ms))
+}
+
+/// The ratio, spreads and bars of a sitting's runs.
+fn summarize(
+    args: &HttpArgs,
+    storage: &str,
+    body_bytes: usize,
+    runs: Vec<HttpRun>,
+    (peak, p99_ms): (f64, f64),
+) -> Result<HttpComparison, BenchError> {
+    let reads_of = |server: Server| -> Vec<(usize, f64)> {
+        runs.iter()
+            .filter(|r| r.name == "reads" && r.server == server)
+            .filter_map(|r| Some((r.round?, r.measured.kind("balance")?.per_second)))
+            .collect()
+    };
+    let (ledger, baseline) = (reads_of(Server::Ledger), reads_of(Server::Baseline));
+    let pairs: Vec<f64> = ledger
+        .iter()
+        .filter_map(|(round, l)| {
+            baseline.iter().find(|(r, _)| r == round).filter(|(_, b)| *b > 0.0).map(|(_, b)| l / b)
+        })
+        .collect();
+    let rates = |side: &[(usize, f64)]| side.iter().map(|(_, v)| *v).collect::<Vec<_>>();
+    let missing = || BenchError::Http("no balance reads were measured".into());
+    let read_ratio = Spread::of(&pairs).ok_or_else(missing)?;
+    let ledger_reads = Spread::of(&rates(&ledger)).ok_or_else(missing)?;
+    let baseline_reads = Spread::of(&rates(&baseline)).ok_or_else(missing)?;
+    let noisy = within_noise(read_ratio.median, &ledger_reads, &baseline_reads);
+    // The latency bar is set on the service's default store, SQLite.
+    let p99 = storage.starts_with("sqlite:").then_some(p99_ms);
+    let bars = bars::BARS
+        .iter()
+        .map(|bar| match bar.id {
+            id if id == bars::HTTP_READS.id => BarResult { within_noise: noisy, ..bar.judge(Some(read_ratio.median)) },
+            id if id == bars::HTTP_TRANSFER_P99.id => bar.judge(p99),
+            _ => bar.judge(None),
+        })
+        .collect();
+    Ok(HttpComparison {
+        machine: Machine::detect(),
+        storage: storage.to_owned(),
+        settings: serde_json::json!({
+            "clients": args.clients, "users": args.users, "seconds": args.seconds, "rounds": args.rounds, "seed": args.seed,
+        }),
+        body_bytes,
+        runs,
+        read_ratio,
+        ledger_reads,
+        baseline_reads,
+        within_noise: noisy,
+        peak_transfers_per_second: peak,
+        half_peak_p99_ms: p99_ms,
+        bars,
+    })
+}
+
+impl HttpComparison {
+    /// The sitting as markdown: every run, the ratio, the bars.
+    pub fn markdown(&self) -> String {
+        let mut out = format!(
+            "ledger-http on {} against a minimal axum server answering the same {}-byte balance body, \
+             same load generator over 127.0.0.1:\n\n\
+             | run | server | round | target/s | ok | errors | per second | p50 ms | p99 ms | p99.9 ms |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            self.storage, self.body_bytes
+        );
+        let ms = |m: u64| m as f64 / 1000.0;
+        for run in &self.runs {
+            let kind = if run.name == "reads" { "balance" } else { "transfer" };
+            let Some(k) = run.measured.kind(kind) else { continue };
+            let round = run.round.map_or_else(|| "-".to_owned(), |r| (r + 1).to_string());
+            let rate = run.rate.map_or_else(|| "closed loop".to_owned(), |r| format!("{r:.0}"));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {round} | {rate} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} |",
+                run.name,
+                run.server.label(),
+                k.ok,
+                k.errors,
+                k.per_second,
+                ms(k.latency.p50_micros),
+                ms(k.latency.p99_micros),
+                ms(k.latency.p999_micros),
+            );
+        }
+        let r = &self.read_ratio;
+        let _ = writeln!(
+            out,
+            "\nBalance reads / baseline: {:.2}x (median of {} pairs, {:.2}-{:.2}; medians {:.0} / {:.0}/s, spreads {:.0}% / {:.0}%){}",
+            r.median,
+            r.rounds,
+            r.min,
+            r.max,
+            self.ledger_reads.median,
+            self.baseline_reads.median,
+            self.ledger_reads.relative() * 100.0,
+            self.baseline_reads.relative() * 100.0,
+            if self.within_noise { " ⚠ within noise" } else { "" },
+        );
+        let _ = writeln!(
+            out,
+            "Transfers: peak {:.0}/s (closed loop); at half of it, open loop: p99 {:.2} ms\n\nBars:\n",
+            self.peak_transfers_per_second, self.half_peak_p99_ms
+        );
+        out.push_str(&bars::markdown(&self.bars));
+        out
+    }
+}
