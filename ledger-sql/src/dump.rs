@@ -18,8 +18,8 @@ use crate::bulk_sql::{
 use crate::queries;
 use crate::row::{self, IDEMPOTENCY_COLUMNS, RESET_TOKEN_COLUMNS, SESSION_COLUMNS, TRANSACTION_COLUMNS};
 use crate::session::Session;
-use crate::write_steps::WriteSteps;
 use crate::stmt::{Dialect, Stmt, Value, int};
+use crate::write_steps::WriteSteps;
 
 /// Transactions with sequence above `after`, oldest first (`transactions_sequence_key`).
 pub(crate) fn transactions_after(d: Dialect, after: Option<u64>, limit: usize) -> Stmt {

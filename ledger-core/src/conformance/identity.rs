@@ -400,7 +400,9 @@ pub async fn kyc_follows_its_transitions_and_only_admins_decide(h: Harness) {
         .filter(|r| r.target == format!("user:{}", user.id) && r.outcome == AuditOutcome::Accepted)
         .map(|r| r.action.as_str())
         .collect();
-    assert_eq!(actions, vec!["auth.register", "kyc.submit", "kyc.reject", "kyc.submit", "kyc.approve"]);
+    let expected =
+        ["auth.register", "profile.update", "profile.update", "kyc.submit", "kyc.reject", "kyc.submit", "kyc.approve"];
+    assert_eq!(actions, expected);
 }
 
 /// Unverified customers may deposit but not move money out.
