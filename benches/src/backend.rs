@@ -128,12 +128,14 @@ pub fn postgres_connections(clients: usize) -> u32 {
     u32::try_from((clients + 2).min(POSTGRES_CONNECTIONS_MAX)).unwrap_or(1)
 }
 
-/// The ledger's settings for a run: group commit with its defaults (and
-/// `wait_micros`, if given), or every command in its own storage
-/// transaction.
+/// The ledger's settings for a run: group commit with its defaults and
+/// `wait_micros` (the service's if not given), or every command in its own
+/// storage transaction.
 pub fn ledger_config(group_commit: bool, wait_micros: Option<u64>) -> LedgerConfig {
     let group_commit = match group_commit {
-        true => GroupCommit::default().wait_micros(wait_micros.unwrap_or(GroupCommit::default().wait_micros)),
+        true => {
+            GroupCommit::default().wait_micros(wait_micros.unwrap_or(ledger_core::GROUP_COMMIT_WAIT_MICROS_SERVICE))
+        }
         false => GroupCommit::DISABLED,
     };
     LedgerConfig::default().group_commit(group_commit)

@@ -170,8 +170,9 @@ pub struct CompareArgs {
     #[arg(long, value_enum, default_value = "off")]
     pub group_commit: GroupCommitMode,
     /// With group commit: how long a leader may wait for announced commands
-    /// on their way (`GroupCommit::wait_micros`); the ledger's default if
-    /// not given.
+    /// on their way (`GroupCommit::wait_micros`); if not given, the
+    /// service's (`GROUP_COMMIT_WAIT_MICROS_SERVICE`, 300 µs), so the harness
+    /// measures the ledger as ledger-http runs it.
     #[arg(long)]
     pub group_commit_wait_micros: Option<u64>,
     /// Skip the hand-written baselines.

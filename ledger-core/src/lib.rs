@@ -72,7 +72,8 @@ pub use identity::{Actor, Role};
 pub use ledger::verify::{IntegrityReport, VERIFY_PROBLEMS_MAX};
 pub use ledger::{
     Authenticated, BatchReceipt, GROUP_COMMIT_BATCHES_CAP, GROUP_COMMIT_BATCHES_DEFAULT, GROUP_COMMIT_WAIT_MICROS_MAX,
-    GroupCommit, GroupCommitError, Ledger, LedgerBuilder, LedgerConfig, Login, LoginRequest, Receipt, Registration,
+    GROUP_COMMIT_WAIT_MICROS_SERVICE, GroupCommit, GroupCommitError, Ledger, LedgerBuilder, LedgerConfig, Login,
+    LoginRequest, Receipt, Registration,
 };
 pub use memory::MemoryStore;
 pub use metadata::Metadata;

@@ -110,6 +110,17 @@ pub struct Config {
     )]
     pub group_commit_max: usize,
 
+    /// With group commit: how long, in microseconds (0 to 10000), a commit
+    /// may wait for money commands already on their way, so that they join
+    /// it rather than the next one; a lone request never waits.
+    #[arg(
+        long,
+        env = "LEDGER_GROUP_COMMIT_WAIT_MICROS",
+        default_value_t = ledger_core::GROUP_COMMIT_WAIT_MICROS_SERVICE,
+        value_parser = clap::value_parser!(u64).range(0..=ledger_core::GROUP_COMMIT_WAIT_MICROS_MAX),
+    )]
+    pub group_commit_wait_micros: u64,
+
     /// sled storage: the MiB of tree pages its cache keeps in memory (16 to
     /// 65536). The process holds more: sled also keeps a small entry per page
     /// of the whole database in memory.
@@ -222,6 +233,15 @@ mod tests {
             let error = parse(&["--storage-read", wrong]).unwrap_err().to_string();
             assert!(error.contains("--storage-read"), "{error}");
         }
+    }
+
+    #[test]
+    fn group_commit_wait_defaults_to_the_services_and_refuses_above_the_max() {
+        let wait = |args: &[&str]| parse(args).map(|c| c.group_commit_wait_micros);
+        assert_eq!(wait(&[]).ok(), Some(ledger_core::GROUP_COMMIT_WAIT_MICROS_SERVICE));
+        assert_eq!(wait(&["--group-commit-wait-micros", "0"]).ok(), Some(0));
+        assert!(wait(&["--group-commit-wait-micros", "10001"]).is_err());
+        assert!(wait(&["--group-commit-wait-micros", "-1"]).is_err());
     }
 
     #[test]

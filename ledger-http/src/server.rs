@@ -124,7 +124,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         per_second,
         burst: NonZeroU32::new(config.rate_limit_burst).unwrap_or(per_second),
     });
-    let group_commit = GroupCommit::default().batches_max(config.group_commit_max);
+    let group_commit =
+        GroupCommit::default().batches_max(config.group_commit_max).wait_micros(config.group_commit_wait_micros);
     let ledger_config = LedgerConfig::default().password_hash(HashParams::RECOMMENDED).group_commit(group_commit);
     let mut builder =
         AppState::builder(opened.store.clone()).ledger_config(ledger_config).settings(settings).rate_limit(rate_limit);

@@ -86,7 +86,8 @@ use crate::store::Store;
 use crate::write_batch::{BatchOutcome, WriteBatch};
 
 pub use settings::{
-    GROUP_COMMIT_BATCHES_CAP, GROUP_COMMIT_BATCHES_DEFAULT, GROUP_COMMIT_WAIT_MICROS_MAX, GroupCommit, GroupCommitError,
+    GROUP_COMMIT_BATCHES_CAP, GROUP_COMMIT_BATCHES_DEFAULT, GROUP_COMMIT_WAIT_MICROS_MAX,
+    GROUP_COMMIT_WAIT_MICROS_SERVICE, GroupCommit, GroupCommitError,
 };
 
 type Outcomes = Result<Vec<BatchOutcome>, StorageError>;

@@ -36,7 +36,8 @@ pub(crate) mod verify;
 
 use group_commit::Committer;
 pub use group_commit::{
-    GROUP_COMMIT_BATCHES_CAP, GROUP_COMMIT_BATCHES_DEFAULT, GROUP_COMMIT_WAIT_MICROS_MAX, GroupCommit, GroupCommitError,
+    GROUP_COMMIT_BATCHES_CAP, GROUP_COMMIT_BATCHES_DEFAULT, GROUP_COMMIT_WAIT_MICROS_MAX,
+    GROUP_COMMIT_WAIT_MICROS_SERVICE, GroupCommit, GroupCommitError,
 };
 
 pub use auth::{Authenticated, Login, LoginRequest, Registration};
