@@ -7,7 +7,7 @@ use std::ops::Bound;
 
 use ledger_core::dump::{DumpChunk, SinkCursor};
 use ledger_core::identity::{ResetToken, Session, SessionId};
-use ledger_core::{Digest, IdempotencyKey, IdempotencyRecord, StorageError, Transaction, TransactionStatus, UserId};
+use ledger_core::{Digest, IdempotencyKey, IdempotencyRecord, StorageError, Transaction, UserId};
 use serde::de::DeserializeOwned;
 use sled::Tree;
 
@@ -121,27 +121,10 @@ impl Staged<'_> {
             self.reset_tokens.insert(keys::digest(&token.token_digest), encode("a reset token", token)?);
         }
         for (i, account) in chunk.accounts.iter().enumerate() {
-            if let Some(code) = &account.code {
-                self.account_codes.insert(code.as_str().as_bytes(), &keys::account(account.id));
-            }
-            self.account_numbers.insert(keys::number(account.number), &keys::account(account.id));
-            let order = chunk.accounts_position + i as u64;
-            self.accounts_by_owner.insert(&keys::owner_account(account.owner, order, account.id)[..], &[]);
-            self.accounts.insert(keys::account(account.id), encode("an account", account)?);
+            self.insert_new_account(account, chunk.accounts_position + i as u64)?;
         }
         for t in &chunk.transactions {
-            let seq = keys::sequence(t.sequence);
-            for account in t.accounts() {
-                self.account_history.insert(keys::account_sequence(account, t.sequence), &[]);
-            }
-            for (key, value) in t.metadata.iter() {
-                self.metadata_index.insert(keys::metadata_pair_sequence(key, value, t.sequence), &[]);
-            }
-            if let (TransactionStatus::Pending, Some(expiry)) = (t.status, t.expires_at) {
-                self.holds_by_expiry.insert(keys::expiry(expiry, t.id), &seq);
-            }
-            self.transaction_ids.insert(keys::transaction(t.id), &seq);
-            self.transactions.insert(seq, encode("a transaction", t)?);
+            self.insert_new_transaction(t)?;
         }
         for p in &chunk.postings {
             self.account_postings.insert(keys::account_sequence(p.account_id, p.sequence), encode("a posting", p)?);

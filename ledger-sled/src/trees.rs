@@ -347,34 +347,47 @@ impl Staged<'_> {
         decode_head(&bytes)
     }
 
+    /// A new account with its index rows (code, number, owner's list at
+    /// position `order`).
+    pub(crate) fn insert_new_account(&mut self, account: &Account, order: u64) -> Result<(), StorageError> {
+        if let Some(code) = &account.code {
+            self.account_codes.insert(code.as_str().as_bytes(), &keys::account(account.id));
+        }
+        self.account_numbers.insert(keys::number(account.number), &keys::account(account.id));
+        self.accounts_by_owner.insert(&keys::owner_account(account.owner, order, account.id)[..], &[]);
+        self.accounts.insert(keys::account(account.id), encode("an account", account)?);
+        Ok(())
+    }
+
+    /// A new transaction with its index rows (each account's history, its
+    /// metadata pairs, a pending hold's expiry, its id).
+    pub(crate) fn insert_new_transaction(&mut self, t: &Transaction) -> Result<(), StorageError> {
+        let seq = keys::sequence(t.sequence);
+        for account in t.accounts() {
+            self.account_history.insert(keys::account_sequence(account, t.sequence), &[]);
+        }
+        for (key, value) in t.metadata.iter() {
+            self.metadata_index.insert(keys::metadata_pair_sequence(key, value, t.sequence), &[]);
+        }
+        if let (TransactionStatus::Pending, Some(expiry)) = (t.status, t.expires_at) {
+            self.holds_by_expiry.insert(keys::expiry(expiry, t.id), &seq);
+        }
+        self.transaction_ids.insert(keys::transaction(t.id), &seq);
+        self.transactions.insert(seq, encode("a transaction", t)?);
+        Ok(())
+    }
+
     /// Writes everything a committed batch produced.
     pub fn write(&mut self, writes: &Writes) -> Result<(), StorageError> {
         let order_base = writes.audit.sequence.saturating_mul(SEQUENCE_STRIDE);
         for (i, account) in writes.new_accounts.iter().enumerate() {
-            if let Some(code) = &account.code {
-                self.account_codes.insert(code.as_str().as_bytes(), &keys::account(account.id));
-            }
-            self.account_numbers.insert(keys::number(account.number), &keys::account(account.id));
-            let order = order_base + i as u64;
-            self.accounts_by_owner.insert(&keys::owner_account(account.owner, order, account.id)[..], &[]);
-            self.accounts.insert(keys::account(account.id), encode("an account", account)?);
+            self.insert_new_account(account, order_base + i as u64)?;
         }
         for account in &writes.updated_accounts {
             self.accounts.insert(keys::account(account.id), encode("an account", account)?);
         }
         for t in &writes.new_transactions {
-            let seq = keys::sequence(t.sequence);
-            for account in t.accounts() {
-                self.account_history.insert(keys::account_sequence(account, t.sequence), &[]);
-            }
-            for (key, value) in t.metadata.iter() {
-                self.metadata_index.insert(keys::metadata_pair_sequence(key, value, t.sequence), &[]);
-            }
-            if let (TransactionStatus::Pending, Some(expiry)) = (t.status, t.expires_at) {
-                self.holds_by_expiry.insert(keys::expiry(expiry, t.id), &seq);
-            }
-            self.transaction_ids.insert(keys::transaction(t.id), &seq);
-            self.transactions.insert(seq, encode("a transaction", t)?);
+            self.insert_new_transaction(t)?;
         }
         for t in &writes.updated_transactions {
             // A hold that left Pending can no longer expire.
