@@ -20,6 +20,22 @@ export function on(type, listener) {
   return () => bus.removeEventListener(type, handler);
 }
 
+/**
+ * Calls `reload` once, `delayMs` after the last of a burst of account
+ * changes (`balance` events that `accepts` lets through, and `resync`);
+ * returns the unsubscribe.
+ */
+export function onAccountsChanged(reload, { accepts = () => true, delayMs = 150 } = {}) {
+  let timer = null;
+  const soon = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => { reload().catch(() => {}); }, delayMs);
+  };
+  const offBalance = on('balance', (balance) => { if (accepts(balance)) soon(); });
+  const offResync = on('resync', soon);
+  return () => { clearTimeout(timer); offBalance(); offResync(); };
+}
+
 function emit(type, detail) {
   bus.dispatchEvent(new CustomEvent(type, { detail }));
 }

@@ -192,12 +192,5 @@ export async function render(main, { user, params, query }) {
         statementForm(account))));
 
   // A change to this account, or missed events: re-read it (a burst of events, once).
-  let timer = null;
-  const refresh = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => { load().catch(() => {}); }, 250);
-  };
-  const offBalance = live.on('balance', (balance) => { if (balance.account_id === id) refresh(); });
-  const offResync = live.on('resync', refresh);
-  return () => { clearTimeout(timer); offBalance(); offResync(); };
+  return live.onAccountsChanged(load, { accepts: (balance) => balance.account_id === id, delayMs: 250 });
 }

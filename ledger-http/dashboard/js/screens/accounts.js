@@ -126,12 +126,5 @@ export async function render(main, context) {
 
   // Any change to an account (balance, status) redraws its card from a
   // fresh read, so buttons and explanations follow the status live.
-  let timer = null;
-  const refresh = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => { load().catch(() => {}); }, 150);
-  };
-  const offBalance = live.on('balance', refresh);
-  const offResync = live.on('resync', refresh);
-  return () => { clearTimeout(timer); offBalance(); offResync(); };
+  return live.onAccountsChanged(load);
 }

@@ -279,12 +279,5 @@ export async function render(main, { params, query, user }) {
   };
   replace(main, pageHead('Move money', 'Deposits arrive at once; withdrawals, transfers and holds need a verified identity.'), tabs, panel);
   draw((await api.get('/api/accounts')).items);
-  let timer = null;
-  const soon = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => { refresh().catch(() => {}); }, 150);
-  };
-  const offBalance = live.on('balance', soon);
-  const offResync = live.on('resync', soon);
-  return () => { clearTimeout(timer); offBalance(); offResync(); };
+  return live.onAccountsChanged(refresh);
 }
