@@ -47,10 +47,11 @@ impl WriteSteps {
 
     /// Adds updates that together must change `rows` rows of `table`.
     pub(crate) fn updates(&mut self, table: &'static str, rows: u64, statements: Vec<Stmt>) {
-        if let Some((first, rest)) = statements.split_first() {
-            self.steps.push((first.clone(), StepKind::Update { table, rows }));
-            // The count is checked once per table: later chunks add to it.
-            self.steps.extend(rest.iter().cloned().map(|s| (s, StepKind::Update { table, rows: 0 })));
+        // The count is checked once per table: the first chunk carries it,
+        // later chunks add their changes to it.
+        for (i, statement) in statements.into_iter().enumerate() {
+            let rows = if i == 0 { rows } else { 0 };
+            self.steps.push((statement, StepKind::Update { table, rows }));
         }
     }
 
