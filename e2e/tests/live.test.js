@@ -1,6 +1,7 @@
 // What changes by itself, at desktop width and on a 375 px phone: an
 // account frozen by an admin loses its Deposit and Transfer buttons and the
-// payment forms explain why, live; a KYC decision reaches the profile
+// payment forms explain why, live; the account's own page follows a freeze
+// and a rename without a reload; a KYC decision reaches the profile
 // live; money from someone else shows a toast naming them; a dropped
 // connection shows the offline banner until it is back.
 
@@ -49,6 +50,35 @@ for (const [size, viewport] of SIZES) {
     await dana.getByRole('form', { name: 'Deposit' }).waitFor();
     page = dana;
   }, () => page);
+
+  scenario(`${size}: the account page follows a freeze live, and the owner renames the account`, async () => {
+    await visit(dana, `/#/accounts/${account.id}`, 'Daily');
+    await dana.waitForFunction(() => document.body.dataset.live === 'on');
+    const head = dana.locator('#main .page-head');
+    await head.getByRole('link', { name: 'Deposit', exact: true }).waitFor();
+    await dana.evaluate(() => { window.notReloaded = true; });
+
+    await api(admin, 'POST', `/api/accounts/${account.id}/freeze`);
+    await dana.locator('.status-note[data-status="frozen"]').filter({ hasText: 'frozen by our team' }).waitFor();
+    await expectText(dana.locator('.account-figures .badge'), 'Frozen');
+    assert.equal(await head.getByRole('link', { name: /^(Deposit|Transfer)$/ }).count(), 0, 'no money buttons on a frozen account');
+    await step(dana, 'account page frozen live');
+
+    const rename = dana.getByRole('form', { name: 'Rename the account' });
+    await rename.getByLabel('Account name').fill('  Bills and rent ');
+    await rename.getByRole('button', { name: 'Save name' }).click();
+    await dana.locator('#main h1').filter({ hasText: 'Bills and rent' }).waitFor();
+    assert.equal((await api(dana, 'GET', `/api/accounts/${account.id}`)).name, 'Bills and rent');
+    await step(dana, 'renamed');
+
+    await api(admin, 'POST', `/api/accounts/${account.id}/unfreeze`);
+    await head.getByRole('link', { name: 'Deposit', exact: true }).waitFor();
+    assert.equal(await dana.locator('.status-note').count(), 0, 'no status note once active again');
+    assert.equal(await dana.evaluate(() => window.notReloaded), true, 'followed without a reload');
+    await api(dana, 'PATCH', `/api/accounts/${account.id}`, { name: 'Daily' });
+    await dana.locator('#main h1').filter({ hasText: 'Daily' }).waitFor();
+    await step(dana, 'active again');
+  }, () => dana);
 
   scenario(`${size}: a KYC decision reaches the open profile without a reload`, async () => {
     await visit(dana, '/#/profile', 'Profile');

@@ -36,17 +36,21 @@ pub enum ChangeKind {
     /// An account was frozen, unfrozen or closed.
     #[serde(rename = "account.status_changed")]
     AccountStatusChanged,
+    /// An account was given a new display name.
+    #[serde(rename = "account.renamed")]
+    AccountRenamed,
 }
 
 impl ChangeKind {
     /// Every kind.
-    pub const ALL: [ChangeKind; 6] = [
+    pub const ALL: [ChangeKind; 7] = [
         ChangeKind::TransactionPosted,
         ChangeKind::TransactionPending,
         ChangeKind::TransactionVoided,
         ChangeKind::TransactionReversed,
         ChangeKind::AccountOpened,
         ChangeKind::AccountStatusChanged,
+        ChangeKind::AccountRenamed,
     ];
 
     /// The kind's name, as events carry it (`transaction.posted`, ...).
@@ -58,6 +62,7 @@ impl ChangeKind {
             ChangeKind::TransactionReversed => "transaction.reversed",
             ChangeKind::AccountOpened => "account.opened",
             ChangeKind::AccountStatusChanged => "account.status_changed",
+            ChangeKind::AccountRenamed => "account.renamed",
         }
     }
 }

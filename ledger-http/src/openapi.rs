@@ -134,6 +134,13 @@ pub const LINKS: &[LinkSpec] = &[
         parameter: Some(("id", ACCOUNT_ID)),
         body: None,
     },
+    LinkSpec {
+        source: "open_account",
+        status: "201",
+        target: "rename_account",
+        parameter: Some(("id", ACCOUNT_ID)),
+        body: None,
+    },
     LinkSpec { source: "freeze", status: "200", target: "unfreeze", parameter: Some(("id", ACCOUNT_ID)), body: None },
     LinkSpec {
         source: "freeze",

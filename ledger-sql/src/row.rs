@@ -57,7 +57,7 @@ pub(crate) const SESSION_COLUMNS: &str = "id, user_id, token_digest, user_agent,
 pub(crate) const RESET_TOKEN_COLUMNS: &str = "token_digest, user_id, created_at, expires_at, used_at";
 
 /// Key and mutable columns of `accounts`, written by [`account_update_values`].
-pub(crate) const ACCOUNT_UPDATE_COLUMNS: &str = "id, status, posted, pending, updated_at";
+pub(crate) const ACCOUNT_UPDATE_COLUMNS: &str = "id, name, status, posted, pending, updated_at";
 
 /// Key and mutable columns of `transactions`, written by [`transaction_update_values`].
 pub(crate) const TRANSACTION_UPDATE_COLUMNS: &str = "id, status, captured_amount, updated_at, legs, reversed_amount";
@@ -104,6 +104,7 @@ pub(crate) fn account_values(a: &Account, opened_seq: u64) -> Vec<Value> {
 pub(crate) fn account_update_values(a: &Account) -> Vec<Value> {
     vec![
         Value::Uuid(*a.id.as_uuid()),
+        Value::OptText(a.name.clone()),
         Value::Text(a.status.as_str().to_owned()),
         Value::Balance(a.balance.posted),
         Value::Balance(a.balance.pending),

@@ -337,6 +337,17 @@ impl Account {
         self.updated_at = now;
         Ok(())
     }
+
+    /// Gives the account a new display name (`None` clears it); a closed
+    /// account is final and keeps its name.
+    pub fn rename(&mut self, name: Option<String>, now: DateTime<Utc>) -> Result<(), LedgerError> {
+        if self.status == AccountStatus::Closed {
+            return Err(LedgerError::AccountClosed { account: self.id, number: self.number });
+        }
+        self.name = name;
+        self.updated_at = now;
+        Ok(())
+    }
 }
 
 /// Validates an optional display name: trimmed, non-empty, bounded, no control characters.

@@ -1,4 +1,4 @@
-//! Account commands: open, freeze, unfreeze, close.
+//! Account commands: open, rename, freeze, unfreeze, close.
 
 use super::*;
 use crate::account::{AccountKind, NormalBalance};
@@ -159,6 +159,34 @@ impl Ledger {
     /// Closes an account with a zero balance and no open holds. Final.
     pub async fn close(&self, actor: &Actor, account: AccountId) -> Result<Account, LedgerError> {
         self.change_status(actor, account, StatusChange::Close).await
+    }
+
+    /// Gives an account a new display name (`None` clears it): owners
+    /// their own accounts, admins and the program any but the settlement
+    /// accounts. A closed account keeps its name.
+    pub async fn rename_account(
+        &self,
+        actor: &Actor,
+        id: AccountId,
+        name: Option<&str>,
+    ) -> Result<Account, LedgerError> {
+        let at = self.clock.now();
+        let draft = AuditDraft::new(actor.audit_name(), "account.rename", format!("account:{id}"));
+        let checked = match self.planner(at, actor).status_target(id).await {
+            Ok(_) => validate_account_name(name),
+            Err(error) => Err(error),
+        };
+        let name = match checked {
+            Ok(name) => name,
+            Err(error @ LedgerError::Storage(_)) => return Err(error),
+            Err(error) => return self.reject(at, draft, error).await,
+        };
+        let draft = draft.with("name", name.as_deref().unwrap_or(""));
+        let op = Op::RenameAccount { account: id, name };
+        let writes = self.apply(WriteBatch::new(at, draft, None, vec![op])).await?;
+        writes
+            .and_then(|w| w.updated_accounts.into_iter().find(|a| a.id == id))
+            .ok_or(LedgerError::AccountNotFound { account: id })
     }
 
     async fn change_status(&self, actor: &Actor, id: AccountId, change: StatusChange) -> Result<Account, LedgerError> {

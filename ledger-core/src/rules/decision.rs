@@ -163,6 +163,12 @@ impl Working {
                 self.changed.push(Changed::Account(ChangeKind::AccountStatusChanged, *account));
                 Ok(())
             }
+            Op::RenameAccount { account, name } => {
+                let at = self.at;
+                self.account_mut(*account)?.rename(name.clone(), at)?;
+                self.changed.push(Changed::Account(ChangeKind::AccountRenamed, *account));
+                Ok(())
+            }
             Op::CreateUser(user) => self.identity.create_user(user),
             Op::UpdateProfile { user, patch } => {
                 let at = self.at;

@@ -97,6 +97,13 @@ pub enum Op {
         /// The change.
         change: StatusChange,
     },
+    /// Give an account a new display name (validated; `None` clears it).
+    RenameAccount {
+        /// The account.
+        account: AccountId,
+        /// The new name.
+        name: Option<String>,
+    },
     /// Insert a new user; the email must be free.
     CreateUser(Box<User>),
     /// Apply a validated profile patch to the user's current profile.
@@ -290,7 +297,7 @@ impl WriteBatch {
                     keys.transactions.insert(*hold);
                     keys.accounts.insert(*from);
                 }
-                Op::ChangeStatus { account, .. } => {
+                Op::ChangeStatus { account, .. } | Op::RenameAccount { account, .. } => {
                     keys.accounts.insert(*account);
                 }
                 Op::CreateUser(user) => {

@@ -1,4 +1,4 @@
-//! Accounts: open, list, read, balance, freeze, unfreeze, close.
+//! Accounts: open, list, read, rename, balance, freeze, unfreeze, close.
 
 pub mod dto;
 
@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Auth;
-use crate::dto::{AccountDto, AccountList, BalanceQuery, BalanceResponse, OpenAccountRequest};
+use crate::dto::{AccountDto, AccountList, BalanceQuery, BalanceResponse, OpenAccountRequest, RenameAccountRequest};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
@@ -19,7 +19,7 @@ use crate::state::AppState;
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_accounts, open_account))
-        .routes(routes!(get_account))
+        .routes(routes!(get_account, rename_account))
         .routes(routes!(get_balance))
         .routes(routes!(freeze))
         .routes(routes!(unfreeze))
@@ -90,6 +90,33 @@ pub async fn get_account(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<AccountDto>, ApiError> {
     let account = state.ledger().account(&auth.actor(), AccountId::from_uuid(id)).await?;
+    Ok(Json(AccountDto::from(&account)))
+}
+
+/// Gives one of the caller's accounts a new display name (admins: any
+/// account but the settlement ones), or clears it with `null`.
+#[utoipa::path(
+    patch,
+    path = "/api/accounts/{id}",
+    tag = "accounts",
+    params(("id" = Uuid, Path, description = "Account id")),
+    request_body = RenameAccountRequest,
+    responses(
+        (status = 200, description = "Renamed", body = AccountDto),
+        (status = 404, description = "No such account of the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account is closed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad name", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
+pub async fn rename_account(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<RenameAccountRequest>,
+) -> Result<Json<AccountDto>, ApiError> {
+    let id = AccountId::from_uuid(id);
+    let account = state.ledger().rename_account(&auth.actor(), id, body.name.as_deref()).await?;
     Ok(Json(AccountDto::from(&account)))
 }
 

@@ -1,7 +1,7 @@
 //! The whole path of two users through the API.
 
 use axum::http::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::*;
 
@@ -347,4 +347,54 @@ async fn accounts_open_on_a_current_thread_runtime() {
     let alice = app.user("alice@example.com").await;
     let (acc, _) = app.account(&alice, "GBP").await;
     assert_eq!(app.available(&alice, &acc).await, "0.00");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_are_renamed_by_their_owner_or_an_admin_and_keep_everything_else() {
+    let app = TestApp::new().await;
+    let rita = app.user(&app.email("rita")).await;
+    app.verify(&rita).await;
+    let (acc, number) = app.account(&rita, "USD").await;
+    app.deposit(&rita, &acc, "7.25", "d").await;
+    let patch =
+        |user: &User, body: Value| app.call(Method::PATCH, &format!("/api/accounts/{acc}")).bearer(user).json(body);
+
+    let r = patch(&rita, json!({"name": "  Bills  "})).send().await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let renamed = r.json();
+    assert_eq!(renamed["name"], "Bills");
+    assert_eq!((renamed["number"].as_str(), renamed["status"].as_str()), (Some(number.as_str()), Some("active")));
+    assert_eq!(renamed["balance"]["posted"], "7.25");
+    assert_eq!(app.get(&format!("/api/accounts/{acc}")).bearer(&rita).send().await.json()["name"], "Bills");
+
+    // Bad names and a body without the field change nothing.
+    for (body, status, code) in [
+        (json!({"name": ""}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_account_name"),
+        (json!({"name": "x".repeat(65)}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_account_name"),
+        (json!({"name": "new\nline"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_account_name"),
+        (json!({}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        (json!({"name": "ok", "owner": "me"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+    ] {
+        patch(&rita, body).send().await.assert_problem(status, code);
+    }
+    assert_eq!(app.get(&format!("/api/accounts/{acc}")).bearer(&rita).send().await.json()["name"], "Bills");
+
+    // An admin may rename it; `null` clears the name.
+    let admin = app.admin().await;
+    let r = patch(&admin, json!({"name": null})).send().await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["name"], Value::Null);
+
+    // A closed account keeps its name.
+    let r = app
+        .post("/api/transactions/withdrawals")
+        .bearer(&rita)
+        .key("w")
+        .json(json!({"account_id": acc, "amount": "7.25"}))
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let r = app.post(&format!("/api/accounts/{acc}/close")).bearer(&rita).send().await;
+    assert_eq!(r.json()["status"], "closed", "{}", r.text());
+    patch(&rita, json!({"name": "Old"})).send().await.assert_problem(StatusCode::CONFLICT, "account_closed");
 }

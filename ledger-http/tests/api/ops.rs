@@ -30,6 +30,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/accounts"),
     ("get", "/api/accounts"),
     ("get", "/api/accounts/{id}"),
+    ("patch", "/api/accounts/{id}"),
     ("get", "/api/accounts/{id}/balance"),
     ("post", "/api/accounts/{id}/freeze"),
     ("post", "/api/accounts/{id}/unfreeze"),

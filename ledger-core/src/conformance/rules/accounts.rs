@@ -1,4 +1,4 @@
-//! Opening accounts, finding them, and their status: frozen, closed, the state machine.
+//! Opening accounts, finding them, naming them, and their status: frozen, closed, the state machine.
 
 use super::*;
 
@@ -146,4 +146,65 @@ pub async fn status_changes_follow_the_state_machine(h: Harness) {
     let before = state(&h).await;
     assert_rejected(&h, &before, h.ledger.freeze(&SYS, a.id).await, "invalid_status_transition").await;
     assert_eq!(h.ledger.close(&SYS, a.id).await.map(|x| x.status), Ok(AccountStatus::Closed), "frozen -> closed");
+}
+
+// ---------------------------------------------------------------- names
+
+/// Renaming changes the display name only (trimmed; `None` clears it),
+/// reads back, is told in the feed as `account.renamed` and is audited with
+/// the new name.
+pub async fn renaming_an_account_changes_only_its_name(h: Harness) {
+    let a = open(&h, Currency::Usd).await;
+    deposit(&h, a.id, "12.50").await;
+    let start = crate::conformance::invariants::all_changes(&h.ledger).await.last().map_or(0, |c| c.sequence);
+    let before = h.ledger.account(&SYS, a.id).await.expect("account");
+    let renamed = h.ledger.rename_account(&SYS, a.id, Some("  Holiday fund ")).await.expect("rename");
+    assert_eq!(renamed.name.as_deref(), Some("Holiday fund"));
+    let unchanged = |x: &Account| (x.id, x.number, x.owner, x.kind, x.currency, x.status, x.balance, x.created_at);
+    assert_eq!(unchanged(&renamed), unchanged(&before));
+    assert!(renamed.updated_at >= before.updated_at);
+    assert_eq!(h.ledger.account(&SYS, a.id).await, Ok(renamed.clone()));
+
+    let changes = h.ledger.events_after(start, crate::change::CHANGES_PAGE_MAX).await.expect("the feed");
+    let told: Vec<_> = changes.iter().map(|c| (c.kind, c.account.as_ref().map(|x| x.name.clone()))).collect();
+    assert_eq!(told, vec![(crate::change::ChangeKind::AccountRenamed, Some(Some("Holiday fund".to_owned())))]);
+    let head = h.ledger.verify_audit_chain(&SYS, None).await.expect("chain").sequence;
+    let last = h.ledger.audit_log(&SYS, head - 1, 1).await.expect("audit");
+    assert_eq!(last[0].action, "account.rename");
+    assert_eq!(last[0].outcome, AuditOutcome::Accepted);
+    assert_eq!(last[0].metadata.get("name"), Some("Holiday fund"));
+
+    let cleared = h.ledger.rename_account(&SYS, a.id, None).await.expect("clear the name");
+    assert_eq!(cleared.name, None);
+    assert_eq!(h.ledger.account(&SYS, a.id).await.map(|x| x.name), Ok(None));
+}
+
+/// A bad name, an unknown account and a closed one are refused, change
+/// nothing and are audited.
+pub async fn renaming_refuses_bad_names_unknown_and_closed_accounts(h: Harness) {
+    let a = open(&h, Currency::Usd).await;
+    let long = "x".repeat(65);
+    for name in ["", "   ", "tab\there", long.as_str()] {
+        let before = state(&h).await;
+        assert_rejected(&h, &before, h.ledger.rename_account(&SYS, a.id, Some(name)).await, "invalid_account_name")
+            .await;
+    }
+    let before = state(&h).await;
+    let missing = AccountId::new();
+    assert_rejected(&h, &before, h.ledger.rename_account(&SYS, missing, Some("Mine")).await, "account_not_found").await;
+    h.ledger.close(&SYS, a.id).await.expect("close");
+    let before = state(&h).await;
+    assert_rejected(&h, &before, h.ledger.rename_account(&SYS, a.id, Some("Old")).await, "account_closed").await;
+}
+
+/// Customers rename their own accounts; another customer's is not found
+/// to them, and stays as it was.
+pub async fn customers_rename_only_their_own_accounts(h: Harness) {
+    let (me, mine) = crate::conformance::identity::customer(&h, "rita@example.com", "0", false).await;
+    let (_, theirs) = crate::conformance::identity::customer(&h, "sam@example.com", "0", false).await;
+    assert_eq!(h.ledger.rename_account(&me, mine.id, Some("Bills")).await.map(|a| a.name), Ok(Some("Bills".into())));
+    let before = state(&h).await;
+    assert_rejected(&h, &before, h.ledger.rename_account(&me, theirs.id, Some("Mine now")).await, "account_not_found")
+        .await;
+    assert_eq!(h.ledger.account(&SYS, theirs.id).await.map(|a| a.name), Ok(None));
 }

@@ -1,8 +1,11 @@
 // One account (`#/accounts/<id>?range=30d`): its balances, a chart of its
 // balance over time drawn from the balance history (up to 500 changes for
 // the chosen period), its recent transactions, and its statement for a
-// chosen period downloaded as CSV. Live: a balance event for the account
-// redraws it. Admins reach customers' accounts here from the Admin screen.
+// chosen period downloaded as CSV, renaming and closing it. Live: a balance
+// event for the account (money, a freeze, a rename) redraws it: the header's
+// buttons, the status note and the forms follow the account's status
+// without a reload. Admins reach customers' accounts here from the Admin
+// screen.
 
 import * as api from '../api.js';
 import { accountLabel } from '../account.js';
@@ -114,6 +117,50 @@ function statementForm(account) {
   return form;
 }
 
+/** What a status means, when it is not plain "active". */
+const STATUS_TEXT = {
+  frozen: 'This account is frozen by our team: no money can move in or out. Contact support to unfreeze it.',
+  closed: 'This account is closed: it keeps its history and takes no money.',
+};
+
+/** The page's header: name, number, and the money buttons while the account is active. */
+function head(account, own) {
+  const active = account.status === 'active';
+  return pageHead(account.name || `${title(account.kind)} account`,
+    `${title(account.kind)} · ${account.currency} · ${groupedNumber(account.number)}`,
+    copyButton(account.number, `account number ${groupedNumber(account.number)}`),
+    own && active ? h('a', { class: 'button small', href: link('pay', ['deposit'], { account: account.id }), text: 'Deposit' }) : null,
+    own && active ? h('a', { class: 'button small ghost', href: link('pay', ['transfer'], { account: account.id }), text: 'Transfer' }) : null,
+    h('a', { class: 'button small ghost', href: own ? link('accounts') : link('admin'), text: own ? '← All accounts' : '← Admin' }));
+}
+
+/** The status note under the header (nothing while active). */
+function statusNote(account) {
+  const text = STATUS_TEXT[account.status];
+  return text ? h('p', { class: 'notice status-note', role: 'status', dataset: { status: account.status }, text }) : null;
+}
+
+/** Renaming: an empty name clears it (the kind is shown instead). */
+function renamePanel(account, reload) {
+  const input = h('input', { name: 'name', maxlength: 64, value: account.name || '', autocomplete: 'off' });
+  const form = h('form', { 'aria-label': 'Rename the account' },
+    field('Account name', input, { hint: 'Up to 64 characters. Empty: shown by its kind.' }),
+    h('div', { class: 'form-actions' }, h('button', { class: 'button', type: 'submit', text: 'Save name' })));
+  handleSubmit(form, {
+    validate: (data) => ({ name: String(data.get('name')).trim().length > 64 ? 'Use a name of at most 64 characters.' : null }),
+    submit: async (data) => {
+      const name = String(data.get('name')).trim();
+      const renamed = await api.patch(`/api/accounts/${encodeURIComponent(account.id)}`, { name: name || null });
+      formMessage(form, 'ok', `Renamed to ${accountLabel(renamed)}.`);
+      announce(`Renamed to ${accountLabel(renamed)}.`);
+      await reload();
+    },
+    fieldOf: (error) => ({ invalid_account_name: 'name' })[error.code],
+  });
+  return h('section', { class: 'panel', 'aria-labelledby': 'rename-h' },
+    h('h2', { id: 'rename-h', text: 'Name' }), form);
+}
+
 /**
  * Closing the account: final, and only with a zero balance and no open
  * holds (the server decides; its refusal is shown in words). A
@@ -139,7 +186,6 @@ function closePanel(account, reload) {
       const closed = await api.post(`/api/accounts/${encodeURIComponent(account.id)}/close`);
       announce(`${accountLabel(closed)} is closed.`);
       await reload();
-      section.replaceWith(h('p', { class: 'form-ok', role: 'status', text: `${accountLabel(closed)} is closed.` }));
     },
   });
   section.append(start, confirm);
@@ -151,10 +197,14 @@ export async function render(main, { user, params, query }) {
   const id = params[0];
   const range = RANGES.some(([r]) => r === query.range) ? query.range : DEFAULT_RANGE;
   const own = user.role !== 'admin';
+  const headSlot = h('div');
+  const noteSlot = h('div');
   const figuresSlot = h('div');
   const chartSlot = h('div', { class: 'chart-slot' });
   const recentSlot = h('div');
+  const manageSlot = h('div');
   let account;
+  let shownStatus;
   const load = async () => {
     const [fresh, mine, recent] = await Promise.all([
       api.get(`/api/accounts/${encodeURIComponent(id)}`),
@@ -164,24 +214,35 @@ export async function render(main, { user, params, query }) {
     account = fresh;
     const byId = new Map([...mine, account].map((a) => [a.id, a]));
     const drawn = await chart(account, range);
+    document.title = `${accountLabel(account)} · Ledger`;
+    replace(headSlot, head(account, own));
+    replace(noteSlot, statusNote(account));
     replace(figuresSlot, figures(account));
     replace(chartSlot, drawn);
     replace(recentSlot, transactionsTable(recent.items, byId, new Set([account.id]), 'No transactions yet.'));
+    // The forms are rebuilt only when what they offer changes (the status):
+    // a rebuild would wipe what the user is typing and the message of their
+    // last save. A name changed elsewhere reaches the field unless it is
+    // being edited.
+    const nameInput = manageSlot.querySelector('input[name="name"]');
+    if (nameInput && document.activeElement !== nameInput) nameInput.value = account.name || '';
+    if (shownStatus !== account.status) {
+      const changed = shownStatus && shownStatus !== account.status;
+      if (changed) announce(`${accountLabel(account)} is now ${account.status}.`);
+      shownStatus = account.status;
+      const closedNow = changed && account.status === 'closed';
+      replace(manageSlot, account.status === 'closed'
+        ? (closedNow ? h('p', { class: 'form-ok', role: 'status', text: `${accountLabel(account)} is closed.` }) : null)
+        : h('div', { class: 'two-col' }, renamePanel(account, load), own ? closePanel(account, load) : null));
+    }
   };
   await load();
-  const active = account.status === 'active';
-  document.title = `${accountLabel(account)} · Ledger`;
   replace(main,
-    pageHead(account.name || `${title(account.kind)} account`,
-      `${title(account.kind)} · ${account.currency} · ${groupedNumber(account.number)}`,
-      copyButton(account.number, `account number ${groupedNumber(account.number)}`),
-      own && active ? h('a', { class: 'button small', href: link('pay', ['deposit'], { account: account.id }), text: 'Deposit' }) : null,
-      own && active ? h('a', { class: 'button small ghost', href: link('pay', ['transfer'], { account: account.id }), text: 'Transfer' }) : null,
-      h('a', { class: 'button small ghost', href: own ? link('accounts') : link('admin'), text: own ? '← All accounts' : '← Admin' })),
+    headSlot,
+    noteSlot,
     h('section', { class: 'panel', 'aria-label': `Balances of ${accountLabel(account)}`, dataset: { accountId: account.id, accountNumber: account.number } }, figuresSlot),
     h('section', { class: 'panel', 'aria-labelledby': 'chart-h' },
       h('h2', { id: 'chart-h', text: 'Balance over time' }), rangeTabs(account, range), chartSlot),
-    own && account.status !== 'closed' ? closePanel(account, () => load()) : null,
     h('div', { class: 'two-col' },
       h('section', { class: 'panel', 'aria-labelledby': 'recent-h' },
         h('h2', { id: 'recent-h', text: 'Recent transactions' }), recentSlot,
@@ -189,7 +250,8 @@ export async function render(main, { user, params, query }) {
       h('section', { class: 'panel', 'aria-labelledby': 'statement-h' },
         h('h2', { id: 'statement-h', text: 'Statement' }),
         h('p', { class: 'card-sub', text: 'Opening balance, every posting of the period oldest first with the balance after it, and the closing balance, as CSV.' }),
-        statementForm(account))));
+        statementForm(account))),
+    manageSlot);
 
   // A change to this account, or missed events: re-read it (a burst of events, once).
   return live.onAccountsChanged(load, { accepts: (balance) => balance.account_id === id, delayMs: 250 });

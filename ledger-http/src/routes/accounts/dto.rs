@@ -30,6 +30,23 @@ pub struct OpenAccountRequest {
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
+/// `PATCH /api/accounts/{id}`: the account's new display name.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameAccountRequest {
+    /// The new display name (trimmed, 1 to 64 characters, no control
+    /// characters), or `null` to clear it. Required: an empty body must
+    /// not clear a name by accident.
+    #[serde(deserialize_with = "nullable")]
+    #[schema(required = true, nullable = true, max_length = 64)]
+    pub name: Option<String>,
+}
+
+/// Reads a field that must be present and may be `null`.
+fn nullable<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(deserializer)
+}
+
 /// Balances, as strings in the currency's minor unit ("12.50").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BalanceDto {

@@ -66,6 +66,10 @@ fn probes(ids: &Ids<'_>) -> Vec<Probe> {
     };
     vec![
         path(Method::GET, "/api/accounts/{id}", format!("/api/accounts/{acc}")),
+        Probe {
+            body: Some(json!({"name": "Mine now"})),
+            ..path(Method::PATCH, "/api/accounts/{id}", format!("/api/accounts/{acc}"))
+        },
         path(Method::GET, "/api/accounts/{id}/balance", format!("/api/accounts/{acc}/balance")),
         path(Method::GET, "/api/accounts/{id}/balance-history", format!("/api/accounts/{acc}/balance-history")),
         path(Method::GET, "/api/accounts/{id}/statement", format!("/api/accounts/{acc}/statement")),
