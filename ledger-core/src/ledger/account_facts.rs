@@ -1,6 +1,7 @@
 //! What never changes about an account once it exists (its id, number,
-//! owner, kind, currency and a ledger account's code), kept in memory for
-//! planning.
+//! owner, kind, currency, normal side and a ledger account's code), kept in
+//! memory for planning and for the reads that need only these (balances as
+//! of an instant, balance history).
 //!
 //! Planning a transfer reads both accounts only for these facts; on a SQL
 //! store each read is a round trip outside the storage transaction, which a
@@ -9,7 +10,7 @@
 //! after a status change, not when another process shares the database.
 //! Only facts of accounts that exist are kept; a miss reads the store.
 
-use crate::account::{Account, AccountKind};
+use crate::account::{Account, AccountKind, NormalBalance};
 use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::bounded_map::BoundedMap;
@@ -33,6 +34,8 @@ pub(crate) struct AccountFacts {
     pub kind: AccountKind,
     /// The one currency it holds.
     pub currency: Currency,
+    /// The side its balance is reported on.
+    pub normal_balance: NormalBalance,
 }
 
 impl From<&Account> for AccountFacts {
@@ -43,6 +46,7 @@ impl From<&Account> for AccountFacts {
             owner: account.owner,
             kind: account.kind,
             currency: account.currency,
+            normal_balance: account.normal_balance,
         }
     }
 }
@@ -86,6 +90,13 @@ impl AccountFactsCache {
     /// The facts of the ledger account with this code, if cached.
     pub fn by_code(&self, code: &AccountCode) -> Option<AccountFacts> {
         self.by_code.get(code)
+    }
+
+    /// Records the facts of an account just read from the store; returns them.
+    pub fn remember(&self, account: &Account) -> AccountFacts {
+        let facts = AccountFacts::from(account);
+        self.insert(facts, account.code.as_ref());
+        facts
     }
 
     /// Records the facts of an account read from the store (a ledger

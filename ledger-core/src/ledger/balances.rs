@@ -5,6 +5,8 @@ use super::*;
 use crate::balance_query::{
     BalanceAsOf, BalanceChange, PostingCursor, PostingRange, STATEMENT_POSTINGS_MAX, Statement, StatementLine,
 };
+use crate::ledger::account_facts::AccountFacts;
+use crate::ledger::queries::may_see;
 use crate::query::{PAGE_SIZE_MAX, Page};
 
 /// Postings read per store call while building a statement.
@@ -27,13 +29,11 @@ impl Ledger {
         if !crate::clock::is_storable_instant(as_of) {
             return Err(LedgerError::InvalidPeriod);
         }
-        // The account (which checks the actor may see it) and its last
-        // posting at the instant are read together: one round trip's wait,
-        // not two. The posting is dropped unseen if the account is not the
-        // actor's.
-        let (account, last) = tokio::join!(self.account(actor, account), self.store.posting_as_of(account, as_of));
-        let account = account?;
-        let last = last?;
+        // The account's facts (whose owner says whether the actor may see
+        // it) come from memory once read: the posting as of the instant is
+        // then the only read.
+        let account = self.visible_facts(actor, account).await?;
+        let last = self.store.posting_as_of(account.id, as_of).await?;
         let posted = account.normal_balance.reported(last.map_or(rust_decimal::Decimal::ZERO, |p| p.balance_after));
         Ok(BalanceAsOf { account: account.id, currency: account.currency, posted, as_of })
     }
@@ -52,7 +52,7 @@ impl Ledger {
             return Err(LedgerError::InvalidPageSize { max: PAGE_SIZE_MAX });
         }
         check_period(from, until)?;
-        let account = self.account(actor, account).await?;
+        let account = self.visible_facts(actor, account).await?;
         let range = PostingRange { account: account.id, from, until, after, newest_first: true };
         let mut postings = self.store.postings_in(&range, limit + 1).await?;
         let more = postings.len() > limit;
@@ -111,6 +111,17 @@ impl Ledger {
         Ok(Statement { account: account.id, currency: account.currency, from, until, opening, closing, lines })
     }
 
+    /// The immutable facts of an account the actor may see, from memory
+    /// once read; another customer's account is not found, as by
+    /// [`Ledger::account`].
+    async fn visible_facts(&self, actor: &Actor, id: AccountId) -> Result<AccountFacts, LedgerError> {
+        let facts = match self.facts.get(id) {
+            Some(facts) => Some(facts),
+            None => self.store.account(id).await?.map(|account| self.facts.remember(&account)),
+        };
+        facts.filter(|a| may_see(actor, a.kind, a.owner)).ok_or(LedgerError::AccountNotFound { account: id })
+    }
+
     /// The posted balance on the normal side after every posting at or before `at`.
     async fn posted_as_of(&self, account: &Account, at: DateTime<Utc>) -> Result<rust_decimal::Decimal, LedgerError> {
         let last = self.store.posting_as_of(account.id, at).await?;
@@ -125,5 +136,45 @@ fn check_period(from: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Re
         _ if !storable => Err(LedgerError::InvalidPeriod),
         (Some(from), Some(until)) if from >= until => Err(LedgerError::InvalidPeriod),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::account::AccountKind;
+    use crate::command::OpenAccount;
+    use crate::conformance::recording::RecordingStore;
+    use crate::id::UserId;
+    use crate::memory::MemoryStore;
+    use crate::money::Currency;
+
+    /// The balance as of an instant and a history page read only postings
+    /// once the account's facts are known, and still hide other customers'
+    /// accounts.
+    #[tokio::test]
+    async fn balances_over_time_read_the_account_once_and_hide_foreign_ones() {
+        let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), Duration::ZERO));
+        let ledger = Ledger::builder(store.clone()).open().await.unwrap();
+        let owner = UserId::new();
+        let command = OpenAccount::new(owner, AccountKind::Checking, Currency::Usd);
+        let account = ledger.open_account(&Actor::System, command).await.unwrap();
+        let now = ledger.now();
+        let me = Actor::customer(owner);
+        ledger.balance_as_of(&me, account.id, now).await.unwrap();
+        let warm = store.account_reads();
+        ledger.balance_as_of(&me, account.id, now).await.unwrap();
+        ledger.balance_history(&me, account.id, (None, None), None, 10).await.unwrap();
+        assert_eq!(store.account_reads(), warm, "a balance over time read the account again");
+
+        let stranger = Actor::customer(UserId::new());
+        let hidden = Err(LedgerError::AccountNotFound { account: account.id });
+        assert_eq!(ledger.balance_as_of(&stranger, account.id, now).await.map(|_| ()), hidden.clone());
+        assert_eq!(ledger.balance_history(&stranger, account.id, (None, None), None, 10).await.map(|_| ()), hidden);
     }
 }

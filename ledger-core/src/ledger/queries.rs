@@ -128,5 +128,11 @@ impl Ledger {
 /// The account if the actor may see it: its owner or an admin; internal
 /// accounts are for admins only.
 fn visible(actor: &Actor, account: Option<Account>) -> Option<Account> {
-    account.filter(|a| actor.is_privileged() || (a.kind != AccountKind::Settlement && actor.may_act_for(a.owner)))
+    account.filter(|a| may_see(actor, a.kind, a.owner))
+}
+
+/// Whether the actor may see an account of this kind and owner: the
+/// privileged any, customers their own (never the settlement accounts).
+pub(super) fn may_see(actor: &Actor, kind: AccountKind, owner: UserId) -> bool {
+    actor.is_privileged() || (kind != AccountKind::Settlement && actor.may_act_for(owner))
 }

@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::account::{Account, AccountKind};
+use crate::account::AccountKind;
 use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::command::{
@@ -296,7 +296,7 @@ impl Planner<'_> {
         if let Some(facts) = self.facts.get(id) {
             return Ok(Some(facts));
         }
-        Ok(self.store.account(id).await?.map(|account| self.remember(&account)))
+        Ok(self.store.account(id).await?.map(|account| self.facts.remember(&account)))
     }
 
     /// The facts of the account with this number, from memory once read.
@@ -304,7 +304,7 @@ impl Planner<'_> {
         if let Some(facts) = self.facts.by_number(number) {
             return Ok(Some(facts));
         }
-        Ok(self.store.account_by_number(number).await?.map(|account| self.remember(&account)))
+        Ok(self.store.account_by_number(number).await?.map(|account| self.facts.remember(&account)))
     }
 
     /// The facts of the ledger account with this code, from memory once read.
@@ -312,7 +312,7 @@ impl Planner<'_> {
         if let Some(facts) = self.facts.by_code(code) {
             return Ok(Some(facts));
         }
-        Ok(self.store.account_by_code(code).await?.map(|account| self.remember(&account)))
+        Ok(self.store.account_by_code(code).await?.map(|account| self.facts.remember(&account)))
     }
 
     /// Any account, named any way: for the embedding program and admins,
@@ -371,12 +371,6 @@ impl Planner<'_> {
             .collect();
         transaction.legs = legs;
         Ok(vec![Op::Post { transaction, postings }])
-    }
-
-    fn remember(&self, account: &Account) -> AccountFacts {
-        let facts = AccountFacts::from(account);
-        self.facts.insert(facts, account.code.as_ref());
-        facts
     }
 
     /// A posted transaction with its two lines. The debit side is `from` or,
@@ -470,6 +464,7 @@ mod tests {
     use rust_decimal::Decimal;
 
     use super::*;
+    use crate::account::Account;
     use crate::command::OpenAccount;
     use crate::conformance::recording::RecordingStore;
     use crate::domain::account::AccountKind;
