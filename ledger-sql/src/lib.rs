@@ -234,6 +234,7 @@
 compile_error!("ledger-sql needs at least one database: enable the `postgres` or `sqlite` feature");
 
 mod apply;
+mod auth_read;
 mod bulk;
 mod bulk_sql;
 mod dump;

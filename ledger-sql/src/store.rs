@@ -11,6 +11,7 @@ use ledger_core::{
 };
 
 #[cfg(feature = "postgres")]
+use crate::auth_read;
 use crate::notify::ChangeListener;
 #[cfg(feature = "postgres")]
 use crate::postgres::PgBackend;
@@ -213,6 +214,11 @@ impl Store for SqlStore {
     async fn session_by_token(&self, token: &Digest) -> Result<Option<UserSession>, StorageError> {
         let stmt = queries::session_by_token(self.dialect(), token);
         self.read_one("reading a session by token", stmt, row::session).await
+    }
+
+    async fn session_with_user(&self, token: &Digest) -> Result<Option<(UserSession, User)>, StorageError> {
+        let stmt = auth_read::session_with_user(self.dialect(), token);
+        self.read_one("reading a session and its user", stmt, auth_read::session_and_user).await
     }
 
     async fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<UserSession>, StorageError> {

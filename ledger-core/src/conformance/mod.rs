@@ -241,6 +241,7 @@ macro_rules! conformance_suite {
         );
         $crate::conformance_suite!(@cases $factory; store_contract;
             sessions_of_lists_newest_first_within_the_limit_revoked_included,
+            session_with_user_matches_the_two_reads_it_replaces,
             touch_session_moves_forward_only_and_never_on_a_revoked_session,
             audit_records_by_actor_page_in_sequence_order,
             users_are_listed_in_id_order_and_found_by_normalised_email,

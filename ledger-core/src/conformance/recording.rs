@@ -444,6 +444,11 @@ impl Store for RecordingStore {
         self.inner.session_by_token(token).await
     }
 
+    async fn session_with_user(&self, token: &Digest) -> Result<Option<(Session, User)>, StorageError> {
+        self.check()?;
+        self.inner.session_with_user(token).await
+    }
+
     async fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<Session>, StorageError> {
         self.check()?;
         self.inner.sessions_of(user, limit).await

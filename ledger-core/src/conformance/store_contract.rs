@@ -1,7 +1,8 @@
 //! The [`Store`](crate::Store) contract's reads and its one write outside
 //! `apply`, checked on the store itself: listings in their order and within
 //! their limits, cursors strictly after, `touch_session` moving forward
-//! only. Every backend must give the same answers.
+//! only, the session read with its user. Every backend must give the same
+//! answers.
 
 use std::net::IpAddr;
 
@@ -126,6 +127,29 @@ pub async fn touch_session_moves_forward_only_and_never_on_a_revoked_session(h: 
     store.touch_session(id, at(100_000)).await.expect("touch");
     assert_eq!(seen().await, revoked);
     assert_eq!(store.sessions_of(login.user.id, 10).await, Ok(vec![revoked]), "every index finds it alike");
+}
+
+/// `session_with_user` answers exactly what `session_by_token` and `user`
+/// answer one after the other: the session with its user (each user their
+/// own, even with another user's session next to it), and nothing for an
+/// unknown token.
+pub async fn session_with_user_matches_the_two_reads_it_replaces(h: Harness) {
+    let store = &h.store;
+    for email in ["ada@example.com", "bo@example.com"] {
+        h.ledger.register(registration(email)).await.expect("register");
+    }
+    let ada = login_with(&h, "ada@example.com", device("laptop")).await;
+    let bo = login_with(&h, "bo@example.com", device("phone")).await;
+    let patch = ProfilePatch { phone: Some(Some("+44 20 7946 0000".into())), ..ProfilePatch::default() };
+    h.ledger.update_profile(&Actor::customer(bo.user.id), bo.user.id, patch).await.expect("profile");
+    for login in [&ada, &bo] {
+        let digest = login.token.digest();
+        let session = store.session_by_token(&digest).await.expect("read").expect("stored");
+        let user = store.user(session.user_id).await.expect("read").expect("stored");
+        assert_eq!(store.session_with_user(&digest).await, Ok(Some((session, user))));
+    }
+    let unknown = crate::identity::SecretToken::generate().digest();
+    assert_eq!(store.session_with_user(&unknown).await, Ok(None));
 }
 
 /// `audit_records_by_actor` pages through one actor's records in sequence

@@ -198,14 +198,14 @@ impl Ledger {
     /// using an expired or revoked session's token is audited.
     pub async fn authenticate(&self, token: &str) -> Result<Authenticated, LedgerError> {
         let token = SecretToken::parse(token)?;
-        let session = self.store.session_by_token(&token.digest()).await?.ok_or(LedgerError::Unauthenticated)?;
+        let found = self.store.session_with_user(&token.digest()).await?;
+        let (session, user) = found.ok_or(LedgerError::Unauthenticated)?;
         let at = self.clock.now();
         if let Err(error) = session.check(at) {
             let draft =
                 AuditDraft::new(format!("user:{}", session.user_id), "auth.token", format!("session:{}", session.id));
             return self.reject(at, draft, error).await;
         }
-        let user = self.store.user(session.user_id).await?.ok_or(LedgerError::Unauthenticated)?;
         if session.needs_touch(at) {
             self.store.touch_session(session.id, at).await?;
         }

@@ -207,6 +207,14 @@ pub trait Store: Send + Sync + 'static {
     /// A session by the digest of its token.
     async fn session_by_token(&self, token: &Digest) -> Result<Option<Session>, StorageError>;
 
+    /// A session by the digest of its token, with its user: what every
+    /// authenticated request reads. The default reads one, then the other;
+    /// a store where each read is a round trip answers both in one.
+    async fn session_with_user(&self, token: &Digest) -> Result<Option<(Session, User)>, StorageError> {
+        let Some(session) = self.session_by_token(token).await? else { return Ok(None) };
+        Ok(self.user(session.user_id).await?.map(|user| (session, user)))
+    }
+
     /// A user's sessions (revoked and expired included), newest first, at most `limit`.
     async fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<Session>, StorageError>;
 

@@ -183,6 +183,10 @@ impl Store for ReadReplicaStore {
         self.primary.session_by_token(token).await
     }
 
+    async fn session_with_user(&self, token: &Digest) -> Result<Option<(Session, User)>, StorageError> {
+        self.primary.session_with_user(token).await
+    }
+
     async fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<Session>, StorageError> {
         self.primary.sessions_of(user, limit).await
     }
