@@ -87,9 +87,13 @@ impl SqliteBackend {
         let mut conn = open_racing_openers(&connect, &place, options.connect_timeout).await?;
         migrate_racing_openers(&mut conn).await?;
         let _ = conn.close().await;
+        // No ping before each use: a connection to a local file does not
+        // go away, and the ping is a round trip to the connection's worker
+        // thread on every read and every commit.
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.connect_timeout)
+            .test_before_acquire(false)
             .connect_lazy_with(connect);
         Ok(SqliteBackend { pool, write_gate: tokio::sync::Mutex::new(()) })
     }
