@@ -19,6 +19,7 @@ use crate::store::lease::LocalLeases;
 mod chunked_vec;
 mod dump;
 mod idempotency_index;
+mod journal;
 
 use crate::balance_query::{PostingCursor, PostingRange};
 use crate::digest::Digest;
@@ -34,6 +35,7 @@ use crate::transaction::{Transaction, TransactionStatus};
 use crate::write_batch::{BatchOutcome, Keys, Snapshot, WriteBatch, Writes};
 use chunked_vec::ChunkedVec;
 use idempotency_index::IdempotencyIndex;
+use journal::Journal;
 
 const BACKEND: &str = "memory";
 
@@ -110,55 +112,6 @@ impl Staging for Staged<'_> {
     async fn stage_rejection(&mut self, audit: &AuditRecord) -> Result<(), StorageError> {
         self.0.audit.push(audit.clone());
         Ok(())
-    }
-}
-
-/// Transactions in sequence order. Commits are serialized and sequences grow
-/// with them, so appending keeps the order and a lookup is a binary search.
-#[derive(Debug, Default)]
-struct Journal(ChunkedVec<Transaction>);
-
-impl Journal {
-    fn position(&self, sequence: u64) -> Result<usize, usize> {
-        let i = self.0.partition_point(|t| t.sequence < sequence);
-        match self.0.get(i) {
-            Some(t) if t.sequence == sequence => Ok(i),
-            _ => Err(i),
-        }
-    }
-
-    fn get(&self, sequence: u64) -> Option<&Transaction> {
-        self.position(sequence).ok().and_then(|i| self.0.get(i))
-    }
-
-    /// Adds a transaction newer than every one so far (checked against the
-    /// last one only: a search per append would cost more than the rest of
-    /// the write).
-    fn append(&mut self, transaction: Transaction) {
-        if self.0.last().is_none_or(|last| last.sequence < transaction.sequence) {
-            self.0.push(transaction);
-            return;
-        }
-        debug_assert!(false, "transaction sequences must grow");
-        self.replace(transaction);
-    }
-
-    /// Stores a new state of a transaction already here.
-    fn replace(&mut self, transaction: Transaction) {
-        match self.position(transaction.sequence) {
-            Ok(i) => {
-                if let Some(slot) = self.0.get_mut(i) {
-                    *slot = transaction;
-                }
-            }
-            Err(i) => self.0.insert(i, transaction),
-        }
-    }
-
-    /// The transactions with sequences below `sequence`, oldest first (and
-    /// newest first when reversed).
-    fn below(&self, sequence: u64) -> impl DoubleEndedIterator<Item = &Transaction> {
-        self.0.range(0, self.0.partition_point(|t| t.sequence < sequence))
     }
 }
 
