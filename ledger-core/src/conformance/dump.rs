@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::Harness;
-use super::identity::{admin, amount, complete_profile, customer, key, login, register};
+use super::people::{admin, amount, complete_profile, customer, key, login, register};
 use crate::account::NormalBalance;
 use crate::account_code::AccountCode;
 use crate::command::{

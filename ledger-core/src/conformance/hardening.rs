@@ -11,7 +11,7 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 
 use super::Harness;
-use super::identity::{
+use super::people::{
     PASSWORD, admin, amount, assert_last_audit_rejected, audit_sequence, code, customer, key, login_from, register,
     registration,
 };

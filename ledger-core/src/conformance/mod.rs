@@ -25,6 +25,7 @@ pub mod hardening;
 pub mod identity;
 pub mod invariants;
 pub mod model;
+mod people;
 pub mod recording;
 pub mod rules;
 pub mod store_contract;

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use chrono::Duration;
 
 use super::Harness;
-use super::identity::{PASSWORD, registration};
+use super::people::{PASSWORD, registration};
 use crate::account::AccountKind;
 use crate::clock::Clock;
 use crate::command::{Deposit, OpenAccount};

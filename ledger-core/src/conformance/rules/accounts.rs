@@ -200,8 +200,8 @@ pub async fn renaming_refuses_bad_names_unknown_and_closed_accounts(h: Harness) 
 /// Customers rename their own accounts; another customer's is not found
 /// to them, and stays as it was.
 pub async fn customers_rename_only_their_own_accounts(h: Harness) {
-    let (me, mine) = crate::conformance::identity::customer(&h, "rita@example.com", "0", false).await;
-    let (_, theirs) = crate::conformance::identity::customer(&h, "sam@example.com", "0", false).await;
+    let (me, mine) = crate::conformance::people::customer(&h, "rita@example.com", "0", false).await;
+    let (_, theirs) = crate::conformance::people::customer(&h, "sam@example.com", "0", false).await;
     assert_eq!(h.ledger.rename_account(&me, mine.id, Some("Bills")).await.map(|a| a.name), Ok(Some("Bills".into())));
     let before = state(&h).await;
     assert_rejected(&h, &before, h.ledger.rename_account(&me, theirs.id, Some("Mine now")).await, "account_not_found")
