@@ -10,8 +10,8 @@ use ledger_core::{
     WriteBatch,
 };
 
-#[cfg(feature = "postgres")]
 use crate::auth_read;
+#[cfg(feature = "postgres")]
 use crate::notify::ChangeListener;
 #[cfg(feature = "postgres")]
 use crate::postgres::PgBackend;
