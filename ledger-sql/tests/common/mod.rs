@@ -2,6 +2,10 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+pub mod db;
+pub mod people;
+
 use std::time::Duration;
 
 use ledger_sql::{SqlOptions, SqlStore};
