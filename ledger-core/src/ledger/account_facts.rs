@@ -14,8 +14,10 @@ use crate::account::{Account, AccountKind, NormalBalance};
 use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
 use crate::bounded_map::BoundedMap;
+use crate::error::StorageError;
 use crate::id::{AccountId, UserId};
 use crate::money::Currency;
+use crate::store::Store;
 
 /// The most accounts the cache holds. At about 100 bytes for an entry in
 /// each map, 20 MiB at most.
@@ -90,6 +92,15 @@ impl AccountFactsCache {
     /// The facts of the ledger account with this code, if cached.
     pub fn by_code(&self, code: &AccountCode) -> Option<AccountFacts> {
         self.by_code.get(code)
+    }
+
+    /// The facts of the account with this id: from memory, or else read
+    /// from the store and remembered. A missing account is not remembered.
+    pub async fn get_or_read(&self, store: &dyn Store, id: AccountId) -> Result<Option<AccountFacts>, StorageError> {
+        if let Some(facts) = self.get(id) {
+            return Ok(Some(facts));
+        }
+        Ok(store.account(id).await?.map(|account| self.remember(&account)))
     }
 
     /// Records the facts of an account just read from the store; returns them.

@@ -182,11 +182,7 @@ impl Ledger {
             Err(error) => return self.reject(at, draft, error).await,
         };
         let draft = draft.with("name", name.as_deref().unwrap_or(""));
-        let op = Op::RenameAccount { account: id, name };
-        let writes = self.apply(WriteBatch::new(at, draft, None, vec![op])).await?;
-        writes
-            .and_then(|w| w.updated_accounts.into_iter().find(|a| a.id == id))
-            .ok_or(LedgerError::AccountNotFound { account: id })
+        self.apply_to_account(at, draft, id, Op::RenameAccount { account: id, name }).await
     }
 
     async fn change_status(&self, actor: &Actor, id: AccountId, change: StatusChange) -> Result<Account, LedgerError> {
@@ -202,8 +198,19 @@ impl Ledger {
             Err(error) => return self.reject(at, draft, error).await,
             Ok(()) => {}
         }
-        let writes =
-            self.apply(WriteBatch::new(at, draft, None, vec![Op::ChangeStatus { account: id, change }])).await?;
+        self.apply_to_account(at, draft, id, Op::ChangeStatus { account: id, change }).await
+    }
+
+    /// Applies one op on an existing account; returns the account as the
+    /// commit left it.
+    async fn apply_to_account(
+        &self,
+        at: DateTime<Utc>,
+        draft: AuditDraft,
+        id: AccountId,
+        op: Op,
+    ) -> Result<Account, LedgerError> {
+        let writes = self.apply(WriteBatch::new(at, draft, None, vec![op])).await?;
         writes
             .and_then(|w| w.updated_accounts.into_iter().find(|a| a.id == id))
             .ok_or(LedgerError::AccountNotFound { account: id })

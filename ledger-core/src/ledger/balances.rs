@@ -115,10 +115,7 @@ impl Ledger {
     /// once read; another customer's account is not found, as by
     /// [`Ledger::account`].
     async fn visible_facts(&self, actor: &Actor, id: AccountId) -> Result<AccountFacts, LedgerError> {
-        let facts = match self.facts.get(id) {
-            Some(facts) => Some(facts),
-            None => self.store.account(id).await?.map(|account| self.facts.remember(&account)),
-        };
+        let facts = self.facts.get_or_read(self.store.as_ref(), id).await?;
         facts.filter(|a| may_see(actor, a.kind, a.owner)).ok_or(LedgerError::AccountNotFound { account: id })
     }
 

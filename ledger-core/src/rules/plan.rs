@@ -293,10 +293,7 @@ impl Planner<'_> {
 
     /// The facts of an account, from memory once read.
     async fn account(&self, id: AccountId) -> Result<Option<AccountFacts>, LedgerError> {
-        if let Some(facts) = self.facts.get(id) {
-            return Ok(Some(facts));
-        }
-        Ok(self.store.account(id).await?.map(|account| self.facts.remember(&account)))
+        Ok(self.facts.get_or_read(self.store, id).await?)
     }
 
     /// The facts of the account with this number, from memory once read.
