@@ -8,7 +8,7 @@
 // screen.
 
 import * as api from '../api.js';
-import { accountLabel } from '../account.js';
+import { accountLabel, statusText } from '../account.js';
 import { balanceChart } from '../chart.js';
 import { copyButton } from '../clipboard.js';
 import { badge, dateOnly, groupedNumber, h, localDate, pageHead, replace, startOfDay, title } from '../dom.js';
@@ -117,12 +117,6 @@ function statementForm(account) {
   return form;
 }
 
-/** What a status means, when it is not plain "active". */
-const STATUS_TEXT = {
-  frozen: 'This account is frozen by our team: no money can move in or out. Contact support to unfreeze it.',
-  closed: 'This account is closed: it keeps its history and takes no money.',
-};
-
 /** The page's header: name, number, and the money buttons while the account is active. */
 function head(account, own) {
   const active = account.status === 'active';
@@ -136,7 +130,7 @@ function head(account, own) {
 
 /** The status note under the header (nothing while active). */
 function statusNote(account) {
-  const text = STATUS_TEXT[account.status];
+  const text = statusText(account);
   return text ? h('p', { class: 'notice status-note', role: 'status', dataset: { status: account.status }, text }) : null;
 }
 

@@ -3,7 +3,7 @@
 // page (screens/account.js).
 
 import * as api from '../api.js';
-import { accountLabel } from '../account.js';
+import { accountLabel, statusText } from '../account.js';
 import { copyButton } from '../clipboard.js';
 import { badge, groupedNumber, h, pageHead, replace, title } from '../dom.js';
 import { field, formMessage, handleSubmit, select } from '../forms.js';
@@ -15,12 +15,6 @@ import * as accountPage from './account.js';
 
 const KINDS = [['checking', 'Checking'], ['savings', 'Savings'], ['investment', 'Investment']];
 const CURRENCIES = [['USD', 'US dollar (USD)'], ['EUR', 'Euro (EUR)'], ['GBP', 'Pound sterling (GBP)']];
-
-/** What a status means for the customer, when it is not plain "active". */
-const STATUS_TEXT = {
-  frozen: 'Frozen by our team: no money can move in or out. Contact support to unfreeze it.',
-  closed: 'Closed: it keeps its history and takes no money.',
-};
 
 function card(account) {
   const active = account.status === 'active';
@@ -39,7 +33,7 @@ function card(account) {
     h('div', { class: 'figures' },
       h('span', {}, 'Posted ', h('strong', { class: 'posted', text: formatMoney(account.balance.posted, account.currency) })),
       h('span', {}, 'On hold ', h('strong', { class: 'pending', text: formatMoney(account.balance.pending, account.currency) }))),
-    STATUS_TEXT[account.status] ? h('p', { class: 'status-note', text: STATUS_TEXT[account.status] }) : null,
+    statusText(account) ? h('p', { class: 'status-note', text: statusText(account) }) : null,
     h('div', { class: 'card-actions' },
       active ? h('a', { class: 'button small', href: link('pay', ['deposit'], { account: account.id }), text: 'Deposit', 'aria-label': `Deposit to ${label}` }) : null,
       active ? h('a', { class: 'button small ghost', href: link('pay', ['transfer'], { account: account.id }), text: 'Transfer', 'aria-label': `Transfer from ${label}` }) : null,
