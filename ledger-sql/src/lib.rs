@@ -70,6 +70,10 @@
 //! database transaction, in which ledger-core's apply loop
 //! ([`ledger_core::apply_batches`]) runs over this crate's staging:
 //!
+//! 0. (PostgreSQL) `BEGIN` with sequential scans off for the transaction:
+//!    every statement below is a lookup by key or a write of given rows, and
+//!    a connection's cached plan, made while a growing table was small, must
+//!    not stay a sequential scan (see `postgres::BEGIN`);
 //! 1. read the audit head, locking it (PostgreSQL `SELECT ... FOR UPDATE`);
 //! 2. for each batch, in order: load its [`Keys`](ledger_core::Keys) (accounts
 //!    and holds with `SELECT ... ORDER BY id FOR UPDATE`, taken account

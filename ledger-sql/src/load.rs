@@ -65,7 +65,7 @@ pub(crate) async fn load_snapshot<S: Session>(s: &mut S, keys: &Keys) -> Result<
         }
     }
     if let Some(key) = &keys.idempotency {
-        let rows = s.fetch(&queries::idempotency(d, key.as_str())).await?;
+        let rows = s.fetch(&queries::idempotency_records(d, [key.as_str()])).await?;
         snapshot.idempotency = rows.first().map(|r| row::idempotency(r)).transpose()?;
     }
     if !keys.users.is_empty() {

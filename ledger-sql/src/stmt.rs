@@ -192,12 +192,14 @@ pub(crate) struct Stmt {
     dialect: Dialect,
     sql: String,
     args: Vec<Value>,
+    /// Planned on every run instead of from a cached plan (PostgreSQL).
+    planned_each_run: bool,
 }
 
 impl Stmt {
     /// A statement starting with `sql`.
     pub(crate) fn new(dialect: Dialect, sql: &str) -> Stmt {
-        Stmt { dialect, sql: sql.to_owned(), args: Vec::new() }
+        Stmt { dialect, sql: sql.to_owned(), args: Vec::new(), planned_each_run: false }
     }
 
     /// The SQL text.
@@ -212,7 +214,27 @@ impl Stmt {
 
     /// The same statement behind a prefix (`EXPLAIN `), with the same values.
     pub(crate) fn prefixed(&self, prefix: &str) -> Stmt {
-        Stmt { dialect: self.dialect, sql: format!("{prefix}{}", self.sql), args: self.args.clone() }
+        Stmt { sql: format!("{prefix}{}", self.sql), ..self.clone() }
+    }
+
+    /// Whether PostgreSQL plans this statement on every run (see
+    /// [`Stmt::planned_each_run`]).
+    #[cfg(feature = "postgres")]
+    pub(crate) fn is_planned_each_run(&self) -> bool {
+        self.planned_each_run
+    }
+
+    /// Has PostgreSQL plan the statement on every run, for its values and
+    /// the table's size at that moment, instead of from the plan a
+    /// connection caches on about the sixth run and keeps until the table is
+    /// next analysed (which, made while a growing table was small, can be a
+    /// sequential scan for good). Costs a round trip and a plan per run, so
+    /// it is for reads off the commit path; writes keep sequential scans off
+    /// instead (see `postgres::BEGIN`). SQLite, whose planner takes the
+    /// primary key without statistics, ignores it.
+    pub(crate) fn planned_each_run(&mut self) -> &mut Stmt {
+        self.planned_each_run = true;
+        self
     }
 
     /// Appends SQL text.
@@ -286,6 +308,7 @@ impl Stmt {
         if other.dialect != self.dialect {
             return Err("appending a statement of another dialect".into());
         }
+        self.planned_each_run |= other.planned_each_run;
         if self.dialect == Dialect::Sqlite {
             self.sql.push_str(&other.sql);
             self.args.extend(other.args);
@@ -384,7 +407,12 @@ mod tests {
         assert!(Stmt::new(Dialect::Postgres, "").append(stray).is_err());
         let missing = Stmt::new(Dialect::Postgres, "SELECT $1");
         assert!(Stmt::new(Dialect::Postgres, "").append(missing).is_err());
-        let skipped = Stmt { dialect: Dialect::Postgres, sql: "SELECT $2".into(), args: vec![Value::Int(1)] };
+        let skipped = Stmt {
+            dialect: Dialect::Postgres,
+            sql: "SELECT $2".into(),
+            args: vec![Value::Int(1)],
+            planned_each_run: false,
+        };
         assert!(Stmt::new(Dialect::Postgres, "").append(skipped).is_err());
         assert!(Stmt::new(Dialect::Postgres, "").append(Stmt::new(Dialect::Sqlite, "")).is_err());
     }

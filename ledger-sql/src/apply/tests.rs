@@ -416,3 +416,61 @@ async fn postgres_grouped_statements_do_not_grow_with_batches() {
         grouped_statements_do_not_grow(store).await;
     }
 }
+
+/// This backend's sequential and index scans of the idempotency table so
+/// far (including its transaction in progress).
+async fn idempotency_scans(conn: &mut sqlx::PgConnection) -> (i64, i64) {
+    let scans = "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables \
+                 WHERE relname = 'idempotency' AND schemaname = current_schema()";
+    sqlx::query_as(scans).fetch_one(conn).await.unwrap()
+}
+
+/// The idempotency lookups PostgreSQL runs read the primary key once the
+/// table has grown, however small it was when the connection first ran
+/// them: a connection's cached plan, made while the table was small and
+/// kept until autovacuum next analyses it, had been a sequential scan of
+/// the whole table on every group commit. Writes run with sequential scans
+/// off (`postgres::BEGIN`); the read outside them is planned on every run.
+#[tokio::test]
+async fn postgres_idempotency_lookups_use_the_primary_key_after_the_table_grows() {
+    let Some((store, _)) = postgres_store().await else { return };
+    let Inner::Postgres(b) = store.inner() else { unreachable!("a PostgreSQL store") };
+    let (mut writer, mut reader) = (b.pool().acquire().await.unwrap(), b.pool().acquire().await.unwrap());
+    let insert = |from: u32, to: u32| {
+        format!(
+            "INSERT INTO idempotency (key, fingerprint, transaction_ids, created_at) \
+             SELECT 'system/k-' || g, '\\x00', '', now() FROM generate_series({from}, {to}) AS g"
+        )
+    };
+    sqlx::raw_sql(&format!("{}; ANALYZE idempotency", insert(1, 100))).execute(&mut *writer).await.unwrap();
+    // As a group's load and a lone batch's load run them, and as a read.
+    let group = || crate::queries::idempotency_records(Dialect::Postgres, ["system/k-1", "system/k-2"]);
+    let lone = || crate::queries::idempotency_records(Dialect::Postgres, ["system/k-3"]);
+    let read = || crate::queries::idempotency(Dialect::Postgres, "system/k-4");
+    // More runs than PostgreSQL makes before it settles on a cached plan.
+    for _ in 0..10 {
+        sqlx::raw_sql(crate::postgres::BEGIN).execute(&mut *writer).await.unwrap();
+        assert_eq!(writer.fetch(&group()).await.unwrap().len(), 2);
+        assert_eq!(writer.fetch(&lone()).await.unwrap().len(), 1);
+        sqlx::raw_sql("ROLLBACK").execute(&mut *writer).await.unwrap();
+        assert_eq!(reader.fetch(&read()).await.unwrap().len(), 1);
+    }
+    sqlx::raw_sql(&insert(101, 20_000)).execute(&mut *writer).await.unwrap();
+
+    sqlx::raw_sql(crate::postgres::BEGIN).execute(&mut *writer).await.unwrap();
+    let before = idempotency_scans(&mut writer).await;
+    assert_eq!(writer.fetch(&group()).await.unwrap().len(), 2);
+    assert_eq!(writer.fetch(&lone()).await.unwrap().len(), 1);
+    let after = idempotency_scans(&mut writer).await;
+    sqlx::raw_sql("ROLLBACK").execute(&mut *writer).await.unwrap();
+    assert_eq!(after.0 - before.0, 0, "sequential scans by the write's lookups");
+    // One or more per lookup (a scan for `= ANY` may count one per key).
+    assert!(after.1 - before.1 >= 2, "{} index scans by the write's lookups", after.1 - before.1);
+
+    sqlx::raw_sql("BEGIN").execute(&mut *reader).await.unwrap();
+    let before = idempotency_scans(&mut reader).await;
+    assert_eq!(reader.fetch(&read()).await.unwrap().len(), 1);
+    let after = idempotency_scans(&mut reader).await;
+    sqlx::raw_sql("ROLLBACK").execute(&mut *reader).await.unwrap();
+    assert_eq!((after.0 - before.0, after.1 - before.1), (0, 1), "sequential and index scans by the read");
+}
