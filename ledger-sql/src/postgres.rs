@@ -41,6 +41,10 @@ pub(crate) const BACKEND: &str = Dialect::Postgres.backend();
 /// its first. Sent with `BEGIN` in one message: no extra round trip.
 pub(crate) const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL enable_seqscan = off";
 
+/// Every table of the schema (in the connection's `search_path`).
+const ANALYZE: &str = "ANALYZE users, sessions, reset_tokens, accounts, transactions, account_transactions, \
+     transaction_metadata, postings, idempotency, audit_log, audit_head, changes, sink_cursors, leases";
+
 /// A PostgreSQL connection pool with the ledger's schema.
 #[derive(Debug, Clone)]
 pub(crate) struct PgBackend {
@@ -146,6 +150,16 @@ impl PgBackend {
     pub(crate) async fn restore(&self, chunk: &DumpChunk) -> Result<(), StorageError> {
         let restored = crate::dump::restore(&self.pool, BEGIN, chunk).await;
         restored.map_err(|e| storage_error(BACKEND, "restoring dumped records", e))
+    }
+
+    /// Refreshes the planner's statistics of every ledger table (after an
+    /// import: until autovacuum's first `ANALYZE` the tables look empty).
+    pub(crate) async fn analyze(&self) -> Result<(), StorageError> {
+        sqlx::raw_sql(ANALYZE)
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(|e| storage_error(BACKEND, "refreshing the tables' statistics", e))
     }
 
     /// Runs one write statement on its own (autocommit), retried like a

@@ -309,4 +309,15 @@ impl Store for SqlStore {
             Inner::Sqlite(b) => b.restore(chunk).await,
         }
     }
+
+    async fn finish_restore(&self) -> Result<(), StorageError> {
+        match &self.inner {
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(b) => b.analyze().await,
+            // SQLite plans without statistics unless `ANALYZE` was run, and
+            // re-prepares statements when they change: nothing to refresh.
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(_) => Ok(()),
+        }
+    }
 }

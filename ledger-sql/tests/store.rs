@@ -448,3 +448,21 @@ async fn balances_as_of_and_their_history_are_index_ranges() {
         }
     }
 }
+
+/// After an import (`Store::finish_restore`), every ledger table of the
+/// schema has statistics: PostgreSQL no longer plans for tables it believes
+/// empty (a table never analysed has `reltuples` -1).
+#[tokio::test]
+async fn postgres_finishing_a_restore_analyses_every_ledger_table() {
+    let Some(url) = common::postgres_url("PostgreSQL statistics after an import") else { return };
+    let schema = common::fresh_schema(&url).await;
+    let store = SqlStore::connect_with(&url, common::test_options(&schema)).await.unwrap();
+    let never_analysed = "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                          WHERE n.nspname = $1 AND c.relkind = 'r' AND c.reltuples < 0 ORDER BY 1";
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let before: Vec<String> = sqlx::query_scalar(never_analysed).bind(&schema).fetch_all(&mut conn).await.unwrap();
+    assert!(before.len() > 10, "a fresh schema's tables were never analysed: {before:?}");
+    ledger_core::Store::finish_restore(&store).await.unwrap();
+    let after: Vec<String> = sqlx::query_scalar(never_analysed).bind(&schema).fetch_all(&mut conn).await.unwrap();
+    assert_eq!(after, ["_sqlx_migrations"], "tables still without statistics");
+}

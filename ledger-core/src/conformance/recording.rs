@@ -537,4 +537,9 @@ impl Store for RecordingStore {
         self.check()?;
         self.inner.restore(chunk).await
     }
+
+    async fn finish_restore(&self) -> Result<(), StorageError> {
+        self.check()?;
+        self.inner.finish_restore().await
+    }
 }

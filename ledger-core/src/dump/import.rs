@@ -121,9 +121,11 @@ impl Import {
         Ok(())
     }
 
-    /// Writes what is left; the records imported, by section.
+    /// Writes what is left and lets the store refresh its statistics
+    /// ([`Store::finish_restore`]); the records imported, by section.
     pub async fn finish(mut self) -> Result<SectionCounts, DumpError> {
         self.write().await?;
+        self.store.finish_restore().await?;
         Ok(self.order.counts)
     }
 

@@ -109,7 +109,8 @@ use crate::write_batch::{BatchOutcome, WriteBatch};
 /// record is restored the chain's head is that record, so the next commit
 /// continues the chain (transaction, posting and change sequences follow
 /// from the audit sequence). It is meant for an empty store, filled in dump
-/// order (sections in order; what a record refers to restored before it).
+/// order (sections in order; what a record refers to restored before it);
+/// [`Store::finish_restore`] follows the last chunk.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// The backend's name, for errors and health reports.
@@ -281,4 +282,13 @@ pub trait Store: Send + Sync + 'static {
     /// Writes dumped records verbatim, in one storage transaction (see
     /// **Dumps** above).
     async fn restore(&self, chunk: &DumpChunk) -> Result<(), StorageError>;
+
+    /// Called once after the last [`Store::restore`] of an import: a
+    /// backend whose database plans queries from statistics refreshes them
+    /// (PostgreSQL: `ANALYZE` of the ledger's tables), so that what runs
+    /// right after an import is planned for the tables' real sizes rather
+    /// than for the empty tables the statistics last saw. Changes no data.
+    async fn finish_restore(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
 }

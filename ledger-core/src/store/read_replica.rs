@@ -258,4 +258,8 @@ impl Store for ReadReplicaStore {
     async fn restore(&self, chunk: &DumpChunk) -> Result<(), StorageError> {
         self.primary.restore(chunk).await
     }
+
+    async fn finish_restore(&self) -> Result<(), StorageError> {
+        self.primary.finish_restore().await
+    }
 }
