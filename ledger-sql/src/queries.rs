@@ -88,12 +88,13 @@ pub(crate) fn owner_account_counts<'a>(d: Dialect, owners: impl IntoIterator<Ite
 }
 
 /// The stored record of an idempotency key (primary key), read outside a
-/// write. Planned on every run (see [`Stmt::planned_each_run`]): the table
-/// grows by a row per command from empty, and this read runs outside the
-/// write transactions that keep sequential scans off (see `postgres::BEGIN`).
+/// write: the write's lookup of one key, planned on every run (see
+/// [`Stmt::planned_each_run`]): the table grows by a row per command from
+/// empty, and this read runs outside the write transactions that keep
+/// sequential scans off (see `postgres::BEGIN`).
 pub(crate) fn idempotency(d: Dialect, key: &str) -> Stmt {
-    let mut s = Stmt::new(d, &format!("SELECT {IDEMPOTENCY_COLUMNS} FROM idempotency WHERE key = "));
-    s.bind(Value::Text(key.to_owned())).planned_each_run();
+    let mut s = idempotency_records(d, [key]);
+    s.planned_each_run();
     s
 }
 
