@@ -19,6 +19,7 @@ const CURRENCIES = [['USD', 'US dollar (USD)'], ['EUR', 'Euro (EUR)'], ['GBP', '
 function card(account) {
   const active = account.status === 'active';
   const label = accountLabel(account);
+  const note = statusText(account);
   return h('article', { class: `card ${account.status}`, dataset: { accountId: account.id, accountNumber: account.number, status: account.status }, 'aria-label': label },
     h('div', { class: 'card-top' },
       h('div', {},
@@ -33,7 +34,7 @@ function card(account) {
     h('div', { class: 'figures' },
       h('span', {}, 'Posted ', h('strong', { class: 'posted', text: formatMoney(account.balance.posted, account.currency) })),
       h('span', {}, 'On hold ', h('strong', { class: 'pending', text: formatMoney(account.balance.pending, account.currency) }))),
-    statusText(account) ? h('p', { class: 'status-note', text: statusText(account) }) : null,
+    note ? h('p', { class: 'status-note', text: note }) : null,
     h('div', { class: 'card-actions' },
       active ? h('a', { class: 'button small', href: link('pay', ['deposit'], { account: account.id }), text: 'Deposit', 'aria-label': `Deposit to ${label}` }) : null,
       active ? h('a', { class: 'button small ghost', href: link('pay', ['transfer'], { account: account.id }), text: 'Transfer', 'aria-label': `Transfer from ${label}` }) : null,
