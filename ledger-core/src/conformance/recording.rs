@@ -41,6 +41,8 @@ pub struct ApplyCall {
     /// What happened to each batch (`committed`, `replayed`, `rejected`), or
     /// nothing if the call failed.
     pub outcomes: Vec<&'static str>,
+    /// The call was `apply` (durable when it returned), not `apply_unsynced`.
+    pub synced: bool,
 }
 
 impl ApplyCall {
@@ -284,16 +286,17 @@ impl RecordingStore {
             return Err(StorageError::new(self.inner.backend(), "captured, not applied"));
         }
         let keys = batches.iter().map(|b| b.0.claim.as_ref().map(|c| c.key.clone())).collect();
+        let synced = matches!(durable, Durable::OnReturn);
         let fail = self.applies.pass().await?;
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
         if fail {
-            self.record(ApplyCall { keys, outcomes: Vec::new() });
+            self.record(ApplyCall { keys, outcomes: Vec::new(), synced });
             return Err(StorageError::new(self.inner.backend(), "injected failure"));
         }
         if self.refuses(&batches) {
-            self.record(ApplyCall { keys, outcomes: Vec::new() });
+            self.record(ApplyCall { keys, outcomes: Vec::new(), synced });
             let refused = StorageError::new(self.inner.backend(), "injected refusal of a batch's data");
             return Err(refused.of_kind(StorageErrorKind::Refused));
         }
@@ -302,7 +305,7 @@ impl RecordingStore {
             Durable::AfterSync => self.inner.apply_unsynced(batches).await,
         };
         let outcomes = result.as_ref().map(|o| o.iter().map(outcome_name).collect()).unwrap_or_default();
-        self.record(ApplyCall { keys, outcomes });
+        self.record(ApplyCall { keys, outcomes, synced });
         result
     }
 }

@@ -40,6 +40,14 @@
 //! the store fails every later one (the [`Store`] contract), since later
 //! groups may rest on the writes the failed sync lost.
 //!
+//! **Committing alone.** A leader that took no followers, while no other
+//! announced command is in flight and no earlier group is still syncing,
+//! commits with one synced [`Store::apply`] instead: nobody could commit
+//! during its sync, and the two calls would cost a lone caller a second
+//! hop (on sled, a second blocking task) for nothing. It holds leadership
+//! through the sync, so a caller arriving meanwhile waits for it, as with
+//! group commit off.
+//!
 //! **Events** are published by the leader for every committed batch of its
 //! group, in commit order, once the group is durable.
 //!
@@ -111,8 +119,11 @@ struct Shared {
     /// Held by a group from the end of its commit until it has synced and
     /// published: taken while leading, so groups sync and publish in commit
     /// order (tokio's mutex is fair).
-    sync_turn: tokio::sync::Mutex<()>,
+    sync_turn: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// A group's turn to sync and publish (see [`Shared::sync_turn`]).
+type SyncTurn = tokio::sync::OwnedMutexGuard<()>;
 
 #[derive(Default)]
 struct Queue {
@@ -174,7 +185,7 @@ impl Committer {
     /// A committer for a store, publishing committed changes to `events`.
     pub(crate) fn new(store: Arc<dyn Store>, events: broadcast::Sender<LedgerEvent>, settings: GroupCommit) -> Self {
         let queue = Mutex::new(Queue::default());
-        let sync_turn = tokio::sync::Mutex::new(());
+        let sync_turn = Arc::new(tokio::sync::Mutex::new(()));
         Committer(Arc::new(Shared {
             store,
             events,
@@ -187,11 +198,11 @@ impl Committer {
 
     /// Runs `command` announced: from its start to its end it counts as on
     /// its way to the queue whenever it is not queued, so a gathering leader
-    /// may wait for it (see the module docs).
+    /// may wait for it and no leader commits alone meanwhile (see the
+    /// module docs).
     pub(crate) async fn announced<F: Future>(&self, command: F) -> F::Output {
-        let settings = self.0.settings;
-        if !settings.is_enabled() || settings.wait_micros == 0 {
-            // No leader ever gathers: skip the bookkeeping.
+        if !self.0.settings.is_enabled() {
+            // No leader ever gathers or commits alone: skip the bookkeeping.
             return command.await;
         }
         let _in_flight = Announcement::new(self.0.clone());
@@ -309,6 +320,25 @@ impl Shared {
         let Ok(queue) = self.queue.lock() else { return false };
         let here = queue.waiting_announced + usize::from(leader_announced);
         queue.announced > here && own.saturating_add(queue.waiting_batches) < self.settings.batches_max
+    }
+
+    /// The sync turn, if this leader commits alone: it took no followers,
+    /// no announced command but its own is in flight (none would join the
+    /// next group while this one syncs), and no earlier group is still
+    /// syncing (the turn is free, so events keep commit order). Callers that
+    /// are not announced are not seen; one arriving meanwhile waits for this
+    /// commit's sync, as it would with group commit off.
+    fn alone(&self, followers: &[Request], leader_announced: bool) -> Option<SyncTurn> {
+        if !followers.is_empty() {
+            return None;
+        }
+        let queue = self.queue.lock().ok()?;
+        let company = queue.waiting.len() + queue.announced.saturating_sub(usize::from(leader_announced));
+        drop(queue);
+        if company > 0 {
+            return None;
+        }
+        self.sync_turn.clone().try_lock_owned().ok()
     }
 
     /// Passes leadership to the first caller still waiting, or frees it.
@@ -445,10 +475,26 @@ impl Drop for Leadership {
 /// Leads one commit: the leader's own batches first, then the followers'.
 async fn lead(leadership: Leadership, own: Vec<WriteBatch>) -> Outcomes {
     let shared = leadership.0.clone();
-    shared.gather(own.len(), is_announced()).await;
+    let announced = is_announced();
+    shared.gather(own.len(), announced).await;
     let followers = shared.take_followers(own.len())?;
-    let flight: Flight = Box::pin(commit(leadership, own, followers));
+    let flight: Flight = match shared.alone(&followers, announced) {
+        Some(turn) => Box::pin(commit_alone(leadership, turn, own)),
+        None => Box::pin(commit(leadership, own, followers)),
+    };
     InFlight(Some(flight)).await
+}
+
+/// Commits a lone leader's batches in one synced store call: with nobody
+/// to commit during its sync, splitting the call in two (apply, then sync)
+/// only adds a hop (on sled, a second blocking task per command).
+async fn commit_alone(leadership: Leadership, turn: SyncTurn, own: Vec<WriteBatch>) -> Outcomes {
+    let shared = leadership.0.clone();
+    let results = shared.apply_isolating(own, Durability::Synced).await;
+    drop(leadership);
+    shared.publish(&results);
+    drop(turn);
+    results.into_iter().collect()
 }
 
 /// Applies a group in one store call, passes leadership on, syncs,

@@ -248,20 +248,24 @@ async fn wait_applied(store: &RecordingStore, calls: usize) {
 }
 
 /// Opens USD in a first group whose sync is held, then EUR in a second
-/// group, and waits until the second has been applied (unsynced).
-async fn second_group_applied_while_first_syncs(f: &Fixture) -> (JoinHandle<Outcomes>, JoinHandle<Outcomes>) {
+/// group, and waits until the second has been applied (unsynced). An
+/// announced command planning meanwhile (the returned task, to abort) keeps
+/// either leader from committing alone.
+async fn second_group_applied_while_first_syncs(f: &Fixture) -> [JoinHandle<Outcomes>; 3] {
+    let company = planning(&f.committer, "company", Duration::from_secs(600), true).await;
     f.store.hold_next_sync();
     let first = spawn_apply(&f.committer, vec![opening(Currency::Usd)]);
     tokio::time::timeout(WAIT_MAX, f.store.wait_until_sync_held()).await.unwrap();
     let second = spawn_apply(&f.committer, vec![opening(Currency::Eur)]);
     wait_applied(&f.store, 2).await;
-    (first, second)
+    [first, second, company]
 }
 
 #[tokio::test]
 async fn the_next_group_commits_while_the_previous_one_syncs() {
     let mut f = fixture(8);
-    let (first, second) = second_group_applied_while_first_syncs(&f).await;
+    let [first, second, company] = second_group_applied_while_first_syncs(&f).await;
+    company.abort();
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(!first.is_finished(), "a caller is answered only once its group has synced");
     assert!(!second.is_finished(), "a later group syncs only after the earlier one");
@@ -276,7 +280,8 @@ async fn the_next_group_commits_while_the_previous_one_syncs() {
 #[tokio::test]
 async fn a_failed_sync_fails_every_caller_of_its_group_and_publishes_nothing_of_it() {
     let mut f = fixture(8);
-    let (first, eur) = second_group_applied_while_first_syncs(&f).await;
+    let [first, eur, company] = second_group_applied_while_first_syncs(&f).await;
+    company.abort();
     f.store.fail_next_sync();
     f.store.release_sync();
     finish(first).await;
@@ -285,6 +290,51 @@ async fn a_failed_sync_fails_every_caller_of_its_group_and_publishes_nothing_of_
     assert_eq!(opened(&mut f.events), [Currency::Usd], "the failed group published nothing");
     f.committer.apply(vec![opening(Currency::Gbp)]).await.unwrap();
     assert_eq!(opened(&mut f.events), [Currency::Gbp]);
+}
+
+/// Whether each recorded apply call was synced (`apply`) rather than
+/// followed by a sync of its group (`apply_unsynced`).
+fn synced(store: &RecordingStore) -> Vec<bool> {
+    store.calls().iter().map(|c| c.synced).collect()
+}
+
+#[tokio::test]
+async fn a_lone_caller_commits_in_one_synced_call() {
+    let f = fixture(8);
+    f.committer.apply(vec![opening(Currency::Usd)]).await.unwrap();
+    f.committer.apply(vec![batch("again")]).await.unwrap();
+    assert_eq!(synced(&f.store), [true, true], "no separate sync call for a caller with nobody behind it");
+}
+
+#[tokio::test]
+async fn a_leader_with_an_announced_command_in_flight_syncs_apart() {
+    let f = fixture(8);
+    let company = planning(&f.committer, "company", Duration::from_secs(600), true).await;
+    announced_now(&f.committer, "leader").await;
+    assert_eq!(synced(&f.store), [false], "the command in flight may commit during this group's sync");
+    company.abort();
+    assert!(company.await.unwrap_err().is_cancelled());
+    announced_now(&f.committer, "alone").await;
+    assert_eq!(synced(&f.store), [false, true], "once it is gone the next leader commits alone");
+}
+
+#[tokio::test]
+async fn a_lone_caller_behind_a_syncing_group_commits_without_waiting_for_that_sync() {
+    let mut f = fixture(8);
+    let company = planning(&f.committer, "company", Duration::from_secs(600), true).await;
+    f.store.hold_next_sync();
+    let first = spawn_apply(&f.committer, vec![opening(Currency::Usd)]);
+    tokio::time::timeout(WAIT_MAX, f.store.wait_until_sync_held()).await.unwrap();
+    company.abort();
+    assert!(company.await.unwrap_err().is_cancelled());
+    let lone = spawn_apply(&f.committer, vec![opening(Currency::Eur)]);
+    wait_applied(&f.store, 2).await;
+    assert_eq!(synced(&f.store), [false, false], "the earlier group holds the sync turn, so it is not alone");
+    assert!(!lone.is_finished(), "answered only after the earlier group's sync");
+    f.store.release_sync();
+    finish(first).await;
+    finish(lone).await;
+    assert_eq!(opened(&mut f.events), [Currency::Usd, Currency::Eur], "published in commit order");
 }
 
 #[test]
