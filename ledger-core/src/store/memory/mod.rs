@@ -16,6 +16,7 @@ use crate::audit::{AuditHead, AuditRecord};
 use crate::change::Change;
 use crate::store::apply::{Staging, apply_batches_now};
 use crate::store::lease::LocalLeases;
+mod account_postings;
 mod chunked_vec;
 mod dump;
 mod idempotency_index;
@@ -33,6 +34,7 @@ use crate::query::HistoryFilter;
 use crate::store::Store;
 use crate::transaction::{Transaction, TransactionStatus};
 use crate::write_batch::{BatchOutcome, Keys, Snapshot, WriteBatch, Writes};
+use account_postings::AccountPostings;
 use chunked_vec::ChunkedVec;
 use idempotency_index::IdempotencyIndex;
 use journal::Journal;
@@ -63,7 +65,7 @@ struct State {
     /// Sequences of each account's transactions, ascending: commits are
     /// serialized and sequences grow with them, so appending keeps the order.
     history_of: IdMap<AccountId, Vec<u64>>,
-    postings_of: IdMap<AccountId, ChunkedVec<Posting>>,
+    postings_of: IdMap<AccountId, AccountPostings>,
     idempotency: IdempotencyIndex,
     holds_by_expiry: BTreeSet<(DateTime<Utc>, TransactionId)>,
     audit: ChunkedVec<AuditRecord>,
@@ -370,24 +372,24 @@ impl Store for MemoryStore {
     async fn posting_as_of(&self, account: AccountId, at: DateTime<Utc>) -> Result<Option<Posting>, StorageError> {
         let state = self.lock();
         let Some(all) = state.postings_of.get(&account) else { return Ok(None) };
-        // Commit times follow commit order: the vector is sorted by both.
-        let end = all.partition_point(|p| p.at <= at);
-        Ok(end.checked_sub(1).and_then(|last| all.get(last)).cloned())
+        Ok(all.as_of(at).cloned())
     }
 
     async fn postings_in(&self, range: &PostingRange, limit: usize) -> Result<Vec<Posting>, StorageError> {
         let state = self.lock();
         let Some(all) = state.postings_of.get(&range.account) else { return Ok(Vec::new()) };
+        // Each bound is a prefix of the postings (they are in time and in
+        // cursor order), so the range's ends are the tighter of its bounds.
         let cursor = |p: &Posting| PostingCursor::of(p);
-        let start = match (range.from, range.after.filter(|_| !range.newest_first)) {
-            (from, Some(after)) => all.partition_point(|p| cursor(p) <= after || from.is_some_and(|f| p.at < f)),
-            (Some(from), None) => all.partition_point(|p| p.at < from),
-            (None, None) => 0,
+        let from = range.from.map_or(0, |from| all.count_before(from));
+        let start = match range.after.filter(|_| !range.newest_first) {
+            Some(after) => from.max(all.partition_point(|p| cursor(p) <= after)),
+            None => from,
         };
-        let end = match (range.until, range.after.filter(|_| range.newest_first)) {
-            (until, Some(after)) => all.partition_point(|p| cursor(p) < after && until.is_none_or(|u| p.at < u)),
-            (Some(until), None) => all.partition_point(|p| p.at < until),
-            (None, None) => all.len(),
+        let until = range.until.map_or(all.len(), |until| all.count_before(until));
+        let end = match range.after.filter(|_| range.newest_first) {
+            Some(after) => until.min(all.partition_point(|p| cursor(p) < after)),
+            None => until,
         };
         let slice = all.range(start, end.max(start));
         let found: Vec<Posting> = if range.newest_first {
