@@ -10,17 +10,28 @@ use chrono::{DateTime, SubsecRound, Utc};
 pub trait Clock: Send + Sync + 'static {
     /// The current instant, at microsecond precision.
     fn now(&self) -> DateTime<Utc>;
+
+    /// Whether `at` is later than [`Clock::now`].
+    fn is_future(&self, at: DateTime<Utc>) -> bool {
+        at > self.now()
+    }
 }
 
 /// The earliest instant the ledger takes from outside (a filter's bound, a
 /// requested moment): 0001-01-01T00:00:00Z.
 pub fn instant_min() -> DateTime<Utc> {
-    DateTime::<Utc>::from_timestamp(-62_135_596_800, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+    DateTime::<Utc>::from_timestamp(INSTANT_MIN_SECONDS, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
+
+/// [`instant_min`] in seconds since 1970.
+const INSTANT_MIN_SECONDS: i64 = -62_135_596_800;
+/// [`instant_max`]'s whole seconds since 1970, and its nanoseconds.
+const INSTANT_MAX_SECONDS: (i64, u32) = (253_402_300_799, 999_999_000);
 
 /// The latest instant the ledger takes from outside: 9999-12-31T23:59:59.999999Z.
 pub fn instant_max() -> DateTime<Utc> {
-    DateTime::<Utc>::from_timestamp(253_402_300_799, 999_999_000).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    let (seconds, nanos) = INSTANT_MAX_SECONDS;
+    DateTime::<Utc>::from_timestamp(seconds, nanos).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// Whether every backend stores and compares `at` exactly: years 1 to 9999,
@@ -28,7 +39,10 @@ pub fn instant_max() -> DateTime<Utc> {
 /// SQLite's microseconds since 1970 or PostgreSQL's `timestamptz` run out
 /// before chrono's range does.
 pub fn is_storable_instant(at: DateTime<Utc>) -> bool {
-    (instant_min()..=instant_max()).contains(&at)
+    // Compared as seconds since 1970: building the bounds' calendar dates
+    // on every call cost more than the rest of a balance read as of an instant.
+    let since_epoch = (at.timestamp(), at.timestamp_subsec_nanos());
+    (INSTANT_MIN_SECONDS, 0) <= since_epoch && since_epoch <= INSTANT_MAX_SECONDS
 }
 
 /// The system clock.
@@ -37,7 +51,24 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now().trunc_subsecs(6)
+        // Truncated on the way in: `Utc::now().trunc_subsecs(6)` converts
+        // to a calendar date twice, a quarter of a memory-store balance
+        // read as of an instant (which asks the clock whether it is future).
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        since_epoch
+            .ok()
+            .and_then(|d| DateTime::from_timestamp(i64::try_from(d.as_secs()).ok()?, d.subsec_micros() * 1_000))
+            .unwrap_or_else(|| Utc::now().trunc_subsecs(6))
+    }
+
+    fn is_future(&self, at: DateTime<Utc>) -> bool {
+        // `at > self.now()`, compared as seconds and nanoseconds since 1970
+        // without building the present's calendar date.
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        match since_epoch.ok().and_then(|d| Some((i64::try_from(d.as_secs()).ok()?, d.subsec_micros() * 1_000))) {
+            Some(now) => (at.timestamp(), at.timestamp_subsec_nanos()) > now,
+            None => at > self.now(),
+        }
     }
 }
 
@@ -65,7 +96,7 @@ impl Clock for ManualClock {
 }
 
 #[cfg(test)]
-mod range_tests {
+mod tests {
     use super::*;
 
     #[test]
@@ -75,5 +106,35 @@ mod range_tests {
         assert!(is_storable_instant(Utc::now()));
         assert!(!is_storable_instant(DateTime::<Utc>::MAX_UTC));
         assert!(!is_storable_instant(DateTime::<Utc>::MIN_UTC));
+        let nano = chrono::Duration::nanoseconds(1);
+        for edge in [instant_min(), instant_max()] {
+            assert!(is_storable_instant(edge), "{edge} is storable");
+        }
+        assert!(!is_storable_instant(instant_min() - nano), "just before the year 1");
+        assert!(!is_storable_instant(instant_max() + nano), "just after the last microsecond of 9999");
+    }
+
+    #[test]
+    fn the_system_clock_reads_whole_microseconds_of_the_present() {
+        let before = Utc::now().trunc_subsecs(6);
+        let now = SystemClock.now();
+        let after = Utc::now();
+        assert_eq!(now.timestamp_subsec_nanos() % 1_000, 0, "whole microseconds");
+        assert!(before <= now && now <= after, "{before} <= {now} <= {after}");
+    }
+
+    #[test]
+    fn the_system_clock_calls_future_only_what_is_after_its_present() {
+        let clock = SystemClock;
+        let now = clock.now();
+        let micro = chrono::Duration::microseconds(1);
+        for past in [now - micro, now - chrono::Duration::nanoseconds(1), instant_min(), DateTime::<Utc>::MIN_UTC] {
+            assert!(!clock.is_future(past), "{past} is not future");
+        }
+        let later = now + chrono::Duration::seconds(5);
+        for future in [later, later + chrono::Duration::nanoseconds(1), instant_max(), DateTime::<Utc>::MAX_UTC] {
+            assert!(clock.is_future(future), "{future} is future");
+        }
+        assert!(!clock.is_future(now), "the present read a moment ago is not future");
     }
 }

@@ -23,7 +23,7 @@ impl Ledger {
         account: AccountId,
         as_of: DateTime<Utc>,
     ) -> Result<BalanceAsOf, LedgerError> {
-        if as_of > self.clock.now() {
+        if self.clock.is_future(as_of) {
             return Err(LedgerError::InstantInFuture);
         }
         if !crate::clock::is_storable_instant(as_of) {
