@@ -2,10 +2,12 @@
 //! dense index of their commit times for the searches by time (the balance
 //! as of an instant, a balance-history page's ends).
 //!
-//! A binary search over the postings themselves (about 100 bytes each,
-//! fifty times a busy account's worth of cache lines) meets a fresh cache
-//! line at every step; over the commit times alone (12 bytes each, 240 KB
-//! for 20,000 postings) it stays in the CPU's caches.
+//! A binary search over the postings themselves (about 100 bytes each)
+//! meets a fresh cache line at every step; over their commit times alone,
+//! as nanoseconds since 1970 (8 bytes each, 160 KB for 20,000 postings), it
+//! stays in the CPU's caches and each step is one integer compare. Outside
+//! the years 1677-2262 the nanoseconds saturate, so the index cannot tell
+//! such instants apart; a search for one bisects the postings instead.
 
 use chrono::{DateTime, Utc};
 
@@ -16,15 +18,23 @@ use crate::posting::Posting;
 #[derive(Debug, Default)]
 pub(super) struct AccountPostings {
     postings: ChunkedVec<Posting>,
-    /// `times[i]` is `postings[i].at`, for every `i`.
-    times: ChunkedVec<DateTime<Utc>>,
+    /// `times[i]` is `nanos(postings[i].at)`, for every `i`. One plain
+    /// vector (its growth copies 8 bytes a posting, unlike the postings'),
+    /// so a search is one bisection with no chunk to find first.
+    times: Vec<i64>,
+}
+
+/// Nanoseconds since 1970, saturating: never decreasing with the instant,
+/// exact between 1677 and 2262.
+fn nanos(at: DateTime<Utc>) -> i64 {
+    at.timestamp_nanos_opt().unwrap_or(if at.timestamp() < 0 { i64::MIN } else { i64::MAX })
 }
 
 impl AccountPostings {
     /// Appends a posting committed after every one held.
     pub fn push(&mut self, posting: Posting) {
-        debug_assert!(self.times.last().is_none_or(|last| *last <= posting.at), "commit times follow commit order");
-        self.times.push(posting.at);
+        debug_assert!(self.postings.last().is_none_or(|last| last.at <= posting.at), "commit times follow commit order");
+        self.times.push(nanos(posting.at));
         self.postings.push(posting);
         debug_assert_eq!(self.times.len(), self.postings.len());
     }
@@ -48,15 +58,27 @@ impl AccountPostings {
 
     /// How many postings committed strictly before `at`.
     pub fn count_before(&self, at: DateTime<Utc>) -> usize {
-        self.times.partition_point(|t| *t < at)
+        match exact_nanos(at) {
+            Some(key) => self.times.partition_point(|t| *t < key),
+            None => self.postings.partition_point(|p| p.at < at),
+        }
     }
 
     /// The last posting committed at or before `at`: the one whose
     /// `balance_after` is the account's posted balance then.
     pub fn as_of(&self, at: DateTime<Utc>) -> Option<&Posting> {
-        let through = self.times.partition_point(|t| *t <= at);
+        let through = match exact_nanos(at) {
+            Some(key) => self.times.partition_point(|t| *t <= key),
+            None => self.postings.partition_point(|p| p.at <= at),
+        };
         self.postings.get(through.checked_sub(1)?)
     }
+}
+
+/// `at`'s index entry if no other instant shares it: an entry that did not
+/// saturate orders exactly against every other entry.
+fn exact_nanos(at: DateTime<Utc>) -> Option<i64> {
+    at.timestamp_nanos_opt().filter(|key| *key != i64::MIN && *key != i64::MAX)
 }
 
 #[cfg(test)]
@@ -100,6 +122,27 @@ mod tests {
         assert_eq!(balance(10), Some(Decimal::from(1)), "a posting counts from its own instant");
         assert_eq!(balance(25), Some(Decimal::from(3)), "both postings of one instant count");
         assert_eq!(balance(99), Some(Decimal::from(4)));
+    }
+
+    #[test]
+    fn instants_beyond_the_nanosecond_range_are_still_told_apart() {
+        let year = |y: i32| Utc.with_ymd_and_hms(y, 1, 1, 0, 0, 0).unwrap();
+        let mut all = AccountPostings::default();
+        for (i, y) in [1, 100, 2000, 5000, 9999].into_iter().enumerate() {
+            let n = u64::try_from(i).unwrap() + 1;
+            let mut posting = postings(&[0]).postings.get(0).unwrap().clone();
+            (posting.sequence, posting.at, posting.balance_after) = (n, year(y), Decimal::from(n));
+            all.push(posting);
+        }
+        let sequence = |y| all.as_of(year(y)).map(|p| p.sequence);
+        assert_eq!(sequence(1), Some(1));
+        assert_eq!(sequence(50), Some(1), "year 50 lies between the first two, both below 1677");
+        assert_eq!(sequence(100), Some(2));
+        assert_eq!(sequence(4000), Some(3));
+        assert_eq!(sequence(9000), Some(4), "both 5000 and 9999 lie above 2262");
+        assert_eq!(all.count_before(year(5000)), 3);
+        assert_eq!(all.count_before(year(9999)), 4);
+        assert_eq!(all.count_before(year(100)), 1);
     }
 
     #[test]
