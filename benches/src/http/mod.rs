@@ -40,7 +40,8 @@ pub struct HttpArgs {
     /// JSON body (`ledger-bench-http-baseline`) under the same load
     /// generator: balance reads against both (alternated, `--rounds`
     /// times), then the peak transfer rate, then transfers at half of it
-    /// (open loop) for their p99; prints the ratio and the HTTP bars.
+    /// (open loop, `--rounds` times) for the median of their p99s; prints
+    /// the ratio and the HTTP bars.
     #[arg(long, conflicts_with = "url")]
     pub baseline: bool,
     /// The baseline server binary to spawn (default: `ledger-bench-http-baseline`
@@ -48,7 +49,8 @@ pub struct HttpArgs {
     #[arg(long)]
     pub baseline_bin: Option<PathBuf>,
     /// With `--baseline`: pairs of balance-read runs (service, baseline),
-    /// each pair in the opposite order of the one before.
+    /// each pair in the opposite order of the one before, and runs of
+    /// transfers at half of peak (the p99 bar takes their median).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub rounds: u32,
     /// Requests per second over all clients, sent on a fixed schedule
