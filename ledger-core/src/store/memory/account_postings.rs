@@ -33,7 +33,10 @@ fn nanos(at: DateTime<Utc>) -> i64 {
 impl AccountPostings {
     /// Appends a posting committed after every one held.
     pub fn push(&mut self, posting: Posting) {
-        debug_assert!(self.postings.last().is_none_or(|last| last.at <= posting.at), "commit times follow commit order");
+        debug_assert!(
+            self.postings.last().is_none_or(|last| last.at <= posting.at),
+            "commit times follow commit order"
+        );
         self.times.push(nanos(posting.at));
         self.postings.push(posting);
         debug_assert_eq!(self.times.len(), self.postings.len());
