@@ -80,9 +80,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
 use std::time::Duration;
 use tracing::Instrument as _;
 
@@ -92,6 +90,7 @@ use crate::error::{StorageError, StorageErrorKind};
 use crate::event::LedgerEvent;
 use crate::store::Store;
 use crate::write_batch::{BatchOutcome, WriteBatch};
+use cancellation::{Flight, InFlight, Waiter};
 
 pub use settings::{
     GROUP_COMMIT_BATCHES_CAP, GROUP_COMMIT_BATCHES_DEFAULT, GROUP_COMMIT_WAIT_MICROS_MAX,
@@ -537,69 +536,7 @@ async fn follow(shared: Arc<Shared>, receiver: oneshot::Receiver<Turn>) -> Outco
     }
 }
 
-/// A queued caller's end of its reply channel. If the caller is dropped
-/// after leadership was sent to it, the destructor passes leadership on.
-struct Waiter {
-    shared: Arc<Shared>,
-    receiver: Option<oneshot::Receiver<Turn>>,
-}
-
-impl Waiter {
-    /// The turn, or `None` if its leader vanished without answering.
-    async fn turn(&mut self) -> Option<Turn> {
-        let receiver = self.receiver.as_mut()?;
-        let turn = receiver.await.ok();
-        // Received: nothing is left for the destructor to pass on.
-        self.receiver = None;
-        turn
-    }
-}
-
-impl Drop for Waiter {
-    fn drop(&mut self) {
-        if let Some(mut receiver) = self.receiver.take() {
-            // Closing first makes the check race-free: a leader sending after
-            // this point sees the channel closed and tries the next caller.
-            receiver.close();
-            if let Ok(Turn::Lead(_)) = receiver.try_recv() {
-                self.shared.hand_over();
-            }
-        }
-    }
-}
-
-type Flight = Pin<Box<dyn Future<Output = Outcomes> + Send + 'static>>;
-
-/// A commit in flight, awaited by its leader. If the leader is dropped before
-/// the commit ends, the commit finishes on a task of its own.
-struct InFlight(Option<Flight>);
-
-impl Future for InFlight {
-    type Output = Outcomes;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcomes> {
-        let Some(flight) = self.0.as_mut() else {
-            return Poll::Pending;
-        };
-        let outcomes = std::task::ready!(flight.as_mut().poll(cx));
-        self.0 = None;
-        Poll::Ready(outcomes)
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        if let Some(flight) = self.0.take()
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            runtime.spawn(async move {
-                // The leader is gone; its followers get their outcomes from `commit`.
-                let _ = flight.await;
-            });
-        }
-    }
-}
-
+mod cancellation;
 mod settings;
 #[cfg(test)]
 mod tests;

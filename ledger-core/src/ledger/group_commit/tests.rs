@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::task::Poll;
 use std::time::Instant;
 
 use chrono::Utc;
