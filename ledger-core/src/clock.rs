@@ -54,22 +54,27 @@ impl Clock for SystemClock {
         // Truncated on the way in: `Utc::now().trunc_subsecs(6)` converts
         // to a calendar date twice, a quarter of a memory-store balance
         // read as of an instant (which asks the clock whether it is future).
-        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-        since_epoch
-            .ok()
-            .and_then(|d| DateTime::from_timestamp(i64::try_from(d.as_secs()).ok()?, d.subsec_micros() * 1_000))
+        present_since_epoch()
+            .and_then(|(seconds, nanos)| DateTime::from_timestamp(seconds, nanos))
             .unwrap_or_else(|| Utc::now().trunc_subsecs(6))
     }
 
     fn is_future(&self, at: DateTime<Utc>) -> bool {
         // `at > self.now()`, compared as seconds and nanoseconds since 1970
         // without building the present's calendar date.
-        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-        match since_epoch.ok().and_then(|d| Some((i64::try_from(d.as_secs()).ok()?, d.subsec_micros() * 1_000))) {
+        match present_since_epoch() {
             Some(now) => (at.timestamp(), at.timestamp_subsec_nanos()) > now,
             None => at > self.now(),
         }
     }
+}
+
+/// The system's present as whole seconds since 1970 and nanoseconds
+/// truncated to whole microseconds; `None` before 1970 (a clock set wrong,
+/// left to chrono) or past `i64` seconds.
+fn present_since_epoch() -> Option<(i64, u32)> {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some((i64::try_from(since_epoch.as_secs()).ok()?, since_epoch.subsec_micros() * 1_000))
 }
 
 /// A clock that moves only when told to.
