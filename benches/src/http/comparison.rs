@@ -167,7 +167,7 @@ async fn sitting(
     let half = Phase { rate: Some(peak / 2.0), ..transfers };
     for round in 0..args.rounds as usize {
         let measured = measure(&api, &users, &half, args.seed, None).await?;
-        let p99_ms = measured.kind("transfer").map_or(f64::NAN, |k| k.latency.p99_micros as f64 / 1000.0);
+        let p99_ms = transfer_p99_ms(&measured);
         log(&format!(
             "transfers at half of peak ({:.0}/s, open loop), round {}: p99 {p99_ms:.2} ms",
             peak / 2.0,
@@ -187,6 +187,12 @@ async fn sitting(
 
 /// The name of the runs at half of the peak transfer rate.
 const HALF_PEAK: &str = "transfers at half of peak";
+
+/// A run's transfer p99 in milliseconds; not a number if no transfer was
+/// answered.
+fn transfer_p99_ms(measured: &Measured) -> f64 {
+    measured.kind("transfer").map_or(f64::NAN, |k| k.latency.p99_micros as f64 / 1000.0)
+}
 
 /// Whether a measurement's rounds scatter across a bar's threshold: some
 /// round on each side of it, so one run more could flip the verdict.
@@ -221,11 +227,7 @@ fn summarize(
     let ledger_reads = Spread::of(&rates(&ledger)).ok_or_else(missing)?;
     let baseline_reads = Spread::of(&rates(&baseline)).ok_or_else(missing)?;
     let noisy = within_noise(read_ratio.median, &ledger_reads, &baseline_reads);
-    let p99s: Vec<f64> = runs
-        .iter()
-        .filter(|r| r.name == HALF_PEAK)
-        .map(|r| r.measured.kind("transfer").map_or(f64::NAN, |k| k.latency.p99_micros as f64 / 1000.0))
-        .collect();
+    let p99s: Vec<f64> = runs.iter().filter(|r| r.name == HALF_PEAK).map(|r| transfer_p99_ms(&r.measured)).collect();
     // A run with no transfer answered has no p99: the bar fails.
     let half_peak_p99s_ms =
         Spread::of(&p99s).unwrap_or(Spread { median: f64::NAN, min: f64::NAN, max: f64::NAN, rounds: p99s.len() });
