@@ -162,6 +162,10 @@ struct SqlStaging<'s, S: Session> {
     head: AuditHead,
     /// The ids the committed batches changed, for `pg_notify`.
     changed: Changed,
+    /// Whether batches whose keys allow it are loaded with the head
+    /// ([`load::head_and_rows`]); off only for tests that compare the two
+    /// ways of loading.
+    together: bool,
     /// The database's own error behind a failed step: the retry and the
     /// failure's kind are judged on it, not on its `StorageError`.
     failure: Option<sqlx::Error>,
@@ -202,12 +206,17 @@ impl<S: Session> Staging for SqlStaging<'_, S> {
     }
 
     fn loads_together(&self, keys: &Keys) -> bool {
-        rows_hold(keys)
+        self.together && rows_hold(keys)
     }
 
-    async fn load_together(&mut self, keys: &[Keys]) -> Result<Rows, StorageError> {
-        let loaded = load::load_together(self.s, keys).await;
-        loaded.map_err(|error| self.failed(error))
+    async fn head_and_rows(&mut self, keys: &[Keys]) -> Result<(AuditHead, Rows), StorageError> {
+        match load::head_and_rows(self.s, keys).await {
+            Ok((head, rows)) => {
+                (self.start, self.head) = (head, head);
+                Ok((head, rows))
+            }
+            Err(error) => Err(self.failed(error)),
+        }
     }
 
     async fn stage(&mut self, writes: &Writes) -> Result<(), StorageError> {
@@ -234,12 +243,33 @@ pub(crate) async fn apply_in<S: Session>(
     batches: &[WriteBatch],
     notify: Option<&str>,
 ) -> Result<Vec<BatchOutcome>, sqlx::Error> {
+    apply_loading(s, batches, notify, true).await
+}
+
+/// [`apply_in`], every batch loaded on its own ([`load::load_snapshot`]):
+/// the reference the tests hold the loading together to.
+#[cfg(test)]
+pub(crate) async fn apply_batch_by_batch<S: Session>(
+    s: &mut S,
+    batches: &[WriteBatch],
+    notify: Option<&str>,
+) -> Result<Vec<BatchOutcome>, sqlx::Error> {
+    apply_loading(s, batches, notify, false).await
+}
+
+async fn apply_loading<S: Session>(
+    s: &mut S,
+    batches: &[WriteBatch],
+    notify: Option<&str>,
+    together: bool,
+) -> Result<Vec<BatchOutcome>, sqlx::Error> {
     let mut staging = SqlStaging {
         s,
         pending: Bulk::default(),
         start: AuditHead::default(),
         head: AuditHead::default(),
         changed: Changed::default(),
+        together,
         failure: None,
     };
     let outcomes = match apply_batches(&mut staging, batches).await {

@@ -1,10 +1,11 @@
 //! Reading inside an apply call's storage transaction: the audit head (the
-//! lock that orders committers), one batch's keys, or the union of a
-//! group's keys at once (one query per key kind; rows locked in id order).
+//! lock that orders committers), one batch's keys, or the head and the
+//! union of a group's keys at once (one query per key kind, the accounts'
+//! with the head's; rows locked in id order).
 
 use std::collections::BTreeSet;
 
-use ledger_core::{AccountCode, AuditHead, IdempotencyKey, Keys, Rows, Snapshot, UserId};
+use ledger_core::{Account, AccountCode, AccountId, AuditHead, IdempotencyKey, Keys, Rows, Snapshot, UserId};
 
 use crate::queries;
 use crate::row;
@@ -20,7 +21,12 @@ const KEYS_PER_QUERY_MAX: usize = 1000;
 /// in every process queue here, in one order.
 pub(crate) async fn read_head<S: Session>(s: &mut S) -> Result<AuditHead, sqlx::Error> {
     let rows = s.fetch(&queries::lock_audit_head(S::DIALECT)).await?;
-    let row = rows.first().ok_or_else(|| corrupt("the audit_head row is missing"))?;
+    head_of(rows.first().map(|r| r as &dyn Cells))
+}
+
+/// The head in the first row of a statement that reads it.
+fn head_of(row: Option<&dyn Cells>) -> Result<AuditHead, sqlx::Error> {
+    let row = row.ok_or_else(|| corrupt("the audit_head row is missing"))?;
     Ok(AuditHead {
         sequence: row::sequence(row.int("sequence")?)?,
         hash: row::digest(row.bytes("hash")?)?,
@@ -102,16 +108,18 @@ pub(crate) async fn load_snapshot<S: Session>(s: &mut S, keys: &Keys) -> Result<
     Ok(snapshot)
 }
 
-/// Loads the union of a group's keys: accounts, holds and users locked in
-/// id order, then the idempotency records (see [`ledger_core::rows_hold`]).
-pub(crate) async fn load_together<S: Session>(s: &mut S, keys: &[Keys]) -> Result<Rows, sqlx::Error> {
+/// The head, locked first, and the union of a group's keys: accounts (read
+/// with the head, [`head_with_accounts`]), holds and users locked in id
+/// order, then the idempotency records (see [`ledger_core::rows_hold`]).
+pub(crate) async fn head_and_rows<S: Session>(s: &mut S, keys: &[Keys]) -> Result<(AuditHead, Rows), sqlx::Error> {
     let d = S::DIALECT;
     let accounts: Vec<_> = union(keys.iter().flat_map(|k| &k.accounts));
     let holds: Vec<_> = union(keys.iter().flat_map(|k| &k.transactions));
     let users: Vec<_> = union(keys.iter().flat_map(|k| &k.users));
     let claimed: Vec<&str> = union(keys.iter().filter_map(|k| k.idempotency.as_ref()).map(IdempotencyKey::as_str));
     let mut rows = Rows::default();
-    for account in fetch_chunked(s, &accounts, |c| queries::lock_accounts(d, c.iter().copied()), row::account).await? {
+    let (head, locked) = head_with_accounts(s, &accounts).await?;
+    for account in locked {
         rows.accounts.insert(account.id, account);
     }
     for hold in fetch_chunked(s, &holds, |c| queries::lock_transactions(d, c.iter().copied()), row::transaction).await?
@@ -125,7 +133,40 @@ pub(crate) async fn load_together<S: Session>(s: &mut S, keys: &[Keys]) -> Resul
     for record in records.await? {
         rows.idempotency.insert(record.key.clone(), record);
     }
-    Ok(rows)
+    Ok((head, rows))
+}
+
+/// The head, locked, and these accounts (distinct, in id order), locked
+/// after it: the head and the first chunk of accounts in one statement
+/// ([`queries::lock_head_and_accounts`]), any further chunks after it.
+///
+/// That statement reads one snapshot, taken before it waited for the head
+/// (PostgreSQL, read committed): an account found there is returned as the
+/// last commit left it (a row lock reads the newest version), but one that
+/// the head's previous holder created is not found. So the ids not found
+/// are read again, by a statement that starts once the head is held and
+/// sees every commit before this one (later committers wait for the head).
+/// Accounts are never deleted, so one still missing does not exist.
+async fn head_with_accounts<S: Session>(
+    s: &mut S,
+    ids: &[&AccountId],
+) -> Result<(AuditHead, Vec<Account>), sqlx::Error> {
+    let d = S::DIALECT;
+    let (first, rest) = ids.split_at(ids.len().min(KEYS_PER_QUERY_MAX));
+    let rows = s.fetch(&queries::lock_head_and_accounts(d, first.iter().copied())).await?;
+    let head = head_of(rows.first().map(|r| r as &dyn Cells))?;
+    let mut accounts = Vec::with_capacity(ids.len());
+    for r in &rows {
+        if r.opt_uuid("id")?.is_some() {
+            accounts.push(row::account(r)?);
+        }
+    }
+    let found: BTreeSet<AccountId> = accounts.iter().map(|a| a.id).collect();
+    let missing: Vec<&AccountId> = first.iter().copied().filter(|id| !found.contains(id)).collect();
+    let lock = |c: &[&AccountId]| queries::lock_accounts(d, c.iter().copied());
+    accounts.extend(fetch_chunked(s, &missing, lock, row::account).await?);
+    accounts.extend(fetch_chunked(s, rest, lock, row::account).await?);
+    Ok((head, accounts))
 }
 
 /// The distinct keys, in order: the order rows are locked in.

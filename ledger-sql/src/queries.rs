@@ -39,6 +39,32 @@ pub(crate) fn lock_audit_head(d: Dialect) -> Stmt {
     s
 }
 
+/// The head and the accounts with these ids in one statement: the head's
+/// row locked first, then the accounts in id order, as
+/// [`lock_audit_head`] then [`lock_accounts`] would (on PostgreSQL the
+/// accounts are a `LATERAL` subquery that names the head's row, so it runs
+/// only once the head is locked). One row per account found, each carrying
+/// the head; one row with no account when none is.
+///
+/// On PostgreSQL the whole statement reads one snapshot, taken before it
+/// waited for the head: an account the previous holder of the head created
+/// is missing from it (see `load::head_with_accounts`, which reads such
+/// ids again).
+pub(crate) fn lock_head_and_accounts<'a>(d: Dialect, ids: impl IntoIterator<Item = &'a AccountId>) -> Stmt {
+    let (lateral, once_locked) = match d {
+        Dialect::Postgres => ("LATERAL ", "h.sequence IS NOT NULL AND "),
+        Dialect::Sqlite => ("", ""),
+    };
+    let mut s = Stmt::new(
+        d,
+        "SELECT h.sequence, h.hash, h.at, a.* FROM (SELECT sequence, hash, at FROM audit_head WHERE id = 1",
+    );
+    s.for_update();
+    s.push(&format!(") h LEFT JOIN {lateral}(SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {once_locked}"));
+    s.any_of("id", uuids(ids, |id| *id.as_uuid())).push(" ORDER BY id").for_update().push(") a ON true");
+    s
+}
+
 /// Moves the head after the batches of one call.
 pub(crate) fn write_audit_head(d: Dialect, head: AuditHead) -> Stmt {
     let mut s = Stmt::new(d, "UPDATE audit_head SET sequence = ");

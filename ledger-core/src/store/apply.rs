@@ -9,10 +9,11 @@
 //!   [`Staging::load`] for the state of its keys, which must include what
 //!   earlier batches of the call staged;
 //! - **together** (a backend that says so in [`Staging::loads_together`]):
-//!   one [`Staging::load_together`] of the union of every batch's keys,
-//!   from which the loop cuts each batch's snapshot and into which it folds
-//!   each batch's writes ([`Rows`]), so a database pays one round trip per
-//!   key kind for the whole group instead of several per batch.
+//!   one [`Staging::head_and_rows`] of the head and the union of every
+//!   batch's keys, from which the loop cuts each batch's snapshot and into
+//!   which it folds each batch's writes ([`Rows`]), so a database pays one
+//!   round trip per key kind for the whole group instead of several per
+//!   batch, and may read the head with the first of them.
 
 use std::future::Future;
 use std::pin::pin;
@@ -28,13 +29,13 @@ use crate::write_batch::{BatchOutcome, Decision, Keys, Snapshot, WriteBatch, Wri
 /// its storage transaction: what the [apply loop](apply_batches) needs to
 /// read and where it puts what it decided.
 ///
-/// **Contract.** [`Staging::audit_head`] is called once, first: a backend
-/// with row locks locks the head there, so committers queue in one order.
-/// [`Staging::load`] returns the state of `keys` (locking rows in the
+/// **Contract.** The head is read once, first: by [`Staging::audit_head`],
+/// or by [`Staging::head_and_rows`] when [`Staging::loads_together`]
+/// accepts every batch's keys (then no `load` follows). A backend with row
+/// locks locks the head before any other row, so committers queue in one
+/// order. [`Staging::load`] returns the state of `keys` (locking rows in the
 /// order the keys iterate, where the backend locks) *including everything
-/// staged earlier in the call*. A backend whose [`Staging::loads_together`]
-/// accepts every batch's keys gets one [`Staging::load_together`] instead
-/// and no `load`. Staged writes and rejections are applied, in the order
+/// staged earlier in the call*. Staged writes and rejections are applied, in the order
 /// staged, when the backend commits its storage transaction after the loop;
 /// nothing is applied if it does not. The audit head's `audit_head` field of
 /// a loaded [`Snapshot`] is ignored: the loop keeps the head.
@@ -45,16 +46,17 @@ pub trait Staging: Send {
     /// The state of one batch's keys: committed, plus what this call staged.
     fn load(&mut self, keys: &Keys) -> impl Future<Output = Result<Snapshot, StorageError>> + Send;
 
-    /// Whether [`Staging::load_together`] can serve a batch with these keys.
+    /// Whether [`Staging::head_and_rows`] can serve a batch with these keys.
     fn loads_together(&self, keys: &Keys) -> bool {
         let _ = keys;
         false
     }
 
-    /// The committed rows the union of these batches' keys names, loaded at
-    /// once (locked in key order where the backend locks). Called only when
+    /// The head (locked first, where the backend locks) and the committed
+    /// rows the union of these batches' keys names (locked in key order),
+    /// read at once, in place of [`Staging::audit_head`]. Called only when
     /// [`Staging::loads_together`] accepted every batch of the call.
-    fn load_together(&mut self, keys: &[Keys]) -> impl Future<Output = Result<Rows, StorageError>> + Send {
+    fn head_and_rows(&mut self, keys: &[Keys]) -> impl Future<Output = Result<(AuditHead, Rows), StorageError>> + Send {
         let _ = keys;
         async { Err(StorageError::new("staging", "this backend does not load batches together")) }
     }
@@ -66,10 +68,6 @@ pub trait Staging: Send {
     fn stage_rejection(&mut self, audit: &AuditRecord) -> impl Future<Output = Result<(), StorageError>> + Send;
 }
 
-/// The fewest batches a call must carry to be loaded together: for one
-/// batch, one load of its keys is the same work.
-const TOGETHER_BATCHES_MIN: usize = 2;
-
 /// Decides `batches` in order against what `staging` loads, staging each
 /// verdict, and returns one outcome per batch. The caller commits its
 /// storage transaction if this returns `Ok` (and rolls it back otherwise).
@@ -77,13 +75,14 @@ pub async fn apply_batches<S: Staging>(
     staging: &mut S,
     batches: &[WriteBatch],
 ) -> Result<Vec<BatchOutcome>, StorageError> {
-    let head = staging.audit_head().await?;
     let keys: Vec<Keys> = batches.iter().map(WriteBatch::keys).collect();
-    let together = batches.len() >= TOGETHER_BATCHES_MIN && keys.iter().all(|k| staging.loads_together(k));
-    let mut source = if together {
-        Source::Rows(staging.load_together(&keys).await?.with_head(head))
+    // Even one batch is loaded together when it can be: the backend may
+    // read the head with its rows, one round trip fewer.
+    let mut source = if keys.iter().all(|k| staging.loads_together(k)) {
+        let (head, rows) = staging.head_and_rows(&keys).await?;
+        Source::Rows(rows.with_head(head))
     } else {
-        Source::Staging(head)
+        Source::Staging(staging.audit_head().await?)
     };
     let mut outcomes = Vec::with_capacity(batches.len());
     for (batch, keys) in batches.iter().zip(&keys) {

@@ -13,10 +13,10 @@ use crate::write_batch::{Keys, Snapshot, Writes};
 
 /// The rows the union of a group's keys names: those that exist (an absent
 /// key is an absent row). A backend loads accounts, holds, users and
-/// idempotency records this way ([`Staging::load_together`]); a batch
+/// idempotency records this way ([`Staging::head_and_rows`]); a batch
 /// naming any other key kind is loaded on its own.
 ///
-/// [`Staging::load_together`]: crate::store::apply::Staging::load_together
+/// [`Staging::head_and_rows`]: crate::store::apply::Staging::head_and_rows
 #[derive(Debug, Default)]
 pub struct Rows {
     /// Accounts, by id.
