@@ -5,12 +5,10 @@
 //! columns come back prefixed (`u_id`, ...) and are read through
 //! [`Prefixed`], which lets [`row::user`] decode them unchanged.
 
-use chrono::{DateTime, NaiveDate, Utc};
 use ledger_core::Digest;
 use ledger_core::identity::{Session, User};
-use rust_decimal::Decimal;
-use uuid::Uuid;
 
+use crate::prefixed::{Prefixed, qualified};
 use crate::row::{self, SESSION_COLUMNS, USER_COLUMNS};
 use crate::session::Cells;
 use crate::stmt::{Dialect, Stmt, Value};
@@ -37,67 +35,6 @@ pub(crate) fn session_with_user(d: Dialect, token: &Digest) -> Stmt {
 /// Reads a row of [`session_with_user`].
 pub(crate) fn session_and_user(cells: &dyn Cells) -> Result<(Session, User), sqlx::Error> {
     Ok((row::session(cells)?, row::user(&Prefixed { cells, prefix: USER_PREFIX })?))
-}
-
-/// `table.column AS prefixcolumn, ...` for a column list.
-fn qualified(table: &str, columns: &str, prefix: &str) -> String {
-    columns
-        .split(',')
-        .map(str::trim)
-        .map(|column| format!("{table}.{column} AS {prefix}{column}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A row's columns whose names carry a prefix, read by their plain names.
-struct Prefixed<'a> {
-    cells: &'a dyn Cells,
-    prefix: &'static str,
-}
-
-impl Prefixed<'_> {
-    fn name(&self, column: &str) -> String {
-        format!("{}{column}", self.prefix)
-    }
-}
-
-impl Cells for Prefixed<'_> {
-    fn uuid(&self, column: &str) -> Result<Uuid, sqlx::Error> {
-        self.cells.uuid(&self.name(column))
-    }
-    fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>, sqlx::Error> {
-        self.cells.opt_uuid(&self.name(column))
-    }
-    fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
-        self.cells.int(&self.name(column))
-    }
-    fn text(&self, column: &str) -> Result<String, sqlx::Error> {
-        self.cells.text(&self.name(column))
-    }
-    fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
-        self.cells.opt_text(&self.name(column))
-    }
-    fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error> {
-        self.cells.bytes(&self.name(column))
-    }
-    fn amount(&self, column: &str) -> Result<Decimal, sqlx::Error> {
-        self.cells.amount(&self.name(column))
-    }
-    fn opt_amount(&self, column: &str) -> Result<Option<Decimal>, sqlx::Error> {
-        self.cells.opt_amount(&self.name(column))
-    }
-    fn balance(&self, column: &str) -> Result<Decimal, sqlx::Error> {
-        self.cells.balance(&self.name(column))
-    }
-    fn time(&self, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
-        self.cells.time(&self.name(column))
-    }
-    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        self.cells.opt_time(&self.name(column))
-    }
-    fn opt_date(&self, column: &str) -> Result<Option<NaiveDate>, sqlx::Error> {
-        self.cells.opt_date(&self.name(column))
-    }
 }
 
 #[cfg(test)]

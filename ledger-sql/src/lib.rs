@@ -254,6 +254,7 @@ mod notify;
 mod open;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod prefixed;
 mod queries;
 mod reads;
 mod row;
