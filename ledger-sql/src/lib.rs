@@ -75,8 +75,8 @@
 //!    a connection's cached plan, made while a growing table was small, must
 //!    not stay a sequential scan (see `postgres::BEGIN`);
 //! 1. read the audit head, locking it (PostgreSQL `SELECT ... FOR UPDATE`),
-//!    in one statement with the accounts when the call is loaded together
-//!    (below);
+//!    in one statement with the accounts and the idempotency records when
+//!    the call is loaded together (below);
 //! 2. for each batch, in order: load its [`Keys`](ledger_core::Keys) (accounts
 //!    and holds with `SELECT ... ORDER BY id FOR UPDATE`, taken account
 //!    numbers, owners' account counts, the idempotency record; users `FOR
@@ -104,14 +104,16 @@
 //! money commands, KYC and profile changes; not opening accounts,
 //! registering, sessions or password resets) loads the union of their keys
 //! at once, one query per key kind (accounts, holds and users locked `FOR
-//! UPDATE` in id order, then every idempotency record), the accounts in
-//! step 1's statement (the head locked first; ids that statement's older
-//! snapshot did not find are read again); the loop cuts each batch's
+//! UPDATE` in id order, then every idempotency record), the accounts and
+//! records in step 1's statement (the head locked first; account ids that
+//! statement's older snapshot did not find are read again, and a record it
+//! missed fails the key's insert, which runs the call again); the loop
+//! cuts each batch's
 //! snapshot from those rows and folds each batch's writes back in, so each
 //! batch sees the ones before it as it would loaded alone, and everything
-//! is written once at the end. A call of N batches thus costs at most 14
+//! is written once at the end. A call of N batches thus costs at most 13
 //! statements instead of about 8N (one batch included: a lone transfer is
-//! three statements between `BEGIN` and `COMMIT` on PostgreSQL), and its
+//! two statements between `BEGIN` and `COMMIT` on PostgreSQL), and its
 //! outcomes and rows are those of applying the batches one by one
 //! (`apply::tests` compares the two).
 //!

@@ -1,12 +1,15 @@
 //! Reading inside an apply call's storage transaction: the audit head (the
 //! lock that orders committers), one batch's keys, or the head and the
 //! union of a group's keys at once (one query per key kind, the accounts'
-//! with the head's; rows locked in id order).
+//! and the idempotency records' with the head's; rows locked in id order).
 
 use std::collections::BTreeSet;
 
-use ledger_core::{Account, AccountCode, AccountId, AuditHead, IdempotencyKey, Keys, Rows, Snapshot, UserId};
+use ledger_core::{
+    Account, AccountCode, AccountId, AuditHead, IdempotencyKey, IdempotencyRecord, Keys, Rows, Snapshot, UserId,
+};
 
+use crate::prefixed::Prefixed;
 use crate::queries;
 use crate::row;
 use crate::session::{Cells, Session, corrupt};
@@ -108,9 +111,9 @@ pub(crate) async fn load_snapshot<S: Session>(s: &mut S, keys: &Keys) -> Result<
     Ok(snapshot)
 }
 
-/// The head, locked first, and the union of a group's keys: accounts (read
-/// with the head, [`head_with_accounts`]), holds and users locked in id
-/// order, then the idempotency records (see [`ledger_core::rows_hold`]).
+/// The head, locked first, and the union of a group's keys: accounts and
+/// idempotency records (read with the head, [`head_with_rows`]), then
+/// holds and users locked in id order (see [`ledger_core::rows_hold`]).
 pub(crate) async fn head_and_rows<S: Session>(s: &mut S, keys: &[Keys]) -> Result<(AuditHead, Rows), sqlx::Error> {
     let d = S::DIALECT;
     let accounts: Vec<_> = union(keys.iter().flat_map(|k| &k.accounts));
@@ -118,9 +121,12 @@ pub(crate) async fn head_and_rows<S: Session>(s: &mut S, keys: &[Keys]) -> Resul
     let users: Vec<_> = union(keys.iter().flat_map(|k| &k.users));
     let claimed: Vec<&str> = union(keys.iter().filter_map(|k| k.idempotency.as_ref()).map(IdempotencyKey::as_str));
     let mut rows = Rows::default();
-    let (head, locked) = head_with_accounts(s, &accounts).await?;
+    let (head, locked, records) = head_with_rows(s, &accounts, &claimed).await?;
     for account in locked {
         rows.accounts.insert(account.id, account);
+    }
+    for record in records {
+        rows.idempotency.insert(record.key.clone(), record);
     }
     for hold in fetch_chunked(s, &holds, |c| queries::lock_transactions(d, c.iter().copied()), row::transaction).await?
     {
@@ -129,44 +135,52 @@ pub(crate) async fn head_and_rows<S: Session>(s: &mut S, keys: &[Keys]) -> Resul
     for user in fetch_chunked(s, &users, |c| queries::lock_users(d, c.iter().copied()), row::user).await? {
         rows.users.insert(user.id, user);
     }
-    let records = fetch_chunked(s, &claimed, |c| queries::idempotency_records(d, c.iter().copied()), row::idempotency);
-    for record in records.await? {
-        rows.idempotency.insert(record.key.clone(), record);
-    }
     Ok((head, rows))
 }
 
-/// The head, locked, and these accounts (distinct, in id order), locked
-/// after it: the head and the first chunk of accounts in one statement
-/// ([`queries::lock_head_and_accounts`]), any further chunks after it.
+/// The head, locked, these accounts (distinct, in id order), locked after
+/// it, and the idempotency records of these keys: the head with the first
+/// chunk of each in one statement ([`queries::lock_head_with_rows`]), any
+/// further chunks after it.
 ///
 /// That statement reads one snapshot, taken before it waited for the head
-/// (PostgreSQL, read committed): an account found there is returned as the
+/// (PostgreSQL, read committed). An account found there is returned as the
 /// last commit left it (a row lock reads the newest version), but one that
-/// the head's previous holder created is not found. So the ids not found
+/// the head's previous holder created is not found; so the ids not found
 /// are read again, by a statement that starts once the head is held and
 /// sees every commit before this one (later committers wait for the head).
-/// Accounts are never deleted, so one still missing does not exist.
-async fn head_with_accounts<S: Session>(
+/// Accounts are never deleted, so one still missing does not exist. A
+/// record missing the same way is not read again: the key is then stored
+/// already, so this call's insert of it fails on the primary key, which
+/// runs the call again (`error::postgres_retryable`), and that run finds it.
+async fn head_with_rows<S: Session>(
     s: &mut S,
     ids: &[&AccountId],
-) -> Result<(AuditHead, Vec<Account>), sqlx::Error> {
+    keys: &[&str],
+) -> Result<(AuditHead, Vec<Account>, Vec<IdempotencyRecord>), sqlx::Error> {
     let d = S::DIALECT;
-    let (first, rest) = ids.split_at(ids.len().min(KEYS_PER_QUERY_MAX));
-    let rows = s.fetch(&queries::lock_head_and_accounts(d, first.iter().copied())).await?;
+    let (first_ids, more_ids) = ids.split_at(ids.len().min(KEYS_PER_QUERY_MAX));
+    let (first_keys, more_keys) = keys.split_at(keys.len().min(KEYS_PER_QUERY_MAX));
+    let statement = queries::lock_head_with_rows(d, first_ids.iter().copied(), first_keys.iter().copied());
+    let rows = s.fetch(&statement).await?;
     let head = head_of(rows.first().map(|r| r as &dyn Cells))?;
-    let mut accounts = Vec::with_capacity(ids.len());
+    let (mut accounts, mut records) = (Vec::with_capacity(ids.len()), Vec::with_capacity(keys.len()));
     for r in &rows {
+        let record = Prefixed { cells: r, prefix: queries::RECORD_PREFIX };
         if r.opt_uuid("id")?.is_some() {
             accounts.push(row::account(r)?);
+        } else if record.opt_text("key")?.is_some() {
+            records.push(row::idempotency(&record)?);
         }
     }
     let found: BTreeSet<AccountId> = accounts.iter().map(|a| a.id).collect();
-    let missing: Vec<&AccountId> = first.iter().copied().filter(|id| !found.contains(id)).collect();
+    let missing: Vec<&AccountId> = first_ids.iter().copied().filter(|id| !found.contains(id)).collect();
     let lock = |c: &[&AccountId]| queries::lock_accounts(d, c.iter().copied());
     accounts.extend(fetch_chunked(s, &missing, lock, row::account).await?);
-    accounts.extend(fetch_chunked(s, rest, lock, row::account).await?);
-    Ok((head, accounts))
+    accounts.extend(fetch_chunked(s, more_ids, lock, row::account).await?);
+    let read = |c: &[&str]| queries::idempotency_records(d, c.iter().copied());
+    records.extend(fetch_chunked(s, more_keys, read, row::idempotency).await?);
+    Ok((head, accounts, records))
 }
 
 /// The distinct keys, in order: the order rows are locked in.

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use ledger_core::identity::{Email, SessionId};
 use ledger_core::{AccountCode, AccountId, AccountNumber, AuditHead, Digest, PostingRange, TransactionId, UserId};
 
+use crate::prefixed::qualified;
 use crate::row::{
     ACCOUNT_COLUMNS, AUDIT_COLUMNS, IDEMPOTENCY_COLUMNS, POSTING_COLUMNS, RESET_TOKEN_COLUMNS, SESSION_COLUMNS,
     TRANSACTION_COLUMNS, USER_COLUMNS,
@@ -39,29 +40,44 @@ pub(crate) fn lock_audit_head(d: Dialect) -> Stmt {
     s
 }
 
-/// The head and the accounts with these ids in one statement: the head's
-/// row locked first, then the accounts in id order, as
-/// [`lock_audit_head`] then [`lock_accounts`] would (on PostgreSQL the
-/// accounts are a `LATERAL` subquery that names the head's row, so it runs
-/// only once the head is locked). One row per account found, each carrying
-/// the head; one row with no account when none is.
+/// The prefix of the idempotency records' columns in [`lock_head_with_rows`].
+pub(crate) const RECORD_PREFIX: &str = "i_";
+
+/// The head, the accounts with these ids and the idempotency records of
+/// these keys in one statement: the head's row locked first, then the
+/// accounts in id order, as [`lock_audit_head`] then [`lock_accounts`]
+/// would (on PostgreSQL the accounts and records are `LATERAL` subqueries
+/// that name the head's row, so they run only once the head is locked).
+/// One row per account found and one per record found (a `FULL JOIN ... ON
+/// false` puts them one under the other, the other table's columns null;
+/// the records' columns prefixed [`RECORD_PREFIX`]), each carrying the
+/// head; one row with neither when none is found.
 ///
 /// On PostgreSQL the whole statement reads one snapshot, taken before it
-/// waited for the head: an account the previous holder of the head created
-/// is missing from it (see `load::head_with_accounts`, which reads such
-/// ids again).
-pub(crate) fn lock_head_and_accounts<'a>(d: Dialect, ids: impl IntoIterator<Item = &'a AccountId>) -> Stmt {
+/// waited for the head: an account or record the previous holder of the
+/// head stored is missing from it (see `load::head_with_rows`).
+pub(crate) fn lock_head_with_rows<'a>(
+    d: Dialect,
+    ids: impl IntoIterator<Item = &'a AccountId>,
+    keys: impl IntoIterator<Item = &'a str>,
+) -> Stmt {
     let (lateral, once_locked) = match d {
         Dialect::Postgres => ("LATERAL ", "h.sequence IS NOT NULL AND "),
         Dialect::Sqlite => ("", ""),
     };
+    let records = qualified("idempotency", IDEMPOTENCY_COLUMNS, RECORD_PREFIX);
     let mut s = Stmt::new(
         d,
-        "SELECT h.sequence, h.hash, h.at, a.* FROM (SELECT sequence, hash, at FROM audit_head WHERE id = 1",
+        "SELECT h.sequence, h.hash, h.at, x.* FROM (SELECT sequence, hash, at FROM audit_head WHERE id = 1",
     );
     s.for_update();
-    s.push(&format!(") h LEFT JOIN {lateral}(SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {once_locked}"));
-    s.any_of("id", uuids(ids, |id| *id.as_uuid())).push(" ORDER BY id").for_update().push(") a ON true");
+    s.push(&format!(
+        ") h LEFT JOIN {lateral}(SELECT a.*, i.* FROM (SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {once_locked}"
+    ));
+    s.any_of("id", uuids(ids, |id| *id.as_uuid())).push(" ORDER BY id").for_update();
+    s.push(&format!(") a FULL JOIN (SELECT {records} FROM idempotency WHERE {once_locked}"));
+    s.any_of("key", List::Texts(keys.into_iter().map(str::to_owned).collect()));
+    s.push(") i ON false) x ON true");
     s
 }
 

@@ -32,17 +32,18 @@ use crate::{SqlOptions, SqlStore};
 const SYS: Actor = Actor::System;
 
 /// The most statements a grouped call runs (below every chunk size): lock
-/// the head with the accounts; lock holds, users; read idempotency records; insert
+/// the head with the accounts and read the idempotency records; lock holds,
+/// users; insert
 /// accounts, update accounts, insert transactions, update transactions,
 /// insert postings, index transactions under their accounts and their
 /// metadata, insert idempotency records, update users, insert audit
 /// records; move the head; notify.
-const STATEMENTS_MAX: usize = 16;
+const STATEMENTS_MAX: usize = 15;
 
 /// The most statements a grouped call runs on PostgreSQL, where every write
-/// is one statement (see `write_steps`): lock the head with the accounts;
-/// lock holds, users; read idempotency records; write.
-const POSTGRES_STATEMENTS_MAX: usize = 5;
+/// is one statement (see `write_steps`): lock the head with the accounts
+/// and read the idempotency records; lock holds, users; write.
+const POSTGRES_STATEMENTS_MAX: usize = 4;
 
 fn key(text: &str) -> IdempotencyKey {
     IdempotencyKey::new(text).unwrap()
@@ -444,8 +445,9 @@ async fn postgres_idempotency_lookups_use_the_primary_key_after_the_table_grows(
     };
     sqlx::raw_sql(&format!("{}; ANALYZE idempotency", insert(1, 100))).execute(&mut *writer).await.unwrap();
     // As a group's load and a lone batch's load run them, and as a read.
-    let group = || crate::queries::idempotency_records(Dialect::Postgres, ["system/k-1", "system/k-2"]);
-    let lone = || crate::queries::idempotency_records(Dialect::Postgres, ["system/k-3"]);
+    let no_accounts: [&AccountId; 0] = [];
+    let group = || crate::queries::lock_head_with_rows(Dialect::Postgres, no_accounts, ["system/k-1", "system/k-2"]);
+    let lone = || crate::queries::lock_head_with_rows(Dialect::Postgres, no_accounts, ["system/k-3"]);
     let read = || crate::queries::idempotency(Dialect::Postgres, "system/k-4");
     // More runs than PostgreSQL makes before it settles on a cached plan.
     for _ in 0..10 {
@@ -473,6 +475,19 @@ async fn postgres_idempotency_lookups_use_the_primary_key_after_the_table_grows(
     let after = idempotency_scans(&mut reader).await;
     sqlx::raw_sql("ROLLBACK").execute(&mut *reader).await.unwrap();
     assert_eq!((after.0 - before.0, after.1 - before.1), (0, 1), "sequential and index scans by the read");
+}
+
+/// Waits until `n` backends wait, directly or behind one that does, for
+/// a lock `holder` holds.
+async fn wait_for_waiters(holder: &mut sqlx::PgConnection, n: i64) {
+    let waiting = "WITH first AS (SELECT pid FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))) \
+                   SELECT count(*) FROM pg_stat_activity \
+                   WHERE pg_blocking_pids(pid) && (ARRAY(SELECT pid FROM first) || pg_backend_pid())";
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(&mut *holder).await.unwrap() < n {
+        assert!(std::time::Instant::now() < deadline, "fewer than {n} commits waited for the head");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// A commit that waited for the head while its holder created an account
@@ -503,17 +518,48 @@ async fn postgres_an_account_created_while_a_commit_waits_for_the_head_is_found(
         let store = store.clone();
         async move { store.apply(batches).await }
     });
-    let holder_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *holder).await.unwrap();
-    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))";
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while sqlx::query_scalar::<_, i64>(waiting).bind(holder_pid).fetch_one(&mut *holder).await.unwrap() == 0 {
-        assert!(std::time::Instant::now() < deadline, "the deposit never waited for the head");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_for_waiters(&mut holder, 1).await;
     sqlx::raw_sql("INSERT INTO accounts SELECT * FROM saved; COMMIT").execute(&mut *holder).await.unwrap();
 
     let outcomes = applying.await.unwrap().unwrap();
     assert_eq!(names(&outcomes), ["committed"]);
     let account = store.account(created).await.unwrap().unwrap();
+    assert_eq!(account.balance.posted, rust_decimal::Decimal::new(750, 2));
+}
+
+/// Two calls with one idempotency key, both waiting for the head: the
+/// second's statement read its snapshot before the first stored the key,
+/// so it decides the deposit afresh; its insert of the key then fails on
+/// the primary key, the call runs again and replays the first. The money
+/// moves once.
+#[tokio::test]
+async fn postgres_a_key_stored_while_a_commit_waits_for_the_head_replays() {
+    let Some((store, _)) = postgres_store().await else { return };
+    let store = Arc::new(store);
+    let (ledger, capture) = capturing_ledger(&store).await;
+    let open = OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
+    let account = ledger.open_account(&SYS, open).await.unwrap().id;
+    capture.start_capture();
+    let deposit = Deposit { account, amount: amount("7.50"), description: None, metadata: Default::default() };
+    let _ = ledger.deposit(&SYS, key("sent-twice"), deposit).await;
+    let batches = capture.stop_capture();
+    let Inner::Postgres(b) = store.inner() else { unreachable!("a PostgreSQL store") };
+    let mut holder = b.pool().acquire().await.unwrap();
+    sqlx::raw_sql("BEGIN; SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE").execute(&mut *holder).await.unwrap();
+    let mut calls = Vec::new();
+    for waiting in 1..=2 {
+        let (store, batches) = (store.clone(), batches.clone());
+        calls.push(tokio::spawn(async move { store.apply(batches).await }));
+        wait_for_waiters(&mut holder, waiting).await;
+    }
+    sqlx::raw_sql("COMMIT").execute(&mut *holder).await.unwrap();
+
+    let mut outcomes = Vec::new();
+    for call in calls {
+        outcomes.extend(names(&call.await.unwrap().unwrap()));
+    }
+    outcomes.sort();
+    assert_eq!(outcomes, ["committed", "replayed"]);
+    let account = store.account(account).await.unwrap().unwrap();
     assert_eq!(account.balance.posted, rust_decimal::Decimal::new(750, 2));
 }
