@@ -165,7 +165,9 @@
 //!
 //! The SQL is plain enough for CockroachDB and YugabyteDB (no advisory
 //! locks, no `SKIP LOCKED`; the one `pg_notify` call, below, can be turned
-//! off with [`SqlOptions::notify`]). A call that fails with a
+//! off with [`SqlOptions::notify`]; not tested against them, and the
+//! head's statement, which locks rows in `LATERAL` subqueries, is the
+//! likeliest to need a fallback there). A call that fails with a
 //! serialization failure (SQLSTATE 40001, what those engines and a
 //! SERIALIZABLE server report), a deadlock (40P01) or a concurrent insert
 //! of the same idempotency key is run again from the start, up to 8 times,
