@@ -1,6 +1,7 @@
 //! Time, injectable so tests can move it (hold expiry).
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, SubsecRound, Utc};
 
@@ -60,14 +61,34 @@ impl Clock for SystemClock {
     }
 
     fn is_future(&self, at: DateTime<Utc>) -> bool {
+        // An instant at or before a present already seen is past, whatever
+        // the clock says later: no clock read (a balance as of a past
+        // instant spent a seventh of its time reading the clock).
+        let at_nanos = at.timestamp_nanos_opt();
+        if at_nanos.is_some_and(|at| at <= LATEST_PRESENT_NANOS.load(Ordering::Relaxed)) {
+            return false;
+        }
         // `at > self.now()`, compared as seconds and nanoseconds since 1970
         // without building the present's calendar date.
         match present_since_epoch() {
-            Some(now) => (at.timestamp(), at.timestamp_subsec_nanos()) > now,
+            Some(now) => {
+                if let Some(nanos) = now.0.checked_mul(NANOS_PER_SECOND).and_then(|n| n.checked_add(i64::from(now.1))) {
+                    LATEST_PRESENT_NANOS.fetch_max(nanos, Ordering::Relaxed);
+                }
+                (at.timestamp(), at.timestamp_subsec_nanos()) > now
+            }
             None => at > self.now(),
         }
     }
 }
+
+/// The latest present [`SystemClock::is_future`] has read, in nanoseconds
+/// since 1970 (0 before the first read): a high-water mark, so a clock
+/// stepped back does not make a past instant future again.
+static LATEST_PRESENT_NANOS: AtomicI64 = AtomicI64::new(0);
+
+/// Nanoseconds in a second.
+const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
 /// The system's present as whole seconds since 1970 and nanoseconds
 /// truncated to whole microseconds; `None` before 1970 (a clock set wrong,
@@ -102,6 +123,8 @@ impl Clock for ManualClock {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
@@ -141,5 +164,21 @@ mod tests {
             assert!(clock.is_future(future), "{future} is future");
         }
         assert!(!clock.is_future(now), "the present read a moment ago is not future");
+    }
+
+    #[test]
+    fn the_latest_present_seen_answers_for_the_past_and_only_the_past() {
+        let clock = SystemClock;
+        let seen = clock.now();
+        assert!(!clock.is_future(seen));
+        let latest = LATEST_PRESENT_NANOS.load(Ordering::Relaxed);
+        assert!(latest >= seen.timestamp_nanos_opt().unwrap(), "a present read is kept as the mark");
+        let mark = DateTime::from_timestamp_nanos(latest);
+        assert!(!clock.is_future(mark), "the mark itself is past");
+        assert!(clock.is_future(mark + chrono::Duration::seconds(60)), "beyond the mark the clock decides");
+        assert!(
+            LATEST_PRESENT_NANOS.load(Ordering::Relaxed)
+                < (mark + chrono::Duration::seconds(60)).timestamp_nanos_opt().unwrap()
+        );
     }
 }
