@@ -490,23 +490,30 @@ async fn wait_for_waiters(holder: &mut sqlx::PgConnection, n: i64) {
     }
 }
 
+/// An account opened in `store` and a deposit of 7.50 to it under `k`,
+/// planned by a ledger but not applied.
+async fn planned_deposit(store: &Arc<SqlStore>, k: &str) -> (AccountId, Vec<WriteBatch>) {
+    let (ledger, capture) = capturing_ledger(store).await;
+    let open = OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
+    let account = ledger.open_account(&SYS, open).await.unwrap().id;
+    capture.start_capture();
+    let deposit = Deposit { account, amount: amount("7.50"), description: None, metadata: Default::default() };
+    let _ = ledger.deposit(&SYS, key(k), deposit).await;
+    let batches = capture.stop_capture();
+    assert_eq!(batches.len(), 1);
+    (account, batches)
+}
+
 /// A commit that waited for the head while its holder created an account
 /// still finds that account. The statement that locks the head reads the
 /// accounts too, from a snapshot taken before it waited, which lacks the
 /// new account; the ids it did not find are read again once the head is
-/// held (`load::head_with_accounts`).
+/// held (`load::head_with_rows`).
 #[tokio::test]
 async fn postgres_an_account_created_while_a_commit_waits_for_the_head_is_found() {
     let Some((store, _)) = postgres_store().await else { return };
     let store = Arc::new(store);
-    let (ledger, capture) = capturing_ledger(&store).await;
-    let open = OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
-    let created = ledger.open_account(&SYS, open).await.unwrap().id;
-    capture.start_capture();
-    let deposit = Deposit { account: created, amount: amount("7.50"), description: None, metadata: Default::default() };
-    let _ = ledger.deposit(&SYS, key("to-the-created-account"), deposit).await;
-    let batches = capture.stop_capture();
-    assert_eq!(batches.len(), 1);
+    let (created, batches) = planned_deposit(&store, "to-the-created-account").await;
     let Inner::Postgres(b) = store.inner() else { unreachable!("a PostgreSQL store") };
     let mut holder = b.pool().acquire().await.unwrap();
     // The account out, to be created again while the deposit waits.
@@ -536,13 +543,7 @@ async fn postgres_an_account_created_while_a_commit_waits_for_the_head_is_found(
 async fn postgres_a_key_stored_while_a_commit_waits_for_the_head_replays() {
     let Some((store, _)) = postgres_store().await else { return };
     let store = Arc::new(store);
-    let (ledger, capture) = capturing_ledger(&store).await;
-    let open = OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
-    let account = ledger.open_account(&SYS, open).await.unwrap().id;
-    capture.start_capture();
-    let deposit = Deposit { account, amount: amount("7.50"), description: None, metadata: Default::default() };
-    let _ = ledger.deposit(&SYS, key("sent-twice"), deposit).await;
-    let batches = capture.stop_capture();
+    let (account, batches) = planned_deposit(&store, "sent-twice").await;
     let Inner::Postgres(b) = store.inner() else { unreachable!("a PostgreSQL store") };
     let mut holder = b.pool().acquire().await.unwrap();
     sqlx::raw_sql("BEGIN; SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE").execute(&mut *holder).await.unwrap();
