@@ -35,10 +35,11 @@ use crate::write_batch::{BatchOutcome, Decision, Keys, Snapshot, WriteBatch, Wri
 /// locks locks the head before any other row, so committers queue in one
 /// order. [`Staging::load`] returns the state of `keys` (locking rows in the
 /// order the keys iterate, where the backend locks) *including everything
-/// staged earlier in the call*. Staged writes and rejections are applied, in the order
-/// staged, when the backend commits its storage transaction after the loop;
-/// nothing is applied if it does not. The audit head's `audit_head` field of
-/// a loaded [`Snapshot`] is ignored: the loop keeps the head.
+/// staged earlier in the call*. Staged writes and rejections are applied,
+/// in the order staged, when the backend commits its storage transaction
+/// after the loop; nothing is applied if it does not. The audit head's
+/// `audit_head` field of a loaded [`Snapshot`] is ignored: the loop keeps
+/// the head.
 pub trait Staging: Send {
     /// The end of the audit chain, as committed (locked where the backend locks).
     fn audit_head(&mut self) -> impl Future<Output = Result<AuditHead, StorageError>> + Send;
