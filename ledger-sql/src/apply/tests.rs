@@ -477,6 +477,16 @@ async fn postgres_idempotency_lookups_use_the_primary_key_after_the_table_grows(
     assert_eq!((after.0 - before.0, after.1 - before.1), (0, 1), "sequential and index scans by the read");
 }
 
+/// A pooled connection of `store` in a transaction that holds the audit
+/// head, locked by the statement every committer locks it with.
+async fn holding_the_head(store: &SqlStore) -> sqlx::pool::PoolConnection<sqlx::Postgres> {
+    let Inner::Postgres(b) = store.inner() else { unreachable!("a PostgreSQL store") };
+    let mut holder = b.pool().acquire().await.unwrap();
+    sqlx::raw_sql("BEGIN").execute(&mut *holder).await.unwrap();
+    holder.fetch(&crate::queries::lock_audit_head(Dialect::Postgres)).await.unwrap();
+    holder
+}
+
 /// Waits until `n` backends wait, directly or behind one that does, for
 /// a lock `holder` holds.
 async fn wait_for_waiters(holder: &mut sqlx::PgConnection, n: i64) {
@@ -514,13 +524,11 @@ async fn postgres_an_account_created_while_a_commit_waits_for_the_head_is_found(
     let Some((store, _)) = postgres_store().await else { return };
     let store = Arc::new(store);
     let (created, batches) = planned_deposit(&store, "to-the-created-account").await;
-    let Inner::Postgres(b) = store.inner() else { unreachable!("a PostgreSQL store") };
-    let mut holder = b.pool().acquire().await.unwrap();
+    let mut holder = holding_the_head(&store).await;
     // The account out, to be created again while the deposit waits.
     let save = format!("CREATE TEMP TABLE saved AS SELECT * FROM accounts WHERE id = '{created}'");
     sqlx::raw_sql(&save).execute(&mut *holder).await.unwrap();
     remove_account(&store, created).await;
-    sqlx::raw_sql("BEGIN; SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE").execute(&mut *holder).await.unwrap();
     let applying = tokio::spawn({
         let store = store.clone();
         async move { store.apply(batches).await }
@@ -544,9 +552,7 @@ async fn postgres_a_key_stored_while_a_commit_waits_for_the_head_replays() {
     let Some((store, _)) = postgres_store().await else { return };
     let store = Arc::new(store);
     let (account, batches) = planned_deposit(&store, "sent-twice").await;
-    let Inner::Postgres(b) = store.inner() else { unreachable!("a PostgreSQL store") };
-    let mut holder = b.pool().acquire().await.unwrap();
-    sqlx::raw_sql("BEGIN; SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE").execute(&mut *holder).await.unwrap();
+    let mut holder = holding_the_head(&store).await;
     let mut calls = Vec::new();
     for waiting in 1..=2 {
         let (store, batches) = (store.clone(), batches.clone());
