@@ -179,6 +179,12 @@ impl<S: Session> SqlStaging<'_, S> {
         reported
     }
 
+    /// Records the head the call starts from (and, nothing staged yet, ends at).
+    fn started_at(&mut self, head: AuditHead) -> AuditHead {
+        (self.start, self.head) = (head, head);
+        head
+    }
+
     /// Sends the staged writes.
     async fn flush(&mut self) -> Result<(), sqlx::Error> {
         if self.pending.is_empty() { Ok(()) } else { self.pending.write(self.s).await }
@@ -187,13 +193,9 @@ impl<S: Session> SqlStaging<'_, S> {
 
 impl<S: Session> Staging for SqlStaging<'_, S> {
     async fn audit_head(&mut self) -> Result<AuditHead, StorageError> {
-        match load::read_head(self.s).await {
-            Ok(head) => {
-                (self.start, self.head) = (head, head);
-                Ok(head)
-            }
-            Err(error) => Err(self.failed(error)),
-        }
+        let read = load::read_head(self.s).await;
+        let head = read.map_err(|error| self.failed(error))?;
+        Ok(self.started_at(head))
     }
 
     async fn load(&mut self, keys: &Keys) -> Result<Snapshot, StorageError> {
@@ -210,13 +212,9 @@ impl<S: Session> Staging for SqlStaging<'_, S> {
     }
 
     async fn head_and_rows(&mut self, keys: &[Keys]) -> Result<(AuditHead, Rows), StorageError> {
-        match load::head_and_rows(self.s, keys).await {
-            Ok((head, rows)) => {
-                (self.start, self.head) = (head, head);
-                Ok((head, rows))
-            }
-            Err(error) => Err(self.failed(error)),
-        }
+        let read = load::head_and_rows(self.s, keys).await;
+        let (head, rows) = read.map_err(|error| self.failed(error))?;
+        Ok((self.started_at(head), rows))
     }
 
     async fn stage(&mut self, writes: &Writes) -> Result<(), StorageError> {
