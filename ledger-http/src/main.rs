@@ -8,6 +8,13 @@ use clap::FromArgMatches;
 use ledger_http::cli::{Cli, Command};
 use ledger_http::config_file::{self, ConfigFileError};
 
+/// mimalloc rather than the system allocator: a request allocates on a
+/// runtime worker and SQLite's rows are built on the store's connection
+/// threads, and glibc's malloc pays for frees across threads (about a
+/// sixth of the service's CPU under a read load, `perf record`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let matches = match config_file::parse_matches(std::env::args_os().collect()) {

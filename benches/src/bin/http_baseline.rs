@@ -1,12 +1,16 @@
 //! `ledger-bench-http-baseline`: the minimal axum server `ledger-bench http
 //! --baseline` measures beside ledger-http (see
 //! `ledger_bench::http::axum_baseline`). Like ledger-http, it runs on
-//! `#[tokio::main]` and the system allocator.
+//! `#[tokio::main]` and mimalloc.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// The allocator ledger-http runs on, so the ratio does not price it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Answers `GET /api/accounts/{id}/balance` with a fixed JSON body.
 #[derive(Debug, Parser)]
