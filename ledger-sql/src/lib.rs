@@ -2,7 +2,8 @@
 //!
 //! The ledger's SQL storage: [`SqlStore`] implements [`ledger_core::Store`]
 //! on PostgreSQL (and the SQL that PostgreSQL-wire engines such as
-//! CockroachDB and YugabyteDB accept) and on SQLite, through sqlx.
+//! CockroachDB and YugabyteDB accept) and on SQLite, through sqlx (SQLite's
+//! reads outside a write through rusqlite, on the same SQLite library).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -265,6 +266,8 @@ mod row;
 mod session;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_reads;
 mod stmt;
 mod store;
 mod write_steps;

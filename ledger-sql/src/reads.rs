@@ -61,20 +61,26 @@ impl SqlStore {
     /// primary left in the pool, a node not yet accepting) runs again, with
     /// the same bounded backoff as a commit, before it reports the storage
     /// out of reach.
-    pub(crate) async fn read<T>(&self, context: &str, stmt: Stmt, map: MapRow<T>) -> Result<Vec<T>, StorageError> {
+    pub(crate) async fn read<T: Send + 'static>(
+        &self,
+        context: &str,
+        stmt: Stmt,
+        map: MapRow<T>,
+    ) -> Result<Vec<T>, StorageError> {
+        let stmt = std::sync::Arc::new(stmt);
         let run = || async {
             match &self.inner {
                 #[cfg(feature = "postgres")]
                 Inner::Postgres(b) => fetch(b.pool(), &stmt, map).await,
                 #[cfg(feature = "sqlite")]
-                Inner::Sqlite(b) => fetch(b.pool(), &stmt, map).await,
+                Inner::Sqlite(b) => b.reads().fetch(std::sync::Arc::clone(&stmt), map).await,
             }
         };
         let result = crate::apply::with_retries(context, crate::error::transient, run).await;
         result.map_err(|e| storage_error(self.backend(), context, e))
     }
 
-    pub(crate) async fn read_one<T>(
+    pub(crate) async fn read_one<T: Send + 'static>(
         &self,
         context: &str,
         stmt: Stmt,
@@ -84,6 +90,7 @@ impl SqlStore {
     }
 }
 
+#[cfg(feature = "postgres")]
 async fn fetch<DB, T>(pool: &Pool<DB>, stmt: &Stmt, map: MapRow<T>) -> Result<Vec<T>, sqlx::Error>
 where
     DB: Database,

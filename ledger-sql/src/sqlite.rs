@@ -25,6 +25,7 @@ use crate::apply;
 use crate::error::{sqlite_refused, sqlite_retryable, storage_error};
 use crate::migrate;
 use crate::session::{Cells, Session, corrupt};
+use crate::sqlite_reads::SqliteReads;
 use crate::stmt::{Dialect, Stmt, Value};
 
 /// The backend's name.
@@ -36,7 +37,7 @@ pub(crate) const BACKEND: &str = Dialect::Sqlite.backend();
 const BEGIN: &str = "BEGIN IMMEDIATE";
 
 /// How long a connection waits for another (process's) writer.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Bounded amounts are stored as integers in units of 10^-4
 /// ([`ledger_core::money::AMOUNT_SCALE_MAX`] decimal places).
@@ -45,7 +46,10 @@ const AMOUNT_SCALE: u32 = ledger_core::money::AMOUNT_SCALE_MAX;
 /// A SQLite connection pool with the ledger's schema.
 #[derive(Debug)]
 pub(crate) struct SqliteBackend {
+    /// Writes (and `EXPLAIN`s) run on sqlx's pool.
     pool: SqlitePool,
+    /// Reads run on rusqlite's connections, one thread hand-off each.
+    reads: SqliteReads,
     /// Lets one of this process's writers at a time wait for the write lock,
     /// on a fair async queue instead of SQLite's sleeping busy handler.
     write_gate: tokio::sync::Mutex<()>,
@@ -94,13 +98,26 @@ impl SqliteBackend {
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.connect_timeout)
             .test_before_acquire(false)
-            .connect_lazy_with(connect);
-        Ok(SqliteBackend { pool, write_gate: tokio::sync::Mutex::new(()) })
+            .connect_lazy_with(connect.clone());
+        let reads =
+            SqliteReads::new(connect.get_filename().to_path_buf(), options.max_connections, options.connect_timeout);
+        Ok(SqliteBackend { pool, reads, write_gate: tokio::sync::Mutex::new(()) })
     }
 
     /// The pool.
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The reads' connections.
+    pub(crate) fn reads(&self) -> &SqliteReads {
+        &self.reads
+    }
+
+    /// Closes both pools: later calls fail.
+    pub(crate) async fn close(&self) {
+        self.reads.close();
+        self.pool.close().await;
     }
 
     /// Applies batches in one `BEGIN IMMEDIATE` transaction, retried while
@@ -197,37 +214,68 @@ fn bound_units(value: Decimal, round: fn(&Decimal) -> Decimal) -> i64 {
     }
 }
 
+/// A bound value as SQLite stores it: the one place the ledger's values
+/// meet SQLite's storage classes, for sqlx's statements and the rusqlite
+/// reads ([`crate::sqlite_reads`]) alike.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Stored<'a> {
+    /// SQL NULL.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// Text.
+    Text(std::borrow::Cow<'a, str>),
+    /// A blob (ids, hashes).
+    Blob(&'a [u8]),
+}
+
+/// How `value` is stored: ids as 16-byte blobs, bounded amounts as integer
+/// units, balances as exact decimal text, instants as microseconds, dates
+/// as ISO text. Refuses arrays (SQLite has none) and amounts that do not
+/// fit exactly.
+pub(crate) fn stored(value: &Value) -> Result<Stored<'_>, sqlx::Error> {
+    fn or_null(v: Option<Stored<'_>>) -> Stored<'_> {
+        v.unwrap_or(Stored::Null)
+    }
+    Ok(match value {
+        Value::Uuid(v) => Stored::Blob(v.as_bytes()),
+        Value::OptUuid(v) => or_null(v.as_ref().map(|v| Stored::Blob(v.as_bytes()))),
+        Value::Int(v) => Stored::Int(*v),
+        Value::Text(v) => Stored::Text(v.as_str().into()),
+        Value::OptText(v) => or_null(v.as_deref().map(|v| Stored::Text(v.into()))),
+        Value::Bytes(v) => Stored::Blob(v.as_slice()),
+        Value::Amount(v) => Stored::Int(units(*v)?),
+        Value::OptAmount(v) => or_null(v.map(units).transpose()?.map(Stored::Int)),
+        Value::Balance(v) => Stored::Text(v.to_string().into()),
+        Value::AmountAtLeast(v) => Stored::Int(bound_units(*v, Decimal::ceil)),
+        Value::AmountAtMost(v) => Stored::Int(bound_units(*v, Decimal::floor)),
+        Value::Time(v) => Stored::Int(v.timestamp_micros()),
+        Value::OptTime(v) => or_null(v.map(|t| Stored::Int(t.timestamp_micros()))),
+        Value::OptDate(v) => or_null(v.map(|d| Stored::Text(d.format(DATE_FORMAT).to_string().into()))),
+        Value::UuidArray(_)
+        | Value::IntArray(_)
+        | Value::TextArray(_)
+        | Value::BytesArray(_)
+        | Value::OptUuidArray(_)
+        | Value::OptTextArray(_)
+        | Value::DecimalArray(_)
+        | Value::OptDecimalArray(_)
+        | Value::TimeArray(_)
+        | Value::OptTimeArray(_)
+        | Value::OptDateArray(_) => {
+            return Err(sqlx::Error::Encode("SQLite has no array values".into()));
+        }
+    })
+}
+
 fn bind(stmt: &Stmt) -> Result<Query<'_, Sqlite, SqliteArguments<'_>>, sqlx::Error> {
     let mut q = sqlx::query(stmt.sql());
     for value in stmt.args() {
-        q = match value {
-            Value::Uuid(v) => q.bind(*v),
-            Value::OptUuid(v) => q.bind(*v),
-            Value::Int(v) => q.bind(*v),
-            Value::Text(v) => q.bind(v.as_str()),
-            Value::OptText(v) => q.bind(v.as_deref()),
-            Value::Bytes(v) => q.bind(v.as_slice()),
-            Value::Amount(v) => q.bind(units(*v)?),
-            Value::OptAmount(v) => q.bind(v.map(units).transpose()?),
-            Value::Balance(v) => q.bind(v.to_string()),
-            Value::AmountAtLeast(v) => q.bind(bound_units(*v, Decimal::ceil)),
-            Value::AmountAtMost(v) => q.bind(bound_units(*v, Decimal::floor)),
-            Value::Time(v) => q.bind(v.timestamp_micros()),
-            Value::OptTime(v) => q.bind(v.map(|t| t.timestamp_micros())),
-            Value::OptDate(v) => q.bind(v.map(|d| d.format(DATE_FORMAT).to_string())),
-            Value::UuidArray(_)
-            | Value::IntArray(_)
-            | Value::TextArray(_)
-            | Value::BytesArray(_)
-            | Value::OptUuidArray(_)
-            | Value::OptTextArray(_)
-            | Value::DecimalArray(_)
-            | Value::OptDecimalArray(_)
-            | Value::TimeArray(_)
-            | Value::OptTimeArray(_)
-            | Value::OptDateArray(_) => {
-                return Err(sqlx::Error::Encode("SQLite has no array values".into()));
-            }
+        q = match stored(value)? {
+            Stored::Null => q.bind(None::<i64>),
+            Stored::Int(v) => q.bind(v),
+            Stored::Text(v) => q.bind(v),
+            Stored::Blob(v) => q.bind(v),
         };
     }
     Ok(q)
@@ -247,7 +295,8 @@ impl Session for SqliteConnection {
     }
 }
 
-fn amount_from_units(units: i64) -> Decimal {
+/// A bounded amount from its stored integer units.
+pub(crate) fn amount_from_units(units: i64) -> Decimal {
     // The value is exact; the scale (the currency's places) is restored by
     // the row mapping, which knows the currency.
     Decimal::new(units, AMOUNT_SCALE).normalize()
@@ -257,12 +306,19 @@ fn amount_from_units(units: i64) -> Decimal {
 /// and compare like the dates, and read as what they are.
 const DATE_FORMAT: &str = "%Y-%m-%d";
 
-fn date_from_text(text: &str) -> Result<NaiveDate, sqlx::Error> {
+/// A date from its stored ISO text.
+pub(crate) fn date_from_text(text: &str) -> Result<NaiveDate, sqlx::Error> {
     NaiveDate::parse_from_str(text, DATE_FORMAT).map_err(|e| corrupt(format!("date {text:?}: {e}")))
 }
 
-fn time_from_micros(micros: i64) -> Result<DateTime<Utc>, sqlx::Error> {
+/// An instant from its stored microseconds.
+pub(crate) fn time_from_micros(micros: i64) -> Result<DateTime<Utc>, sqlx::Error> {
     DateTime::from_timestamp_micros(micros).ok_or_else(|| corrupt(format!("instant {micros} µs is out of range")))
+}
+
+/// A balance or limit from its stored exact decimal text.
+pub(crate) fn balance_from_text(column: &str, text: &str) -> Result<Decimal, sqlx::Error> {
+    Decimal::from_str_exact(text).map_err(|e| corrupt(format!("{column} {text:?}: {e}")))
 }
 
 impl Cells for SqliteRow {
@@ -291,8 +347,7 @@ impl Cells for SqliteRow {
         Ok(self.try_get::<Option<i64>, _>(column)?.map(amount_from_units))
     }
     fn balance(&self, column: &str) -> Result<Decimal, sqlx::Error> {
-        let text: String = self.try_get(column)?;
-        Decimal::from_str_exact(&text).map_err(|e| corrupt(format!("{column} {text:?}: {e}")))
+        balance_from_text(column, &self.try_get::<String, _>(column)?)
     }
     fn time(&self, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
         time_from_micros(self.try_get(column)?)

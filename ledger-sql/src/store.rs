@@ -94,7 +94,7 @@ impl SqlStore {
             #[cfg(feature = "postgres")]
             Inner::Postgres(b) => b.pool().close().await,
             #[cfg(feature = "sqlite")]
-            Inner::Sqlite(b) => b.pool().close().await,
+            Inner::Sqlite(b) => b.close().await,
         }
     }
 }

@@ -1,0 +1,408 @@
+//! SQLite reads on rusqlite connections: one thread hand-off per read.
+//!
+//! sqlx runs each SQLite connection on a worker thread of its own and talks
+//! to it over channels: a read is a hand-off there and back for the
+//! statement, one more per row, and a ping when the connection returns to
+//! the pool. Under the HTTP read load those wake-ups were over half of the
+//! service's CPU (`perf record`: futex wakes, `finish_task_switch`, flume
+//! signals). Here a read takes an idle connection and runs start to finish
+//! on one blocking thread (`spawn_blocking`): one hand-off there, one back.
+//! Writes stay on sqlx (`sqlite.rs`); both sides bind values through
+//! [`stored`] and decode them through the same functions.
+//!
+//! The pool is a list of idle connections behind a semaphore of
+//! `max_connections` permits. It is written here rather than taken from a
+//! crate: r2d2 cannot be closed ([`SqlStore::close`](crate::SqlStore::close)
+//! promises that later calls fail), and deadpool-sqlite runs a query on
+//! every checkout, the round trip this module exists to avoid.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql};
+use rust_decimal::Decimal;
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use crate::reads::MapRow;
+use crate::session::{Cells, corrupt};
+use crate::sqlite::{self, BUSY_TIMEOUT, Stored, stored};
+use crate::stmt::Stmt;
+
+/// Prepared statements kept per connection: the reads' distinct statements
+/// (history filters make a few shapes each), so each is parsed once.
+const STATEMENTS_CACHED_MAX: usize = 64;
+
+/// Read-only connections to the database file, at most `max_connections`
+/// in use at once.
+#[derive(Debug)]
+pub(crate) struct SqliteReads {
+    pool: Arc<Idle>,
+    permits: Arc<Semaphore>,
+    acquire_timeout: Duration,
+}
+
+/// The connections not in use, and where to open more.
+#[derive(Debug)]
+struct Idle {
+    path: PathBuf,
+    connections: Mutex<Vec<Connection>>,
+}
+
+impl SqliteReads {
+    /// Reads of the database at `path`; connections open on first use.
+    pub(crate) fn new(path: PathBuf, connections_max: u32, acquire_timeout: Duration) -> SqliteReads {
+        let permits = usize::try_from(connections_max.max(1)).unwrap_or(1);
+        SqliteReads {
+            pool: Arc::new(Idle { path, connections: Mutex::new(Vec::new()) }),
+            permits: Arc::new(Semaphore::new(permits)),
+            acquire_timeout,
+        }
+    }
+
+    /// Runs `stmt` and maps its rows, on a blocking thread. Fails with
+    /// `PoolTimedOut` when no connection frees up within the acquire
+    /// timeout, `PoolClosed` after [`SqliteReads::close`].
+    pub(crate) async fn fetch<T: Send + 'static>(
+        &self,
+        stmt: Arc<Stmt>,
+        map: MapRow<T>,
+    ) -> Result<Vec<T>, sqlx::Error> {
+        let acquired = tokio::time::timeout(self.acquire_timeout, Arc::clone(&self.permits).acquire_owned()).await;
+        let permit = acquired.map_err(|_| sqlx::Error::PoolTimedOut)?.map_err(|_| sqlx::Error::PoolClosed)?;
+        let pool = Arc::clone(&self.pool);
+        let permits = Arc::clone(&self.permits);
+        let joined = tokio::task::spawn_blocking(move || {
+            let conn = pool.take()?;
+            let rows = query(&conn, &stmt, map);
+            if !permits.is_closed() {
+                pool.put_back(conn);
+            }
+            drop(permit);
+            rows
+        });
+        joined.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+    }
+
+    /// Closes the idle connections; reads in flight finish and close theirs,
+    /// later reads fail with `PoolClosed`.
+    pub(crate) fn close(&self) {
+        self.permits.close();
+        self.pool.connections.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+}
+
+impl Idle {
+    /// An idle connection, or a new one.
+    fn take(&self) -> Result<Connection, sqlx::Error> {
+        let idle = self.connections.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        idle.map_or_else(|| self.open(), Ok)
+    }
+
+    fn put_back(&self, conn: Connection) {
+        self.connections.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
+    }
+
+    /// Opens a connection that refuses writes (`query_only`): the file is
+    /// already created and migrated by the sqlx side, and WAL (a property
+    /// of the file) lets it read while a writer commits.
+    fn open(&self) -> Result<Connection, sqlx::Error> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(failed)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
+        conn.pragma_update(None, "query_only", true).map_err(failed)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENTS_CACHED_MAX);
+        Ok(conn)
+    }
+}
+
+/// Binds `stmt`'s arguments, steps through its rows and maps each.
+fn query<T>(conn: &Connection, stmt: &Stmt, map: MapRow<T>) -> Result<Vec<T>, sqlx::Error> {
+    let mut prepared = conn.prepare_cached(stmt.sql()).map_err(failed)?;
+    for (index, value) in stmt.args().iter().enumerate() {
+        prepared.raw_bind_parameter(index + 1, stored(value)?).map_err(failed)?;
+    }
+    // Read once: rusqlite looks a name up by fetching every column's name
+    // from SQLite again, on each cell.
+    let columns: Vec<String> = prepared.column_names().into_iter().map(str::to_owned).collect();
+    let mut rows = prepared.raw_query();
+    let mut mapped = Vec::new();
+    while let Some(row) = rows.next().map_err(failed)? {
+        mapped.push(map(&RowCells { row, columns: &columns })?);
+    }
+    Ok(mapped)
+}
+
+/// A rusqlite failure in sqlx's error type, which the rest of the crate
+/// classifies; like sqlx's own SQLite errors, none is transient.
+fn failed(error: rusqlite::Error) -> sqlx::Error {
+    sqlx::Error::AnyDriverError(Box::new(error))
+}
+
+impl ToSql for Stored<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Stored::Null => ValueRef::Null,
+            Stored::Int(v) => ValueRef::Integer(*v),
+            Stored::Text(v) => ValueRef::Text(v.as_bytes()),
+            Stored::Blob(v) => ValueRef::Blob(v),
+        }))
+    }
+}
+
+/// One result row, read by column name.
+struct RowCells<'r> {
+    row: &'r rusqlite::Row<'r>,
+    /// The statement's column names, in order.
+    columns: &'r [String],
+}
+
+impl RowCells<'_> {
+    /// The column's value; `None` for NULL.
+    fn cell(&self, column: &str) -> Result<Option<ValueRef<'_>>, sqlx::Error> {
+        let index = self.columns.iter().position(|name| name == column);
+        let index = index.ok_or_else(|| sqlx::Error::ColumnNotFound(column.to_owned()))?;
+        match self.row.get_ref(index).map_err(failed)? {
+            ValueRef::Null => Ok(None),
+            value => Ok(Some(value)),
+        }
+    }
+
+    fn required(&self, column: &str) -> Result<ValueRef<'_>, sqlx::Error> {
+        self.cell(column)?.ok_or_else(|| corrupt(format!("{column} is NULL")))
+    }
+}
+
+fn as_int(column: &str, value: ValueRef<'_>) -> Result<i64, sqlx::Error> {
+    value.as_i64().map_err(|_| corrupt(format!("{column} is not an integer")))
+}
+
+fn as_text<'v>(column: &str, value: ValueRef<'v>) -> Result<&'v str, sqlx::Error> {
+    value.as_str().map_err(|_| corrupt(format!("{column} is not UTF-8 text")))
+}
+
+fn as_uuid(column: &str, value: ValueRef<'_>) -> Result<Uuid, sqlx::Error> {
+    let bytes = value.as_blob().map_err(|_| corrupt(format!("{column} is not an id")))?;
+    Uuid::from_slice(bytes).map_err(|e| corrupt(format!("{column}: {e}")))
+}
+
+impl Cells for RowCells<'_> {
+    fn uuid(&self, column: &str) -> Result<Uuid, sqlx::Error> {
+        as_uuid(column, self.required(column)?)
+    }
+    fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>, sqlx::Error> {
+        self.cell(column)?.map(|v| as_uuid(column, v)).transpose()
+    }
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+        as_int(column, self.required(column)?)
+    }
+    fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+        as_text(column, self.required(column)?).map(str::to_owned)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+        self.cell(column)?.map(|v| as_text(column, v).map(str::to_owned)).transpose()
+    }
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error> {
+        let value = self.required(column)?;
+        value.as_blob().map(<[u8]>::to_vec).map_err(|_| corrupt(format!("{column} is not bytes")))
+    }
+    fn amount(&self, column: &str) -> Result<Decimal, sqlx::Error> {
+        self.int(column).map(sqlite::amount_from_units)
+    }
+    fn opt_amount(&self, column: &str) -> Result<Option<Decimal>, sqlx::Error> {
+        self.cell(column)?.map(|v| as_int(column, v).map(sqlite::amount_from_units)).transpose()
+    }
+    fn balance(&self, column: &str) -> Result<Decimal, sqlx::Error> {
+        sqlite::balance_from_text(column, as_text(column, self.required(column)?)?)
+    }
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+        sqlite::time_from_micros(self.int(column)?)
+    }
+    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        self.cell(column)?.map(|v| as_int(column, v).and_then(sqlite::time_from_micros)).transpose()
+    }
+    fn opt_date(&self, column: &str) -> Result<Option<NaiveDate>, sqlx::Error> {
+        self.cell(column)?.map(|v| as_text(column, v).and_then(sqlite::date_from_text)).transpose()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use sqlx::{Connection, SqliteConnection};
+
+    use super::*;
+    use crate::session::Session;
+    use crate::stmt::{Dialect, Value};
+
+    const TABLE: &str = "CREATE TABLE cells (id BLOB NOT NULL, maybe_id BLOB, n INTEGER NOT NULL, \
+                         label TEXT NOT NULL, note TEXT, hash BLOB NOT NULL, amount INTEGER NOT NULL, \
+                         fee INTEGER, balance TEXT NOT NULL, at INTEGER NOT NULL, until INTEGER, due TEXT)";
+
+    /// One row of every kind of cell, as the mapping functions read them.
+    #[derive(Debug, PartialEq)]
+    struct Cells12 {
+        id: Uuid,
+        maybe_id: Option<Uuid>,
+        n: i64,
+        label: String,
+        note: Option<String>,
+        hash: Vec<u8>,
+        amount: Decimal,
+        fee: Option<Decimal>,
+        balance: Decimal,
+        at: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+        due: Option<NaiveDate>,
+    }
+
+    fn read_cells(c: &dyn Cells) -> Result<Cells12, sqlx::Error> {
+        Ok(Cells12 {
+            id: c.uuid("id")?,
+            maybe_id: c.opt_uuid("maybe_id")?,
+            n: c.int("n")?,
+            label: c.text("label")?,
+            note: c.opt_text("note")?,
+            hash: c.bytes("hash")?,
+            amount: c.amount("amount")?,
+            fee: c.opt_amount("fee")?,
+            balance: c.balance("balance")?,
+            at: c.time("at")?,
+            until: c.opt_time("until")?,
+            due: c.opt_date("due")?,
+        })
+    }
+
+    fn sample() -> Cells12 {
+        let at = DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
+        Cells12 {
+            id: Uuid::now_v7(),
+            maybe_id: None,
+            n: -42,
+            label: "Grüße".to_owned(),
+            note: Some(String::new()),
+            hash: vec![0, 255, 7],
+            amount: Decimal::new(12_345, 4),
+            fee: None,
+            balance: "123456789012345678901234.5678".parse().unwrap(),
+            at,
+            until: Some(at),
+            due: NaiveDate::from_ymd_opt(2026, 12, 31),
+        }
+    }
+
+    fn insert(row: &Cells12) -> Stmt {
+        let mut s = Stmt::new(Dialect::Sqlite, "INSERT INTO cells VALUES (");
+        let values = [
+            Value::Uuid(row.id),
+            Value::OptUuid(row.maybe_id),
+            Value::Int(row.n),
+            Value::Text(row.label.clone()),
+            Value::OptText(row.note.clone()),
+            Value::Bytes(row.hash.clone()),
+            Value::Amount(row.amount),
+            Value::OptAmount(row.fee),
+            Value::Balance(row.balance),
+            Value::Time(row.at),
+            Value::OptTime(row.until),
+            Value::OptDate(row.due),
+        ];
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                s.push(", ");
+            }
+            s.bind(value);
+        }
+        s.push(")");
+        s
+    }
+
+    fn select_all() -> Arc<Stmt> {
+        Arc::new(Stmt::new(Dialect::Sqlite, "SELECT * FROM cells"))
+    }
+
+    /// A database file with the `cells` table, written through sqlx as the
+    /// store's writes are.
+    async fn database(rows: &[Cells12]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cells.db");
+        let url = format!("sqlite:{}?mode=rwc", path.display());
+        let mut conn = SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut conn).await.unwrap();
+        sqlx::query(TABLE).execute(&mut conn).await.unwrap();
+        for row in rows {
+            Session::execute(&mut conn, &insert(row)).await.unwrap();
+        }
+        conn.close().await.unwrap();
+        (dir, path)
+    }
+
+    fn reads(path: PathBuf) -> SqliteReads {
+        SqliteReads::new(path, 2, Duration::from_millis(200))
+    }
+
+    #[tokio::test]
+    async fn every_cell_kind_reads_back_what_the_sqlx_side_wrote() {
+        let written = [
+            sample(),
+            Cells12 {
+                maybe_id: Some(Uuid::now_v7()),
+                fee: Some(Decimal::ZERO),
+                note: None,
+                due: None,
+                until: None,
+                ..sample()
+            },
+        ];
+        let (_dir, path) = database(&written).await;
+        let read = reads(path).fetch(select_all(), read_cells).await.unwrap();
+        assert_eq!(read, written);
+    }
+
+    #[tokio::test]
+    async fn a_read_connection_refuses_to_write() {
+        let (_dir, path) = database(&[]).await;
+        let reads = reads(path);
+        let refused = reads.fetch(Arc::new(insert(&sample())), |_| Ok(())).await;
+        assert!(matches!(refused, Err(sqlx::Error::AnyDriverError(_))), "{refused:?}");
+        assert!(reads.fetch(select_all(), read_cells).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_null_where_a_value_belongs_is_a_decode_error() {
+        let (_dir, path) = database(&[]).await;
+        let reads = reads(path);
+        let stmt = Arc::new(Stmt::new(Dialect::Sqlite, "SELECT NULL AS n, 'x' AS label"));
+        let null = reads.fetch(Arc::clone(&stmt), |c| c.int("n")).await;
+        assert!(matches!(null, Err(sqlx::Error::Decode(_))), "{null:?}");
+        let wrong_kind = reads.fetch(Arc::clone(&stmt), |c| c.int("label")).await;
+        assert!(matches!(wrong_kind, Err(sqlx::Error::Decode(_))), "{wrong_kind:?}");
+        let missing = reads.fetch(stmt, |c| c.text("nowhere")).await;
+        assert!(matches!(missing, Err(sqlx::Error::ColumnNotFound(ref c)) if c == "nowhere"), "{missing:?}");
+    }
+
+    #[tokio::test]
+    async fn a_closed_pool_refuses_reads() {
+        let (_dir, path) = database(&[sample()]).await;
+        let reads = reads(path);
+        assert_eq!(reads.fetch(select_all(), read_cells).await.unwrap().len(), 1);
+        reads.close();
+        assert!(reads.pool.connections.lock().unwrap().is_empty(), "idle connections are closed");
+        let refused = reads.fetch(select_all(), read_cells).await;
+        assert!(matches!(refused, Err(sqlx::Error::PoolClosed)), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn a_read_waits_for_a_free_connection_then_times_out() {
+        let (_dir, path) = database(&[sample()]).await;
+        let reads = reads(path);
+        let all = reads.permits.acquire_many(2).await.unwrap();
+        let waited = reads.fetch(select_all(), read_cells).await;
+        assert!(matches!(waited, Err(sqlx::Error::PoolTimedOut)), "{waited:?}");
+        drop(all);
+        assert_eq!(reads.fetch(select_all(), read_cells).await.unwrap().len(), 1);
+    }
+}
