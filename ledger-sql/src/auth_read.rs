@@ -5,6 +5,8 @@
 //! columns come back prefixed (`u_id`, ...) and are read through
 //! [`Prefixed`], which lets [`row::user`] decode them unchanged.
 
+use std::sync::LazyLock;
+
 use ledger_core::Digest;
 use ledger_core::identity::{Session, User};
 
@@ -16,18 +18,22 @@ use crate::stmt::{Dialect, Stmt, Value};
 /// The prefix of the user's columns in [`session_with_user`]'s result.
 const USER_PREFIX: &str = "u_";
 
+/// The statement's text up to its one placeholder, built once: it runs on
+/// every authenticated request, and its column lists are spelled out from
+/// the tables' column constants.
+static SESSION_WITH_USER: LazyLock<String> = LazyLock::new(|| {
+    let session_columns = qualified("s", SESSION_COLUMNS, "");
+    let user_columns = qualified("u", USER_COLUMNS, USER_PREFIX);
+    format!(
+        "SELECT {session_columns}, {user_columns} FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.token_digest = "
+    )
+});
+
 /// The session with this token digest and its user (`sessions_token_idx`,
 /// then the users' primary key).
 pub(crate) fn session_with_user(d: Dialect, token: &Digest) -> Stmt {
-    let session_columns = qualified("s", SESSION_COLUMNS, "");
-    let user_columns = qualified("u", USER_COLUMNS, USER_PREFIX);
-    let mut s = Stmt::new(
-        d,
-        &format!(
-            "SELECT {session_columns}, {user_columns} FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_digest = "
-        ),
-    );
+    let mut s = Stmt::new(d, &SESSION_WITH_USER);
     s.bind(Value::Bytes(token.0.to_vec()));
     s
 }
