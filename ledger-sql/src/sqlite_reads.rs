@@ -78,9 +78,7 @@ impl SqliteReads {
         let joined = tokio::task::spawn_blocking(move || {
             let conn = pool.take()?;
             let rows = query(&conn, &stmt, map);
-            if !permits.is_closed() {
-                pool.put_back(conn);
-            }
+            pool.put_back(conn, &permits);
             drop(permit);
             rows
         });
@@ -102,8 +100,14 @@ impl Idle {
         idle.map_or_else(|| self.open(), Ok)
     }
 
-    fn put_back(&self, conn: Connection) {
-        self.connections.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
+    /// Keeps `conn` for the next read, or closes it if the reads were
+    /// closed meanwhile (checked under the lock that `close` clears under,
+    /// so none is kept after `close`).
+    fn put_back(&self, conn: Connection, permits: &Semaphore) {
+        let mut idle = self.connections.lock().unwrap_or_else(PoisonError::into_inner);
+        if !permits.is_closed() {
+            idle.push(conn);
+        }
     }
 
     /// Opens a connection that refuses writes (`query_only`): the file is
@@ -244,7 +248,7 @@ mod tests {
 
     /// One row of every kind of cell, as the mapping functions read them.
     #[derive(Debug, PartialEq)]
-    struct Cells12 {
+    struct EveryCell {
         id: Uuid,
         maybe_id: Option<Uuid>,
         n: i64,
@@ -259,8 +263,8 @@ mod tests {
         due: Option<NaiveDate>,
     }
 
-    fn read_cells(c: &dyn Cells) -> Result<Cells12, sqlx::Error> {
-        Ok(Cells12 {
+    fn read_cells(c: &dyn Cells) -> Result<EveryCell, sqlx::Error> {
+        Ok(EveryCell {
             id: c.uuid("id")?,
             maybe_id: c.opt_uuid("maybe_id")?,
             n: c.int("n")?,
@@ -276,9 +280,9 @@ mod tests {
         })
     }
 
-    fn sample() -> Cells12 {
+    fn sample() -> EveryCell {
         let at = DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
-        Cells12 {
+        EveryCell {
             id: Uuid::now_v7(),
             maybe_id: None,
             n: -42,
@@ -294,7 +298,7 @@ mod tests {
         }
     }
 
-    fn insert(row: &Cells12) -> Stmt {
+    fn insert(row: &EveryCell) -> Stmt {
         let mut s = Stmt::new(Dialect::Sqlite, "INSERT INTO cells VALUES (");
         let values = [
             Value::Uuid(row.id),
@@ -326,7 +330,7 @@ mod tests {
 
     /// A database file with the `cells` table, written through sqlx as the
     /// store's writes are.
-    async fn database(rows: &[Cells12]) -> (tempfile::TempDir, PathBuf) {
+    async fn database(rows: &[EveryCell]) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cells.db");
         let url = format!("sqlite:{}?mode=rwc", path.display());
@@ -348,7 +352,7 @@ mod tests {
     async fn every_cell_kind_reads_back_what_the_sqlx_side_wrote() {
         let written = [
             sample(),
-            Cells12 {
+            EveryCell {
                 maybe_id: Some(Uuid::now_v7()),
                 fee: Some(Decimal::ZERO),
                 note: None,
