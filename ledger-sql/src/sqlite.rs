@@ -114,9 +114,10 @@ impl SqliteBackend {
         &self.reads
     }
 
-    /// Closes both pools: later calls fail.
+    /// Closes both pools, each once its connections in use come back:
+    /// later calls fail.
     pub(crate) async fn close(&self) {
-        self.reads.close();
+        self.reads.close().await;
         self.pool.close().await;
     }
 

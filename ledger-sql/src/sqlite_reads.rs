@@ -42,6 +42,8 @@ const STATEMENTS_CACHED_MAX: usize = 64;
 pub(crate) struct SqliteReads {
     pool: Arc<Idle>,
     permits: Arc<Semaphore>,
+    /// How many permits there are: all of them back means no read in flight.
+    permits_max: u32,
     acquire_timeout: Duration,
 }
 
@@ -55,10 +57,12 @@ struct Idle {
 impl SqliteReads {
     /// Reads of the database at `path`; connections open on first use.
     pub(crate) fn new(path: PathBuf, connections_max: u32, acquire_timeout: Duration) -> SqliteReads {
-        let permits = usize::try_from(connections_max.max(1)).unwrap_or(1);
+        let permits_max = connections_max.clamp(1, u32::try_from(Semaphore::MAX_PERMITS).unwrap_or(u32::MAX));
+        let permits = usize::try_from(permits_max).unwrap_or(1);
         SqliteReads {
             pool: Arc::new(Idle { path, connections: Mutex::new(Vec::new()) }),
             permits: Arc::new(Semaphore::new(permits)),
+            permits_max,
             acquire_timeout,
         }
     }
@@ -85,10 +89,14 @@ impl SqliteReads {
         joined.await.map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 
-    /// Closes the idle connections; reads in flight finish and close theirs,
-    /// later reads fail with `PoolClosed`.
-    pub(crate) fn close(&self) {
+    /// Waits for the reads in flight (and those already queued for a
+    /// connection) to finish, as sqlx's `close` does, then closes every
+    /// connection; later reads fail with `PoolClosed`.
+    pub(crate) async fn close(&self) {
+        // An error means another close already finished.
+        let every_permit = self.permits.acquire_many(self.permits_max).await;
         self.permits.close();
+        drop(every_permit);
         self.pool.connections.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 }
@@ -393,10 +401,28 @@ mod tests {
         let (_dir, path) = database(&[sample()]).await;
         let reads = reads(path);
         assert_eq!(reads.fetch(select_all(), read_cells).await.unwrap().len(), 1);
-        reads.close();
+        reads.close().await;
         assert!(reads.pool.connections.lock().unwrap().is_empty(), "idle connections are closed");
         let refused = reads.fetch(select_all(), read_cells).await;
         assert!(matches!(refused, Err(sqlx::Error::PoolClosed)), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn closing_waits_for_the_reads_in_flight() {
+        let (_dir, path) = database(&[sample()]).await;
+        let reads = reads(path);
+        assert_eq!(reads.fetch(select_all(), read_cells).await.unwrap().len(), 1);
+        let in_flight = reads.permits.acquire().await.unwrap();
+        let close = reads.close();
+        tokio::pin!(close);
+        let early = tokio::time::timeout(Duration::from_millis(50), &mut close).await;
+        assert!(early.is_err(), "close returned while a read was in flight");
+        drop(in_flight);
+        close.await;
+        assert!(reads.pool.connections.lock().unwrap().is_empty());
+        let refused = reads.fetch(select_all(), read_cells).await;
+        assert!(matches!(refused, Err(sqlx::Error::PoolClosed)), "{refused:?}");
+        reads.close().await;
     }
 
     #[tokio::test]
