@@ -23,12 +23,17 @@ say() { printf 'ha: %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 2; }
 
 # Ports of this cluster only (PostgreSQL, Patroni REST, etcd, HAProxy).
-PG_PORTS=(55432 55433 55434)
-REST_PORTS=(58008 58009 58010)
-ETCD_CLIENT=52379
-ETCD_PEER=52380
-HAPROXY_PRIMARY=55000
-HAPROXY_REPLICAS=55001
+# They sit below the kernel's ephemeral range (32768-60999 by default): a
+# port in that range can be any outgoing connection's source port, and a
+# listener cannot bind it while such a connection, or its 60 s TIME_WAIT,
+# exists. The bank tests before this one open thousands of connections, so
+# a node's postmaster failed to bind and Patroni gave up bootstrapping.
+PG_PORTS=(24432 24433 24434)
+REST_PORTS=(24008 24009 24010)
+ETCD_CLIENT=24379
+ETCD_PEER=24380
+HAPROXY_PRIMARY=24000
+HAPROXY_REPLICAS=24001
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_USER=postgres
 SCOPE=ledger-ha
@@ -51,8 +56,12 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 id "$PG_USER" >/dev/null 2>&1 || die "no '$PG_USER' OS user to run PostgreSQL as (initdb refuses root)"
 
+read -r ephemeral_low ephemeral_high </proc/sys/net/ipv4/ip_local_port_range
 for port in "${PG_PORTS[@]}" "${REST_PORTS[@]}" $ETCD_CLIENT $ETCD_PEER $HAPROXY_PRIMARY $HAPROXY_REPLICAS; do
-    if ss -Hltn "sport = :$port" | grep -q .; then die "port $port on 127.0.0.1 is taken; is another cluster running?"; fi
+    if [ "$port" -ge "$ephemeral_low" ] && [ "$port" -le "$ephemeral_high" ]; then
+        die "port $port is in this machine's ephemeral range ($ephemeral_low-$ephemeral_high); outgoing connections could hold it"
+    fi
+    if ss -Htan "sport = :$port" | grep -q .; then die "port $port on 127.0.0.1 is in use; is another cluster running?"; fi
 done
 
 # Debug binaries, built before the cluster starts so its bounded waits
@@ -115,7 +124,7 @@ wait_for() {
     shift 2
     local until=$((SECONDS + seconds))
     until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $until ] || { tail -n 20 "$work"/*.log >&2 || true; die "no $what after ${seconds}s"; }
+        [ $SECONDS -lt $until ] || { tail -n 60 "$work"/*.log >&2 || true; die "no $what after ${seconds}s"; }
         sleep 0.5
     done
     say "$what (after $((seconds - (until - SECONDS)))s)"

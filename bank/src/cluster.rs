@@ -25,7 +25,7 @@ const POLL_MILLIS: u64 = 100;
 /// One Patroni-managed PostgreSQL node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
-    /// Its Patroni REST API (`http://127.0.0.1:58008`).
+    /// Its Patroni REST API (`http://127.0.0.1:24008`).
     pub rest: String,
     /// Its data directory (holding `postmaster.pid`).
     pub data_dir: PathBuf,
@@ -160,9 +160,9 @@ mod tests {
 
     #[test]
     fn nodes_are_rest_url_equals_data_dir_on_loopback_only() {
-        let node = parse_node("http://127.0.0.1:58008/=/tmp/x/node0/data").unwrap();
-        assert_eq!(node, Node { rest: "http://127.0.0.1:58008".into(), data_dir: PathBuf::from("/tmp/x/node0/data") });
-        assert!(parse_node("http://127.0.0.1:58008").is_err());
+        let node = parse_node("http://127.0.0.1:24008/=/tmp/x/node0/data").unwrap();
+        assert_eq!(node, Node { rest: "http://127.0.0.1:24008".into(), data_dir: PathBuf::from("/tmp/x/node0/data") });
+        assert!(parse_node("http://127.0.0.1:24008").is_err());
         assert!(parse_node("http://10.0.0.1:58008=/d").is_err());
         assert!(Cluster::new(&["http://127.0.0.1:1=/a".into()]).is_err());
     }
