@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The sealing prototype behind ARCHITECTURE.md's "PostgreSQL without one
+# commit lock": the shapes of a transfer's storage transaction, reduced to
+# plain SQL (two account rows, one log row) and timed with pgbench on the
+# same PostgreSQL, so the design is chosen on numbers before the ledger is
+# changed. Not the ledger: no hashes, no idempotency, no audit text.
+#
+#   head     today's shape: the head row locked first, held through COMMIT
+#   inline   book under account locks only; seal in the same transaction
+#            when the head is free (FOR UPDATE SKIP LOCKED), else commit and
+#            seal in a second transaction, waiting for the head
+#   async    book under account locks only; one sealer session seals every
+#            1 ms; callers are not told their sequence
+#   hybrid   seal in the same transaction when the head is free, else leave
+#            it to the sealer
+#   wait     async, but each caller waits (polling) until its row is sealed
+#
+# After every run it checks that every row is sealed, once, with sequences
+# 1..n and the head at n. Prints one line per run.
+#
+#   bash benches/sealing/run.sh                 # 1, 8, 64 clients, 3 rounds
+#   CLIENTS="8" ROUNDS=1 SECONDS_PER_RUN=5 bash benches/sealing/run.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+URL=${SEALING_URL:-postgres://postgres@127.0.0.1:5432/seal_proto}
+PGBENCH=${PGBENCH:-/usr/lib/postgresql/15/bin/pgbench}
+CLIENTS=${CLIENTS:-1 8 64}
+ROUNDS=${ROUNDS:-3}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-8}
+SHAPES=${SHAPES:-head inline async hybrid wait}
+
+psql -q "${URL%/*}/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '${URL##*/}'" | grep -q 1 ||
+    psql -q "${URL%/*}/postgres" -c "CREATE DATABASE ${URL##*/}"
+
+# The pgbench scripts, written from their parts so each part is said once.
+scripts=$(mktemp -d)
+trap 'rm -rf "$scripts"' EXIT
+PICK='\set x random(1, 10000)
+\set y random(1, 10000)
+\set lo least(:x, :y)
+\set hi greatest(:x, :y)
+\if :lo = :hi
+\set hi :lo % 10000 + 1
+\endif'
+# The booking: both accounts locked in id order, updated, one log row with
+# a ticket taken after the last lock, queued as unsealed.
+LOCK='SELECT bal FROM acct WHERE id IN (:lo, :hi) ORDER BY id FOR UPDATE;
+UPDATE acct SET bal = bal - 1 WHERE id = :lo RETURNING bal AS a_after \gset
+UPDATE acct SET bal = bal + 1 WHERE id = :hi RETURNING bal AS b_after \gset'
+BOOK="WITH t AS (INSERT INTO pending VALUES (nextval('ticket')) RETURNING ticket) INSERT INTO log (ticket, a, b, amount, a_after, b_after, note) SELECT ticket, :lo, :hi, 1, :a_after, :b_after, 'transfer' FROM t;"
+# The seal, run by the head's holder in a statement after the one that
+# locked it (so its snapshot sees the previous seal): every visible
+# unsealed ticket, in ticket order, numbered from the head.
+SEAL='WITH p AS (DELETE FROM pending RETURNING ticket), n AS (SELECT ticket, row_number() OVER (ORDER BY ticket) AS rn FROM p), i AS (INSERT INTO sealed SELECT (SELECT seq FROM head WHERE id = 1) + rn, ticket FROM n RETURNING 1) UPDATE head SET seq = seq + (SELECT count(*) FROM i) WHERE id = 1;'
+HEAD='SELECT seq FROM head WHERE id = 1 FOR UPDATE;'
+TRY='SELECT count(*) AS got FROM (SELECT 1 FROM head WHERE id = 1 FOR UPDATE SKIP LOCKED) h \gset'
+printf '%s\nBEGIN;\n%s\n%s\n%s\n%s\nCOMMIT;\n' "$PICK" "$HEAD" "$LOCK" "$BOOK" "$SEAL" >"$scripts/head.sql"
+printf '%s\nBEGIN;\n%s\n%s\n%s\n\\if :got\n%s\nCOMMIT;\n\\else\nCOMMIT;\nBEGIN;\n%s\n%s\nCOMMIT;\n\\endif\n' \
+    "$PICK" "$LOCK" "$BOOK" "$TRY" "$SEAL" "$HEAD" "$SEAL" >"$scripts/inline.sql"
+printf '%s\nBEGIN;\n%s\n%s\nCOMMIT;\n' "$PICK" "$LOCK" "$BOOK" >"$scripts/async.sql"
+printf '%s\nBEGIN;\n%s\n%s\n%s\n\\if :got\n%s\nCOMMIT;\n\\else\nCOMMIT;\n\\endif\n' \
+    "$PICK" "$LOCK" "$BOOK" "$TRY" "$SEAL" >"$scripts/hybrid.sql"
+printf '%s\nBEGIN;\n%s\n%s\nCOMMIT;\nSELECT wait_sealed(currval('"'ticket'"'));\n' "$PICK" "$LOCK" "$BOOK" >"$scripts/wait.sql"
+printf 'BEGIN;\n%s\n%s\nCOMMIT;\n\\sleep 1 ms\n' "$HEAD" "$SEAL" >"$scripts/sealer.sql"
+
+# run SHAPE CLIENTS: prints transactions per second.
+run() {
+    local shape=$1 clients=$2 sealer=""
+    psql -q "$URL" -f schema.sql >/dev/null 2>&1
+    case $shape in async | hybrid | wait)
+        "$PGBENCH" -n -c 1 -T $((SECONDS_PER_RUN + 1)) -M prepared -f "$scripts/sealer.sql" "$URL" >/dev/null 2>&1 &
+        sealer=$!
+        ;;
+    esac
+    local out
+    out=$("$PGBENCH" -n -c "$clients" -j 2 -T "$SECONDS_PER_RUN" -M prepared -f "$scripts/$shape.sql" "$URL" 2>&1)
+    if [ -n "$sealer" ]; then wait "$sealer"; fi
+    grep -q 'number of failed transactions: 0 ' <<<"$out" || { echo "sealing: $shape at $clients clients failed: $out" >&2; exit 1; }
+    local sound
+    sound=$(psql -tA "$URL" -c "SELECT (SELECT count(*) FROM log) = (SELECT count(*) FROM sealed)
+        AND (SELECT count(DISTINCT seq) FROM sealed) = (SELECT count(*) FROM log)
+        AND (SELECT coalesce(max(seq), 0) FROM sealed) = (SELECT seq FROM head)
+        AND NOT EXISTS (SELECT 1 FROM pending)")
+    [ "$sound" = t ] || { echo "sealing: $shape at $clients clients left the log unsound" >&2; exit 1; }
+    grep -oP 'tps = \K[0-9]+' <<<"$out"
+}
+
+for clients in $CLIENTS; do
+    for round in $(seq 1 "$ROUNDS"); do
+        order=$SHAPES
+        # Every other round runs the shapes in reverse, so drift favours none.
+        if [ $((round % 2)) = 0 ]; then order=$(tr ' ' '\n' <<<"$SHAPES" | tac | tr '\n' ' '); fi
+        for shape in $order; do
+            echo "clients=$clients round=$round shape=$shape tps=$(run "$shape" "$clients")"
+        done
+    done
+done
