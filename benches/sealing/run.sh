@@ -15,10 +15,14 @@
 #            it to the sealer
 #   wait     async, but each caller waits (polling) until its row is sealed
 #
+#   head8    head, with 8 transfers per transaction (group commit by hand)
+#   async8   async, with 8 transfers per transaction
+#
 # After every run it checks that every row is sealed, once, with sequences
 # 1..n and the head at n. Prints one line per run.
 #
 #   bash benches/sealing/run.sh                 # 1, 8, 64 clients, 3 rounds
+#   CLIENTS="1 2 4" SHAPES="head8 async8" bash benches/sealing/run.sh   # 1, 2, 4 instances
 #   CLIENTS="8" ROUNDS=1 SECONDS_PER_RUN=5 bash benches/sealing/run.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -63,11 +67,35 @@ printf '%s\nBEGIN;\n%s\n%s\n%s\n\\if :got\n%s\nCOMMIT;\n\\else\nCOMMIT;\n\\endif
 printf '%s\nBEGIN;\n%s\n%s\nCOMMIT;\nSELECT wait_sealed(currval('"'ticket'"'));\n' "$PICK" "$LOCK" "$BOOK" >"$scripts/wait.sql"
 printf 'BEGIN;\n%s\n%s\nCOMMIT;\n\\sleep 1 ms\n' "$HEAD" "$SEAL" >"$scripts/sealer.sql"
 
+# Group commit by hand: GROUP transfers per transaction, their accounts
+# locked in one statement in id order (as the ledger's group load does);
+# `head8` and `async8` are the two shapes above with a group per
+# transaction, run with one client per ledger instance.
+group() {
+    local i ids=""
+    for i in $(seq 1 "$GROUP"); do
+        sed "s/:lo/:lo$i/g; s/:hi/:hi$i/g; s/:x/:x$i/g; s/:y/:y$i/g; s/\\\\set x /\\\\set x$i /; s/\\\\set y /\\\\set y$i /; s/\\\\set lo /\\\\set lo$i /; s/\\\\set hi /\\\\set hi$i /" <<<"$PICK"
+        ids+="${ids:+, }:lo$i, :hi$i"
+    done
+    echo "BEGIN;"
+    if [ "$1" = head ]; then echo "$HEAD"; fi
+    echo "SELECT bal FROM acct WHERE id IN ($ids) ORDER BY id FOR UPDATE;"
+    for i in $(seq 1 "$GROUP"); do
+        sed '1d' <<<"$LOCK" | sed "s/:lo/:lo$i/g; s/:hi/:hi$i/g"
+        sed "s/:lo/:lo$i/g; s/:hi/:hi$i/g" <<<"$BOOK"
+    done
+    if [ "$1" = head ]; then echo "$SEAL"; fi
+    echo "COMMIT;"
+}
+GROUP=${GROUP:-8}
+group head >"$scripts/head8.sql"
+group async >"$scripts/async8.sql"
+
 # run SHAPE CLIENTS: prints transactions per second.
 run() {
     local shape=$1 clients=$2 sealer=""
     psql -q "$URL" -f schema.sql >/dev/null 2>&1
-    case $shape in async | hybrid | wait)
+    case $shape in async | async8 | hybrid | wait)
         "$PGBENCH" -n -c 1 -T $((SECONDS_PER_RUN + 1)) -M prepared -f "$scripts/sealer.sql" "$URL" >/dev/null 2>&1 &
         sealer=$!
         ;;
@@ -82,7 +110,10 @@ run() {
         AND (SELECT coalesce(max(seq), 0) FROM sealed) = (SELECT seq FROM head)
         AND NOT EXISTS (SELECT 1 FROM pending)")
     [ "$sound" = t ] || { echo "sealing: $shape at $clients clients left the log unsound" >&2; exit 1; }
-    grep -oP 'tps = \K[0-9]+' <<<"$out"
+    local tps
+    tps=$(grep -oP 'tps = \K[0-9]+' <<<"$out")
+    # A group shape's transaction is GROUP transfers.
+    case $shape in *8) echo $((tps * GROUP)) ;; *) echo "$tps" ;; esac
 }
 
 for clients in $CLIENTS; do
@@ -91,7 +122,7 @@ for clients in $CLIENTS; do
         # Every other round runs the shapes in reverse, so drift favours none.
         if [ $((round % 2)) = 0 ]; then order=$(tr ' ' '\n' <<<"$SHAPES" | tac | tr '\n' ' '); fi
         for shape in $order; do
-            echo "clients=$clients round=$round shape=$shape tps=$(run "$shape" "$clients")"
+            echo "clients=$clients round=$round shape=$shape transfers_per_s=$(run "$shape" "$clients")"
         done
     done
 done
