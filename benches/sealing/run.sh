@@ -39,32 +39,39 @@ psql -q "${URL%/*}/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '${
 # The pgbench scripts, written from their parts so each part is said once.
 scripts=$(mktemp -d)
 trap 'rm -rf "$scripts"' EXIT
-PICK='\set x random(1, 10000)
-\set y random(1, 10000)
-\set lo least(:x, :y)
-\set hi greatest(:x, :y)
-\if :lo = :hi
-\set hi :lo % 10000 + 1
-\endif'
-# The booking: both accounts locked in id order, updated, one log row with
-# a ticket taken after the last lock, queued as unsealed.
-LOCK='SELECT bal FROM acct WHERE id IN (:lo, :hi) ORDER BY id FOR UPDATE;
-UPDATE acct SET bal = bal - 1 WHERE id = :lo RETURNING bal AS a_after \gset
-UPDATE acct SET bal = bal + 1 WHERE id = :hi RETURNING bal AS b_after \gset'
-BOOK="WITH t AS (INSERT INTO pending VALUES (nextval('ticket')) RETURNING ticket) INSERT INTO log (ticket, a, b, amount, a_after, b_after, note) SELECT ticket, :lo, :hi, 1, :a_after, :b_after, 'transfer' FROM t;"
+# Each part takes a suffix for its variables (empty for one transfer, the
+# transfer's number in a group), so the group shapes reuse them unchanged.
+# Two accounts drawn at random, distinct, as lo < hi.
+pick() {
+    printf '\\set x%s random(1, 10000)\n\\set y%s random(1, 10000)\n' "$1" "$1"
+    printf '\\set lo%s least(:x%s, :y%s)\n\\set hi%s greatest(:x%s, :y%s)\n' "$1" "$1" "$1" "$1" "$1" "$1"
+    printf '\\if :lo%s = :hi%s\n\\set hi%s :lo%s %% 10000 + 1\n\\endif\n' "$1" "$1" "$1" "$1"
+}
+# Locks the accounts named (`:lo, :hi`, ...) in id order.
+lock() { echo "SELECT bal FROM acct WHERE id IN ($1) ORDER BY id FOR UPDATE;"; }
+# The booking of one transfer on locked accounts: both updated, one log row
+# with a ticket taken after the last lock, queued as unsealed.
+book() {
+    echo "UPDATE acct SET bal = bal - 1 WHERE id = :lo$1 RETURNING bal AS a_after \gset"
+    echo "UPDATE acct SET bal = bal + 1 WHERE id = :hi$1 RETURNING bal AS b_after \gset"
+    echo "WITH t AS (INSERT INTO pending VALUES (nextval('ticket')) RETURNING ticket) INSERT INTO log (ticket, a, b, amount, a_after, b_after, note) SELECT ticket, :lo$1, :hi$1, 1, :a_after, :b_after, 'transfer' FROM t;"
+}
+PICK=$(pick "")
+BOOK="$(lock ":lo, :hi")
+$(book "")"
 # The seal, run by the head's holder in a statement after the one that
 # locked it (so its snapshot sees the previous seal): every visible
 # unsealed ticket, in ticket order, numbered from the head.
 SEAL='WITH p AS (DELETE FROM pending RETURNING ticket), n AS (SELECT ticket, row_number() OVER (ORDER BY ticket) AS rn FROM p), i AS (INSERT INTO sealed SELECT (SELECT seq FROM head WHERE id = 1) + rn, ticket FROM n RETURNING 1) UPDATE head SET seq = seq + (SELECT count(*) FROM i) WHERE id = 1;'
 HEAD='SELECT seq FROM head WHERE id = 1 FOR UPDATE;'
 TRY='SELECT count(*) AS got FROM (SELECT 1 FROM head WHERE id = 1 FOR UPDATE SKIP LOCKED) h \gset'
-printf '%s\nBEGIN;\n%s\n%s\n%s\n%s\nCOMMIT;\n' "$PICK" "$HEAD" "$LOCK" "$BOOK" "$SEAL" >"$scripts/head.sql"
-printf '%s\nBEGIN;\n%s\n%s\n%s\n\\if :got\n%s\nCOMMIT;\n\\else\nCOMMIT;\nBEGIN;\n%s\n%s\nCOMMIT;\n\\endif\n' \
-    "$PICK" "$LOCK" "$BOOK" "$TRY" "$SEAL" "$HEAD" "$SEAL" >"$scripts/inline.sql"
-printf '%s\nBEGIN;\n%s\n%s\nCOMMIT;\n' "$PICK" "$LOCK" "$BOOK" >"$scripts/async.sql"
-printf '%s\nBEGIN;\n%s\n%s\n%s\n\\if :got\n%s\nCOMMIT;\n\\else\nCOMMIT;\n\\endif\n' \
-    "$PICK" "$LOCK" "$BOOK" "$TRY" "$SEAL" >"$scripts/hybrid.sql"
-printf '%s\nBEGIN;\n%s\n%s\nCOMMIT;\nSELECT wait_sealed(currval('"'ticket'"'));\n' "$PICK" "$LOCK" "$BOOK" >"$scripts/wait.sql"
+printf '%s\nBEGIN;\n%s\n%s\n%s\nCOMMIT;\n' "$PICK" "$HEAD" "$BOOK" "$SEAL" >"$scripts/head.sql"
+printf '%s\nBEGIN;\n%s\n%s\n\\if :got\n%s\nCOMMIT;\n\\else\nCOMMIT;\nBEGIN;\n%s\n%s\nCOMMIT;\n\\endif\n' \
+    "$PICK" "$BOOK" "$TRY" "$SEAL" "$HEAD" "$SEAL" >"$scripts/inline.sql"
+printf '%s\nBEGIN;\n%s\nCOMMIT;\n' "$PICK" "$BOOK" >"$scripts/async.sql"
+printf '%s\nBEGIN;\n%s\n%s\n\\if :got\n%s\nCOMMIT;\n\\else\nCOMMIT;\n\\endif\n' \
+    "$PICK" "$BOOK" "$TRY" "$SEAL" >"$scripts/hybrid.sql"
+printf '%s\nBEGIN;\n%s\nCOMMIT;\nSELECT wait_sealed(currval('"'ticket'"'));\n' "$PICK" "$BOOK" >"$scripts/wait.sql"
 printf 'BEGIN;\n%s\n%s\nCOMMIT;\n\\sleep 1 ms\n' "$HEAD" "$SEAL" >"$scripts/sealer.sql"
 
 # Group commit by hand: GROUP transfers per transaction, their accounts
@@ -74,16 +81,13 @@ printf 'BEGIN;\n%s\n%s\nCOMMIT;\n\\sleep 1 ms\n' "$HEAD" "$SEAL" >"$scripts/seal
 group() {
     local i ids=""
     for i in $(seq 1 "$GROUP"); do
-        sed "s/:lo/:lo$i/g; s/:hi/:hi$i/g; s/:x/:x$i/g; s/:y/:y$i/g; s/\\\\set x /\\\\set x$i /; s/\\\\set y /\\\\set y$i /; s/\\\\set lo /\\\\set lo$i /; s/\\\\set hi /\\\\set hi$i /" <<<"$PICK"
+        pick "$i"
         ids+="${ids:+, }:lo$i, :hi$i"
     done
     echo "BEGIN;"
     if [ "$1" = head ]; then echo "$HEAD"; fi
-    echo "SELECT bal FROM acct WHERE id IN ($ids) ORDER BY id FOR UPDATE;"
-    for i in $(seq 1 "$GROUP"); do
-        sed '1d' <<<"$LOCK" | sed "s/:lo/:lo$i/g; s/:hi/:hi$i/g"
-        sed "s/:lo/:lo$i/g; s/:hi/:hi$i/g" <<<"$BOOK"
-    done
+    lock "$ids"
+    for i in $(seq 1 "$GROUP"); do book "$i"; done
     if [ "$1" = head ]; then echo "$SEAL"; fi
     echo "COMMIT;"
 }
@@ -91,7 +95,7 @@ GROUP=${GROUP:-8}
 group head >"$scripts/head8.sql"
 group async >"$scripts/async8.sql"
 
-# run SHAPE CLIENTS: prints transactions per second.
+# run SHAPE CLIENTS: prints transfers per second.
 run() {
     local shape=$1 clients=$2 sealer=""
     psql -q "$URL" -f schema.sql >/dev/null 2>&1
