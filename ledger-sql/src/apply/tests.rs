@@ -494,7 +494,14 @@ async fn wait_for_waiters(holder: &mut sqlx::PgConnection, n: i64) {
                    SELECT count(*) FROM pg_stat_activity \
                    WHERE pg_blocking_pids(pid) && (ARRAY(SELECT pid FROM first) || pg_backend_pid())";
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(&mut *holder).await.unwrap() < n {
+    // `holder` is inside a transaction, where pg_stat_activity keeps the
+    // backends it listed first: a commit that began waiting after that
+    // would never be counted. Each poll drops that snapshot.
+    let fresh = || sqlx::raw_sql("SELECT pg_stat_clear_snapshot()");
+    while {
+        fresh().execute(&mut *holder).await.unwrap();
+        sqlx::query_scalar::<_, i64>(waiting).fetch_one(&mut *holder).await.unwrap() < n
+    } {
         assert!(std::time::Instant::now() < deadline, "fewer than {n} commits waited for the head");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
