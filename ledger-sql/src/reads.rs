@@ -15,6 +15,16 @@ use crate::store::{Inner, SqlStore};
 /// Maps one result row.
 pub(crate) type MapRow<T> = fn(&dyn Cells) -> Result<T, sqlx::Error>;
 
+/// How far a read reaches, which decides where SQLite runs it
+/// (`sqlite_reads.rs`); PostgreSQL runs every read alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// One row found by its key: may run on the calling thread.
+    Point,
+    /// Any other read: on a blocking thread.
+    Scan,
+}
+
 impl SqlStore {
     /// The database's plan for the query [`Store::transactions`] runs with
     /// these arguments (PostgreSQL `EXPLAIN`, SQLite `EXPLAIN QUERY PLAN`),
@@ -67,26 +77,39 @@ impl SqlStore {
         stmt: Stmt,
         map: MapRow<T>,
     ) -> Result<Vec<T>, StorageError> {
-        let stmt = std::sync::Arc::new(stmt);
-        let run = || async {
-            match &self.inner {
-                #[cfg(feature = "postgres")]
-                Inner::Postgres(b) => fetch(b.pool(), &stmt, map).await,
-                #[cfg(feature = "sqlite")]
-                Inner::Sqlite(b) => b.reads().fetch(std::sync::Arc::clone(&stmt), map).await,
-            }
-        };
-        let result = crate::apply::with_retries(context, crate::error::transient, run).await;
-        result.map_err(|e| storage_error(self.backend(), context, e))
+        self.read_reaching(context, stmt, map, Reach::Scan).await
     }
 
+    /// Reads the one row a key names (an id, a unique column), or none: a
+    /// point read, which SQLite may run on the calling thread.
     pub(crate) async fn read_one<T: Send + 'static>(
         &self,
         context: &str,
         stmt: Stmt,
         map: MapRow<T>,
     ) -> Result<Option<T>, StorageError> {
-        Ok(self.read(context, stmt, map).await?.into_iter().next())
+        Ok(self.read_reaching(context, stmt, map, Reach::Point).await?.into_iter().next())
+    }
+
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
+    async fn read_reaching<T: Send + 'static>(
+        &self,
+        context: &str,
+        stmt: Stmt,
+        map: MapRow<T>,
+        reach: Reach,
+    ) -> Result<Vec<T>, StorageError> {
+        let stmt = std::sync::Arc::new(stmt);
+        let run = || async {
+            match &self.inner {
+                #[cfg(feature = "postgres")]
+                Inner::Postgres(b) => fetch(b.pool(), &stmt, map).await,
+                #[cfg(feature = "sqlite")]
+                Inner::Sqlite(b) => b.reads().fetch(std::sync::Arc::clone(&stmt), map, reach).await,
+            }
+        };
+        let result = crate::apply::with_retries(context, crate::error::transient, run).await;
+        result.map_err(|e| storage_error(self.backend(), context, e))
     }
 }
 

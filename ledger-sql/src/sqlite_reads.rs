@@ -10,6 +10,20 @@
 //! Writes stay on sqlx (`sqlite.rs`); both sides bind values through
 //! [`stored`] and decode them through the same functions.
 //!
+//! A [`Reach::Point`] read (one row by its key: a few B-tree pages, tens
+//! of microseconds from the page cache) skips even that hand-off when a
+//! connection is idle: it runs on the calling task's thread, with SQLite's
+//! busy handler off so it never sleeps there. The two hand-offs cost more
+//! than the read (under the HTTP read load, each balance request made two
+//! point reads and spent about a fifth of the service's CPU parking and
+//! waking blocking threads). If SQLite answers busy (in WAL mode only while
+//! another connection recovers the WAL or holds the file in exclusive
+//! locking mode) the read goes to a blocking thread, where the busy handler
+//! waits. What such a read may still wait for on the calling thread is the
+//! disk, for the few pages of its path through the B-trees that neither
+//! SQLite's cache nor the operating system's holds. Scans always go to a
+//! blocking thread: their length has no bound the caller chose.
+//!
 //! The pool is a list of idle connections behind a semaphore of
 //! `max_connections` permits. It is written here rather than taken from a
 //! crate: r2d2 cannot be closed ([`SqlStore::close`](crate::SqlStore::close)
@@ -27,7 +41,7 @@ use rust_decimal::Decimal;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
-use crate::reads::MapRow;
+use crate::reads::{MapRow, Reach};
 use crate::session::{Cells, corrupt};
 use crate::sqlite::{self, BUSY_TIMEOUT, Stored, stored};
 use crate::stmt::Stmt;
@@ -67,14 +81,41 @@ impl SqliteReads {
         }
     }
 
-    /// Runs `stmt` and maps its rows, on a blocking thread. Fails with
-    /// `PoolTimedOut` when no connection frees up within the acquire
-    /// timeout, `PoolClosed` after [`SqliteReads::close`].
+    /// Runs `stmt` and maps its rows: a point read on this thread when a
+    /// connection is idle and SQLite is not busy, otherwise on a blocking
+    /// thread. Fails with `PoolTimedOut` when no connection frees up within
+    /// the acquire timeout, `PoolClosed` after [`SqliteReads::close`].
     pub(crate) async fn fetch<T: Send + 'static>(
         &self,
         stmt: Arc<Stmt>,
         map: MapRow<T>,
+        reach: Reach,
     ) -> Result<Vec<T>, sqlx::Error> {
+        if reach == Reach::Point
+            && let Some(rows) = self.fetch_here(&stmt, map)
+        {
+            return rows;
+        }
+        self.fetch_blocking(stmt, map).await
+    }
+
+    /// Runs `stmt` on this thread if a permit and an idle connection are
+    /// free now; `None` (having changed nothing) when they are not or
+    /// SQLite answered busy.
+    fn fetch_here<T>(&self, stmt: &Stmt, map: MapRow<T>) -> Option<Result<Vec<T>, sqlx::Error>> {
+        let permit = self.permits.try_acquire().ok()?;
+        let conn = self.pool.take_idle()?;
+        let rows = without_busy_wait(&conn, |conn| query(conn, stmt, map));
+        self.pool.put_back(conn, &self.permits);
+        drop(permit);
+        match rows {
+            Err(error) if is_busy(&error) => None,
+            rows => Some(rows),
+        }
+    }
+
+    /// Runs `stmt` on a blocking thread, waiting for a connection.
+    async fn fetch_blocking<T: Send + 'static>(&self, stmt: Arc<Stmt>, map: MapRow<T>) -> Result<Vec<T>, sqlx::Error> {
         let acquired = tokio::time::timeout(self.acquire_timeout, Arc::clone(&self.permits).acquire_owned()).await;
         let permit = acquired.map_err(|_| sqlx::Error::PoolTimedOut)?.map_err(|_| sqlx::Error::PoolClosed)?;
         let pool = Arc::clone(&self.pool);
@@ -104,8 +145,12 @@ impl SqliteReads {
 impl Idle {
     /// An idle connection, or a new one.
     fn take(&self) -> Result<Connection, sqlx::Error> {
-        let idle = self.connections.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        idle.map_or_else(|| self.open(), Ok)
+        self.take_idle().map_or_else(|| self.open(), Ok)
+    }
+
+    /// An idle connection, if one is.
+    fn take_idle(&self) -> Option<Connection> {
+        self.connections.lock().unwrap_or_else(PoisonError::into_inner).pop()
     }
 
     /// Keeps `conn` for the next read, or closes it if the reads were
@@ -146,6 +191,27 @@ fn query<T>(conn: &Connection, stmt: &Stmt, map: MapRow<T>) -> Result<Vec<T>, sq
         mapped.push(map(&RowCells { row, columns: &columns })?);
     }
     Ok(mapped)
+}
+
+/// Runs `read` with SQLite's busy handler off, so a busy database fails
+/// at once instead of sleeping on this thread; the handler is back on
+/// after.
+fn without_busy_wait<T>(
+    conn: &Connection,
+    read: impl FnOnce(&Connection) -> Result<T, sqlx::Error>,
+) -> Result<T, sqlx::Error> {
+    conn.busy_timeout(Duration::ZERO).map_err(failed)?;
+    let result = read(conn);
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
+    result
+}
+
+/// Whether SQLite answered busy: the database was locked and no busy
+/// handler waited.
+fn is_busy(error: &sqlx::Error) -> bool {
+    let sqlx::Error::AnyDriverError(error) = error else { return false };
+    let code = error.downcast_ref::<rusqlite::Error>().and_then(rusqlite::Error::sqlite_error_code);
+    code == Some(rusqlite::ErrorCode::DatabaseBusy)
 }
 
 /// A rusqlite failure in sqlx's error type, which the rest of the crate
@@ -339,11 +405,15 @@ mod tests {
     /// A database file with the `cells` table, written through sqlx as the
     /// store's writes are.
     async fn database(rows: &[EveryCell]) -> (tempfile::TempDir, PathBuf) {
+        database_journaled(rows, "WAL").await
+    }
+
+    async fn database_journaled(rows: &[EveryCell], journal_mode: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cells.db");
         let url = format!("sqlite:{}?mode=rwc", path.display());
         let mut conn = SqliteConnection::connect(&url).await.unwrap();
-        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut conn).await.unwrap();
+        sqlx::query(&format!("PRAGMA journal_mode = {journal_mode}")).execute(&mut conn).await.unwrap();
         sqlx::query(TABLE).execute(&mut conn).await.unwrap();
         for row in rows {
             Session::execute(&mut conn, &insert(row)).await.unwrap();
@@ -370,7 +440,7 @@ mod tests {
             },
         ];
         let (_dir, path) = database(&written).await;
-        let read = reads(path).fetch(select_all(), read_cells).await.unwrap();
+        let read = reads(path).fetch(select_all(), read_cells, Reach::Scan).await.unwrap();
         assert_eq!(read, written);
     }
 
@@ -378,9 +448,9 @@ mod tests {
     async fn a_read_connection_refuses_to_write() {
         let (_dir, path) = database(&[]).await;
         let reads = reads(path);
-        let refused = reads.fetch(Arc::new(insert(&sample())), |_| Ok(())).await;
+        let refused = reads.fetch(Arc::new(insert(&sample())), |_| Ok(()), Reach::Scan).await;
         assert!(matches!(refused, Err(sqlx::Error::AnyDriverError(_))), "{refused:?}");
-        assert!(reads.fetch(select_all(), read_cells).await.unwrap().is_empty());
+        assert!(reads.fetch(select_all(), read_cells, Reach::Scan).await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -388,11 +458,11 @@ mod tests {
         let (_dir, path) = database(&[]).await;
         let reads = reads(path);
         let stmt = Arc::new(Stmt::new(Dialect::Sqlite, "SELECT NULL AS n, 'x' AS label"));
-        let null = reads.fetch(Arc::clone(&stmt), |c| c.int("n")).await;
+        let null = reads.fetch(Arc::clone(&stmt), |c| c.int("n"), Reach::Scan).await;
         assert!(matches!(null, Err(sqlx::Error::Decode(_))), "{null:?}");
-        let wrong_kind = reads.fetch(Arc::clone(&stmt), |c| c.int("label")).await;
+        let wrong_kind = reads.fetch(Arc::clone(&stmt), |c| c.int("label"), Reach::Scan).await;
         assert!(matches!(wrong_kind, Err(sqlx::Error::Decode(_))), "{wrong_kind:?}");
-        let missing = reads.fetch(stmt, |c| c.text("nowhere")).await;
+        let missing = reads.fetch(stmt, |c| c.text("nowhere"), Reach::Scan).await;
         assert!(matches!(missing, Err(sqlx::Error::ColumnNotFound(ref c)) if c == "nowhere"), "{missing:?}");
     }
 
@@ -400,10 +470,10 @@ mod tests {
     async fn a_closed_pool_refuses_reads() {
         let (_dir, path) = database(&[sample()]).await;
         let reads = reads(path);
-        assert_eq!(reads.fetch(select_all(), read_cells).await.unwrap().len(), 1);
+        assert_eq!(reads.fetch(select_all(), read_cells, Reach::Scan).await.unwrap().len(), 1);
         reads.close().await;
         assert!(reads.pool.connections.lock().unwrap().is_empty(), "idle connections are closed");
-        let refused = reads.fetch(select_all(), read_cells).await;
+        let refused = reads.fetch(select_all(), read_cells, Reach::Scan).await;
         assert!(matches!(refused, Err(sqlx::Error::PoolClosed)), "{refused:?}");
     }
 
@@ -411,7 +481,7 @@ mod tests {
     async fn closing_waits_for_the_reads_in_flight() {
         let (_dir, path) = database(&[sample()]).await;
         let reads = reads(path);
-        assert_eq!(reads.fetch(select_all(), read_cells).await.unwrap().len(), 1);
+        assert_eq!(reads.fetch(select_all(), read_cells, Reach::Scan).await.unwrap().len(), 1);
         let in_flight = reads.permits.acquire().await.unwrap();
         let close = reads.close();
         tokio::pin!(close);
@@ -420,7 +490,7 @@ mod tests {
         drop(in_flight);
         close.await;
         assert!(reads.pool.connections.lock().unwrap().is_empty());
-        let refused = reads.fetch(select_all(), read_cells).await;
+        let refused = reads.fetch(select_all(), read_cells, Reach::Scan).await;
         assert!(matches!(refused, Err(sqlx::Error::PoolClosed)), "{refused:?}");
         reads.close().await;
     }
@@ -430,9 +500,66 @@ mod tests {
         let (_dir, path) = database(&[sample()]).await;
         let reads = reads(path);
         let all = reads.permits.acquire_many(2).await.unwrap();
-        let waited = reads.fetch(select_all(), read_cells).await;
+        let waited = reads.fetch(select_all(), read_cells, Reach::Scan).await;
         assert!(matches!(waited, Err(sqlx::Error::PoolTimedOut)), "{waited:?}");
         drop(all);
-        assert_eq!(reads.fetch(select_all(), read_cells).await.unwrap().len(), 1);
+        assert_eq!(reads.fetch(select_all(), read_cells, Reach::Scan).await.unwrap().len(), 1);
+    }
+
+    /// The thread the last row was mapped on.
+    static MAPPED_ON: Mutex<Option<std::thread::ThreadId>> = Mutex::new(None);
+    /// Held by each test that reads [`MAPPED_ON`], so they take turns.
+    static MAPPING_TESTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+    fn read_cells_noting_the_thread(c: &dyn Cells) -> Result<EveryCell, sqlx::Error> {
+        *MAPPED_ON.lock().unwrap() = Some(std::thread::current().id());
+        read_cells(c)
+    }
+
+    fn mapped_here() -> bool {
+        MAPPED_ON.lock().unwrap().take() == Some(std::thread::current().id())
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_point_read_runs_on_the_calling_thread_once_a_connection_is_idle() {
+        let _turn = MAPPING_TESTS.lock().await;
+        let (_dir, path) = database(&[sample()]).await;
+        let reads = reads(path);
+        let first = reads.fetch(select_all(), read_cells_noting_the_thread, Reach::Point).await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert!(!mapped_here(), "the first read opens its connection on a blocking thread");
+        let second = reads.fetch(select_all(), read_cells_noting_the_thread, Reach::Point).await.unwrap();
+        assert_eq!(second, first);
+        assert!(mapped_here(), "an idle connection reads on the calling thread");
+        let scan = reads.fetch(select_all(), read_cells_noting_the_thread, Reach::Scan).await.unwrap();
+        assert_eq!(scan, first);
+        assert!(!mapped_here(), "a scan runs on a blocking thread");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_point_read_of_a_locked_database_waits_off_the_calling_thread() {
+        let _turn = MAPPING_TESTS.lock().await;
+        // A WAL reader meets busy rarely and never on demand; in a
+        // rollback-journal file a writer's exclusive lock stages it.
+        let (_dir, path) = database_journaled(&[sample()], "DELETE").await;
+        let reads = reads(path.clone());
+        let written = reads.fetch(select_all(), read_cells, Reach::Point).await.unwrap();
+        let holder = rusqlite::Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let started = std::time::Instant::now();
+        // The only thread of this runtime releases the lock, so the read
+        // finishes only if it left the thread free while it waited.
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            drop(holder);
+        });
+        let read = reads.fetch(select_all(), read_cells_noting_the_thread, Reach::Point).await.unwrap();
+        assert_eq!(read, written);
+        assert!(!mapped_here(), "a busy point read goes to a blocking thread");
+        assert!(started.elapsed() < BUSY_TIMEOUT / 2, "the read waited {:?}", started.elapsed());
+        release.await.unwrap();
+        let again = reads.fetch(select_all(), read_cells_noting_the_thread, Reach::Point).await.unwrap();
+        assert_eq!(again, read);
+        assert!(mapped_here(), "the connection is back, its busy handler too");
     }
 }

@@ -236,7 +236,9 @@ impl Store for SqlStore {
 
     async fn changes_count_after(&self, after: u64) -> Result<u64, StorageError> {
         let stmt = queries::changes_count_after(self.dialect(), after);
-        Ok(self.read_one("counting the change feed", stmt, row::count).await?.unwrap_or(0))
+        // A count scans: not a point read.
+        let counts = self.read("counting the change feed", stmt, row::count).await?;
+        Ok(counts.into_iter().next().unwrap_or(0))
     }
 
     async fn sink_cursor(&self, sink: &str) -> Result<u64, StorageError> {
