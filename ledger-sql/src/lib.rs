@@ -267,6 +267,8 @@ mod session;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
+mod sqlite_cells;
+#[cfg(feature = "sqlite")]
 mod sqlite_reads;
 mod stmt;
 mod store;

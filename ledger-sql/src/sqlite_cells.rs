@@ -1,0 +1,105 @@
+//! rusqlite's side of the values SQLite stores: binding a [`Stored`] value
+//! to a statement and reading a result row's cells by column name, through
+//! the same conversions as the sqlx side (`sqlite.rs`).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::ToSql;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::session::{Cells, corrupt};
+use crate::sqlite::{self, Stored};
+
+/// A rusqlite failure in sqlx's error type, which the rest of the crate
+/// classifies; like sqlx's own SQLite errors, none is transient.
+pub(crate) fn failed(error: rusqlite::Error) -> sqlx::Error {
+    sqlx::Error::AnyDriverError(Box::new(error))
+}
+
+impl ToSql for Stored<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Stored::Null => ValueRef::Null,
+            Stored::Int(v) => ValueRef::Integer(*v),
+            Stored::Text(v) => ValueRef::Text(v.as_bytes()),
+            Stored::Blob(v) => ValueRef::Blob(v),
+        }))
+    }
+}
+
+/// One result row, read by column name.
+pub(crate) struct RowCells<'r> {
+    pub(crate) row: &'r rusqlite::Row<'r>,
+    /// The statement's column names, in order.
+    pub(crate) columns: &'r [String],
+}
+
+impl RowCells<'_> {
+    /// The column's value; `None` for NULL.
+    fn cell(&self, column: &str) -> Result<Option<ValueRef<'_>>, sqlx::Error> {
+        let index = self.columns.iter().position(|name| name == column);
+        let index = index.ok_or_else(|| sqlx::Error::ColumnNotFound(column.to_owned()))?;
+        match self.row.get_ref(index).map_err(failed)? {
+            ValueRef::Null => Ok(None),
+            value => Ok(Some(value)),
+        }
+    }
+
+    fn required(&self, column: &str) -> Result<ValueRef<'_>, sqlx::Error> {
+        self.cell(column)?.ok_or_else(|| corrupt(format!("{column} is NULL")))
+    }
+}
+
+fn as_int(column: &str, value: ValueRef<'_>) -> Result<i64, sqlx::Error> {
+    value.as_i64().map_err(|_| corrupt(format!("{column} is not an integer")))
+}
+
+fn as_text<'v>(column: &str, value: ValueRef<'v>) -> Result<&'v str, sqlx::Error> {
+    value.as_str().map_err(|_| corrupt(format!("{column} is not UTF-8 text")))
+}
+
+fn as_uuid(column: &str, value: ValueRef<'_>) -> Result<Uuid, sqlx::Error> {
+    let bytes = value.as_blob().map_err(|_| corrupt(format!("{column} is not an id")))?;
+    Uuid::from_slice(bytes).map_err(|e| corrupt(format!("{column}: {e}")))
+}
+
+impl Cells for RowCells<'_> {
+    fn uuid(&self, column: &str) -> Result<Uuid, sqlx::Error> {
+        as_uuid(column, self.required(column)?)
+    }
+    fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>, sqlx::Error> {
+        self.cell(column)?.map(|v| as_uuid(column, v)).transpose()
+    }
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+        as_int(column, self.required(column)?)
+    }
+    fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+        as_text(column, self.required(column)?).map(str::to_owned)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+        self.cell(column)?.map(|v| as_text(column, v).map(str::to_owned)).transpose()
+    }
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error> {
+        let value = self.required(column)?;
+        value.as_blob().map(<[u8]>::to_vec).map_err(|_| corrupt(format!("{column} is not bytes")))
+    }
+    fn amount(&self, column: &str) -> Result<Decimal, sqlx::Error> {
+        self.int(column).map(sqlite::amount_from_units)
+    }
+    fn opt_amount(&self, column: &str) -> Result<Option<Decimal>, sqlx::Error> {
+        self.cell(column)?.map(|v| as_int(column, v).map(sqlite::amount_from_units)).transpose()
+    }
+    fn balance(&self, column: &str) -> Result<Decimal, sqlx::Error> {
+        sqlite::balance_from_text(column, as_text(column, self.required(column)?)?)
+    }
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+        sqlite::time_from_micros(self.int(column)?)
+    }
+    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        self.cell(column)?.map(|v| as_int(column, v).and_then(sqlite::time_from_micros)).transpose()
+    }
+    fn opt_date(&self, column: &str) -> Result<Option<NaiveDate>, sqlx::Error> {
+        self.cell(column)?.map(|v| as_text(column, v).and_then(sqlite::date_from_text)).transpose()
+    }
+}
