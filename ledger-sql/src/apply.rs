@@ -9,7 +9,9 @@
 //!
 //! The backends differ only in how the storage transaction starts (its
 //! `BEGIN` statement), which failures are worth running the whole call
-//! again, and (SQLite) an in-process gate; see [`transact`].
+//! again ([`run_call`]), and where the call runs: PostgreSQL on a pooled
+//! sqlx connection ([`transact`]), SQLite on one rusqlite connection on a
+//! blocking thread, behind an in-process gate (`sqlite_writes.rs`).
 
 use std::time::Duration;
 
@@ -17,6 +19,7 @@ use ledger_core::{
     AuditHead, AuditRecord, BatchOutcome, Keys, Rows, Snapshot, Staging, StorageError, StorageErrorKind, WriteBatch,
     Writes, apply_batches, rows_hold,
 };
+#[cfg(feature = "postgres")]
 use sqlx::{Database, Pool};
 
 use crate::bulk::Bulk;
@@ -38,7 +41,9 @@ const BACKOFF_BASE_MILLIS: u64 = 2;
 /// Runs `batches` in one storage transaction opened with `begin`, running the
 /// whole call again (up to [`ATTEMPTS_MAX`] times in all, with jittered
 /// exponential backoff) while `retryable` says the failure left nothing
-/// behind and is worth another try.
+/// behind and is worth another try. (SQLite runs its calls on rusqlite:
+/// `sqlite_writes.rs`.)
+#[cfg(feature = "postgres")]
 pub(crate) async fn transact<DB>(
     pool: &Pool<DB>,
     begin: &'static str,
@@ -50,6 +55,21 @@ where
     DB: Database,
     DB::Connection: Session,
 {
+    run_call(batches, retryable, || transact_once(pool, begin, batches, notify)).await
+}
+
+/// Runs one call of `apply` (`once`: one storage transaction over
+/// `batches`) until it commits, fails for good, or has run
+/// [`ATTEMPTS_MAX`] times, as [`worth_running_again`] decides.
+pub(crate) async fn run_call<F, Fut>(
+    batches: &[WriteBatch],
+    retryable: fn(&sqlx::Error) -> bool,
+    once: F,
+) -> Result<Vec<BatchOutcome>, CallFailed>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<BatchOutcome>, CallFailed>>,
+{
     // Before COMMIT a retryable failure left nothing applied. At COMMIT only
     // a rollback the database reported did; a connection lost at COMMIT (a
     // failover) may have applied the call, so it runs again only when every
@@ -57,7 +77,7 @@ where
     // replays its first outcome, and one that did not applies once.
     let all_keyed = batches.iter().all(WriteBatch::has_idempotency_key);
     let retryable = move |failed: &CallFailed| worth_running_again(failed, all_keyed, retryable);
-    with_retries("a ledger commit", retryable, || transact_once(pool, begin, batches, notify)).await
+    with_retries("a ledger commit", retryable, once).await
 }
 
 /// A failed call and whether it failed at `COMMIT`, the one point where a
@@ -70,7 +90,7 @@ pub(crate) struct CallFailed {
 }
 
 impl CallFailed {
-    fn before_commit(error: sqlx::Error) -> CallFailed {
+    pub(crate) fn before_commit(error: sqlx::Error) -> CallFailed {
         CallFailed { error, at_commit: false }
     }
 
@@ -126,6 +146,7 @@ where
     }
 }
 
+#[cfg(feature = "postgres")]
 async fn transact_once<DB>(
     pool: &Pool<DB>,
     begin: &'static str,

@@ -129,12 +129,8 @@ pub(crate) fn postgres_refused(error: &sqlx::Error) -> bool {
 /// a value before it reaches SQLite count too.
 pub(crate) fn sqlite_refused(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Database(db) => {
-            let primary = db.code().and_then(|code| code.parse::<i32>().ok()).map(|code| code & 0xff);
-            matches!(primary, Some(18..=20))
-        }
         sqlx::Error::Encode(_) => true,
-        _ => false,
+        _ => sqlite_failure(error).is_some_and(|(code, _)| matches!(code & 0xff, 18..=20)),
     }
 }
 
@@ -143,9 +139,29 @@ pub(crate) fn sqlite_refused(error: &sqlx::Error) -> bool {
 /// past the busy timeout (SQLITE_BUSY and SQLITE_LOCKED, with their extended
 /// codes), or the concurrent idempotency insert that a retry replays.
 pub(crate) fn sqlite_retryable(error: &sqlx::Error) -> bool {
-    let sqlx::Error::Database(db) = error else { return false };
-    let primary = db.code().and_then(|code| code.parse::<i32>().ok()).map(|code| code & 0xff);
-    matches!(primary, Some(5 | 6)) || db.message().ends_with("constraint failed: idempotency.key")
+    sqlite_failure(error).is_some_and(|(code, message)| {
+        matches!(code & 0xff, 5 | 6) || message.ends_with("constraint failed: idempotency.key")
+    })
+}
+
+#[cfg(feature = "sqlite")]
+/// SQLite's (extended) result code and message behind a failure, from
+/// sqlx's connections or rusqlite's (`sqlite_reads.rs`, `sqlite_writes.rs`).
+fn sqlite_failure(error: &sqlx::Error) -> Option<(i32, std::borrow::Cow<'_, str>)> {
+    match error {
+        sqlx::Error::Database(db) => {
+            let code = db.code().and_then(|code| code.parse::<i32>().ok())?;
+            Some((code, std::borrow::Cow::Borrowed(db.message())))
+        }
+        sqlx::Error::AnyDriverError(driver) => match driver.downcast_ref::<rusqlite::Error>()? {
+            rusqlite::Error::SqliteFailure(failure, message) => {
+                let message = message.as_deref().map_or_else(|| failure.to_string().into(), std::borrow::Cow::Borrowed);
+                Some((failure.extended_code, message))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -270,6 +270,8 @@ mod sqlite;
 mod sqlite_cells;
 #[cfg(feature = "sqlite")]
 mod sqlite_reads;
+#[cfg(feature = "sqlite")]
+mod sqlite_writes;
 mod stmt;
 mod store;
 mod write_steps;

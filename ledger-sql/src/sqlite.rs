@@ -3,6 +3,7 @@
 //! [`Store::apply`](ledger_core::Store::apply).
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,6 +27,7 @@ use crate::error::{sqlite_refused, sqlite_retryable, storage_error};
 use crate::migrate;
 use crate::session::{Cells, Session, corrupt};
 use crate::sqlite_reads::SqliteReads;
+use crate::sqlite_writes::SqliteWriter;
 use crate::stmt::{Dialect, Stmt, Value};
 
 /// The backend's name.
@@ -34,7 +36,7 @@ pub(crate) const BACKEND: &str = Dialect::Sqlite.backend();
 /// Takes the database's write lock when the transaction starts, not at its
 /// first write: two deferred transactions that both read and then try to
 /// write would otherwise fail with SQLITE_BUSY half way through.
-const BEGIN: &str = "BEGIN IMMEDIATE";
+pub(crate) const BEGIN: &str = "BEGIN IMMEDIATE";
 
 /// How long a connection waits for another (process's) writer.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -50,6 +52,8 @@ pub(crate) struct SqliteBackend {
     pool: SqlitePool,
     /// Reads run on rusqlite's connections, one thread hand-off each.
     reads: SqliteReads,
+    /// `apply` runs on one rusqlite connection, one hand-off per call.
+    writer: SqliteWriter,
     /// Lets one of this process's writers at a time wait for the write lock,
     /// on a fair async queue instead of SQLite's sleeping busy handler.
     write_gate: tokio::sync::Mutex<()>,
@@ -101,7 +105,8 @@ impl SqliteBackend {
             .connect_lazy_with(connect.clone());
         let reads =
             SqliteReads::new(connect.get_filename().to_path_buf(), options.max_connections, options.connect_timeout);
-        Ok(SqliteBackend { pool, reads, write_gate: tokio::sync::Mutex::new(()) })
+        let writer = SqliteWriter::new(connect.get_filename().to_path_buf());
+        Ok(SqliteBackend { pool, reads, writer, write_gate: tokio::sync::Mutex::new(()) })
     }
 
     /// The pool.
@@ -114,18 +119,28 @@ impl SqliteBackend {
         &self.reads
     }
 
+    /// The writes' connection.
+    #[cfg(test)]
+    pub(crate) fn writer(&self) -> &SqliteWriter {
+        &self.writer
+    }
+
     /// Closes both pools, each once its connections in use come back:
     /// later calls fail.
     pub(crate) async fn close(&self) {
         self.reads.close().await;
+        let _gate = self.write_gate.lock().await;
+        self.writer.close();
         self.pool.close().await;
     }
 
     /// Applies batches in one `BEGIN IMMEDIATE` transaction, retried while
     /// another process holds the write lock past the busy timeout.
-    pub(crate) async fn apply(&self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, StorageError> {
+    pub(crate) async fn apply(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
         let _gate = self.write_gate.lock().await;
-        apply::transact(&self.pool, BEGIN, batches, sqlite_retryable, None).await.map_err(|failed| {
+        let batches: Arc<[WriteBatch]> = batches.into();
+        let once = || self.writer.transact(Arc::clone(&batches));
+        apply::run_call(&batches, sqlite_retryable, once).await.map_err(|failed| {
             let kind = failed.kind(sqlite_refused);
             storage_error(BACKEND, "applying a batch", failed.error).of_kind(kind)
         })

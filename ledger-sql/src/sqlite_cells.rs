@@ -2,19 +2,32 @@
 //! to a statement and reading a result row's cells by column name, through
 //! the same conversions as the sqlx side (`sqlite.rs`).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::ToSql;
-use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::{CachedStatement, Connection, ToSql};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::session::{Cells, corrupt};
-use crate::sqlite::{self, Stored};
+use crate::sqlite::{self, Stored, stored};
+use crate::stmt::Stmt;
 
 /// A rusqlite failure in sqlx's error type, which the rest of the crate
 /// classifies; like sqlx's own SQLite errors, none is transient.
 pub(crate) fn failed(error: rusqlite::Error) -> sqlx::Error {
     sqlx::Error::AnyDriverError(Box::new(error))
+}
+
+/// `stmt` prepared on `conn` (from the connection's statement cache) with
+/// its arguments bound.
+pub(crate) fn prepared<'c>(conn: &'c Connection, stmt: &Stmt) -> Result<CachedStatement<'c>, sqlx::Error> {
+    let mut prepared = conn.prepare_cached(stmt.sql()).map_err(failed)?;
+    for (index, value) in stmt.args().iter().enumerate() {
+        prepared.raw_bind_parameter(index + 1, stored(value)?).map_err(failed)?;
+    }
+    Ok(prepared)
 }
 
 impl ToSql for Stored<'_> {
@@ -28,19 +41,60 @@ impl ToSql for Stored<'_> {
     }
 }
 
+/// A result row's values by column index: a row of a running statement,
+/// or one copied out of it ([`OwnedRow`]).
+pub(crate) trait ValueAt {
+    /// The value of the column at `index`.
+    fn value_at(&self, index: usize) -> Result<ValueRef<'_>, sqlx::Error>;
+}
+
+impl ValueAt for rusqlite::Row<'_> {
+    fn value_at(&self, index: usize) -> Result<ValueRef<'_>, sqlx::Error> {
+        self.get_ref(index).map_err(failed)
+    }
+}
+
+impl ValueAt for [Value] {
+    fn value_at(&self, index: usize) -> Result<ValueRef<'_>, sqlx::Error> {
+        let value = self.get(index).ok_or_else(|| sqlx::Error::ColumnIndexOutOfBounds { index, len: self.len() })?;
+        Ok(ValueRef::from(value))
+    }
+}
+
 /// One result row, read by column name.
-pub(crate) struct RowCells<'r> {
-    pub(crate) row: &'r rusqlite::Row<'r>,
+pub(crate) struct RowCells<'r, R: ValueAt + ?Sized> {
+    pub(crate) row: &'r R,
     /// The statement's column names, in order.
     pub(crate) columns: &'r [String],
 }
 
-impl RowCells<'_> {
+/// A result row copied out of its statement, so that it outlives the
+/// statement's next step (what a write's [`Session::fetch`](crate::session::Session::fetch) returns).
+#[derive(Debug)]
+pub(crate) struct OwnedRow {
+    /// The statement's column names, in order, shared by its rows.
+    pub(crate) columns: Arc<[String]>,
+    pub(crate) values: Vec<Value>,
+}
+
+impl OwnedRow {
+    /// A copy of `row`'s `columns.len()` values.
+    pub(crate) fn copied(row: &rusqlite::Row<'_>, columns: &Arc<[String]>) -> Result<OwnedRow, sqlx::Error> {
+        let values = (0..columns.len()).map(|i| row.value_at(i).map(Value::from)).collect::<Result<_, _>>()?;
+        Ok(OwnedRow { columns: Arc::clone(columns), values })
+    }
+
+    fn cells(&self) -> RowCells<'_, [Value]> {
+        RowCells { row: self.values.as_slice(), columns: &self.columns }
+    }
+}
+
+impl<R: ValueAt + ?Sized> RowCells<'_, R> {
     /// The column's value; `None` for NULL.
     fn cell(&self, column: &str) -> Result<Option<ValueRef<'_>>, sqlx::Error> {
         let index = self.columns.iter().position(|name| name == column);
         let index = index.ok_or_else(|| sqlx::Error::ColumnNotFound(column.to_owned()))?;
-        match self.row.get_ref(index).map_err(failed)? {
+        match self.row.value_at(index)? {
             ValueRef::Null => Ok(None),
             value => Ok(Some(value)),
         }
@@ -64,7 +118,7 @@ fn as_uuid(column: &str, value: ValueRef<'_>) -> Result<Uuid, sqlx::Error> {
     Uuid::from_slice(bytes).map_err(|e| corrupt(format!("{column}: {e}")))
 }
 
-impl Cells for RowCells<'_> {
+impl<R: ValueAt + ?Sized> Cells for RowCells<'_, R> {
     fn uuid(&self, column: &str) -> Result<Uuid, sqlx::Error> {
         as_uuid(column, self.required(column)?)
     }
@@ -103,3 +157,29 @@ impl Cells for RowCells<'_> {
         self.cell(column)?.map(|v| as_text(column, v).and_then(sqlite::date_from_text)).transpose()
     }
 }
+
+/// [`Cells`] of an [`OwnedRow`]: each method reads through [`RowCells`].
+macro_rules! read_through_row_cells {
+    ($($method:ident -> $out:ty),* $(,)?) => {
+        impl Cells for OwnedRow {
+            $(fn $method(&self, column: &str) -> Result<$out, sqlx::Error> {
+                self.cells().$method(column)
+            })*
+        }
+    };
+}
+
+read_through_row_cells!(
+    uuid -> Uuid,
+    opt_uuid -> Option<Uuid>,
+    int -> i64,
+    text -> String,
+    opt_text -> Option<String>,
+    bytes -> Vec<u8>,
+    amount -> Decimal,
+    opt_amount -> Option<Decimal>,
+    balance -> Decimal,
+    time -> DateTime<Utc>,
+    opt_time -> Option<DateTime<Utc>>,
+    opt_date -> Option<NaiveDate>,
+);

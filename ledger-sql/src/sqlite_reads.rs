@@ -38,8 +38,8 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
 use crate::reads::{MapRow, Reach};
-use crate::sqlite::{BUSY_TIMEOUT, stored};
-use crate::sqlite_cells::{RowCells, failed};
+use crate::sqlite::BUSY_TIMEOUT;
+use crate::sqlite_cells::{RowCells, failed, prepared};
 use crate::stmt::Stmt;
 
 /// Prepared statements kept per connection: the reads' distinct statements
@@ -174,10 +174,7 @@ impl Idle {
 
 /// Binds `stmt`'s arguments, steps through its rows and maps each.
 fn query<T>(conn: &Connection, stmt: &Stmt, map: MapRow<T>) -> Result<Vec<T>, sqlx::Error> {
-    let mut prepared = conn.prepare_cached(stmt.sql()).map_err(failed)?;
-    for (index, value) in stmt.args().iter().enumerate() {
-        prepared.raw_bind_parameter(index + 1, stored(value)?).map_err(failed)?;
-    }
+    let mut prepared = prepared(conn, stmt)?;
     // Read once: rusqlite looks a name up by fetching every column's name
     // from SQLite again, on each cell.
     let columns: Vec<String> = prepared.column_names().into_iter().map(str::to_owned).collect();

@@ -110,7 +110,7 @@ impl Store for SqlStore {
             #[cfg(feature = "postgres")]
             Inner::Postgres(b) => b.apply(&batches).await,
             #[cfg(feature = "sqlite")]
-            Inner::Sqlite(b) => b.apply(&batches).await,
+            Inner::Sqlite(b) => b.apply(batches).await,
         }
     }
 
