@@ -48,7 +48,8 @@ const AMOUNT_SCALE: u32 = ledger_core::money::AMOUNT_SCALE_MAX;
 /// A SQLite connection pool with the ledger's schema.
 #[derive(Debug)]
 pub(crate) struct SqliteBackend {
-    /// Writes (and `EXPLAIN`s) run on sqlx's pool.
+    /// Single statements written on their own (`write_one`), restores and
+    /// `EXPLAIN`s run on sqlx's pool.
     pool: SqlitePool,
     /// Reads run on rusqlite's connections, one thread hand-off each.
     reads: SqliteReads,
@@ -125,8 +126,8 @@ impl SqliteBackend {
         &self.writer
     }
 
-    /// Closes both pools, each once its connections in use come back:
-    /// later calls fail.
+    /// Closes the reads, the writer and the pool, each once its
+    /// connections in use come back: later calls fail.
     pub(crate) async fn close(&self) {
         self.reads.close().await;
         let _gate = self.write_gate.lock().await;

@@ -66,20 +66,25 @@ impl SqliteWriter {
             let kept = idle.lock().unwrap_or_else(PoisonError::into_inner).take();
             let mut conn = kept.map_or_else(|| open(&path), Ok).map_err(CallFailed::before_commit)?;
             let result = transact_on(&mut conn, &batches);
-            // Kept only outside any transaction, and never after `close`.
+            // Kept only outside any transaction, and never after `close`
+            // (checked under the lock `close` sets the flag under).
+            let mut slot = idle.lock().unwrap_or_else(PoisonError::into_inner);
             if conn.is_autocommit() && !closed.load(Ordering::Acquire) {
-                *idle.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
+                *slot = Some(conn);
             }
+            drop(slot);
             result
         });
         joined.await.map_err(|_| CallFailed::before_commit(sqlx::Error::WorkerCrashed))?
     }
 
     /// Closes the connection; later calls fail. The caller holds the write
-    /// gate, so no call is in flight.
+    /// gate, so no call is in flight but one whose caller stopped waiting,
+    /// which closes its connection when it finishes.
     pub(crate) fn close(&self) {
+        let mut slot = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         self.closed.store(true, Ordering::Release);
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner).take();
+        slot.take();
     }
 }
 
