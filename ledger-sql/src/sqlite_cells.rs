@@ -30,6 +30,25 @@ pub(crate) fn prepared<'c>(conn: &'c Connection, stmt: &Stmt) -> Result<CachedSt
     Ok(prepared)
 }
 
+/// Runs `stmt` on `conn` and turns each result row into a `T` with
+/// `per_row`, given the row and the statement's column names, read once:
+/// rusqlite looks a name up by fetching every column's name from SQLite
+/// again, on each cell.
+pub(crate) fn each_row<T>(
+    conn: &Connection,
+    stmt: &Stmt,
+    mut per_row: impl FnMut(&rusqlite::Row<'_>, &Arc<[String]>) -> Result<T, sqlx::Error>,
+) -> Result<Vec<T>, sqlx::Error> {
+    let mut statement = prepared(conn, stmt)?;
+    let columns: Arc<[String]> = statement.column_names().into_iter().map(str::to_owned).collect();
+    let mut rows = statement.raw_query();
+    let mut turned = Vec::new();
+    while let Some(row) = rows.next().map_err(failed)? {
+        turned.push(per_row(row, &columns)?);
+    }
+    Ok(turned)
+}
+
 impl ToSql for Stored<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(ToSqlOutput::Borrowed(match self {

@@ -39,7 +39,7 @@ use tokio::sync::Semaphore;
 
 use crate::reads::{MapRow, Reach};
 use crate::sqlite::BUSY_TIMEOUT;
-use crate::sqlite_cells::{RowCells, failed, prepared};
+use crate::sqlite_cells::{RowCells, each_row, failed};
 use crate::stmt::Stmt;
 
 /// Prepared statements kept per connection: the reads' distinct statements
@@ -174,16 +174,7 @@ impl Idle {
 
 /// Binds `stmt`'s arguments, steps through its rows and maps each.
 fn query<T>(conn: &Connection, stmt: &Stmt, map: MapRow<T>) -> Result<Vec<T>, sqlx::Error> {
-    let mut prepared = prepared(conn, stmt)?;
-    // Read once: rusqlite looks a name up by fetching every column's name
-    // from SQLite again, on each cell.
-    let columns: Vec<String> = prepared.column_names().into_iter().map(str::to_owned).collect();
-    let mut rows = prepared.raw_query();
-    let mut mapped = Vec::new();
-    while let Some(row) = rows.next().map_err(failed)? {
-        mapped.push(map(&RowCells { row, columns: &columns })?);
-    }
-    Ok(mapped)
+    each_row(conn, stmt, |row, columns| map(&RowCells { row, columns }))
 }
 
 /// Runs `read` with SQLite's busy handler off, so a busy database fails

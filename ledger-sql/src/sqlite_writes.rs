@@ -31,7 +31,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::apply::{self, CallFailed};
 use crate::session::Session;
 use crate::sqlite::{BEGIN, BUSY_TIMEOUT};
-use crate::sqlite_cells::{OwnedRow, failed, prepared};
+use crate::sqlite_cells::{OwnedRow, each_row, failed, prepared};
 use crate::stmt::{Dialect, Stmt};
 
 /// Prepared statements kept on the write connection: the write steps'
@@ -150,14 +150,7 @@ impl Session for WriteSession<'_> {
     type Row = OwnedRow;
 
     async fn fetch(&mut self, stmt: &Stmt) -> Result<Vec<OwnedRow>, sqlx::Error> {
-        let mut statement = prepared(self.conn, stmt)?;
-        let columns: Arc<[String]> = statement.column_names().into_iter().map(str::to_owned).collect();
-        let mut rows = statement.raw_query();
-        let mut owned = Vec::new();
-        while let Some(row) = rows.next().map_err(failed)? {
-            owned.push(OwnedRow::copied(row, &columns)?);
-        }
-        Ok(owned)
+        each_row(self.conn, stmt, OwnedRow::copied)
     }
 
     async fn execute(&mut self, stmt: &Stmt) -> Result<u64, sqlx::Error> {
