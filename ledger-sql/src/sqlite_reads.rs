@@ -34,11 +34,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use tokio::sync::Semaphore;
 
 use crate::reads::{MapRow, Reach};
-use crate::sqlite::BUSY_TIMEOUT;
+use crate::sqlite::{self, BUSY_TIMEOUT};
 use crate::sqlite_cells::{RowCells, each_row, failed};
 use crate::stmt::Stmt;
 
@@ -163,12 +163,7 @@ impl Idle {
     /// already created and migrated by the sqlx side, and WAL (a property
     /// of the file) lets it read while a writer commits.
     fn open(&self) -> Result<Connection, sqlx::Error> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&self.path, flags).map_err(failed)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
-        conn.pragma_update(None, "query_only", true).map_err(failed)?;
-        conn.set_prepared_statement_cache_capacity(STATEMENTS_CACHED_MAX);
-        Ok(conn)
+        sqlite::open_rusqlite(&self.path, "PRAGMA query_only = ON", STATEMENTS_CACHED_MAX)
     }
 }
 

@@ -20,17 +20,16 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use async_trait::async_trait;
 use ledger_core::{BatchOutcome, WriteBatch};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
 use crate::apply::{self, CallFailed};
 use crate::session::Session;
-use crate::sqlite::{BEGIN, BUSY_TIMEOUT};
+use crate::sqlite::BEGIN;
 use crate::sqlite_cells::{OwnedRow, each_row, failed, prepared};
 use crate::stmt::{Dialect, Stmt};
 
@@ -41,38 +40,46 @@ const STATEMENTS_CACHED_MAX: usize = 128;
 /// The connection every `apply` call of this process runs on.
 #[derive(Debug)]
 pub(crate) struct SqliteWriter {
+    shared: Arc<Shared>,
+}
+
+/// What a call's blocking thread needs: where the file is and the
+/// connection between calls.
+#[derive(Debug)]
+struct Shared {
     path: PathBuf,
-    /// The connection between calls: `None` before the first call, after
-    /// a failure left it in doubt, and after [`SqliteWriter::close`].
-    idle: Arc<Mutex<Option<Connection>>>,
-    closed: Arc<AtomicBool>,
+    slot: Mutex<Slot>,
+}
+
+/// The connection between calls.
+#[derive(Debug)]
+enum Slot {
+    /// `None` before the first call and after a failure left the
+    /// connection inside a transaction (it was dropped).
+    Open(Option<Connection>),
+    /// After [`SqliteWriter::close`]: calls fail.
+    Closed,
 }
 
 impl SqliteWriter {
     /// Writes to the database at `path` (created and migrated already).
     pub(crate) fn new(path: PathBuf) -> SqliteWriter {
-        SqliteWriter { path, idle: Arc::new(Mutex::new(None)), closed: Arc::new(AtomicBool::new(false)) }
+        SqliteWriter { shared: Arc::new(Shared { path, slot: Mutex::new(Slot::Open(None)) }) }
     }
 
     /// Runs one storage transaction over `batches` on a blocking thread;
     /// fails with `PoolClosed` after [`SqliteWriter::close`]. The caller
     /// holds the write gate, so no two calls run at once.
     pub(crate) async fn transact(&self, batches: Arc<[WriteBatch]>) -> Result<Vec<BatchOutcome>, CallFailed> {
-        let (path, idle, closed) = (self.path.clone(), Arc::clone(&self.idle), Arc::clone(&self.closed));
+        let shared = Arc::clone(&self.shared);
         let joined = tokio::task::spawn_blocking(move || {
-            if closed.load(Ordering::Acquire) {
-                return Err(CallFailed::before_commit(sqlx::Error::PoolClosed));
-            }
-            let kept = idle.lock().unwrap_or_else(PoisonError::into_inner).take();
-            let mut conn = kept.map_or_else(|| open(&path), Ok).map_err(CallFailed::before_commit)?;
+            let kept = shared.take().map_err(CallFailed::before_commit)?;
+            let mut conn = kept.map_or_else(|| open(&shared.path), Ok).map_err(CallFailed::before_commit)?;
             let result = transact_on(&mut conn, &batches);
-            // Kept only outside any transaction, and never after `close`
-            // (checked under the lock `close` sets the flag under).
-            let mut slot = idle.lock().unwrap_or_else(PoisonError::into_inner);
-            if conn.is_autocommit() && !closed.load(Ordering::Acquire) {
-                *slot = Some(conn);
+            // Kept only outside any transaction.
+            if conn.is_autocommit() {
+                shared.put_back(conn);
             }
-            drop(slot);
             result
         });
         joined.await.map_err(|_| CallFailed::before_commit(sqlx::Error::WorkerCrashed))?
@@ -82,9 +89,29 @@ impl SqliteWriter {
     /// gate, so no call is in flight but one whose caller stopped waiting,
     /// which closes its connection when it finishes.
     pub(crate) fn close(&self) {
-        let mut slot = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        self.closed.store(true, Ordering::Release);
-        slot.take();
+        *self.shared.lock() = Slot::Closed;
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The connection kept from the last call, if any; `PoolClosed` after
+    /// `close`.
+    fn take(&self) -> Result<Option<Connection>, sqlx::Error> {
+        match &mut *self.lock() {
+            Slot::Open(kept) => Ok(kept.take()),
+            Slot::Closed => Err(sqlx::Error::PoolClosed),
+        }
+    }
+
+    /// Keeps `conn` for the next call, or closes it if `close` came first.
+    fn put_back(&self, conn: Connection) {
+        if let Slot::Open(kept) = &mut *self.lock() {
+            *kept = Some(conn);
+        }
     }
 }
 
@@ -92,12 +119,7 @@ impl SqliteWriter {
 /// (`sqlite.rs`): every commit synced, foreign keys on, and the busy
 /// handler waiting for another process's writer.
 fn open(path: &std::path::Path) -> Result<Connection, sqlx::Error> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(failed)?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON").map_err(failed)?;
-    conn.set_prepared_statement_cache_capacity(STATEMENTS_CACHED_MAX);
-    Ok(conn)
+    crate::sqlite::open_rusqlite(path, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", STATEMENTS_CACHED_MAX)
 }
 
 /// `BEGIN IMMEDIATE`, the apply loop, `COMMIT`; on a failure the
@@ -195,6 +217,11 @@ mod tests {
         ledger.account(&Actor::System, account).await.unwrap().balance.posted
     }
 
+    async fn opened_account(ledger: &Ledger) -> ledger_core::AccountId {
+        let open = OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
+        ledger.open_account(&Actor::System, open).await.unwrap().id
+    }
+
     fn writer(store: &SqlStore) -> &SqliteWriter {
         let Inner::Sqlite(b) = store.inner() else { unreachable!("a SQLite store") };
         b.writer()
@@ -203,8 +230,7 @@ mod tests {
     #[tokio::test]
     async fn a_write_sqlite_refuses_rolls_back_whole_and_the_next_call_commits() {
         let (ledger, store, path, _dir) = ledger().await;
-        let open = OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
-        let account = ledger.open_account(&Actor::System, open).await.unwrap().id;
+        let account = opened_account(&ledger).await;
         let poison = rusqlite::Connection::open(&path).unwrap();
         poison
             .execute_batch(
@@ -216,7 +242,9 @@ mod tests {
         let refused = ledger.deposit(&Actor::System, key.clone(), deposit(account, "5", "poison")).await;
         assert!(matches!(&refused, Err(LedgerError::Storage(e)) if e.kind == StorageErrorKind::Refused), "{refused:?}");
         assert_eq!(posted(&ledger, account).await, rust_decimal::Decimal::ZERO, "nothing of it applied");
-        assert!(writer(&store).idle.lock().unwrap().as_ref().is_some_and(Connection::is_autocommit));
+        let kept_outside_a_transaction =
+            matches!(&*writer(&store).shared.lock(), Slot::Open(Some(conn)) if conn.is_autocommit());
+        assert!(kept_outside_a_transaction, "the connection is back, outside any transaction");
         ledger.deposit(&Actor::System, key, deposit(account, "5", "honest")).await.unwrap();
         assert_eq!(posted(&ledger, account).await, rust_decimal::Decimal::from(5));
     }
@@ -224,8 +252,7 @@ mod tests {
     #[tokio::test]
     async fn a_call_waits_for_another_connections_write_lock_then_commits() {
         let (ledger, _store, path, _dir) = ledger().await;
-        let open = OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
-        let account = ledger.open_account(&Actor::System, open).await.unwrap().id;
+        let account = opened_account(&ledger).await;
         let other = rusqlite::Connection::open(&path).unwrap();
         other.execute_batch("BEGIN IMMEDIATE").unwrap();
         let release = tokio::spawn(async move {
@@ -244,7 +271,7 @@ mod tests {
         let open = OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
         ledger.open_account(&Actor::System, open.clone()).await.unwrap();
         store.close().await;
-        assert!(writer(&store).idle.lock().unwrap().is_none(), "the connection is closed");
+        assert!(matches!(*writer(&store).shared.lock(), Slot::Closed), "the connection is closed");
         let refused = ledger.open_account(&Actor::System, open).await;
         assert!(matches!(refused, Err(LedgerError::Storage(_))), "{refused:?}");
     }
