@@ -2,11 +2,13 @@
 //! to a statement and reading a result row's cells by column name, through
 //! the same conversions as the sqlx side (`sqlite.rs`).
 
+use std::cell::Cell;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
-use rusqlite::{CachedStatement, Connection, ToSql};
+use rusqlite::{CachedStatement, Connection, Statement, ToSql};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -30,21 +32,77 @@ pub(crate) fn prepared<'c>(conn: &'c Connection, stmt: &Stmt) -> Result<CachedSt
     Ok(prepared)
 }
 
+/// Statement shapes whose column names a connection keeps: more than any
+/// one connection runs (each also has a prepared-statement cache of at
+/// most 128), so in practice none is forgotten.
+const COLUMN_NAMES_KEPT_MAX: usize = 256;
+
+/// A rusqlite connection with what it keeps between statements: its
+/// prepared statements (rusqlite's cache) and their column names.
+#[derive(Debug)]
+pub(crate) struct PreparedConnection {
+    pub(crate) conn: Connection,
+    column_names: ColumnNames,
+}
+
+impl PreparedConnection {
+    /// `conn`, with no column names kept yet.
+    pub(crate) fn new(conn: Connection) -> PreparedConnection {
+        PreparedConnection { conn, column_names: ColumnNames::default() }
+    }
+}
+
+/// Each statement's column names, by its SQL text.
+#[derive(Debug, Default)]
+struct ColumnNames {
+    by_sql: HashMap<Box<str>, Arc<[String]>>,
+}
+
+impl ColumnNames {
+    /// The names kept for `sql`, if they still fit `statement` (checked
+    /// once it has stepped: SQLite prepares a statement again after a
+    /// schema change at its first step, so a `SELECT *` under a migration
+    /// changes its column count only then).
+    fn kept(&self, sql: &str, statement: &Statement<'_>) -> Option<&Arc<[String]>> {
+        self.by_sql.get(sql).filter(|names| names.len() == statement.column_count())
+    }
+
+    /// Fetches `statement`'s names from SQLite (a length and a UTF-8 check
+    /// each) and keeps them for `sql`.
+    fn fetch(&mut self, sql: &str, statement: &Statement<'_>) -> Arc<[String]> {
+        if self.by_sql.len() >= COLUMN_NAMES_KEPT_MAX {
+            self.by_sql.clear();
+        }
+        let names: Arc<[String]> = statement.column_names().into_iter().map(str::to_owned).collect();
+        self.by_sql.insert(sql.into(), Arc::clone(&names));
+        names
+    }
+}
+
 /// Runs `stmt` on `conn` and turns each result row into a `T` with
-/// `per_row`, given the row and the statement's column names, read once:
-/// rusqlite looks a name up by fetching every column's name from SQLite
-/// again, on each cell.
+/// `per_row`, given the row and the statement's column names, fetched once
+/// per statement shape and kept by the connection (rusqlite would look a
+/// name up by fetching every column's name from SQLite again, on each
+/// cell; fetching them on every run showed in the read load's profile).
 pub(crate) fn each_row<T>(
-    conn: &Connection,
+    conn: &mut PreparedConnection,
     stmt: &Stmt,
     mut per_row: impl FnMut(&rusqlite::Row<'_>, &Arc<[String]>) -> Result<T, sqlx::Error>,
 ) -> Result<Vec<T>, sqlx::Error> {
+    let PreparedConnection { conn, column_names } = conn;
     let mut statement = prepared(conn, stmt)?;
-    let columns: Arc<[String]> = statement.column_names().into_iter().map(str::to_owned).collect();
     let mut rows = statement.raw_query();
+    let mut columns: Option<Arc<[String]>> = None;
     let mut turned = Vec::new();
     while let Some(row) = rows.next().map_err(failed)? {
-        turned.push(per_row(row, &columns)?);
+        let names = match columns {
+            Some(ref names) => names,
+            None => columns.insert(match column_names.kept(stmt.sql(), row.as_ref()) {
+                Some(names) => Arc::clone(names),
+                None => column_names.fetch(stmt.sql(), row.as_ref()),
+            }),
+        };
+        turned.push(per_row(row, names)?);
     }
     Ok(turned)
 }
@@ -82,9 +140,12 @@ impl ValueAt for [Value] {
 
 /// One result row, read by column name.
 pub(crate) struct RowCells<'r, R: ValueAt + ?Sized> {
-    pub(crate) row: &'r R,
+    row: &'r R,
     /// The statement's column names, in order.
-    pub(crate) columns: &'r [String],
+    columns: &'r [String],
+    /// Where the search for the next name starts: just past the last one
+    /// found, since rows are mostly read in their columns' order.
+    search_from: Cell<usize>,
 }
 
 /// A result row copied out of its statement, so that it outlives the
@@ -104,15 +165,30 @@ impl OwnedRow {
     }
 
     fn cells(&self) -> RowCells<'_, [Value]> {
-        RowCells { row: self.values.as_slice(), columns: &self.columns }
+        RowCells::new(self.values.as_slice(), &self.columns)
     }
 }
 
-impl<R: ValueAt + ?Sized> RowCells<'_, R> {
+impl<'r, R: ValueAt + ?Sized> RowCells<'r, R> {
+    /// `row`'s cells, named by `columns`.
+    pub(crate) fn new(row: &'r R, columns: &'r [String]) -> RowCells<'r, R> {
+        RowCells { row, columns, search_from: Cell::new(0) }
+    }
+
+    /// The index of the column named `column`, searched from just past the
+    /// last one found, then from the start.
+    fn index_of(&self, column: &str) -> Option<usize> {
+        let from = self.search_from.get().min(self.columns.len());
+        let (before, after) = self.columns.split_at(from);
+        let found = after.iter().position(|name| name == column).map(|i| from + i);
+        let index = found.or_else(|| before.iter().position(|name| name == column))?;
+        self.search_from.set(index + 1);
+        Some(index)
+    }
+
     /// The column's value; `None` for NULL.
     fn cell(&self, column: &str) -> Result<Option<ValueRef<'_>>, sqlx::Error> {
-        let index = self.columns.iter().position(|name| name == column);
-        let index = index.ok_or_else(|| sqlx::Error::ColumnNotFound(column.to_owned()))?;
+        let index = self.index_of(column).ok_or_else(|| sqlx::Error::ColumnNotFound(column.to_owned()))?;
         match self.row.value_at(index)? {
             ValueRef::Null => Ok(None),
             value => Ok(Some(value)),
@@ -202,3 +278,47 @@ read_through_row_cells!(
     opt_time -> Option<DateTime<Utc>>,
     opt_date -> Option<NaiveDate>,
 );
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::stmt::Dialect;
+
+    fn names(columns: &[&str]) -> Vec<String> {
+        columns.iter().map(|c| (*c).to_owned()).collect()
+    }
+
+    #[test]
+    fn cells_are_found_by_name_in_any_order_and_again() {
+        let columns = names(&["id", "owner", "balance", "note"]);
+        let row = [Value::Integer(7), Value::Integer(8), Value::Text("1.5".into()), Value::Null];
+        let cells = RowCells::new(&row[..], &columns);
+        assert_eq!(cells.int("owner").unwrap(), 8);
+        assert_eq!(cells.int("id").unwrap(), 7, "a name before the last one found");
+        assert_eq!(cells.balance("balance").unwrap(), Decimal::new(15, 1));
+        assert_eq!(cells.opt_text("note").unwrap(), None);
+        assert_eq!(cells.int("id").unwrap(), 7, "the same name twice");
+        assert_eq!(cells.int("owner").unwrap(), 8);
+        assert!(matches!(cells.int("missing"), Err(sqlx::Error::ColumnNotFound(name)) if name == "missing"));
+        assert_eq!(cells.int("owner").unwrap(), 8, "a miss leaves the search intact");
+    }
+
+    #[test]
+    fn a_connection_keeps_column_names_until_the_statement_returns_other_columns() {
+        let mut conn = PreparedConnection::new(Connection::open_in_memory().unwrap());
+        conn.conn.execute_batch("CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1)").unwrap();
+        let select = Stmt::new(Dialect::Sqlite, "SELECT * FROM t");
+        let read = |conn: &mut PreparedConnection| {
+            each_row(conn, &select, |row, columns| Ok((columns.to_vec(), row.value_at(0).map(Value::from)?))).unwrap()
+        };
+        let first = read(&mut conn);
+        assert_eq!(first, vec![(names(&["a"]), Value::Integer(1))]);
+        let kept = Arc::clone(conn.column_names.by_sql.get("SELECT * FROM t").unwrap());
+        assert_eq!(read(&mut conn)[0].0, names(&["a"]));
+        assert!(Arc::ptr_eq(&kept, conn.column_names.by_sql.get("SELECT * FROM t").unwrap()), "fetched again");
+
+        conn.conn.execute_batch("ALTER TABLE t ADD COLUMN b TEXT").unwrap();
+        assert_eq!(read(&mut conn)[0].0, names(&["a", "b"]));
+    }
+}

@@ -34,12 +34,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rusqlite::Connection;
 use tokio::sync::Semaphore;
 
 use crate::reads::{MapRow, Reach};
 use crate::sqlite::{self, BUSY_TIMEOUT};
-use crate::sqlite_cells::{RowCells, each_row, failed};
+use crate::sqlite_cells::{PreparedConnection, RowCells, each_row, failed};
 use crate::stmt::Stmt;
 
 /// Prepared statements kept per connection: the reads' distinct statements
@@ -61,7 +60,7 @@ pub(crate) struct SqliteReads {
 #[derive(Debug)]
 struct Idle {
     path: PathBuf,
-    connections: Mutex<Vec<Connection>>,
+    connections: Mutex<Vec<PreparedConnection>>,
 }
 
 impl SqliteReads {
@@ -100,8 +99,8 @@ impl SqliteReads {
     /// SQLite answered busy.
     fn fetch_here<T>(&self, stmt: &Stmt, map: MapRow<T>) -> Option<Result<Vec<T>, sqlx::Error>> {
         let permit = self.permits.try_acquire().ok()?;
-        let conn = self.pool.take_idle()?;
-        let rows = without_busy_wait(&conn, |conn| query(conn, stmt, map));
+        let mut conn = self.pool.take_idle()?;
+        let rows = without_busy_wait(&mut conn, |conn| query(conn, stmt, map));
         self.pool.put_back(conn, &self.permits);
         drop(permit);
         match rows {
@@ -117,8 +116,8 @@ impl SqliteReads {
         let pool = Arc::clone(&self.pool);
         let permits = Arc::clone(&self.permits);
         let joined = tokio::task::spawn_blocking(move || {
-            let conn = pool.take()?;
-            let rows = query(&conn, &stmt, map);
+            let mut conn = pool.take()?;
+            let rows = query(&mut conn, &stmt, map);
             pool.put_back(conn, &permits);
             drop(permit);
             rows
@@ -140,19 +139,19 @@ impl SqliteReads {
 
 impl Idle {
     /// An idle connection, or a new one.
-    fn take(&self) -> Result<Connection, sqlx::Error> {
+    fn take(&self) -> Result<PreparedConnection, sqlx::Error> {
         self.take_idle().map_or_else(|| self.open(), Ok)
     }
 
     /// An idle connection, if one is.
-    fn take_idle(&self) -> Option<Connection> {
+    fn take_idle(&self) -> Option<PreparedConnection> {
         self.connections.lock().unwrap_or_else(PoisonError::into_inner).pop()
     }
 
     /// Keeps `conn` for the next read, or closes it if the reads were
     /// closed meanwhile (checked under the lock that `close` clears under,
     /// so none is kept after `close`).
-    fn put_back(&self, conn: Connection, permits: &Semaphore) {
+    fn put_back(&self, conn: PreparedConnection, permits: &Semaphore) {
         let mut idle = self.connections.lock().unwrap_or_else(PoisonError::into_inner);
         if !permits.is_closed() {
             idle.push(conn);
@@ -162,26 +161,26 @@ impl Idle {
     /// Opens a connection that refuses writes (`query_only`): the file is
     /// already created and migrated by the sqlx side, and WAL (a property
     /// of the file) lets it read while a writer commits.
-    fn open(&self) -> Result<Connection, sqlx::Error> {
-        sqlite::open_rusqlite(&self.path, "PRAGMA query_only = ON", STATEMENTS_CACHED_MAX)
+    fn open(&self) -> Result<PreparedConnection, sqlx::Error> {
+        sqlite::open_rusqlite(&self.path, "PRAGMA query_only = ON", STATEMENTS_CACHED_MAX).map(PreparedConnection::new)
     }
 }
 
 /// Binds `stmt`'s arguments, steps through its rows and maps each.
-fn query<T>(conn: &Connection, stmt: &Stmt, map: MapRow<T>) -> Result<Vec<T>, sqlx::Error> {
-    each_row(conn, stmt, |row, columns| map(&RowCells { row, columns }))
+fn query<T>(conn: &mut PreparedConnection, stmt: &Stmt, map: MapRow<T>) -> Result<Vec<T>, sqlx::Error> {
+    each_row(conn, stmt, |row, columns| map(&RowCells::new(row, columns)))
 }
 
 /// Runs `read` with SQLite's busy handler off, so a busy database fails
 /// at once instead of sleeping on this thread; the handler is back on
 /// after.
 fn without_busy_wait<T>(
-    conn: &Connection,
-    read: impl FnOnce(&Connection) -> Result<T, sqlx::Error>,
+    conn: &mut PreparedConnection,
+    read: impl FnOnce(&mut PreparedConnection) -> Result<T, sqlx::Error>,
 ) -> Result<T, sqlx::Error> {
-    conn.busy_timeout(Duration::ZERO).map_err(failed)?;
+    conn.conn.busy_timeout(Duration::ZERO).map_err(failed)?;
     let result = read(conn);
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
+    conn.conn.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
     result
 }
 

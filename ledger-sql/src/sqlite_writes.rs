@@ -30,7 +30,7 @@ use rusqlite::Connection;
 use crate::apply::{self, CallFailed};
 use crate::session::Session;
 use crate::sqlite::BEGIN;
-use crate::sqlite_cells::{OwnedRow, each_row, failed, prepared};
+use crate::sqlite_cells::{OwnedRow, PreparedConnection, each_row, failed, prepared};
 use crate::stmt::{Dialect, Stmt};
 
 /// Prepared statements kept on the write connection: the write steps'
@@ -56,7 +56,7 @@ struct Shared {
 enum Slot {
     /// `None` before the first call and after a failure left the
     /// connection inside a transaction (it was dropped).
-    Open(Option<Connection>),
+    Open(Option<PreparedConnection>),
     /// After [`SqliteWriter::close`]: calls fail.
     Closed,
 }
@@ -77,7 +77,7 @@ impl SqliteWriter {
             let mut conn = kept.map_or_else(|| open(&shared.path), Ok).map_err(CallFailed::before_commit)?;
             let result = transact_on(&mut conn, &batches);
             // Kept only outside any transaction.
-            if conn.is_autocommit() {
+            if conn.conn.is_autocommit() {
                 shared.put_back(conn);
             }
             result
@@ -100,7 +100,7 @@ impl Shared {
 
     /// The connection kept from the last call, if any; `PoolClosed` after
     /// `close`.
-    fn take(&self) -> Result<Option<Connection>, sqlx::Error> {
+    fn take(&self) -> Result<Option<PreparedConnection>, sqlx::Error> {
         match &mut *self.lock() {
             Slot::Open(kept) => Ok(kept.take()),
             Slot::Closed => Err(sqlx::Error::PoolClosed),
@@ -108,7 +108,7 @@ impl Shared {
     }
 
     /// Keeps `conn` for the next call, or closes it if `close` came first.
-    fn put_back(&self, conn: Connection) {
+    fn put_back(&self, conn: PreparedConnection) {
         if let Slot::Open(kept) = &mut *self.lock() {
             *kept = Some(conn);
         }
@@ -118,25 +118,26 @@ impl Shared {
 /// Opens the write connection with the settings sqlx gives its own
 /// (`sqlite.rs`): every commit synced, foreign keys on, and the busy
 /// handler waiting for another process's writer.
-fn open(path: &std::path::Path) -> Result<Connection, sqlx::Error> {
-    crate::sqlite::open_rusqlite(path, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", STATEMENTS_CACHED_MAX)
+fn open(path: &std::path::Path) -> Result<PreparedConnection, sqlx::Error> {
+    let pragmas = "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON";
+    crate::sqlite::open_rusqlite(path, pragmas, STATEMENTS_CACHED_MAX).map(PreparedConnection::new)
 }
 
 /// `BEGIN IMMEDIATE`, the apply loop, `COMMIT`; on a failure the
 /// transaction is rolled back (or, if that fails too, left to the
 /// connection's drop).
-fn transact_on(conn: &mut Connection, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, CallFailed> {
-    conn.execute_batch(BEGIN).map_err(failed).map_err(CallFailed::before_commit)?;
+fn transact_on(conn: &mut PreparedConnection, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, CallFailed> {
+    conn.conn.execute_batch(BEGIN).map_err(failed).map_err(CallFailed::before_commit)?;
     let applied = run_to_completion(apply::apply_in(&mut WriteSession { conn: &mut *conn }, batches, None));
     let outcomes = match applied {
         Ok(outcomes) => outcomes,
         Err(error) => {
-            roll_back(conn);
+            roll_back(&conn.conn);
             return Err(CallFailed::before_commit(error));
         }
     };
-    if let Err(error) = conn.execute_batch("COMMIT") {
-        roll_back(conn);
+    if let Err(error) = conn.conn.execute_batch("COMMIT") {
+        roll_back(&conn.conn);
         return Err(CallFailed { error: failed(error), at_commit: true });
     }
     Ok(outcomes)
@@ -163,7 +164,7 @@ fn run_to_completion<T>(future: impl Future<Output = Result<T, sqlx::Error>>) ->
 
 /// The write connection inside a call's transaction.
 struct WriteSession<'c> {
-    conn: &'c mut Connection,
+    conn: &'c mut PreparedConnection,
 }
 
 #[async_trait]
@@ -176,12 +177,12 @@ impl Session for WriteSession<'_> {
     }
 
     async fn execute(&mut self, stmt: &Stmt) -> Result<u64, sqlx::Error> {
-        let mut statement = prepared(self.conn, stmt)?;
+        let mut statement = prepared(&self.conn.conn, stmt)?;
         // Stepped to its end, rows or not, as sqlx's `execute` does.
         let mut rows = statement.raw_query();
         while rows.next().map_err(failed)?.is_some() {}
         drop(rows);
-        Ok(self.conn.changes())
+        Ok(self.conn.conn.changes())
     }
 }
 
@@ -243,7 +244,7 @@ mod tests {
         assert!(matches!(&refused, Err(LedgerError::Storage(e)) if e.kind == StorageErrorKind::Refused), "{refused:?}");
         assert_eq!(posted(&ledger, account).await, rust_decimal::Decimal::ZERO, "nothing of it applied");
         let kept_outside_a_transaction =
-            matches!(&*writer(&store).shared.lock(), Slot::Open(Some(conn)) if conn.is_autocommit());
+            matches!(&*writer(&store).shared.lock(), Slot::Open(Some(conn)) if conn.conn.is_autocommit());
         assert!(kept_outside_a_transaction, "the connection is back, outside any transaction");
         ledger.deposit(&Actor::System, key, deposit(account, "5", "honest")).await.unwrap();
         assert_eq!(posted(&ledger, account).await, rust_decimal::Decimal::from(5));
