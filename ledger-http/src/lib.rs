@@ -79,7 +79,7 @@ pub fn app(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Millis)),
         )
         .layer(PropagateRequestIdLayer::new(request_id))
-        .layer(axum::middleware::from_fn_with_state(state.metrics().clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(Arc::new(state.metrics().clone()), metrics::track))
         .layer(axum::middleware::from_fn(error::problem_details))
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout_or_default(timeout)))
