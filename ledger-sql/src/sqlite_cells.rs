@@ -52,10 +52,11 @@ impl PreparedConnection {
     }
 }
 
-/// Each statement's column names, by its SQL text.
+/// Each statement's column names, by its SQL text (hashed with foldhash:
+/// the standard SipHash of a statement's text showed in the profile).
 #[derive(Debug, Default)]
 struct ColumnNames {
-    by_sql: HashMap<Box<str>, Arc<[String]>>,
+    by_sql: HashMap<Box<str>, Arc<[String]>, foldhash::fast::RandomState>,
 }
 
 impl ColumnNames {
