@@ -27,7 +27,7 @@ use crate::apply;
 use crate::error::{sqlite_refused, sqlite_retryable, storage_error};
 use crate::migrate;
 use crate::session::{Cells, Session, corrupt};
-use crate::sqlite_cells::failed;
+use crate::sqlite_cells::{PreparedConnection, failed};
 use crate::sqlite_reads::SqliteReads;
 use crate::sqlite_writes::SqliteWriter;
 use crate::stmt::{Dialect, Stmt, Value};
@@ -45,18 +45,18 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Opens a rusqlite connection to the (created and migrated) database at
 /// `path`, with the busy timeout, `pragmas` run and up to
-/// `statements_cached` prepared statements kept.
+/// `statements_cached` prepared statements (and their column names) kept.
 pub(crate) fn open_rusqlite(
     path: &std::path::Path,
     pragmas: &str,
     statements_cached: usize,
-) -> Result<rusqlite::Connection, sqlx::Error> {
+) -> Result<PreparedConnection, sqlx::Error> {
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(failed)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
     conn.execute_batch(pragmas).map_err(failed)?;
     conn.set_prepared_statement_cache_capacity(statements_cached);
-    Ok(conn)
+    Ok(PreparedConnection::new(conn))
 }
 
 /// Bounded amounts are stored as integers in units of 10^-4

@@ -162,7 +162,7 @@ impl Idle {
     /// already created and migrated by the sqlx side, and WAL (a property
     /// of the file) lets it read while a writer commits.
     fn open(&self) -> Result<PreparedConnection, sqlx::Error> {
-        sqlite::open_rusqlite(&self.path, "PRAGMA query_only = ON", STATEMENTS_CACHED_MAX).map(PreparedConnection::new)
+        sqlite::open_rusqlite(&self.path, "PRAGMA query_only = ON", STATEMENTS_CACHED_MAX)
     }
 }
 

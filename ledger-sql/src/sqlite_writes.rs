@@ -120,7 +120,7 @@ impl Shared {
 /// handler waiting for another process's writer.
 fn open(path: &std::path::Path) -> Result<PreparedConnection, sqlx::Error> {
     let pragmas = "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON";
-    crate::sqlite::open_rusqlite(path, pragmas, STATEMENTS_CACHED_MAX).map(PreparedConnection::new)
+    crate::sqlite::open_rusqlite(path, pragmas, STATEMENTS_CACHED_MAX)
 }
 
 /// `BEGIN IMMEDIATE`, the apply loop, `COMMIT`; on a failure the
