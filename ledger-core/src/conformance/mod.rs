@@ -243,6 +243,8 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@cases $factory; store_contract;
             sessions_of_lists_newest_first_within_the_limit_revoked_included,
             session_with_user_matches_the_two_reads_it_replaces,
+            session_with_user_and_account_matches_the_reads_it_replaces,
+            authenticating_with_an_account_read_judges_both_as_the_two_calls_do,
             touch_session_moves_forward_only_and_never_on_a_revoked_session,
             audit_records_by_actor_page_in_sequence_order,
             users_are_listed_in_id_order_and_found_by_normalised_email,

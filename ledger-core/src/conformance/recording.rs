@@ -452,6 +452,15 @@ impl Store for RecordingStore {
         self.inner.session_with_user(token).await
     }
 
+    async fn session_with_user_and_account(
+        &self,
+        token: &Digest,
+        account: AccountId,
+    ) -> Result<Option<(Session, User, Option<Account>)>, StorageError> {
+        self.check()?;
+        self.inner.session_with_user_and_account(token, account).await
+    }
+
     async fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<Session>, StorageError> {
         self.check()?;
         self.inner.sessions_of(user, limit).await

@@ -152,6 +152,74 @@ pub async fn session_with_user_matches_the_two_reads_it_replaces(h: Harness) {
     assert_eq!(store.session_with_user(&unknown).await, Ok(None));
 }
 
+/// `session_with_user_and_account` answers what `session_with_user` and
+/// `account` answer one after the other: the session, its user and the
+/// account (anyone's: the store judges no visibility), the session without
+/// an account for an id that names none, and nothing for an unknown token
+/// even with an account that exists.
+pub async fn session_with_user_and_account_matches_the_reads_it_replaces(h: Harness) {
+    let store = &h.store;
+    let ada = h.ledger.register(registration("ada@example.com")).await.expect("register");
+    let bo = h.ledger.register(registration("bo@example.com")).await.expect("register");
+    let open = |owner| OpenAccount::new(owner, AccountKind::Checking, Currency::Usd);
+    let adas = h.ledger.open_account(&Actor::System, open(ada.id)).await.expect("open");
+    let bos = h.ledger.open_account(&Actor::System, open(bo.id)).await.expect("open");
+    let deposit = Deposit {
+        account: adas.id,
+        amount: Amount::parse("12.50").expect("amount"),
+        description: None,
+        metadata: Default::default(),
+    };
+    let key = IdempotencyKey::new("contract-deposit").expect("key");
+    h.ledger.deposit(&Actor::System, key, deposit).await.expect("deposit");
+    let login = login_with(&h, "ada@example.com", device("laptop")).await;
+    let digest = login.token.digest();
+    let (session, user) = store.session_with_user(&digest).await.expect("read").expect("stored");
+    for id in [adas.id, bos.id] {
+        let account = store.account(id).await.expect("read").expect("stored");
+        let read = store.session_with_user_and_account(&digest, id).await;
+        assert_eq!(read, Ok(Some((session.clone(), user.clone(), Some(account)))));
+    }
+    let nowhere = crate::id::AccountId::new();
+    let read = store.session_with_user_and_account(&digest, nowhere).await;
+    assert_eq!(read, Ok(Some((session, user, None))));
+    let unknown = crate::identity::SecretToken::generate().digest();
+    assert_eq!(store.session_with_user_and_account(&unknown, adas.id).await, Ok(None));
+}
+
+/// `authenticate_and_read_account` gives what `authenticate` and then
+/// `account` give: the caller's own account; another customer's, the
+/// settlement accounts and a missing one as not found, in the same words;
+/// and for a token that does not authenticate, unauthenticated, whatever
+/// the account.
+pub async fn authenticating_with_an_account_read_judges_both_as_the_two_calls_do(h: Harness) {
+    let ada = h.ledger.register(registration("ada@example.com")).await.expect("register");
+    let bo = h.ledger.register(registration("bo@example.com")).await.expect("register");
+    let open = |owner| OpenAccount::new(owner, AccountKind::Checking, Currency::Usd);
+    let adas = h.ledger.open_account(&Actor::System, open(ada.id)).await.expect("open");
+    let bos = h.ledger.open_account(&Actor::System, open(bo.id)).await.expect("open");
+    let login = login_with(&h, "ada@example.com", device("laptop")).await;
+    let token = login.token.expose();
+    let settlement = crate::id::AccountId::settlement(Currency::Usd);
+    for id in [adas.id, bos.id, settlement, crate::id::AccountId::new()] {
+        let (authenticated, read) = h.ledger.authenticate_and_read_account(token, id).await.expect("authenticated");
+        assert_eq!(authenticated, h.ledger.authenticate(token).await.expect("authenticated"));
+        assert_eq!(read, h.ledger.account(&authenticated.actor(), id).await, "account {id}");
+    }
+    let (_, own) = h.ledger.authenticate_and_read_account(token, adas.id).await.expect("authenticated");
+    assert_eq!(own.map(|a| a.owner), Ok(ada.id));
+    let (_, foreign) = h.ledger.authenticate_and_read_account(token, bos.id).await.expect("authenticated");
+    assert_eq!(foreign, Err(LedgerError::AccountNotFound { account: bos.id }));
+    let stranger = crate::identity::SecretToken::generate();
+    let refused = h.ledger.authenticate_and_read_account(stranger.expose(), adas.id).await;
+    assert_eq!(refused.map(|(a, _)| a), Err(LedgerError::Unauthenticated));
+    let malformed = h.ledger.authenticate_and_read_account("not a token", adas.id).await;
+    assert_eq!(malformed.map(|(a, _)| a), Err(LedgerError::Unauthenticated));
+    h.ledger.logout(&h.ledger.authenticate(token).await.expect("authenticated")).await.expect("logout");
+    let revoked = h.ledger.authenticate_and_read_account(token, adas.id).await;
+    assert_eq!(revoked.map(|(a, _)| a), Err(LedgerError::Unauthenticated));
+}
+
 /// `audit_records_by_actor` pages through one actor's records in sequence
 /// order, strictly after its cursor, matching the actor exactly.
 pub async fn audit_records_by_actor_page_in_sequence_order(h: Harness) {

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::queries::visible_account;
 use super::*;
 use crate::id::UserId;
 use crate::identity::{
@@ -199,6 +200,36 @@ impl Ledger {
     pub async fn authenticate(&self, token: &str) -> Result<Authenticated, LedgerError> {
         let token = SecretToken::parse(token)?;
         let found = self.store.session_with_user(&token.digest()).await?;
+        self.admit(found).await
+    }
+
+    /// [`Ledger::authenticate`], then [`Ledger::account`] as the
+    /// authenticated actor, with the store's reads made as one
+    /// ([`Store::session_with_user_and_account`]): a balance read costs one
+    /// read of the store instead of two. The outer error is the
+    /// authentication's; the inner result is the account read's, judged by
+    /// the same rule as [`Ledger::account`] (another customer's account is
+    /// not found).
+    pub async fn authenticate_and_read_account(
+        &self,
+        token: &str,
+        account: AccountId,
+    ) -> Result<(Authenticated, Result<Account, LedgerError>), LedgerError> {
+        let token = SecretToken::parse(token)?;
+        let found = self.store.session_with_user_and_account(&token.digest(), account).await?;
+        let (found, read) = match found {
+            Some((session, user, read)) => (Some((session, user)), read),
+            None => (None, None),
+        };
+        let authenticated = self.admit(found).await?;
+        let read = visible_account(&authenticated.actor(), account, read);
+        Ok((authenticated, read))
+    }
+
+    /// Admits a session read by its token (none: unknown): unauthenticated
+    /// unless it is live, its use audited when it is not, its last use
+    /// recorded when due.
+    async fn admit(&self, found: Option<(Session, User)>) -> Result<Authenticated, LedgerError> {
         let (session, user) = found.ok_or(LedgerError::Unauthenticated)?;
         let at = self.clock.now();
         if let Err(error) = session.check(at) {

@@ -11,8 +11,7 @@ use crate::query::{Cursor, HistoryFilter, Page, PageRequest};
 impl Ledger {
     /// An account by id.
     pub async fn account(&self, actor: &Actor, id: AccountId) -> Result<Account, LedgerError> {
-        let account = self.store.account(id).await?;
-        visible(actor, account).ok_or(LedgerError::AccountNotFound { account: id })
+        visible_account(actor, id, self.store.account(id).await?)
     }
 
     /// An account by number.
@@ -127,6 +126,12 @@ impl Ledger {
 
 /// The account if the actor may see it: its owner or an admin; internal
 /// accounts are for admins only.
+/// The account with id `id` as read (none: not stored), if the actor may
+/// see it; else not found, whether it exists or not.
+pub(super) fn visible_account(actor: &Actor, id: AccountId, read: Option<Account>) -> Result<Account, LedgerError> {
+    visible(actor, read).ok_or(LedgerError::AccountNotFound { account: id })
+}
+
 fn visible(actor: &Actor, account: Option<Account>) -> Option<Account> {
     account.filter(|a| may_see(actor, a.kind, a.owner))
 }

@@ -216,6 +216,20 @@ pub trait Store: Send + Sync + 'static {
         Ok(self.user(session.user_id).await?.map(|user| (session, user)))
     }
 
+    /// [`Store::session_with_user`] and, when the session is found, the
+    /// account with this id (if it exists): what an authenticated read of
+    /// one account (its balance) needs. The default reads one, then the
+    /// other; a store where each read is a round trip or a read transaction
+    /// answers both in one.
+    async fn session_with_user_and_account(
+        &self,
+        token: &Digest,
+        account: AccountId,
+    ) -> Result<Option<(Session, User, Option<Account>)>, StorageError> {
+        let Some((session, user)) = self.session_with_user(token).await? else { return Ok(None) };
+        Ok(Some((session, user, self.account(account).await?)))
+    }
+
     /// A user's sessions (revoked and expired included), newest first, at most `limit`.
     async fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<Session>, StorageError>;
 

@@ -187,6 +187,14 @@ impl Store for ReadReplicaStore {
         self.primary.session_with_user(token).await
     }
 
+    async fn session_with_user_and_account(
+        &self,
+        token: &Digest,
+        account: AccountId,
+    ) -> Result<Option<(Session, User, Option<Account>)>, StorageError> {
+        self.primary.session_with_user_and_account(token, account).await
+    }
+
     async fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<Session>, StorageError> {
         self.primary.sessions_of(user, limit).await
     }
