@@ -221,6 +221,15 @@ impl Store for SqlStore {
         self.read_one("reading a session and its user", stmt, auth_read::session_and_user).await
     }
 
+    async fn session_with_user_and_account(
+        &self,
+        token: &Digest,
+        account: AccountId,
+    ) -> Result<Option<(UserSession, User, Option<Account>)>, StorageError> {
+        let stmt = auth_read::session_with_user_and_account(self.dialect(), token, account);
+        self.read_one("reading a session, its user and an account", stmt, auth_read::session_user_and_account).await
+    }
+
     async fn sessions_of(&self, user: UserId, limit: usize) -> Result<Vec<UserSession>, StorageError> {
         self.read("listing a user's sessions", queries::sessions_of(self.dialect(), user, limit), row::session).await
     }
