@@ -20,13 +20,16 @@ use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use ledger_core::identity::SecretToken;
-use ledger_core::{Actor, Authenticated};
+use ledger_core::{Account, AccountId, Actor, Authenticated, LedgerError};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
+use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::state::AppState;
 
 /// The session cookie (HttpOnly, SameSite=Strict).
@@ -68,18 +71,78 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (token, method) = match parts.headers.get(AUTHORIZATION) {
-            Some(value) => (bearer_token(value).ok_or_else(ApiError::unauthenticated)?, AuthMethod::Bearer),
-            None => (cookie(&parts.headers, SESSION_COOKIE).ok_or_else(ApiError::unauthenticated)?, AuthMethod::Cookie),
-        };
+        let (token, method) = presented(&parts.headers)?;
         let authenticated = state.ledger().authenticate(&token).await?;
+        Auth::admitted(parts, authenticated, &token, method)
+    }
+}
+
+impl Auth {
+    /// The request's `Auth` once the core accepted its token: a cookie
+    /// write must also carry the CSRF token.
+    fn admitted(
+        parts: &Parts,
+        authenticated: Authenticated,
+        token: &str,
+        method: AuthMethod,
+    ) -> Result<Auth, ApiError> {
         if method == AuthMethod::Cookie && !is_safe(&parts.method) {
-            check_csrf(&parts.headers, &token)?;
+            check_csrf(&parts.headers, token)?;
         }
-        // `authenticate` accepted it, so it has the token's shape.
-        let token = SecretToken::parse(&token)?;
+        // The core accepted it, so it has the token's shape.
+        let token = SecretToken::parse(token)?;
         Ok(Auth { authenticated, method, token })
     }
+}
+
+/// An authenticated request for the one account its path's `{id}` names
+/// (the account, its balance): the session and the account come from one
+/// read of the store ([`Ledger::authenticate_and_read_account`]) instead of
+/// two. Judged as `Auth` and then `Ledger::account` would: unauthenticated
+/// first, then a malformed id, then an account the caller may not see.
+///
+/// [`Ledger::authenticate_and_read_account`]: ledger_core::Ledger::authenticate_and_read_account
+#[derive(Debug, Clone)]
+pub struct AuthWithAccount {
+    /// The request's authentication.
+    pub auth: Auth,
+    /// The account's id, from the path.
+    pub id: AccountId,
+    /// The ledger's time just before the read, so that a balance reported
+    /// as of it holds every commit made up to it.
+    pub read_at: DateTime<Utc>,
+    /// The account, or why the caller cannot read it.
+    pub account: Result<Account, LedgerError>,
+}
+
+impl FromRequestParts<AppState> for AuthWithAccount {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (token, method) = presented(&parts.headers)?;
+        let id = match ApiPath::<Uuid>::from_request_parts(parts, state).await {
+            Ok(ApiPath(id)) => AccountId::from_uuid(id),
+            Err(malformed) => {
+                // As with `Auth` before the path: a bad token says so first.
+                let authenticated = state.ledger().authenticate(&token).await?;
+                Auth::admitted(parts, authenticated, &token, method)?;
+                return Err(malformed);
+            }
+        };
+        let read_at = state.ledger().now();
+        let (authenticated, account) = state.ledger().authenticate_and_read_account(&token, id).await?;
+        let auth = Auth::admitted(parts, authenticated, &token, method)?;
+        Ok(AuthWithAccount { auth, id, read_at, account })
+    }
+}
+
+/// The token a request presents and how: the bearer header wins over the
+/// cookie; neither is unauthenticated.
+fn presented(headers: &HeaderMap) -> Result<(String, AuthMethod), ApiError> {
+    Ok(match headers.get(AUTHORIZATION) {
+        Some(value) => (bearer_token(value).ok_or_else(ApiError::unauthenticated)?, AuthMethod::Bearer),
+        None => (cookie(headers, SESSION_COOKIE).ok_or_else(ApiError::unauthenticated)?, AuthMethod::Cookie),
+    })
 }
 
 fn bearer_token(value: &HeaderValue) -> Option<String> {

@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, AuthWithAccount};
 use crate::dto::{AccountDto, AccountList, BalanceQuery, BalanceResponse, OpenAccountRequest, RenameAccountRequest};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -84,13 +84,8 @@ pub async fn list_accounts(State(state): State<AppState>, auth: Auth) -> Result<
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
-pub async fn get_account(
-    State(state): State<AppState>,
-    auth: Auth,
-    ApiPath(id): ApiPath<Uuid>,
-) -> Result<Json<AccountDto>, ApiError> {
-    let account = state.ledger().account(&auth.actor(), AccountId::from_uuid(id)).await?;
-    Ok(Json(AccountDto::from(&account)))
+pub async fn get_account(read: AuthWithAccount) -> Result<Json<AccountDto>, ApiError> {
+    Ok(Json(AccountDto::from(&read.account?)))
 }
 
 /// Gives one of the caller's accounts a new display name (admins: any
@@ -137,11 +132,13 @@ pub async fn rename_account(
 )]
 pub async fn get_balance(
     State(state): State<AppState>,
-    auth: Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    read: AuthWithAccount,
     ApiQuery(query): ApiQuery<BalanceQuery>,
 ) -> Result<Json<BalanceResponse>, ApiError> {
-    balance_response(&state, &auth, AccountId::from_uuid(id), query.as_of).await.map(Json)
+    if query.as_of.is_some() {
+        return balance_response(&state, &read.auth, read.id, query.as_of).await.map(Json);
+    }
+    Ok(Json(BalanceResponse::new(&read.account?, read.read_at)))
 }
 
 /// An account's balance now, or its posted balance at `as_of`.

@@ -127,6 +127,47 @@ async fn unauthenticated_and_forged_tokens_get_401() {
     r.assert_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
 }
 
+/// The account and balance routes read the session and the account in one
+/// store read, and still judge in the order of two: a missing or forged
+/// token is 401 whatever the path (a malformed id included); then a
+/// malformed id, another customer's account and an unknown one are the same
+/// 404; then the caller's own account is answered, by cookie as by bearer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_account_reads_judge_the_token_before_the_account() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice@example.com").await;
+    let bob = app.user("bob@example.com").await;
+    let (own, _) = app.account(&alice, "USD").await;
+    let (bobs, _) = app.account(&bob, "USD").await;
+    let forged = format!("Bearer {}", "ab".repeat(32));
+    for suffix in ["", "/balance"] {
+        for id in [own.as_str(), "not-a-uuid"] {
+            let path = format!("/api/accounts/{id}{suffix}");
+            app.get(&path).send().await.assert_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+            let r = app.get(&path).header("authorization", &forged).send().await;
+            r.assert_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+        }
+        let missing = app.get(&format!("/api/accounts/not-a-uuid{suffix}")).bearer(&alice).send().await;
+        missing.assert_problem(StatusCode::NOT_FOUND, "not_found");
+        let foreign = app.get(&format!("/api/accounts/{bobs}{suffix}")).bearer(&alice).send().await;
+        let unknown = app.get(&format!("/api/accounts/{}{suffix}", uuid_zero())).bearer(&alice).send().await;
+        foreign.assert_problem(StatusCode::NOT_FOUND, "account_not_found");
+        unknown.assert_problem(StatusCode::NOT_FOUND, "account_not_found");
+        assert_eq!(foreign.json()["detail"], unknown.json()["detail"].as_str().unwrap().replace(&uuid_zero(), &bobs));
+        let path = format!("/api/accounts/{own}{suffix}");
+        let by_bearer = app.get(&path).bearer(&alice).send().await;
+        assert_eq!(by_bearer.status, StatusCode::OK, "{}", by_bearer.text());
+        let cookie = format!("ledger_session={}", alice.token);
+        let by_cookie = app.get(&path).header("cookie", &cookie).send().await;
+        assert_eq!(by_cookie.status, StatusCode::OK, "{}", by_cookie.text());
+        let id = if suffix.is_empty() { "id" } else { "account_id" };
+        assert_eq!(by_bearer.json()[id], own.as_str());
+        assert_eq!(by_cookie.json()[id], own.as_str());
+    }
+    let r = app.get(&format!("/api/accounts/{own}/balance")).bearer(&alice).send().await;
+    assert_eq!(r.json()["posted"], "0.00", "{}", r.text());
+}
+
 fn uuid_zero() -> String {
     uuid::Uuid::nil().to_string()
 }
