@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use chrono::Duration;
 
 use super::Harness;
-use super::people::{PASSWORD, registration};
+use super::people::{PASSWORD, customer, registration};
 use crate::account::AccountKind;
 use crate::clock::Clock;
 use crate::command::{Deposit, OpenAccount};
@@ -159,19 +159,8 @@ pub async fn session_with_user_matches_the_two_reads_it_replaces(h: Harness) {
 /// even with an account that exists.
 pub async fn session_with_user_and_account_matches_the_reads_it_replaces(h: Harness) {
     let store = &h.store;
-    let ada = h.ledger.register(registration("ada@example.com")).await.expect("register");
-    let bo = h.ledger.register(registration("bo@example.com")).await.expect("register");
-    let open = |owner| OpenAccount::new(owner, AccountKind::Checking, Currency::Usd);
-    let adas = h.ledger.open_account(&Actor::System, open(ada.id)).await.expect("open");
-    let bos = h.ledger.open_account(&Actor::System, open(bo.id)).await.expect("open");
-    let deposit = Deposit {
-        account: adas.id,
-        amount: Amount::parse("12.50").expect("amount"),
-        description: None,
-        metadata: Default::default(),
-    };
-    let key = IdempotencyKey::new("contract-deposit").expect("key");
-    h.ledger.deposit(&Actor::System, key, deposit).await.expect("deposit");
+    let (_, adas) = customer(&h, "ada@example.com", "12.50", false).await;
+    let (_, bos) = customer(&h, "bo@example.com", "0", false).await;
     let login = login_with(&h, "ada@example.com", device("laptop")).await;
     let digest = login.token.digest();
     let (session, user) = store.session_with_user(&digest).await.expect("read").expect("stored");
@@ -193,11 +182,8 @@ pub async fn session_with_user_and_account_matches_the_reads_it_replaces(h: Harn
 /// and for a token that does not authenticate, unauthenticated, whatever
 /// the account.
 pub async fn authenticating_with_an_account_read_judges_both_as_the_two_calls_do(h: Harness) {
-    let ada = h.ledger.register(registration("ada@example.com")).await.expect("register");
-    let bo = h.ledger.register(registration("bo@example.com")).await.expect("register");
-    let open = |owner| OpenAccount::new(owner, AccountKind::Checking, Currency::Usd);
-    let adas = h.ledger.open_account(&Actor::System, open(ada.id)).await.expect("open");
-    let bos = h.ledger.open_account(&Actor::System, open(bo.id)).await.expect("open");
+    let (_, adas) = customer(&h, "ada@example.com", "0", false).await;
+    let (_, bos) = customer(&h, "bo@example.com", "0", false).await;
     let login = login_with(&h, "ada@example.com", device("laptop")).await;
     let token = login.token.expose();
     let settlement = crate::id::AccountId::settlement(Currency::Usd);
@@ -207,7 +193,7 @@ pub async fn authenticating_with_an_account_read_judges_both_as_the_two_calls_do
         assert_eq!(read, h.ledger.account(&authenticated.actor(), id).await, "account {id}");
     }
     let (_, own) = h.ledger.authenticate_and_read_account(token, adas.id).await.expect("authenticated");
-    assert_eq!(own.map(|a| a.owner), Ok(ada.id));
+    assert_eq!(own.map(|a| a.owner), Ok(login.user.id));
     let (_, foreign) = h.ledger.authenticate_and_read_account(token, bos.id).await.expect("authenticated");
     assert_eq!(foreign, Err(LedgerError::AccountNotFound { account: bos.id }));
     let stranger = crate::identity::SecretToken::generate();
