@@ -124,8 +124,7 @@ impl FromRequestParts<AppState> for AuthWithAccount {
             Ok(ApiPath(id)) => AccountId::from_uuid(id),
             Err(malformed) => {
                 // As with `Auth` before the path: a bad token says so first.
-                let authenticated = state.ledger().authenticate(&token).await?;
-                Auth::admitted(parts, authenticated, &token, method)?;
+                Auth::from_request_parts(parts, state).await?;
                 return Err(malformed);
             }
         };
