@@ -24,15 +24,19 @@ const USER_PREFIX: &str = "u_";
 /// The prefix of the account's columns in [`session_with_user_and_account`]'s result.
 const ACCOUNT_PREFIX: &str = "a_";
 
+/// The session's and the user's columns, qualified (the user's prefixed),
+/// which both statements select.
+fn session_and_user_columns() -> String {
+    format!("{}, {}", qualified("s", SESSION_COLUMNS, ""), qualified("u", USER_COLUMNS, USER_PREFIX))
+}
+
 /// The statement's text up to its one placeholder, built once: it runs on
 /// every authenticated request, and its column lists are spelled out from
 /// the tables' column constants.
 static SESSION_WITH_USER: LazyLock<String> = LazyLock::new(|| {
-    let session_columns = qualified("s", SESSION_COLUMNS, "");
-    let user_columns = qualified("u", USER_COLUMNS, USER_PREFIX);
     format!(
-        "SELECT {session_columns}, {user_columns} FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.token_digest = "
+        "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_digest = ",
+        session_and_user_columns()
     )
 });
 
@@ -41,12 +45,10 @@ static SESSION_WITH_USER: LazyLock<String> = LazyLock::new(|| {
 /// its primary key, so a missing account leaves its columns null and the
 /// session's row still comes back.
 static SESSION_WITH_USER_AND_ACCOUNT: LazyLock<String> = LazyLock::new(|| {
-    let session_columns = qualified("s", SESSION_COLUMNS, "");
-    let user_columns = qualified("u", USER_COLUMNS, USER_PREFIX);
-    let account_columns = qualified("a", ACCOUNT_COLUMNS, ACCOUNT_PREFIX);
     format!(
-        "SELECT {session_columns}, {user_columns}, {account_columns} FROM sessions s \
-         JOIN users u ON u.id = s.user_id LEFT JOIN accounts a ON a.id = "
+        "SELECT {}, {} FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN accounts a ON a.id = ",
+        session_and_user_columns(),
+        qualified("a", ACCOUNT_COLUMNS, ACCOUNT_PREFIX)
     )
 });
 
