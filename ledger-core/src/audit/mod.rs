@@ -67,6 +67,26 @@ impl AuditDraft {
     }
 }
 
+/// An audit record booked but not yet placed in the chain: what was
+/// attempted, how it ended and when. Sealing it after a head gives it its
+/// sequence and its link ([`AuditEntry::seal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Who acted, what was attempted, on what, with which details.
+    pub draft: AuditDraft,
+    /// Accepted, or rejected with a reason.
+    pub outcome: AuditOutcome,
+    /// When it was booked.
+    pub at: DateTime<Utc>,
+}
+
+impl AuditEntry {
+    /// Places the entry after `head` ([`AuditRecord::seal`]).
+    pub fn seal(self, head: AuditHead) -> AuditRecord {
+        AuditRecord::seal(head, self.draft, self.outcome, self.at)
+    }
+}
+
 /// The end of the chain: what the next record links to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AuditHead {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use crate::account::{ACCOUNTS_PER_OWNER_MAX, Account};
-use crate::audit::{AuditHead, AuditOutcome, AuditRecord};
+use crate::audit::{AuditEntry, AuditOutcome};
 use crate::change::{Change, ChangeKind};
 use crate::error::LedgerError;
 use crate::id::UserId;
@@ -20,30 +20,31 @@ use crate::idempotency::{IdempotencyRecord, Replay};
 use crate::identity::{KycStatus, KycTransition};
 use crate::posting::{self, Posting};
 use crate::transaction::{Leg, Transaction, TransactionKind, TransactionStatus};
-use crate::write_batch::{Decision, Op, SEQUENCE_STRIDE, Shape, Snapshot, WriteBatch, Writes};
+use crate::write_batch::{Booking, Op, SEQUENCE_STRIDE, Shape, Snapshot, Verdict, WriteBatch};
 
 mod identity;
 
 use identity::IdentityWork;
 
-/// Decides a batch against the current state of its keys.
+/// Decides a batch against the current state of its keys, booked at `at`.
 ///
 /// The store must have loaded `snapshot` for `batch.keys()` inside the same
-/// storage transaction in which it will apply the returned writes.
-pub(crate) fn decide(batch: &WriteBatch, snapshot: Snapshot) -> Decision {
-    let head = snapshot.audit_head;
-    let at = commit_time(batch.0.at, head);
-    let reject = |error: LedgerError| {
-        let audit = AuditRecord::seal(head, batch.0.audit.clone(), AuditOutcome::rejected(&error), at);
-        Decision::Reject { error, audit: Box::new(audit) }
+/// storage transaction in which it will apply the writes. The verdict is not
+/// yet in the audit chain: `rules::seal` places it, which is what gives its
+/// records their sequences. `at` stamps every record the batch writes and is
+/// the instant its guards judge (hold and token expiry).
+pub(crate) fn decide(batch: &WriteBatch, snapshot: Snapshot, at: DateTime<Utc>) -> Verdict {
+    let refuse = |error: LedgerError| {
+        let audit = AuditEntry { draft: batch.0.audit.clone(), outcome: AuditOutcome::rejected(&error), at };
+        Verdict::Refuse { error, audit: Box::new(audit) }
     };
     if let Some(error) = &batch.0.rejected {
-        return reject(error.clone());
+        return refuse(error.clone());
     }
     if let Some(claim) = &batch.0.claim {
         match claim.check(snapshot.idempotency.as_ref()) {
-            Replay::Same(record) => return Decision::Replay(record.clone()),
-            Replay::Conflict => return reject(LedgerError::IdempotencyConflict),
+            Replay::Same(record) => return Verdict::Replay(record.clone()),
+            Replay::Conflict => return refuse(LedgerError::IdempotencyConflict),
             Replay::Fresh => {}
         }
     }
@@ -51,22 +52,13 @@ pub(crate) fn decide(batch: &WriteBatch, snapshot: Snapshot) -> Decision {
     for (index, op) in &batch.0.ops {
         if let Err(error) = work.apply(op) {
             let error = work.as_seen_by_customer(batch, error);
-            return reject(match batch.0.shape {
+            return refuse(match batch.0.shape {
                 Shape::Single => error,
                 Shape::Multi => LedgerError::BatchCommandFailed { index: *index, source: Box::new(error) },
             });
         }
     }
-    Decision::Commit(Box::new(work.into_writes(batch)))
-}
-
-/// When a batch commits: the time it was planned at, or the previous audit
-/// record's if that is later (another instance's clock ahead of ours, or a
-/// batch planned before one that committed first). So audit records,
-/// transactions and postings are in time order exactly as in commit order,
-/// which is what makes a balance "as of" an instant one seek.
-fn commit_time(planned: DateTime<Utc>, head: AuditHead) -> DateTime<Utc> {
-    head.at.map_or(planned, |last| planned.max(last))
+    Verdict::Book(Box::new(work.into_booking(batch)))
 }
 
 /// The snapshot being changed op by op, with a record of what changed.
@@ -77,7 +69,6 @@ struct Working {
     taken_numbers: BTreeSet<crate::AccountNumber>,
     owned_accounts: IdMap<UserId, usize>,
     taken_codes: BTreeSet<crate::AccountCode>,
-    audit_head: crate::audit::AuditHead,
     new_accounts: Vec<AccountId>,
     changed_accounts: Vec<AccountId>,
     /// Every id in `new_accounts` or `changed_accounts`: a batch of a
@@ -109,7 +100,6 @@ impl Working {
             taken_numbers: snapshot.taken_numbers,
             owned_accounts: snapshot.owned_accounts,
             taken_codes: snapshot.taken_codes,
-            audit_head: snapshot.audit_head,
             new_accounts: Vec::new(),
             changed_accounts: Vec::new(),
             listed_accounts: IdSet::default(),
@@ -482,16 +472,17 @@ impl Working {
         Ok(())
     }
 
-    fn into_writes(mut self, batch: &WriteBatch) -> Writes {
-        let audit = AuditRecord::seal(self.audit_head, batch.0.audit.clone(), AuditOutcome::Accepted, self.at);
-        let base = audit.sequence * SEQUENCE_STRIDE;
-        for (i, t) in self.new_transactions.iter_mut().enumerate() {
-            t.sequence = base + i as u64;
+    /// The writes, numbered by position in the commit (sealing adds the
+    /// commit's base).
+    fn into_booking(mut self, batch: &WriteBatch) -> Booking {
+        let audit = AuditEntry { draft: batch.0.audit.clone(), outcome: AuditOutcome::Accepted, at: self.at };
+        for (position, t) in (0u64..).zip(self.new_transactions.iter_mut()) {
+            t.sequence = position;
         }
-        for (i, p) in self.postings.iter_mut().enumerate() {
-            p.sequence = base + i as u64;
+        for (position, p) in (0u64..).zip(self.postings.iter_mut()) {
+            p.sequence = position;
         }
-        let changes = self.feed(base);
+        let changes = self.feed();
         let take = |ids: &[AccountId], accounts: &mut IdMap<AccountId, Account>| {
             ids.iter().filter_map(|id| accounts.remove(id)).collect::<Vec<_>>()
         };
@@ -506,7 +497,7 @@ impl Working {
             created_at: self.at,
         });
         let mut identity = self.identity;
-        Writes {
+        Booking {
             new_accounts,
             updated_accounts,
             new_transactions: self.new_transactions,
@@ -526,10 +517,10 @@ impl Working {
 }
 
 impl Working {
-    /// The commit's change feed entries, numbered from `base` in op order:
+    /// The commit's change feed entries, numbered by position in op order:
     /// each transaction and account as the whole commit left it, with the
     /// accounts it touched.
-    fn feed(&self, base: u64) -> Vec<Change> {
+    fn feed(&self) -> Vec<Change> {
         debug_assert!(self.changed.len() < SEQUENCE_STRIDE as usize);
         let account_of = |id: &AccountId| self.accounts.get(id).cloned();
         let new: IdMap<TransactionId, &Transaction> = self.new_transactions.iter().map(|t| (t.id, t)).collect();
@@ -546,8 +537,7 @@ impl Working {
                 (None, None) => Vec::new(),
             };
             let balances = touched.iter().filter_map(account_of).collect();
-            let sequence = base + position;
-            changes.push(Change { sequence, kind, at: self.at, transaction, account, balances });
+            changes.push(Change { sequence: position, kind, at: self.at, transaction, account, balances });
         }
         changes
     }

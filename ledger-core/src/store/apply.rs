@@ -1,8 +1,8 @@
 //! The apply loop: the one place a store's `apply` turns batches into
 //! outcomes. A backend implements [`Staging`], its side of one call inside
 //! its storage transaction (load state, stage writes); the loop calls
-//! `decide` on each batch in order and
-//! makes batch k see what batches 1..k-1 staged.
+//! `decide` on each batch in order, seals its verdict after the head
+//! (`rules::seal`), and makes batch k see what batches 1..k-1 staged.
 //!
 //! Two ways to load, one loop:
 //! - **batch by batch** (every backend): before each batch the loop asks
@@ -22,6 +22,7 @@ use std::task::{Context, Poll, Waker};
 use crate::audit::{AuditHead, AuditRecord};
 use crate::error::StorageError;
 use crate::rules::decision::decide;
+use crate::rules::seal::{booking_time, seal};
 use crate::store::rows::Rows;
 use crate::write_batch::{BatchOutcome, Decision, Keys, Snapshot, WriteBatch, Writes};
 
@@ -37,9 +38,8 @@ use crate::write_batch::{BatchOutcome, Decision, Keys, Snapshot, WriteBatch, Wri
 /// order the keys iterate, where the backend locks) *including everything
 /// staged earlier in the call*. Staged writes and rejections are applied,
 /// in the order staged, when the backend commits its storage transaction
-/// after the loop; nothing is applied if it does not. The audit head's
-/// `audit_head` field of a loaded [`Snapshot`] is ignored: the loop keeps
-/// the head.
+/// after the loop; nothing is applied if it does not. The loop keeps the
+/// head from there on, moving it with every batch it seals.
 pub trait Staging: Send {
     /// The end of the audit chain, as committed (locked where the backend locks).
     fn audit_head(&mut self) -> impl Future<Output = Result<AuditHead, StorageError>> + Send;
@@ -89,9 +89,11 @@ pub async fn apply_batches<S: Staging>(
     for (batch, keys) in batches.iter().zip(&keys) {
         let snapshot = match &source {
             Source::Rows(rows) => rows.snapshot(keys),
-            Source::Staging(head) => Snapshot { audit_head: *head, ..staging.load(keys).await? },
+            Source::Staging(_) => staging.load(keys).await?,
         };
-        let decision = decide(batch, snapshot);
+        let head = source.head();
+        let verdict = decide(batch, snapshot, booking_time(batch.0.at, head));
+        let decision = seal(head, verdict);
         match &decision {
             Decision::Commit(writes) => {
                 staging.stage(writes).await?;
@@ -117,6 +119,14 @@ enum Source {
 }
 
 impl Source {
+    /// The end of the audit chain, as the batches so far left it.
+    fn head(&self) -> AuditHead {
+        match self {
+            Source::Rows(rows) => rows.head,
+            Source::Staging(head) => *head,
+        }
+    }
+
     fn fold(&mut self, writes: &Writes) {
         match self {
             Source::Rows(rows) => rows.fold(writes),

@@ -38,14 +38,13 @@ impl Rows {
     }
 
     /// What loading `keys` on their own would give now: the named rows that
-    /// exist, and the head.
+    /// exist.
     pub(crate) fn snapshot(&self, keys: &Keys) -> Snapshot {
         Snapshot {
             accounts: pick(&self.accounts, &keys.accounts),
             transactions: pick(&self.transactions, &keys.transactions),
             users: pick(&self.users, &keys.users),
             idempotency: keys.idempotency.as_ref().and_then(|key| self.idempotency.get(key).cloned()),
-            audit_head: self.head,
             ..Snapshot::default()
         }
     }

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::account::{Account, StatusChange};
 use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
-use crate::audit::{AuditDraft, AuditHead, AuditRecord};
+use crate::audit::{AuditDraft, AuditEntry, AuditRecord};
 use crate::change::Change;
 use crate::digest::Digest;
 use crate::error::LedgerError;
@@ -387,8 +387,6 @@ pub struct Snapshot {
     pub taken_codes: BTreeSet<AccountCode>,
     /// The stored record for the claimed idempotency key.
     pub idempotency: Option<IdempotencyRecord>,
-    /// The end of the audit chain.
-    pub audit_head: AuditHead,
     /// Users that exist, by id.
     pub users: IdMap<UserId, User>,
     /// Requested emails that are already registered.
@@ -401,24 +399,31 @@ pub struct Snapshot {
 }
 
 /// What a store writes when a batch commits.
+///
+/// Sealed (`Writes`, with an [`AuditRecord`]) it is what a store applies:
+/// every sequence is `commit * SEQUENCE_STRIDE + position`. Booked (a
+/// [`Booking`], with an [`AuditEntry`]) it is what `decide` said before the
+/// audit chain placed it: the sequences of its transactions, postings and
+/// changes are their positions in the commit, from 0.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Writes {
+pub struct Writes<Audit = AuditRecord> {
     /// Accounts to insert.
     pub new_accounts: Vec<Account>,
     /// Accounts whose status or balances changed (full new state).
     pub updated_accounts: Vec<Account>,
-    /// Transactions to insert, with sequences assigned.
+    /// Transactions to insert, with sequences (positions in a booking).
     pub new_transactions: Vec<Transaction>,
     /// Holds whose status changed (full new state).
     pub updated_transactions: Vec<Transaction>,
-    /// Postings to insert, with sequences assigned.
+    /// Postings to insert, with sequences (positions in a booking).
     pub postings: Vec<Posting>,
-    /// The change feed's entries for this commit, with sequences assigned.
+    /// The change feed's entries for this commit, with sequences
+    /// (positions in a booking).
     pub changes: Vec<Change>,
     /// The idempotency record to insert, if the batch claimed a key.
     pub idempotency: Option<IdempotencyRecord>,
-    /// The audit record to append.
-    pub audit: AuditRecord,
+    /// The audit record to append (its entry, in a booking).
+    pub audit: Audit,
     /// Users to insert.
     pub new_users: Vec<User>,
     /// Users whose profile, password or KYC changed (full new state).
@@ -433,7 +438,10 @@ pub struct Writes {
     pub updated_reset_tokens: Vec<ResetToken>,
 }
 
-impl Writes {
+/// A batch's writes as `decide` booked them, before sealing.
+pub type Booking = Writes<AuditEntry>;
+
+impl<Audit> Writes<Audit> {
     /// Transactions created or changed, in command order.
     pub fn transactions(&self) -> impl Iterator<Item = &Transaction> {
         self.new_transactions.iter().chain(self.updated_transactions.iter())
@@ -458,6 +466,23 @@ pub enum Decision {
         error: LedgerError,
         /// The rejection's audit record, to append.
         audit: Box<AuditRecord>,
+    },
+}
+
+/// The verdict on a batch as `decide` gives it: a [`Decision`] before the
+/// audit chain places it (`rules::seal`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Apply these writes, once sealed.
+    Book(Box<Booking>),
+    /// The same command ran before: write nothing, return its result.
+    Replay(IdempotencyRecord),
+    /// Refused: write only the audit entry, once sealed.
+    Refuse {
+        /// Why.
+        error: LedgerError,
+        /// The refusal's audit entry.
+        audit: Box<AuditEntry>,
     },
 }
 

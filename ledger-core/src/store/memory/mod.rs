@@ -143,7 +143,6 @@ impl State {
                 .filter_map(|d| self.reset_tokens.get(d).map(|t| (*d, t.clone())))
                 .collect(),
             // The apply loop keeps the head.
-            audit_head: AuditHead::default(),
         }
     }
 

@@ -1,0 +1,233 @@
+//! Sealing: placing a decided batch in the audit chain. [`seal`] gives a
+//! booking its audit sequence (one after the head), its link in the hash
+//! chain, and the sequences of its transactions, postings and changes
+//! (`audit sequence * SEQUENCE_STRIDE + position`), so everything a commit
+//! writes follows the chain's order.
+//!
+//! Deciding and sealing are separate steps because they need different
+//! things: `decide` needs the rows a batch names, sealing needs only the
+//! head. Every store seals in the storage transaction that decided, holding
+//! the head from the start (the apply loop); the split is what lets a store
+//! book without the head and seal apart (ARCHITECTURE.md, "PostgreSQL
+//! without one commit lock").
+
+use chrono::{DateTime, Utc};
+
+use crate::audit::AuditHead;
+use crate::id::IdMap;
+use crate::write_batch::{Booking, Decision, SEQUENCE_STRIDE, Verdict, Writes};
+
+/// When a batch planned at `planned` is booked after `head`: the planned
+/// time, or the last audit record's if that is later (another instance's
+/// clock ahead of ours, or a batch planned before one that committed
+/// first). So audit records, transactions and postings are in time order
+/// exactly as in commit order, which is what makes a balance "as of" an
+/// instant one seek.
+pub(crate) fn booking_time(planned: DateTime<Utc>, head: AuditHead) -> DateTime<Utc> {
+    head.at.map_or(planned, |last| planned.max(last))
+}
+
+/// Places a verdict after `head`: the decision a store applies.
+///
+/// The verdict must have been booked at or after the head's time
+/// ([`booking_time`]); sealing numbers and links, it never moves a time.
+pub(crate) fn seal(head: AuditHead, verdict: Verdict) -> Decision {
+    match verdict {
+        Verdict::Book(booking) => Decision::Commit(Box::new(seal_booking(head, *booking))),
+        Verdict::Replay(record) => Decision::Replay(record),
+        Verdict::Refuse { error, audit } => {
+            debug_assert!(head.at.is_none_or(|last| audit.at >= last), "a refusal booked before the head");
+            Decision::Reject { error, audit: Box::new(audit.seal(head)) }
+        }
+    }
+}
+
+/// A booking's writes, numbered and linked after `head`.
+fn seal_booking(head: AuditHead, booking: Booking) -> Writes {
+    debug_assert!(head.at.is_none_or(|last| booking.audit.at >= last), "a booking booked before the head");
+    let audit = booking.audit.seal(head);
+    let base = audit.sequence * SEQUENCE_STRIDE;
+    let mut writes = Writes {
+        new_accounts: booking.new_accounts,
+        updated_accounts: booking.updated_accounts,
+        new_transactions: booking.new_transactions,
+        updated_transactions: booking.updated_transactions,
+        postings: booking.postings,
+        changes: booking.changes,
+        idempotency: booking.idempotency,
+        audit,
+        new_users: booking.new_users,
+        updated_users: booking.updated_users,
+        new_sessions: booking.new_sessions,
+        updated_sessions: booking.updated_sessions,
+        new_reset_tokens: booking.new_reset_tokens,
+        updated_reset_tokens: booking.updated_reset_tokens,
+    };
+    let mut placed = IdMap::default();
+    for t in &mut writes.new_transactions {
+        t.sequence = place(base, t.sequence);
+        placed.insert(t.id, t.sequence);
+    }
+    for p in &mut writes.postings {
+        p.sequence = place(base, p.sequence);
+    }
+    for c in &mut writes.changes {
+        c.sequence = place(base, c.sequence);
+        // The feed carries each transaction as the commit left it: one this
+        // commit created carries its position until now.
+        if let Some(t) = &mut c.transaction
+            && let Some(sequence) = placed.get(&t.id)
+        {
+            t.sequence = *sequence;
+        }
+    }
+    writes
+}
+
+/// The sequence of the record at `position` in the commit starting at `base`.
+fn place(base: u64, position: u64) -> u64 {
+    assert!(position < SEQUENCE_STRIDE, "a commit holds more records than its stride");
+    base + position
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::audit::{AuditDraft, AuditEntry, AuditOutcome, AuditRecord, verify_chain};
+    use crate::change::{Change, ChangeKind};
+    use crate::error::LedgerError;
+    use crate::id::{AccountId, TransactionId};
+    use crate::money::Currency;
+    use crate::posting::Posting;
+    use crate::transaction::{Transaction, TransactionKind, TransactionStatus};
+
+    fn time(second: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, second).single().unwrap_or_default()
+    }
+
+    fn entry(at: DateTime<Utc>, outcome: AuditOutcome) -> AuditEntry {
+        AuditEntry { draft: AuditDraft::new("system", "transfer", "account:1"), outcome, at }
+    }
+
+    /// The head after one sealed record at `at`, and that record.
+    fn first_record(at: DateTime<Utc>) -> (AuditHead, AuditRecord) {
+        let record = entry(at, AuditOutcome::Accepted).seal(AuditHead::default());
+        (record.head(), record)
+    }
+
+    fn transaction(sequence: u64, at: DateTime<Utc>) -> Transaction {
+        Transaction {
+            id: TransactionId::new(),
+            sequence,
+            kind: TransactionKind::Transfer,
+            status: TransactionStatus::Posted,
+            amount: Decimal::ONE,
+            currency: Currency::Usd,
+            from_account: None,
+            to_account: None,
+            description: None,
+            captured_amount: None,
+            expires_at: None,
+            created_at: at,
+            updated_at: at,
+            legs: Vec::new(),
+            metadata: Default::default(),
+            reverses: None,
+            reversed_amount: Decimal::ZERO,
+        }
+    }
+
+    fn posting(position: u64, transaction: &Transaction) -> Posting {
+        Posting {
+            sequence: position,
+            transaction_id: transaction.id,
+            account_id: AccountId::new(),
+            amount: Decimal::ONE,
+            currency: Currency::Usd,
+            balance_after: Decimal::ONE,
+            at: transaction.created_at,
+        }
+    }
+
+    fn change(position: u64, transaction: &Transaction) -> Change {
+        Change {
+            sequence: position,
+            kind: ChangeKind::TransactionPosted,
+            at: transaction.updated_at,
+            transaction: Some(transaction.clone()),
+            account: None,
+            balances: Vec::new(),
+        }
+    }
+
+    fn booking(at: DateTime<Utc>) -> Booking {
+        Booking {
+            new_accounts: Vec::new(),
+            updated_accounts: Vec::new(),
+            new_transactions: Vec::new(),
+            updated_transactions: Vec::new(),
+            postings: Vec::new(),
+            changes: Vec::new(),
+            idempotency: None,
+            audit: entry(at, AuditOutcome::Accepted),
+            new_users: Vec::new(),
+            updated_users: Vec::new(),
+            new_sessions: Vec::new(),
+            updated_sessions: Vec::new(),
+            new_reset_tokens: Vec::new(),
+            updated_reset_tokens: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_booking_is_numbered_after_the_head_and_linked_to_it() {
+        let (head, first) = first_record(time(0));
+        let at = time(1);
+        let created = [transaction(0, at), transaction(1, at)];
+        // A hold an earlier commit created, voided by this one: it keeps its sequence.
+        let earlier = transaction(SEQUENCE_STRIDE + 3, time(0));
+        let mut booking = booking(at);
+        booking.new_transactions = created.to_vec();
+        booking.updated_transactions = vec![earlier.clone()];
+        booking.postings = vec![posting(0, &created[0]), posting(1, &created[0]), posting(2, &created[1])];
+        booking.changes = vec![change(0, &created[0]), change(1, &earlier), change(2, &created[1])];
+
+        let Decision::Commit(writes) = seal(head, Verdict::Book(Box::new(booking))) else {
+            panic!("a booking seals into a commit");
+        };
+        let base = 2 * SEQUENCE_STRIDE;
+        assert_eq!((writes.audit.sequence, writes.audit.prev_hash, writes.audit.at), (2, head.hash, at));
+        assert_eq!(verify_chain(&[first, writes.audit.clone()], Some(writes.audit.head())), Ok(writes.audit.head()));
+        let sequences = |s: &mut dyn Iterator<Item = u64>| s.collect::<Vec<_>>();
+        assert_eq!(sequences(&mut writes.new_transactions.iter().map(|t| t.sequence)), [base, base + 1]);
+        assert_eq!(sequences(&mut writes.postings.iter().map(|p| p.sequence)), [base, base + 1, base + 2]);
+        assert_eq!(sequences(&mut writes.changes.iter().map(|c| c.sequence)), [base, base + 1, base + 2]);
+        let fed = sequences(&mut writes.changes.iter().filter_map(|c| c.transaction.as_ref()).map(|t| t.sequence));
+        assert_eq!(fed, [base, SEQUENCE_STRIDE + 3, base + 1], "the feed carries each transaction as sealed");
+        assert_eq!(writes.updated_transactions, [earlier]);
+    }
+
+    #[test]
+    fn a_refusal_is_numbered_and_linked() {
+        let (head, first) = first_record(time(0));
+        let error = LedgerError::SameAccount;
+        let refusal =
+            Verdict::Refuse { error: error.clone(), audit: Box::new(entry(time(0), AuditOutcome::rejected(&error))) };
+        let Decision::Reject { error: refused, audit } = seal(head, refusal) else {
+            panic!("a refusal seals into a rejection");
+        };
+        assert_eq!((refused, audit.sequence, audit.prev_hash), (error, 2, head.hash));
+        assert_eq!(verify_chain(&[first, *audit], None).map(|h| h.sequence), Ok(2));
+    }
+
+    #[test]
+    fn a_batch_is_booked_at_its_planned_time_unless_the_head_is_later() {
+        let (head, _) = first_record(time(5));
+        assert_eq!(booking_time(time(3), head), time(5), "a clock behind the chain's");
+        assert_eq!(booking_time(time(7), head), time(7));
+        assert_eq!(booking_time(time(3), AuditHead::default()), time(3), "an empty chain");
+    }
+}
