@@ -33,7 +33,7 @@ function codes() {
 // Operator-only and webhook codes never reach the dashboard's customers.
 const NOT_FOR_CUSTOMERS = new Set([
   'invalid_sink_name', 'invalid_account_code', 'invalid_metadata', 'invalid_floor', 'invalid_entry', 'invalid_normal_balance',
-  'account_code_not_found', 'account_code_taken', 'invalid_overdraft_limit', 'batch_empty', 'batch_too_large',
+  'account_code_not_found', 'account_code_taken', 'invalid_overdraft_limit', 'batch_empty', 'batch_too_large', 'batch_too_many_postings',
   'batch_command_failed', 'audit_chain_broken', 'password_hashing', 'account_number_taken', 'storage_error',
   'invalid_idempotency_key', 'signature_expired', 'signature_invalid', 'signature_missing', 'unsupported_event_type',
   'webhook_disabled', 'unknown_account', 'route_not_found', 'method_not_allowed', 'unsupported_media_type',

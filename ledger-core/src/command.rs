@@ -19,6 +19,12 @@ use crate::money::{Amount, Currency};
 /// The most commands in one atomic batch.
 pub const BATCH_SIZE_MAX: usize = 1000;
 
+/// The most posting lines one atomic batch writes (two per leg of a
+/// transfer or entry, as many as the original's for a reversal). A commit's
+/// lines are numbered within its [`SEQUENCE_STRIDE`](crate::SEQUENCE_STRIDE)
+/// of sequences; more would take the next commit's numbers.
+pub const BATCH_POSTINGS_MAX: usize = 4000;
+
 /// The furthest ahead a hold may expire: 30 days.
 pub const HOLD_EXPIRY_SECS_MAX: i64 = 30 * 24 * 60 * 60;
 

@@ -73,6 +73,14 @@ pub enum LedgerError {
         /// The limit.
         max: usize,
     },
+    /// A batch would write more posting lines than one commit holds.
+    #[error("a batch writes {postings} posting lines; at most {max} are allowed")]
+    BatchTooManyPostings {
+        /// Posting lines the batch would write.
+        postings: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The page size is zero or above the maximum.
     #[error("page size must be between 1 and {max}")]
     InvalidPageSize {
@@ -407,6 +415,7 @@ impl LedgerError {
             SameAccount => "same_account",
             BatchEmpty => "batch_empty",
             BatchTooLarge { .. } => "batch_too_large",
+            BatchTooManyPostings { .. } => "batch_too_many_postings",
             InvalidPageSize { .. } => "invalid_page_size",
             InvalidCursor => "invalid_cursor",
             InvalidSinkName => "invalid_sink_name",
@@ -491,6 +500,7 @@ impl LedgerError {
             | SameAccount
             | BatchEmpty
             | BatchTooLarge { .. }
+            | BatchTooManyPostings { .. }
             | InvalidPageSize { .. }
             | InvalidCursor
             | InvalidSinkName

@@ -210,6 +210,7 @@ macro_rules! conformance_suite {
             batch_applies_all_commands_in_order,
             batch_is_all_or_nothing,
             batch_size_is_limited,
+            batch_posting_lines_are_limited,
             batch_replay_returns_the_original_result,
             history_filters_by_every_field,
             history_is_newest_first_with_stable_cursor_pagination,

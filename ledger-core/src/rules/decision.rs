@@ -13,6 +13,7 @@ use rust_decimal::Decimal;
 use crate::account::{ACCOUNTS_PER_OWNER_MAX, Account};
 use crate::audit::{AuditEntry, AuditOutcome};
 use crate::change::{Change, ChangeKind};
+use crate::command::BATCH_POSTINGS_MAX;
 use crate::error::LedgerError;
 use crate::id::UserId;
 use crate::id::{AccountId, IdMap, IdSet, TransactionId};
@@ -57,6 +58,9 @@ pub(crate) fn decide(batch: &WriteBatch, snapshot: Snapshot, at: DateTime<Utc>) 
                 Shape::Multi => LedgerError::BatchCommandFailed { index: *index, source: Box::new(error) },
             });
         }
+    }
+    if work.postings.len() > BATCH_POSTINGS_MAX {
+        return refuse(LedgerError::BatchTooManyPostings { postings: work.postings.len(), max: BATCH_POSTINGS_MAX });
     }
     Verdict::Book(Box::new(work.into_booking(batch)))
 }

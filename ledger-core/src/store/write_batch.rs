@@ -30,13 +30,17 @@ use crate::transaction::Transaction;
 /// `commit * SEQUENCE_STRIDE + position`, where `commit` is the audit sequence
 /// of the commit that wrote them: commit order, without a second counter.
 ///
-/// A command writes at most two postings, so a full atomic batch fits. The
-/// stride was 1024 while batches held 100 commands; sequences written then
-/// still sort before every later one (`n * 1024 + 1023 < (n + 1) * 4096`), so
-/// stored data needs no migration.
+/// A commit writes at most
+/// [`BATCH_POSTINGS_MAX`](crate::command::BATCH_POSTINGS_MAX) postings
+/// (`decide` refuses more), and at most one transaction and one change per
+/// command, so a full atomic batch fits. The stride was 1024 while batches
+/// held 100 commands; sequences written then still sort before every later
+/// one (`n * 1024 + 1023 < (n + 1) * 4096`), so stored data needs no
+/// migration.
 pub const SEQUENCE_STRIDE: u64 = 4096;
 
 const _: () = assert!(2 * crate::command::BATCH_SIZE_MAX < SEQUENCE_STRIDE as usize);
+const _: () = assert!(crate::command::BATCH_POSTINGS_MAX < SEQUENCE_STRIDE as usize);
 
 /// One step of a batch. Ops apply in order; a batch applies all or none.
 #[derive(Debug, Clone, PartialEq)]
