@@ -62,8 +62,11 @@ impl Ledger {
         account: Account,
     ) -> Result<Account, LedgerError> {
         let draft = draft.with("account", account.id).with("number", account.number);
-        self.apply(WriteBatch::new(at, draft, None, vec![Op::CreateAccount(account.clone())])).await?;
-        Ok(account)
+        let writes = self.apply(WriteBatch::new(at, draft, None, vec![Op::CreateAccount(account.clone())])).await?;
+        // As committed: stamped at its commit time, which is later than `at`
+        // when another commit got there first. (Without a key nothing replays.)
+        let committed = writes.and_then(|w| w.new_accounts.into_iter().find(|a| a.id == account.id));
+        Ok(committed.unwrap_or(account))
     }
 
     /// Opens a ledger account: one the embedding program (or an admin)
