@@ -32,8 +32,9 @@ use identity::IdentityWork;
 /// The store must have loaded `snapshot` for `batch.keys()` inside the same
 /// storage transaction in which it will apply the writes. The verdict is not
 /// yet in the audit chain: `rules::seal` places it, which is what gives its
-/// records their sequences. `at` stamps every record the batch writes and is
-/// the instant its guards judge (hold and token expiry).
+/// records their sequences. `at` is the instant its guards judge (hold and
+/// token expiry) and stamps every record the batch writes; sealing moves
+/// those stamps to the head's time if that is later (`rules::restamp`).
 pub(crate) fn decide(batch: &WriteBatch, snapshot: Snapshot, at: DateTime<Utc>) -> Verdict {
     let refuse = |error: LedgerError| {
         let audit = AuditEntry { draft: batch.0.audit.clone(), outcome: AuditOutcome::rejected(&error), at };

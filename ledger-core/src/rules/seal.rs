@@ -1,8 +1,9 @@
 //! Sealing: placing a decided batch in the audit chain. [`seal`] gives a
 //! booking its audit sequence (one after the head), its link in the hash
-//! chain, and the sequences of its transactions, postings and changes
-//! (`audit sequence * SEQUENCE_STRIDE + position`), so everything a commit
-//! writes follows the chain's order.
+//! chain, the sequences of its transactions, postings and changes
+//! (`audit sequence * SEQUENCE_STRIDE + position`) and its commit time (never
+//! before the head's, `rules::restamp`), so everything a commit writes
+//! follows the chain's order.
 //!
 //! Deciding and sealing are separate steps because they need different
 //! things: `decide` needs the rows a batch names, sealing needs only the
@@ -15,36 +16,38 @@ use chrono::{DateTime, Utc};
 
 use crate::audit::AuditHead;
 use crate::id::IdMap;
+use crate::rules::restamp::restamp;
 use crate::write_batch::{Booking, Decision, SEQUENCE_STRIDE, Verdict, Writes};
 
-/// When a batch planned at `planned` is booked after `head`: the planned
-/// time, or the last audit record's if that is later (another instance's
-/// clock ahead of ours, or a batch planned before one that committed
-/// first). So audit records, transactions and postings are in time order
-/// exactly as in commit order, which is what makes a balance "as of" an
-/// instant one seek.
-pub(crate) fn booking_time(planned: DateTime<Utc>, head: AuditHead) -> DateTime<Utc> {
-    head.at.map_or(planned, |last| planned.max(last))
+/// When a batch booked at `booked` commits after `head`: the booked time,
+/// or the last audit record's if that is later (another instance's clock
+/// ahead of ours, or a batch planned before one that committed first). So
+/// audit records, transactions and postings are in time order exactly as
+/// in commit order, which is what makes a balance "as of" an instant one
+/// seek.
+pub(crate) fn commit_time(booked: DateTime<Utc>, head: AuditHead) -> DateTime<Utc> {
+    head.at.map_or(booked, |last| booked.max(last))
 }
 
-/// Places a verdict after `head`: the decision a store applies.
-///
-/// The verdict must have been booked at or after the head's time
-/// ([`booking_time`]); sealing numbers and links, it never moves a time.
+/// Places a verdict after `head`: the decision a store applies, at its
+/// [`commit_time`].
 pub(crate) fn seal(head: AuditHead, verdict: Verdict) -> Decision {
     match verdict {
         Verdict::Book(booking) => Decision::Commit(Box::new(seal_booking(head, *booking))),
         Verdict::Replay(record) => Decision::Replay(record),
-        Verdict::Refuse { error, audit } => {
-            debug_assert!(head.at.is_none_or(|last| audit.at >= last), "a refusal booked before the head");
+        Verdict::Refuse { error, mut audit } => {
+            audit.at = commit_time(audit.at, head);
             Decision::Reject { error, audit: Box::new(audit.seal(head)) }
         }
     }
 }
 
-/// A booking's writes, numbered and linked after `head`.
-fn seal_booking(head: AuditHead, booking: Booking) -> Writes {
-    debug_assert!(head.at.is_none_or(|last| booking.audit.at >= last), "a booking booked before the head");
+/// A booking's writes, at their commit time, numbered and linked after `head`.
+fn seal_booking(head: AuditHead, mut booking: Booking) -> Writes {
+    let at = commit_time(booking.audit.at, head);
+    if at != booking.audit.at {
+        restamp(&mut booking, at);
+    }
     let audit = booking.audit.seal(head);
     let base = audit.sequence * SEQUENCE_STRIDE;
     let mut writes = Writes {
@@ -96,6 +99,7 @@ mod tests {
     use rust_decimal::Decimal;
 
     use super::*;
+    use crate::account::Account;
     use crate::audit::{AuditDraft, AuditEntry, AuditOutcome, AuditRecord, verify_chain};
     use crate::change::{Change, ChangeKind};
     use crate::error::LedgerError;
@@ -211,23 +215,81 @@ mod tests {
     }
 
     #[test]
-    fn a_refusal_is_numbered_and_linked() {
-        let (head, first) = first_record(time(0));
+    fn a_booking_booked_before_the_head_commits_at_the_heads_time_moving_only_what_it_stamped() {
+        let (booked, later) = (time(1), time(4));
+        let (head, _) = first_record(later);
+        // Every time below equals the booked instant (a coarse clock), but
+        // only those the booking stamped may move.
+        let opened = Account::settlement(Currency::Eur, booked);
+        let changed = Account::settlement(Currency::Usd, booked);
+        let untouched = Account::settlement(Currency::Gbp, booked);
+        let created = transaction(0, booked);
+        let voided = transaction(SEQUENCE_STRIDE + 3, booked);
+        let mut booking = booking(booked);
+        booking.new_accounts = vec![opened.clone()];
+        booking.updated_accounts = vec![changed.clone()];
+        booking.new_transactions = vec![created.clone()];
+        booking.updated_transactions = vec![voided.clone()];
+        booking.postings = vec![posting(0, &created)];
+        booking.changes =
+            vec![Change { balances: vec![changed, untouched.clone()], ..change(0, &created) }, change(1, &voided)];
+
+        let Decision::Commit(writes) = seal(head, Verdict::Book(Box::new(booking))) else {
+            panic!("a booking seals into a commit");
+        };
+        assert_eq!(writes.audit.at, later);
+        let opened = &writes.new_accounts[0];
+        assert_eq!((opened.created_at, opened.updated_at), (later, later), "an account it opened");
+        let changed = &writes.updated_accounts[0];
+        assert_eq!((changed.created_at, changed.updated_at), (booked, later), "an account it changed");
+        let created = &writes.new_transactions[0];
+        assert_eq!((created.created_at, created.updated_at), (later, later), "a transaction it created");
+        let voided = &writes.updated_transactions[0];
+        assert_eq!((voided.created_at, voided.updated_at), (booked, later), "a transaction it changed");
+        assert_eq!(writes.postings[0].at, later);
+        let fed = &writes.changes[0];
+        assert_eq!(fed.at, later);
+        assert_eq!(fed.transaction.as_ref().map(|t| (t.created_at, t.updated_at)), Some((later, later)));
+        let balances: Vec<_> = fed.balances.iter().map(|a| (a.id, a.created_at, a.updated_at)).collect();
+        assert_eq!(balances, [(writes.updated_accounts[0].id, booked, later), (untouched.id, booked, booked)]);
+        let fed_void = writes.changes[1].transaction.as_ref().map(|t| (t.created_at, t.updated_at));
+        assert_eq!(fed_void, Some((booked, later)));
+    }
+
+    #[test]
+    fn a_booking_at_or_after_the_heads_time_keeps_its_times() {
+        let (head, _) = first_record(time(4));
+        for booked in [time(4), time(6)] {
+            let created = transaction(0, booked);
+            let mut booking = booking(booked);
+            booking.new_transactions = vec![created.clone()];
+            booking.postings = vec![posting(0, &created)];
+            let Decision::Commit(writes) = seal(head, Verdict::Book(Box::new(booking))) else {
+                panic!("a booking seals into a commit");
+            };
+            let times = (writes.audit.at, writes.new_transactions[0].created_at, writes.postings[0].at);
+            assert_eq!(times, (booked, booked, booked));
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_numbered_linked_and_never_timed_before_the_head() {
+        let (head, first) = first_record(time(2));
         let error = LedgerError::SameAccount;
         let refusal =
             Verdict::Refuse { error: error.clone(), audit: Box::new(entry(time(0), AuditOutcome::rejected(&error))) };
         let Decision::Reject { error: refused, audit } = seal(head, refusal) else {
             panic!("a refusal seals into a rejection");
         };
-        assert_eq!((refused, audit.sequence, audit.prev_hash), (error, 2, head.hash));
+        assert_eq!((refused, audit.sequence, audit.prev_hash, audit.at), (error, 2, head.hash, time(2)));
         assert_eq!(verify_chain(&[first, *audit], None).map(|h| h.sequence), Ok(2));
     }
 
     #[test]
-    fn a_batch_is_booked_at_its_planned_time_unless_the_head_is_later() {
+    fn a_batch_commits_at_its_booked_time_unless_the_head_is_later() {
         let (head, _) = first_record(time(5));
-        assert_eq!(booking_time(time(3), head), time(5), "a clock behind the chain's");
-        assert_eq!(booking_time(time(7), head), time(7));
-        assert_eq!(booking_time(time(3), AuditHead::default()), time(3), "an empty chain");
+        assert_eq!(commit_time(time(3), head), time(5), "a clock behind the chain's");
+        assert_eq!(commit_time(time(7), head), time(7));
+        assert_eq!(commit_time(time(3), AuditHead::default()), time(3), "an empty chain");
     }
 }

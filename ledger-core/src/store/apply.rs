@@ -22,7 +22,7 @@ use std::task::{Context, Poll, Waker};
 use crate::audit::{AuditHead, AuditRecord};
 use crate::error::StorageError;
 use crate::rules::decision::decide;
-use crate::rules::seal::{booking_time, seal};
+use crate::rules::seal::seal;
 use crate::store::rows::Rows;
 use crate::write_batch::{BatchOutcome, Decision, Keys, Snapshot, WriteBatch, Writes};
 
@@ -91,9 +91,10 @@ pub async fn apply_batches<S: Staging>(
             Source::Rows(rows) => rows.snapshot(keys),
             Source::Staging(_) => staging.load(keys).await?,
         };
-        let head = source.head();
-        let verdict = decide(batch, snapshot, booking_time(batch.0.at, head));
-        let decision = seal(head, verdict);
+        // Booked at the time it was planned; sealing moves it to the head's
+        // time if that is later.
+        let verdict = decide(batch, snapshot, batch.0.at);
+        let decision = seal(source.head(), verdict);
         match &decision {
             Decision::Commit(writes) => {
                 staging.stage(writes).await?;

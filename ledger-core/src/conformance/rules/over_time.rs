@@ -198,6 +198,17 @@ pub async fn commit_times_never_go_back_even_when_a_clock_does(h: Harness) {
     assert!(postings.windows(2).all(|w| w[0].at <= w[1].at));
     let records = h.ledger.audit_log(&SYS, 0, 1_000).await.expect("audit");
     assert!(records.windows(2).all(|w| w[0].at <= w[1].at), "audit times follow the chain");
-    h.clock.advance(Duration::seconds(60));
+    // Still behind: what a commit opens, creates and changes is stamped at
+    // its commit time, and what it does not write keeps its own.
+    let placed = h.ledger.place_hold(&SYS, key(), hold(a.id, "3")).await.expect("hold").transaction;
+    assert_eq!(placed.created_at, first.created_at);
+    h.clock.advance(Duration::seconds(10));
+    let voided = h.ledger.void_hold(&SYS, key(), VoidHold { hold: placed.id }).await.expect("void").transaction;
+    assert_eq!((voided.created_at, voided.updated_at), (first.created_at, first.created_at));
+    let opened = open(&h, Currency::Usd).await;
+    assert_eq!((opened.created_at, opened.updated_at), (first.created_at, first.created_at));
+    let account = h.ledger.account(&SYS, a.id).await.expect("account");
+    assert_eq!((account.created_at, account.updated_at), (a.created_at, first.created_at));
+    h.clock.advance(Duration::seconds(50));
     assert_eq!(h.ledger.balance_as_of(&SYS, a.id, first.created_at).await.map(|b| b.posted), Ok(dec("15")));
 }
