@@ -15,7 +15,6 @@
 use chrono::{DateTime, Utc};
 
 use crate::audit::AuditHead;
-use crate::id::IdMap;
 use crate::rules::restamp::restamp;
 use crate::write_batch::{Booking, Decision, SEQUENCE_STRIDE, Verdict, Writes};
 
@@ -66,10 +65,8 @@ fn seal_booking(head: AuditHead, mut booking: Booking) -> Writes {
         new_reset_tokens: booking.new_reset_tokens,
         updated_reset_tokens: booking.updated_reset_tokens,
     };
-    let mut placed = IdMap::default();
     for t in &mut writes.new_transactions {
         t.sequence = place(base, t.sequence);
-        placed.insert(t.id, t.sequence);
     }
     for p in &mut writes.postings {
         p.sequence = place(base, p.sequence);
@@ -77,11 +74,14 @@ fn seal_booking(head: AuditHead, mut booking: Booking) -> Writes {
     for c in &mut writes.changes {
         c.sequence = place(base, c.sequence);
         // The feed carries each transaction as the commit left it: one this
-        // commit created carries its position until now.
+        // commit created still carries its position, which names it in
+        // `new_transactions` (an older one's sequence names no entry there
+        // with its id).
         if let Some(t) = &mut c.transaction
-            && let Some(sequence) = placed.get(&t.id)
+            && let Some(created) = usize::try_from(t.sequence).ok().and_then(|i| writes.new_transactions.get(i))
+            && created.id == t.id
         {
-            t.sequence = *sequence;
+            t.sequence = created.sequence;
         }
     }
     writes
@@ -191,13 +191,16 @@ mod tests {
         let (head, first) = first_record(time(0));
         let at = time(1);
         let created = [transaction(0, at), transaction(1, at)];
-        // A hold an earlier commit created, voided by this one: it keeps its sequence.
+        // Holds earlier commits created, voided by this one, keep their
+        // sequences, even one as low as a position (written when the stride
+        // was 1024).
         let earlier = transaction(SEQUENCE_STRIDE + 3, time(0));
+        let legacy = transaction(1, time(0));
         let mut booking = booking(at);
         booking.new_transactions = created.to_vec();
-        booking.updated_transactions = vec![earlier.clone()];
+        booking.updated_transactions = vec![earlier.clone(), legacy.clone()];
         booking.postings = vec![posting(0, &created[0]), posting(1, &created[0]), posting(2, &created[1])];
-        booking.changes = vec![change(0, &created[0]), change(1, &earlier), change(2, &created[1])];
+        booking.changes = vec![change(0, &created[0]), change(1, &earlier), change(2, &created[1]), change(3, &legacy)];
 
         let Decision::Commit(writes) = seal(head, Verdict::Book(Box::new(booking))) else {
             panic!("a booking seals into a commit");
@@ -208,10 +211,10 @@ mod tests {
         let sequences = |s: &mut dyn Iterator<Item = u64>| s.collect::<Vec<_>>();
         assert_eq!(sequences(&mut writes.new_transactions.iter().map(|t| t.sequence)), [base, base + 1]);
         assert_eq!(sequences(&mut writes.postings.iter().map(|p| p.sequence)), [base, base + 1, base + 2]);
-        assert_eq!(sequences(&mut writes.changes.iter().map(|c| c.sequence)), [base, base + 1, base + 2]);
+        assert_eq!(sequences(&mut writes.changes.iter().map(|c| c.sequence)), [base, base + 1, base + 2, base + 3]);
         let fed = sequences(&mut writes.changes.iter().filter_map(|c| c.transaction.as_ref()).map(|t| t.sequence));
-        assert_eq!(fed, [base, SEQUENCE_STRIDE + 3, base + 1], "the feed carries each transaction as sealed");
-        assert_eq!(writes.updated_transactions, [earlier]);
+        assert_eq!(fed, [base, SEQUENCE_STRIDE + 3, base + 1, 1], "the feed carries each transaction as sealed");
+        assert_eq!(writes.updated_transactions, [earlier, legacy]);
     }
 
     #[test]
