@@ -21,7 +21,7 @@ function rustFiles(dir) {
 
 /** Codes customers can meet: the core's, and ledger-http's `ApiError::...("code", ...)` calls. */
 function codes() {
-  const core = readFileSync(join(ROOT, 'ledger-core/src/error.rs'), 'utf8');
+  const core = readFileSync(join(ROOT, 'ledger-core/src/error/code.rs'), 'utf8');
   const found = new Set([...core.matchAll(/=> "([a-z_]+)",/g)].map((m) => m[1]));
   for (const file of rustFiles(join(ROOT, 'ledger-http/src'))) {
     const text = readFileSync(file, 'utf8');
