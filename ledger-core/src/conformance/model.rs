@@ -102,7 +102,7 @@ pub enum Step {
     Conflict(usize),
     /// Deposit an amount finer than cents.
     TooPrecise(usize, i64),
-    /// Move the clock.
+    /// Move the clock (back too).
     Advance(i64),
     /// Sweep expired holds.
     ExpireHolds,
@@ -172,7 +172,9 @@ fn step() -> impl Strategy<Value = Step> {
         2 => any::<usize>().prop_map(Step::Replay),
         1 => any::<usize>().prop_map(Step::Conflict),
         1 => (customer, 1i64..=999).prop_map(|(a, m)| Step::TooPrecise(a, m)),
-        1 => prop_oneof![Just(30i64), Just(HOLD_TTL_SECS + 1)].prop_map(Step::Advance),
+        // Back as well as forward: a clock behind the last commit (another
+        // instance's) makes commits restamp to the head's time.
+        1 => prop_oneof![Just(30i64), Just(HOLD_TTL_SECS + 1), Just(-45i64)].prop_map(Step::Advance),
         1 => Just(Step::ExpireHolds),
         1 => proptest::collection::vec(simple_step(), 2..=3).prop_map(Step::Batch),
     ]
