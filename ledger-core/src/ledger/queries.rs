@@ -124,14 +124,14 @@ impl Ledger {
     }
 }
 
-/// The account if the actor may see it: its owner or an admin; internal
-/// accounts are for admins only.
 /// The account with id `id` as read (none: not stored), if the actor may
 /// see it; else not found, whether it exists or not.
 pub(super) fn visible_account(actor: &Actor, id: AccountId, read: Option<Account>) -> Result<Account, LedgerError> {
     visible(actor, read).ok_or(LedgerError::AccountNotFound { account: id })
 }
 
+/// The account if the actor may see it: its owner or an admin; internal
+/// accounts are for admins only.
 fn visible(actor: &Actor, account: Option<Account>) -> Option<Account> {
     account.filter(|a| may_see(actor, a.kind, a.owner))
 }
