@@ -47,24 +47,8 @@ fn seal_booking(head: AuditHead, mut booking: Booking) -> Writes {
     if at != booking.audit.at {
         restamp(&mut booking, at);
     }
-    let audit = booking.audit.seal(head);
-    let base = audit.sequence * SEQUENCE_STRIDE;
-    let mut writes = Writes {
-        new_accounts: booking.new_accounts,
-        updated_accounts: booking.updated_accounts,
-        new_transactions: booking.new_transactions,
-        updated_transactions: booking.updated_transactions,
-        postings: booking.postings,
-        changes: booking.changes,
-        idempotency: booking.idempotency,
-        audit,
-        new_users: booking.new_users,
-        updated_users: booking.updated_users,
-        new_sessions: booking.new_sessions,
-        updated_sessions: booking.updated_sessions,
-        new_reset_tokens: booking.new_reset_tokens,
-        updated_reset_tokens: booking.updated_reset_tokens,
-    };
+    let mut writes = booking.map_audit(|entry| entry.seal(head));
+    let base = writes.audit.sequence * SEQUENCE_STRIDE;
     for t in &mut writes.new_transactions {
         t.sequence = place(base, t.sequence);
     }

@@ -446,6 +446,27 @@ pub struct Writes<Audit = AuditRecord> {
 pub type Booking = Writes<AuditEntry>;
 
 impl<Audit> Writes<Audit> {
+    /// The same writes with their audit part turned by `f` (a booking's
+    /// entry into its sealed record); every other field as it is.
+    pub fn map_audit<Sealed>(self, f: impl FnOnce(Audit) -> Sealed) -> Writes<Sealed> {
+        Writes {
+            new_accounts: self.new_accounts,
+            updated_accounts: self.updated_accounts,
+            new_transactions: self.new_transactions,
+            updated_transactions: self.updated_transactions,
+            postings: self.postings,
+            changes: self.changes,
+            idempotency: self.idempotency,
+            audit: f(self.audit),
+            new_users: self.new_users,
+            updated_users: self.updated_users,
+            new_sessions: self.new_sessions,
+            updated_sessions: self.updated_sessions,
+            new_reset_tokens: self.new_reset_tokens,
+            updated_reset_tokens: self.updated_reset_tokens,
+        }
+    }
+
     /// Transactions created or changed, in command order.
     pub fn transactions(&self) -> impl Iterator<Item = &Transaction> {
         self.new_transactions.iter().chain(self.updated_transactions.iter())
