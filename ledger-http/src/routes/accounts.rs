@@ -135,25 +135,20 @@ pub async fn get_balance(
     read: AuthWithAccount,
     ApiQuery(query): ApiQuery<BalanceQuery>,
 ) -> Result<Json<BalanceResponse>, ApiError> {
-    if query.as_of.is_some() {
-        return balance_response(&state, &read.auth, read.id, query.as_of).await.map(Json);
+    if let Some(at) = query.as_of {
+        return balance_as_of_response(&state, &read.auth, read.id, at).await.map(Json);
     }
     Ok(Json(BalanceResponse::new(&read.account?, read.read_at)))
 }
 
-/// An account's balance now, or its posted balance at `as_of`.
-pub(crate) async fn balance_response(
+/// An account's posted balance at `at`, if the caller may see the account.
+pub(crate) async fn balance_as_of_response(
     state: &AppState,
     auth: &Auth,
     account: AccountId,
-    as_of: Option<chrono::DateTime<chrono::Utc>>,
+    at: chrono::DateTime<chrono::Utc>,
 ) -> Result<BalanceResponse, ApiError> {
-    if let Some(at) = as_of {
-        return Ok(BalanceResponse::as_of(&state.ledger().balance_as_of(&auth.actor(), account, at).await?));
-    }
-    let now = state.ledger().now();
-    let account = state.ledger().account(&auth.actor(), account).await?;
-    Ok(BalanceResponse::new(&account, now))
+    Ok(BalanceResponse::as_of(&state.ledger().balance_as_of(&auth.actor(), account, at).await?))
 }
 
 /// Freezes an account: it takes no postings until an admin unfreezes it.

@@ -11,7 +11,7 @@ use axum::http::header::{ACCEPT, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use ledger_core::query::PAGE_SIZE_DEFAULT;
-use ledger_core::{AccountCode, AccountId, PostingCursor};
+use ledger_core::{Account, AccountCode, AccountId, PostingCursor};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -20,7 +20,7 @@ use crate::auth::Auth;
 use crate::dto::{BalanceQuery, BalanceResponse};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiPath, ApiQuery};
-use crate::routes::accounts::balance_response;
+use crate::routes::accounts::balance_as_of_response;
 use crate::routes::balances::dto::{
     BalanceChangeDto, BalanceHistoryPage, BalanceHistoryQuery, StatementDto, StatementQuery, statement_csv,
 };
@@ -107,8 +107,14 @@ pub async fn ledger_account_balance(
     ApiPath(code): ApiPath<String>,
     ApiQuery(query): ApiQuery<BalanceQuery>,
 ) -> Result<Json<BalanceResponse>, ApiError> {
-    let account = ledger_account_id(&state, &auth, &code).await?;
-    balance_response(&state, &auth, account, query.as_of).await.map(Json)
+    // The balance now is the account as read by its code: one read, taken
+    // after the instant the response is stamped with (as `get_balance`).
+    let read_at = state.ledger().now();
+    let account = ledger_account(&state, &auth, &code).await?;
+    match query.as_of {
+        Some(at) => balance_as_of_response(&state, &auth, account.id, at).await.map(Json),
+        None => Ok(Json(BalanceResponse::new(&account, read_at))),
+    }
 }
 
 /// A ledger account's balance history (admins only).
@@ -166,9 +172,15 @@ pub async fn ledger_account_statement(
 /// The id of the ledger account with this code (admins only: to anyone
 /// else every code is forbidden alike, so none is revealed).
 async fn ledger_account_id(state: &AppState, auth: &Auth, code: &str) -> Result<AccountId, ApiError> {
+    Ok(ledger_account(state, auth, code).await?.id)
+}
+
+/// The ledger account with this code, for an admin (403 for anyone else,
+/// before the code is judged).
+async fn ledger_account(state: &AppState, auth: &Auth, code: &str) -> Result<Account, ApiError> {
     let actor = auth.actor();
     actor.require_admin()?;
-    Ok(state.ledger().ledger_account(&actor, &AccountCode::parse(code)?).await?.id)
+    Ok(state.ledger().ledger_account(&actor, &AccountCode::parse(code)?).await?)
 }
 
 async fn history_page(

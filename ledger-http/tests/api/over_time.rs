@@ -1,8 +1,12 @@
 //! Reversals, balances as of an instant, balance history and statements
 //! over HTTP: shapes, who may ask, CSV, and that the figures add up.
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
+use ledger_core::MemoryStore;
+use ledger_core::conformance::recording::RecordingStore;
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -254,4 +258,35 @@ async fn ledger_accounts_answer_the_same_under_their_code_for_admins_only() {
         .send()
         .await
         .assert_problem(StatusCode::NOT_FOUND, "account_code_not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_account_balance_now_reads_the_account_once_by_its_code() {
+    let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), std::time::Duration::ZERO));
+    let app = TestApp::on_store(store.clone(), |b| b).await;
+    let admin = app.admin().await;
+    for (code, normal) in [("assets:cash", "debit"), ("equity", "credit")] {
+        let body = json!({"code": code, "currency": "USD", "normal_balance": normal});
+        let r = app.post("/api/ledger-accounts").bearer(&admin).json(body).send().await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    let posting =
+        json!({"postings": [{"source": "@assets:cash", "destination": "@equity", "amount": "500", "currency": "USD"}]});
+    let r = app.post("/api/transactions").bearer(&admin).key("capital").json(posting).send().await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let committed = instant(&r.json()["created_at"]);
+
+    let reads = store.account_reads();
+    let r = app.get("/api/ledger-accounts/assets:cash/balance").bearer(&admin).send().await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(store.account_reads(), reads + 1, "the account read by its code is the balance");
+    let balance = r.json();
+    assert_eq!(
+        (balance["posted"].as_str(), balance["pending"].as_str(), balance["available"].as_str()),
+        (Some("500.00"), Some("0.00"), Some("500.00"))
+    );
+    assert_eq!(balance["currency"], "USD");
+    assert!(instant(&balance["as_of"]) >= committed, "stamped when read, after the commit it shows");
+    let account = app.get("/api/ledger-accounts/assets:cash").bearer(&admin).send().await.json();
+    assert_eq!(balance["account_id"], account["id"]);
 }
