@@ -42,7 +42,7 @@ pub async fn run(args: &CompareArgs, log: &mut dyn FnMut(&str)) -> Result<Report
         }
     }
     report.compute_ratios();
-    report.bars = if args.instances > 1 {
+    report.bars = if !args.process_counts().contains(&1) {
         // The bars are defined for one ledger process per store.
         bars::BARS.iter().map(|bar| bar.judge(None)).collect()
     } else {
@@ -57,7 +57,7 @@ pub async fn run(args: &CompareArgs, log: &mut dyn FnMut(&str)) -> Result<Report
 /// `--instances` above 1 runs on PostgreSQL, the transfer workload, and
 /// at least one client per process.
 fn check_instances(args: &CompareArgs) -> Result<(), BenchError> {
-    let instances = args.instances as usize;
+    let instances = args.processes_max();
     if instances <= 1 {
         return Ok(());
     }
@@ -91,7 +91,7 @@ impl RunSite<'_> {
     fn row(
         &self,
         args: &CompareArgs,
-        (system, workload): (System, WorkloadKind),
+        (system, workload, instances): (System, WorkloadKind, usize),
         group_commit: Option<bool>,
         m: Measurement,
     ) -> Row {
@@ -105,7 +105,7 @@ impl RunSite<'_> {
             round: self.round,
             repeat: self.repeat,
             warmup: self.warmup,
-            instances: if system == System::Ledger { args.instances as usize } else { 1 },
+            instances,
             batch_size: args.batch_size,
             commands: m.commands,
             errors: m.errors,
@@ -130,8 +130,9 @@ impl RunSite<'_> {
 /// One setting of a round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Step {
-    /// The ledger with group commit on or off, running a workload.
-    Ledger(bool, WorkloadKind),
+    /// The ledger with group commit on or off, running a workload, in a
+    /// number of processes.
+    Ledger(bool, WorkloadKind, usize),
     /// The per-transaction baseline.
     Baseline,
     /// The grouped baseline.
@@ -140,11 +141,14 @@ enum Step {
 
 /// The settings of one round at `clients`, in their order on even rounds:
 /// the ledger's (group commit off first; each split run beside its
-/// transfer run), then the baseline and the grouped baseline.
+/// transfer run; each process count of `--instances` beside the others),
+/// then the baseline and the grouped baseline.
 fn steps(args: &CompareArgs, backend: Backend, clients: usize) -> Vec<Step> {
     let mut steps = Vec::new();
     for group_commit in args.group_commit.settings() {
-        steps.extend(args.workload.kinds().into_iter().map(|workload| Step::Ledger(group_commit, workload)));
+        for workload in args.workload.kinds() {
+            steps.extend(args.process_counts().into_iter().map(|n| Step::Ledger(group_commit, workload, n)));
+        }
     }
     let baselines =
         !args.no_baselines && args.workload.kinds().contains(&WorkloadKind::Transfer) && baseline::exists(backend);
@@ -209,9 +213,9 @@ async fn run_step(
 ) -> Result<Row, BenchError> {
     let RunSite { backend, durability, clients, .. } = *site;
     match step {
-        Step::Ledger(group_commit, workload) => {
-            let m = run_ledger(args, site, (group_commit, workload), picker, report, log).await?;
-            Ok(site.row(args, (System::Ledger, workload), Some(group_commit), m))
+        Step::Ledger(group_commit, workload, processes) => {
+            let m = run_ledger(args, site, (group_commit, workload, processes), picker, report, log).await?;
+            Ok(site.row(args, (System::Ledger, workload, processes), Some(group_commit), m))
         }
         Step::Baseline => {
             let sizes = (clients, args.batch_size);
@@ -220,7 +224,7 @@ async fn run_step(
                 .ok_or_else(|| BenchError::Baseline(format!("{} has no baseline", backend.name())))?;
             let m = drive(baseline, &plan(args, picker, clients, site.tag(step))).await?;
             log(&format!("{} baseline clients={clients}: {:.0}/s", backend.name(), m.per_second()));
-            Ok(site.row(args, (System::Baseline, WorkloadKind::Transfer), None, m))
+            Ok(site.row(args, (System::Baseline, WorkloadKind::Transfer, 1), None, m))
         }
         Step::Grouped => {
             let m = run_grouped_baseline(args, site, picker).await?;
@@ -229,7 +233,7 @@ async fn run_step(
                 backend.name(),
                 m.per_second()
             ));
-            Ok(site.row(args, (System::GroupedBaseline, WorkloadKind::Transfer), None, m))
+            Ok(site.row(args, (System::GroupedBaseline, WorkloadKind::Transfer, 1), None, m))
         }
     }
 }
@@ -252,15 +256,16 @@ async fn run_grouped_baseline(
     drive(baseline, &plan).await
 }
 
-/// One ledger run of a workload on a fresh store (for the split workload,
-/// with its fee and tax ledger accounts opened after seeding); afterwards
+/// One ledger run of a workload in `processes` ledger processes on a fresh
+/// store (for the split workload, with its fee and tax ledger accounts
+/// opened after seeding); afterwards
 /// checks that the store's balances sum to zero over every account, the
 /// ledger accounts included, and that the fee and tax accounts hold exactly
 /// their share of every split entry committed.
 async fn run_ledger(
     args: &CompareArgs,
     site: &RunSite<'_>,
-    (group_commit, workload): (bool, WorkloadKind),
+    (group_commit, workload, processes): (bool, WorkloadKind, usize),
     picker: &Arc<Picker>,
     report: &mut Report,
     log: &mut dyn FnMut(&str),
@@ -286,10 +291,10 @@ async fn run_ledger(
             LedgerWorkload::split(ledger, accounts.clone(), split)?
         }
     });
-    let tag = site.tag(Step::Ledger(group_commit, workload));
+    let tag = site.tag(Step::Ledger(group_commit, workload, processes));
     // With `--instances N`, N - 1 more processes drive their share of the
     // clients on the same schema and accounts, started together with this one.
-    let shares = instance::shares(clients, args.instances as usize);
+    let shares = instance::shares(clients, processes);
     let mut others = Vec::new();
     for (i, &share) in shares.iter().enumerate().skip(1) {
         let first_client = shares[..i].iter().sum::<usize>();
@@ -352,8 +357,9 @@ fn run_tag((round, repeat, warmup): (usize, usize, bool), clients: usize, step: 
     let pass = if warmup { "w".to_owned() } else { format!("p{repeat}") };
     let prefix = format!("r{round}-{pass}-c{clients}");
     match step {
-        Step::Ledger(on, WorkloadKind::Transfer) => format!("{prefix}-g{}", u8::from(on)),
-        Step::Ledger(on, WorkloadKind::Split) => format!("{prefix}-g{}-split", u8::from(on)),
+        Step::Ledger(on, WorkloadKind::Transfer, 1) => format!("{prefix}-g{}", u8::from(on)),
+        Step::Ledger(on, WorkloadKind::Transfer, n) => format!("{prefix}-g{}-x{n}", u8::from(on)),
+        Step::Ledger(on, WorkloadKind::Split, _) => format!("{prefix}-g{}-split", u8::from(on)),
         Step::Baseline => format!("{prefix}-baseline"),
         Step::Grouped => format!("{prefix}-grouped"),
     }
@@ -387,7 +393,7 @@ fn settings(args: &CompareArgs) -> serde_json::Value {
         "group_commit_wait_micros": args.group_commit_wait_micros,
         "baselines": !args.no_baselines,
         "rounds": args.rounds,
-        "instances": args.instances,
+        "instances": args.process_counts(),
         "seed": args.seed,
     })
 }
@@ -423,20 +429,35 @@ mod tests {
     }
 
     #[test]
+    fn each_process_count_is_a_setting_of_the_round_with_keys_of_its_own() {
+        let mut args = CompareArgs::tiny(vec![Backend::Postgres]);
+        args.instances = vec![1, 2, 2];
+        args.group_commit = GroupCommitMode::On;
+        args.no_baselines = true;
+        let steps = steps(&args, Backend::Postgres, 8);
+        let transfer = WorkloadKind::Transfer;
+        assert_eq!(steps, vec![Step::Ledger(true, transfer, 1), Step::Ledger(true, transfer, 2)]);
+        let tags: HashSet<String> = steps.iter().map(|&step| run_tag((0, 0, false), 8, step)).collect();
+        assert_eq!(tags.len(), 2, "{tags:?}");
+    }
+
+    #[test]
     fn without_rounds_there_is_one_counted_round_and_no_warm_up() {
         let args = CompareArgs::tiny(vec![Backend::Memory]);
         assert_eq!(rounds(&args), vec![(0, false)]);
-        assert_eq!(steps(&args, Backend::Memory, 4), vec![Step::Ledger(false, WorkloadKind::Transfer)]);
+        assert_eq!(steps(&args, Backend::Memory, 4), vec![Step::Ledger(false, WorkloadKind::Transfer, 1)]);
     }
 
     #[test]
     fn several_instances_run_on_postgres_only_with_a_client_each() {
         let mut args = CompareArgs::tiny(vec![Backend::Postgres]);
-        args.instances = 2;
+        args.instances = vec![2];
         args.clients = vec![8];
         assert!(check_instances(&args).is_ok());
+        args.instances = vec![1, 2];
+        assert!(check_instances(&args).is_ok());
         args.clients = vec![1, 8];
-        assert!(check_instances(&args).is_err());
+        assert!(check_instances(&args).is_err(), "two processes need two clients");
         args.clients = vec![8];
         args.backends = vec![Backend::Postgres, Backend::Sqlite];
         assert!(check_instances(&args).is_err());

@@ -18,7 +18,8 @@
 //! after a warm-up round, and the report adds medians, spreads and ratios
 //! over rounds ([`rounds`], [`summary`]); every report ends with issue 26's
 //! bars ([`bars`]). `--instances N` runs N ledger processes on one
-//! PostgreSQL schema ([`instance`]).
+//! PostgreSQL schema ([`instance`]); `--instances 1,2` runs both counts in
+//! every round and reports the `x one process` ratio.
 //!
 //! Run it with `cargo run --release -p ledger-bench -- --help`; the numbers
 //! and the exact commands are in `docs/benchmarks.md`.

@@ -185,11 +185,13 @@ pub struct CompareArgs {
     /// rounds. Without it: one round, no warm-up round (as before).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub rounds: Option<u32>,
-    /// Ledger processes sharing the store (PostgreSQL only): 2 runs a
-    /// second `ledger-bench` process, with its own group commit, on the same
-    /// schema and seeded accounts, each driving half of the clients.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
-    pub instances: u32,
+    /// Ledger processes sharing the store (PostgreSQL only), one setting
+    /// per value: 2 runs a second `ledger-bench` process, with its own group
+    /// commit, on the same schema and seeded accounts, each driving half of
+    /// the clients. `1,2` runs both in every round, side by side, and
+    /// reports the `x one process` ratio of each count over one process.
+    #[arg(long, value_delimiter = ',', default_value = "1", value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub instances: Vec<u32>,
     /// Exit non-zero when a measured bar is missed (bars the run did not
     /// measure are listed, not failed).
     #[arg(long)]
@@ -218,6 +220,22 @@ fn batch_size(text: &str) -> Result<usize, String> {
 }
 
 impl CompareArgs {
+    /// The process counts of `--instances`, each once, in the order given.
+    pub fn process_counts(&self) -> Vec<usize> {
+        let mut counts: Vec<usize> = Vec::new();
+        for &n in &self.instances {
+            if !counts.contains(&(n as usize)) {
+                counts.push(n as usize);
+            }
+        }
+        counts
+    }
+
+    /// The most ledger processes any setting runs.
+    pub fn processes_max(&self) -> usize {
+        self.process_counts().into_iter().max().unwrap_or(1)
+    }
+
     /// Small settings for tests: given backends, 1 and 4 clients, 50
     /// accounts, half a second of warmup-free load.
     pub fn tiny(backends: Vec<Backend>) -> CompareArgs {
@@ -236,7 +254,7 @@ impl CompareArgs {
             group_commit_wait_micros: None,
             no_baselines: false,
             rounds: None,
-            instances: 1,
+            instances: vec![1],
             check_bars: false,
             seed: 42,
             postgres_url: POSTGRES_URL_DEFAULT.to_owned(),

@@ -154,11 +154,13 @@ impl Row {
     }
 
     /// Whether `other` is the ledger run without group commit this group
-    /// commit ledger run is compared with: same place, same workload.
+    /// commit ledger run is compared with: same place, same workload, as
+    /// many processes.
     fn groups_against(&self, other: &Row) -> bool {
         self.system == System::Ledger
             && other.system == System::Ledger
             && self.workload == other.workload
+            && self.instances == other.instances
             && self.group_commit == Some(true)
             && other.group_commit == Some(false)
             && self.pairs_with(other)
@@ -278,11 +280,12 @@ impl Report {
 
     /// The results as markdown: the table of every run; when split rows
     /// ran beside transfer rows, a table of the split/transfer ratios; with
-    /// rounds (`--rounds`, or a client count given twice), the summary over
-    /// rounds; and the bars.
+    /// rounds (`--rounds`, or a client count given twice) or several
+    /// process counts (`--instances 1,2`), the summary over rounds; and the
+    /// bars.
     pub fn markdown(&self) -> String {
         let mut out = self.runs_markdown();
-        if self.summary.rounds() > 1 || self.rows.iter().any(|r| r.warmup) {
+        if self.summary.rounds() > 1 || self.rows.iter().any(|r| r.warmup) || self.several_process_counts() {
             out.push('\n');
             out.push_str(&self.summary.markdown());
         }
@@ -291,6 +294,14 @@ impl Report {
             out.push_str(&bars::markdown(&self.bars));
         }
         out
+    }
+
+    /// Whether the ledger ran with more than one process count
+    /// (`--instances 1,2`), whose ratio only the summary shows.
+    fn several_process_counts(&self) -> bool {
+        let mut ledger = self.rows.iter().filter(|r| r.system == System::Ledger).map(|r| r.instances);
+        let first = ledger.next();
+        ledger.any(|n| Some(n) != first)
     }
 
     /// The table of every run, and the split/transfer table.

@@ -47,31 +47,43 @@ pub struct Setting {
     pub group_commit: Option<bool>,
     /// Transfer or split.
     pub workload: WorkloadKind,
+    /// Ledger processes sharing the store (`--instances`; 1 for baselines).
+    pub instances: usize,
 }
 
 impl Setting {
-    /// A ledger setting.
+    /// A ledger setting, in one process.
     pub const fn ledger(group_commit: bool, workload: WorkloadKind) -> Setting {
-        Setting { system: System::Ledger, group_commit: Some(group_commit), workload }
+        Setting { system: System::Ledger, group_commit: Some(group_commit), workload, instances: 1 }
     }
 
     /// A baseline setting (transfers, no group commit of the ledger's).
     pub const fn baseline(system: System) -> Setting {
-        Setting { system, group_commit: None, workload: WorkloadKind::Transfer }
+        Setting { system, group_commit: None, workload: WorkloadKind::Transfer, instances: 1 }
+    }
+
+    /// The same setting in `instances` ledger processes (baselines stay
+    /// one process).
+    pub const fn in_processes(self, instances: usize) -> Setting {
+        match self.system {
+            System::Ledger => Setting { instances, ..self },
+            _ => self,
+        }
     }
 
     fn of(row: &Row) -> Setting {
-        Setting { system: row.system, group_commit: row.group_commit, workload: row.workload }
+        Setting { system: row.system, group_commit: row.group_commit, workload: row.workload, instances: row.instances }
     }
 
     /// How the tables name it: `ledger gc on`, `ledger split gc off`,
-    /// `baseline`, `grouped baseline`.
+    /// `ledger gc on x2 processes`, `baseline`, `grouped baseline`.
     pub fn label(&self) -> String {
-        match (self.system, self.workload) {
+        let label = match (self.system, self.workload) {
             (System::Ledger, WorkloadKind::Transfer) => format!("ledger gc {}", gc_label(self.group_commit)),
             (System::Ledger, WorkloadKind::Split) => format!("ledger split gc {}", gc_label(self.group_commit)),
             (system, _) => system.label().to_owned(),
-        }
+        };
+        if self.instances > 1 { format!("{label} x{} processes", self.instances) } else { label }
     }
 }
 
@@ -82,8 +94,6 @@ pub struct SettingSummary {
     pub place: Place,
     /// What.
     pub setting: Setting,
-    /// Ledger processes (`--instances`).
-    pub instances: usize,
     /// Commands per second over the rounds.
     pub commands_per_second: Spread,
     /// The median of the rounds' p99 latencies, in milliseconds.
@@ -102,9 +112,13 @@ pub enum RatioKind {
     Split,
     /// Group commit on over off (`x gc off`).
     GroupCommit,
+    /// Several ledger processes over one (`x one process`), the same
+    /// setting otherwise.
+    Processes,
 }
 
-/// The ratios the summary looks for at every place, numerator first.
+/// The ratios the summary looks for at every place and ledger process
+/// count (their ledger settings moved to that count), numerator first.
 const RATIOS: [(RatioKind, Setting, Setting); 8] = {
     use WorkloadKind::{Split, Transfer};
     let baseline = Setting::baseline(System::Baseline);
@@ -175,25 +189,19 @@ impl Summary {
                     settings.push(Setting::of(row));
                 }
             }
-            for setting in settings {
+            for &setting in &settings {
                 let runs: Vec<&Row> = here.iter().copied().filter(|r| Setting::of(r) == setting).collect();
                 let rates: Vec<f64> = runs.iter().map(|r| r.commands_per_second).collect();
                 let p99: Vec<f64> = runs.iter().map(|r| r.latency.p99_micros as f64 / 1000.0).collect();
                 let (Some(spread), Some(p99_ms)) = (Spread::of(&rates), median(&p99)) else { continue };
-                let instances = runs.iter().map(|r| r.instances).max().unwrap_or(1);
                 summary.settings.push(SettingSummary {
                     place: place.clone(),
                     setting,
-                    instances,
                     commands_per_second: spread,
                     p99_ms,
                 });
             }
-            for (kind, numerator, denominator) in RATIOS {
-                if let Some(ratio) = ratio(&place, &here, (kind, numerator, denominator)) {
-                    summary.ratios.push(ratio);
-                }
-            }
+            summary.ratios.extend(ratios_at(&place, &here, &settings));
         }
         summary
     }
@@ -233,10 +241,9 @@ impl Summary {
         for s in &self.settings {
             let p = &s.place;
             let c = &s.commands_per_second;
-            let processes = if s.instances > 1 { format!(" x{} processes", s.instances) } else { String::new() };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {}{processes} | {:.0} | {:.0}-{:.0} | {} | {:.2} |",
+                "| {} | {} | {} | {} | {} | {:.0} | {:.0}-{:.0} | {} | {:.2} |",
                 p.backend,
                 p.durability,
                 p.clients,
@@ -278,6 +285,28 @@ impl Summary {
         }
         out
     }
+}
+
+/// Every ratio at a place whose two sides ran there: [`RATIOS`] at each
+/// ledger process count, then each setting of several processes over the
+/// same setting in one.
+fn ratios_at(place: &Place, here: &[&Row], settings: &[Setting]) -> Vec<RatioSummary> {
+    let mut counts: Vec<usize> = Vec::new();
+    for setting in settings.iter().filter(|s| s.system == System::Ledger) {
+        if !counts.contains(&setting.instances) {
+            counts.push(setting.instances);
+        }
+    }
+    let mut ratios = Vec::new();
+    for &n in &counts {
+        for (kind, numerator, denominator) in RATIOS {
+            ratios.extend(ratio(place, here, (kind, numerator.in_processes(n), denominator.in_processes(n))));
+        }
+    }
+    for &setting in settings.iter().filter(|s| s.instances > 1) {
+        ratios.extend(ratio(place, here, (RatioKind::Processes, setting, setting.in_processes(1))));
+    }
+    ratios
 }
 
 /// One ratio at a place: per round (runs with the same `--clients` entry
@@ -377,6 +406,38 @@ mod tests {
             summary
                 .markdown()
                 .contains("| ledger gc on / ledger gc off | 1.10x | 0.90-1.30 | 1.30x | 54% | 100% | ⚠ within noise |"),
+            "{}",
+            summary.markdown()
+        );
+    }
+
+    #[test]
+    fn several_processes_are_their_own_setting_over_one_process_and_beside_the_baselines() {
+        let two = ON.in_processes(2);
+        let base = Setting::baseline(System::Baseline);
+        let in_processes =
+            |setting: Setting, repeat, tps| Row { instances: setting.instances, ..row(setting, repeat, false, tps) };
+        let rows = vec![
+            in_processes(ON, 0, 100.0),
+            in_processes(two, 0, 65.0),
+            in_processes(base, 0, 50.0),
+            in_processes(two, 1, 70.0),
+            in_processes(ON, 1, 100.0),
+            in_processes(base, 1, 50.0),
+        ];
+        let summary = Summary::of(&rows);
+        assert_eq!(summary.settings.len(), 3, "{:?}", summary.settings);
+        let r = summary.find("sqlite", "WAL", 1, RatioKind::Processes, two).unwrap();
+        assert_eq!((r.numerator, r.denominator), (two, ON));
+        assert!((r.paired.median - 0.675).abs() < 1e-9, "per round 0.65 and 0.70: {r:?}");
+        // The baseline ratio of each process count pairs with its own runs.
+        let one = summary.find("sqlite", "WAL", 1, RatioKind::Baseline, ON).unwrap();
+        assert!((one.paired.median - 2.0).abs() < 1e-9, "{one:?}");
+        let both = summary.find("sqlite", "WAL", 1, RatioKind::Baseline, two).unwrap();
+        assert!((both.paired.median - 1.35).abs() < 1e-9, "{both:?}");
+        assert!(summary.find("sqlite", "WAL", 1, RatioKind::Processes, ON).is_none(), "one process over itself");
+        assert!(
+            summary.markdown().contains("| ledger gc on x2 processes / ledger gc on | 0.68x |"),
             "{}",
             summary.markdown()
         );
