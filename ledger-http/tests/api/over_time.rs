@@ -19,6 +19,23 @@ fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true).replace('+', "%2B")
 }
 
+/// Opens the ledger accounts `assets:cash` (debit-normal) and `equity`
+/// (credit-normal) as `admin` and posts 500 USD from cash to equity; returns
+/// when that transaction was created.
+async fn cash_paid_in_as_equity(app: &Client, admin: &User) -> DateTime<Utc> {
+    for (code, normal) in [("assets:cash", "debit"), ("equity", "credit")] {
+        let body = json!({"code": code, "currency": "USD", "normal_balance": normal});
+        let r = app.post("/api/ledger-accounts").bearer(admin).json(body).send().await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    // Dr cash, Cr equity: a posting debits its source and credits its destination.
+    let posting =
+        json!({"postings": [{"source": "@assets:cash", "destination": "@equity", "amount": "500", "currency": "USD"}]});
+    let r = app.post("/api/transactions").bearer(admin).key("capital").json(posting).send().await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    instant(&r.json()["created_at"])
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_reverses_whole_or_in_parts_and_a_customer_may_not() {
     let app = TestApp::new().await;
@@ -212,26 +229,7 @@ async fn ledger_accounts_answer_the_same_under_their_code_for_admins_only() {
     let app = TestApp::new().await;
     let admin = app.admin().await;
     let alice = app.user("alice@example.com").await;
-    let r = app
-        .post("/api/ledger-accounts")
-        .bearer(&admin)
-        .json(json!({"code": "assets:cash", "currency": "USD", "normal_balance": "debit"}))
-        .send()
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    let r = app
-        .post("/api/ledger-accounts")
-        .bearer(&admin)
-        .json(json!({"code": "equity", "currency": "USD", "normal_balance": "credit"}))
-        .send()
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    // Dr cash, Cr equity: a posting debits its source and credits its destination.
-    let posting =
-        json!({"postings": [{"source": "@assets:cash", "destination": "@equity", "amount": "500", "currency": "USD"}]});
-    let r = app.post("/api/transactions").bearer(&admin).key("capital").json(posting).send().await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    let at = instant(&r.json()["created_at"]);
+    let at = cash_paid_in_as_equity(&app, &admin).await;
     let before = rfc3339(at - Duration::microseconds(1));
     let r =
         app.get(&format!("/api/ledger-accounts/assets:cash/balance?as_of={}", rfc3339(at))).bearer(&admin).send().await;
@@ -265,16 +263,7 @@ async fn a_ledger_account_balance_now_reads_the_account_once_by_its_code() {
     let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), std::time::Duration::ZERO));
     let app = TestApp::on_store(store.clone(), |b| b).await;
     let admin = app.admin().await;
-    for (code, normal) in [("assets:cash", "debit"), ("equity", "credit")] {
-        let body = json!({"code": code, "currency": "USD", "normal_balance": normal});
-        let r = app.post("/api/ledger-accounts").bearer(&admin).json(body).send().await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    }
-    let posting =
-        json!({"postings": [{"source": "@assets:cash", "destination": "@equity", "amount": "500", "currency": "USD"}]});
-    let r = app.post("/api/transactions").bearer(&admin).key("capital").json(posting).send().await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    let committed = instant(&r.json()["created_at"]);
+    let committed = cash_paid_in_as_equity(&app, &admin).await;
 
     let reads = store.account_reads();
     let r = app.get("/api/ledger-accounts/assets:cash/balance").bearer(&admin).send().await;
