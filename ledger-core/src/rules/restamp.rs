@@ -23,10 +23,7 @@ pub(crate) fn restamp(booking: &mut Booking, sealed: DateTime<Utc>) {
     let stamp = Stamp { booked: booking.audit.at, sealed };
     debug_assert!(stamp.sealed > stamp.booked, "restamping only ever moves a booking later");
     let written = Written::of(booking);
-    for account in &mut booking.new_accounts {
-        stamp.account(account, &written);
-    }
-    for account in &mut booking.updated_accounts {
+    for account in booking.new_accounts.iter_mut().chain(&mut booking.updated_accounts) {
         stamp.account(account, &written);
     }
     for transaction in booking.new_transactions.iter_mut().chain(&mut booking.updated_transactions) {
