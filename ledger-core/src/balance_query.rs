@@ -110,6 +110,20 @@ impl FromStr for PostingCursor {
     }
 }
 
+/// A page of an account's balance history, newest first, with the
+/// account's currency (every change is in it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceHistory {
+    /// The account.
+    pub account: AccountId,
+    /// Its currency.
+    pub currency: Currency,
+    /// The changes of the page, newest first.
+    pub items: Vec<BalanceChange>,
+    /// Where the next page starts, if there is one.
+    pub next_cursor: Option<PostingCursor>,
+}
+
 /// An account's posted balance at an instant, on its normal side.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BalanceAsOf {

@@ -55,7 +55,8 @@ pub use account_number::{AccountNumber, AccountNumberError};
 pub use audit::{AuditDraft, AuditHead, AuditOutcome, AuditRecord, ChainBreak, verify_chain};
 pub use audit_metadata::AuditMetadata;
 pub use balance_query::{
-    BalanceAsOf, BalanceChange, PostingCursor, PostingRange, STATEMENT_POSTINGS_MAX, Statement, StatementLine,
+    BalanceAsOf, BalanceChange, BalanceHistory, PostingCursor, PostingRange, STATEMENT_POSTINGS_MAX, Statement,
+    StatementLine,
 };
 pub use change::{CHANGES_PAGE_MAX, Change, ChangeKind, event_id};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -103,6 +103,19 @@ impl AccountFactsCache {
         Ok(store.account(id).await?.map(|account| self.remember(&account)))
     }
 
+    /// The facts of the ledger account with this code: from memory, or else
+    /// read from the store and remembered. A missing code is not remembered.
+    pub async fn by_code_or_read(
+        &self,
+        store: &dyn Store,
+        code: &AccountCode,
+    ) -> Result<Option<AccountFacts>, StorageError> {
+        if let Some(facts) = self.by_code(code) {
+            return Ok(Some(facts));
+        }
+        Ok(store.account_by_code(code).await?.map(|account| self.remember(&account)))
+    }
+
     /// Records the facts of an account just read from the store; returns them.
     pub fn remember(&self, account: &Account) -> AccountFacts {
         let facts = AccountFacts::from(account);

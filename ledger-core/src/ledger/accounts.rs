@@ -117,6 +117,16 @@ impl Ledger {
         self.store.account_by_code(code).await?.ok_or(LedgerError::AccountCodeNotFound)
     }
 
+    /// The id of the ledger account with this code, for an admin (or the
+    /// embedding program): one store read the first time, none after (a
+    /// code never changes once set). Forbidden to anyone else before the
+    /// code is looked at, so no code is revealed.
+    pub async fn ledger_account_id(&self, actor: &Actor, code: &AccountCode) -> Result<AccountId, LedgerError> {
+        actor.require_admin()?;
+        let facts = self.facts.by_code_or_read(self.store.as_ref(), code).await?;
+        facts.map(|f| f.id).ok_or(LedgerError::AccountCodeNotFound)
+    }
+
     /// Ledger accounts in code order after `after`, at most `limit` (the
     /// embedding program and admins only).
     pub async fn ledger_accounts(

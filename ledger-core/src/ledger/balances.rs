@@ -3,11 +3,12 @@
 
 use super::*;
 use crate::balance_query::{
-    BalanceAsOf, BalanceChange, PostingCursor, PostingRange, STATEMENT_POSTINGS_MAX, Statement, StatementLine,
+    BalanceAsOf, BalanceChange, BalanceHistory, PostingCursor, PostingRange, STATEMENT_POSTINGS_MAX, Statement,
+    StatementLine,
 };
 use crate::ledger::account_facts::AccountFacts;
 use crate::ledger::queries::may_see;
-use crate::query::{PAGE_SIZE_MAX, Page};
+use crate::query::PAGE_SIZE_MAX;
 
 /// Postings read per store call while building a statement.
 const STATEMENT_PAGE_LEN: usize = 1_000;
@@ -47,7 +48,7 @@ impl Ledger {
         (from, until): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
         after: Option<PostingCursor>,
         limit: usize,
-    ) -> Result<Page<BalanceChange, PostingCursor>, LedgerError> {
+    ) -> Result<BalanceHistory, LedgerError> {
         if limit == 0 || limit > PAGE_SIZE_MAX {
             return Err(LedgerError::InvalidPageSize { max: PAGE_SIZE_MAX });
         }
@@ -59,7 +60,7 @@ impl Ledger {
         postings.truncate(limit);
         let items: Vec<BalanceChange> = postings.iter().map(|p| BalanceChange::of(p, account.normal_balance)).collect();
         let next_cursor = if more { items.last().map(|i| i.cursor) } else { None };
-        Ok(Page { items, next_cursor })
+        Ok(BalanceHistory { account: account.id, currency: account.currency, items, next_cursor })
     }
 
     /// An account's statement for `[from, until)` (`from` defaults to the

@@ -306,10 +306,7 @@ impl Planner<'_> {
 
     /// The facts of the ledger account with this code, from memory once read.
     async fn account_by_code(&self, code: &AccountCode) -> Result<Option<AccountFacts>, LedgerError> {
-        if let Some(facts) = self.facts.by_code(code) {
-            return Ok(Some(facts));
-        }
-        Ok(self.store.account_by_code(code).await?.map(|account| self.facts.remember(&account)))
+        Ok(self.facts.by_code_or_read(self.store, code).await?)
     }
 
     /// Any account, named any way: for the embedding program and admins,

@@ -107,13 +107,20 @@ pub async fn ledger_account_balance(
     ApiPath(code): ApiPath<String>,
     ApiQuery(query): ApiQuery<BalanceQuery>,
 ) -> Result<Json<BalanceResponse>, ApiError> {
-    // The balance now is the account as read by its code: one read, taken
-    // after the instant the response is stamped with (as `get_balance`).
-    let read_at = state.ledger().now();
-    let account = ledger_account(&state, &auth, &code).await?;
     match query.as_of {
-        Some(at) => balance_as_of_response(&state, &auth, account.id, at).await.map(Json),
-        None => Ok(Json(BalanceResponse::new(&account, read_at))),
+        // The code's account id comes from memory once known: the posting
+        // as of the instant is then the only read.
+        Some(at) => {
+            let account = ledger_account_id(&state, &auth, &code).await?;
+            balance_as_of_response(&state, &auth, account, at).await.map(Json)
+        }
+        // The balance now is the account as read by its code: one read, taken
+        // after the instant the response is stamped with (as `get_balance`).
+        None => {
+            let read_at = state.ledger().now();
+            let account = ledger_account(&state, &auth, &code).await?;
+            Ok(Json(BalanceResponse::new(&account, read_at)))
+        }
     }
 }
 
@@ -169,10 +176,13 @@ pub async fn ledger_account_statement(
     statement_response(&state, &auth, &headers, account, query).await
 }
 
-/// The id of the ledger account with this code (admins only: to anyone
-/// else every code is forbidden alike, so none is revealed).
+/// The id of the ledger account with this code, from memory once known
+/// (admins only: to anyone else every code is forbidden alike, before the
+/// code is judged, so none is revealed).
 async fn ledger_account_id(state: &AppState, auth: &Auth, code: &str) -> Result<AccountId, ApiError> {
-    Ok(ledger_account(state, auth, code).await?.id)
+    let actor = auth.actor();
+    actor.require_admin()?;
+    Ok(state.ledger().ledger_account_id(&actor, &AccountCode::parse(code)?).await?)
 }
 
 /// The ledger account with this code, for an admin (403 for anyone else,
@@ -191,13 +201,10 @@ async fn history_page(
 ) -> Result<BalanceHistoryPage, ApiError> {
     let cursor = query.cursor.as_deref().map(str::parse::<PostingCursor>).transpose()?;
     let limit = query.limit.unwrap_or(PAGE_SIZE_DEFAULT);
-    let ledger = state.ledger();
-    let page = ledger.balance_history(&auth.actor(), account, (query.from, query.to), cursor, limit).await?;
-    // The currency is the account's; the history call has checked access.
-    let currency = ledger.account(&auth.actor(), account).await?.currency;
+    let history = state.ledger().balance_history(&auth.actor(), account, (query.from, query.to), cursor, limit).await?;
     Ok(BalanceHistoryPage {
-        items: page.items.iter().map(|c| BalanceChangeDto::new(c, currency)).collect(),
-        next_cursor: page.next_cursor.map(|c| c.to_string()),
+        items: history.items.iter().map(|c| BalanceChangeDto::new(c, history.currency)).collect(),
+        next_cursor: history.next_cursor.map(|c| c.to_string()),
     })
 }
 

@@ -279,3 +279,47 @@ async fn a_ledger_account_balance_now_reads_the_account_once_by_its_code() {
     let account = app.get("/api/ledger-accounts/assets:cash").bearer(&admin).send().await.json();
     assert_eq!(balance["account_id"], account["id"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn balances_over_time_read_no_account_once_its_facts_are_known() {
+    let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), std::time::Duration::ZERO));
+    let app = TestApp::on_store(store.clone(), |b| b).await;
+    let admin = app.admin().await;
+    // The entry named both codes, so their accounts' facts are known.
+    let capital = cash_paid_in_as_equity(&app, &admin).await;
+    let alice = app.user("alice@example.com").await;
+    app.verify(&alice).await;
+    let (acc, _) = app.account(&alice, "USD").await;
+    app.deposit(&alice, &acc, "100", "d").await;
+
+    let reads = store.account_reads();
+    let as_of = format!("/api/ledger-accounts/assets:cash/balance?as_of={}", rfc3339(capital));
+    let r = app.get(&as_of).bearer(&admin).send().await;
+    assert_eq!((r.status, r.json()["posted"].as_str()), (StatusCode::OK, Some("500.00")), "{}", r.text());
+    let r = app.get("/api/ledger-accounts/equity/balance-history").bearer(&admin).send().await;
+    assert_eq!(r.json()["items"][0]["balance"], "500.00");
+    let r = app.get(&format!("/api/accounts/{acc}/balance-history")).bearer(&alice).send().await;
+    assert_eq!(r.json()["items"][0]["change"], "100.00", "formatted in the account's currency");
+    assert_eq!(store.account_reads(), reads, "a balance over time read an account whose facts were known");
+
+    // A code not known yet is read once, then remembered; one that does
+    // not exist is read each time and stays unknown.
+    let r = app
+        .post("/api/ledger-accounts")
+        .bearer(&admin)
+        .json(json!({"code": "fees", "currency": "USD", "normal_balance": "credit"}))
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let reads = store.account_reads();
+    for _ in 0..2 {
+        let r = app.get("/api/ledger-accounts/fees/balance-history").bearer(&admin).send().await;
+        assert_eq!(r.json()["items"], json!([]));
+        app.get("/api/ledger-accounts/nowhere/balance-history")
+            .bearer(&admin)
+            .send()
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "account_code_not_found");
+    }
+    assert_eq!(store.account_reads(), reads + 3, "fees once, the unknown code twice");
+}
