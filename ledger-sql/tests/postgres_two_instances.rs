@@ -3,7 +3,10 @@
 //! racing withdrawals through both. No overdraft, no lost update, and the
 //! ledger's invariants hold. Skipped without `LEDGER_TEST_POSTGRES_URL`.
 //!
-//! The same race runs on two SQLite stores sharing one file (each with its
+//! Readers tail the change feed and the audit log, and page through
+//! history, while both instances write: none skips or repeats a record.
+//!
+//! The same races run on two SQLite stores sharing one file (each with its
 //! own pool and in-process writer queue, so they meet only at SQLite's lock).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -11,12 +14,15 @@
 mod common;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use ledger_core::conformance::invariants;
 use ledger_core::{
     AccountId, AccountKind, Actor, Amount, Currency, Deposit, HistoryFilter, IdempotencyKey, Ledger, LedgerError,
-    OpenAccount, TransactionKind, Transfer, UserId, Withdraw,
+    OpenAccount, PageRequest, TransactionKind, Transfer, UserId, Withdraw,
 };
 use ledger_sql::{SqlOptions, SqlStore};
 use rand::{Rng, SeedableRng};
@@ -28,6 +34,12 @@ const OPENING_BALANCE: i64 = 300;
 const TASKS_PER_INSTANCE: usize = 8;
 const TRANSFERS_PER_TASK: usize = 40;
 const RACERS: usize = 24;
+/// Accounts the tailed writers move money between: enough that most
+/// transfers touch disjoint rows and commit side by side.
+const TAILED_ACCOUNTS: usize = 8;
+/// Records a tailing reader asks for at a time: few, so that it reads many
+/// times while the writers run.
+const TAIL_PAGE: usize = 16;
 
 fn key(text: String) -> IdempotencyKey {
     IdempotencyKey::new(text).unwrap()
@@ -107,6 +119,143 @@ async fn two_sqlite_instances_share_leases_and_cursors() {
     let options = SqlOptions::default().max_connections(5);
     let (a, b) = two_ledgers(&common::fresh_sqlite_url(), options).await;
     leases_and_cursors(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readers_while_two_postgres_instances_write_neither_skip_nor_repeat() {
+    let Some(url) = common::postgres_url("PostgreSQL readers while two instances write") else { return };
+    let schema = common::fresh_schema(&url).await;
+    let (a, b) = two_ledgers(&url, common::test_options(&schema)).await;
+    read_while_writing(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readers_while_two_sqlite_instances_write_neither_skip_nor_repeat() {
+    let options = SqlOptions::default().max_connections(5);
+    let (a, b) = two_ledgers(&common::fresh_sqlite_url(), options).await;
+    read_while_writing(a, b).await;
+}
+
+/// Both instances transfer between a few accounts while readers tail the
+/// change feed (through one instance) and the audit log (through the
+/// other), and page through history newest first. A record that became
+/// visible below one a reader had already passed would be missing from
+/// what it read and present in a read made after the writers finished:
+/// each tail must equal that read, and each history walk must equal the
+/// final history from its first item down.
+async fn read_while_writing(a: Ledger, b: Ledger) {
+    let mut accounts = Vec::new();
+    for i in 0..TAILED_ACCOUNTS {
+        let ledger = if i % 2 == 0 { &a } else { &b };
+        accounts.push(funded(ledger, &format!("tailed-{i}"), OPENING_BALANCE).await);
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let feed = tokio::spawn(tail(done.clone(), feed_after(a.clone())));
+    let audit = tokio::spawn(tail(done.clone(), audit_after(b.clone())));
+    let walks = tokio::spawn(history_walks(a.clone(), done.clone()));
+    let mut writers = Vec::new();
+    for task in 0..2 * TASKS_PER_INSTANCE {
+        let ledger = if task % 2 == 0 { a.clone() } else { b.clone() };
+        writers.push(tokio::spawn(transfer_task(ledger, accounts.clone(), 1_000 + task as u64)));
+    }
+    let mut acks = 0;
+    for writer in writers {
+        acks += writer.await.unwrap().len();
+    }
+    done.store(true, Ordering::SeqCst);
+    let (feed, audit, walks) = (feed.await.unwrap(), audit.await.unwrap(), walks.await.unwrap());
+
+    let all_changes = tail(done.clone(), feed_after(b.clone())).await;
+    assert_eq!(feed, all_changes, "the feed's tail read every change once, in order");
+    let all_records = tail(done.clone(), audit_after(a.clone())).await;
+    assert_eq!(audit, all_records, "the audit log's tail read every record once, in order");
+    let numbered: Vec<u64> = (1..=all_records.len() as u64).collect();
+    assert_eq!(all_records, numbered, "audit sequences run from 1 without gaps");
+    assert!(acks > TASKS_PER_INSTANCE, "most transfers succeed ({acks} did)");
+
+    let history = history_sequences(&b).await;
+    assert!(walks.len() > 1, "history was walked while the writers ran ({} walks)", walks.len());
+    for walk in &walks {
+        let from_its_top: Vec<u64> = history.iter().copied().filter(|s| Some(s) <= walk.first()).collect();
+        assert_eq!(walk, &from_its_top, "a history walk skipped or repeated a transaction");
+    }
+    invariants::check(&a).await;
+}
+
+/// Reads records after a sequence until one read after `done` was set comes
+/// back empty; asserts on the way that every page continues where the last
+/// one ended (never at or below a sequence already read). Returns the
+/// sequences read, in order.
+async fn tail<F, Fut>(done: Arc<AtomicBool>, mut read_after: F) -> Vec<u64>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Vec<u64>>,
+{
+    let mut read: Vec<u64> = Vec::new();
+    loop {
+        // Looked at before the page: a page read after the writers finished
+        // and found empty means the tail has everything.
+        let finished = done.load(Ordering::SeqCst);
+        let page = read_after(read.last().copied().unwrap_or(0)).await;
+        let ascending = read.last().into_iter().chain(&page).is_sorted_by(|x, y| x < y);
+        assert!(ascending, "a tail read {page:?} after {:?}", read.last());
+        if page.is_empty() {
+            if finished {
+                return read;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        read.extend(page);
+    }
+}
+
+/// The sequences of the next page of the change feed, through `ledger`.
+fn feed_after(ledger: Ledger) -> impl FnMut(u64) -> std::pin::Pin<Box<dyn Future<Output = Vec<u64>> + Send>> {
+    move |after| {
+        let ledger = ledger.clone();
+        Box::pin(async move {
+            let changes = ledger.events_after(after, TAIL_PAGE).await.unwrap();
+            changes.iter().map(|c| c.sequence).collect()
+        })
+    }
+}
+
+/// The sequences of the next page of the audit log, through `ledger`.
+fn audit_after(ledger: Ledger) -> impl FnMut(u64) -> std::pin::Pin<Box<dyn Future<Output = Vec<u64>> + Send>> {
+    move |after| {
+        let ledger = ledger.clone();
+        Box::pin(async move {
+            let records = ledger.audit_log(&Actor::System, after, TAIL_PAGE).await.unwrap();
+            records.iter().map(|r| r.sequence).collect()
+        })
+    }
+}
+
+/// Walks the whole history newest first, page by page, again and again
+/// until `done`; returns each walk's sequences.
+async fn history_walks(ledger: Ledger, done: Arc<AtomicBool>) -> Vec<Vec<u64>> {
+    let mut walks = Vec::new();
+    while !done.load(Ordering::SeqCst) {
+        walks.push(history_sequences(&ledger).await);
+    }
+    walks
+}
+
+/// Every transaction's sequence, newest first, read in small pages.
+async fn history_sequences(ledger: &Ledger) -> Vec<u64> {
+    let mut sequences: Vec<u64> = Vec::new();
+    let mut page = PageRequest { cursor: None, size: TAIL_PAGE };
+    loop {
+        let result = ledger.history(&Actor::System, &HistoryFilter::default(), page).await.unwrap();
+        let items: Vec<u64> = result.items.iter().map(|t| t.sequence).collect();
+        let descending = sequences.last().into_iter().chain(&items).is_sorted_by(|x, y| x > y);
+        assert!(descending, "a history page {items:?} after {:?}", sequences.last());
+        sequences.extend(items);
+        match result.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => return sequences,
+        }
+    }
 }
 
 /// Instances racing for a publisher's lease: exactly one wins each round,
