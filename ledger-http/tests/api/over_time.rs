@@ -244,13 +244,24 @@ async fn ledger_accounts_answer_the_same_under_their_code_for_admins_only() {
         (statement["opening_balance"].as_str(), statement["closing_balance"].as_str()),
         (Some("0.00"), Some("500.00"))
     );
+    // To a customer every code is forbidden alike, existing, unknown or
+    // not a code at all, on every path.
+    let as_of = format!("/api/ledger-accounts/assets:cash/balance?as_of={before}");
     for path in [
         "/api/ledger-accounts/assets:cash/balance",
+        as_of.as_str(),
         "/api/ledger-accounts/equity/balance-history",
         "/api/ledger-accounts/nothing/statement",
+        "/api/ledger-accounts/NOT%20A%20CODE/balance-history",
+        "/api/ledger-accounts/NOT%20A%20CODE/balance?as_of=2026-01-01T00:00:00Z",
     ] {
         app.get(path).bearer(&alice).send().await.assert_problem(StatusCode::FORBIDDEN, "forbidden");
     }
+    app.get("/api/ledger-accounts/NOT%20A%20CODE/balance-history")
+        .bearer(&admin)
+        .send()
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_account_code");
     app.get("/api/ledger-accounts/nothing/balance")
         .bearer(&admin)
         .send()
