@@ -11,7 +11,7 @@ use axum::http::header::{ACCEPT, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use ledger_core::query::PAGE_SIZE_DEFAULT;
-use ledger_core::{Account, AccountCode, AccountId, PostingCursor};
+use ledger_core::{Account, AccountId, PostingCursor};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -24,6 +24,7 @@ use crate::routes::accounts::balance_as_of_response;
 use crate::routes::balances::dto::{
     BalanceChangeDto, BalanceHistoryPage, BalanceHistoryQuery, StatementDto, StatementQuery, statement_csv,
 };
+use crate::routes::ledger_accounts::admin_and_code;
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -177,20 +178,16 @@ pub async fn ledger_account_statement(
 }
 
 /// The id of the ledger account with this code, from memory once known
-/// (admins only: to anyone else every code is forbidden alike, before the
-/// code is judged, so none is revealed).
+/// (admins only: [`admin_and_code`]).
 async fn ledger_account_id(state: &AppState, auth: &Auth, code: &str) -> Result<AccountId, ApiError> {
-    let actor = auth.actor();
-    actor.require_admin()?;
-    Ok(state.ledger().ledger_account_id(&actor, &AccountCode::parse(code)?).await?)
+    let (actor, code) = admin_and_code(auth, code)?;
+    Ok(state.ledger().ledger_account_id(&actor, &code).await?)
 }
 
-/// The ledger account with this code, for an admin (403 for anyone else,
-/// before the code is judged).
+/// The ledger account with this code (admins only: [`admin_and_code`]).
 async fn ledger_account(state: &AppState, auth: &Auth, code: &str) -> Result<Account, ApiError> {
-    let actor = auth.actor();
-    actor.require_admin()?;
-    Ok(state.ledger().ledger_account(&actor, &AccountCode::parse(code)?).await?)
+    let (actor, code) = admin_and_code(auth, code)?;
+    Ok(state.ledger().ledger_account(&actor, &code).await?)
 }
 
 async fn history_page(

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use ledger_core::query::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
-use ledger_core::{AccountCode, LedgerError};
+use ledger_core::{AccountCode, Actor, LedgerError};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -111,8 +111,16 @@ pub async fn get_ledger_account(
     auth: Auth,
     ApiPath(code): ApiPath<String>,
 ) -> Result<Json<LedgerAccountDto>, ApiError> {
+    let (actor, code) = admin_and_code(&auth, &code)?;
+    let account = state.ledger().ledger_account(&actor, &code).await?;
+    Ok(Json(LedgerAccountDto::from(&account)))
+}
+
+/// The admin asking about a ledger account and the code they named: 403
+/// for anyone else before the code is judged, so to them every code, valid
+/// or not, existing or not, is forbidden alike and none is revealed.
+pub(crate) fn admin_and_code(auth: &Auth, code: &str) -> Result<(Actor, AccountCode), ApiError> {
     let actor = auth.actor();
     actor.require_admin()?;
-    let account = state.ledger().ledger_account(&actor, &AccountCode::parse(&code)?).await?;
-    Ok(Json(LedgerAccountDto::from(&account)))
+    Ok((actor, AccountCode::parse(code)?))
 }
