@@ -14,7 +14,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -150,8 +149,8 @@ async fn read_while_writing(a: Ledger, b: Ledger) {
         accounts.push(funded(ledger, &format!("tailed-{i}"), OPENING_BALANCE).await);
     }
     let done = Arc::new(AtomicBool::new(false));
-    let feed = tokio::spawn(tail(done.clone(), feed_after(a.clone())));
-    let audit = tokio::spawn(tail(done.clone(), audit_after(b.clone())));
+    let feed = tokio::spawn(tail(a.clone(), Log::Changes, done.clone()));
+    let audit = tokio::spawn(tail(b.clone(), Log::Audit, done.clone()));
     let walks = tokio::spawn(history_walks(a.clone(), done.clone()));
     let mut writers = Vec::new();
     for task in 0..2 * TASKS_PER_INSTANCE {
@@ -165,9 +164,9 @@ async fn read_while_writing(a: Ledger, b: Ledger) {
     done.store(true, Ordering::SeqCst);
     let (feed, audit, walks) = (feed.await.unwrap(), audit.await.unwrap(), walks.await.unwrap());
 
-    let all_changes = tail(done.clone(), feed_after(b.clone())).await;
+    let all_changes = tail(b.clone(), Log::Changes, done.clone()).await;
     assert_eq!(feed, all_changes, "the feed's tail read every change once, in order");
-    let all_records = tail(done.clone(), audit_after(a.clone())).await;
+    let all_records = tail(a.clone(), Log::Audit, done.clone()).await;
     assert_eq!(audit, all_records, "the audit log's tail read every record once, in order");
     let numbered: Vec<u64> = (1..=all_records.len() as u64).collect();
     assert_eq!(all_records, numbered, "audit sequences run from 1 without gaps");
@@ -182,21 +181,39 @@ async fn read_while_writing(a: Ledger, b: Ledger) {
     invariants::check(&a).await;
 }
 
-/// Reads records after a sequence until one read after `done` was set comes
+/// A log read by sequence, a page after a given one at a time.
+#[derive(Debug, Clone, Copy)]
+enum Log {
+    /// The change feed.
+    Changes,
+    /// The audit log.
+    Audit,
+}
+
+impl Log {
+    /// The sequences of the next page after `after`, through `ledger`.
+    async fn page_after(self, ledger: &Ledger, after: u64) -> Vec<u64> {
+        match self {
+            Log::Changes => ledger.events_after(after, TAIL_PAGE).await.unwrap().iter().map(|c| c.sequence).collect(),
+            Log::Audit => {
+                let records = ledger.audit_log(&Actor::System, after, TAIL_PAGE).await.unwrap();
+                records.iter().map(|r| r.sequence).collect()
+            }
+        }
+    }
+}
+
+/// Reads `log` through `ledger` until one read after `done` was set comes
 /// back empty; asserts on the way that every page continues where the last
 /// one ended (never at or below a sequence already read). Returns the
 /// sequences read, in order.
-async fn tail<F, Fut>(done: Arc<AtomicBool>, mut read_after: F) -> Vec<u64>
-where
-    F: FnMut(u64) -> Fut,
-    Fut: Future<Output = Vec<u64>>,
-{
+async fn tail(ledger: Ledger, log: Log, done: Arc<AtomicBool>) -> Vec<u64> {
     let mut read: Vec<u64> = Vec::new();
     loop {
         // Looked at before the page: a page read after the writers finished
         // and found empty means the tail has everything.
         let finished = done.load(Ordering::SeqCst);
-        let page = read_after(read.last().copied().unwrap_or(0)).await;
+        let page = log.page_after(&ledger, read.last().copied().unwrap_or(0)).await;
         let ascending = read.last().into_iter().chain(&page).is_sorted_by(|x, y| x < y);
         assert!(ascending, "a tail read {page:?} after {:?}", read.last());
         if page.is_empty() {
@@ -206,28 +223,6 @@ where
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         read.extend(page);
-    }
-}
-
-/// The sequences of the next page of the change feed, through `ledger`.
-fn feed_after(ledger: Ledger) -> impl FnMut(u64) -> std::pin::Pin<Box<dyn Future<Output = Vec<u64>> + Send>> {
-    move |after| {
-        let ledger = ledger.clone();
-        Box::pin(async move {
-            let changes = ledger.events_after(after, TAIL_PAGE).await.unwrap();
-            changes.iter().map(|c| c.sequence).collect()
-        })
-    }
-}
-
-/// The sequences of the next page of the audit log, through `ledger`.
-fn audit_after(ledger: Ledger) -> impl FnMut(u64) -> std::pin::Pin<Box<dyn Future<Output = Vec<u64>> + Send>> {
-    move |after| {
-        let ledger = ledger.clone();
-        Box::pin(async move {
-            let records = ledger.audit_log(&Actor::System, after, TAIL_PAGE).await.unwrap();
-            records.iter().map(|r| r.sequence).collect()
-        })
     }
 }
 
