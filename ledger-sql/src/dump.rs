@@ -21,12 +21,11 @@ use crate::session::Session;
 use crate::stmt::{Dialect, Stmt, Value, int};
 use crate::write_steps::WriteSteps;
 
-/// Transactions with sequence above `after`, oldest first (`transactions_sequence_key`).
+/// Sealed transactions with sequence above `after`, oldest first
+/// (`transactions_sequence_key`).
 pub(crate) fn transactions_after(d: Dialect, after: Option<u64>, limit: usize) -> Stmt {
     let mut s = Stmt::new(d, &format!("SELECT {TRANSACTION_COLUMNS} FROM transactions"));
-    if let Some(after) = after {
-        s.push(" WHERE sequence > ").bind(Value::Int(int(after)));
-    }
+    s.push(" WHERE sequence > ").bind(Value::Int(int(after.unwrap_or(0))));
     s.push(" ORDER BY sequence").limit(limit);
     s
 }

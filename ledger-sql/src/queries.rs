@@ -229,7 +229,8 @@ pub(crate) fn renew_lease(d: Dialect, name: &str, holder: &str, now: DateTime<Ut
 
 // Reads.
 
-/// Changes after a sequence, in order (primary key).
+/// Changes after a sequence, in order (primary key); sealed only, as
+/// `after` is never negative.
 pub(crate) fn changes_after(d: Dialect, after: u64, limit: usize) -> Stmt {
     let mut s = Stmt::new(d, "SELECT body FROM changes WHERE sequence > ");
     s.bind(Value::Int(int(after))).push(" ORDER BY sequence").limit(limit);
@@ -281,10 +282,15 @@ pub(crate) fn ledger_accounts(d: Dialect, after: Option<&AccountCode>, limit: us
     s
 }
 
-/// An owner's accounts in the order they were opened (`accounts_owner_idx`).
+/// An owner's accounts in the order they were opened (`accounts_owner_idx`
+/// finds them; an owner has at most `ACCOUNTS_PER_OWNER_MAX`, so the sort
+/// is small): sealed ones by sequence, then any still unsealed in booking
+/// order (a placeholder `-(ticket * stride + position)`), which is the
+/// order their seals will give them, as an owner's openings all lock the
+/// owner's row.
 pub(crate) fn accounts_by_owner(d: Dialect, owner: UserId) -> Stmt {
     let mut s = Stmt::new(d, &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE owner = "));
-    s.bind(Value::Uuid(*owner.as_uuid())).push(" ORDER BY opened_seq");
+    s.bind(Value::Uuid(*owner.as_uuid())).push(" ORDER BY opened_seq < 0, abs(opened_seq)");
     s
 }
 
@@ -320,32 +326,33 @@ fn micros_ceil(t: DateTime<Utc>) -> DateTime<Utc> {
     if floor == t { t } else { floor + chrono::Duration::microseconds(1) }
 }
 
-/// An account's postings after a sequence, in order (`postings_account_idx`).
+/// An account's sealed postings after a sequence, in order
+/// (`postings_account_idx`; sealed rows have positive sequences).
 pub(crate) fn postings(d: Dialect, account: AccountId, after: Option<u64>, limit: usize) -> Stmt {
     let mut s = Stmt::new(d, &format!("SELECT {POSTING_COLUMNS} FROM postings WHERE account_id = "));
     s.bind(Value::Uuid(*account.as_uuid()));
-    if let Some(after) = after {
-        s.push(" AND sequence > ").bind(Value::Int(int(after)));
-    }
+    s.push(" AND sequence > ").bind(Value::Int(int(after.unwrap_or(0))));
     s.push(" ORDER BY sequence").limit(limit);
     s
 }
 
-/// An account's last posting committed at or before an instant: one step
-/// back in `postings_account_time_idx`.
+/// An account's last sealed posting committed at or before an instant: one
+/// step back in `postings_account_time_idx` (an unsealed one, at a booked
+/// time its seal may still move, is passed over).
 pub(crate) fn posting_as_of(d: Dialect, account: AccountId, at: DateTime<Utc>) -> Stmt {
     let mut s = Stmt::new(d, &format!("SELECT {POSTING_COLUMNS} FROM postings WHERE account_id = "));
     s.bind(Value::Uuid(*account.as_uuid())).push(" AND at <= ").bind(Value::Time(micros_floor(at)));
+    s.push(" AND sequence > 0");
     s.push(" ORDER BY at DESC, sequence DESC").limit(1);
     s
 }
 
-/// An account's postings in a range ([`PostingRange::contains`]), in its
-/// order, through `postings_account_time_idx`; the cursor is a row-value
-/// comparison, which both databases serve from the index.
+/// An account's sealed postings in a range ([`PostingRange::contains`]),
+/// in its order, through `postings_account_time_idx`; the cursor is a
+/// row-value comparison, which both databases serve from the index.
 pub(crate) fn postings_in(d: Dialect, range: &PostingRange, limit: usize) -> Stmt {
     let mut s = Stmt::new(d, &format!("SELECT {POSTING_COLUMNS} FROM postings WHERE account_id = "));
-    s.bind(Value::Uuid(*range.account.as_uuid()));
+    s.bind(Value::Uuid(*range.account.as_uuid())).push(" AND sequence > 0");
     if let Some(from) = range.from {
         s.push(" AND at >= ").bind(Value::Time(micros_ceil(from)));
     }

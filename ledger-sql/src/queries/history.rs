@@ -1,5 +1,8 @@
 //! The history query: [`HistoryFilter::matches`] in SQL, one index range
-//! driving whatever the filter.
+//! driving whatever the filter, over sealed rows only (`sequence > 0`: an
+//! unsealed booking's rows wait under negative placeholders,
+//! ARCHITECTURE.md "Build order"), so a cursor never passes a row that is
+//! sealed later below it.
 
 use ledger_core::{AccountId, HistoryFilter};
 
@@ -30,9 +33,7 @@ pub(crate) fn history(d: Dialect, filter: &HistoryFilter, before: Option<u64>, l
         s.push(&format!("SELECT {columns} FROM transaction_metadata m JOIN transactions t ON t.sequence = m.sequence"));
         s.push(" WHERE m.key = ").bind(Value::Text(key.clone()));
         s.push(" AND m.value = ").bind(Value::Text(value.clone()));
-        if let Some(before) = before {
-            s.push(" AND m.sequence < ").bind(Value::Int(int(before)));
-        }
+        sealed_before(&mut s, "m.sequence", before);
         if !filter.accounts.is_empty() {
             s.push(" AND EXISTS (SELECT 1 FROM account_transactions y WHERE y.account_id IN (");
             for (i, account) in filter.accounts.iter().enumerate() {
@@ -40,11 +41,12 @@ pub(crate) fn history(d: Dialect, filter: &HistoryFilter, before: Option<u64>, l
             }
             s.push(") AND y.sequence = t.sequence)");
         }
-        history_conditions(&mut s, filter, None, 1);
+        history_conditions(&mut s, filter, 1);
         s.push(" ORDER BY m.sequence DESC").limit(limit);
     } else if filter.accounts.is_empty() {
         s.push(&format!("SELECT {columns} FROM transactions t WHERE TRUE"));
-        history_conditions(&mut s, filter, before, 0);
+        sealed_before(&mut s, "t.sequence", before);
+        history_conditions(&mut s, filter, 0);
         s.push(" ORDER BY t.sequence DESC").limit(limit);
     } else if let [account] = filter.accounts.as_slice() {
         account_branch(&mut s, &columns, *account, filter, before, limit);
@@ -83,16 +85,24 @@ fn account_branch(
     }
     let prefix = if newest_first { "" } else { "a." };
     s.push(&format!(" WHERE {prefix}account_id = ")).bind(Value::Uuid(*account.as_uuid()));
-    if let Some(before) = before {
-        s.push(&format!(" AND {prefix}sequence < ")).bind(Value::Int(int(before)));
-    }
+    sealed_before(s, &format!("{prefix}sequence"), before);
     if newest_first {
         s.push(" ORDER BY sequence DESC").limit(limit);
         s.push(") AS a JOIN transactions t ON t.sequence = a.sequence");
     } else {
-        history_conditions(s, filter, None, 0);
+        history_conditions(s, filter, 0);
     }
     s.push(" ORDER BY a.sequence DESC").limit(limit);
+}
+
+/// The sealed rows of `column`'s range below the cursor: `column > 0` and,
+/// with a cursor, `column < before`, one range of the index the branch
+/// reads backwards.
+fn sealed_before(s: &mut Stmt, column: &str, before: Option<u64>) {
+    s.push(&format!(" AND {column} > 0"));
+    if let Some(before) = before {
+        s.push(&format!(" AND {column} < ")).bind(Value::Int(int(before)));
+    }
 }
 
 /// Whether the filter names anything of the transaction row itself (beyond
@@ -107,12 +117,9 @@ fn filters_transaction_fields(filter: &HistoryFilter) -> bool {
         || !filter.metadata.is_empty()
 }
 
-/// The filter's fields other than accounts, the metadata pairs from
-/// `pairs_from` on, and the cursor, as `AND` terms on `t`.
-fn history_conditions(s: &mut Stmt, filter: &HistoryFilter, before: Option<u64>, pairs_from: usize) {
-    if let Some(before) = before {
-        s.push(" AND t.sequence < ").bind(Value::Int(int(before)));
-    }
+/// The filter's fields other than accounts and the metadata pairs from
+/// `pairs_from` on, as `AND` terms on `t`.
+fn history_conditions(s: &mut Stmt, filter: &HistoryFilter, pairs_from: usize) {
     if let Some(kind) = filter.kind {
         s.push(" AND t.kind = ").bind(Value::Text(kind.as_str().to_owned()));
     }
@@ -148,12 +155,16 @@ mod tests {
         let account = AccountId::new();
         let s = history(Dialect::Postgres, &HistoryFilter::account(account), Some(10), 5);
         assert_eq!(s.args().len(), 2, "{}", s.sql());
-        let newest = "(SELECT sequence FROM account_transactions WHERE account_id = $1 AND sequence < $2 \
+        let newest = "(SELECT sequence FROM account_transactions WHERE account_id = $1 AND sequence > 0 AND sequence < $2 \
                       ORDER BY sequence DESC LIMIT 5) AS a JOIN transactions t";
         assert!(s.sql().contains(newest), "{}", s.sql());
         let transfers = HistoryFilter { kind: Some(TransactionKind::Transfer), ..HistoryFilter::account(account) };
         let s = history(Dialect::Postgres, &transfers, Some(10), 5);
-        assert!(s.sql().contains("WHERE a.account_id = $1 AND a.sequence < $2 AND t.kind = $3"), "{}", s.sql());
+        assert!(
+            s.sql().contains("WHERE a.account_id = $1 AND a.sequence > 0 AND a.sequence < $2 AND t.kind = $3"),
+            "{}",
+            s.sql()
+        );
         assert!(s.sql().ends_with("ORDER BY a.sequence DESC LIMIT 5"), "{}", s.sql());
         let two = HistoryFilter { accounts: vec![account, AccountId::new()], ..HistoryFilter::default() };
         let s = history(Dialect::Postgres, &two, None, 5);
@@ -171,7 +182,7 @@ mod tests {
         let s = history(Dialect::Postgres, &filter, Some(10), 5);
         let sql = s.sql();
         assert!(sql.contains("FROM transaction_metadata m JOIN transactions t ON t.sequence = m.sequence"), "{sql}");
-        assert!(sql.contains("WHERE m.key = $1 AND m.value = $2 AND m.sequence < $3"), "{sql}");
+        assert!(sql.contains("WHERE m.key = $1 AND m.value = $2 AND m.sequence > 0 AND m.sequence < $3"), "{sql}");
         assert!(sql.contains("EXISTS (SELECT 1 FROM account_transactions y WHERE y.account_id IN ($4)"), "{sql}");
         assert!(sql.contains("x.key = $5 AND x.value = $6 AND x.sequence = t.sequence"), "{sql}");
         assert!(sql.ends_with("ORDER BY m.sequence DESC LIMIT 5"), "{sql}");
