@@ -82,6 +82,7 @@ pub use money::{Amount, Currency, Money, MoneyError};
 pub use plan::KycPolicy;
 pub use posting::Posting;
 pub use query::{Cursor, HistoryFilter, PAGE_SIZE_MAX, Page, PageRequest};
+pub use rules::seal::{EarlierSeals, seal_booked};
 /// The exact decimal every amount and balance is, re-exported so embedders
 /// use the very version the ledger does.
 pub use rust_decimal::Decimal;

@@ -1,7 +1,7 @@
 //! A store wrapper that records every `apply` (and `apply_unsynced`) call
 //! and can hold one at a gate, slow every call down, fail one, refuse the
 //! calls naming an account, or capture the batches instead of applying
-//! them; it can also hold or fail a `sync`, break every call, or slow the
+//! them (or as well); it can also hold or fail a `sync`, break every call, or slow the
 //! ping. It is the one forwarding decorator the test suites use.
 //! That is what group commit tests need to make groups form and to prove
 //! that they did, and what backend tests need to get the batches a ledger
@@ -60,6 +60,8 @@ pub struct RecordingStore {
     /// Where `apply` calls can be held or failed.
     applies: Checkpoint,
     capturing: AtomicBool,
+    /// Batches are kept, and applied too.
+    keeping: AtomicBool,
     captured: Mutex<Vec<WriteBatch>>,
     account_reads: AtomicUsize,
     /// Where `sync` calls can be held or failed.
@@ -82,6 +84,7 @@ impl RecordingStore {
             delay,
             applies: Checkpoint::default(),
             capturing: AtomicBool::new(false),
+            keeping: AtomicBool::new(false),
             captured: Mutex::new(Vec::new()),
             account_reads: AtomicUsize::new(0),
             syncs: Checkpoint::default(),
@@ -147,9 +150,18 @@ impl RecordingStore {
         self.capturing.store(true, Ordering::SeqCst);
     }
 
-    /// Stops capturing; the batches kept since [`RecordingStore::start_capture`].
+    /// From now on `apply` keeps a copy of its batches and applies them as
+    /// usual, so a ledger plans each command against what the ones before
+    /// it wrote (a hold it placed, for a later capture).
+    pub fn start_keeping(&self) {
+        self.keeping.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops capturing or keeping; the batches kept since
+    /// [`RecordingStore::start_capture`] or [`RecordingStore::start_keeping`].
     pub fn stop_capture(&self) -> Vec<WriteBatch> {
         self.capturing.store(false, Ordering::SeqCst);
+        self.keeping.store(false, Ordering::SeqCst);
         std::mem::take(&mut *self.captured.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
@@ -284,6 +296,9 @@ impl RecordingStore {
         if self.capturing.load(Ordering::SeqCst) {
             self.captured.lock().unwrap_or_else(|p| p.into_inner()).extend(batches);
             return Err(StorageError::new(self.inner.backend(), "captured, not applied"));
+        }
+        if self.keeping.load(Ordering::SeqCst) {
+            self.captured.lock().unwrap_or_else(|p| p.into_inner()).extend(batches.iter().cloned());
         }
         let keys = batches.iter().map(|b| b.0.claim.as_ref().map(|c| c.key.clone())).collect();
         let synced = matches!(durable, Durable::OnReturn);

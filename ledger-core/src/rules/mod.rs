@@ -7,3 +7,6 @@ pub(crate) mod decision;
 pub(crate) mod plan;
 pub(crate) mod restamp;
 pub(crate) mod seal;
+
+#[cfg(test)]
+mod book_and_seal_model;

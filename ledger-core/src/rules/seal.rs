@@ -15,7 +15,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::audit::AuditHead;
+use crate::id::{AccountId, IdSet, TransactionId};
 use crate::rules::restamp::restamp;
+use crate::transaction::Transaction;
 use crate::write_batch::{Booking, Decision, SEQUENCE_STRIDE, Verdict, Writes};
 
 /// When a batch booked at `booked` commits after `head`: the booked time,
@@ -37,6 +39,61 @@ pub(crate) fn seal(head: AuditHead, verdict: Verdict) -> Decision {
         Verdict::Refuse { error, mut audit } => {
             audit.at = commit_time(audit.at, head);
             Decision::Reject { error, audit: Box::new(audit.seal(head)) }
+        }
+    }
+}
+
+/// What a store that books apart knows, when it seals a booking, of the
+/// seals of the bookings whose rows that booking read before they were
+/// sealed (it records, with each booking, the ticket of each row's last
+/// writer and creator as it read them).
+pub trait EarlierSeals {
+    /// The time the seal of this account's last writer gave it, if the
+    /// booking read the account before that seal.
+    fn account_written_at(&self, account: AccountId) -> Option<DateTime<Utc>>;
+
+    /// This transaction's sealed sequence and creation time, if the booking
+    /// read it before its creator's seal.
+    fn transaction_created(&self, transaction: TransactionId) -> Option<(u64, DateTime<Utc>)>;
+}
+
+/// Places a verdict that was booked apart (judged on row locks alone, its
+/// rows committed unsealed; ARCHITECTURE.md, "PostgreSQL without one commit
+/// lock") after `head`, as [`seal`] does, once its copies of rows other
+/// bookings wrote and had not sealed when it read them are settled to what
+/// those seals gave them ([`EarlierSeals`]): an account it lists in its
+/// change feed without writing it carries its writer's sealed time, and a
+/// hold or transaction it changes, its creator's sealed sequence and
+/// creation time. Those bookings always seal first: each committed before
+/// this one locked the row, so it took an earlier ticket. So the sealed
+/// decision is the one a one-at-a-time run in seal order makes.
+pub fn seal_booked(head: AuditHead, mut verdict: Verdict, earlier: &impl EarlierSeals) -> Decision {
+    if let Verdict::Book(booking) = &mut verdict {
+        settle_reads(booking, earlier);
+    }
+    seal(head, verdict)
+}
+
+/// Settles a booking's copies of what it read unsealed ([`seal_booked`]).
+fn settle_reads(booking: &mut Booking, earlier: &impl EarlierSeals) {
+    let written: IdSet<AccountId> = booking.accounts().map(|a| a.id).collect();
+    let created: IdSet<TransactionId> = booking.new_transactions.iter().map(|t| t.id).collect();
+    let settle_transaction = |t: &mut Transaction| {
+        if !created.contains(&t.id)
+            && let Some((sequence, created_at)) = earlier.transaction_created(t.id)
+        {
+            (t.sequence, t.created_at) = (sequence, created_at);
+        }
+    };
+    booking.updated_transactions.iter_mut().for_each(settle_transaction);
+    for change in &mut booking.changes {
+        change.transaction.iter_mut().for_each(settle_transaction);
+        for account in change.account.iter_mut().chain(&mut change.balances) {
+            if !written.contains(&account.id)
+                && let Some(sealed) = earlier.account_written_at(account.id)
+            {
+                account.updated_at = sealed;
+            }
         }
     }
 }

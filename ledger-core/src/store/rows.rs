@@ -17,7 +17,7 @@ use crate::write_batch::{Keys, Snapshot, Writes};
 /// naming any other key kind is loaded on its own.
 ///
 /// [`Staging::head_and_rows`]: crate::store::apply::Staging::head_and_rows
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Rows {
     /// Accounts, by id.
     pub accounts: IdMap<AccountId, Account>,

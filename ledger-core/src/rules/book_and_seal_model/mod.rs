@@ -1,0 +1,406 @@
+//! The model of booking apart and sealing later (ARCHITECTURE.md,
+//! "PostgreSQL without one commit lock", build order step 3): the proof
+//! obligation "seal order is a serial order", checked before any SQL
+//! relies on it.
+//!
+//! A ledger on the memory store plans money commands (transfers,
+//! deposits, captures and voids of holds, reversals; keys reused, so some
+//! replay) without applying them. Sessions then book them the way a
+//! database without the head lock would: a session locks the rows its
+//! batch names (and its idempotency key, whose unique index serializes two
+//! claims) once no other session holds them, judges the batch on those
+//! rows as committed (`decide`, no head), takes the next ticket and, at its
+//! commit, leaves its rows behind unsealed (booked times, the ticket of the
+//! last booking on each row). A sealer pass takes every committed booking
+//! in ticket order and seals each after the head (`seal`), moving the
+//! times its seal moved onto the rows: unconditionally where only that
+//! booking writes (a created record's `created_at`, its sequence),
+//! elsewhere only where the row still carries that booking's ticket. A
+//! pass must restamp rows a booking in flight holds, so it waits for
+//! them, as PostgreSQL's `UPDATE` would: here it is not scheduled while
+//! one does. Which session moves, and when the sealer runs, is the
+//! proptest's choice.
+//!
+//! The sealed log must equal a one-at-a-time run of the same batches in
+//! seal order through the apply loop (every sealed decision: writes,
+//! sequences, times, hashes, change bodies; rejections), and the rows,
+//! once the sealer has caught up, what that run left.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fixture;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+use proptest::prelude::*;
+
+use crate::audit::{AuditHead, AuditRecord};
+use crate::error::StorageError;
+use crate::id::{AccountId, TransactionId};
+use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
+use crate::rules::decision::decide;
+use crate::rules::seal::{EarlierSeals, seal_booked};
+use crate::store::apply::{Staging, apply_batches_now};
+use crate::store::rows::Rows;
+use crate::write_batch::{BatchOutcome, Decision, Keys, Snapshot, Verdict, WriteBatch, Writes};
+use fixture::{Fixture, fixture, planned};
+
+/// Sessions booking at once.
+const SESSIONS: usize = 3;
+
+/// A lockable thing a batch names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Lock {
+    Account(AccountId),
+    Transaction(TransactionId),
+    Key(IdempotencyKey),
+}
+
+fn locks(keys: &Keys) -> Vec<Lock> {
+    let accounts = keys.accounts.iter().map(|id| Lock::Account(*id));
+    let transactions = keys.transactions.iter().map(|id| Lock::Transaction(*id));
+    accounts.chain(transactions).chain(keys.idempotency.iter().cloned().map(Lock::Key)).collect()
+}
+
+/// A batch a session has judged and not yet committed.
+struct InFlight {
+    batch: usize,
+    ticket: u64,
+    verdict: Verdict,
+    read: Read,
+}
+
+/// What a booking read unsealed: the ticket of each account's last
+/// writer, and of each transaction's creator, that had not sealed.
+#[derive(Default)]
+struct Read {
+    accounts: HashMap<AccountId, u64>,
+    transactions: HashMap<TransactionId, u64>,
+}
+
+/// A committed booking waiting for its seal.
+struct Pending {
+    batch: usize,
+    verdict: Verdict,
+    read: Read,
+}
+
+/// What the seals so far gave the bookings a booking read unsealed.
+struct Earlier<'a> {
+    read: &'a Read,
+    sealed_at: &'a HashMap<u64, DateTime<Utc>>,
+    created: &'a HashMap<TransactionId, (u64, DateTime<Utc>)>,
+}
+
+impl EarlierSeals for Earlier<'_> {
+    fn account_written_at(&self, account: AccountId) -> Option<DateTime<Utc>> {
+        let writer = self.read.accounts.get(&account)?;
+        Some(*self.sealed_at.get(writer).expect("a booking's writers seal before it"))
+    }
+
+    fn transaction_created(&self, transaction: TransactionId) -> Option<(u64, DateTime<Utc>)> {
+        self.read.transactions.get(&transaction)?;
+        Some(*self.created.get(&transaction).expect("a booking's creators seal before it"))
+    }
+}
+
+/// The database: rows as committed (sealed or not), who last wrote each
+/// account and transaction row, the bookings waiting for a seal, the head.
+struct Database {
+    rows: Rows,
+    writers: HashMap<Lock, u64>,
+    /// The booking that created each transaction the bookings created.
+    creators: HashMap<TransactionId, u64>,
+    pending: BTreeMap<u64, Pending>,
+    /// The time each sealed booking's seal gave it.
+    sealed_at: HashMap<u64, DateTime<Utc>>,
+    /// The sealed sequence and creation time of each created transaction.
+    created: HashMap<TransactionId, (u64, DateTime<Utc>)>,
+    head: AuditHead,
+    next_ticket: u64,
+    /// Each batch's sealed decision, in seal order; replays, in commit order.
+    sealed: Vec<(usize, Decision)>,
+    replays: Vec<(usize, IdempotencyRecord)>,
+}
+
+impl Database {
+    /// Judges `batch` on the rows as committed; takes a ticket.
+    fn book(&mut self, index: usize, batch: &WriteBatch) -> InFlight {
+        let snapshot = self.rows.snapshot(&batch.keys());
+        let unsealed = |ticket: Option<&u64>| ticket.copied().filter(|t| self.pending.contains_key(t));
+        let read = Read {
+            accounts: snapshot
+                .accounts
+                .keys()
+                .filter_map(|id| Some((*id, unsealed(self.writers.get(&Lock::Account(*id)))?)))
+                .collect(),
+            transactions: snapshot
+                .transactions
+                .keys()
+                .filter_map(|id| Some((*id, unsealed(self.creators.get(id))?)))
+                .collect(),
+        };
+        let verdict = decide(batch, snapshot, batch.at());
+        self.next_ticket += 1;
+        InFlight { batch: index, ticket: self.next_ticket, verdict, read }
+    }
+
+    /// Commits a booking: its rows, unsealed, carrying its ticket.
+    fn commit(&mut self, booked: InFlight) {
+        match booked.verdict {
+            Verdict::Replay(record) => self.replays.push((booked.batch, record)),
+            Verdict::Book(booking) => {
+                for account in booking.accounts() {
+                    self.rows.accounts.insert(account.id, account.clone());
+                    self.writers.insert(Lock::Account(account.id), booked.ticket);
+                }
+                for transaction in booking.transactions() {
+                    self.rows.transactions.insert(transaction.id, transaction.clone());
+                    self.writers.insert(Lock::Transaction(transaction.id), booked.ticket);
+                }
+                for transaction in &booking.new_transactions {
+                    self.creators.insert(transaction.id, booked.ticket);
+                }
+                if let Some(record) = &booking.idempotency {
+                    self.rows.idempotency.insert(record.key.clone(), record.clone());
+                }
+                let pending = Pending { batch: booked.batch, verdict: Verdict::Book(booking), read: booked.read };
+                self.pending.insert(booked.ticket, pending);
+            }
+            refused @ Verdict::Refuse { .. } => {
+                let pending = Pending { batch: booked.batch, verdict: refused, read: booked.read };
+                self.pending.insert(booked.ticket, pending);
+            }
+        }
+    }
+
+    /// The rows sealing these tickets would restamp.
+    fn rows_of(&self, tickets: &[u64]) -> Vec<Lock> {
+        let mut rows = Vec::new();
+        for pending in tickets.iter().filter_map(|t| self.pending.get(t)) {
+            if let Verdict::Book(booking) = &pending.verdict {
+                rows.extend(booking.accounts().map(|a| Lock::Account(a.id)));
+                rows.extend(booking.transactions().map(|t| Lock::Transaction(t.id)));
+            }
+        }
+        rows
+    }
+
+    /// Seals the bookings a pass took, in ticket order.
+    fn seal_pass(&mut self, tickets: &[u64]) {
+        for ticket in tickets {
+            let pending = self.pending.remove(ticket).expect("a pass seals what it took");
+            let booked_at = match &pending.verdict {
+                Verdict::Book(booking) => Some(booking.audit.at),
+                _ => None,
+            };
+            let earlier = Earlier { read: &pending.read, sealed_at: &self.sealed_at, created: &self.created };
+            let decision = seal_booked(self.head, pending.verdict, &earlier);
+            match &decision {
+                Decision::Commit(writes) => {
+                    for t in &writes.new_transactions {
+                        self.created.insert(t.id, (t.sequence, t.created_at));
+                    }
+                    self.restamp(*ticket, writes, booked_at != Some(writes.audit.at));
+                    self.head = writes.audit.head();
+                }
+                Decision::Reject { audit, .. } => self.head = audit.head(),
+                Decision::Replay(_) => unreachable!("replays are never pending"),
+            }
+            self.sealed_at.insert(*ticket, self.head.at.expect("a sealed record has a time"));
+            self.sealed.push((pending.batch, decision));
+        }
+    }
+
+    /// Moves the sealed sequences onto the rows and, if the seal `moved`
+    /// the booking's time, its times too (a sealer rewrites no time that
+    /// did not move): where only this booking writes, always; elsewhere
+    /// where the row is still its own.
+    fn restamp(&mut self, ticket: u64, writes: &Writes, moved: bool) {
+        let created: Vec<TransactionId> = writes.new_transactions.iter().map(|t| t.id).collect();
+        for sealed in writes.transactions() {
+            let own = self.writers.get(&Lock::Transaction(sealed.id)) == Some(&ticket);
+            let row = self.rows.transactions.get_mut(&sealed.id).expect("a booked transaction is stored");
+            if created.contains(&sealed.id) {
+                row.sequence = sealed.sequence;
+            }
+            if !moved {
+                continue;
+            }
+            if created.contains(&sealed.id) {
+                row.created_at = sealed.created_at;
+            }
+            if own {
+                row.updated_at = sealed.updated_at;
+            }
+        }
+        if !moved {
+            return;
+        }
+        for sealed in writes.accounts() {
+            if self.writers.get(&Lock::Account(sealed.id)) == Some(&ticket) {
+                let row = self.rows.accounts.get_mut(&sealed.id).expect("a booked account is stored");
+                row.updated_at = sealed.updated_at;
+            }
+        }
+        if let Some(record) = &writes.idempotency {
+            let row = self.rows.idempotency.get_mut(&record.key).expect("a booked key is stored");
+            row.created_at = record.created_at;
+        }
+    }
+}
+
+/// Books and seals `batches` on `SESSIONS` sessions in the order `choices`
+/// picks, then lets everything finish. Returns the database.
+fn interleave(fixture: &Fixture, choices: &[u8]) -> Database {
+    let mut db = Database {
+        rows: fixture.rows.clone(),
+        writers: HashMap::new(),
+        creators: HashMap::new(),
+        pending: BTreeMap::new(),
+        sealed_at: HashMap::new(),
+        created: HashMap::new(),
+        head: fixture.head,
+        next_ticket: 0,
+        sealed: Vec::new(),
+        replays: Vec::new(),
+    };
+    let mut queues: Vec<VecDeque<usize>> = vec![VecDeque::new(); SESSIONS];
+    for i in 0..fixture.batches.len() {
+        queues[i % SESSIONS].push_back(i);
+    }
+    let mut in_flight: Vec<Option<(InFlight, Vec<Lock>)>> = (0..SESSIONS).map(|_| None).collect();
+    let mut committed = vec![false; fixture.batches.len()];
+    // A batch may book once its rows are free and every record it names
+    // that another batch creates is committed.
+    let may_book = |batch: usize, held: &[Lock], committed: &[bool]| {
+        let keys = fixture.batches[batch].keys();
+        let named = keys.transactions.iter().filter_map(|t| fixture.creators.get(t));
+        locks(&keys).iter().all(|l| !held.contains(l)) && named.into_iter().all(|creator| committed[*creator])
+    };
+    // The tickets the sealer's pass took (its snapshot of `pending`), while
+    // it waits for rows bookings in flight hold.
+    let mut sealer: Option<Vec<u64>> = None;
+    let mut choices = choices.iter().copied();
+    loop {
+        let held: Vec<Lock> = in_flight.iter().flatten().flat_map(|(_, locks)| locks.clone()).collect();
+        // What may move: a session commits, a session whose rows are free
+        // books its next batch, or the sealer passes.
+        let mut moves: Vec<Move> = Vec::new();
+        for session in 0..SESSIONS {
+            match &in_flight[session] {
+                Some(_) => moves.push(Move::Commit(session)),
+                None => {
+                    if let Some(&next) = queues[session].front()
+                        && may_book(next, &held, &committed)
+                    {
+                        moves.push(Move::Book(session));
+                    }
+                }
+            }
+        }
+        match &sealer {
+            None if !db.pending.is_empty() => moves.push(Move::TakePending),
+            Some(taken) if db.rows_of(taken).iter().all(|r| !held.contains(r)) => moves.push(Move::Seal),
+            _ => {}
+        }
+        let Some(chosen) = moves.get(usize::from(choices.next().unwrap_or(0)) % moves.len().max(1)) else {
+            break;
+        };
+        match *chosen {
+            Move::Book(session) => {
+                let index = queues[session].pop_front().expect("a session books only what it has");
+                let batch = &fixture.batches[index];
+                in_flight[session] = Some((db.book(index, batch), locks(&batch.keys())));
+            }
+            Move::Commit(session) => {
+                let (booked, _) = in_flight[session].take().expect("a session commits only what it booked");
+                committed[booked.batch] = true;
+                db.commit(booked);
+            }
+            Move::TakePending => sealer = Some(db.pending.keys().copied().collect()),
+            Move::Seal => db.seal_pass(&sealer.take().expect("a pass seals what it took")),
+        }
+    }
+    assert!(queues.iter().all(VecDeque::is_empty) && db.pending.is_empty(), "every batch was booked and sealed");
+    db
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Move {
+    /// A session locks its next batch's rows, judges it, takes a ticket.
+    Book(usize),
+    /// A session commits what it booked.
+    Commit(usize),
+    /// The sealer takes the head and reads the committed bookings.
+    TakePending,
+    /// The sealer, its rows free, seals what it took and commits.
+    Seal,
+}
+
+/// The apply loop over rows in memory: the one-at-a-time run.
+struct Serial {
+    rows: Rows,
+    head: AuditHead,
+}
+
+impl Staging for Serial {
+    async fn audit_head(&mut self) -> Result<AuditHead, StorageError> {
+        Ok(self.head)
+    }
+
+    async fn load(&mut self, keys: &Keys) -> Result<Snapshot, StorageError> {
+        Ok(self.rows.snapshot(keys))
+    }
+
+    async fn stage(&mut self, writes: &Writes) -> Result<(), StorageError> {
+        self.rows.fold(writes);
+        self.head = writes.audit.head();
+        Ok(())
+    }
+
+    async fn stage_rejection(&mut self, audit: &AuditRecord) -> Result<(), StorageError> {
+        self.head = audit.head();
+        Ok(())
+    }
+}
+
+fn check(fixture: &Fixture, choices: &[u8]) {
+    let db = interleave(fixture, choices);
+    let mut serial = Serial { rows: fixture.rows.clone(), head: fixture.head };
+    for (batch, sealed) in &db.sealed {
+        let outcome = apply_batches_now(&mut serial, std::slice::from_ref(&fixture.batches[*batch])).unwrap();
+        assert_eq!(outcome, vec![BatchOutcome::from(sealed.clone())], "batch {batch}, sealed in this order");
+    }
+    for (batch, record) in &db.replays {
+        let outcome = apply_batches_now(&mut serial, std::slice::from_ref(&fixture.batches[*batch])).unwrap();
+        let [BatchOutcome::Replayed(serial_record)] = outcome.as_slice() else {
+            panic!("batch {batch} replayed when booked, not when run alone: {outcome:?}");
+        };
+        // A replay returns the record as it found it: before its seal,
+        // with the booked time. The caller reads the transactions by id.
+        assert_eq!(
+            (&record.key, record.fingerprint, &record.transaction_ids),
+            (&serial_record.key, serial_record.fingerprint, &serial_record.transaction_ids)
+        );
+    }
+    assert_eq!(db.head, serial.head, "the chain ends where the one-at-a-time run's does");
+    assert_eq!(db.rows.accounts, serial.rows.accounts, "accounts, once sealed");
+    assert_eq!(db.rows.transactions, serial.rows.transactions, "transactions, once sealed");
+    assert_eq!(db.rows.idempotency, serial.rows.idempotency, "idempotency records, once sealed");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn bookings_sealed_in_ticket_order_equal_a_one_at_a_time_run(
+        commands in proptest::collection::vec(planned(), 4..24),
+        choices in proptest::collection::vec(any::<u8>(), 0..96),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let fixture = runtime.block_on(fixture(&commands));
+        check(&fixture, &choices);
+    }
+}
