@@ -114,7 +114,11 @@ impl Ledger {
     /// A ledger account by code (the embedding program and admins only).
     pub async fn ledger_account(&self, actor: &Actor, code: &AccountCode) -> Result<Account, LedgerError> {
         actor.require_admin()?;
-        self.store.account_by_code(code).await?.ok_or(LedgerError::AccountCodeNotFound)
+        let account = self.store.account_by_code(code).await?.ok_or(LedgerError::AccountCodeNotFound)?;
+        // Its facts (id, code, currency) never change: later reads by code
+        // (a balance as of, a history) need not read it again.
+        self.facts.remember(&account);
+        Ok(account)
     }
 
     /// The id of the ledger account with this code, for an admin (or the
@@ -236,4 +240,40 @@ fn validate_floor(floor: Option<Decimal>, currency: Currency) -> Result<Option<D
     let Some(floor) = floor else { return Ok(None) };
     let fits = floor.abs() <= Decimal::from(AMOUNT_MAJOR_UNITS_MAX) && floor.normalize().scale() <= currency.exponent();
     if fits { Ok(Some(floor)) } else { Err(LedgerError::InvalidFloor) }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::conformance::recording::RecordingStore;
+    use crate::memory::MemoryStore;
+
+    /// Reading a ledger account by its code remembers its facts, so finding
+    /// its id by code afterwards reads nothing; a code not found is not
+    /// remembered.
+    #[tokio::test]
+    async fn reading_a_ledger_account_remembers_its_facts() {
+        let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), Duration::ZERO));
+        let ledger = Ledger::builder(store.clone()).open().await.unwrap();
+        let code = AccountCode::parse("revenue:fees").unwrap();
+        let command = OpenLedgerAccount::new(code.clone(), Currency::Usd, NormalBalance::Credit);
+        let opened = ledger.open_ledger_account(&Actor::System, command).await.unwrap();
+        // A fresh ledger over the same store knows no facts yet.
+        let ledger = Ledger::builder(store.clone()).open().await.unwrap();
+        assert_eq!(ledger.ledger_account(&Actor::System, &code).await.unwrap().id, opened.id);
+        let read = store.account_reads();
+        assert_eq!(ledger.ledger_account_id(&Actor::System, &code).await.unwrap(), opened.id);
+        assert_eq!(store.account_reads(), read, "the id was read again after the account was");
+
+        let missing = AccountCode::parse("revenue:none").unwrap();
+        let not_found = Err(LedgerError::AccountCodeNotFound);
+        assert_eq!(ledger.ledger_account(&Actor::System, &missing).await.map(|a| a.id), not_found.clone());
+        assert_eq!(ledger.ledger_account_id(&Actor::System, &missing).await, not_found);
+        assert_eq!(store.account_reads(), read + 2, "a code not found is read each time");
+    }
 }
