@@ -88,6 +88,7 @@ pub use rules::seal::{EarlierSeals, seal_booked};
 pub use rust_decimal::Decimal;
 pub use store::Store;
 pub use store::apply::{Staging, apply_batches, apply_batches_now};
+pub use store::booking::{BookingStaging, book_batches, book_batches_now};
 pub use store::read_replica::ReadReplicaStore;
 pub use store::rows::{Rows, rows_hold};
 pub use transaction::{Leg, Transaction, TransactionKind, TransactionStatus};

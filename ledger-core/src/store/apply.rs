@@ -150,9 +150,14 @@ pub fn apply_batches_now<S: Staging>(
     staging: &mut S,
     batches: &[WriteBatch],
 ) -> Result<Vec<BatchOutcome>, StorageError> {
+    run_now(apply_batches(staging, batches))
+}
+
+/// Polls a loop over a staging that never waits once, to its end.
+pub(crate) fn run_now<T>(looped: impl Future<Output = Result<T, StorageError>>) -> Result<T, StorageError> {
     let mut cx = Context::from_waker(Waker::noop());
-    match pin!(apply_batches(staging, batches)).poll(&mut cx) {
-        Poll::Ready(outcomes) => outcomes,
+    match pin!(looped).poll(&mut cx) {
+        Poll::Ready(result) => result,
         Poll::Pending => Err(StorageError::new("staging", "a staging that must never wait waited")),
     }
 }

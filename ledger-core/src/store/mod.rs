@@ -1,6 +1,7 @@
 //! The storage trait every backend implements.
 
 pub mod apply;
+pub mod booking;
 pub mod lease;
 pub mod memory;
 pub mod read_replica;

@@ -39,9 +39,9 @@ use crate::audit::{AuditHead, AuditRecord};
 use crate::error::StorageError;
 use crate::id::{AccountId, TransactionId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
-use crate::rules::decision::decide;
 use crate::rules::seal::{EarlierSeals, seal_booked};
 use crate::store::apply::{Staging, apply_batches_now};
+use crate::store::booking::{BookingStaging, book_batches_now};
 use crate::store::rows::Rows;
 use crate::write_batch::{BatchOutcome, Decision, Keys, Snapshot, Verdict, WriteBatch, Writes};
 use fixture::{Fixture, fixture, planned};
@@ -63,25 +63,100 @@ fn locks(keys: &Keys) -> Vec<Lock> {
     accounts.chain(transactions).chain(keys.idempotency.iter().cloned().map(Lock::Key)).collect()
 }
 
-/// A batch a session has judged and not yet committed.
-struct InFlight {
-    batch: usize,
-    ticket: u64,
-    verdict: Verdict,
-    read: Read,
-}
+/// Who wrote a row: a call's ticket and the batch's place in the call.
+type Writer = (u64, usize);
 
-/// What a booking read unsealed: the ticket of each account's last
-/// writer, and of each transaction's creator, that had not sealed.
+/// What a booking read unsealed: each account's last writer, and each
+/// transaction's creator, that had not sealed.
 #[derive(Default)]
 struct Read {
-    accounts: HashMap<AccountId, u64>,
-    transactions: HashMap<TransactionId, u64>,
+    accounts: HashMap<AccountId, Writer>,
+    transactions: HashMap<TransactionId, Writer>,
 }
 
-/// A committed booking waiting for its seal.
-struct Pending {
+/// Rows as bookings left them, and who last wrote (or created) each.
+#[derive(Clone)]
+struct Booked {
+    rows: Rows,
+    writers: HashMap<Lock, Writer>,
+    creators: HashMap<TransactionId, Writer>,
+}
+
+impl Booked {
+    /// Takes in a booking's rows, unsealed, written by `writer`.
+    fn fold(&mut self, writer: Writer, verdict: &Verdict) {
+        let Verdict::Book(booking) = verdict else { return };
+        for account in booking.accounts() {
+            self.rows.accounts.insert(account.id, account.clone());
+            self.writers.insert(Lock::Account(account.id), writer);
+        }
+        for transaction in booking.transactions() {
+            self.rows.transactions.insert(transaction.id, transaction.clone());
+            self.writers.insert(Lock::Transaction(transaction.id), writer);
+        }
+        for transaction in &booking.new_transactions {
+            self.creators.insert(transaction.id, writer);
+        }
+        if let Some(record) = &booking.idempotency {
+            self.rows.idempotency.insert(record.key.clone(), record.clone());
+        }
+    }
+}
+
+/// One session's booking call: the committed rows with what the call
+/// booked so far folded in, as its storage transaction sees them.
+struct Call<'a> {
+    booked: Booked,
+    /// Tickets committed and not yet sealed.
+    pending: &'a BTreeMap<u64, Vec<Entry>>,
+    ticket: u64,
+    /// What each batch read unsealed, in call order.
+    reads: Vec<Read>,
+}
+
+impl Call<'_> {
+    fn unsealed(&self, writer: Option<&Writer>) -> Option<Writer> {
+        writer.copied().filter(|(ticket, _)| *ticket == self.ticket || self.pending.contains_key(ticket))
+    }
+}
+
+impl BookingStaging for Call<'_> {
+    async fn load(&mut self, keys: &Keys) -> Result<Snapshot, StorageError> {
+        let snapshot = self.booked.rows.snapshot(keys);
+        let accounts = snapshot.accounts.keys();
+        let read = Read {
+            accounts: accounts
+                .filter_map(|id| Some((*id, self.unsealed(self.booked.writers.get(&Lock::Account(*id)))?)))
+                .collect(),
+            transactions: snapshot
+                .transactions
+                .keys()
+                .filter_map(|id| Some((*id, self.unsealed(self.booked.creators.get(id))?)))
+                .collect(),
+        };
+        self.reads.push(read);
+        Ok(snapshot)
+    }
+
+    async fn stage(&mut self, index: usize, verdict: &Verdict) -> Result<(), StorageError> {
+        self.booked.fold((self.ticket, index), verdict);
+        Ok(())
+    }
+}
+
+/// A call a session has booked and not yet committed.
+struct InFlight {
+    ticket: u64,
+    batches: Vec<usize>,
+    verdicts: Vec<Verdict>,
+    reads: Vec<Read>,
+}
+
+/// One batch of a committed call, waiting for its seal.
+struct Entry {
     batch: usize,
+    /// Its place in the call.
+    index: usize,
     verdict: Verdict,
     read: Read,
 }
@@ -89,7 +164,7 @@ struct Pending {
 /// What the seals so far gave the bookings a booking read unsealed.
 struct Earlier<'a> {
     read: &'a Read,
-    sealed_at: &'a HashMap<u64, DateTime<Utc>>,
+    sealed_at: &'a HashMap<Writer, DateTime<Utc>>,
     created: &'a HashMap<TransactionId, (u64, DateTime<Utc>)>,
 }
 
@@ -105,16 +180,13 @@ impl EarlierSeals for Earlier<'_> {
     }
 }
 
-/// The database: rows as committed (sealed or not), who last wrote each
-/// account and transaction row, the bookings waiting for a seal, the head.
+/// The database: rows as committed (sealed or not), the calls waiting for
+/// a seal, and the head.
 struct Database {
-    rows: Rows,
-    writers: HashMap<Lock, u64>,
-    /// The booking that created each transaction the bookings created.
-    creators: HashMap<TransactionId, u64>,
-    pending: BTreeMap<u64, Pending>,
+    booked: Booked,
+    pending: BTreeMap<u64, Vec<Entry>>,
     /// The time each sealed booking's seal gave it.
-    sealed_at: HashMap<u64, DateTime<Utc>>,
+    sealed_at: HashMap<Writer, DateTime<Utc>>,
     /// The sealed sequence and creation time of each created transaction.
     created: HashMap<TransactionId, (u64, DateTime<Utc>)>,
     head: AuditHead,
@@ -125,61 +197,36 @@ struct Database {
 }
 
 impl Database {
-    /// Judges `batch` on the rows as committed; takes a ticket.
-    fn book(&mut self, index: usize, batch: &WriteBatch) -> InFlight {
-        let snapshot = self.rows.snapshot(&batch.keys());
-        let unsealed = |ticket: Option<&u64>| ticket.copied().filter(|t| self.pending.contains_key(t));
-        let read = Read {
-            accounts: snapshot
-                .accounts
-                .keys()
-                .filter_map(|id| Some((*id, unsealed(self.writers.get(&Lock::Account(*id)))?)))
-                .collect(),
-            transactions: snapshot
-                .transactions
-                .keys()
-                .filter_map(|id| Some((*id, unsealed(self.creators.get(id))?)))
-                .collect(),
-        };
-        let verdict = decide(batch, snapshot, batch.at());
+    /// Books `indexes` in one call through the booking loop, on the rows
+    /// as committed; takes the call's ticket.
+    fn book(&mut self, fixture: &Fixture, indexes: Vec<usize>) -> InFlight {
         self.next_ticket += 1;
-        InFlight { batch: index, ticket: self.next_ticket, verdict, read }
+        let ticket = self.next_ticket;
+        let mut call = Call { booked: self.booked.clone(), pending: &self.pending, ticket, reads: Vec::new() };
+        let batches: Vec<WriteBatch> = indexes.iter().map(|i| fixture.batches[*i].clone()).collect();
+        let verdicts = book_batches_now(&mut call, &batches).expect("the model's staging never fails");
+        InFlight { ticket, batches: indexes, verdicts, reads: call.reads }
     }
 
-    /// Commits a booking: its rows, unsealed, carrying its ticket.
-    fn commit(&mut self, booked: InFlight) {
-        match booked.verdict {
-            Verdict::Replay(record) => self.replays.push((booked.batch, record)),
-            Verdict::Book(booking) => {
-                for account in booking.accounts() {
-                    self.rows.accounts.insert(account.id, account.clone());
-                    self.writers.insert(Lock::Account(account.id), booked.ticket);
-                }
-                for transaction in booking.transactions() {
-                    self.rows.transactions.insert(transaction.id, transaction.clone());
-                    self.writers.insert(Lock::Transaction(transaction.id), booked.ticket);
-                }
-                for transaction in &booking.new_transactions {
-                    self.creators.insert(transaction.id, booked.ticket);
-                }
-                if let Some(record) = &booking.idempotency {
-                    self.rows.idempotency.insert(record.key.clone(), record.clone());
-                }
-                let pending = Pending { batch: booked.batch, verdict: Verdict::Book(booking), read: booked.read };
-                self.pending.insert(booked.ticket, pending);
-            }
-            refused @ Verdict::Refuse { .. } => {
-                let pending = Pending { batch: booked.batch, verdict: refused, read: booked.read };
-                self.pending.insert(booked.ticket, pending);
+    /// Commits a call: its rows, unsealed, carrying its ticket.
+    fn commit(&mut self, call: InFlight) {
+        let mut entries = Vec::new();
+        let booked = call.batches.into_iter().zip(call.verdicts).zip(call.reads);
+        for (index, ((batch, verdict), read)) in booked.enumerate() {
+            self.booked.fold((call.ticket, index), &verdict);
+            match verdict {
+                Verdict::Replay(record) => self.replays.push((batch, record)),
+                verdict => entries.push(Entry { batch, index, verdict, read }),
             }
         }
+        self.pending.insert(call.ticket, entries);
     }
 
     /// The rows sealing these tickets would restamp.
     fn rows_of(&self, tickets: &[u64]) -> Vec<Lock> {
         let mut rows = Vec::new();
-        for pending in tickets.iter().filter_map(|t| self.pending.get(t)) {
-            if let Verdict::Book(booking) = &pending.verdict {
+        for entry in tickets.iter().filter_map(|t| self.pending.get(t)).flatten() {
+            if let Verdict::Book(booking) = &entry.verdict {
                 rows.extend(booking.accounts().map(|a| Lock::Account(a.id)));
                 rows.extend(booking.transactions().map(|t| Lock::Transaction(t.id)));
             }
@@ -187,41 +234,49 @@ impl Database {
         rows
     }
 
-    /// Seals the bookings a pass took, in ticket order.
+    /// Seals the calls a pass took, in ticket order, each call's batches
+    /// in call order.
     fn seal_pass(&mut self, tickets: &[u64]) {
         for ticket in tickets {
-            let pending = self.pending.remove(ticket).expect("a pass seals what it took");
-            let booked_at = match &pending.verdict {
-                Verdict::Book(booking) => Some(booking.audit.at),
-                _ => None,
-            };
-            let earlier = Earlier { read: &pending.read, sealed_at: &self.sealed_at, created: &self.created };
-            let decision = seal_booked(self.head, pending.verdict, &earlier);
-            match &decision {
-                Decision::Commit(writes) => {
-                    for t in &writes.new_transactions {
-                        self.created.insert(t.id, (t.sequence, t.created_at));
-                    }
-                    self.restamp(*ticket, writes, booked_at != Some(writes.audit.at));
-                    self.head = writes.audit.head();
-                }
-                Decision::Reject { audit, .. } => self.head = audit.head(),
-                Decision::Replay(_) => unreachable!("replays are never pending"),
+            let entries = self.pending.remove(ticket).expect("a pass seals what it took");
+            for entry in entries {
+                self.seal_one((*ticket, entry.index), entry);
             }
-            self.sealed_at.insert(*ticket, self.head.at.expect("a sealed record has a time"));
-            self.sealed.push((pending.batch, decision));
         }
+    }
+
+    fn seal_one(&mut self, writer: Writer, entry: Entry) {
+        let booked_at = match &entry.verdict {
+            Verdict::Book(booking) => Some(booking.audit.at),
+            _ => None,
+        };
+        let earlier = Earlier { read: &entry.read, sealed_at: &self.sealed_at, created: &self.created };
+        let decision = seal_booked(self.head, entry.verdict, &earlier);
+        match &decision {
+            Decision::Commit(writes) => {
+                for t in &writes.new_transactions {
+                    self.created.insert(t.id, (t.sequence, t.created_at));
+                }
+                self.restamp(writer, writes, booked_at != Some(writes.audit.at));
+                self.head = writes.audit.head();
+            }
+            Decision::Reject { audit, .. } => self.head = audit.head(),
+            Decision::Replay(_) => unreachable!("replays are never pending"),
+        }
+        self.sealed_at.insert(writer, self.head.at.expect("a sealed record has a time"));
+        self.sealed.push((entry.batch, decision));
     }
 
     /// Moves the sealed sequences onto the rows and, if the seal `moved`
     /// the booking's time, its times too (a sealer rewrites no time that
     /// did not move): where only this booking writes, always; elsewhere
     /// where the row is still its own.
-    fn restamp(&mut self, ticket: u64, writes: &Writes, moved: bool) {
+    fn restamp(&mut self, writer: Writer, writes: &Writes, moved: bool) {
         let created: Vec<TransactionId> = writes.new_transactions.iter().map(|t| t.id).collect();
+        let Booked { rows, writers, .. } = &mut self.booked;
         for sealed in writes.transactions() {
-            let own = self.writers.get(&Lock::Transaction(sealed.id)) == Some(&ticket);
-            let row = self.rows.transactions.get_mut(&sealed.id).expect("a booked transaction is stored");
+            let own = writers.get(&Lock::Transaction(sealed.id)) == Some(&writer);
+            let row = rows.transactions.get_mut(&sealed.id).expect("a booked transaction is stored");
             if created.contains(&sealed.id) {
                 row.sequence = sealed.sequence;
             }
@@ -239,25 +294,27 @@ impl Database {
             return;
         }
         for sealed in writes.accounts() {
-            if self.writers.get(&Lock::Account(sealed.id)) == Some(&ticket) {
-                let row = self.rows.accounts.get_mut(&sealed.id).expect("a booked account is stored");
+            if writers.get(&Lock::Account(sealed.id)) == Some(&writer) {
+                let row = rows.accounts.get_mut(&sealed.id).expect("a booked account is stored");
                 row.updated_at = sealed.updated_at;
             }
         }
         if let Some(record) = &writes.idempotency {
-            let row = self.rows.idempotency.get_mut(&record.key).expect("a booked key is stored");
+            let row = rows.idempotency.get_mut(&record.key).expect("a booked key is stored");
             row.created_at = record.created_at;
         }
     }
 }
 
+/// The most batches one session books in one call.
+const CALL_BATCHES_MAX: usize = 3;
+
 /// Books and seals `batches` on `SESSIONS` sessions in the order `choices`
-/// picks, then lets everything finish. Returns the database.
+/// picks (which session moves, how many batches its call books), then lets
+/// everything finish. Returns the database.
 fn interleave(fixture: &Fixture, choices: &[u8]) -> Database {
     let mut db = Database {
-        rows: fixture.rows.clone(),
-        writers: HashMap::new(),
-        creators: HashMap::new(),
+        booked: Booked { rows: fixture.rows.clone(), writers: HashMap::new(), creators: HashMap::new() },
         pending: BTreeMap::new(),
         sealed_at: HashMap::new(),
         created: HashMap::new(),
@@ -272,12 +329,14 @@ fn interleave(fixture: &Fixture, choices: &[u8]) -> Database {
     }
     let mut in_flight: Vec<Option<(InFlight, Vec<Lock>)>> = (0..SESSIONS).map(|_| None).collect();
     let mut committed = vec![false; fixture.batches.len()];
-    // A batch may book once its rows are free and every record it names
+    // A call may book once its rows are free and every record it names
     // that another batch creates is committed.
-    let may_book = |batch: usize, held: &[Lock], committed: &[bool]| {
-        let keys = fixture.batches[batch].keys();
-        let named = keys.transactions.iter().filter_map(|t| fixture.creators.get(t));
-        locks(&keys).iter().all(|l| !held.contains(l)) && named.into_iter().all(|creator| committed[*creator])
+    let may_book = |call: &[usize], held: &[Lock], committed: &[bool]| {
+        call.iter().all(|batch| {
+            let keys = fixture.batches[*batch].keys();
+            let named = keys.transactions.iter().filter_map(|t| fixture.creators.get(t));
+            locks(&keys).iter().all(|l| !held.contains(l)) && named.into_iter().all(|creator| committed[*creator])
+        })
     };
     // The tickets the sealer's pass took (its snapshot of `pending`), while
     // it waits for rows bookings in flight hold.
@@ -286,17 +345,17 @@ fn interleave(fixture: &Fixture, choices: &[u8]) -> Database {
     loop {
         let held: Vec<Lock> = in_flight.iter().flatten().flat_map(|(_, locks)| locks.clone()).collect();
         // What may move: a session commits, a session whose rows are free
-        // books its next batch, or the sealer passes.
+        // books its next batches, or the sealer passes.
         let mut moves: Vec<Move> = Vec::new();
         for session in 0..SESSIONS {
-            match &in_flight[session] {
-                Some(_) => moves.push(Move::Commit(session)),
-                None => {
-                    if let Some(&next) = queues[session].front()
-                        && may_book(next, &held, &committed)
-                    {
-                        moves.push(Move::Book(session));
-                    }
+            if in_flight[session].is_some() {
+                moves.push(Move::Commit(session));
+                continue;
+            }
+            for size in 1..=CALL_BATCHES_MAX.min(queues[session].len()) {
+                let call: Vec<usize> = queues[session].iter().take(size).copied().collect();
+                if may_book(&call, &held, &committed) {
+                    moves.push(Move::Book(session, size));
                 }
             }
         }
@@ -309,15 +368,15 @@ fn interleave(fixture: &Fixture, choices: &[u8]) -> Database {
             break;
         };
         match *chosen {
-            Move::Book(session) => {
-                let index = queues[session].pop_front().expect("a session books only what it has");
-                let batch = &fixture.batches[index];
-                in_flight[session] = Some((db.book(index, batch), locks(&batch.keys())));
+            Move::Book(session, size) => {
+                let call: Vec<usize> = queues[session].drain(..size).collect();
+                let locked = call.iter().flat_map(|b| locks(&fixture.batches[*b].keys())).collect();
+                in_flight[session] = Some((db.book(fixture, call), locked));
             }
             Move::Commit(session) => {
-                let (booked, _) = in_flight[session].take().expect("a session commits only what it booked");
-                committed[booked.batch] = true;
-                db.commit(booked);
+                let (call, _) = in_flight[session].take().expect("a session commits only what it booked");
+                call.batches.iter().for_each(|b| committed[*b] = true);
+                db.commit(call);
             }
             Move::TakePending => sealer = Some(db.pending.keys().copied().collect()),
             Move::Seal => db.seal_pass(&sealer.take().expect("a pass seals what it took")),
@@ -329,8 +388,9 @@ fn interleave(fixture: &Fixture, choices: &[u8]) -> Database {
 
 #[derive(Debug, Clone, Copy)]
 enum Move {
-    /// A session locks its next batch's rows, judges it, takes a ticket.
-    Book(usize),
+    /// A session locks its next batches' rows and judges them in one call
+    /// (the booking loop), taking the call's ticket.
+    Book(usize, usize),
     /// A session commits what it booked.
     Commit(usize),
     /// The sealer takes the head and reads the committed bookings.
@@ -386,9 +446,9 @@ fn check(fixture: &Fixture, choices: &[u8]) {
         );
     }
     assert_eq!(db.head, serial.head, "the chain ends where the one-at-a-time run's does");
-    assert_eq!(db.rows.accounts, serial.rows.accounts, "accounts, once sealed");
-    assert_eq!(db.rows.transactions, serial.rows.transactions, "transactions, once sealed");
-    assert_eq!(db.rows.idempotency, serial.rows.idempotency, "idempotency records, once sealed");
+    assert_eq!(db.booked.rows.accounts, serial.rows.accounts, "accounts, once sealed");
+    assert_eq!(db.booked.rows.transactions, serial.rows.transactions, "transactions, once sealed");
+    assert_eq!(db.booked.rows.idempotency, serial.rows.idempotency, "idempotency records, once sealed");
 }
 
 proptest! {
