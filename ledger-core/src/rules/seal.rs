@@ -14,6 +14,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::account::Account;
 use crate::audit::AuditHead;
 use crate::id::{AccountId, IdSet, TransactionId};
 use crate::rules::restamp::restamp;
@@ -52,6 +53,10 @@ pub trait EarlierSeals {
     /// booking read the account before that seal.
     fn account_written_at(&self, account: AccountId) -> Option<DateTime<Utc>>;
 
+    /// The time the seal of the booking that opened this account gave it,
+    /// if the booking read the account before that seal.
+    fn account_created_at(&self, account: AccountId) -> Option<DateTime<Utc>>;
+
     /// This transaction's sealed sequence and creation time, if the booking
     /// read it before its creator's seal.
     fn transaction_created(&self, transaction: TransactionId) -> Option<(u64, DateTime<Utc>)>;
@@ -62,9 +67,10 @@ pub trait EarlierSeals {
 /// lock") after `head`, as [`seal`] does, once its copies of rows other
 /// bookings wrote and had not sealed when it read them are settled to what
 /// those seals gave them ([`EarlierSeals`]): an account it lists in its
-/// change feed without writing it carries its writer's sealed time, and a
-/// hold or transaction it changes, its creator's sealed sequence and
-/// creation time. Those bookings always seal first: each committed before
+/// change feed without writing it carries its writer's sealed time, any
+/// account it did not open its opener's sealed creation time, and a hold
+/// or transaction it changes, its creator's sealed sequence and creation
+/// time. Those bookings always seal first: each committed before
 /// this one locked the row, so it took an earlier ticket. So the sealed
 /// decision is the one a one-at-a-time run in seal order makes.
 pub fn seal_booked(head: AuditHead, mut verdict: Verdict, earlier: &impl EarlierSeals) -> Decision {
@@ -77,7 +83,22 @@ pub fn seal_booked(head: AuditHead, mut verdict: Verdict, earlier: &impl Earlier
 /// Settles a booking's copies of what it read unsealed ([`seal_booked`]).
 fn settle_reads(booking: &mut Booking, earlier: &impl EarlierSeals) {
     let written: IdSet<AccountId> = booking.accounts().map(|a| a.id).collect();
+    let opened: IdSet<AccountId> = booking.new_accounts.iter().map(|a| a.id).collect();
     let created: IdSet<TransactionId> = booking.new_transactions.iter().map(|t| t.id).collect();
+    let settle_account = |account: &mut Account| {
+        if opened.contains(&account.id) {
+            return;
+        }
+        if let Some(sealed) = earlier.account_created_at(account.id) {
+            account.created_at = sealed;
+        }
+        if !written.contains(&account.id)
+            && let Some(sealed) = earlier.account_written_at(account.id)
+        {
+            account.updated_at = sealed;
+        }
+    };
+    booking.updated_accounts.iter_mut().for_each(settle_account);
     let settle_transaction = |t: &mut Transaction| {
         if !created.contains(&t.id)
             && let Some((sequence, created_at)) = earlier.transaction_created(t.id)
@@ -88,13 +109,7 @@ fn settle_reads(booking: &mut Booking, earlier: &impl EarlierSeals) {
     booking.updated_transactions.iter_mut().for_each(settle_transaction);
     for change in &mut booking.changes {
         change.transaction.iter_mut().for_each(settle_transaction);
-        for account in change.account.iter_mut().chain(&mut change.balances) {
-            if !written.contains(&account.id)
-                && let Some(sealed) = earlier.account_written_at(account.id)
-            {
-                account.updated_at = sealed;
-            }
-        }
+        change.account.iter_mut().chain(&mut change.balances).for_each(settle_account);
     }
 }
 

@@ -26,6 +26,8 @@ use crate::store::Store;
 use crate::store::rows::Rows;
 use crate::write_batch::WriteBatch;
 
+use super::Lock;
+
 /// Accounts the commands move money between.
 const ACCOUNTS: usize = 4;
 /// Holds placed before the commands, each captured or voided by some.
@@ -36,6 +38,7 @@ const REVERSIBLE: usize = 2;
 /// A command to plan, naming setup records by index.
 #[derive(Debug, Clone)]
 enum Intent {
+    Open { owner: usize },
     Transfer { from: usize, to: usize, cents: i64 },
     Deposit { to: usize, cents: i64 },
     Hold { from: usize, to: usize, cents: i64 },
@@ -58,10 +61,14 @@ pub(super) struct Planned {
 
 fn intent() -> impl Strategy<Value = Intent> {
     let cents = 1i64..=6_000;
+    // Accounts are named by index among all opened so far (setup first).
+    let account = 0..ACCOUNTS * 2;
     prop_oneof![
-        4 => (0..ACCOUNTS, 0..ACCOUNTS, cents.clone()).prop_map(|(from, to, cents)| Intent::Transfer { from, to, cents }),
-        1 => (0..ACCOUNTS, cents.clone()).prop_map(|(to, cents)| Intent::Deposit { to, cents }),
-        1 => (0..ACCOUNTS, 0..ACCOUNTS, cents.clone()).prop_map(|(from, to, cents)| Intent::Hold { from, to, cents }),
+        1 => (0..ACCOUNTS).prop_map(|owner| Intent::Open { owner }),
+        4 => (account.clone(), account.clone(), cents.clone())
+            .prop_map(|(from, to, cents)| Intent::Transfer { from, to, cents }),
+        2 => (account.clone(), cents.clone()).prop_map(|(to, cents)| Intent::Deposit { to, cents }),
+        1 => (account.clone(), account, cents.clone()).prop_map(|(from, to, cents)| Intent::Hold { from, to, cents }),
         1 => (0..HOLDS * 3, proptest::option::of(cents.clone())).prop_map(|(hold, cents)| Intent::Capture { hold, cents }),
         1 => (0..HOLDS * 3).prop_map(|hold| Intent::Void { hold }),
         1 => (0..REVERSIBLE * 4, proptest::option::of(1i64..=2_000)).prop_map(|(of, cents)| Intent::Reverse { of, cents }),
@@ -80,10 +87,10 @@ fn amount(cents: i64) -> Amount {
 /// The batches to book, and the state they start from.
 pub(super) struct Fixture {
     pub(super) batches: Vec<WriteBatch>,
-    /// The batch that created each transaction the batches created (a
-    /// batch naming one books only after that batch committed: its
-    /// client learned the id from the receipt).
-    pub(super) creators: HashMap<TransactionId, usize>,
+    /// The batch that created each account and transaction the batches
+    /// created (a batch naming one books only after that batch committed:
+    /// its client learned the id from the receipt).
+    pub(super) creators: HashMap<Lock, usize>,
     pub(super) rows: Rows,
     pub(super) head: AuditHead,
 }
@@ -95,9 +102,10 @@ pub(super) async fn fixture(commands: &[Planned]) -> Fixture {
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).single().unwrap()));
     let ledger = Ledger::open_with_clock(store.clone(), clock.clone()).await.unwrap();
     let system = Actor::System;
+    let owners: Vec<UserId> = (0..ACCOUNTS).map(|_| UserId::new()).collect();
     let mut accounts = Vec::new();
-    for i in 0..ACCOUNTS {
-        let open = OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
+    for (i, owner) in owners.iter().enumerate() {
+        let open = OpenAccount::new(*owner, AccountKind::Checking, Currency::Usd);
         let account = ledger.open_account(&system, open).await.unwrap().id;
         let deposit = Deposit { account, amount: amount(10_000), description: None, metadata: Metadata::empty() };
         ledger.execute(&system, key(&format!("setup-deposit-{i}")), deposit).await.unwrap();
@@ -132,6 +140,18 @@ pub(super) async fn fixture(commands: &[Planned]) -> Fixture {
     let mut previous: Option<(IdempotencyKey, MoneyCommand)> = None;
     for (i, planned) in commands.iter().enumerate() {
         clock.advance(chrono::Duration::seconds(planned.seconds_later));
+        if let Intent::Open { owner } = planned.intent {
+            store.start_keeping();
+            let open = OpenAccount::new(owners[owner], AccountKind::Checking, Currency::Usd);
+            let opened = ledger.open_account(&system, open).await;
+            let Some(batch) = store.stop_capture().into_iter().next() else { continue };
+            if let Ok(account) = opened {
+                creators.insert(Lock::Account(account.id), planned_batches.len());
+                accounts.push(account.id);
+            }
+            planned_batches.push(batch);
+            continue;
+        }
         let (key, command) = match previous.clone().filter(|_| planned.again) {
             Some(again) => again,
             None => {
@@ -149,7 +169,7 @@ pub(super) async fn fixture(commands: &[Planned]) -> Fixture {
             && matches!(planned.intent, Intent::Hold { .. } | Intent::Transfer { .. })
             && !planned.again
         {
-            creators.insert(receipt.transaction.id, planned_batches.len());
+            creators.insert(Lock::Transaction(receipt.transaction.id), planned_batches.len());
             match planned.intent {
                 Intent::Hold { .. } => holds.push(receipt.transaction.id),
                 _ => reversible.push(receipt.transaction.id),
@@ -167,16 +187,18 @@ fn command(
     holds: &[TransactionId],
     reversible: &[TransactionId],
 ) -> MoneyCommand {
+    let account = |i: usize| accounts[i % accounts.len()];
     match *intent {
-        Intent::Transfer { from, to, cents } => transfer(accounts[from], accounts[to], cents).into(),
+        Intent::Open { .. } => unreachable!("an opening is no money command"),
+        Intent::Transfer { from, to, cents } => transfer(account(from), account(to), cents).into(),
         Intent::Deposit { to, cents } => {
-            Deposit { account: accounts[to], amount: amount(cents), description: None, metadata: Metadata::empty() }
+            Deposit { account: account(to), amount: amount(cents), description: None, metadata: Metadata::empty() }
                 .into()
         }
         Intent::Hold { from, to, cents } => PlaceHold {
-            account: accounts[from],
+            account: account(from),
             amount: amount(cents),
-            destination: Some(accounts[to].into()),
+            destination: Some(account(to).into()),
             expires_at: None,
             description: None,
             metadata: Metadata::empty(),

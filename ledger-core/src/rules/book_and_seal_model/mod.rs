@@ -37,7 +37,7 @@ use proptest::prelude::*;
 
 use crate::audit::{AuditHead, AuditRecord};
 use crate::error::StorageError;
-use crate::id::{AccountId, TransactionId};
+use crate::id::{AccountId, TransactionId, UserId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 use crate::rules::seal::{EarlierSeals, seal_booked};
 use crate::store::apply::{Staging, apply_batches_now};
@@ -55,22 +55,43 @@ enum Lock {
     Account(AccountId),
     Transaction(TransactionId),
     Key(IdempotencyKey),
+    /// An owner's row, locked to count their accounts.
+    Owner(UserId),
 }
 
 fn locks(keys: &Keys) -> Vec<Lock> {
     let accounts = keys.accounts.iter().map(|id| Lock::Account(*id));
     let transactions = keys.transactions.iter().map(|id| Lock::Transaction(*id));
-    accounts.chain(transactions).chain(keys.idempotency.iter().cloned().map(Lock::Key)).collect()
+    let owners = keys.owners.iter().map(|id| Lock::Owner(*id));
+    let keys = keys.idempotency.iter().cloned().map(Lock::Key);
+    accounts.chain(transactions).chain(owners).chain(keys).collect()
+}
+
+/// What a store loads for `keys` from `rows`: the named rows, and for an
+/// opening the owner's count of accounts and the numbers taken (a store
+/// counts and probes these under the owner's lock and a unique index).
+fn snapshot(rows: &Rows, keys: &Keys) -> Snapshot {
+    let mut snapshot = rows.snapshot(keys);
+    for owner in &keys.owners {
+        let owned = rows.accounts.values().filter(|a| a.owner == *owner).count();
+        if owned > 0 {
+            snapshot.owned_accounts.insert(*owner, owned);
+        }
+    }
+    let numbers = rows.accounts.values().map(|a| a.number);
+    snapshot.taken_numbers = numbers.filter(|n| keys.account_numbers.contains(n)).collect();
+    snapshot
 }
 
 /// Who wrote a row: a call's ticket and the batch's place in the call.
 type Writer = (u64, usize);
 
-/// What a booking read unsealed: each account's last writer, and each
-/// transaction's creator, that had not sealed.
+/// What a booking read unsealed: each account's last writer and creator,
+/// and each transaction's creator, that had not sealed.
 #[derive(Default)]
 struct Read {
     accounts: HashMap<AccountId, Writer>,
+    created_accounts: HashMap<AccountId, Writer>,
     transactions: HashMap<TransactionId, Writer>,
 }
 
@@ -79,7 +100,7 @@ struct Read {
 struct Booked {
     rows: Rows,
     writers: HashMap<Lock, Writer>,
-    creators: HashMap<TransactionId, Writer>,
+    creators: HashMap<Lock, Writer>,
 }
 
 impl Booked {
@@ -95,7 +116,10 @@ impl Booked {
             self.writers.insert(Lock::Transaction(transaction.id), writer);
         }
         for transaction in &booking.new_transactions {
-            self.creators.insert(transaction.id, writer);
+            self.creators.insert(Lock::Transaction(transaction.id), writer);
+        }
+        for account in &booking.new_accounts {
+            self.creators.insert(Lock::Account(account.id), writer);
         }
         if let Some(record) = &booking.idempotency {
             self.rows.idempotency.insert(record.key.clone(), record.clone());
@@ -122,16 +146,15 @@ impl Call<'_> {
 
 impl BookingStaging for Call<'_> {
     async fn load(&mut self, keys: &Keys) -> Result<Snapshot, StorageError> {
-        let snapshot = self.booked.rows.snapshot(keys);
-        let accounts = snapshot.accounts.keys();
+        let snapshot = snapshot(&self.booked.rows, keys);
+        let unsealed = |map: &HashMap<Lock, Writer>, row: Lock| self.unsealed(map.get(&row));
+        let accounts = || snapshot.accounts.keys().copied();
+        let (writers, creators) = (&self.booked.writers, &self.booked.creators);
         let read = Read {
-            accounts: accounts
-                .filter_map(|id| Some((*id, self.unsealed(self.booked.writers.get(&Lock::Account(*id)))?)))
-                .collect(),
-            transactions: snapshot
-                .transactions
-                .keys()
-                .filter_map(|id| Some((*id, self.unsealed(self.booked.creators.get(id))?)))
+            accounts: accounts().filter_map(|id| Some((id, unsealed(writers, Lock::Account(id))?))).collect(),
+            created_accounts: accounts().filter_map(|id| Some((id, unsealed(creators, Lock::Account(id))?))).collect(),
+            transactions: (snapshot.transactions.keys())
+                .filter_map(|id| Some((*id, unsealed(creators, Lock::Transaction(*id))?)))
                 .collect(),
         };
         self.reads.push(read);
@@ -172,6 +195,11 @@ impl EarlierSeals for Earlier<'_> {
     fn account_written_at(&self, account: AccountId) -> Option<DateTime<Utc>> {
         let writer = self.read.accounts.get(&account)?;
         Some(*self.sealed_at.get(writer).expect("a booking's writers seal before it"))
+    }
+
+    fn account_created_at(&self, account: AccountId) -> Option<DateTime<Utc>> {
+        let creator = self.read.created_accounts.get(&account)?;
+        Some(*self.sealed_at.get(creator).expect("a booking's creators seal before it"))
     }
 
     fn transaction_created(&self, transaction: TransactionId) -> Option<(u64, DateTime<Utc>)> {
@@ -293,9 +321,13 @@ impl Database {
         if !moved {
             return;
         }
+        let opened: Vec<AccountId> = writes.new_accounts.iter().map(|a| a.id).collect();
         for sealed in writes.accounts() {
+            let row = rows.accounts.get_mut(&sealed.id).expect("a booked account is stored");
+            if opened.contains(&sealed.id) {
+                row.created_at = sealed.created_at;
+            }
             if writers.get(&Lock::Account(sealed.id)) == Some(&writer) {
-                let row = rows.accounts.get_mut(&sealed.id).expect("a booked account is stored");
                 row.updated_at = sealed.updated_at;
             }
         }
@@ -333,9 +365,10 @@ fn interleave(fixture: &Fixture, choices: &[u8]) -> Database {
     // that another batch creates is committed.
     let may_book = |call: &[usize], held: &[Lock], committed: &[bool]| {
         call.iter().all(|batch| {
-            let keys = fixture.batches[*batch].keys();
-            let named = keys.transactions.iter().filter_map(|t| fixture.creators.get(t));
-            locks(&keys).iter().all(|l| !held.contains(l)) && named.into_iter().all(|creator| committed[*creator])
+            let locks = locks(&fixture.batches[*batch].keys());
+            // An opening names the account it creates.
+            let named = locks.iter().filter_map(|l| fixture.creators.get(l)).filter(|c| *c != batch);
+            locks.iter().all(|l| !held.contains(l)) && named.into_iter().all(|creator| committed[*creator])
         })
     };
     // The tickets the sealer's pass took (its snapshot of `pending`), while
@@ -411,7 +444,7 @@ impl Staging for Serial {
     }
 
     async fn load(&mut self, keys: &Keys) -> Result<Snapshot, StorageError> {
-        Ok(self.rows.snapshot(keys))
+        Ok(snapshot(&self.rows, keys))
     }
 
     async fn stage(&mut self, writes: &Writes) -> Result<(), StorageError> {
