@@ -92,4 +92,6 @@ pub use store::booking::{BookingStaging, book_batches, book_batches_now};
 pub use store::read_replica::ReadReplicaStore;
 pub use store::rows::{Rows, rows_hold};
 pub use transaction::{Leg, Transaction, TransactionKind, TransactionStatus};
-pub use write_batch::{BatchOutcome, Decision, Keys, Op, SEQUENCE_STRIDE, Snapshot, WriteBatch, Writes};
+pub use write_batch::{
+    BatchOutcome, Decision, Keys, Op, SEQUENCE_STRIDE, Sealed, Snapshot, Unsealed, WriteBatch, Writes,
+};

@@ -42,7 +42,7 @@ impl AuditOutcome {
 }
 
 /// An audit record before the store places it in the chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditDraft {
     /// Who acted (`system`, `user:<id>`).
     pub actor: String,
@@ -70,7 +70,7 @@ impl AuditDraft {
 /// An audit record booked but not yet placed in the chain: what was
 /// attempted, how it ended and when. Sealing it after a head gives it its
 /// sequence and its link ([`AuditEntry::seal`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// Who acted, what was attempted, on what, with which details.
     pub draft: AuditDraft,

@@ -15,11 +15,11 @@
 use chrono::{DateTime, Utc};
 
 use crate::account::Account;
-use crate::audit::AuditHead;
+use crate::audit::{AuditEntry, AuditHead, AuditRecord};
 use crate::id::{AccountId, IdSet, TransactionId};
 use crate::rules::restamp::restamp;
 use crate::transaction::Transaction;
-use crate::write_batch::{Booking, Decision, SEQUENCE_STRIDE, Verdict, Writes};
+use crate::write_batch::{Booking, Decision, SEQUENCE_STRIDE, Sealed, Unsealed, Verdict, Writes};
 
 /// When a batch booked at `booked` commits after `head`: the booked time,
 /// or the last audit record's if that is later (another instance's clock
@@ -37,10 +37,7 @@ pub(crate) fn seal(head: AuditHead, verdict: Verdict) -> Decision {
     match verdict {
         Verdict::Book(booking) => Decision::Commit(Box::new(seal_booking(head, *booking))),
         Verdict::Replay(record) => Decision::Replay(record),
-        Verdict::Refuse { error, mut audit } => {
-            audit.at = commit_time(audit.at, head);
-            Decision::Reject { error, audit: Box::new(audit.seal(head)) }
-        }
+        Verdict::Refuse { error, audit } => Decision::Reject { error, audit: Box::new(seal_refusal(head, *audit)) },
     }
 }
 
@@ -62,9 +59,10 @@ pub trait EarlierSeals {
     fn transaction_created(&self, transaction: TransactionId) -> Option<(u64, DateTime<Utc>)>;
 }
 
-/// Places a verdict that was booked apart (judged on row locks alone, its
-/// rows committed unsealed; ARCHITECTURE.md, "PostgreSQL without one commit
-/// lock") after `head`, as [`seal`] does, once its copies of rows other
+/// Places a batch that was booked apart (judged on row locks alone, its
+/// rows committed unsealed, kept as [`Unsealed`]; ARCHITECTURE.md,
+/// "PostgreSQL without one commit lock") after `head`, as [`seal`] places
+/// a verdict, a booking once its copies of rows other
 /// bookings wrote and had not sealed when it read them are settled to what
 /// those seals gave them ([`EarlierSeals`]): an account it lists in its
 /// change feed without writing it carries its writer's sealed time, any
@@ -73,11 +71,20 @@ pub trait EarlierSeals {
 /// time. Those bookings always seal first: each committed before
 /// this one locked the row, so it took an earlier ticket. So the sealed
 /// decision is the one a one-at-a-time run in seal order makes.
-pub fn seal_booked(head: AuditHead, mut verdict: Verdict, earlier: &impl EarlierSeals) -> Decision {
-    if let Verdict::Book(booking) = &mut verdict {
-        settle_reads(booking, earlier);
+pub fn seal_booked(head: AuditHead, unsealed: Unsealed, earlier: &impl EarlierSeals) -> Sealed {
+    match unsealed {
+        Unsealed::Booked(mut booking) => {
+            settle_reads(&mut booking, earlier);
+            Sealed::Committed(Box::new(seal_booking(head, *booking)))
+        }
+        Unsealed::Refused(audit) => Sealed::Refused(Box::new(seal_refusal(head, *audit))),
     }
-    seal(head, verdict)
+}
+
+/// A refusal's audit entry, at its commit time, linked after `head`.
+fn seal_refusal(head: AuditHead, mut audit: AuditEntry) -> AuditRecord {
+    audit.at = commit_time(audit.at, head);
+    audit.seal(head)
 }
 
 /// Settles a booking's copies of what it read unsealed ([`seal_booked`]).

@@ -11,11 +11,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::account::{Account, StatusChange};
 use crate::account_code::AccountCode;
 use crate::account_number::AccountNumber;
-use crate::audit::{AuditDraft, AuditEntry, AuditRecord};
+use crate::audit::{AuditDraft, AuditEntry, AuditHead, AuditRecord};
 use crate::change::Change;
 use crate::digest::Digest;
 use crate::error::LedgerError;
@@ -409,7 +410,7 @@ pub struct Snapshot {
 /// [`Booking`], with an [`AuditEntry`]) it is what `decide` said before the
 /// audit chain placed it: the sequences of its transactions, postings and
 /// changes are their positions in the commit, from 0.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Writes<Audit = AuditRecord> {
     /// Accounts to insert.
     pub new_accounts: Vec<Account>,
@@ -509,6 +510,48 @@ pub enum Verdict {
         /// The refusal's audit entry.
         audit: Box<AuditEntry>,
     },
+}
+
+/// A booked batch as it waits for its seal: all a sealer needs, what a
+/// store that books apart keeps (serialized) from the booking's commit to
+/// its seal ([`seal_booked`](crate::seal_booked)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unsealed {
+    /// A booking: its writes, numbered by position, at the booked time.
+    Booked(Box<Booking>),
+    /// A refusal: its audit entry (its caller had the error at booking).
+    Refused(Box<AuditEntry>),
+}
+
+impl Unsealed {
+    /// What of a verdict waits for a seal: nothing of a replay.
+    pub fn of(verdict: Verdict) -> Option<Unsealed> {
+        match verdict {
+            Verdict::Book(booking) => Some(Unsealed::Booked(booking)),
+            Verdict::Refuse { audit, .. } => Some(Unsealed::Refused(audit)),
+            Verdict::Replay(_) => None,
+        }
+    }
+}
+
+/// A booked batch once sealed: what the sealer writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sealed {
+    /// The booking's writes, numbered and linked.
+    Committed(Box<Writes>),
+    /// The refusal's audit record.
+    Refused(Box<AuditRecord>),
+}
+
+impl Sealed {
+    /// The end of the audit chain after it.
+    pub fn head(&self) -> AuditHead {
+        match self {
+            Sealed::Committed(writes) => writes.audit.head(),
+            Sealed::Refused(audit) => audit.head(),
+        }
+    }
 }
 
 /// What happened to one batch in [`Store::apply`](crate::Store::apply).

@@ -36,6 +36,7 @@ use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 
 use crate::audit::{AuditHead, AuditRecord};
+use crate::error::LedgerError;
 use crate::error::StorageError;
 use crate::id::{AccountId, TransactionId, UserId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
@@ -43,7 +44,7 @@ use crate::rules::seal::{EarlierSeals, seal_booked};
 use crate::store::apply::{Staging, apply_batches_now};
 use crate::store::booking::{BookingStaging, book_batches_now};
 use crate::store::rows::Rows;
-use crate::write_batch::{BatchOutcome, Decision, Keys, Snapshot, Verdict, WriteBatch, Writes};
+use crate::write_batch::{BatchOutcome, Keys, Sealed, Snapshot, Unsealed, Verdict, WriteBatch, Writes};
 use fixture::{Fixture, fixture, planned};
 
 /// Sessions booking at once.
@@ -180,7 +181,10 @@ struct Entry {
     batch: usize,
     /// Its place in the call.
     index: usize,
-    verdict: Verdict,
+    /// As the store keeps it: read back from its JSON.
+    unsealed: Unsealed,
+    /// The error a refusal's caller got at booking.
+    refused: Option<LedgerError>,
     read: Read,
 }
 
@@ -219,8 +223,8 @@ struct Database {
     created: HashMap<TransactionId, (u64, DateTime<Utc>)>,
     head: AuditHead,
     next_ticket: u64,
-    /// Each batch's sealed decision, in seal order; replays, in commit order.
-    sealed: Vec<(usize, Decision)>,
+    /// Each batch's sealed outcome, in seal order; replays, in commit order.
+    sealed: Vec<(usize, BatchOutcome)>,
     replays: Vec<(usize, IdempotencyRecord)>,
 }
 
@@ -242,10 +246,19 @@ impl Database {
         let booked = call.batches.into_iter().zip(call.verdicts).zip(call.reads);
         for (index, ((batch, verdict), read)) in booked.enumerate() {
             self.booked.fold((call.ticket, index), &verdict);
-            match verdict {
-                Verdict::Replay(record) => self.replays.push((batch, record)),
-                verdict => entries.push(Entry { batch, index, verdict, read }),
-            }
+            let refused = match &verdict {
+                Verdict::Replay(record) => {
+                    self.replays.push((batch, record.clone()));
+                    continue;
+                }
+                Verdict::Refuse { error, .. } => Some(error.clone()),
+                Verdict::Book(_) => None,
+            };
+            let unsealed = Unsealed::of(verdict).expect("only a replay has nothing to seal");
+            // Kept as a store keeps it, and read back for the sealer.
+            let kept = serde_json::to_string(&unsealed).expect("an unsealed booking serializes");
+            let unsealed: Unsealed = serde_json::from_str(&kept).expect("an unsealed booking reads back");
+            entries.push(Entry { batch, index, unsealed, refused, read });
         }
         self.pending.insert(call.ticket, entries);
     }
@@ -254,7 +267,7 @@ impl Database {
     fn rows_of(&self, tickets: &[u64]) -> Vec<Lock> {
         let mut rows = Vec::new();
         for entry in tickets.iter().filter_map(|t| self.pending.get(t)).flatten() {
-            if let Verdict::Book(booking) = &entry.verdict {
+            if let Unsealed::Booked(booking) = &entry.unsealed {
                 rows.extend(booking.accounts().map(|a| Lock::Account(a.id)));
                 rows.extend(booking.transactions().map(|t| Lock::Transaction(t.id)));
             }
@@ -274,25 +287,25 @@ impl Database {
     }
 
     fn seal_one(&mut self, writer: Writer, entry: Entry) {
-        let booked_at = match &entry.verdict {
-            Verdict::Book(booking) => Some(booking.audit.at),
-            _ => None,
+        let booked_at = match &entry.unsealed {
+            Unsealed::Booked(booking) => Some(booking.audit.at),
+            Unsealed::Refused(_) => None,
         };
         let earlier = Earlier { read: &entry.read, sealed_at: &self.sealed_at, created: &self.created };
-        let decision = seal_booked(self.head, entry.verdict, &earlier);
-        match &decision {
-            Decision::Commit(writes) => {
+        let sealed = seal_booked(self.head, entry.unsealed, &earlier);
+        self.head = sealed.head();
+        self.sealed_at.insert(writer, self.head.at.expect("a sealed record has a time"));
+        let outcome = match sealed {
+            Sealed::Committed(writes) => {
                 for t in &writes.new_transactions {
                     self.created.insert(t.id, (t.sequence, t.created_at));
                 }
-                self.restamp(writer, writes, booked_at != Some(writes.audit.at));
-                self.head = writes.audit.head();
+                self.restamp(writer, &writes, booked_at != Some(writes.audit.at));
+                BatchOutcome::Committed(writes)
             }
-            Decision::Reject { audit, .. } => self.head = audit.head(),
-            Decision::Replay(_) => unreachable!("replays are never pending"),
-        }
-        self.sealed_at.insert(writer, self.head.at.expect("a sealed record has a time"));
-        self.sealed.push((entry.batch, decision));
+            Sealed::Refused(_) => BatchOutcome::Rejected(entry.refused.expect("a refusal keeps its error")),
+        };
+        self.sealed.push((entry.batch, outcome));
     }
 
     /// Moves the sealed sequences onto the rows and, if the seal `moved`
@@ -464,7 +477,7 @@ fn check(fixture: &Fixture, choices: &[u8]) {
     let mut serial = Serial { rows: fixture.rows.clone(), head: fixture.head };
     for (batch, sealed) in &db.sealed {
         let outcome = apply_batches_now(&mut serial, std::slice::from_ref(&fixture.batches[*batch])).unwrap();
-        assert_eq!(outcome, vec![BatchOutcome::from(sealed.clone())], "batch {batch}, sealed in this order");
+        assert_eq!(outcome, vec![sealed.clone()], "batch {batch}, sealed in this order");
     }
     for (batch, record) in &db.replays {
         let outcome = apply_batches_now(&mut serial, std::slice::from_ref(&fixture.batches[*batch])).unwrap();
