@@ -61,7 +61,7 @@ pub trait EarlierSeals {
 
 /// Places a batch that was booked apart (judged on row locks alone, its
 /// rows committed unsealed, kept as [`Unsealed`]; ARCHITECTURE.md,
-/// "PostgreSQL without one commit lock") after `head`, as [`seal`] places
+/// "PostgreSQL without one commit lock") after `head`, as the apply loop places
 /// a verdict, a booking once its copies of rows other
 /// bookings wrote and had not sealed when it read them are settled to what
 /// those seals gave them ([`EarlierSeals`]): an account it lists in its
