@@ -22,8 +22,11 @@ use crate::write_batch::{Keys, Snapshot, Verdict, WriteBatch};
 /// creator's tickets: what [`EarlierSeals`](crate::EarlierSeals) answers
 /// later). [`BookingStaging::stage`] keeps a verdict to write unsealed
 /// (rows under placeholder sequences, the verdict queued for the sealer);
-/// replays are not staged. The backend takes the call's ticket after its
-/// last lock and commits; nothing is written if it does not.
+/// replays are not staged. The backend takes a staged batch's ticket there,
+/// after that batch's loads, so every row it locked was last written by a
+/// booking with a lower ticket (or, loading a whole call at once, one
+/// ticket after all its locks, its batches ordered by their place in it);
+/// then it commits, and nothing is written if it does not.
 pub trait BookingStaging: Send {
     /// The state of one batch's keys: committed (sealed or not), plus what
     /// this call staged.
