@@ -63,6 +63,8 @@ pub struct RecordingStore {
     /// Batches are kept, and applied too.
     keeping: AtomicBool,
     captured: Mutex<Vec<WriteBatch>>,
+    /// What the kept batches' calls returned.
+    kept_outcomes: Mutex<Vec<BatchOutcome>>,
     account_reads: AtomicUsize,
     /// Where `sync` calls can be held or failed.
     syncs: Checkpoint,
@@ -86,6 +88,7 @@ impl RecordingStore {
             capturing: AtomicBool::new(false),
             keeping: AtomicBool::new(false),
             captured: Mutex::new(Vec::new()),
+            kept_outcomes: Mutex::new(Vec::new()),
             account_reads: AtomicUsize::new(0),
             syncs: Checkpoint::default(),
             refused_accounts: Mutex::new(Vec::new()),
@@ -155,6 +158,12 @@ impl RecordingStore {
     /// it wrote (a hold it placed, for a later capture).
     pub fn start_keeping(&self) {
         self.keeping.store(true, Ordering::SeqCst);
+    }
+
+    /// The outcomes of the batches kept since [`RecordingStore::start_keeping`]
+    /// (taken: a second call returns only later ones).
+    pub fn kept_outcomes(&self) -> Vec<BatchOutcome> {
+        std::mem::take(&mut *self.kept_outcomes.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Stops capturing or keeping; the batches kept since
@@ -321,6 +330,11 @@ impl RecordingStore {
         };
         let outcomes = result.as_ref().map(|o| o.iter().map(outcome_name).collect()).unwrap_or_default();
         self.record(ApplyCall { keys, outcomes, synced });
+        if let Ok(outcomes) = &result
+            && self.keeping.load(Ordering::SeqCst)
+        {
+            self.kept_outcomes.lock().unwrap_or_else(|p| p.into_inner()).extend(outcomes.iter().cloned());
+        }
         result
     }
 }

@@ -574,3 +574,74 @@ impl From<Decision> for BatchOutcome {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::conformance::Harness;
+    use crate::conformance::dump::populate;
+    use crate::conformance::recording::RecordingStore;
+    use crate::memory::MemoryStore;
+
+    /// What a store that books apart keeps of a booking reads back exactly:
+    /// every kind of row a commit writes (accounts opened and changed,
+    /// transactions, holds, postings, changes, keys, users, sessions, reset
+    /// tokens) and a refusal's audit entry.
+    #[tokio::test]
+    async fn every_kind_of_booking_reads_back_from_its_json_exactly() {
+        let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), Duration::ZERO));
+        let h = Harness::new(store.clone()).await;
+        store.start_keeping();
+        populate(&h).await;
+        store.stop_capture();
+        let (mut committed, mut kinds) = (0, std::collections::BTreeSet::new());
+        for outcome in store.kept_outcomes() {
+            let BatchOutcome::Committed(writes) = outcome else { continue };
+            committed += 1;
+            kinds.extend(written_kinds(&writes));
+            let audit = &writes.audit;
+            let entry = AuditEntry {
+                draft: AuditDraft {
+                    actor: audit.actor.clone(),
+                    action: audit.action.clone(),
+                    target: audit.target.clone(),
+                    metadata: audit.metadata.clone(),
+                },
+                outcome: audit.outcome.clone(),
+                at: audit.at,
+            };
+            let booked = Unsealed::Booked(Box::new(writes.clone().map_audit(|_| entry.clone())));
+            let refused = Unsealed::Refused(Box::new(entry));
+            for unsealed in [booked, refused] {
+                let json = serde_json::to_string(&unsealed).unwrap();
+                assert_eq!(serde_json::from_str::<Unsealed>(&json).unwrap(), unsealed, "{json}");
+            }
+        }
+        assert!(committed > 10, "the populated store committed {committed} batches");
+        let every = ["accounts", "holds", "postings", "changes", "keys", "users", "sessions", "reset tokens"];
+        assert_eq!(kinds, every.into_iter().collect(), "kinds of rows the bookings wrote");
+    }
+
+    fn written_kinds(w: &Writes) -> Vec<&'static str> {
+        let mut kinds = Vec::new();
+        let mut add = |present: bool, kind| {
+            if present {
+                kinds.push(kind);
+            }
+        };
+        add(!w.new_accounts.is_empty() || !w.updated_accounts.is_empty(), "accounts");
+        add(w.transactions().any(|t| t.kind == crate::transaction::TransactionKind::Hold), "holds");
+        add(!w.postings.is_empty(), "postings");
+        add(!w.changes.is_empty(), "changes");
+        add(w.idempotency.is_some(), "keys");
+        add(!w.new_users.is_empty() || !w.updated_users.is_empty(), "users");
+        add(!w.new_sessions.is_empty() || !w.updated_sessions.is_empty(), "sessions");
+        add(!w.new_reset_tokens.is_empty() || !w.updated_reset_tokens.is_empty(), "reset tokens");
+        kinds
+    }
+}
