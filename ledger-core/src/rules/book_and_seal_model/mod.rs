@@ -44,7 +44,7 @@ use crate::rules::seal::{EarlierSeals, seal_booked};
 use crate::store::apply::{Staging, apply_batches_now};
 use crate::store::booking::{BookingStaging, book_batches_now};
 use crate::store::rows::Rows;
-use crate::write_batch::{BatchOutcome, Keys, Sealed, Snapshot, Unsealed, Verdict, WriteBatch, Writes};
+use crate::write_batch::{BatchOutcome, Keys, Sealed, Snapshot, Unsealed, Verdict, Writes};
 use fixture::{Fixture, fixture, planned};
 
 /// Sessions booking at once.
@@ -84,8 +84,8 @@ fn snapshot(rows: &Rows, keys: &Keys) -> Snapshot {
     snapshot
 }
 
-/// Who wrote a row: a call's ticket and the batch's place in the call.
-type Writer = (u64, usize);
+/// Who wrote a row: the ticket its batch took, after that batch's loads.
+type Writer = u64;
 
 /// What a booking read unsealed: each account's last writer and creator,
 /// and each transaction's creator, that had not sealed.
@@ -128,20 +128,22 @@ impl Booked {
     }
 }
 
-/// One session's booking call: the committed rows with what the call
-/// booked so far folded in, as its storage transaction sees them.
+/// One batch of a session's booking call, as its storage transaction
+/// sees the rows: committed, with what the call booked before folded in.
 struct Call<'a> {
     booked: Booked,
     /// Tickets committed and not yet sealed.
-    pending: &'a BTreeMap<u64, Vec<Entry>>,
+    pending: &'a BTreeMap<u64, Entry>,
+    /// The tickets the call's earlier batches took (unsealed too).
+    own: &'a [u64],
     ticket: u64,
-    /// What each batch read unsealed, in call order.
-    reads: Vec<Read>,
+    /// What the batch read unsealed.
+    read: Read,
 }
 
 impl Call<'_> {
     fn unsealed(&self, writer: Option<&Writer>) -> Option<Writer> {
-        writer.copied().filter(|(ticket, _)| *ticket == self.ticket || self.pending.contains_key(ticket))
+        writer.copied().filter(|ticket| self.own.contains(ticket) || self.pending.contains_key(ticket))
     }
 }
 
@@ -158,29 +160,27 @@ impl BookingStaging for Call<'_> {
                 .filter_map(|id| Some((*id, unsealed(creators, Lock::Transaction(*id))?)))
                 .collect(),
         };
-        self.reads.push(read);
+        self.read = read;
         Ok(snapshot)
     }
 
-    async fn stage(&mut self, index: usize, verdict: &Verdict) -> Result<(), StorageError> {
-        self.booked.fold((self.ticket, index), verdict);
+    async fn stage(&mut self, _index: usize, verdict: &Verdict) -> Result<(), StorageError> {
+        self.booked.fold(self.ticket, verdict);
         Ok(())
     }
 }
 
-/// A call a session has booked and not yet committed.
+/// A call a session is booking and has not yet committed: each batch with
+/// its ticket, verdict and what it read unsealed; the rows it locked.
+#[derive(Default)]
 struct InFlight {
-    ticket: u64,
-    batches: Vec<usize>,
-    verdicts: Vec<Verdict>,
-    reads: Vec<Read>,
+    booked: Vec<(usize, u64, Verdict, Read)>,
+    locks: Vec<Lock>,
 }
 
 /// One batch of a committed call, waiting for its seal.
 struct Entry {
     batch: usize,
-    /// Its place in the call.
-    index: usize,
     /// As the store keeps it: read back from its JSON.
     unsealed: Unsealed,
     /// The error a refusal's caller got at booking.
@@ -212,11 +212,11 @@ impl EarlierSeals for Earlier<'_> {
     }
 }
 
-/// The database: rows as committed (sealed or not), the calls waiting for
-/// a seal, and the head.
+/// The database: rows as committed (sealed or not), the batches waiting
+/// for a seal, and the head.
 struct Database {
     booked: Booked,
-    pending: BTreeMap<u64, Vec<Entry>>,
+    pending: BTreeMap<u64, Entry>,
     /// The time each sealed booking's seal gave it.
     sealed_at: HashMap<Writer, DateTime<Utc>>,
     /// The sealed sequence and creation time of each created transaction.
@@ -229,23 +229,30 @@ struct Database {
 }
 
 impl Database {
-    /// Books `indexes` in one call through the booking loop, on the rows
-    /// as committed; takes the call's ticket.
-    fn book(&mut self, fixture: &Fixture, indexes: Vec<usize>) -> InFlight {
-        self.next_ticket += 1;
-        let ticket = self.next_ticket;
-        let mut call = Call { booked: self.booked.clone(), pending: &self.pending, ticket, reads: Vec::new() };
-        let batches: Vec<WriteBatch> = indexes.iter().map(|i| fixture.batches[*i].clone()).collect();
-        let verdicts = book_batches_now(&mut call, &batches).expect("the model's staging never fails");
-        InFlight { ticket, batches: indexes, verdicts, reads: call.reads }
+    /// Books batch `index` as the next of `call` through the booking loop,
+    /// on the rows as committed now with what the call booked before; it
+    /// takes its ticket after its loads.
+    fn book(&mut self, fixture: &Fixture, call: &mut InFlight, index: usize) {
+        let mut booked = self.booked.clone();
+        for (_, ticket, verdict, _) in &call.booked {
+            booked.fold(*ticket, verdict);
+        }
+        let own: Vec<u64> = call.booked.iter().map(|(_, ticket, _, _)| *ticket).collect();
+        let ticket = self.next_ticket + 1;
+        let mut staging = Call { booked, pending: &self.pending, own: &own, ticket, read: Read::default() };
+        let batch = std::slice::from_ref(&fixture.batches[index]);
+        let verdict = book_batches_now(&mut staging, batch).expect("the model's staging never fails");
+        let read = staging.read;
+        self.next_ticket = ticket;
+        let verdict = verdict.into_iter().next().expect("one verdict per batch");
+        call.booked.push((index, ticket, verdict, read));
+        call.locks.extend(locks(&fixture.batches[index].keys()));
     }
 
-    /// Commits a call: its rows, unsealed, carrying its ticket.
+    /// Commits a call: its rows, unsealed, each carrying its ticket.
     fn commit(&mut self, call: InFlight) {
-        let mut entries = Vec::new();
-        let booked = call.batches.into_iter().zip(call.verdicts).zip(call.reads);
-        for (index, ((batch, verdict), read)) in booked.enumerate() {
-            self.booked.fold((call.ticket, index), &verdict);
+        for (batch, ticket, verdict, read) in call.booked {
+            self.booked.fold(ticket, &verdict);
             let refused = match &verdict {
                 Verdict::Replay(record) => {
                     self.replays.push((batch, record.clone()));
@@ -258,15 +265,14 @@ impl Database {
             // Kept as a store keeps it, and read back for the sealer.
             let kept = serde_json::to_string(&unsealed).expect("an unsealed booking serializes");
             let unsealed: Unsealed = serde_json::from_str(&kept).expect("an unsealed booking reads back");
-            entries.push(Entry { batch, index, unsealed, refused, read });
+            self.pending.insert(ticket, Entry { batch, unsealed, refused, read });
         }
-        self.pending.insert(call.ticket, entries);
     }
 
     /// The rows sealing these tickets would restamp.
     fn rows_of(&self, tickets: &[u64]) -> Vec<Lock> {
         let mut rows = Vec::new();
-        for entry in tickets.iter().filter_map(|t| self.pending.get(t)).flatten() {
+        for entry in tickets.iter().filter_map(|t| self.pending.get(t)) {
             if let Unsealed::Booked(booking) = &entry.unsealed {
                 rows.extend(booking.accounts().map(|a| Lock::Account(a.id)));
                 rows.extend(booking.transactions().map(|t| Lock::Transaction(t.id)));
@@ -275,14 +281,11 @@ impl Database {
         rows
     }
 
-    /// Seals the calls a pass took, in ticket order, each call's batches
-    /// in call order.
+    /// Seals the batches a pass took, in ticket order.
     fn seal_pass(&mut self, tickets: &[u64]) {
         for ticket in tickets {
-            let entries = self.pending.remove(ticket).expect("a pass seals what it took");
-            for entry in entries {
-                self.seal_one((*ticket, entry.index), entry);
-            }
+            let entry = self.pending.remove(ticket).expect("a pass seals what it took");
+            self.seal_one(*ticket, entry);
         }
     }
 
@@ -355,8 +358,9 @@ impl Database {
 const CALL_BATCHES_MAX: usize = 3;
 
 /// Books and seals `batches` on `SESSIONS` sessions in the order `choices`
-/// picks (which session moves, how many batches its call books), then lets
-/// everything finish. Returns the database.
+/// picks (which session moves: books the next batch of its call, up to
+/// `CALL_BATCHES_MAX`, or commits it; or the sealer), then lets everything
+/// finish. Returns the database.
 fn interleave(fixture: &Fixture, choices: &[u8]) -> Database {
     let mut db = Database {
         booked: Booked { rows: fixture.rows.clone(), writers: HashMap::new(), creators: HashMap::new() },
@@ -372,56 +376,52 @@ fn interleave(fixture: &Fixture, choices: &[u8]) -> Database {
     for i in 0..fixture.batches.len() {
         queues[i % SESSIONS].push_back(i);
     }
-    let mut in_flight: Vec<Option<(InFlight, Vec<Lock>)>> = (0..SESSIONS).map(|_| None).collect();
+    let mut calls: Vec<InFlight> = (0..SESSIONS).map(|_| InFlight::default()).collect();
     let mut committed = vec![false; fixture.batches.len()];
-    // A call may book once its rows are free and every record it names
-    // that another batch creates is committed.
-    let may_book = |call: &[usize], held: &[Lock], committed: &[bool]| {
-        call.iter().all(|batch| {
-            let locks = locks(&fixture.batches[*batch].keys());
-            // An opening names the account it creates.
-            let named = locks.iter().filter_map(|l| fixture.creators.get(l)).filter(|c| *c != batch);
-            locks.iter().all(|l| !held.contains(l)) && named.into_iter().all(|creator| committed[*creator])
-        })
+    // A batch may book once the rows it names are free (or its own call's)
+    // and every record it names that another batch creates is committed.
+    let may_book = |batch: usize, session: usize, calls: &[InFlight], committed: &[bool]| {
+        let held = calls.iter().enumerate().filter(|(s, _)| *s != session).flat_map(|(_, c)| &c.locks);
+        let held: Vec<&Lock> = held.collect();
+        let locks = locks(&fixture.batches[batch].keys());
+        // An opening names the account it creates.
+        let named = locks.iter().filter_map(|l| fixture.creators.get(l)).filter(|c| **c != batch);
+        locks.iter().all(|l| !held.contains(&l)) && named.into_iter().all(|creator| committed[*creator])
     };
     // The tickets the sealer's pass took (its snapshot of `pending`), while
     // it waits for rows bookings in flight hold.
     let mut sealer: Option<Vec<u64>> = None;
     let mut choices = choices.iter().copied();
     loop {
-        let held: Vec<Lock> = in_flight.iter().flatten().flat_map(|(_, locks)| locks.clone()).collect();
-        // What may move: a session commits, a session whose rows are free
-        // books its next batches, or the sealer passes.
         let mut moves: Vec<Move> = Vec::new();
         for session in 0..SESSIONS {
-            if in_flight[session].is_some() {
+            if !calls[session].booked.is_empty() {
                 moves.push(Move::Commit(session));
-                continue;
             }
-            for size in 1..=CALL_BATCHES_MAX.min(queues[session].len()) {
-                let call: Vec<usize> = queues[session].iter().take(size).copied().collect();
-                if may_book(&call, &held, &committed) {
-                    moves.push(Move::Book(session, size));
-                }
+            if calls[session].booked.len() < CALL_BATCHES_MAX
+                && let Some(&next) = queues[session].front()
+                && may_book(next, session, &calls, &committed)
+            {
+                moves.push(Move::Book(session));
             }
         }
+        let held: Vec<&Lock> = calls.iter().flat_map(|c| &c.locks).collect();
         match &sealer {
             None if !db.pending.is_empty() => moves.push(Move::TakePending),
-            Some(taken) if db.rows_of(taken).iter().all(|r| !held.contains(r)) => moves.push(Move::Seal),
+            Some(taken) if db.rows_of(taken).iter().all(|r| !held.contains(&r)) => moves.push(Move::Seal),
             _ => {}
         }
         let Some(chosen) = moves.get(usize::from(choices.next().unwrap_or(0)) % moves.len().max(1)) else {
             break;
         };
         match *chosen {
-            Move::Book(session, size) => {
-                let call: Vec<usize> = queues[session].drain(..size).collect();
-                let locked = call.iter().flat_map(|b| locks(&fixture.batches[*b].keys())).collect();
-                in_flight[session] = Some((db.book(fixture, call), locked));
+            Move::Book(session) => {
+                let next = queues[session].pop_front().expect("a session books only what it has");
+                db.book(fixture, &mut calls[session], next);
             }
             Move::Commit(session) => {
-                let (call, _) = in_flight[session].take().expect("a session commits only what it booked");
-                call.batches.iter().for_each(|b| committed[*b] = true);
+                let call = std::mem::take(&mut calls[session]);
+                call.booked.iter().for_each(|(batch, ..)| committed[*batch] = true);
                 db.commit(call);
             }
             Move::TakePending => sealer = Some(db.pending.keys().copied().collect()),
@@ -434,10 +434,10 @@ fn interleave(fixture: &Fixture, choices: &[u8]) -> Database {
 
 #[derive(Debug, Clone, Copy)]
 enum Move {
-    /// A session locks its next batches' rows and judges them in one call
-    /// (the booking loop), taking the call's ticket.
-    Book(usize, usize),
-    /// A session commits what it booked.
+    /// A session locks the rows of the next batch of its call and judges it
+    /// (the booking loop), taking the batch's ticket.
+    Book(usize),
+    /// A session commits its call.
     Commit(usize),
     /// The sealer takes the head and reads the committed bookings.
     TakePending,
