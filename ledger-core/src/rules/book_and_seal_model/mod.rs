@@ -3,28 +3,33 @@
 //! obligation "seal order is a serial order", checked before any SQL
 //! relies on it.
 //!
-//! A ledger on the memory store plans money commands (transfers,
-//! deposits, captures and voids of holds, reversals; keys reused, so some
-//! replay) without applying them. Sessions then book them the way a
-//! database without the head lock would: a session locks the rows its
-//! batch names (and its idempotency key, whose unique index serializes two
-//! claims) once no other session holds them, judges the batch on those
-//! rows as committed (`decide`, no head), takes the next ticket and, at its
-//! commit, leaves its rows behind unsealed (booked times, the ticket of the
-//! last booking on each row). A sealer pass takes every committed booking
-//! in ticket order and seals each after the head (`seal`), moving the
-//! times its seal moved onto the rows: unconditionally where only that
-//! booking writes (a created record's `created_at`, its sequence),
-//! elsewhere only where the row still carries that booking's ticket. A
-//! pass must restamp rows a booking in flight holds, so it waits for
-//! them, as PostgreSQL's `UPDATE` would: here it is not scheduled while
-//! one does. Which session moves, and when the sealer runs, is the
-//! proptest's choice.
+//! A ledger on the memory store opens accounts and plans money commands
+//! (transfers, deposits, holds placed, captured and voided, reversals;
+//! keys reused, so some replay and some conflict; later commands naming
+//! what earlier ones created), keeping each batch (`fixture.rs`). Sessions
+//! then book them the way a database without the head lock would, in
+//! calls of one to three batches, one batch at a time through the booking
+//! loop (`book_batches`): a batch locks the rows it names (accounts,
+//! holds, the owner's row to count their accounts, and its idempotency
+//! key, whose unique index serializes two claims) once no other session
+//! holds them, is judged on them as committed with what its call booked
+//! before, notes which rows it read unsealed, and takes its ticket; the
+//! call's commit leaves its rows unsealed (booked times, positions, the
+//! ticket of the last writer on each row) and keeps each batch as the
+//! JSON of its `Unsealed` form. A sealer pass takes the committed bookings
+//! (its snapshot), waits for rows bookings in flight hold (as PostgreSQL's
+//! `UPDATE` would: here it is not scheduled while one does) and seals each
+//! in ticket order with `seal_booked`, which settles the copies of rows it
+//! read unsealed from their writers' seals; then it moves the sequences
+//! and the times a seal moved onto the rows: unconditionally where only
+//! that booking writes (a created record's sequence and `created_at`),
+//! elsewhere only where the row still carries that booking's ticket.
+//! Which session moves, and when the sealer runs, is the proptest's choice.
 //!
 //! The sealed log must equal a one-at-a-time run of the same batches in
-//! seal order through the apply loop (every sealed decision: writes,
-//! sequences, times, hashes, change bodies; rejections), and the rows,
-//! once the sealer has caught up, what that run left.
+//! seal order through the apply loop (every sealed outcome: writes,
+//! sequences, times, hashes, change bodies; refusals), and the rows and
+//! the head, once the sealer has caught up, what that run left.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
