@@ -51,6 +51,13 @@ impl Rows {
 
     /// Takes in what a committed batch wrote, as later batches must see it.
     pub(crate) fn fold(&mut self, w: &Writes) {
+        self.take_in(w);
+        self.head = w.audit.head();
+    }
+
+    /// Takes in the rows a batch wrote, sealed or only booked (the head
+    /// stays where it is).
+    pub(crate) fn take_in<Audit>(&mut self, w: &Writes<Audit>) {
         for account in w.accounts() {
             self.accounts.insert(account.id, account.clone());
         }
@@ -63,7 +70,6 @@ impl Rows {
         if let Some(record) = &w.idempotency {
             self.idempotency.insert(record.key.clone(), record.clone());
         }
-        self.head = w.audit.head();
     }
 }
 

@@ -113,12 +113,11 @@ impl Booked {
     /// Takes in a booking's rows, unsealed, written by `writer`.
     fn fold(&mut self, writer: Writer, verdict: &Verdict) {
         let Verdict::Book(booking) = verdict else { return };
+        self.rows.take_in(booking);
         for account in booking.accounts() {
-            self.rows.accounts.insert(account.id, account.clone());
             self.writers.insert(Lock::Account(account.id), writer);
         }
         for transaction in booking.transactions() {
-            self.rows.transactions.insert(transaction.id, transaction.clone());
             self.writers.insert(Lock::Transaction(transaction.id), writer);
         }
         for transaction in &booking.new_transactions {
@@ -126,9 +125,6 @@ impl Booked {
         }
         for account in &booking.new_accounts {
             self.creators.insert(Lock::Account(account.id), writer);
-        }
-        if let Some(record) = &booking.idempotency {
-            self.rows.idempotency.insert(record.key.clone(), record.clone());
         }
     }
 }
