@@ -271,7 +271,7 @@ impl Database {
     }
 
     /// The rows sealing these tickets would restamp.
-    fn rows_of(&self, tickets: &[u64]) -> Vec<Lock> {
+    fn restamped_rows(&self, tickets: &[u64]) -> Vec<Lock> {
         let mut rows = Vec::new();
         for entry in tickets.iter().filter_map(|t| self.pending.get(t)) {
             if let Unsealed::Booked(booking) = &entry.unsealed {
@@ -409,7 +409,7 @@ fn interleave(fixture: &Fixture, choices: &[u8]) -> Database {
         let held: Vec<&Lock> = calls.iter().flat_map(|c| &c.locks).collect();
         match &sealer {
             None if !db.pending.is_empty() => moves.push(Move::TakePending),
-            Some(taken) if db.rows_of(taken).iter().all(|r| !held.contains(&r)) => moves.push(Move::Seal),
+            Some(taken) if db.restamped_rows(taken).iter().all(|r| !held.contains(&r)) => moves.push(Move::Seal),
             _ => {}
         }
         let Some(chosen) = moves.get(usize::from(choices.next().unwrap_or(0)) % moves.len().max(1)) else {
