@@ -93,5 +93,5 @@ pub use store::read_replica::ReadReplicaStore;
 pub use store::rows::{Rows, rows_hold};
 pub use transaction::{Leg, Transaction, TransactionKind, TransactionStatus};
 pub use write_batch::{
-    BatchOutcome, Decision, Keys, Op, SEQUENCE_STRIDE, Sealed, Snapshot, Unsealed, WriteBatch, Writes,
+    BatchOutcome, Booking, Decision, Keys, Op, SEQUENCE_STRIDE, Sealed, Snapshot, Unsealed, Verdict, WriteBatch, Writes,
 };

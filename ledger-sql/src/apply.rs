@@ -61,14 +61,14 @@ where
 /// Runs one call of `apply` (`once`: one storage transaction over
 /// `batches`) until it commits, fails for good, or has run
 /// [`ATTEMPTS_MAX`] times, as [`worth_running_again`] decides.
-pub(crate) async fn run_call<F, Fut>(
+pub(crate) async fn run_call<T, F, Fut>(
     batches: &[WriteBatch],
     retryable: fn(&sqlx::Error) -> bool,
     once: F,
-) -> Result<Vec<BatchOutcome>, CallFailed>
+) -> Result<T, CallFailed>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<BatchOutcome>, CallFailed>>,
+    Fut: std::future::Future<Output = Result<T, CallFailed>>,
 {
     // Before COMMIT a retryable failure left nothing applied. At COMMIT only
     // a rollback the database reported did; a connection lost at COMMIT (a

@@ -108,7 +108,7 @@ pub(crate) fn update_rows(
 
 /// Appends `UNNEST($1::t1[], $2::t2[], ...)`: `rows` turned into one array
 /// per column, each of `width` columns.
-fn unnest(s: &mut Stmt, rows: Vec<Vec<Value>>, width: usize) -> Result<(), sqlx::Error> {
+pub(crate) fn unnest(s: &mut Stmt, rows: Vec<Vec<Value>>, width: usize) -> Result<(), sqlx::Error> {
     let mut columns: Vec<Vec<Value>> = (0..width).map(|_| Vec::with_capacity(rows.len())).collect();
     for row in rows {
         if row.len() != width {

@@ -82,7 +82,7 @@ pub(crate) async fn restore_in<S: Session>(s: &mut S, chunk: &DumpChunk) -> Resu
     insert(&mut w, d, USERS_INSERT, chunk.users.iter().map(row::user_values).collect())?;
     insert(&mut w, d, SESSIONS_INSERT, chunk.sessions.iter().map(row::session_values).collect())?;
     insert(&mut w, d, RESET_TOKENS_INSERT, chunk.reset_tokens.iter().map(row::reset_token_values).collect())?;
-    let opened = |(i, a): (usize, &Account)| row::account_values(a, chunk.accounts_position + i as u64);
+    let opened = |(i, a): (usize, &Account)| row::account_values(a, int(chunk.accounts_position + i as u64));
     insert(&mut w, d, ACCOUNTS_INSERT, chunk.accounts.iter().enumerate().map(opened).collect())?;
     insert(&mut w, d, TRANSACTIONS_INSERT, chunk.transactions.iter().map(row::transaction_values).collect())?;
     insert(&mut w, d, ACCOUNT_TRANSACTIONS_INSERT, history_rows(&chunk.transactions))?;

@@ -249,6 +249,8 @@ compile_error!("ledger-sql needs at least one database: enable the `postgres` or
 
 mod apply;
 mod auth_read;
+#[cfg(feature = "postgres")]
+mod booking;
 mod bulk;
 mod bulk_sql;
 mod dump;

@@ -42,6 +42,13 @@ pub struct SqlOptions {
     /// transaction is read-only; the schema must already be at this build's
     /// newest version, or opening fails saying so (default `false`).
     pub read_only: bool,
+    /// PostgreSQL only: book each call apart from sealing it (ARCHITECTURE.md,
+    /// "PostgreSQL without one commit lock"): the call's storage
+    /// transaction locks only the rows its batches name, and a seal pass,
+    /// shared by every caller waiting then, holds the audit head to place
+    /// them in the chain. Outcomes and guarantees are the same; writers of
+    /// disjoint rows stop queueing behind one lock (default `false`).
+    pub book_apart: bool,
 }
 
 impl SqlOptions {
@@ -74,6 +81,12 @@ impl SqlOptions {
         self.read_only = read_only;
         self
     }
+
+    /// The same options, with `book_apart` set.
+    pub fn book_apart(mut self, book_apart: bool) -> SqlOptions {
+        self.book_apart = book_apart;
+        self
+    }
 }
 
 impl Default for SqlOptions {
@@ -84,6 +97,7 @@ impl Default for SqlOptions {
             schema: None,
             notify: true,
             read_only: false,
+            book_apart: false,
         }
     }
 }

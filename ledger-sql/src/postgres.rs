@@ -2,6 +2,7 @@
 //! the storage transaction of [`Store::apply`](ledger_core::Store::apply).
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 use crate::SqlOptions;
 use crate::apply;
+use crate::booking::{self, sealer::Sealer};
 use crate::error::{postgres_refused, postgres_retryable, storage_error};
 use crate::migrate;
 use crate::notify::{self, ChangeListener};
@@ -43,7 +45,7 @@ pub(crate) const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL 
 
 /// Every table of the schema (in the connection's `search_path`).
 const ANALYZE: &str = "ANALYZE users, sessions, reset_tokens, accounts, transactions, account_transactions, \
-     transaction_metadata, postings, idempotency, audit_log, audit_head, changes, sink_cursors, leases";
+     transaction_metadata, postings, idempotency, audit_log, audit_head, changes, sink_cursors, leases, pending";
 
 /// A PostgreSQL connection pool with the ledger's schema.
 #[derive(Debug, Clone)]
@@ -54,6 +56,8 @@ pub(crate) struct PgBackend {
     schema: String,
     /// Whether commits are announced with `pg_notify`.
     notify: bool,
+    /// The seal passes of this instance's bookings, if it books apart.
+    sealer: Option<Arc<Sealer>>,
 }
 
 impl PgBackend {
@@ -106,7 +110,8 @@ impl PgBackend {
             .acquire_timeout(options.connect_timeout)
             .test_before_acquire(false)
             .connect_lazy_with(connect);
-        Ok(PgBackend { pool, connect_timeout: options.connect_timeout, schema, notify: options.notify })
+        let sealer = options.book_apart.then(Arc::default);
+        Ok(PgBackend { pool, connect_timeout: options.connect_timeout, schema, notify: options.notify, sealer })
     }
 
     /// Listens for the changes committed to this schema, by any process.
@@ -139,6 +144,9 @@ impl PgBackend {
     /// serialization failures and deadlocks.
     pub(crate) async fn apply(&self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, StorageError> {
         let notify = self.notify.then_some(self.schema.as_str());
+        if let Some(sealer) = &self.sealer {
+            return booking::apply(&self.pool, sealer, batches, notify).await;
+        }
         apply::transact(&self.pool, BEGIN, batches, postgres_retryable, notify).await.map_err(|failed| {
             let kind = failed.kind(postgres_refused);
             storage_error(BACKEND, "applying a batch", failed.error).of_kind(kind)

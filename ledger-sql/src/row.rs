@@ -77,8 +77,9 @@ pub(crate) const USER_UPDATE_COLUMNS: &str = "id, email, password, full_name, ph
 const OUTCOME_ACCEPTED: &str = "accepted";
 const OUTCOME_REJECTED: &str = "rejected";
 
-/// The values of a new account; `opened_seq` orders an owner's accounts.
-pub(crate) fn account_values(a: &Account, opened_seq: u64) -> Vec<Value> {
+/// The values of a new account; `opened_seq` orders an owner's accounts
+/// (negative: a placeholder, until its booking is sealed).
+pub(crate) fn account_values(a: &Account, opened_seq: i64) -> Vec<Value> {
     vec![
         Value::Uuid(*a.id.as_uuid()),
         Value::Int(int(a.number.as_u64())),
@@ -96,7 +97,7 @@ pub(crate) fn account_values(a: &Account, opened_seq: u64) -> Vec<Value> {
         Value::Text(a.normal_balance.as_str().to_owned()),
         Value::OptAmount(a.ledger_floor),
         Value::Text(metadata_json(&a.metadata)),
-        Value::Int(int(opened_seq)),
+        Value::Int(opened_seq),
     ]
 }
 
@@ -163,9 +164,14 @@ pub(crate) fn account_number(stored: i64) -> Result<AccountNumber, sqlx::Error> 
 
 /// The values of a transaction, in [`TRANSACTION_COLUMNS`] order.
 pub(crate) fn transaction_values(t: &Transaction) -> Vec<Value> {
+    transaction_values_at(t, int(t.sequence))
+}
+
+/// [`transaction_values`] under another sequence (a booking's placeholder).
+pub(crate) fn transaction_values_at(t: &Transaction, sequence: i64) -> Vec<Value> {
     vec![
         Value::Uuid(*t.id.as_uuid()),
-        Value::Int(int(t.sequence)),
+        Value::Int(sequence),
         Value::Text(t.kind.as_str().to_owned()),
         Value::Text(t.status.as_str().to_owned()),
         Value::Amount(t.amount),

@@ -19,7 +19,8 @@ use crate::stmt::{Dialect, Stmt};
 /// What a step is, for how its result is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StepKind {
-    /// New rows: nothing to check (a conflict fails the statement).
+    /// New rows, or rows whose count says nothing: nothing to check (a
+    /// conflict fails the statement).
     Insert,
     /// Rows the call loaded and locked, changed in place: the steps of one
     /// table must change exactly as many rows as were given.
@@ -42,6 +43,11 @@ pub(crate) struct WriteSteps {
 impl WriteSteps {
     /// Adds inserts of new rows.
     pub(crate) fn inserts(&mut self, statements: Vec<Stmt>) {
+        self.steps.extend(statements.into_iter().map(|s| (s, StepKind::Insert)));
+    }
+
+    /// Adds writes whose row counts say nothing (a conditional restamp).
+    pub(crate) fn unchecked(&mut self, statements: Vec<Stmt>) {
         self.steps.extend(statements.into_iter().map(|s| (s, StepKind::Insert)));
     }
 
