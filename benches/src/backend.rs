@@ -90,6 +90,7 @@ pub async fn open_store(
     durability: Durability,
     postgres: &str,
     clients: usize,
+    book_apart: bool,
 ) -> Result<OpenedStore, BenchError> {
     let dir = || tempfile::Builder::new().prefix("ledger-bench-").tempdir().map_err(|e| BenchError::io("temp dir", e));
     let connections = u32::try_from(clients + 2).unwrap_or(u32::MAX);
@@ -116,7 +117,8 @@ pub async fn open_store(
             let options = SqlOptions::default()
                 .max_connections(postgres_connections(clients))
                 .schema(Some(LEDGER_SCHEMA.to_owned()))
-                .notify(false);
+                .notify(false)
+                .book_apart(book_apart);
             let url = postgres_url(postgres, durability);
             OpenedStore { store: Arc::new(SqlStore::connect_with(&url, options).await?), dir: None }
         }

@@ -272,7 +272,7 @@ async fn run_ledger(
 ) -> Result<Measurement, BenchError> {
     let RunSite { backend, durability, label, clients, round, repeat, warmup } = *site;
     log(&format!("{} ({label}): seeding {} accounts", backend.name(), args.accounts));
-    let opened = open_store(backend, durability, &args.postgres_url, clients).await?;
+    let opened = open_store(backend, durability, &args.postgres_url, clients, args.book_apart).await?;
     let seeder = Ledger::builder(opened.store.clone()).open().await?;
     let accounts = Arc::new(seed_accounts(&seeder, args.accounts).await?);
     let mut expected = Expected { accounts: accounts.to_vec(), balances: vec![] };

@@ -80,7 +80,7 @@ pub async fn seeded(backend: Backend, accounts: usize, clients: usize) -> Result
         },
         _ => String::new(),
     };
-    let opened = open_store(backend, Durability::Strict, &url, clients).await?;
+    let opened = open_store(backend, Durability::Strict, &url, clients, false).await?;
     let ledger = Ledger::builder(opened.store.clone()).open().await?;
     let accounts = seed_accounts(&ledger, accounts).await?;
     Ok(Some(BenchLedger { ledger, accounts, opened: Some(opened) }))

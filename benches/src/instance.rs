@@ -105,6 +105,9 @@ pub struct InstanceArgs {
     /// The prefix of its idempotency keys.
     #[arg(long)]
     pub tag: String,
+    /// Whether its store books apart from sealing.
+    #[arg(long, action = clap::ArgAction::Set)]
+    pub book_apart: bool,
 }
 
 /// A measurement on its way from a child to the parent.
@@ -181,7 +184,8 @@ impl Instance {
             .args(["--clients", &spec.clients.to_string(), "--first-client", &spec.first_client.to_string()])
             .args(["--batch-size", &args.batch_size.to_string(), "--zipf-exponent", &args.zipf_exponent.to_string()])
             .args(["--seconds", &args.seconds.to_string(), "--warmup-seconds", &args.warmup_seconds.to_string()])
-            .args(["--group-commit", &spec.group_commit.to_string(), "--seed", &args.seed.to_string()]);
+            .args(["--group-commit", &spec.group_commit.to_string(), "--seed", &args.seed.to_string()])
+            .args(["--book-apart", &args.book_apart.to_string()]);
         if let Some(wait) = args.group_commit_wait_micros {
             command.args(["--group-commit-wait-micros", &wait.to_string()]);
         }
@@ -232,7 +236,8 @@ pub async fn serve(args: &InstanceArgs) -> Result<(), BenchError> {
     let options = SqlOptions::default()
         .max_connections(postgres_connections(args.clients))
         .schema(Some(LEDGER_SCHEMA.to_owned()))
-        .notify(false);
+        .notify(false)
+        .book_apart(args.book_apart);
     let store = SqlStore::connect_with(&postgres_url(&args.postgres_url, args.durability), options).await?;
     let ledger = Ledger::builder(Arc::new(store))
         .config(ledger_config(args.group_commit, args.group_commit_wait_micros))

@@ -178,6 +178,11 @@ pub struct CompareArgs {
     /// Skip the hand-written baselines.
     #[arg(long)]
     pub no_baselines: bool,
+    /// PostgreSQL: the ledger books apart from sealing
+    /// (`SqlOptions::book_apart`) instead of holding the audit head for
+    /// each whole commit.
+    #[arg(long)]
+    pub book_apart: bool,
     /// Run every setting (ledger group commit off and on, split, baseline,
     /// grouped baseline) N times at each client count, in an order reversed
     /// on every other round, after one uncounted warm-up round; the report
@@ -253,6 +258,7 @@ impl CompareArgs {
             group_commit: GroupCommitMode::Off,
             group_commit_wait_micros: None,
             no_baselines: false,
+            book_apart: false,
             rounds: None,
             instances: vec![1],
             check_bars: false,

@@ -12,22 +12,25 @@ mod seal_rows;
 pub(crate) mod sealer;
 mod staging;
 
+use std::collections::HashMap;
+
 use ledger_core::{BatchOutcome, Sealed, StorageError, StorageErrorKind, Verdict, WriteBatch, book_batches};
 use sqlx::PgPool;
 
 use crate::apply::{CallFailed, run_call};
 use crate::booking::pending::PendingBooking;
-use crate::booking::sealer::{Sealer, resealed};
+use crate::booking::sealer::{Registered, Sealer, resealed};
 use crate::booking::staging::PgBooking;
-use crate::error::{postgres_refused, postgres_retryable, storage_error};
+use crate::error::{postgres_booking_retryable, postgres_refused, storage_error};
 use crate::postgres::{BACKEND, BEGIN};
 use crate::session::corrupt;
 
 /// What one committed booking call left: a verdict per batch and the
 /// bookings (and refusals) waiting for their seal, by ticket, in order.
-struct Booked {
+pub(crate) struct Booked<'s> {
     verdicts: Vec<Verdict>,
-    pending: Vec<(u64, PendingBooking)>,
+    pub(crate) pending: Vec<(u64, PendingBooking)>,
+    registered: Registered<'s>,
 }
 
 /// Books `batches` (retried as the one-lock apply is), then waits for
@@ -38,14 +41,16 @@ pub(crate) async fn apply(
     batches: &[WriteBatch],
     notify: Option<&str>,
 ) -> Result<Vec<BatchOutcome>, StorageError> {
-    let booked = run_call(batches, postgres_retryable, || book_once(pool, batches)).await.map_err(|failed| {
-        let kind = failed.kind(postgres_refused);
-        storage_error(BACKEND, "booking a batch", failed.error).of_kind(kind)
-    })?;
+    let booked =
+        run_call(batches, postgres_booking_retryable, || book_once(pool, sealer, batches)).await.map_err(|failed| {
+            let kind = failed.kind(postgres_refused);
+            storage_error(BACKEND, "booking a batch", failed.error).of_kind(kind)
+        })?;
     // Committed: from here a failure leaves the outcome unknown to the
     // caller (the bookings stand and any later pass seals them).
     let unknown = |e: String| StorageError::new(BACKEND, e).of_kind(StorageErrorKind::Unknown);
-    let sealed = sealer.pass_after_now(pool, notify).await.map_err(unknown)?;
+    let mut sealed: HashMap<u64, Option<Sealed>> =
+        sealer.sealed(pool, notify, booked.registered).await.map_err(unknown)?.into_iter().collect();
     let mut outcomes = Vec::with_capacity(booked.verdicts.len());
     let mut pending = booked.pending.into_iter();
     for verdict in booked.verdicts {
@@ -57,10 +62,13 @@ pub(crate) async fn apply(
             }
             Verdict::Book(_) => {
                 let (ticket, booking) = pending.next().ok_or_else(|| unknown("a booking was not staged".into()))?;
-                match sealed.get(&ticket) {
-                    Some(Sealed::Committed(writes)) => BatchOutcome::Committed(writes.clone()),
-                    Some(Sealed::Refused(_)) => return Err(unknown(format!("booking {ticket} sealed as a refusal"))),
+                let seal = match sealed.remove(&ticket).flatten() {
+                    Some(seal) => seal,
                     None => reseal(pool, ticket, booking).await?,
+                };
+                match seal {
+                    Sealed::Committed(writes) => BatchOutcome::Committed(writes),
+                    Sealed::Refused(_) => return Err(unknown(format!("booking {ticket} sealed as a refusal"))),
                 }
             }
         };
@@ -70,17 +78,19 @@ pub(crate) async fn apply(
 }
 
 /// A booking another instance sealed first, rebuilt from the chain.
-async fn reseal(pool: &PgPool, ticket: u64, booking: PendingBooking) -> Result<BatchOutcome, StorageError> {
+async fn reseal(pool: &PgPool, ticket: u64, booking: PendingBooking) -> Result<Sealed, StorageError> {
     let context = "reading a booking's seal";
     let mut conn = pool.acquire().await.map_err(|e| storage_error(BACKEND, context, e))?;
-    match resealed(&mut conn, ticket, booking).await.map_err(|e| storage_error(BACKEND, context, e))? {
-        Sealed::Committed(writes) => Ok(BatchOutcome::Committed(writes)),
-        Sealed::Refused(_) => Err(StorageError::new(BACKEND, format!("booking {ticket} sealed as a refusal"))),
-    }
+    resealed(&mut conn, ticket, booking).await.map_err(|e| storage_error(BACKEND, context, e))
 }
 
-/// One run of a booking call: its storage transaction, committed.
-async fn book_once(pool: &PgPool, batches: &[WriteBatch]) -> Result<Booked, CallFailed> {
+/// One run of a booking call: its storage transaction, committed, its
+/// bookings registered for their seal just before.
+pub(crate) async fn book_once<'s>(
+    pool: &PgPool,
+    sealer: &'s Sealer,
+    batches: &[WriteBatch],
+) -> Result<Booked<'s>, CallFailed> {
     // Dropping `db_tx` on an early return rolls back.
     let mut db_tx = pool.begin_with(BEGIN).await.map_err(CallFailed::before_commit)?;
     let mut staging = PgBooking::new(&mut db_tx);
@@ -92,6 +102,13 @@ async fn book_once(pool: &PgPool, batches: &[WriteBatch]) -> Result<Booked, Call
     };
     staging.flush().await.map_err(CallFailed::before_commit)?;
     let pending = std::mem::take(&mut staging.booked);
+    let mut registered = sealer
+        .register(pending.iter().map(|(ticket, _)| *ticket))
+        .map_err(|e| CallFailed::before_commit(corrupt(e)))?;
     db_tx.commit().await.map_err(|error| CallFailed { error, at_commit: true })?;
-    Ok(Booked { verdicts, pending })
+    registered.committed();
+    Ok(Booked { verdicts, pending, registered })
 }
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests;

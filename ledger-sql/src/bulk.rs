@@ -129,7 +129,8 @@ impl Bulk {
     pub(crate) fn steps(&mut self, d: Dialect) -> Result<WriteSteps, sqlx::Error> {
         let staged = std::mem::take(self);
         let mut w = WriteSteps::default();
-        let opened = |a: &Account| row::account_values(a, int(staged.opened_seq.get(&a.id).copied().unwrap_or_default()));
+        let opened =
+            |a: &Account| row::account_values(a, int(staged.opened_seq.get(&a.id).copied().unwrap_or_default()));
         insert(&mut w, d, ACCOUNTS_INSERT, staged.accounts.new.iter().map(opened).collect())?;
         update(&mut w, d, ACCOUNTS_UPDATE, staged.accounts.changed.values().map(row::account_update_values).collect())?;
         insert(&mut w, d, TRANSACTIONS_INSERT, staged.transactions.new.iter().map(row::transaction_values).collect())?;

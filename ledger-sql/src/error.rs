@@ -102,6 +102,20 @@ pub(crate) fn postgres_retryable(error: &sqlx::Error) -> bool {
     db.code().as_deref() == Some("23505") && db.constraint() == Some("idempotency_pkey")
 }
 
+#[cfg(feature = "postgres")]
+/// [`postgres_retryable`] for a booking call (`booking.rs`), which holds no
+/// lock on rows it creates: a row another booking created under the same
+/// key first (a settlement account or a user whose id two instances derive
+/// alike) fails the insert once that booking commits, and the run again
+/// finds it.
+pub(crate) fn postgres_booking_retryable(error: &sqlx::Error) -> bool {
+    if postgres_retryable(error) {
+        return true;
+    }
+    let sqlx::Error::Database(db) = error else { return false };
+    db.code().as_deref() == Some("23505") && matches!(db.constraint(), Some("accounts_pkey" | "users_pkey"))
+}
+
 /// Whether a failure at `COMMIT` is the database saying it rolled the
 /// transaction back (a serialization failure or deadlock), so nothing applied.
 pub(crate) fn rolled_back(error: &sqlx::Error) -> bool {

@@ -307,7 +307,8 @@ pub(crate) fn accounts(d: Dialect, after: Option<AccountId>, limit: usize) -> St
 /// A transaction by id (primary key).
 pub(crate) fn transaction(d: Dialect, id: TransactionId) -> Stmt {
     let mut s = Stmt::new(d, &format!("SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE id = "));
-    s.bind(Value::Uuid(*id.as_uuid()));
+    // A booking not sealed yet (PostgreSQL booking apart) is not visible.
+    s.bind(Value::Uuid(*id.as_uuid())).push(" AND sequence > 0");
     s
 }
 
@@ -385,7 +386,7 @@ pub(crate) fn expired_holds(d: Dialect, at: DateTime<Utc>, limit: usize) -> Stmt
              WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= "
         ),
     );
-    s.bind(Value::Time(micros_floor(at))).push(" ORDER BY expires_at, id").limit(limit);
+    s.bind(Value::Time(micros_floor(at))).push(" AND sequence > 0 ORDER BY expires_at, id").limit(limit);
     s
 }
 

@@ -90,9 +90,28 @@ async fn migrate_to(db: &Db, version: i64) {
     }
 }
 
-/// Undoes migration 0006 (the change feed) and drops its record, leaving a
-/// 0005 database.
+/// Undoes migration 0007 (booking apart, PostgreSQL's: SQLite's is empty)
+/// and drops its record, leaving a 0006 database.
+async fn strip_0007(db: &Db) {
+    let mut statements = Vec::new();
+    if db.is_postgres() {
+        statements.extend([
+            "DROP TABLE pending",
+            "DROP SEQUENCE tickets",
+            "ALTER TABLE accounts DROP COLUMN ticket",
+            "ALTER TABLE transactions DROP COLUMN ticket",
+            "ALTER TABLE users DROP COLUMN ticket",
+            "ALTER TABLE audit_log DROP COLUMN ticket",
+        ]);
+    }
+    statements.push("DELETE FROM _sqlx_migrations WHERE version >= 7");
+    db.raw(&statements.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).await.unwrap();
+}
+
+/// Undoes migrations 0007 and 0006 (the change feed) and drops their
+/// records, leaving a 0005 database.
 async fn strip_0006(db: &Db) {
+    strip_0007(db).await;
     let statements = ["DROP TABLE changes", "DROP TABLE sink_cursors", "DROP TABLE leases"];
     let mut statements: Vec<String> = statements.iter().map(|s| (*s).to_owned()).collect();
     statements.push("DELETE FROM _sqlx_migrations WHERE version >= 6".to_owned());
@@ -213,7 +232,7 @@ async fn schema_0002_applies_on_a_0001_database_with_data(db: Db) {
 
     // Opening it applies 0002 and keeps everything.
     let store = db.store().await;
-    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5", "6"]);
+    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5", "6", "7"]);
     let h = Harness::new(store.clone()).await;
     assert_eq!(h.ledger.verify_audit_chain(&Actor::System, Some(head)).await.unwrap(), head);
     assert_eq!(h.ledger.balance(&Actor::System, from.id).await.unwrap().posted.to_string(), "57.50");
@@ -232,7 +251,7 @@ async fn schema_0002_applies_on_a_0001_database_with_data(db: Db) {
     let migrated = pristine.store().await;
     Ledger::builder(migrated.clone()).open().await.unwrap();
     migrated.close().await;
-    assert_eq!(pristine.versions().await, ["1", "2", "3", "4", "5", "6"]);
+    assert_eq!(pristine.versions().await, ["1", "2", "3", "4", "5", "6", "7"]);
     assert_eq!(describe_schema(&pristine).await, describe_schema(&db).await);
 }
 
@@ -288,7 +307,7 @@ async fn schema_0004_backfills_history_on_a_0003_database_with_data(db: Db) {
     assert_eq!(describe_schema(&db).await, schema_0003, "the stripped database is a 0003 database");
 
     let store = db.store().await;
-    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5", "6"]);
+    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5", "6", "7"]);
     let h = Harness::new(store.clone()).await;
     assert_eq!(h.ledger.verify_audit_chain(&sys, Some(head)).await.unwrap(), head);
     for (account, before) in [a.id, b.id, settlement].into_iter().zip(&histories) {
@@ -377,7 +396,7 @@ async fn schema_0005_fills_running_balances_on_a_0004_database_with_data(db: Db)
     assert_eq!(describe_schema(&db).await, schema_0004, "the stripped database is a 0004 database");
 
     let store = db.store().await;
-    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5", "6"]);
+    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5", "6", "7"]);
     let h = Harness::new(store.clone()).await;
     h.clock.advance(Duration::seconds(100));
     let mut found = Vec::new();
@@ -427,7 +446,7 @@ async fn schema_0006_starts_the_change_feed_on_a_0005_database_with_data(db: Db)
     assert_eq!(db.versions().await, ["1", "2", "3", "4", "5"]);
 
     let store = db.store().await;
-    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5", "6"]);
+    assert_eq!(db.versions().await, ["1", "2", "3", "4", "5", "6", "7"]);
     let h = Harness::new(store.clone()).await;
     assert_eq!(h.ledger.events_after(0, 10).await.unwrap(), vec![]);
     h.clock.advance(Duration::seconds(10));

@@ -99,6 +99,14 @@ async fn two_instances_never_overdraw_nor_lose_updates() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_postgres_instances_booking_apart_never_overdraw_nor_lose_updates() {
+    let Some(url) = common::postgres_url("PostgreSQL two-instance race, booking apart") else { return };
+    let schema = common::fresh_schema(&url).await;
+    let (a, b) = two_ledgers(&url, common::test_options(&schema).book_apart(true)).await;
+    race(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_sqlite_instances_never_overdraw_nor_lose_updates() {
     let options = SqlOptions::default().max_connections(5);
     let (a, b) = two_ledgers(&common::fresh_sqlite_url(), options).await;
@@ -125,6 +133,16 @@ async fn readers_while_two_postgres_instances_write_neither_skip_nor_repeat() {
     let Some(url) = common::postgres_url("PostgreSQL readers while two instances write") else { return };
     let schema = common::fresh_schema(&url).await;
     let (a, b) = two_ledgers(&url, common::test_options(&schema)).await;
+    read_while_writing(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readers_while_two_postgres_instances_booking_apart_write_neither_skip_nor_repeat() {
+    let Some(url) = common::postgres_url("PostgreSQL readers during two-instance writes, booking apart") else {
+        return;
+    };
+    let schema = common::fresh_schema(&url).await;
+    let (a, b) = two_ledgers(&url, common::test_options(&schema).book_apart(true)).await;
     read_while_writing(a, b).await;
 }
 

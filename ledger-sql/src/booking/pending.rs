@@ -92,9 +92,13 @@ pub(crate) fn placeholder(ticket: u64, position: u64) -> i64 {
     -(crate::stmt::int(ticket.saturating_mul(SEQUENCE_STRIDE).saturating_add(position)))
 }
 
-/// The ticket and position a placeholder sequence stands for.
+/// The ticket and position a placeholder sequence stands for (`None`: a
+/// sealed sequence, 0 or more).
 pub(crate) fn placed(placeholder: i64) -> Option<(u64, u64)> {
-    let stored = u64::try_from(placeholder.checked_neg()?).ok()?;
+    if placeholder >= 0 {
+        return None;
+    }
+    let stored = placeholder.unsigned_abs();
     Some((stored / SEQUENCE_STRIDE, stored % SEQUENCE_STRIDE))
 }
 
@@ -118,11 +122,8 @@ mod tests {
         let (account, other) = (AccountId::new(), AccountId::new());
         let transaction = TransactionId::new();
         let at = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(90);
-        let read = UnsealedReads {
-            written: vec![(account, 7)],
-            opened: vec![(other, 7)],
-            created: vec![(transaction, 7, 2)],
-        };
+        let read =
+            UnsealedReads { written: vec![(account, 7)], opened: vec![(other, 7)], created: vec![(transaction, 7, 2)] };
         let seals = HashMap::from([(7, TicketSeal { sequence: 10, at })]);
         let earlier = Earlier { read: &read, seals: &seals };
         assert_eq!(earlier.account_written_at(account), Some(at));

@@ -15,7 +15,9 @@ use ledger_core::identity::SessionId;
 use ledger_core::{AccountId, Digest, SEQUENCE_STRIDE, Sealed, TransactionId, UserId, Writes};
 
 use crate::bulk::{history_rows, insert, metadata_rows};
-use crate::bulk_sql::{CHANGES_INSERT, POSTINGS_INSERT, TRANSACTION_METADATA_INSERT, ACCOUNT_TRANSACTIONS_INSERT, unnest};
+use crate::bulk_sql::{
+    ACCOUNT_TRANSACTIONS_INSERT, CHANGES_INSERT, POSTINGS_INSERT, TRANSACTION_METADATA_INSERT, unnest,
+};
 use crate::row::{self, AUDIT_COLUMNS};
 use crate::stmt::{Dialect, List, Stmt, Value, int};
 use crate::write_steps::WriteSteps;
@@ -160,13 +162,15 @@ impl SealRows {
         restamp(&mut w, "accounts", &placed("opened_seq"), &columns, accounts)?;
         let transactions = self.transactions.iter().map(|(id, s)| stamped(*id.as_uuid(), s)).collect();
         restamp(&mut w, "transactions", &placed("sequence"), &columns, transactions)?;
-        let users = self.users.iter().map(|(id, (writer, at))| {
-            vec![Value::Uuid(*id.as_uuid()), Value::Int(int(*writer)), Value::Time(*at)]
-        });
+        let users = self
+            .users
+            .iter()
+            .map(|(id, (writer, at))| vec![Value::Uuid(*id.as_uuid()), Value::Int(int(*writer)), Value::Time(*at)]);
         restamp(&mut w, "users", rewritten, &["id", "ticket", "updated_at"], users.collect())?;
         let sessions = self.sessions.iter().map(|(id, at)| vec![Value::Uuid(id.0), Value::OptTime(*at)]);
         restamp(&mut w, "sessions", "revoked_at = v.revoked_at", &["id", "revoked_at"], sessions.collect())?;
-        let tokens = self.reset_tokens.iter().map(|(digest, at)| vec![Value::Bytes(digest.0.to_vec()), Value::OptTime(*at)]);
+        let tokens =
+            self.reset_tokens.iter().map(|(digest, at)| vec![Value::Bytes(digest.0.to_vec()), Value::OptTime(*at)]);
         restamp(&mut w, "reset_tokens", "used_at = v.used_at", &["token_digest", "used_at"], tokens.collect())?;
         let records = self.idempotency.iter().map(|(key, at)| vec![Value::Text(key.clone()), Value::Time(*at)]);
         restamp(&mut w, "idempotency", "created_at = v.created_at", &["key", "created_at"], records.collect())?;

@@ -11,7 +11,7 @@
 //! the head before it and the seals it read.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use ledger_core::{AuditHead, AuditRecord, Sealed, seal_booked};
 use sqlx::{PgConnection, PgPool};
@@ -29,46 +29,119 @@ use crate::stmt::{Dialect, List, Stmt, Value, int};
 /// What a pass sealed, by ticket.
 pub(crate) type SealedTickets = HashMap<u64, Sealed>;
 
-/// A caller waiting for a pass: what that pass sealed, or why it failed.
-type Answer = Result<Arc<SealedTickets>, String>;
+/// One booking's seal, handed to its caller by whichever local pass sealed it.
+type Answer = oneshot::Receiver<Sealed>;
 
-/// The callers of one instance waiting for their bookings' seal, and the
-/// turn to run a pass.
+/// The bookings of one instance's callers waiting for their seal, by
+/// ticket, and the turn to run a pass.
 #[derive(Debug, Default)]
 pub(crate) struct Sealer {
-    waiting: Mutex<Vec<oneshot::Sender<Answer>>>,
+    waiting: Mutex<HashMap<u64, oneshot::Sender<Sealed>>>,
     turn: tokio::sync::Mutex<()>,
 }
 
-impl Sealer {
-    /// Waits for a pass that begins after this call (so after the caller's
-    /// commit) and returns what it sealed; runs it if no one else does.
-    pub(crate) async fn pass_after_now(&self, pool: &PgPool, notify: Option<&str>) -> Result<Arc<SealedTickets>, String> {
-        loop {
-            let (answer, mut answered) = oneshot::channel();
-            self.waiting.lock().map_err(|_| "the sealer's queue is poisoned")?.push(answer);
-            let turn = self.turn.lock().await;
-            match answered.try_recv() {
-                Ok(answer) => return answer,
-                // The pass that took this waiter was dropped (its caller
-                // went away mid-pass): wait for another.
-                Err(oneshot::error::TryRecvError::Closed) => continue,
-                Err(oneshot::error::TryRecvError::Empty) => {}
-            }
-            let waiters = std::mem::take(&mut *self.waiting.lock().map_err(|_| "the sealer's queue is poisoned")?);
-            let pass =
-                crate::apply::with_retries("a seal pass", crate::error::postgres_retryable, || seal_pass(pool, notify))
-                    .await;
-            let answer: Answer = pass.map(Arc::new).map_err(|e| e.to_string());
-            for waiter in waiters {
-                let _ = waiter.send(answer.clone());
-            }
-            drop(turn);
-            if let Ok(answer) = answered.try_recv() {
-                return answer;
+/// A call's bookings registered for their seal before its `COMMIT`, so that
+/// any local pass that seals them hands their seal over; registrations of
+/// a call that does not commit are withdrawn when this is dropped.
+pub(crate) struct Registered<'s> {
+    sealer: &'s Sealer,
+    answers: Vec<(u64, Answer)>,
+    committed: bool,
+}
+
+impl Registered<'_> {
+    /// The call committed: its bookings will be sealed, by some pass.
+    pub(crate) fn committed(&mut self) {
+        self.committed = true;
+    }
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        if !self.committed
+            && let Ok(mut waiting) = self.sealer.waiting.lock()
+        {
+            for (ticket, _) in &self.answers {
+                waiting.remove(ticket);
             }
         }
     }
+}
+
+impl Sealer {
+    /// Registers bookings about to commit.
+    pub(crate) fn register(&self, tickets: impl IntoIterator<Item = u64>) -> Result<Registered<'_>, String> {
+        let mut waiting = self.waiting.lock().map_err(|_| "the sealer's queue is poisoned")?;
+        let answers = tickets
+            .into_iter()
+            .map(|ticket| {
+                let (answer, answered) = oneshot::channel();
+                waiting.insert(ticket, answer);
+                (ticket, answered)
+            })
+            .collect();
+        Ok(Registered { sealer: self, answers, committed: false })
+    }
+
+    /// The seals of a committed call's bookings, by ticket (`None`: sealed
+    /// by another instance's pass): waits for the local passes that seal
+    /// them, running one itself once it has the turn if they are not all
+    /// sealed by then. A pass it runs begins after its commit, so it seals
+    /// every booking of the call no pass had sealed.
+    pub(crate) async fn sealed(
+        &self,
+        pool: &PgPool,
+        notify: Option<&str>,
+        mut registered: Registered<'_>,
+    ) -> Result<Vec<(u64, Option<Sealed>)>, String> {
+        let mut answers = std::mem::take(&mut registered.answers);
+        let mut seals: Vec<(u64, Option<Sealed>)> = Vec::with_capacity(answers.len());
+        take_answered(&mut answers, &mut seals);
+        if !answers.is_empty() {
+            let turn = self.turn.lock().await;
+            take_answered(&mut answers, &mut seals);
+            if !answers.is_empty() {
+                let pass = crate::apply::with_retries("a seal pass", crate::error::postgres_retryable, || {
+                    seal_pass(pool, notify)
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+                self.hand_over(pass)?;
+            }
+            drop(turn);
+            take_answered(&mut answers, &mut seals);
+        }
+        // Not sealed by a pass of this instance: by another's.
+        let mut waiting = self.waiting.lock().map_err(|_| "the sealer's queue is poisoned")?;
+        for (ticket, _) in answers {
+            waiting.remove(&ticket);
+            seals.push((ticket, None));
+        }
+        Ok(seals)
+    }
+
+    /// Hands each booking a pass sealed to its registered caller, if any.
+    fn hand_over(&self, pass: SealedTickets) -> Result<(), String> {
+        let mut waiting = self.waiting.lock().map_err(|_| "the sealer's queue is poisoned")?;
+        for (ticket, sealed) in pass {
+            if let Some(answer) = waiting.remove(&ticket) {
+                // A caller that went away no longer needs it.
+                let _ = answer.send(sealed);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Moves the answers already given from `answers` to `seals`.
+fn take_answered(answers: &mut Vec<(u64, Answer)>, seals: &mut Vec<(u64, Option<Sealed>)>) {
+    answers.retain_mut(|(ticket, answer)| match answer.try_recv() {
+        Ok(sealed) => {
+            seals.push((*ticket, Some(sealed)));
+            false
+        }
+        Err(_) => true,
+    });
 }
 
 /// Seals every committed booking, in ticket order, after the head: one
@@ -87,7 +160,8 @@ pub(crate) async fn seal_pass(pool: &PgPool, notify: Option<&str>) -> Result<Sea
     }
     let read: BTreeSet<u64> = pending.iter().flat_map(|(_, p)| p.read.tickets()).collect();
     let mut seals = ticket_seals(&mut tx, read.into_iter().collect()).await?;
-    let (mut head, mut rows, mut changed, mut sealed) = (start, SealRows::default(), Changed::default(), SealedTickets::new());
+    let (mut head, mut rows, mut changed, mut sealed) =
+        (start, SealRows::default(), Changed::default(), SealedTickets::new());
     for (ticket, booking) in pending {
         let done = seal_one(head, booking, &seals)?;
         head = done.head();
@@ -117,7 +191,9 @@ pub(crate) async fn seal_pass(pool: &PgPool, notify: Option<&str>) -> Result<Sea
 /// `seals` (a missing one would settle nothing: refused as corruption).
 fn seal_one(head: AuditHead, booking: PendingBooking, seals: &HashMap<u64, TicketSeal>) -> Result<Sealed, sqlx::Error> {
     if let Some(missing) = booking.read.tickets().find(|ticket| !seals.contains_key(ticket)) {
-        return Err(corrupt(format!("a booking read the writes of ticket {missing}, which is neither pending nor sealed")));
+        return Err(corrupt(format!(
+            "a booking read the writes of ticket {missing}, which is neither pending nor sealed"
+        )));
     }
     Ok(seal_booked(head, booking.unsealed, &Earlier { read: &booking.read, seals }))
 }
@@ -161,7 +237,11 @@ async fn ticket_seals(conn: &mut PgConnection, tickets: Vec<u64>) -> Result<Hash
 
 /// A booking another instance's pass sealed, rebuilt from the chain: its
 /// audit record's predecessor gives the head it was sealed after.
-pub(crate) async fn resealed(conn: &mut PgConnection, ticket: u64, booking: PendingBooking) -> Result<Sealed, sqlx::Error> {
+pub(crate) async fn resealed(
+    conn: &mut PgConnection,
+    ticket: u64,
+    booking: PendingBooking,
+) -> Result<Sealed, sqlx::Error> {
     let mut s = Stmt::new(
         Dialect::Postgres,
         "SELECT a.sequence, COALESCE(p.sequence, 0) AS p_sequence, p.hash AS p_hash, p.at AS p_at \

@@ -9,9 +9,7 @@
 
 use std::mem;
 
-use ledger_core::{
-    Booking, BookingStaging, Keys, Snapshot, StorageError, Unsealed, Verdict,
-};
+use ledger_core::{Booking, BookingStaging, Keys, Snapshot, StorageError, Unsealed, Verdict};
 use sqlx::PgConnection;
 
 use crate::booking::pending::{PendingBooking, UnsealedReads, placed, placeholder};
@@ -43,7 +41,13 @@ pub(crate) struct PgBooking<'c> {
 impl<'c> PgBooking<'c> {
     /// A staging on an open storage transaction.
     pub(crate) fn new(conn: &'c mut PgConnection) -> PgBooking<'c> {
-        PgBooking { conn, steps: WriteSteps::default(), read: UnsealedReads::default(), booked: Vec::new(), failure: None }
+        PgBooking {
+            conn,
+            steps: WriteSteps::default(),
+            read: UnsealedReads::default(),
+            booked: Vec::new(),
+            failure: None,
+        }
     }
 
     /// Sends what is staged.
@@ -103,10 +107,12 @@ impl<'c> PgBooking<'c> {
         }
         let pending = PendingBooking { unsealed, read: mem::take(&mut self.read) };
         let json = serde_json::to_string(&pending).map_err(|e| sqlx::Error::Encode(e.into()))?;
-        insert(&mut self.steps, Dialect::Postgres, ("pending", "ticket, booking"), vec![vec![
-            Value::Int(int(ticket)),
-            Value::Text(json),
-        ]])?;
+        insert(
+            &mut self.steps,
+            Dialect::Postgres,
+            ("pending", "ticket, booking"),
+            vec![vec![Value::Int(int(ticket)), Value::Text(json)]],
+        )?;
         self.booked.push((ticket, pending));
         Ok(())
     }

@@ -1,0 +1,102 @@
+//! Booking apart against a real PostgreSQL (`LEDGER_TEST_POSTGRES_URL`;
+//! skipped without it): a booking whose caller never waited for its seal
+//! (killed between its `COMMIT` and its pass) is sealed by the next pass
+//! of any instance, in ticket order, and what the chain then holds is what
+//! its caller would have been handed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledger_core::conformance::invariants;
+use ledger_core::conformance::recording::RecordingStore;
+use ledger_core::{
+    AccountKind, Actor, Amount, Currency, Deposit, IdempotencyKey, Ledger, OpenAccount, Sealed, Store, Transfer,
+    Unsealed, UserId,
+};
+use sqlx::{Connection, Row};
+
+use crate::booking::sealer::{Sealer, resealed};
+use crate::booking::{book_once, pending::PendingBooking};
+use crate::store::Inner;
+use crate::{SqlOptions, SqlStore};
+
+/// Two stores booking apart on a new schema of the test server, and its name.
+async fn two_stores() -> Option<(Arc<SqlStore>, Arc<SqlStore>, String, String)> {
+    let Some(url) = std::env::var("LEDGER_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("skipped: PostgreSQL booking apart (set LEDGER_TEST_POSTGRES_URL to run)");
+        return None;
+    };
+    let schema = format!("ledger_t_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    let options = SqlOptions::default().max_connections(3).schema(Some(schema.clone())).book_apart(true);
+    let a = SqlStore::connect_with(&url, options.clone()).await.unwrap();
+    let b = SqlStore::connect_with(&url, options).await.unwrap();
+    Some((Arc::new(a), Arc::new(b), url, schema))
+}
+
+fn amount(text: &str) -> Amount {
+    Amount::parse(text).unwrap()
+}
+
+fn deposit(account: ledger_core::AccountId, value: &str) -> Deposit {
+    Deposit { account, amount: amount(value), description: None, metadata: Default::default() }
+}
+
+async fn scalar(url: &str, schema: &str, sql: &str) -> i64 {
+    let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let mut conn = sqlx::PgConnection::connect_with(&options.options([("search_path", schema)])).await.unwrap();
+    sqlx::query(sql).fetch_one(&mut conn).await.unwrap().get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_its_caller_never_saw_sealed_is_sealed_by_the_next_pass_of_another_instance() {
+    let Some((a, b, url, schema)) = two_stores().await else { return };
+    let capture = Arc::new(RecordingStore::new(a.clone(), Duration::ZERO));
+    let planner = Ledger::builder(capture.clone()).open().await.unwrap();
+    let open = || OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
+    let from = planner.open_account(&Actor::System, open()).await.unwrap().id;
+    let to = planner.open_account(&Actor::System, open()).await.unwrap().id;
+    let key = |k: &str| IdempotencyKey::new(k).unwrap();
+    planner.deposit(&Actor::System, key("fund"), deposit(from, "100")).await.unwrap();
+
+    // Instance A books a transfer and is gone before any pass: its booking
+    // is committed, unsealed.
+    capture.start_capture();
+    let command =
+        Transfer { from, to: to.into(), amount: amount("30"), description: None, metadata: Default::default() };
+    assert!(planner.transfer(&Actor::System, key("orphan"), command).await.is_err(), "captured");
+    let batches = capture.stop_capture();
+    let Inner::Postgres(backend) = a.inner() else { panic!("a PostgreSQL store") };
+    let gone = Sealer::default();
+    let booked = book_once(backend.pool(), &gone, &batches).await.unwrap();
+    let [(ticket, orphan)]: [(u64, PendingBooking); 1] = booked.pending.clone().try_into().unwrap();
+    drop(booked);
+    let Unsealed::Booked(booking) = &orphan.unsealed else { panic!("a booking") };
+    let id = booking.new_transactions[0].id;
+    assert_eq!(scalar(&url, &schema, "SELECT count(*) FROM pending").await, 1);
+    let placeholder = format!("SELECT sequence FROM transactions WHERE id = '{id}'");
+    assert!(scalar(&url, &schema, &placeholder).await < 0, "unsealed, under its placeholder");
+    assert_eq!(a.transaction(id).await.unwrap(), None, "an unsealed transaction is not read by id");
+
+    // Instance B writes: its pass seals the orphan first.
+    let ledger = Ledger::builder(b.clone()).open().await.unwrap();
+    ledger.deposit(&Actor::System, key("later"), deposit(to, "5")).await.unwrap();
+    assert_eq!(scalar(&url, &schema, "SELECT count(*) FROM pending").await, 0);
+    let sealed = a.transaction(id).await.unwrap().expect("sealed, so read");
+    assert!(sealed.sequence > 0);
+    let balance = ledger.balance(&Actor::System, from).await.unwrap();
+    assert_eq!(balance.posted.to_string(), "70.00");
+
+    // What its caller would have been handed is what the chain holds.
+    let Inner::Postgres(backend) = b.inner() else { panic!("a PostgreSQL store") };
+    let mut conn = backend.pool().acquire().await.unwrap();
+    let Sealed::Committed(writes) = resealed(&mut conn, ticket, orphan).await.unwrap() else { panic!("committed") };
+    assert_eq!(writes.new_transactions[0], sealed);
+    let audit = format!("SELECT sequence FROM audit_log WHERE ticket = {ticket}");
+    assert_eq!(scalar(&url, &schema, &audit).await, i64::try_from(writes.audit.sequence).unwrap());
+    invariants::check(&ledger).await;
+}
