@@ -47,6 +47,7 @@ impl WriteSteps {
     }
 
     /// Adds writes whose row counts say nothing (a conditional restamp).
+    #[cfg(feature = "postgres")]
     pub(crate) fn unchecked(&mut self, statements: Vec<Stmt>) {
         self.steps.extend(statements.into_iter().map(|s| (s, StepKind::Insert)));
     }

@@ -1,5 +1,6 @@
 //! Booking apart against a real PostgreSQL (`LEDGER_TEST_POSTGRES_URL`;
-//! skipped without it): a booking whose caller never waited for its seal
+//! skipped without it): bookings of disjoint accounts hold their locks side
+//! by side (no head to queue on); a booking whose caller never waited for its seal
 //! (killed between its `COMMIT` and its pass) is sealed by the next pass
 //! of any instance, in ticket order, and what the chain then holds is what
 //! its caller would have been handed.
@@ -12,12 +13,13 @@ use std::time::Duration;
 use ledger_core::conformance::invariants;
 use ledger_core::conformance::recording::RecordingStore;
 use ledger_core::{
-    AccountKind, Actor, Amount, Currency, Deposit, IdempotencyKey, Ledger, OpenAccount, Sealed, Store, Transfer,
-    Unsealed, UserId,
+    AccountKind, Actor, Amount, BookingStaging, Currency, Deposit, IdempotencyKey, Keys, Ledger, OpenAccount, Sealed,
+    Store, Transfer, Unsealed, UserId,
 };
 use sqlx::{Connection, Row};
 
 use crate::booking::sealer::{Sealer, resealed};
+use crate::booking::staging::PgBooking;
 use crate::booking::{book_once, pending::PendingBooking};
 use crate::store::Inner;
 use crate::{SqlOptions, SqlStore};
@@ -99,4 +101,30 @@ async fn a_booking_its_caller_never_saw_sealed_is_sealed_by_the_next_pass_of_ano
     let audit = format!("SELECT sequence FROM audit_log WHERE ticket = {ticket}");
     assert_eq!(scalar(&url, &schema, &audit).await, i64::try_from(writes.audit.sequence).unwrap());
     invariants::check(&ledger).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bookings_of_disjoint_accounts_hold_their_locks_side_by_side_and_one_account_queues() {
+    let Some((a, _b, _url, _schema)) = two_stores().await else { return };
+    let ledger = Ledger::builder(a.clone()).open().await.unwrap();
+    let open = || OpenAccount::new(UserId::new(), AccountKind::Checking, Currency::Usd);
+    let x = ledger.open_account(&Actor::System, open()).await.unwrap().id;
+    let y = ledger.open_account(&Actor::System, open()).await.unwrap().id;
+    let keys = |id| Keys { accounts: [id].into_iter().collect(), ..Keys::default() };
+    let Inner::Postgres(backend) = a.inner() else { panic!("a PostgreSQL store") };
+    let pool = backend.pool();
+
+    let mut first = pool.begin().await.unwrap();
+    let mut holding_x = PgBooking::new(&mut first);
+    assert!(holding_x.load(&keys(x)).await.unwrap().accounts.contains_key(&x));
+    // No head to queue on: another account's booking locks it at once.
+    let mut second = pool.begin().await.unwrap();
+    let mut holding_y = PgBooking::new(&mut second);
+    let beside = tokio::time::timeout(Duration::from_secs(5), holding_y.load(&keys(y))).await;
+    assert!(beside.expect("a disjoint booking does not wait").unwrap().accounts.contains_key(&y));
+    // The same account's booking waits for the first to end.
+    let mut third = pool.begin().await.unwrap();
+    let mut after_x = PgBooking::new(&mut third);
+    let queued = tokio::time::timeout(Duration::from_millis(300), after_x.load(&keys(x))).await;
+    assert!(queued.is_err(), "a booking of a locked account waits for its lock");
 }
