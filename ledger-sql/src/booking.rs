@@ -49,8 +49,9 @@ pub(crate) async fn apply(
     // Committed: from here a failure leaves the outcome unknown to the
     // caller (the bookings stand and any later pass seals them).
     let unknown = |e: String| StorageError::new(BACKEND, e).of_kind(StorageErrorKind::Unknown);
+    let replayed = booked.verdicts.iter().any(|v| matches!(v, Verdict::Replay(_)));
     let mut sealed: HashMap<u64, Option<Sealed>> =
-        sealer.sealed(pool, notify, booked.registered).await.map_err(unknown)?.into_iter().collect();
+        sealer.sealed(pool, notify, booked.registered, replayed).await.map_err(unknown)?.into_iter().collect();
     let mut outcomes = Vec::with_capacity(booked.verdicts.len());
     let mut pending = booked.pending.into_iter();
     for verdict in booked.verdicts {
@@ -102,11 +103,10 @@ pub(crate) async fn book_once<'s>(
     };
     staging.flush().await.map_err(CallFailed::before_commit)?;
     let pending = std::mem::take(&mut staging.booked);
-    let mut registered = sealer
+    let registered = sealer
         .register(pending.iter().map(|(ticket, _)| *ticket))
         .map_err(|e| CallFailed::before_commit(corrupt(e)))?;
     db_tx.commit().await.map_err(|error| CallFailed { error, at_commit: true })?;
-    registered.committed();
     Ok(Booked { verdicts, pending, registered })
 }
 

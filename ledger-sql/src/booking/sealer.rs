@@ -41,27 +41,20 @@ pub(crate) struct Sealer {
 }
 
 /// A call's bookings registered for their seal before its `COMMIT`, so that
-/// any local pass that seals them hands their seal over; registrations of
-/// a call that does not commit are withdrawn when this is dropped.
+/// any local pass that seals them hands their seal over. Dropping it
+/// withdraws what is left of the registration: the call did not commit, or
+/// has its seals, or went away (a booking sealed by another instance would
+/// otherwise stay registered for good).
 pub(crate) struct Registered<'s> {
     sealer: &'s Sealer,
+    tickets: Vec<u64>,
     answers: Vec<(u64, Answer)>,
-    committed: bool,
-}
-
-impl Registered<'_> {
-    /// The call committed: its bookings will be sealed, by some pass.
-    pub(crate) fn committed(&mut self) {
-        self.committed = true;
-    }
 }
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
-        if !self.committed
-            && let Ok(mut waiting) = self.sealer.waiting.lock()
-        {
-            for (ticket, _) in &self.answers {
+        if let Ok(mut waiting) = self.sealer.waiting.lock() {
+            for ticket in &self.tickets {
                 waiting.remove(ticket);
             }
         }
@@ -72,35 +65,40 @@ impl Sealer {
     /// Registers bookings about to commit.
     pub(crate) fn register(&self, tickets: impl IntoIterator<Item = u64>) -> Result<Registered<'_>, String> {
         let mut waiting = self.waiting.lock().map_err(|_| "the sealer's queue is poisoned")?;
+        let tickets: Vec<u64> = tickets.into_iter().collect();
         let answers = tickets
-            .into_iter()
-            .map(|ticket| {
+            .iter()
+            .map(|&ticket| {
                 let (answer, answered) = oneshot::channel();
                 waiting.insert(ticket, answer);
                 (ticket, answered)
             })
             .collect();
-        Ok(Registered { sealer: self, answers, committed: false })
+        Ok(Registered { sealer: self, tickets, answers })
     }
 
     /// The seals of a committed call's bookings, by ticket (`None`: sealed
     /// by another instance's pass): waits for the local passes that seal
     /// them, running one itself once it has the turn if they are not all
     /// sealed by then. A pass it runs begins after its commit, so it seals
-    /// every booking of the call no pass had sealed.
+    /// every booking of the call no pass had sealed, and every booking
+    /// committed before it: with `replayed`, the call replayed a key whose
+    /// booking it may have found unsealed, and it runs a pass in any case,
+    /// so that its caller reads that booking back sealed.
     pub(crate) async fn sealed(
         &self,
         pool: &PgPool,
         notify: Option<&str>,
         mut registered: Registered<'_>,
+        replayed: bool,
     ) -> Result<Vec<(u64, Option<Sealed>)>, String> {
         let mut answers = std::mem::take(&mut registered.answers);
         let mut seals: Vec<(u64, Option<Sealed>)> = Vec::with_capacity(answers.len());
         take_answered(&mut answers, &mut seals);
-        if !answers.is_empty() {
+        if replayed || !answers.is_empty() {
             let turn = self.turn.lock().await;
             take_answered(&mut answers, &mut seals);
-            if !answers.is_empty() {
+            if replayed || !answers.is_empty() {
                 let pass = crate::apply::with_retries("a seal pass", crate::error::postgres_retryable, || {
                     seal_pass(pool, notify)
                 })
@@ -111,12 +109,9 @@ impl Sealer {
             drop(turn);
             take_answered(&mut answers, &mut seals);
         }
-        // Not sealed by a pass of this instance: by another's.
-        let mut waiting = self.waiting.lock().map_err(|_| "the sealer's queue is poisoned")?;
-        for (ticket, _) in answers {
-            waiting.remove(&ticket);
-            seals.push((ticket, None));
-        }
+        // Not sealed by a pass of this instance: by another's (dropping
+        // `registered` withdraws them).
+        seals.extend(answers.into_iter().map(|(ticket, _)| (ticket, None)));
         Ok(seals)
     }
 

@@ -2,8 +2,9 @@
 //! skipped without it): bookings of disjoint accounts hold their locks side
 //! by side (no head to queue on); a booking whose caller never waited for its seal
 //! (killed between its `COMMIT` and its pass) is sealed by the next pass
-//! of any instance, in ticket order, and what the chain then holds is what
-//! its caller would have been handed.
+//! of any instance, in ticket order, a replay of its key through another
+//! instance is answered with it sealed, and what the chain then holds is
+//! what its caller would have been handed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -55,7 +56,7 @@ async fn scalar(url: &str, schema: &str, sql: &str) -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_booking_its_caller_never_saw_sealed_is_sealed_by_the_next_pass_of_another_instance() {
+async fn an_unsealed_booking_its_caller_left_is_sealed_and_replayed_by_another_instance() {
     let Some((a, b, url, schema)) = two_stores().await else { return };
     let capture = Arc::new(RecordingStore::new(a.clone(), Duration::ZERO));
     let planner = Ledger::builder(capture.clone()).open().await.unwrap();
@@ -84,12 +85,16 @@ async fn a_booking_its_caller_never_saw_sealed_is_sealed_by_the_next_pass_of_ano
     assert!(scalar(&url, &schema, &placeholder).await < 0, "unsealed, under its placeholder");
     assert_eq!(a.transaction(id).await.unwrap(), None, "an unsealed transaction is not read by id");
 
-    // Instance B writes: its pass seals the orphan first.
+    // Its client retries through instance B: the replay finds the booking
+    // unsealed, and is answered with it sealed (B's pass seals it).
     let ledger = Ledger::builder(b.clone()).open().await.unwrap();
-    ledger.deposit(&Actor::System, key("later"), deposit(to, "5")).await.unwrap();
+    let again = Transfer { from, to: to.into(), amount: amount("30"), description: None, metadata: Default::default() };
+    let replayed = ledger.transfer(&Actor::System, key("orphan"), again).await.unwrap();
     assert_eq!(scalar(&url, &schema, "SELECT count(*) FROM pending").await, 0);
     let sealed = a.transaction(id).await.unwrap().expect("sealed, so read");
     assert!(sealed.sequence > 0);
+    assert_eq!(replayed.transaction, sealed);
+    ledger.deposit(&Actor::System, key("later"), deposit(to, "5")).await.unwrap();
     let balance = ledger.balance(&Actor::System, from).await.unwrap();
     assert_eq!(balance.posted.to_string(), "70.00");
 
