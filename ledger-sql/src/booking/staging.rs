@@ -14,11 +14,11 @@ use sqlx::PgConnection;
 
 use crate::booking::pending::{PendingBooking, UnsealedReads, placed, placeholder};
 use crate::bulk::{insert, update};
+use crate::bulk_sql::{IDEMPOTENCY_INSERT, RESET_TOKENS_INSERT, RESET_TOKENS_UPDATE, SESSIONS_INSERT, SESSIONS_UPDATE};
 use crate::load;
 use crate::queries;
 use crate::row::{
-    self, ACCOUNT_COLUMNS, ACCOUNT_INSERT_COLUMNS, ACCOUNT_UPDATE_COLUMNS, IDEMPOTENCY_COLUMNS, RESET_TOKEN_COLUMNS,
-    RESET_TOKEN_UPDATE_COLUMNS, SESSION_COLUMNS, SESSION_UPDATE_COLUMNS, TRANSACTION_COLUMNS,
+    self, ACCOUNT_COLUMNS, ACCOUNT_INSERT_COLUMNS, ACCOUNT_UPDATE_COLUMNS, TRANSACTION_COLUMNS,
     TRANSACTION_UPDATE_COLUMNS, USER_COLUMNS, USER_UPDATE_COLUMNS,
 };
 use crate::session::{Cells, Session, corrupt};
@@ -206,16 +206,13 @@ fn stage_rows(w: &mut WriteSteps, b: &Booking, ticket: u64) -> Result<(), sqlx::
     let transactions = b.updated_transactions.iter().map(|t| marked(row::transaction_update_values(t))).collect();
     update(w, d, ("transactions", &format!("{TRANSACTION_UPDATE_COLUMNS}, ticket")), transactions)?;
     let records = b.idempotency.iter().map(row::idempotency_values).collect::<Result<_, _>>()?;
-    insert(w, d, ("idempotency", IDEMPOTENCY_COLUMNS), records)?;
+    insert(w, d, IDEMPOTENCY_INSERT, records)?;
     let users = b.new_users.iter().map(|u| marked(row::user_values(u))).collect();
     insert(w, d, ("users", &format!("{USER_COLUMNS}, ticket")), users)?;
     let users = b.updated_users.iter().map(|u| marked(row::user_update_values(u))).collect();
     update(w, d, ("users", &format!("{USER_UPDATE_COLUMNS}, ticket")), users)?;
-    insert(w, d, ("sessions", SESSION_COLUMNS), b.new_sessions.iter().map(row::session_values).collect())?;
-    let sessions = b.updated_sessions.iter().map(row::session_update_values).collect();
-    update(w, d, ("sessions", SESSION_UPDATE_COLUMNS), sessions)?;
-    let tokens = b.new_reset_tokens.iter().map(row::reset_token_values).collect();
-    insert(w, d, ("reset_tokens", RESET_TOKEN_COLUMNS), tokens)?;
-    let tokens = b.updated_reset_tokens.iter().map(row::reset_token_update_values).collect();
-    update(w, d, ("reset_tokens", RESET_TOKEN_UPDATE_COLUMNS), tokens)
+    insert(w, d, SESSIONS_INSERT, b.new_sessions.iter().map(row::session_values).collect())?;
+    update(w, d, SESSIONS_UPDATE, b.updated_sessions.iter().map(row::session_update_values).collect())?;
+    insert(w, d, RESET_TOKENS_INSERT, b.new_reset_tokens.iter().map(row::reset_token_values).collect())?;
+    update(w, d, RESET_TOKENS_UPDATE, b.updated_reset_tokens.iter().map(row::reset_token_update_values).collect())
 }
