@@ -5,7 +5,9 @@
 //! seal pass ([`sealer`]) to place them in the audit chain and returns the
 //! sealed outcomes, exactly what the one-lock apply returns. Writers of
 //! disjoint rows no longer queue behind one another; only the pass, which
-//! seals every caller's bookings at once, holds the audit head.
+//! seals every caller's bookings at once, holds the audit head. Measured
+//! slower than the one-lock apply with group commit (docs/benchmarks.md,
+//! "Booking apart, measured"), so it is off unless asked for.
 
 pub(crate) mod pending;
 mod seal_rows;

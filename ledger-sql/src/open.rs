@@ -47,7 +47,10 @@ pub struct SqlOptions {
     /// transaction locks only the rows its batches name, and a seal pass,
     /// shared by every caller waiting then, holds the audit head to place
     /// them in the chain. Outcomes and guarantees are the same; writers of
-    /// disjoint rows stop queueing behind one lock (default `false`).
+    /// disjoint rows stop queueing behind one lock. Measured slower than
+    /// the default with group commit on a 2-core machine
+    /// (`docs/benchmarks.md`, "Booking apart, measured"), hence off
+    /// (default `false`).
     pub book_apart: bool,
 }
 
