@@ -43,8 +43,11 @@ pub(crate) struct SealRows {
     sessions: BTreeMap<SessionId, Option<DateTime<Utc>>>,
     reset_tokens: BTreeMap<Digest, Option<DateTime<Utc>>>,
     idempotency: BTreeMap<String, DateTime<Utc>>,
-    /// The log rows, in seal order.
-    logs: Vec<Writes>,
+    /// The log rows, in seal order: postings, history, metadata, changes.
+    postings: Vec<Vec<Value>>,
+    history: Vec<Vec<Value>>,
+    metadata: Vec<Vec<Value>>,
+    changes: Vec<Vec<Value>>,
     /// Every audit record with its booking's ticket.
     audit: Vec<Vec<Value>>,
     /// The tickets sealed.
@@ -58,7 +61,7 @@ impl SealRows {
         let record = match sealed {
             Sealed::Committed(writes) => {
                 self.stamp(ticket, writes);
-                self.logs.push(Writes::clone(writes));
+                self.log(writes)?;
                 &writes.audit
             }
             Sealed::Refused(record) => record,
@@ -66,6 +69,17 @@ impl SealRows {
         let mut values = row::audit_values(record)?;
         values.push(Value::Int(int(ticket)));
         self.audit.push(values);
+        Ok(())
+    }
+
+    /// Keeps a booking's log rows, as the statements will write them.
+    fn log(&mut self, w: &Writes) -> Result<(), sqlx::Error> {
+        self.postings.extend(w.postings.iter().map(row::posting_values));
+        self.history.extend(history_rows(&w.new_transactions));
+        self.metadata.extend(metadata_rows(&w.new_transactions));
+        for change in &w.changes {
+            self.changes.push(row::change_values(change)?);
+        }
         Ok(())
     }
 
@@ -131,14 +145,10 @@ impl SealRows {
     pub(crate) fn steps(self) -> Result<WriteSteps, sqlx::Error> {
         let d = Dialect::Postgres;
         let mut w = WriteSteps::default();
-        let logs = &self.logs;
-        let postings = logs.iter().flat_map(|l| &l.postings).map(row::posting_values).collect();
-        insert(&mut w, d, POSTINGS_INSERT, postings)?;
-        let created: Vec<_> = logs.iter().flat_map(|l| l.new_transactions.iter().cloned()).collect();
-        insert(&mut w, d, ACCOUNT_TRANSACTIONS_INSERT, history_rows(&created))?;
-        insert(&mut w, d, TRANSACTION_METADATA_INSERT, metadata_rows(&created))?;
-        let changes = logs.iter().flat_map(|l| &l.changes).map(row::change_values).collect::<Result<_, _>>()?;
-        insert(&mut w, d, CHANGES_INSERT, changes)?;
+        insert(&mut w, d, POSTINGS_INSERT, self.postings)?;
+        insert(&mut w, d, ACCOUNT_TRANSACTIONS_INSERT, self.history)?;
+        insert(&mut w, d, TRANSACTION_METADATA_INSERT, self.metadata)?;
+        insert(&mut w, d, CHANGES_INSERT, self.changes)?;
         insert(&mut w, d, ("audit_log", &format!("{AUDIT_COLUMNS}, ticket")), self.audit)?;
         let rewritten = "updated_at = CASE WHEN t.ticket = v.ticket THEN v.updated_at ELSE t.updated_at END, \
              ticket = CASE WHEN t.ticket = v.ticket THEN NULL ELSE t.ticket END";
