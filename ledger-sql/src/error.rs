@@ -299,10 +299,7 @@ mod tests {
     #[tokio::test]
     async fn postgres_refusing_a_nul_is_classified_as_refused() {
         use sqlx::Connection;
-        let Some(url) = std::env::var("LEDGER_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
-            eprintln!("skipped: PostgreSQL error classification (set LEDGER_TEST_POSTGRES_URL to run)");
-            return;
-        };
+        let Some(url) = crate::test_postgres::url("PostgreSQL error classification") else { return };
         let mut conn = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| panic!("connecting: {e}"));
         let refused = sqlx::query("SELECT $1::text").bind("evil\0@example.com").execute(&mut conn).await;
         let Err(error) = refused else { panic!("PostgreSQL stored a NUL") };

@@ -276,6 +276,8 @@ mod sqlite_reads;
 mod sqlite_writes;
 mod stmt;
 mod store;
+#[cfg(all(test, feature = "postgres"))]
+mod test_postgres;
 mod write_steps;
 
 #[cfg(feature = "postgres")]

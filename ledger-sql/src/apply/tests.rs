@@ -18,7 +18,7 @@ use ledger_core::{
     Deposit, IdempotencyKey, IdempotencyRecord, Ledger, OpenAccount, PlaceHold, Posting, Registration, Store,
     Transaction, Transfer, UserId, VoidHold, Withdraw, WriteBatch,
 };
-use sqlx::{Connection, Database, Pool};
+use sqlx::{Database, Pool};
 
 use crate::apply::{apply_batch_by_batch, apply_in};
 use crate::row::{
@@ -62,14 +62,7 @@ async fn sqlite_store() -> SqlStore {
 
 /// A store on a new schema of the test server, or `None` without one.
 async fn postgres_store() -> Option<(SqlStore, String)> {
-    let Some(url) = std::env::var("LEDGER_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("skipped: PostgreSQL grouped apply (set LEDGER_TEST_POSTGRES_URL to run)");
-        return None;
-    };
-    let schema = format!("ledger_t_{}", uuid::Uuid::now_v7().simple());
-    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
-    conn.close().await.unwrap();
+    let (url, schema) = crate::test_postgres::fresh_schema("PostgreSQL grouped apply").await?;
     let options = SqlOptions::default().max_connections(3).schema(Some(schema.clone()));
     Some((SqlStore::connect_with(&url, options).await.unwrap(), schema))
 }

@@ -27,14 +27,7 @@ use crate::{SqlOptions, SqlStore};
 
 /// Two stores booking apart on a new schema of the test server, and its name.
 async fn two_stores() -> Option<(Arc<SqlStore>, Arc<SqlStore>, String, String)> {
-    let Some(url) = std::env::var("LEDGER_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("skipped: PostgreSQL booking apart (set LEDGER_TEST_POSTGRES_URL to run)");
-        return None;
-    };
-    let schema = format!("ledger_t_{}", uuid::Uuid::now_v7().simple());
-    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
-    conn.close().await.unwrap();
+    let (url, schema) = crate::test_postgres::fresh_schema("PostgreSQL booking apart").await?;
     let options = SqlOptions::default().max_connections(3).schema(Some(schema.clone())).book_apart(true);
     let a = SqlStore::connect_with(&url, options.clone()).await.unwrap();
     let b = SqlStore::connect_with(&url, options).await.unwrap();
