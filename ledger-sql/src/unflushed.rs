@@ -6,12 +6,12 @@
 //! [`Unflushed::flush`] then waits for that on the session that committed.
 //!
 //! **How the flush is waited for.** The session runs one more transaction,
-//! [`FLUSH`] (a transactional logical message), with the session's own
-//! (synchronous) setting: a transaction that holds an xid and wrote WAL
-//! waits at commit until the WAL up to its commit record is flushed (and,
-//! with synchronous replication, acknowledged), and PostgreSQL's WAL is one
-//! sequence, so everything before that record, the group's commit
-//! included, is durable when it returns.
+//! `SELECT pg_current_xact_id()`, with the session's own (synchronous)
+//! setting: a transaction that holds an xid writes a commit record and
+//! waits until the WAL up to it is flushed (and, with synchronous
+//! replication, acknowledged), and PostgreSQL's WAL is one sequence, so
+//! everything before that record, the group's commit included, is durable
+//! when it returns.
 //!
 //! **Why on the same session.** A session ends with its server: if the
 //! session still answers, the server that holds the unflushed commit is
@@ -52,17 +52,10 @@ use crate::error::storage_error;
 pub(crate) const BEGIN_UNFLUSHED: &str =
     "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL enable_seqscan = off; SET LOCAL synchronous_commit = off";
 
-/// A transaction that writes WAL and holds an xid, so its commit waits for
-/// the WAL up to its commit record to be flushed (and replicated, where the
-/// session's `synchronous_commit` asks for it). Both are needed: PostgreSQL
-/// flushes at commit only a transaction that has an xid *and* wrote WAL
-/// itself (`RecordTransactionCommit`), so an xid alone
-/// (`pg_current_xact_id()`) commits without a flush; the bank test, whose
-/// PostgreSQL is crashed mid-run, lost acknowledged transfers that way. A
-/// transactional logical message is one small WAL record and takes an xid;
-/// any role may write one, at any `wal_level`, and logical decoding
-/// consumers skip the unknown prefix.
-pub(crate) const FLUSH: &str = "SELECT pg_logical_emit_message(true, 'ledger.flush', '')";
+/// A transaction that commits with an xid, so its `COMMIT` waits for the
+/// WAL up to its commit record to be flushed (and replicated, where the
+/// session's `synchronous_commit` asks for it).
+pub(crate) const FLUSH: &str = "SELECT pg_current_xact_id()";
 
 /// The sessions whose commits are not yet known to be durable.
 #[derive(Debug, Default)]
