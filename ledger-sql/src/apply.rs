@@ -20,7 +20,7 @@ use ledger_core::{
     Writes, apply_batches, rows_hold,
 };
 #[cfg(feature = "postgres")]
-use sqlx::{Connection, Database, Pool, pool::PoolConnection};
+use sqlx::{Database, Pool};
 
 use crate::bulk::Bulk;
 use crate::load;
@@ -51,26 +51,6 @@ pub(crate) async fn transact<DB>(
     retryable: fn(&sqlx::Error) -> bool,
     notify: Option<&str>,
 ) -> Result<Vec<BatchOutcome>, CallFailed>
-where
-    DB: Database,
-    DB::Connection: Session,
-{
-    // The connection goes back to the pool here.
-    let (outcomes, _connection) = transact_keeping(pool, begin, batches, retryable, notify).await?;
-    Ok(outcomes)
-}
-
-/// [`transact`], handing back the pooled connection that committed with the
-/// outcomes: when `begin` commits without waiting for the WAL flush, the
-/// caller waits for it later on that very session (`unflushed.rs`).
-#[cfg(feature = "postgres")]
-pub(crate) async fn transact_keeping<DB>(
-    pool: &Pool<DB>,
-    begin: &'static str,
-    batches: &[WriteBatch],
-    retryable: fn(&sqlx::Error) -> bool,
-    notify: Option<&str>,
-) -> Result<(Vec<BatchOutcome>, PoolConnection<DB>), CallFailed>
 where
     DB: Database,
     DB::Connection: Session,
@@ -172,18 +152,17 @@ async fn transact_once<DB>(
     begin: &'static str,
     batches: &[WriteBatch],
     notify: Option<&str>,
-) -> Result<(Vec<BatchOutcome>, PoolConnection<DB>), CallFailed>
+) -> Result<Vec<BatchOutcome>, CallFailed>
 where
     DB: Database,
     DB::Connection: Session,
 {
-    let mut connection = pool.acquire().await.map_err(CallFailed::before_commit)?;
     // Dropping `db_tx` on an early return (or if the caller drops this
     // future) rolls back before the connection is reused.
-    let mut db_tx = connection.begin_with(begin).await.map_err(CallFailed::before_commit)?;
+    let mut db_tx = pool.begin_with(begin).await.map_err(CallFailed::before_commit)?;
     let outcomes = apply_in(&mut *db_tx, batches, notify).await.map_err(CallFailed::before_commit)?;
     db_tx.commit().await.map_err(|error| CallFailed { error, at_commit: true })?;
-    Ok((outcomes, connection))
+    Ok(outcomes)
 }
 
 /// A pause of `BASE * 2^attempt`, scaled by a random factor in [0.5, 1.5) so

@@ -232,15 +232,7 @@
 //!
 //! When `apply` returns `Ok`, its transaction has committed. PostgreSQL: the
 //! commit record is flushed to the server's WAL (with the default
-//! `synchronous_commit = on`; and acknowledged by the synchronous standbys,
-//! if the server has any). Group commit's `apply_unsynced` commits with
-//! `synchronous_commit` off, so the audit head is free for the next group
-//! while the flush (and a synchronous standby's acknowledgement) runs, and
-//! its `sync` waits for the flush on the session that committed, by
-//! committing one more transaction there (see `unflushed.rs`: why the same
-//! session, and why nobody acts on an unflushed commit: its callers are
-//! answered after `sync`, a replay of its key flushes first, and the change
-//! feed is returned only once flushed). SQLite: WAL journal with `synchronous = FULL`,
+//! `synchronous_commit = on`). SQLite: WAL journal with `synchronous = FULL`,
 //! so the WAL is synced at every commit and an acknowledged command survives
 //! a killed process and a power loss. The crash tests kill a writer with
 //! SIGKILL and check that every acknowledged transaction is there, once.
@@ -286,8 +278,6 @@ mod stmt;
 mod store;
 #[cfg(all(test, feature = "postgres"))]
 mod test_postgres;
-#[cfg(feature = "postgres")]
-mod unflushed;
 mod write_steps;
 
 #[cfg(feature = "postgres")]

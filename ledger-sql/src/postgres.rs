@@ -22,7 +22,6 @@ use crate::migrate;
 use crate::notify::{self, ChangeListener};
 use crate::session::{Cells, Session};
 use crate::stmt::{Dialect, Stmt, Value};
-use crate::unflushed::{BEGIN_UNFLUSHED, Unflushed};
 
 /// The backend's name.
 pub(crate) const BACKEND: &str = Dialect::Postgres.backend();
@@ -59,11 +58,6 @@ pub(crate) struct PgBackend {
     notify: bool,
     /// The seal passes of this instance's bookings, if it books apart.
     sealer: Option<Arc<Sealer>>,
-    /// Sessions that committed a group without waiting for its flush.
-    pub(crate) unflushed: Arc<Unflushed>,
-    /// Whether the store was opened read-only (it can assign no xid, so
-    /// it flushes nothing: see `reads.rs`).
-    read_only: bool,
 }
 
 impl PgBackend {
@@ -117,9 +111,7 @@ impl PgBackend {
             .test_before_acquire(false)
             .connect_lazy_with(connect);
         let sealer = options.book_apart.then(Arc::default);
-        let unflushed = Arc::default();
-        let (connect_timeout, notify, read_only) = (options.connect_timeout, options.notify, options.read_only);
-        Ok(PgBackend { pool, connect_timeout, schema, notify, sealer, unflushed, read_only })
+        Ok(PgBackend { pool, connect_timeout: options.connect_timeout, schema, notify: options.notify, sealer })
     }
 
     /// Listens for the changes committed to this schema, by any process.
@@ -148,11 +140,6 @@ impl PgBackend {
         &self.pool
     }
 
-    /// Whether the store was opened read-only.
-    pub(crate) fn read_only(&self) -> bool {
-        self.read_only
-    }
-
     /// Applies batches in one READ COMMITTED transaction, retried on
     /// serialization failures and deadlocks.
     pub(crate) async fn apply(&self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, StorageError> {
@@ -164,29 +151,6 @@ impl PgBackend {
             let kind = failed.kind(postgres_refused);
             storage_error(BACKEND, "applying a batch", failed.error).of_kind(kind)
         })
-    }
-
-    /// Applies batches as [`PgBackend::apply`] does, committing without
-    /// waiting for the WAL flush; [`PgBackend::sync`] waits for it (see
-    /// `unflushed.rs`). Booking apart syncs at once.
-    pub(crate) async fn apply_unsynced(&self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>, StorageError> {
-        if self.sealer.is_some() {
-            return self.apply(batches).await;
-        }
-        let notify = self.notify.then_some(self.schema.as_str());
-        let applied = apply::transact_keeping(&self.pool, BEGIN_UNFLUSHED, batches, postgres_retryable, notify).await;
-        let (outcomes, session) = applied.map_err(|failed| {
-            let kind = failed.kind(postgres_refused);
-            storage_error(BACKEND, "applying a batch", failed.error).of_kind(kind)
-        })?;
-        self.unflushed.keep(session);
-        Ok(outcomes)
-    }
-
-    /// Waits until every commit of [`PgBackend::apply_unsynced`] that
-    /// returned is durable.
-    pub(crate) async fn sync(&self) -> Result<(), StorageError> {
-        self.unflushed.flush(BACKEND).await
     }
 
     /// Writes dumped records in one transaction (not retried: a dump is

@@ -91,34 +91,6 @@ impl SqlStore {
         Ok(self.read_reaching(context, stmt, map, Reach::Point).await?.into_iter().next())
     }
 
-    /// [`SqlStore::read`] of rows that leave the process for good (the
-    /// change feed, which sinks publish): on PostgreSQL, rows read are
-    /// returned only once the WAL up to them is flushed, on the session
-    /// that read them, so a commit made without waiting for its flush
-    /// (`unflushed.rs`) is never published before a crash could still take
-    /// it back. SQLite's commits are durable before they are visible.
-    pub(crate) async fn read_durable<T: Send + 'static>(
-        &self,
-        context: &str,
-        stmt: Stmt,
-        map: MapRow<T>,
-    ) -> Result<Vec<T>, StorageError> {
-        match &self.inner {
-            #[cfg(feature = "postgres")]
-            // A read-only store (a standby, or a read-only role) cannot
-            // flush; a standby holds only flushed WAL anyway.
-            Inner::Postgres(b) if b.read_only() => self.read(context, stmt, map).await,
-            #[cfg(feature = "postgres")]
-            Inner::Postgres(b) => {
-                let run = || fetch_flushed(b.pool(), &stmt, map);
-                let result = crate::apply::with_retries(context, crate::error::transient, run).await;
-                result.map_err(|e| storage_error(self.backend(), context, e))
-            }
-            #[cfg(feature = "sqlite")]
-            Inner::Sqlite(_) => self.read(context, stmt, map).await,
-        }
-    }
-
     #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
     async fn read_reaching<T: Send + 'static>(
         &self,
@@ -150,20 +122,6 @@ where
     let mut conn = pool.acquire().await?;
     let rows = conn.fetch(stmt).await?;
     rows.iter().map(|r| map(r)).collect()
-}
-
-/// [`fetch`], then, if it found rows, a flush on the same session
-/// (`unflushed::FLUSH`): everything it read was committed before the flush's
-/// own commit record, so it is durable when the flush returns.
-#[cfg(feature = "postgres")]
-async fn fetch_flushed<T>(pool: &sqlx::PgPool, stmt: &Stmt, map: MapRow<T>) -> Result<Vec<T>, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    let rows = conn.fetch(stmt).await?;
-    let mapped = rows.iter().map(|r| map(r)).collect::<Result<Vec<T>, _>>()?;
-    if !mapped.is_empty() {
-        sqlx::query(crate::unflushed::FLUSH).execute(&mut *conn).await?;
-    }
-    Ok(mapped)
 }
 
 async fn fetch_column<DB>(pool: &Pool<DB>, stmt: &Stmt, column: &str) -> Result<Vec<String>, sqlx::Error>

@@ -114,24 +114,6 @@ impl Store for SqlStore {
         }
     }
 
-    async fn apply_unsynced(&self, batches: Vec<WriteBatch>) -> Result<Vec<BatchOutcome>, StorageError> {
-        match &self.inner {
-            #[cfg(feature = "postgres")]
-            Inner::Postgres(b) => b.apply_unsynced(&batches).await,
-            #[cfg(feature = "sqlite")]
-            Inner::Sqlite(b) => b.apply(batches).await,
-        }
-    }
-
-    async fn sync(&self) -> Result<(), StorageError> {
-        match &self.inner {
-            #[cfg(feature = "postgres")]
-            Inner::Postgres(b) => b.sync().await,
-            #[cfg(feature = "sqlite")]
-            Inner::Sqlite(_) => Ok(()),
-        }
-    }
-
     async fn account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
         self.read_one("reading an account", queries::account(self.dialect(), id), row::account).await
     }
@@ -258,8 +240,7 @@ impl Store for SqlStore {
     }
 
     async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<Change>, StorageError> {
-        let stmt = queries::changes_after(self.dialect(), after, limit);
-        self.read_durable("reading the change feed", stmt, row::change).await
+        self.read("reading the change feed", queries::changes_after(self.dialect(), after, limit), row::change).await
     }
 
     async fn changes_count_after(&self, after: u64) -> Result<u64, StorageError> {

@@ -94,9 +94,7 @@ use crate::write_batch::{BatchOutcome, WriteBatch};
 /// `Ok`. An unsynced outcome is visible to reads and to later applies at
 /// once, so a later commit may rest on it: once a `sync` has failed, every
 /// later `apply_unsynced` and `sync` must fail too, until the store is
-/// opened again, unless the backend makes commits durable only in commit
-/// order (one log flushed in order: PostgreSQL's WAL), where no later
-/// commit can outlive one it rests on. The defaults (`apply`, and a `sync` with nothing to do)
+/// opened again. The defaults (`apply`, and a `sync` with nothing to do)
 /// suit a backend whose `apply` is durable when it returns.
 ///
 /// **Dumps** ([`crate::dump`]). Every record can be read in its section's
