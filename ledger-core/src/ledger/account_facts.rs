@@ -8,7 +8,8 @@
 //! one-client caller waits through. Accounts are never deleted and these
 //! fields are never rewritten, so a cached fact can never go stale: not
 //! after a status change, not when another process shares the database.
-//! Only facts of accounts that exist are kept; a miss reads the store.
+//! Only facts of accounts that exist are kept: those read, and those this
+//! ledger opened (once committed); a miss reads the store.
 
 use crate::account::{Account, AccountKind, NormalBalance};
 use crate::account_code::AccountCode;

@@ -66,7 +66,11 @@ impl Ledger {
         // As committed: stamped at its commit time, which is later than `at`
         // when another commit got there first. (Without a key nothing replays.)
         let committed = writes.and_then(|w| w.new_accounts.into_iter().find(|a| a.id == account.id));
-        Ok(committed.unwrap_or(account))
+        let Some(committed) = committed else { return Ok(account) };
+        // Its facts never change: the first command that names it is planned
+        // without reading it back.
+        self.facts.remember(&committed);
+        Ok(committed)
     }
 
     /// Opens a ledger account: one the embedding program (or an admin)
@@ -252,6 +256,36 @@ mod tests {
     use super::*;
     use crate::conformance::recording::RecordingStore;
     use crate::memory::MemoryStore;
+
+    /// An account this ledger opened is known to it: planning a deposit
+    /// into it and a transfer out of it reads no account.
+    #[tokio::test]
+    async fn an_account_the_ledger_opened_is_planned_without_reading_it() {
+        let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), Duration::ZERO));
+        let ledger = Ledger::builder(store.clone()).open().await.unwrap();
+        let open = || OpenAccount::new(crate::UserId::new(), crate::AccountKind::Checking, Currency::Usd);
+        let from = ledger.open_account(&Actor::System, open()).await.unwrap();
+        let to = ledger.open_account(&Actor::System, open()).await.unwrap();
+        let reads = store.account_reads();
+        let amount = crate::Amount::parse("10.00").unwrap();
+        let key = |k: &str| crate::IdempotencyKey::new(k).unwrap();
+        let deposit = crate::Deposit { account: from.id, amount, description: None, metadata: Default::default() };
+        let transfer = |from: AccountId, to: AccountId| crate::Transfer {
+            from,
+            to: crate::AccountRef::Id(to),
+            amount,
+            description: None,
+            metadata: Default::default(),
+        };
+        ledger.deposit(&Actor::System, key("d"), deposit).await.unwrap();
+        ledger.transfer(&Actor::System, key("t1"), transfer(from.id, to.id)).await.unwrap();
+        assert_eq!(store.account_reads(), reads, "planning read an account this ledger opened");
+
+        // A fresh ledger over the same store reads the accounts it plans with.
+        let fresh = Ledger::builder(store.clone()).open().await.unwrap();
+        fresh.transfer(&Actor::System, key("t2"), transfer(to.id, from.id)).await.unwrap();
+        assert!(store.account_reads() >= reads + 2, "a fresh ledger planned without reading");
+    }
 
     /// Reading a ledger account by its code remembers its facts, so finding
     /// its id by code afterwards reads nothing; a code not found is not
