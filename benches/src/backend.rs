@@ -151,7 +151,7 @@ pub async fn seed_accounts(ledger: &Ledger, count: usize) -> Result<Vec<AccountI
     Ok(accounts)
 }
 
-/// Opens `count` checking accounts in USD, [`SEED_CONCURRENCY`] at a time.
+/// Opens `count` checking accounts in USD, `SEED_CONCURRENCY` at a time.
 /// Returns their ids in opening order.
 pub async fn open_accounts(ledger: &Ledger, count: usize) -> Result<Vec<AccountId>, BenchError> {
     let open = move |_| async move {
