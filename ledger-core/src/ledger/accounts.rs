@@ -287,6 +287,35 @@ mod tests {
         assert!(store.account_reads() >= reads + 2, "a fresh ledger planned without reading");
     }
 
+    /// An account read through the ledger is known to it afterwards: a
+    /// transfer between two accounts it has read reads neither again.
+    #[tokio::test]
+    async fn an_account_read_through_the_ledger_is_planned_without_reading_it_again() {
+        let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), Duration::ZERO));
+        let opener = Ledger::builder(store.clone()).open().await.unwrap();
+        let open = || OpenAccount::new(crate::UserId::new(), crate::AccountKind::Checking, Currency::Usd);
+        let from = opener.open_account(&Actor::System, open()).await.unwrap();
+        let to = opener.open_account(&Actor::System, open()).await.unwrap();
+        let amount = crate::Amount::parse("10.00").unwrap();
+        let deposit = crate::Deposit { account: from.id, amount, description: None, metadata: Default::default() };
+        let key = |k: &str| crate::IdempotencyKey::new(k).unwrap();
+        opener.deposit(&Actor::System, key("d"), deposit).await.unwrap();
+
+        let ledger = Ledger::builder(store.clone()).open().await.unwrap();
+        ledger.account(&Actor::System, from.id).await.unwrap();
+        ledger.account(&Actor::System, to.id).await.unwrap();
+        let reads = store.account_reads();
+        let transfer = crate::Transfer {
+            from: from.id,
+            to: crate::AccountRef::Id(to.id),
+            amount,
+            description: None,
+            metadata: Default::default(),
+        };
+        ledger.transfer(&Actor::System, key("t"), transfer).await.unwrap();
+        assert_eq!(store.account_reads(), reads, "planning read an account this ledger had read");
+    }
+
     /// Reading a ledger account by its code remembers its facts, so finding
     /// its id by code afterwards reads nothing; a code not found is not
     /// remembered.

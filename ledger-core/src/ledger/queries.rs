@@ -9,9 +9,16 @@ use crate::id::{TransactionId, UserId};
 use crate::query::{Cursor, HistoryFilter, Page, PageRequest};
 
 impl Ledger {
-    /// An account by id.
+    /// An account by id. Reading it teaches this ledger the account's
+    /// immutable facts, so commands naming it are planned without a read.
     pub async fn account(&self, actor: &Actor, id: AccountId) -> Result<Account, LedgerError> {
-        visible_account(actor, id, self.store.account(id).await?)
+        let read = self.store.account(id).await?;
+        if let Some(account) = &read
+            && self.facts.get(id).is_none()
+        {
+            self.facts.remember(account);
+        }
+        visible_account(actor, id, read)
     }
 
     /// An account by number.
