@@ -18,7 +18,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ledger_core::{AccountId, Ledger};
+use futures::{StreamExt as _, TryStreamExt as _};
+use ledger_core::{AccountId, Actor, Ledger};
 use ledger_sql::{SqlOptions, SqlStore};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -35,6 +36,9 @@ use crate::zipf::{Picker, Skew};
 const READY_SECS_MAX: u64 = 60;
 /// What a child prints once it can start.
 const READY: &str = "ready";
+
+/// How many account reads a child has in flight while it learns the accounts.
+const LEARN_CONCURRENCY: usize = 16;
 
 /// How `clients` split over `instances` processes: as evenly as they go,
 /// the first processes taking one more.
@@ -243,6 +247,7 @@ pub async fn serve(args: &InstanceArgs) -> Result<(), BenchError> {
         .config(ledger_config(args.group_commit, args.group_commit_wait_micros))
         .open()
         .await?;
+    learn_accounts(&ledger, &accounts).await?;
     let picker = Arc::new(Picker::new(accounts.len(), args.skew, args.zipf_exponent));
     let workload = Arc::new(LedgerWorkload::new(ledger, Arc::new(accounts))?);
     println!("{READY}");
@@ -265,6 +270,18 @@ pub async fn serve(args: &InstanceArgs) -> Result<(), BenchError> {
     let m = drive(workload as Arc<dyn Workload>, &plan).await?;
     println!("{}", serde_json::to_string(&Wire::from(&m))?);
     std::io::stdout().flush().map_err(|e| BenchError::io("writing to the parent", e))
+}
+
+/// Reads each of `accounts` once through `ledger`, before the clock starts,
+/// so that this process knows their immutable facts as the parent's ledger
+/// (which funded them) does, and as a service that has served them before.
+async fn learn_accounts(ledger: &Ledger, accounts: &[AccountId]) -> Result<(), BenchError> {
+    futures::stream::iter(accounts)
+        .map(|&id| ledger.account(&Actor::System, id))
+        .buffer_unordered(LEARN_CONCURRENCY)
+        .try_for_each(|_| async { Ok(()) })
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]
