@@ -80,9 +80,27 @@ async fn identity_survives_drop_and_reopen() {
     assert!(store.audit_records_by_actor(&actor, 0, 100).await.unwrap().len() > audit.len());
 }
 
+/// Opens the database with sled alone, waiting (as `SledStore::open` does)
+/// for the lock that a handle dropped a moment ago can still hold: sled 0.34
+/// releases it only when its I/O threads finish (spacejam/sled#1234), so an
+/// immediate reopen failed now and then with "could not acquire lock".
+fn open_raw(path: &Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::open(path) {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            opened => return opened.unwrap(),
+        }
+    }
+}
+
 /// Writes a sled database that carries a ledger format marker of `version`.
 fn sled_with_format(path: &Path, version: &[u8]) {
-    let db = sled::open(path).unwrap();
+    let db = open_raw(path);
     db.open_tree("meta").unwrap().insert(b"format_version", version).unwrap();
     db.flush().unwrap();
 }
@@ -100,7 +118,7 @@ fn a_version_1_database_is_refused() {
 /// running balance or commit time, no time index, a head without a time.
 fn downgrade_to_format_3(path: &Path) {
     downgrade_to_format_4(path);
-    let db = sled::open(path).unwrap();
+    let db = open_raw(path);
     let postings = db.open_tree("account_postings").unwrap();
     for entry in postings.iter() {
         let (key, bytes) = entry.unwrap();
@@ -121,7 +139,7 @@ fn downgrade_to_format_3(path: &Path) {
 /// Rewrites a format 5 database as format 4 wrote it: no change feed and
 /// no sink cursors.
 fn downgrade_to_format_4(path: &Path) {
-    let db = sled::open(path).unwrap();
+    let db = open_raw(path);
     db.drop_tree("changes").unwrap();
     db.drop_tree("sink_cursors").unwrap();
     db.open_tree("meta").unwrap().insert(b"format_version", b"4").unwrap();
@@ -174,7 +192,7 @@ async fn a_version_4_database_starts_its_change_feed_on_open() {
 /// first two accounts, and a deposit's first is none).
 fn downgrade_to_format_2(path: &Path) {
     downgrade_to_format_3(path);
-    let db = sled::open(path).unwrap();
+    let db = open_raw(path);
     let accounts = db.open_tree("accounts").unwrap();
     for entry in accounts.iter() {
         let (key, bytes) = entry.unwrap();
