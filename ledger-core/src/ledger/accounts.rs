@@ -257,33 +257,52 @@ mod tests {
     use crate::conformance::recording::RecordingStore;
     use crate::memory::MemoryStore;
 
+    /// A store that counts account reads, and a ledger on it.
+    async fn recorded() -> (Arc<RecordingStore>, Ledger) {
+        let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), Duration::ZERO));
+        let ledger = Ledger::builder(store.clone()).open().await.unwrap();
+        (store, ledger)
+    }
+
+    /// Two checking accounts in USD, opened by `ledger`, the first funded
+    /// with 100.00.
+    async fn two_accounts(ledger: &Ledger) -> (AccountId, AccountId) {
+        let open = || OpenAccount::new(crate::UserId::new(), crate::AccountKind::Checking, Currency::Usd);
+        let from = ledger.open_account(&Actor::System, open()).await.unwrap().id;
+        let to = ledger.open_account(&Actor::System, open()).await.unwrap().id;
+        let deposit = crate::Deposit {
+            account: from,
+            amount: crate::Amount::parse("100.00").unwrap(),
+            description: None,
+            metadata: Default::default(),
+        };
+        ledger.deposit(&Actor::System, key("fund"), deposit).await.unwrap();
+        (from, to)
+    }
+
+    fn key(k: &str) -> crate::IdempotencyKey {
+        crate::IdempotencyKey::new(k).unwrap()
+    }
+
+    /// 10.00 from `from` to `to`.
+    fn transfer(from: AccountId, to: AccountId) -> crate::Transfer {
+        let amount = crate::Amount::parse("10.00").unwrap();
+        crate::Transfer { from, to: crate::AccountRef::Id(to), amount, description: None, metadata: Default::default() }
+    }
+
     /// An account this ledger opened is known to it: planning a deposit
     /// into it and a transfer out of it reads no account.
     #[tokio::test]
     async fn an_account_the_ledger_opened_is_planned_without_reading_it() {
-        let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), Duration::ZERO));
-        let ledger = Ledger::builder(store.clone()).open().await.unwrap();
-        let open = || OpenAccount::new(crate::UserId::new(), crate::AccountKind::Checking, Currency::Usd);
-        let from = ledger.open_account(&Actor::System, open()).await.unwrap();
-        let to = ledger.open_account(&Actor::System, open()).await.unwrap();
+        let (store, ledger) = recorded().await;
         let reads = store.account_reads();
-        let amount = crate::Amount::parse("10.00").unwrap();
-        let key = |k: &str| crate::IdempotencyKey::new(k).unwrap();
-        let deposit = crate::Deposit { account: from.id, amount, description: None, metadata: Default::default() };
-        let transfer = |from: AccountId, to: AccountId| crate::Transfer {
-            from,
-            to: crate::AccountRef::Id(to),
-            amount,
-            description: None,
-            metadata: Default::default(),
-        };
-        ledger.deposit(&Actor::System, key("d"), deposit).await.unwrap();
-        ledger.transfer(&Actor::System, key("t1"), transfer(from.id, to.id)).await.unwrap();
+        let (from, to) = two_accounts(&ledger).await;
+        ledger.transfer(&Actor::System, key("t1"), transfer(from, to)).await.unwrap();
         assert_eq!(store.account_reads(), reads, "planning read an account this ledger opened");
 
         // A fresh ledger over the same store reads the accounts it plans with.
         let fresh = Ledger::builder(store.clone()).open().await.unwrap();
-        fresh.transfer(&Actor::System, key("t2"), transfer(to.id, from.id)).await.unwrap();
+        fresh.transfer(&Actor::System, key("t2"), transfer(to, from)).await.unwrap();
         assert!(store.account_reads() >= reads + 2, "a fresh ledger planned without reading");
     }
 
@@ -291,28 +310,14 @@ mod tests {
     /// transfer between two accounts it has read reads neither again.
     #[tokio::test]
     async fn an_account_read_through_the_ledger_is_planned_without_reading_it_again() {
-        let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new()), Duration::ZERO));
-        let opener = Ledger::builder(store.clone()).open().await.unwrap();
-        let open = || OpenAccount::new(crate::UserId::new(), crate::AccountKind::Checking, Currency::Usd);
-        let from = opener.open_account(&Actor::System, open()).await.unwrap();
-        let to = opener.open_account(&Actor::System, open()).await.unwrap();
-        let amount = crate::Amount::parse("10.00").unwrap();
-        let deposit = crate::Deposit { account: from.id, amount, description: None, metadata: Default::default() };
-        let key = |k: &str| crate::IdempotencyKey::new(k).unwrap();
-        opener.deposit(&Actor::System, key("d"), deposit).await.unwrap();
+        let (store, opener) = recorded().await;
+        let (from, to) = two_accounts(&opener).await;
 
         let ledger = Ledger::builder(store.clone()).open().await.unwrap();
-        ledger.account(&Actor::System, from.id).await.unwrap();
-        ledger.account(&Actor::System, to.id).await.unwrap();
+        ledger.account(&Actor::System, from).await.unwrap();
+        ledger.account(&Actor::System, to).await.unwrap();
         let reads = store.account_reads();
-        let transfer = crate::Transfer {
-            from: from.id,
-            to: crate::AccountRef::Id(to.id),
-            amount,
-            description: None,
-            metadata: Default::default(),
-        };
-        ledger.transfer(&Actor::System, key("t"), transfer).await.unwrap();
+        ledger.transfer(&Actor::System, key("t"), transfer(from, to)).await.unwrap();
         assert_eq!(store.account_reads(), reads, "planning read an account this ledger had read");
     }
 
